@@ -1,0 +1,1 @@
+//! reprove-ledger: the transparency log server.
