@@ -1,1 +1,44 @@
-fn main() {}
+//! The `reprove` command: parses arguments, runs one subcommand, maps the outcome to an exit
+//! code (0 ok, 1 not trusted / not reproducible, 2 error). Each subcommand lives in `cmd/`.
+
+mod cli;
+mod cmd;
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::Parser;
+
+/// What a subcommand concluded, when it ran to the end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything checked out (exit 0).
+    Ok,
+    /// The command worked, and the answer is "no": not trusted, not reproducible (exit 1).
+    No,
+}
+
+fn main() -> ExitCode {
+    let args = cli::Cli::parse();
+    match cmd::run(args) {
+        Ok(Outcome::Ok) => ExitCode::SUCCESS,
+        Ok(Outcome::No) => ExitCode::from(1),
+        Err(err) => {
+            // A closed pipe (`reprove … | head`) is not an error worth reporting.
+            if err
+                .chain()
+                .filter_map(|c| c.downcast_ref::<std::io::Error>())
+                .any(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return ExitCode::SUCCESS;
+            }
+            let mut stderr = std::io::stderr().lock();
+            let _ = write!(stderr, "error: {err}");
+            for cause in err.chain().skip(1) {
+                let _ = write!(stderr, "\n  caused by: {cause}");
+            }
+            let _ = writeln!(stderr);
+            ExitCode::from(2)
+        }
+    }
+}

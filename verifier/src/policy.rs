@@ -1,0 +1,808 @@
+//! The consumer policy, entry verification, and the verdict.
+//!
+//! Three steps, each pure:
+//!
+//! 1. [`Policy::parse`] reads the consumer's TOML policy: which log to trust (origin + key),
+//!    which witnesses (k of n), which rebuilders grouped by operator, how many distinct operators
+//!    must reproduce an artifact, and what a mismatch does.
+//! 2. [`verify_logged_entry`] turns the bytes of one log entry and its `tlog-proof` into a
+//!    [`LoggedEntry`]: the checkpoint is signed by the policy's log key (and witnessed as the
+//!    policy asks), the entry is included at the proven index, the DSSE signature verifies, and
+//!    the statement is one of reprove's three entry kinds. Who signed is a cryptographic fact
+//!    recorded here; whether that signer is trusted is decided in step 3.
+//! 3. [`verdict`] applies the policy to every verified entry that concerns one artifact digest:
+//!    revocation notices (and key rotation), trusted keys, results, and the count of *distinct
+//!    operators* that reproduced these exact bytes. It explains every entry that did not count.
+//!
+//! Consistency between checkpoints seen at different times is the caller's job (it needs state);
+//! the caller uses [`crate::merkle::verify_consistency`] and must treat a failure as a fork.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::{VerifiedCheckpoint, WitnessPolicy};
+use crate::dsse::{Envelope, TrustedKey};
+use crate::merkle::Hash;
+use crate::note::{KeyType, NoteVerifier};
+use crate::predicates::{Entry, EntryKind, RebuildAttestation, RebuildResult, RevocationReason};
+use crate::proof::TlogProof;
+use crate::statement::{PAYLOAD_TYPE, Statement};
+
+/// The largest policy file accepted, in bytes.
+pub const MAX_POLICY_SIZE: usize = 1 << 20;
+
+/// What a `mismatch` from a trusted operator does to the verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnMismatch {
+    /// The artifact is not trusted, whatever the other operators said (the default).
+    #[default]
+    Fail,
+    /// The verdict carries a warning; the threshold alone decides.
+    Warn,
+}
+
+/// The log a policy trusts.
+#[derive(Debug, Clone)]
+pub struct LogTrust {
+    /// The log's origin line, which is also its key name.
+    pub origin: String,
+    /// The log's Ed25519 checkpoint key.
+    pub key: NoteVerifier,
+    /// Where to reach the log's read API, if the policy says.
+    pub url: Option<String>,
+}
+
+/// One operator: a party running one or more rebuilder nodes. Keys of one operator count once.
+#[derive(Debug, Clone)]
+pub struct Operator {
+    /// A name unique within the policy.
+    pub name: String,
+    /// The operator's rebuilder keys (Ed25519).
+    pub keys: Vec<NoteVerifier>,
+    /// A key that may revoke the operator's keys (and name their replacements).
+    pub recovery_key: Option<NoteVerifier>,
+    /// Whether a `superseded` notice may introduce a replacement key for this operator.
+    pub allow_rotation: bool,
+}
+
+/// A parsed, validated consumer policy.
+#[derive(Debug, Clone)]
+pub struct Policy {
+    /// The trusted log.
+    pub log: LogTrust,
+    /// Witnesses whose cosignatures checkpoints must carry (quorum 0: none required).
+    pub witnesses: WitnessPolicy,
+    /// How many distinct operators must report `reproduced` for an artifact to be trusted.
+    pub threshold: usize,
+    /// What a trusted operator's `mismatch` does.
+    pub on_mismatch: OnMismatch,
+    /// The trusted operators.
+    pub operators: Vec<Operator>,
+}
+
+/// Why a policy file was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PolicyError {
+    #[error("policy file is {0} bytes; the limit is {MAX_POLICY_SIZE}")]
+    TooLarge(usize),
+    #[error("policy file is not UTF-8")]
+    NotUtf8,
+    #[error("policy file is not valid: {0}")]
+    Toml(String),
+    #[error("{field}: not a valid key: {reason}")]
+    BadKey { field: String, reason: String },
+    #[error("{field}: must be an Ed25519 signing key (type 0x01), not a cosignature key")]
+    NotSigningKey { field: String },
+    #[error("witnesses.keys[{index}]: must be an Ed25519 cosignature key (type 0x04)")]
+    NotCosignatureKey { index: usize },
+    #[error("log.key is named {key_name:?} but log.origin is {origin:?}: a log's key name is its origin")]
+    LogKeyName { origin: String, key_name: String },
+    #[error("threshold must be at least 1")]
+    ZeroThreshold,
+    #[error("threshold {threshold} can never be met: the policy names {operators} operator(s)")]
+    ThresholdTooHigh { threshold: usize, operators: usize },
+    #[error("witnesses.quorum {quorum} can never be met: the policy names {witnesses} witness(es)")]
+    QuorumTooHigh { quorum: usize, witnesses: usize },
+    #[error("witnesses: {0}")]
+    Witnesses(String),
+    #[error("operator name {0:?} is used twice")]
+    DuplicateOperator(String),
+    #[error("operator {0:?} has no keys")]
+    OperatorWithoutKeys(String),
+    #[error("key {key} is listed under both {first:?} and {second:?}: one key, one operator")]
+    KeyInTwoOperators { key: String, first: String, second: String },
+}
+
+impl Policy {
+    /// Parses and validates a policy file. Unknown fields are errors: a typo in a security
+    /// policy must not silently weaken it.
+    pub fn parse(bytes: &[u8]) -> Result<Policy, PolicyError> {
+        if bytes.len() > MAX_POLICY_SIZE {
+            return Err(PolicyError::TooLarge(bytes.len()));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|_| PolicyError::NotUtf8)?;
+        let raw: RawPolicy = toml::from_str(text).map_err(|e| PolicyError::Toml(e.to_string()))?;
+        raw.validate()
+    }
+
+    /// The policy as TOML, in the same shape [`Policy::parse`] reads.
+    pub fn encode(&self) -> String {
+        let raw = RawPolicy {
+            threshold: self.threshold,
+            on_mismatch: self.on_mismatch,
+            log: RawLog {
+                origin: self.log.origin.clone(),
+                key: self.log.key.to_string(),
+                url: self.log.url.clone(),
+            },
+            witnesses: (!self.witnesses.witnesses().is_empty()).then(|| RawWitnesses {
+                quorum: self.witnesses.quorum(),
+                keys: self.witnesses.witnesses().iter().map(|k| k.to_string()).collect(),
+            }),
+            operator: self
+                .operators
+                .iter()
+                .map(|o| RawOperator {
+                    name: o.name.clone(),
+                    keys: o.keys.iter().map(|k| k.to_string()).collect(),
+                    recovery_key: o.recovery_key.as_ref().map(|k| k.to_string()),
+                    allow_rotation: o.allow_rotation,
+                })
+                .collect(),
+        };
+        // Serializing plain strings, integers and tables cannot fail.
+        toml::to_string(&raw).expect("policy serializes")
+    }
+
+    /// The operator that lists `key` among its rebuilder keys.
+    pub fn operator_of(&self, key: &NoteVerifier) -> Option<&Operator> {
+        self.operators.iter().find(|o| o.keys.iter().any(|k| same_key(k, key)))
+    }
+}
+
+/// The policy file as written, before validation.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPolicy {
+    threshold: usize,
+    #[serde(default)]
+    on_mismatch: OnMismatch,
+    log: RawLog,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    witnesses: Option<RawWitnesses>,
+    #[serde(default)]
+    operator: Vec<RawOperator>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    origin: String,
+    key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWitnesses {
+    quorum: usize,
+    keys: Vec<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    name: String,
+    keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    recovery_key: Option<String>,
+    #[serde(default)]
+    allow_rotation: bool,
+}
+
+fn signing_key(field: String, s: &str) -> Result<NoteVerifier, PolicyError> {
+    let k = NoteVerifier::parse(s)
+        .map_err(|e| PolicyError::BadKey { field: field.clone(), reason: e.to_string() })?;
+    if k.key_type() != KeyType::Ed25519 {
+        return Err(PolicyError::NotSigningKey { field });
+    }
+    Ok(k)
+}
+
+impl RawPolicy {
+    fn validate(self) -> Result<Policy, PolicyError> {
+        let log_key = signing_key("log.key".into(), &self.log.key)?;
+        if log_key.name() != self.log.origin {
+            return Err(PolicyError::LogKeyName {
+                origin: self.log.origin,
+                key_name: log_key.name().to_string(),
+            });
+        }
+        let (quorum, wkeys) = self.witnesses.map_or((0, Vec::new()), |w| (w.quorum, w.keys));
+        let mut witnesses = Vec::with_capacity(wkeys.len());
+        for (i, s) in wkeys.iter().enumerate() {
+            let k = NoteVerifier::parse(s).map_err(|e| PolicyError::BadKey {
+                field: format!("witnesses.keys[{i}]"),
+                reason: e.to_string(),
+            })?;
+            if k.key_type() != KeyType::Ed25519Cosignature {
+                return Err(PolicyError::NotCosignatureKey { index: i });
+            }
+            witnesses.push(k);
+        }
+        if quorum > witnesses.len() {
+            return Err(PolicyError::QuorumTooHigh { quorum, witnesses: witnesses.len() });
+        }
+        let witnesses = WitnessPolicy::new(witnesses, quorum)
+            .map_err(|e| PolicyError::Witnesses(e.to_string()))?;
+        let mut operators: Vec<Operator> = Vec::with_capacity(self.operator.len());
+        let mut owner: BTreeMap<String, String> = BTreeMap::new();
+        for (i, raw) in self.operator.into_iter().enumerate() {
+            if operators.iter().any(|o| o.name == raw.name) {
+                return Err(PolicyError::DuplicateOperator(raw.name));
+            }
+            if raw.keys.is_empty() {
+                return Err(PolicyError::OperatorWithoutKeys(raw.name));
+            }
+            let mut keys = Vec::with_capacity(raw.keys.len());
+            for (j, s) in raw.keys.iter().enumerate() {
+                let k = signing_key(format!("operator[{i}].keys[{j}]"), s)?;
+                if let Some(first) = owner.insert(k.to_string(), raw.name.clone()) {
+                    if first != raw.name {
+                        return Err(PolicyError::KeyInTwoOperators {
+                            key: k.to_string(),
+                            first,
+                            second: raw.name,
+                        });
+                    }
+                    continue; // the same key twice in one operator: harmless, keep one
+                }
+                keys.push(k);
+            }
+            let recovery_key = raw
+                .recovery_key
+                .as_deref()
+                .map(|s| signing_key(format!("operator[{i}].recovery_key"), s))
+                .transpose()?;
+            operators.push(Operator {
+                name: raw.name,
+                keys,
+                recovery_key,
+                allow_rotation: raw.allow_rotation,
+            });
+        }
+        if self.threshold == 0 {
+            return Err(PolicyError::ZeroThreshold);
+        }
+        if self.threshold > operators.len() {
+            return Err(PolicyError::ThresholdTooHigh {
+                threshold: self.threshold,
+                operators: operators.len(),
+            });
+        }
+        Ok(Policy {
+            log: LogTrust { origin: self.log.origin, key: log_key, url: self.log.url },
+            witnesses,
+            threshold: self.threshold,
+            on_mismatch: self.on_mismatch,
+            operators,
+        })
+    }
+}
+
+/// Two verifier keys are the same key when name, ID, type and public key all agree.
+fn same_key(a: &NoteVerifier, b: &NoteVerifier) -> bool {
+    a.to_string() == b.to_string()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 2: one log entry, verified.
+
+/// One log entry whose inclusion, checkpoint signature and DSSE signature have been verified.
+///
+/// Only [`verify_logged_entry`] creates one.
+#[derive(Debug, Clone)]
+pub struct LoggedEntry {
+    index: u64,
+    leaf_hash: Hash,
+    signer: NoteVerifier,
+    entry: Entry,
+    checkpoint: VerifiedCheckpoint,
+}
+
+impl LoggedEntry {
+    /// The entry's index in the log.
+    pub fn index(&self) -> u64 {
+        self.index
+    }
+    /// The entry's RFC 6962 leaf hash.
+    pub fn leaf_hash(&self) -> &Hash {
+        &self.leaf_hash
+    }
+    /// The Ed25519 key whose DSSE signature over the entry verified. It may or may not be a key
+    /// the policy trusts: that is for [`verdict`] to decide.
+    pub fn signer(&self) -> &NoteVerifier {
+        &self.signer
+    }
+    /// The decoded entry.
+    pub fn entry(&self) -> &Entry {
+        &self.entry
+    }
+    /// The checkpoint the inclusion proof was verified against.
+    pub fn checkpoint(&self) -> &VerifiedCheckpoint {
+        &self.checkpoint
+    }
+}
+
+/// Why a log entry could not be verified.
+#[derive(Debug, thiserror::Error)]
+pub enum EntryError {
+    #[error("inclusion proof: {0}")]
+    Proof(#[from] crate::proof::ProofFileError),
+    #[error("entry is not a DSSE envelope: {0}")]
+    Envelope(crate::dsse::DsseError),
+    #[error("no signature on the entry verifies with the key it names or with any policy key")]
+    NoValidSignature,
+    #[error("entry payload is not an in-toto statement: {0}")]
+    Statement(crate::statement::StatementError),
+    #[error("entry is not a reprove entry: {0}")]
+    Predicate(crate::predicates::PredicateError),
+}
+
+/// Verifies one entry of the policy's log: inclusion proof and checkpoint (log key and witness
+/// quorum from the policy), the DSSE signature, and the statement's shape.
+///
+/// The signer is taken from the signature's `keyid` when it is a vkey (reprove's convention: a
+/// self-described key, verified here, trusted only if the policy says so in [`verdict`]), and
+/// otherwise looked up among the policy's keys.
+pub fn verify_logged_entry(
+    policy: &Policy,
+    entry: &[u8],
+    proof: &TlogProof,
+) -> Result<LoggedEntry, EntryError> {
+    let inclusion = proof.verify(entry, &policy.log.key, &policy.witnesses)?;
+    let envelope = Envelope::parse(entry).map_err(EntryError::Envelope)?;
+    let mut candidates: Vec<NoteVerifier> = envelope
+        .signatures()
+        .iter()
+        .filter_map(|s| NoteVerifier::parse(&s.keyid).ok())
+        .filter(|k| k.key_type() == KeyType::Ed25519)
+        .collect();
+    for o in &policy.operators {
+        candidates.extend(o.keys.iter().cloned());
+        candidates.extend(o.recovery_key.iter().cloned());
+    }
+    let trusted: Vec<TrustedKey> = candidates
+        .iter()
+        .filter_map(|k| {
+            let key = ed25519_dalek::VerifyingKey::from_bytes(&k.public_key()).ok()?;
+            Some(TrustedKey { id: k.to_string(), key })
+        })
+        .collect();
+    let verified = envelope
+        .verify(&trusted, 1, &[PAYLOAD_TYPE])
+        .map_err(|_| EntryError::NoValidSignature)?;
+    let first = verified.key_ids().first().ok_or(EntryError::NoValidSignature)?;
+    let signer = candidates
+        .iter()
+        .find(|k| k.to_string() == *first)
+        .cloned()
+        .ok_or(EntryError::NoValidSignature)?;
+    let statement = Statement::parse(verified.payload()).map_err(EntryError::Statement)?;
+    let entry_value = Entry::from_statement(statement).map_err(EntryError::Predicate)?;
+    Ok(LoggedEntry {
+        index: inclusion.index(),
+        leaf_hash: crate::merkle::leaf_hash(entry),
+        signer,
+        entry: entry_value,
+        checkpoint: inclusion.checkpoint().clone(),
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Step 3: the verdict.
+
+/// The outcome of applying a policy to the verified entries about one artifact digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The artifact's sha256, lowercase hex.
+    pub sha256: String,
+    /// Whether the policy holds.
+    pub trusted: bool,
+    /// The policy's threshold of distinct operators.
+    pub threshold: usize,
+    /// The distinct operators that reproduced these bytes, in name order.
+    pub operators: Vec<String>,
+    /// Attestations that counted toward the threshold (one per operator).
+    pub counted: Vec<Counted>,
+    /// Entries that did not count, each with the reason.
+    pub not_counted: Vec<NotCounted>,
+    /// `mismatch` attestations from trusted, non-revoked operators.
+    pub mismatches: Vec<Mismatch>,
+    /// Revocation notices that apply to policy keys.
+    pub revocations: Vec<AppliedRevocation>,
+    /// Revocation notices that were ignored, with the reason.
+    pub ignored_revocations: Vec<IgnoredRevocation>,
+    /// Things the consumer should know that did not decide the verdict.
+    pub warnings: Vec<String>,
+    /// One line: why trusted or not.
+    pub summary: String,
+}
+
+/// An attestation that counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counted {
+    pub index: u64,
+    pub operator: String,
+    pub key: String,
+}
+
+/// An entry that did not count, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotCounted {
+    pub index: u64,
+    pub key: String,
+    pub operator: Option<String>,
+    pub reason: Reason,
+}
+
+/// A trusted operator's `mismatch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub index: u64,
+    pub operator: String,
+    pub key: String,
+    /// The rebuilt sha256 of this artifact, when the attestation names one.
+    pub rebuilt_sha256: Option<String>,
+    /// The digest of the diff report, when the attestation names one.
+    pub diff_report: Option<String>,
+}
+
+/// A revocation notice applied to a policy key.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedRevocation {
+    pub index: u64,
+    pub key: String,
+    pub operator: String,
+    pub reason: RevocationReason,
+    /// Attestations by the key at this index or later are rejected.
+    pub effective_index: u64,
+    /// A replacement key accepted for the operator (rotation allowed by the policy).
+    pub replacement: Option<String>,
+}
+
+/// A revocation notice that was ignored.
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoredRevocation {
+    pub index: u64,
+    pub key: String,
+    pub why: String,
+}
+
+/// Why an entry did not count toward the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    /// Signed by a key that is not in the policy.
+    UntrustedKey,
+    /// The key was revoked from `effective_index` on by the notice at `notice_index`.
+    KeyRevoked { notice_index: u64, effective_index: u64, reason: RevocationReason },
+    /// A replacement key used before the notice that introduced it.
+    ReplacementNotYetValid { notice_index: u64 },
+    /// The entry is not a rebuild attestation.
+    NotAnAttestation { predicate_type: String },
+    /// The attestation does not name this artifact's sha256 as a subject.
+    DifferentArtifact,
+    /// The rebuild did not reproduce the artifact.
+    NotReproduced { result: RebuildResult },
+    /// Another attestation of the same operator already counted.
+    OperatorAlreadyCounted { operator: String },
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::UntrustedKey => f.write_str("signed by a key the policy does not trust"),
+            Reason::KeyRevoked { notice_index, effective_index, reason } => write!(
+                f,
+                "key revoked ({}) by the notice at index {notice_index}, effective from index {effective_index}",
+                reason_str(*reason)
+            ),
+            Reason::ReplacementNotYetValid { notice_index } => write!(
+                f,
+                "replacement key used before the notice at index {notice_index} introduced it"
+            ),
+            Reason::NotAnAttestation { predicate_type } => {
+                write!(f, "not a rebuild attestation ({predicate_type})")
+            }
+            Reason::DifferentArtifact => f.write_str("does not attest this artifact's sha256"),
+            Reason::NotReproduced { result } => write!(f, "result is {result}, not reproduced"),
+            Reason::OperatorAlreadyCounted { operator } => {
+                write!(f, "operator {operator} already counted once")
+            }
+        }
+    }
+}
+
+/// Where a key stands in the policy at a given log index.
+#[derive(Debug, Clone)]
+struct KeyStanding {
+    operator: String,
+    /// Attestations at indices >= this are rejected; `None`: not revoked.
+    revoked: Option<(u64, u64, RevocationReason)>, // (notice index, effective index, reason)
+    /// For replacement keys: valid only after this notice index.
+    valid_after: Option<u64>,
+}
+
+/// Applies the policy to every verified entry that concerns the artifact with digest `sha256`.
+///
+/// `entries` may hold attestations, release manifests and revocation notices in any order;
+/// entries about other artifacts are listed as not counting. Revocation notices apply to every
+/// attestation by the revoked key at or after the effective index.
+pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> Verdict {
+    let mut v = Verdict {
+        sha256: hex::encode(sha256),
+        trusted: false,
+        threshold: policy.threshold,
+        operators: Vec::new(),
+        counted: Vec::new(),
+        not_counted: Vec::new(),
+        mismatches: Vec::new(),
+        revocations: Vec::new(),
+        ignored_revocations: Vec::new(),
+        warnings: Vec::new(),
+        summary: String::new(),
+    };
+    let standing = key_standing(policy, entries, &mut v);
+
+    let mut sorted: Vec<&LoggedEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.index);
+    let mut counted_ops: BTreeSet<String> = BTreeSet::new();
+    for e in sorted {
+        let key = e.signer.to_string();
+        let att = match e.entry.kind() {
+            EntryKind::Rebuild(att) => att,
+            EntryKind::Revocation(_) => continue, // reported under revocations
+            EntryKind::Release(_) => {
+                v.not_counted.push(NotCounted {
+                    index: e.index,
+                    key,
+                    operator: None,
+                    reason: Reason::NotAnAttestation {
+                        predicate_type: e.entry.predicate_type().to_string(),
+                    },
+                });
+                continue;
+            }
+        };
+        let mut not = |operator: Option<&str>, reason: Reason| {
+            v.not_counted.push(NotCounted {
+                index: e.index,
+                key: key.clone(),
+                operator: operator.map(str::to_string),
+                reason,
+            })
+        };
+        let Some(st) = standing.get(&key) else {
+            not(None, Reason::UntrustedKey);
+            continue;
+        };
+        let op = st.operator.as_str();
+        if let Some(after) = st.valid_after {
+            if e.index <= after {
+                not(Some(op), Reason::ReplacementNotYetValid { notice_index: after });
+                continue;
+            }
+        }
+        if let Some((notice_index, effective_index, reason)) = st.revoked {
+            if e.index >= effective_index {
+                not(Some(op), Reason::KeyRevoked { notice_index, effective_index, reason });
+                continue;
+            }
+        }
+        if !names_sha256(att, sha256) {
+            not(Some(op), Reason::DifferentArtifact);
+            continue;
+        }
+        match att.predicate.result {
+            RebuildResult::Reproduced => {}
+            RebuildResult::Mismatch => {
+                let rebuilt = rebuilt_sha256_for(att, sha256).map(hex::encode);
+                v.mismatches.push(Mismatch {
+                    index: e.index,
+                    operator: op.to_string(),
+                    key: key.clone(),
+                    rebuilt_sha256: rebuilt,
+                    diff_report: att.predicate.diff_report.map(|d| hex::encode(d.sha256)),
+                });
+                not(Some(op), Reason::NotReproduced { result: RebuildResult::Mismatch });
+                continue;
+            }
+            other => {
+                not(Some(op), Reason::NotReproduced { result: other });
+                continue;
+            }
+        }
+        if !counted_ops.insert(op.to_string()) {
+            not(Some(op), Reason::OperatorAlreadyCounted { operator: op.to_string() });
+            continue;
+        }
+        v.counted.push(Counted { index: e.index, operator: op.to_string(), key });
+    }
+    v.operators = counted_ops.into_iter().collect();
+
+    let enough = v.operators.len() >= policy.threshold;
+    let disputed = !v.mismatches.is_empty();
+    if disputed && policy.on_mismatch == OnMismatch::Warn {
+        for m in &v.mismatches {
+            v.warnings.push(format!(
+                "operator {} reported a mismatch at index {} (policy: warn)",
+                m.operator, m.index
+            ));
+        }
+    }
+    v.trusted = enough && !(disputed && policy.on_mismatch == OnMismatch::Fail);
+    v.summary = if v.trusted {
+        format!(
+            "trusted: reproduced bit for bit by {} of {} required operator(s): {}",
+            v.operators.len(),
+            policy.threshold,
+            v.operators.join(", ")
+        )
+    } else if disputed && policy.on_mismatch == OnMismatch::Fail {
+        let ops: BTreeSet<&str> = v.mismatches.iter().map(|m| m.operator.as_str()).collect();
+        format!(
+            "not trusted: mismatch reported by trusted operator(s) {}",
+            ops.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "not trusted: reproduced by {} distinct operator(s), the policy requires {}",
+            v.operators.len(),
+            policy.threshold
+        )
+    };
+    v
+}
+
+/// Resolves which keys the policy trusts, for which operator, and from when to when, after
+/// applying every revocation notice (and rotation) among `entries`.
+///
+/// A notice applies when it is signed by the revoked key itself or by the recovery key of the
+/// operator that holds it. Several notices for one key: the earliest effective index wins.
+/// A `compromised` notice cannot take effect after its own index (a compromise is not
+/// scheduled); `retired` and `superseded` may name a later index. Rotation: a `superseded`
+/// notice naming a replacement adds that key to the operator, valid after the notice, if the
+/// policy allows rotation for the operator. Chains of replacements are followed.
+fn key_standing(
+    policy: &Policy,
+    entries: &[LoggedEntry],
+    v: &mut Verdict,
+) -> BTreeMap<String, KeyStanding> {
+    let mut standing: BTreeMap<String, KeyStanding> = BTreeMap::new();
+    for o in &policy.operators {
+        for k in &o.keys {
+            standing.insert(
+                k.to_string(),
+                KeyStanding { operator: o.name.clone(), revoked: None, valid_after: None },
+            );
+        }
+    }
+    let mut notices: Vec<&LoggedEntry> = entries
+        .iter()
+        .filter(|e| matches!(e.entry.kind(), EntryKind::Revocation(_)))
+        .collect();
+    notices.sort_by_key(|e| e.index);
+    let mut applied = vec![false; notices.len()];
+    // Each pass can only add keys (replacements); stop when a pass changes nothing. Bounded by
+    // the number of notices.
+    for _ in 0..=notices.len() {
+        let mut changed = false;
+        for (i, e) in notices.iter().enumerate() {
+            if applied[i] {
+                continue;
+            }
+            let EntryKind::Revocation(n) = e.entry.kind() else { continue };
+            let Some(revoked) = canonical_vkey(&n.revoked_key) else { continue };
+            let revoked = revoked.as_str();
+            let Some(st) = standing.get(revoked) else { continue };
+            let operator = st.operator.clone();
+            let op = policy.operators.iter().find(|o| o.name == operator);
+            let signer = e.signer.to_string();
+            let by_recovery = op
+                .and_then(|o| o.recovery_key.as_ref())
+                .is_some_and(|r| r.to_string() == signer);
+            if signer != revoked && !by_recovery {
+                continue; // reported as ignored after the loop
+            }
+            applied[i] = true;
+            changed = true;
+            let reason = n.reason;
+            let mut effective = n.effective_index.unwrap_or(e.index);
+            if reason == RevocationReason::Compromised {
+                effective = effective.min(e.index);
+            }
+            let entry = standing.get_mut(revoked).expect("looked up above");
+            match entry.revoked {
+                Some((_, eff, _)) if eff <= effective => {}
+                _ => entry.revoked = Some((e.index, effective, reason)),
+            }
+            let mut replacement = None;
+            if let Some(new) = n.replacement.as_deref().and_then(canonical_vkey) {
+                let new = new.as_str();
+                if op.is_some_and(|o| o.allow_rotation) && !standing.contains_key(new) {
+                    standing.insert(
+                        new.to_string(),
+                        KeyStanding {
+                            operator: operator.clone(),
+                            revoked: None,
+                            valid_after: Some(e.index),
+                        },
+                    );
+                    replacement = Some(new.to_string());
+                } else if op.is_some_and(|o| !o.allow_rotation) {
+                    v.warnings.push(format!(
+                        "notice at index {} names replacement key {new} for operator {operator}, but the policy does not allow rotation for it",
+                        e.index
+                    ));
+                }
+            }
+            v.revocations.push(AppliedRevocation {
+                index: e.index,
+                key: revoked.to_string(),
+                operator,
+                reason,
+                effective_index: effective,
+                replacement,
+            });
+        }
+        if !changed {
+            break;
+        }
+    }
+    for (i, e) in notices.iter().enumerate() {
+        if applied[i] {
+            continue;
+        }
+        let EntryKind::Revocation(n) = e.entry.kind() else { continue };
+        let key = canonical_vkey(&n.revoked_key).unwrap_or_else(|| n.revoked_key.clone());
+        let why = if standing.contains_key(&key) {
+            format!(
+                "signed by {}, which is neither the revoked key nor its operator's recovery key",
+                e.signer
+            )
+        } else {
+            "the revoked key is not in the policy".to_string()
+        };
+        v.ignored_revocations.push(IgnoredRevocation { index: e.index, key, why });
+    }
+    standing
+}
+
+/// Whether the attestation names `sha256` among its subjects (the published artifacts).
+fn names_sha256(att: &RebuildAttestation, sha256: &[u8; 32]) -> bool {
+    att.subjects.iter().any(|s| s.digest.sha256 == *sha256)
+}
+
+/// The rebuilt sha256 of the published artifact with digest `sha256`, if the rebuild produced it.
+fn rebuilt_sha256_for(att: &RebuildAttestation, sha256: &[u8; 32]) -> Option<[u8; 32]> {
+    let subject = att.subjects.iter().find(|s| s.digest.sha256 == *sha256)?;
+    att.predicate.rebuilt.iter().find(|r| r.name == subject.name).map(|r| r.digest.sha256)
+}
+
+/// A vkey in its one canonical spelling, so keys compare as strings.
+fn canonical_vkey(vkey: &str) -> Option<String> {
+    NoteVerifier::parse(vkey).ok().map(|k| k.to_string())
+}
+
+fn reason_str(r: RevocationReason) -> &'static str {
+    match r {
+        RevocationReason::Compromised => "compromised",
+        RevocationReason::Retired => "retired",
+        RevocationReason::Superseded => "superseded",
+    }
+}

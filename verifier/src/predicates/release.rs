@@ -1,0 +1,196 @@
+//! Release manifests: `https://reprove.dev/release/v1`.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+
+use super::checks::{check_ident, check_no_nul, check_uri, is_safe_relative_path};
+use super::{Artifact, Digests, MAX_IDENT_BYTES, PredicateError, check_artifacts, null_as_default};
+
+/// A release manifest: a publisher's claim that these artifacts are version `version` of
+/// `project`, built from `source` by `recipe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReleaseManifest {
+    /// The published artifacts (the statement's subjects), at least one, names unique.
+    pub subjects: Vec<Artifact>,
+    /// The predicate.
+    pub predicate: ReleasePredicate,
+}
+
+/// The predicate of a release manifest
+/// ([`RELEASE_PREDICATE_TYPE`](super::RELEASE_PREDICATE_TYPE)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReleasePredicate {
+    /// The project's name (identifier rules: non-empty, no whitespace).
+    pub project: String,
+    /// The released version (identifier rules).
+    pub version: String,
+    /// Optional download URL per artifact name; every key must be a subject name.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub artifacts: BTreeMap<String, String>,
+    /// Where the source comes from.
+    pub source: Source,
+    /// How to build it.
+    pub recipe: Recipe,
+}
+
+/// The source of a release. JSON: `{"kind": "archive", "uri", "digest"}` or
+/// `{"kind": "git", "uri", "commit"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Source {
+    /// An archive (such as a tarball) at `uri`, which must hash to `digest`.
+    Archive {
+        /// Where to fetch it (URL or path).
+        uri: String,
+        /// Its digest; a rebuilder refuses source bytes with another SHA-256.
+        digest: Digests,
+    },
+    /// A git repository at `uri`, checked out at `commit`.
+    Git {
+        /// The repository URL.
+        uri: String,
+        /// The full commit ID: 40 (SHA-1) or 64 (SHA-256) lowercase hex characters.
+        commit: String,
+    },
+}
+
+/// The build recipe of a release.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recipe {
+    /// The build command as an argument vector (no shell unless it names one): at least one
+    /// element, the first non-empty, none containing NUL.
+    pub command: Vec<String>,
+    /// The toolchain the build runs on.
+    pub environment: Environment,
+    /// `SOURCE_DATE_EPOCH`, seconds since the Unix epoch.
+    pub source_date_epoch: u64,
+    /// Extra fixed environment variables. Names `[A-Za-z_][A-Za-z0-9_]*`, not
+    /// `SOURCE_DATE_EPOCH`; values without NUL.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub env: BTreeMap<String, String>,
+    /// Output path (relative to the build tree, `/`-separated, no `.` or `..` components) to
+    /// artifact name. Every subject is produced by exactly one output and every output names
+    /// a subject.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// The build environment. JSON: `{"toolchain": "host"}` or
+/// `{"toolchain": "rootfs", "uri"?, "digest"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "toolchain", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Environment {
+    /// The rebuilder's own `/usr`, mounted read-only. Reproducible only where the hosts'
+    /// toolchains agree. (A struct variant so that serde refuses unknown fields in it.)
+    Host {},
+    /// A root filesystem tarball, identified by digest.
+    Rootfs {
+        /// Where to fetch it, if the rebuilder does not have it already.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        uri: Option<String>,
+        /// Its digest; a rebuilder refuses a tarball with another SHA-256.
+        digest: Digests,
+    },
+}
+
+impl ReleaseManifest {
+    /// Checks every rule in the field docs: subjects valid and unique, identifiers, URLs,
+    /// source, command, environment names, and that outputs and subjects pair up one to one.
+    pub fn validate(&self) -> Result<(), PredicateError> {
+        let names = check_artifacts(&self.subjects)?;
+        let p = &self.predicate;
+        check_ident("project", &p.project)?;
+        check_ident("version", &p.version)?;
+        for (artifact, url) in &p.artifacts {
+            if !names.contains(artifact.as_str()) {
+                return Err(PredicateError::UrlForUnknownArtifact {
+                    artifact: artifact.clone(),
+                });
+            }
+            check_uri("artifacts URL", url)?;
+        }
+        match &p.source {
+            Source::Archive { uri, digest: _ } => check_uri("source.uri", uri)?,
+            Source::Git { uri, commit } => {
+                check_uri("source.uri", uri)?;
+                let hex = commit
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+                if !(hex && (commit.len() == 40 || commit.len() == 64)) {
+                    return Err(PredicateError::InvalidGitCommit {
+                        commit: commit.clone(),
+                    });
+                }
+            }
+        }
+        p.recipe.validate(&names)
+    }
+}
+
+impl Recipe {
+    fn validate(&self, subject_names: &BTreeSet<&str>) -> Result<(), PredicateError> {
+        if self.command.first().is_none_or(String::is_empty) {
+            return Err(PredicateError::EmptyCommand);
+        }
+        for arg in &self.command {
+            check_no_nul("command argument", arg)?;
+        }
+        if let Environment::Rootfs {
+            uri: Some(uri),
+            digest: _,
+        } = &self.environment
+        {
+            check_uri("environment.uri", uri)?;
+        }
+        for (name, value) in &self.env {
+            let mut chars = name.chars();
+            let first_ok = chars
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+            if !first_ok
+                || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+                || name.len() > MAX_IDENT_BYTES
+            {
+                return Err(PredicateError::InvalidEnvName { name: name.clone() });
+            }
+            if name == "SOURCE_DATE_EPOCH" {
+                return Err(PredicateError::ReservedEnvName { name: name.clone() });
+            }
+            check_no_nul("env value", value)?;
+        }
+        let mut produced = BTreeSet::new();
+        for (path, artifact) in &self.outputs {
+            if !is_safe_relative_path(path) {
+                return Err(PredicateError::UnsafeOutputPath { path: path.clone() });
+            }
+            if !subject_names.contains(artifact.as_str()) {
+                return Err(PredicateError::OutputForUnknownArtifact {
+                    path: path.clone(),
+                    artifact: artifact.clone(),
+                });
+            }
+            if !produced.insert(artifact.as_str()) {
+                return Err(PredicateError::Duplicate {
+                    field: "output artifact",
+                    value: artifact.clone(),
+                });
+            }
+        }
+        if let Some(missing) = subject_names.difference(&produced).next() {
+            return Err(PredicateError::ArtifactWithoutOutput {
+                artifact: (*missing).to_owned(),
+            });
+        }
+        Ok(())
+    }
+}
