@@ -8,9 +8,20 @@ use std::convert::Infallible;
 use std::hint::black_box;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use ed25519_dalek::SigningKey;
+use reprove_verifier::checkpoint::{self, Checkpoint, WitnessPolicy, verify_checkpoint};
+use reprove_verifier::dsse::{Envelope, TrustedKey};
 use reprove_verifier::merkle::{
     self, Hash, HashReader, NodeId, consistency_proof, inclusion_proof, root_from_reader,
 };
+use reprove_verifier::note::NoteSigner;
+use reprove_verifier::policy::{Policy, verify_logged_entry};
+use reprove_verifier::predicates::{
+    Artifact, Builder, Comparison, Digests, Entry, EntryKind, RebuildAttestation, RebuildPredicate,
+    RebuildResult, ReleaseRef, Sandbox, SandboxKind,
+};
+use reprove_verifier::proof::TlogProof;
+use reprove_verifier::statement::PAYLOAD_TYPE;
 
 /// A tree whose every leaf is the same entry.
 struct Uniform {
@@ -19,7 +30,12 @@ struct Uniform {
 
 impl Uniform {
     fn new() -> Self {
-        let mut by_level = vec![merkle::leaf_hash(b"reprove bench leaf")];
+        Self::of(b"reprove bench leaf")
+    }
+
+    /// The tree whose every leaf is `entry`.
+    fn of(entry: &[u8]) -> Self {
+        let mut by_level = vec![merkle::leaf_hash(entry)];
         for h in 1..64 {
             let below = by_level[h - 1];
             by_level.push(merkle::node_hash(&below, &below));
@@ -31,7 +47,10 @@ impl Uniform {
 impl HashReader for Uniform {
     type Error = Infallible;
     fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Infallible> {
-        Ok(ids.iter().map(|id| self.by_level[id.level as usize]).collect())
+        Ok(ids
+            .iter()
+            .map(|id| self.by_level[id.level as usize])
+            .collect())
     }
 }
 
@@ -64,12 +83,126 @@ fn proofs(c: &mut Criterion) {
     let root1 = root_from_reader(&tree, first).unwrap();
     let cproof = consistency_proof(&tree, first, size).unwrap();
     c.bench_function("consistency_verify_2^30", |b| {
-        b.iter(|| merkle::verify_consistency(black_box(first), size, &cproof, &root1, &root).unwrap())
+        b.iter(|| {
+            merkle::verify_consistency(black_box(first), size, &cproof, &root1, &root).unwrap()
+        })
     });
     c.bench_function("inclusion_generate_2^30", |b| {
         b.iter(|| inclusion_proof(&tree, black_box(index), size).unwrap())
     });
 }
 
-criterion_group!(benches, leaf_hashing, proofs);
+const ORIGIN: &str = "log.example.org/reprove";
+
+fn attestation_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
+    let subjects = vec![Artifact {
+        name: "hello-1.0.0.tar.gz".into(),
+        digest: Digests::sha256([0xaa; 32]),
+    }];
+    let entry = Entry::new(EntryKind::Rebuild(RebuildAttestation {
+        subjects: subjects.clone(),
+        predicate: RebuildPredicate {
+            release: ReleaseRef {
+                log_index: 7,
+                name: "hello".into(),
+                version: "1.0.0".into(),
+                digest: Digests::sha256([0x11; 32]),
+            },
+            result: RebuildResult::Reproduced,
+            comparison: Comparison::BitIdentical,
+            rebuilt: subjects,
+            build_log: Some(Digests::sha256([0x22; 32])),
+            diff_report: None,
+            sandbox: Sandbox {
+                kind: SandboxKind::Bubblewrap,
+                details: Some("bwrap 0.8.0".into()),
+            },
+            builder: Builder {
+                id: "https://rebuilder.example/a".into(),
+                version: "0.1.0".into(),
+            },
+            started_on: "2026-11-21T10:00:00Z".into(),
+            finished_on: "2026-11-21T10:01:00Z".into(),
+            invocation_id: None,
+            detail: None,
+            variations: vec![],
+        },
+    }))
+    .unwrap();
+    Envelope::sign(PAYLOAD_TYPE, &entry.encode(), &[(vkey, key)])
+        .unwrap()
+        .encode()
+}
+
+fn signatures(c: &mut Criterion) {
+    let log = NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let cp = Checkpoint::new(ORIGIN, (1 << 30) + 12_345, [7; 32]).unwrap();
+    let signed = checkpoint::sign(&cp, &log).unwrap();
+    let none = WitnessPolicy::none();
+    let vlog = log.verifier();
+    c.bench_function("checkpoint_verify", |b| {
+        b.iter(|| verify_checkpoint(black_box(&signed), &vlog, &none).unwrap())
+    });
+
+    let rebuilder = NoteSigner::from_seed("rebuilder-a", &[2; 32]).unwrap();
+    let key = SigningKey::from_bytes(&[2; 32]);
+    let vkey = rebuilder.verifier().to_string();
+    let env_bytes = attestation_envelope(&key, &vkey);
+    let trusted = [TrustedKey {
+        id: vkey.clone(),
+        key: key.verifying_key(),
+    }];
+    c.bench_function("dsse_parse_verify", |b| {
+        b.iter(|| {
+            Envelope::parse(black_box(&env_bytes))
+                .unwrap()
+                .verify(&trusted, 1, &[PAYLOAD_TYPE])
+                .unwrap()
+        })
+    });
+}
+
+/// The goal of issue #2: one attestation verified offline — tlog-proof (checkpoint signature +
+/// inclusion proof in a 2^30-leaf tree) + DSSE signature + statement and predicate parsing.
+fn one_attestation_offline(c: &mut Criterion) {
+    let log = NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let rebuilder = NoteSigner::from_seed("rebuilder-a", &[2; 32]).unwrap();
+    let vkey = rebuilder.verifier().to_string();
+    let entry = attestation_envelope(&SigningKey::from_bytes(&[2; 32]), &vkey);
+    let tree = Uniform::of(&entry);
+    let size: u64 = (1 << 30) + 12_345;
+    let index: u64 = (1 << 29) + 777;
+    let root = root_from_reader(&tree, size).unwrap();
+    let signed = checkpoint::sign(&Checkpoint::new(ORIGIN, size, root).unwrap(), &log).unwrap();
+    let proof = TlogProof::new(
+        None,
+        index,
+        inclusion_proof(&tree, index, size).unwrap(),
+        signed,
+    )
+    .unwrap();
+    let proof_text = proof.encode();
+    let policy = Policy::parse(
+        format!(
+            "threshold = 1\n[log]\norigin = \"{ORIGIN}\"\nkey = \"{}\"\n\n[[operator]]\nname = \"a\"\nkeys = [\"{vkey}\"]\n",
+            log.verifier()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.bench_function("attestation_offline_2^30", |b| {
+        b.iter(|| {
+            let p = TlogProof::parse(black_box(&proof_text)).unwrap();
+            verify_logged_entry(&policy, black_box(&entry), &p).unwrap()
+        })
+    });
+}
+
+criterion_group!(
+    benches,
+    leaf_hashing,
+    proofs,
+    signatures,
+    one_attestation_offline
+);
 criterion_main!(benches);

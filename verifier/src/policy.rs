@@ -98,7 +98,9 @@ pub enum PolicyError {
     NotSigningKey { field: String },
     #[error("witnesses.keys[{index}]: must be an Ed25519 cosignature key (type 0x04)")]
     NotCosignatureKey { index: usize },
-    #[error("log.key is named {key_name:?} but log.origin is {origin:?}: a log's key name is its origin")]
+    #[error(
+        "log.key is named {key_name:?} but log.origin is {origin:?}: a log's key name is its origin"
+    )]
     LogKeyName { origin: String, key_name: String },
     #[error("threshold must be at least 1")]
     ZeroThreshold,
@@ -113,7 +115,11 @@ pub enum PolicyError {
     #[error("operator {0:?} has no keys")]
     OperatorWithoutKeys(String),
     #[error("key {key} is listed under both {first:?} and {second:?}: one key, one operator")]
-    KeyInTwoOperators { key: String, first: String, second: String },
+    KeyInTwoOperators {
+        key: String,
+        first: String,
+        second: String,
+    },
 }
 
 impl Policy {
@@ -140,7 +146,12 @@ impl Policy {
             },
             witnesses: (!self.witnesses.witnesses().is_empty()).then(|| RawWitnesses {
                 quorum: self.witnesses.quorum(),
-                keys: self.witnesses.witnesses().iter().map(|k| k.to_string()).collect(),
+                keys: self
+                    .witnesses
+                    .witnesses()
+                    .iter()
+                    .map(|k| k.to_string())
+                    .collect(),
             }),
             operator: self
                 .operators
@@ -159,7 +170,9 @@ impl Policy {
 
     /// The operator that lists `key` among its rebuilder keys.
     pub fn operator_of(&self, key: &NoteVerifier) -> Option<&Operator> {
-        self.operators.iter().find(|o| o.keys.iter().any(|k| same_key(k, key)))
+        self.operators
+            .iter()
+            .find(|o| o.keys.iter().any(|k| same_key(k, key)))
     }
 }
 
@@ -205,8 +218,10 @@ struct RawOperator {
 }
 
 fn signing_key(field: String, s: &str) -> Result<NoteVerifier, PolicyError> {
-    let k = NoteVerifier::parse(s)
-        .map_err(|e| PolicyError::BadKey { field: field.clone(), reason: e.to_string() })?;
+    let k = NoteVerifier::parse(s).map_err(|e| PolicyError::BadKey {
+        field: field.clone(),
+        reason: e.to_string(),
+    })?;
     if k.key_type() != KeyType::Ed25519 {
         return Err(PolicyError::NotSigningKey { field });
     }
@@ -222,7 +237,9 @@ impl RawPolicy {
                 key_name: log_key.name().to_string(),
             });
         }
-        let (quorum, wkeys) = self.witnesses.map_or((0, Vec::new()), |w| (w.quorum, w.keys));
+        let (quorum, wkeys) = self
+            .witnesses
+            .map_or((0, Vec::new()), |w| (w.quorum, w.keys));
         let mut witnesses = Vec::with_capacity(wkeys.len());
         for (i, s) in wkeys.iter().enumerate() {
             let k = NoteVerifier::parse(s).map_err(|e| PolicyError::BadKey {
@@ -235,7 +252,10 @@ impl RawPolicy {
             witnesses.push(k);
         }
         if quorum > witnesses.len() {
-            return Err(PolicyError::QuorumTooHigh { quorum, witnesses: witnesses.len() });
+            return Err(PolicyError::QuorumTooHigh {
+                quorum,
+                witnesses: witnesses.len(),
+            });
         }
         let witnesses = WitnessPolicy::new(witnesses, quorum)
             .map_err(|e| PolicyError::Witnesses(e.to_string()))?;
@@ -285,7 +305,11 @@ impl RawPolicy {
             });
         }
         Ok(Policy {
-            log: LogTrust { origin: self.log.origin, key: log_key, url: self.log.url },
+            log: LogTrust {
+                origin: self.log.origin,
+                key: log_key,
+                url: self.log.url,
+            },
             witnesses,
             threshold: self.threshold,
             on_mismatch: self.on_mismatch,
@@ -380,17 +404,35 @@ pub fn verify_logged_entry(
         .iter()
         .filter_map(|k| {
             let key = ed25519_dalek::VerifyingKey::from_bytes(&k.public_key()).ok()?;
-            Some(TrustedKey { id: k.to_string(), key })
+            Some(TrustedKey {
+                id: k.to_string(),
+                key,
+            })
         })
         .collect();
     let verified = envelope
         .verify(&trusted, 1, &[PAYLOAD_TYPE])
         .map_err(|_| EntryError::NoValidSignature)?;
-    let first = verified.key_ids().first().ok_or(EntryError::NoValidSignature)?;
-    let signer = candidates
+    // Several keys may have signed. The signer reported is one the policy knows when there is
+    // one, so a stranger's co-signature cannot hide a trusted key's.
+    let verified_keys: Vec<&NoteVerifier> = verified
+        .key_ids()
         .iter()
-        .find(|k| k.to_string() == *first)
-        .cloned()
+        .filter_map(|id| candidates.iter().find(|k| k.to_string() == *id))
+        .collect();
+    let known = |k: &&&NoteVerifier| {
+        policy.operators.iter().any(|o| {
+            o.keys
+                .iter()
+                .chain(o.recovery_key.iter())
+                .any(|pk| same_key(pk, k))
+        })
+    };
+    let signer = verified_keys
+        .iter()
+        .find(known)
+        .or(verified_keys.first())
+        .map(|k| (*k).clone())
         .ok_or(EntryError::NoValidSignature)?;
     let statement = Statement::parse(verified.payload()).map_err(EntryError::Statement)?;
     let entry_value = Entry::from_statement(statement).map_err(EntryError::Predicate)?;
@@ -490,7 +532,11 @@ pub enum Reason {
     /// Signed by a key that is not in the policy.
     UntrustedKey,
     /// The key was revoked from `effective_index` on by the notice at `notice_index`.
-    KeyRevoked { notice_index: u64, effective_index: u64, reason: RevocationReason },
+    KeyRevoked {
+        notice_index: u64,
+        effective_index: u64,
+        reason: RevocationReason,
+    },
     /// A replacement key used before the notice that introduced it.
     ReplacementNotYetValid { notice_index: u64 },
     /// The entry is not a rebuild attestation.
@@ -507,7 +553,11 @@ impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Reason::UntrustedKey => f.write_str("signed by a key the policy does not trust"),
-            Reason::KeyRevoked { notice_index, effective_index, reason } => write!(
+            Reason::KeyRevoked {
+                notice_index,
+                effective_index,
+                reason,
+            } => write!(
                 f,
                 "key revoked ({}) by the notice at index {notice_index}, effective from index {effective_index}",
                 reason_str(*reason)
@@ -592,17 +642,29 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
             continue;
         };
         let op = st.operator.as_str();
-        if let Some(after) = st.valid_after {
-            if e.index <= after {
-                not(Some(op), Reason::ReplacementNotYetValid { notice_index: after });
-                continue;
-            }
+        if let Some(after) = st.valid_after
+            && e.index <= after
+        {
+            not(
+                Some(op),
+                Reason::ReplacementNotYetValid {
+                    notice_index: after,
+                },
+            );
+            continue;
         }
-        if let Some((notice_index, effective_index, reason)) = st.revoked {
-            if e.index >= effective_index {
-                not(Some(op), Reason::KeyRevoked { notice_index, effective_index, reason });
-                continue;
-            }
+        if let Some((notice_index, effective_index, reason)) = st.revoked
+            && e.index >= effective_index
+        {
+            not(
+                Some(op),
+                Reason::KeyRevoked {
+                    notice_index,
+                    effective_index,
+                    reason,
+                },
+            );
+            continue;
         }
         if !names_sha256(att, sha256) {
             not(Some(op), Reason::DifferentArtifact);
@@ -619,7 +681,12 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
                     rebuilt_sha256: rebuilt,
                     diff_report: att.predicate.diff_report.map(|d| hex::encode(d.sha256)),
                 });
-                not(Some(op), Reason::NotReproduced { result: RebuildResult::Mismatch });
+                not(
+                    Some(op),
+                    Reason::NotReproduced {
+                        result: RebuildResult::Mismatch,
+                    },
+                );
                 continue;
             }
             other => {
@@ -628,10 +695,19 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
             }
         }
         if !counted_ops.insert(op.to_string()) {
-            not(Some(op), Reason::OperatorAlreadyCounted { operator: op.to_string() });
+            not(
+                Some(op),
+                Reason::OperatorAlreadyCounted {
+                    operator: op.to_string(),
+                },
+            );
             continue;
         }
-        v.counted.push(Counted { index: e.index, operator: op.to_string(), key });
+        v.counted.push(Counted {
+            index: e.index,
+            operator: op.to_string(),
+            key,
+        });
     }
     v.operators = counted_ops.into_iter().collect();
 
@@ -688,7 +764,11 @@ fn key_standing(
         for k in &o.keys {
             standing.insert(
                 k.to_string(),
-                KeyStanding { operator: o.name.clone(), revoked: None, valid_after: None },
+                KeyStanding {
+                    operator: o.name.clone(),
+                    revoked: None,
+                    valid_after: None,
+                },
             );
         }
     }
@@ -706,10 +786,16 @@ fn key_standing(
             if applied[i] {
                 continue;
             }
-            let EntryKind::Revocation(n) = e.entry.kind() else { continue };
-            let Some(revoked) = canonical_vkey(&n.revoked_key) else { continue };
+            let EntryKind::Revocation(n) = e.entry.kind() else {
+                continue;
+            };
+            let Some(revoked) = canonical_vkey(&n.revoked_key) else {
+                continue;
+            };
             let revoked = revoked.as_str();
-            let Some(st) = standing.get(revoked) else { continue };
+            let Some(st) = standing.get(revoked) else {
+                continue;
+            };
             let operator = st.operator.clone();
             let op = policy.operators.iter().find(|o| o.name == operator);
             let signer = e.signer.to_string();
@@ -768,7 +854,9 @@ fn key_standing(
         if applied[i] {
             continue;
         }
-        let EntryKind::Revocation(n) = e.entry.kind() else { continue };
+        let EntryKind::Revocation(n) = e.entry.kind() else {
+            continue;
+        };
         let key = canonical_vkey(&n.revoked_key).unwrap_or_else(|| n.revoked_key.clone());
         let why = if standing.contains_key(&key) {
             format!(
@@ -778,7 +866,11 @@ fn key_standing(
         } else {
             "the revoked key is not in the policy".to_string()
         };
-        v.ignored_revocations.push(IgnoredRevocation { index: e.index, key, why });
+        v.ignored_revocations.push(IgnoredRevocation {
+            index: e.index,
+            key,
+            why,
+        });
     }
     standing
 }
@@ -791,7 +883,11 @@ fn names_sha256(att: &RebuildAttestation, sha256: &[u8; 32]) -> bool {
 /// The rebuilt sha256 of the published artifact with digest `sha256`, if the rebuild produced it.
 fn rebuilt_sha256_for(att: &RebuildAttestation, sha256: &[u8; 32]) -> Option<[u8; 32]> {
     let subject = att.subjects.iter().find(|s| s.digest.sha256 == *sha256)?;
-    att.predicate.rebuilt.iter().find(|r| r.name == subject.name).map(|r| r.digest.sha256)
+    att.predicate
+        .rebuilt
+        .iter()
+        .find(|r| r.name == subject.name)
+        .map(|r| r.digest.sha256)
 }
 
 /// A vkey in its one canonical spelling, so keys compare as strings.

@@ -93,7 +93,7 @@ pub struct Subject {
 ///
 /// Invariants: at least one subject, a non-empty predicate type, and a predicate that is a JSON
 /// object. Statements built with [`Statement::new`] also have a `sha256` in every subject.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Statement {
     subjects: Vec<Subject>,
     predicate_type: String,
@@ -325,7 +325,7 @@ pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {
 
 /// Parses JSON into a [`Value`], like `serde_json`, but refusing duplicate object keys (which
 /// `serde_json::Value` would silently resolve to the last one).
-pub(crate) struct StrictValue(pub(crate) Value);
+struct StrictValue(Value);
 
 impl<'de> Deserialize<'de> for StrictValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -15,7 +15,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reprove_verifier::merkle::{
     Hash, HashReader, NodeId, RightEdge, consistency_proof, inclusion_proof, leaf_hash,
-    root_from_reader, verify_consistency, verify_inclusion,
+    root_from_reader, verify_consistency, verify_consistency_bytes, verify_inclusion,
+    verify_inclusion_bytes,
 };
 use serde::Deserialize;
 
@@ -25,12 +26,6 @@ const CONSISTENCY_FILES: usize = 98;
 
 /// Vectors whose expected outcome we knowingly do not reproduce, with the reason. Each one is
 /// checked to still exist and to still disagree with us, so this list cannot go stale.
-const KNOWN_DEVIATIONS: &[(&str, &str)] = &[(
-    "consistency/additional/sizes-are-equal-one-and-proof-is-empty.json",
-    "wants size 1 -> 1 accepted with equal 12-byte roots; a root is a 32-byte hash here, so \
-     the vector's roots are not roots at all (the upstream Go API compares byte strings)",
-)];
-
 /// The 8 standard leaves of the RFC 6962 test vectors.
 const LEAVES: [&str; 8] = [
     "",
@@ -106,31 +101,64 @@ impl HashReader for Standard {
     }
 }
 
+/// Base64 as the vectors carry it; `None` when it is not base64 at all.
+fn bytes(b64: &str) -> Option<Vec<u8>> {
+    STANDARD.decode(b64).ok()
+}
+
+fn all_bytes(b64: &Option<Vec<String>>) -> Option<Vec<Vec<u8>>> {
+    b64.iter().flatten().map(|h| bytes(h)).collect()
+}
+
 /// A base64 SHA-256 hash, or `None` for anything else (bad base64, wrong length).
 fn hash(b64: &str) -> Option<Hash> {
-    STANDARD.decode(b64).ok()?.try_into().ok()
+    bytes(b64)?.try_into().ok()
 }
 
 fn hashes(b64: &Option<Vec<String>>) -> Option<Vec<Hash>> {
     b64.iter().flatten().map(|h| hash(h)).collect()
 }
 
+/// A vector through the wire-level entry point, which checks every length itself. Where every
+/// value is a 32-byte hash, the typed API must reach the same answer.
 fn verify_inclusion_vector(v: &InclusionVector) -> bool {
     let (Some(leaf), Some(root), Some(proof)) =
-        (hash(&v.leaf_hash), hash(&v.root), hashes(&v.proof))
+        (bytes(&v.leaf_hash), bytes(&v.root), all_bytes(&v.proof))
     else {
         return false;
     };
-    verify_inclusion(&leaf, v.leaf_idx, v.tree_size, &proof, &root).is_ok()
+    let ok = verify_inclusion_bytes(&leaf, v.leaf_idx, v.tree_size, &proof, &root).is_ok();
+    if let (Some(leaf), Some(root), Some(proof)) =
+        (hash(&v.leaf_hash), hash(&v.root), hashes(&v.proof))
+    {
+        let typed = verify_inclusion(&leaf, v.leaf_idx, v.tree_size, &proof, &root).is_ok();
+        assert_eq!(
+            typed, ok,
+            "typed and wire-level inclusion disagree on {}",
+            v.desc
+        );
+    }
+    ok
 }
 
 fn verify_consistency_vector(v: &ConsistencyVector) -> bool {
     let (Some(root1), Some(root2), Some(proof)) =
-        (hash(&v.root1), hash(&v.root2), hashes(&v.proof))
+        (bytes(&v.root1), bytes(&v.root2), all_bytes(&v.proof))
     else {
         return false;
     };
-    verify_consistency(v.size1, v.size2, &proof, &root1, &root2).is_ok()
+    let ok = verify_consistency_bytes(v.size1, v.size2, &proof, &root1, &root2).is_ok();
+    if let (Some(root1), Some(root2), Some(proof)) =
+        (hash(&v.root1), hash(&v.root2), hashes(&v.proof))
+    {
+        let typed = verify_consistency(v.size1, v.size2, &proof, &root1, &root2).is_ok();
+        assert_eq!(
+            typed, ok,
+            "typed and wire-level consistency disagree on {}",
+            v.desc
+        );
+    }
+    ok
 }
 
 /// Runs `accept` over every file of `<vectors>/<folder>`; panics listing every file whose
@@ -155,25 +183,13 @@ fn run<V: for<'de> Deserialize<'de>>(
         let v: V = serde_json::from_slice(&std::fs::read(&file).unwrap())
             .unwrap_or_else(|e| panic!("{rel}: {e}"));
         let accepted = accept(&v);
-        let deviation = KNOWN_DEVIATIONS
-            .iter()
-            .find(|(f, _)| rel == format!("merkle/{f}"));
-        match deviation {
-            Some((_, why)) => {
-                assert_eq!(
-                    accepted,
-                    want_err(&v),
-                    "{rel} is listed as a deviation but now agrees"
-                );
-                eprintln!("known deviation: {rel}: {why}");
-            }
-            None if accepted == want_err(&v) => failures.push(format!(
+        if accepted == want_err(&v) {
+            failures.push(format!(
                 "{rel} ({}): wantErr {} but {}",
                 desc(&v),
                 want_err(&v),
                 if accepted { "accepted" } else { "rejected" }
-            )),
-            None => {}
+            ));
         }
         seen.push((file, v));
     }

@@ -14,9 +14,8 @@ use reprove_verifier::policy::{
     EntryError, LoggedEntry, OnMismatch, Policy, PolicyError, Reason, verdict, verify_logged_entry,
 };
 use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, RebuildAttestation,
-    RebuildPredicate, RebuildResult, ReleaseRef, RevocationNotice, RevocationReason, Sandbox,
-    SandboxKind,
+    Artifact, Builder, Comparison, Digests, Entry, EntryKind, RebuildAttestation, RebuildPredicate,
+    RebuildResult, ReleaseRef, RevocationNotice, RevocationReason, Sandbox, SandboxKind,
 };
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::statement::PAYLOAD_TYPE;
@@ -34,16 +33,23 @@ struct Key {
 impl Key {
     fn new(name: &str, seed: u8) -> Key {
         let seed = [seed; 32];
-        Key { note: NoteSigner::from_seed(name, &seed).unwrap(), dsse: SigningKey::from_bytes(&seed) }
+        Key {
+            note: NoteSigner::from_seed(name, &seed).unwrap(),
+            dsse: SigningKey::from_bytes(&seed),
+        }
     }
     fn vkey(&self) -> String {
         self.note.verifier().to_string()
     }
     fn sign(&self, entry: &Entry) -> Vec<u8> {
         let vkey = self.vkey();
-        Envelope::sign(PAYLOAD_TYPE, &entry.encode(), &[(vkey.as_str(), &self.dsse)])
-            .unwrap()
-            .encode()
+        Envelope::sign(
+            PAYLOAD_TYPE,
+            &entry.encode(),
+            &[(vkey.as_str(), &self.dsse)],
+        )
+        .unwrap()
+        .encode()
     }
 }
 
@@ -63,13 +69,20 @@ impl HashReader for Log {
 
 impl Log {
     fn new() -> Log {
-        Log { key: NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap(), entries: vec![], leaves: vec![] }
+        Log {
+            key: NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap(),
+            entries: vec![],
+            leaves: vec![],
+        }
     }
     fn node(&self, level: u8, index: u64) -> Hash {
         if level == 0 {
             return self.leaves[index as usize];
         }
-        merkle::node_hash(&self.node(level - 1, 2 * index), &self.node(level - 1, 2 * index + 1))
+        merkle::node_hash(
+            &self.node(level - 1, 2 * index),
+            &self.node(level - 1, 2 * index + 1),
+        )
     }
     fn append(&mut self, entry: Vec<u8>) -> u64 {
         self.leaves.push(merkle::leaf_hash(&entry));
@@ -81,7 +94,11 @@ impl Log {
     }
     fn signed_checkpoint(&self) -> Vec<u8> {
         let root = merkle::root_from_reader(self, self.size()).unwrap();
-        checkpoint::sign(&Checkpoint::new(ORIGIN, self.size(), root).unwrap(), &self.key).unwrap()
+        checkpoint::sign(
+            &Checkpoint::new(ORIGIN, self.size(), root).unwrap(),
+            &self.key,
+        )
+        .unwrap()
     }
     fn proof(&self, index: u64) -> TlogProof {
         let hashes = merkle::inclusion_proof(self, index, self.size()).unwrap();
@@ -90,17 +107,25 @@ impl Log {
     /// Every entry, verified under `policy`.
     fn verified(&self, policy: &Policy) -> Vec<LoggedEntry> {
         (0..self.size())
-            .map(|i| verify_logged_entry(policy, &self.entries[i as usize], &self.proof(i)).unwrap())
+            .map(|i| {
+                verify_logged_entry(policy, &self.entries[i as usize], &self.proof(i)).unwrap()
+            })
             .collect()
     }
 }
 
 fn attestation(result: RebuildResult, subject: [u8; 32]) -> Entry {
-    let subjects = vec![Artifact { name: "hello-1.0.tar.gz".into(), digest: Digests::sha256(subject) }];
+    let subjects = vec![Artifact {
+        name: "hello-1.0.tar.gz".into(),
+        digest: Digests::sha256(subject),
+    }];
     let (rebuilt, diff_report) = match result {
         RebuildResult::Reproduced => (subjects.clone(), None),
         RebuildResult::Mismatch => (
-            vec![Artifact { name: "hello-1.0.tar.gz".into(), digest: Digests::sha256([0xcc; 32]) }],
+            vec![Artifact {
+                name: "hello-1.0.tar.gz".into(),
+                digest: Digests::sha256([0xcc; 32]),
+            }],
             Some(Digests::sha256([0xdd; 32])),
         ),
         _ => (vec![], None),
@@ -119,8 +144,14 @@ fn attestation(result: RebuildResult, subject: [u8; 32]) -> Entry {
             rebuilt,
             build_log: None,
             diff_report,
-            sandbox: Sandbox { kind: SandboxKind::Bubblewrap, details: None },
-            builder: Builder { id: "https://rebuilder.example/node".into(), version: "0.1.0".into() },
+            sandbox: Sandbox {
+                kind: SandboxKind::Bubblewrap,
+                details: None,
+            },
+            builder: Builder {
+                id: "https://rebuilder.example/node".into(),
+                version: "0.1.0".into(),
+            },
             started_on: "2026-11-21T10:00:00Z".into(),
             finished_on: "2026-11-21T10:01:00Z".into(),
             invocation_id: None,
@@ -131,7 +162,12 @@ fn attestation(result: RebuildResult, subject: [u8; 32]) -> Entry {
     .unwrap()
 }
 
-fn revocation(revoked: &Key, reason: RevocationReason, effective: Option<u64>, replacement: Option<&Key>) -> Entry {
+fn revocation(
+    revoked: &Key,
+    reason: RevocationReason,
+    effective: Option<u64>,
+    replacement: Option<&Key>,
+) -> Entry {
     Entry::new(EntryKind::Revocation(RevocationNotice {
         revoked_key: revoked.vkey(),
         reason,
@@ -208,14 +244,19 @@ fn judge(w: &World, p: &Policy) -> reprove_verifier::policy::Verdict {
 }
 
 fn reasons(v: &reprove_verifier::policy::Verdict) -> BTreeMap<u64, Reason> {
-    v.not_counted.iter().map(|n| (n.index, n.reason.clone())).collect()
+    v.not_counted
+        .iter()
+        .map(|n| (n.index, n.reason.clone()))
+        .collect()
 }
 
 #[test]
 fn two_distinct_operators_meet_a_threshold_of_two() {
     let mut w = world();
-    w.log.append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 2));
     assert!(v.trusted, "{}", v.summary);
     assert_eq!(v.operators, ["alice", "bob"]);
@@ -225,20 +266,34 @@ fn two_distinct_operators_meet_a_threshold_of_two() {
 #[test]
 fn two_keys_of_one_operator_count_once() {
     let mut w = world();
-    w.log.append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.a2.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.a2.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 2));
     assert!(!v.trusted);
     assert_eq!(v.operators, ["alice"]);
-    assert_eq!(reasons(&v)[&1], Reason::OperatorAlreadyCounted { operator: "alice".into() });
-    assert!(v.summary.contains("reproduced by 1 distinct operator(s), the policy requires 2"));
+    assert_eq!(
+        reasons(&v)[&1],
+        Reason::OperatorAlreadyCounted {
+            operator: "alice".into()
+        }
+    );
+    assert!(
+        v.summary
+            .contains("reproduced by 1 distinct operator(s), the policy requires 2")
+    );
 }
 
 #[test]
 fn untrusted_keys_are_listed_and_ignored() {
     let mut w = world();
-    w.log.append(w.stranger.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(
+        w.stranger
+            .sign(&attestation(RebuildResult::Reproduced, ARTIFACT)),
+    );
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted);
     assert_eq!(reasons(&v)[&0], Reason::UntrustedKey);
@@ -250,7 +305,8 @@ fn untrusted_keys_are_listed_and_ignored() {
 #[test]
 fn an_attestation_for_another_digest_does_not_count() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, OTHER)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, OTHER)));
     let v = judge(&w, &policy(&w, 1));
     assert!(!v.trusted);
     assert_eq!(reasons(&v)[&0], Reason::DifferentArtifact);
@@ -259,28 +315,54 @@ fn an_attestation_for_another_digest_does_not_count() {
 #[test]
 fn failed_and_unavailable_builds_do_not_count() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::BuildFailed, ARTIFACT)));
-    w.log.append(w.c1.sign(&attestation(RebuildResult::InputsUnavailable, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::BuildFailed, ARTIFACT)));
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::InputsUnavailable, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(!v.trusted);
-    assert_eq!(reasons(&v)[&0], Reason::NotReproduced { result: RebuildResult::BuildFailed });
-    assert_eq!(reasons(&v)[&1], Reason::NotReproduced { result: RebuildResult::InputsUnavailable });
+    assert_eq!(
+        reasons(&v)[&0],
+        Reason::NotReproduced {
+            result: RebuildResult::BuildFailed
+        }
+    );
+    assert_eq!(
+        reasons(&v)[&1],
+        Reason::NotReproduced {
+            result: RebuildResult::InputsUnavailable
+        }
+    );
     assert!(v.mismatches.is_empty(), "a failed build is not a mismatch");
 }
 
 #[test]
 fn a_trusted_mismatch_fails_by_default_and_warns_when_asked() {
     let mut w = world();
-    w.log.append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.c1.sign(&attestation(RebuildResult::Mismatch, ARTIFACT)));
+    w.log
+        .append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::Mismatch, ARTIFACT)));
     let v = judge(&w, &policy(&w, 2));
     assert!(!v.trusted, "fail mode: one trusted mismatch vetoes");
     assert_eq!(v.mismatches.len(), 1);
     assert_eq!(v.mismatches[0].operator, "carol");
-    assert_eq!(v.mismatches[0].rebuilt_sha256.as_deref(), Some(hex::encode([0xcc; 32]).as_str()));
-    assert_eq!(v.mismatches[0].diff_report.as_deref(), Some(hex::encode([0xdd; 32]).as_str()));
-    assert!(v.summary.contains("mismatch reported by trusted operator(s) carol"), "{}", v.summary);
+    assert_eq!(
+        v.mismatches[0].rebuilt_sha256.as_deref(),
+        Some(hex::encode([0xcc; 32]).as_str())
+    );
+    assert_eq!(
+        v.mismatches[0].diff_report.as_deref(),
+        Some(hex::encode([0xdd; 32]).as_str())
+    );
+    assert!(
+        v.summary
+            .contains("mismatch reported by trusted operator(s) carol"),
+        "{}",
+        v.summary
+    );
 
     let warn = Policy::parse(policy_text(&w, 2, "warn").as_bytes()).unwrap();
     assert_eq!(warn.on_mismatch, OnMismatch::Warn);
@@ -293,8 +375,12 @@ fn a_trusted_mismatch_fails_by_default_and_warns_when_asked() {
 #[test]
 fn an_untrusted_mismatch_changes_nothing() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.stranger.sign(&attestation(RebuildResult::Mismatch, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(
+        w.stranger
+            .sign(&attestation(RebuildResult::Mismatch, ARTIFACT)),
+    );
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted);
     assert!(v.mismatches.is_empty());
@@ -303,40 +389,83 @@ fn an_untrusted_mismatch_changes_nothing() {
 #[test]
 fn a_compromised_key_counts_before_the_notice_and_not_after() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0: before
-    w.log.append(w.b1.sign(&revocation(&w.b1, RevocationReason::Compromised, None, None))); // 1
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0: before
+    w.log.append(w.b1.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        None,
+        None,
+    ))); // 1
     let p = policy(&w, 1);
     let v = judge(&w, &p);
-    assert!(v.trusted, "an attestation logged before the notice stays valid: {}", v.summary);
+    assert!(
+        v.trusted,
+        "an attestation logged before the notice stays valid: {}",
+        v.summary
+    );
     assert_eq!(v.revocations.len(), 1);
-    assert_eq!(v.revocations[0].effective_index, 1, "compromised defaults to the notice's index");
+    assert_eq!(
+        v.revocations[0].effective_index, 1,
+        "compromised defaults to the notice's index"
+    );
 
     let mut w = world();
-    w.log.append(w.b1.sign(&revocation(&w.b1, RevocationReason::Compromised, None, None))); // 0
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 1: after
+    w.log.append(w.b1.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        None,
+        None,
+    ))); // 0
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 1: after
     let v = judge(&w, &policy(&w, 1));
     assert!(!v.trusted);
     assert_eq!(
         reasons(&v)[&1],
-        Reason::KeyRevoked { notice_index: 0, effective_index: 0, reason: RevocationReason::Compromised }
+        Reason::KeyRevoked {
+            notice_index: 0,
+            effective_index: 0,
+            reason: RevocationReason::Compromised
+        }
     );
 }
 
 #[test]
 fn an_explicit_effective_index_reaches_back_but_a_compromise_is_never_scheduled_late() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 1
-    w.log.append(w.b1.sign(&revocation(&w.b1, RevocationReason::Compromised, Some(1), None))); // 2
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 1
+    w.log.append(w.b1.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        Some(1),
+        None,
+    ))); // 2
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted, "index 0 predates the effective index");
-    assert!(matches!(reasons(&v)[&1], Reason::KeyRevoked { effective_index: 1, .. }));
+    assert!(matches!(
+        reasons(&v)[&1],
+        Reason::KeyRevoked {
+            effective_index: 1,
+            ..
+        }
+    ));
 
     // A notice at index 1 that claims the compromise starts at 100 takes effect at 1.
     let mut w = world();
-    w.log.append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0
-    w.log.append(w.b1.sign(&revocation(&w.b1, RevocationReason::Compromised, Some(100), None))); // 1
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 2
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0
+    w.log.append(w.b1.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        Some(100),
+        None,
+    ))); // 1
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 2
     let v = judge(&w, &policy(&w, 2));
     assert_eq!(v.revocations[0].effective_index, 1);
     assert!(!v.trusted);
@@ -345,18 +474,34 @@ fn an_explicit_effective_index_reaches_back_but_a_compromise_is_never_scheduled_
 #[test]
 fn a_notice_signed_by_a_stranger_is_ignored_and_said_so() {
     let mut w = world();
-    w.log.append(w.stranger.sign(&revocation(&w.b1, RevocationReason::Compromised, Some(0), None)));
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(w.stranger.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        Some(0),
+        None,
+    )));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted);
     assert!(v.revocations.is_empty());
     assert_eq!(v.ignored_revocations.len(), 1);
-    assert!(v.ignored_revocations[0].why.contains("neither the revoked key nor its operator's recovery key"));
+    assert!(
+        v.ignored_revocations[0]
+            .why
+            .contains("neither the revoked key nor its operator's recovery key")
+    );
 
     // Another operator's recovery key has no say over bob's keys either.
     let mut w = world();
-    w.log.append(w.ar.sign(&revocation(&w.b1, RevocationReason::Compromised, Some(0), None)));
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(w.ar.sign(&revocation(
+        &w.b1,
+        RevocationReason::Compromised,
+        Some(0),
+        None,
+    )));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted);
     assert_eq!(v.ignored_revocations.len(), 1);
@@ -365,8 +510,14 @@ fn a_notice_signed_by_a_stranger_is_ignored_and_said_so() {
 #[test]
 fn the_operators_recovery_key_can_revoke_a_key_it_does_not_hold() {
     let mut w = world();
-    w.log.append(w.ar.sign(&revocation(&w.a1, RevocationReason::Compromised, Some(0), None)));
-    w.log.append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        Some(0),
+        None,
+    )));
+    w.log
+        .append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(!v.trusted);
     assert_eq!(v.revocations.len(), 1);
@@ -378,41 +529,74 @@ fn the_operators_recovery_key_can_revoke_a_key_it_does_not_hold() {
 fn rotation_accepts_the_replacement_only_after_the_notice_and_only_when_allowed() {
     let mut w = world();
     let a3 = Key::new("alice-3", 13);
-    w.log.append(a3.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0: too early
-    w.log.append(w.a1.sign(&revocation(&w.a1, RevocationReason::Superseded, None, Some(&a3)))); // 1
-    w.log.append(a3.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 2
+    w.log
+        .append(a3.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 0: too early
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&a3),
+    ))); // 1
+    w.log
+        .append(a3.sign(&attestation(RebuildResult::Reproduced, ARTIFACT))); // 2
     let v = judge(&w, &policy(&w, 1));
     assert!(v.trusted, "{}", v.summary);
     assert_eq!(v.counted[0].index, 2);
     assert_eq!(v.counted[0].operator, "alice");
-    assert_eq!(reasons(&v)[&0], Reason::ReplacementNotYetValid { notice_index: 1 });
-    assert_eq!(v.revocations[0].replacement.as_deref(), Some(a3.vkey().as_str()));
+    assert_eq!(
+        reasons(&v)[&0],
+        Reason::ReplacementNotYetValid { notice_index: 1 }
+    );
+    assert_eq!(
+        v.revocations[0].replacement.as_deref(),
+        Some(a3.vkey().as_str())
+    );
 
     // bob's operator does not allow rotation: a replacement named for bob stays untrusted.
     let mut w = world();
     let b2 = Key::new("bob-2", 21);
-    w.log.append(w.b1.sign(&revocation(&w.b1, RevocationReason::Superseded, None, Some(&b2))));
-    w.log.append(b2.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(w.b1.sign(&revocation(
+        &w.b1,
+        RevocationReason::Superseded,
+        None,
+        Some(&b2),
+    )));
+    w.log
+        .append(b2.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let v = judge(&w, &policy(&w, 1));
     assert!(!v.trusted);
     assert_eq!(reasons(&v)[&1], Reason::UntrustedKey);
-    assert!(v.warnings.iter().any(|w| w.contains("does not allow rotation")), "{:?}", v.warnings);
+    assert!(
+        v.warnings
+            .iter()
+            .any(|w| w.contains("does not allow rotation")),
+        "{:?}",
+        v.warnings
+    );
 }
 
 #[test]
 fn release_manifests_and_revocations_are_not_attestations() {
     let mut w = world();
-    w.log.append(w.b1.sign(&revocation(&w.c1, RevocationReason::Retired, None, None)));
+    w.log
+        .append(w.b1.sign(&revocation(&w.c1, RevocationReason::Retired, None, None)));
     let v = judge(&w, &policy(&w, 1));
-    assert!(v.not_counted.is_empty(), "revocations are reported under revocations");
+    assert!(
+        v.not_counted.is_empty(),
+        "revocations are reported under revocations"
+    );
     assert_eq!(v.ignored_revocations.len(), 1);
 }
 
 #[test]
 fn verdicts_serialize_for_json_output() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.stranger.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log.append(
+        w.stranger
+            .sign(&attestation(RebuildResult::Reproduced, ARTIFACT)),
+    );
     let v = serde_json::to_value(judge(&w, &policy(&w, 1))).unwrap();
     assert_eq!(v["trusted"], true);
     assert_eq!(v["sha256"], hex::encode(ARTIFACT));
@@ -424,7 +608,8 @@ fn verdicts_serialize_for_json_output() {
 #[test]
 fn entries_under_the_wrong_log_key_are_rejected() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let mut other = world();
     other.log.key = NoteSigner::from_seed(ORIGIN, &[2; 32]).unwrap(); // same origin, other key
     let p = policy(&other, 1);
@@ -435,8 +620,10 @@ fn entries_under_the_wrong_log_key_are_rejected() {
 #[test]
 fn a_tampered_entry_or_a_proof_for_another_index_is_rejected() {
     let mut w = world();
-    w.log.append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    w.log.append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let p = policy(&w, 1);
     let mut tampered = w.log.entries[0].clone();
     let last = tampered.len() - 2;
@@ -457,11 +644,34 @@ fn a_logged_entry_whose_signature_does_not_verify_is_rejected() {
     // Logged bytes whose signature is by b1's DSSE key but claims c1's vkey and is corrupted.
     let entry = attestation(RebuildResult::Reproduced, ARTIFACT);
     let c1 = w.c1.vkey();
-    let env = Envelope::sign(PAYLOAD_TYPE, &entry.encode(), &[(c1.as_str(), &w.stranger.dsse)]).unwrap();
+    let env = Envelope::sign(
+        PAYLOAD_TYPE,
+        &entry.encode(),
+        &[(c1.as_str(), &w.stranger.dsse)],
+    )
+    .unwrap();
     w.log.append(env.encode());
     let p = policy(&w, 1);
     let err = verify_logged_entry(&p, &w.log.entries[0], &w.log.proof(0)).unwrap_err();
     assert!(matches!(err, EntryError::NoValidSignature), "{err}");
+}
+
+#[test]
+fn a_strangers_co_signature_does_not_hide_a_trusted_signer() {
+    let mut w = world();
+    let payload = attestation(RebuildResult::Reproduced, ARTIFACT).encode();
+    let (sv, bv) = (w.stranger.vkey(), w.b1.vkey());
+    let env = Envelope::sign(
+        PAYLOAD_TYPE,
+        &payload,
+        &[(sv.as_str(), &w.stranger.dsse), (bv.as_str(), &w.b1.dsse)],
+    )
+    .unwrap();
+    w.log.append(env.encode());
+    let p = policy(&w, 1);
+    let e = verify_logged_entry(&p, &w.log.entries[0], &w.log.proof(0)).unwrap();
+    assert_eq!(e.signer().to_string(), bv);
+    assert!(verdict(&p, &ARTIFACT, &[e]).trusted);
 }
 
 #[test]
@@ -474,7 +684,10 @@ fn a_logged_entry_that_is_not_a_reprove_entry_is_rejected() {
     let p = policy(&w, 1);
     let err = verify_logged_entry(&p, &w.log.entries[0], &w.log.proof(0)).unwrap_err();
     assert!(matches!(err, EntryError::Predicate(_)), "{err}");
-    assert!(err.to_string().contains("https://example.com/unknown/v1"), "{err}");
+    assert!(
+        err.to_string().contains("https://example.com/unknown/v1"),
+        "{err}"
+    );
 }
 
 // --- the policy file ------------------------------------------------------------------------
@@ -487,7 +700,14 @@ fn a_policy_round_trips_through_encode() {
     assert_eq!(again.encode(), p.encode());
     assert_eq!(again.threshold, 2);
     assert_eq!(again.operators.len(), 3);
-    assert_eq!(again.operators[0].recovery_key.as_ref().unwrap().to_string(), w.ar.vkey());
+    assert_eq!(
+        again.operators[0]
+            .recovery_key
+            .as_ref()
+            .unwrap()
+            .to_string(),
+        w.ar.vkey()
+    );
     assert!(again.operators[0].allow_rotation);
     assert_eq!(again.log.url.as_deref(), Some("http://127.0.0.1:8080"));
 }
@@ -499,17 +719,56 @@ fn malformed_policies_are_refused_with_a_clear_error() {
     let good = policy_text(&w, 2, "fail");
     let witness = NoteSigner::from_seed("witness.example", &[7; 32]).unwrap();
     let cases: Vec<(String, &str)> = vec![
-        (good.replace("threshold = 2", "threshold = 0"), "threshold must be at least 1"),
-        (good.replace("threshold = 2", "threshold = 4"), "can never be met"),
-        (good.replace("threshold = 2", "treshold = 2"), "unknown field"),
-        (good.replace("on_mismatch = \"fail\"", "on_mismatch = \"ignore\""), "unknown variant"),
-        (good.replace("name = \"bob\"", "name = \"alice\""), "used twice"),
-        (good.replace(&w.b1.vkey(), &w.a1.vkey()), "listed under both"),
-        (good.replace(&w.c1.vkey(), "carol+00000000+AAAA"), "operator[2].keys[0]"),
-        (good.replace(&format!("origin = \"{ORIGIN}\""), "origin = \"other.example\""), "a log's key name is its origin"),
+        (
+            good.replace("threshold = 2", "threshold = 0"),
+            "threshold must be at least 1",
+        ),
+        (
+            good.replace("threshold = 2", "threshold = 4"),
+            "can never be met",
+        ),
+        (
+            good.replace("threshold = 2", "treshold = 2"),
+            "unknown field",
+        ),
+        (
+            good.replace("on_mismatch = \"fail\"", "on_mismatch = \"ignore\""),
+            "unknown variant",
+        ),
+        (
+            good.replace("name = \"bob\"", "name = \"alice\""),
+            "used twice",
+        ),
+        (
+            good.replace(&w.b1.vkey(), &w.a1.vkey()),
+            "listed under both",
+        ),
+        (
+            good.replace(&w.c1.vkey(), "carol+00000000+AAAA"),
+            "operator[2].keys[0]",
+        ),
+        (
+            good.replace(
+                &format!("origin = \"{ORIGIN}\""),
+                "origin = \"other.example\"",
+            ),
+            "a log's key name is its origin",
+        ),
         (good.replace("keys = [\"", "keys = [] #"), "has no keys"),
-        (format!("{good}\n[witnesses]\nquorum = 1\nkeys = [\"{}\"]\n", witness.verifier()), "cosignature key"),
-        (format!("{good}\n[witnesses]\nquorum = 2\nkeys = [\"{}\"]\n", witness.cosignature_verifier()), "can never be met"),
+        (
+            format!(
+                "{good}\n[witnesses]\nquorum = 1\nkeys = [\"{}\"]\n",
+                witness.verifier()
+            ),
+            "cosignature key",
+        ),
+        (
+            format!(
+                "{good}\n[witnesses]\nquorum = 2\nkeys = [\"{}\"]\n",
+                witness.cosignature_verifier()
+            ),
+            "can never be met",
+        ),
         ("threshold = 1\n".to_string(), "missing field"),
         ("\u{0}\u{1}not toml".to_string(), "not valid"),
     ];
@@ -517,11 +776,20 @@ fn malformed_policies_are_refused_with_a_clear_error() {
         let err = Policy::parse(text.as_bytes()).expect_err(want);
         assert!(err.to_string().contains(want), "want {want:?}, got {err}");
     }
-    assert!(matches!(Policy::parse(&[0xff, 0xfe]), Err(PolicyError::NotUtf8)));
-    assert!(matches!(Policy::parse(&vec![b' '; 2 << 20]), Err(PolicyError::TooLarge(_))));
+    assert!(matches!(
+        Policy::parse(&[0xff, 0xfe]),
+        Err(PolicyError::NotUtf8)
+    ));
+    assert!(matches!(
+        Policy::parse(&vec![b' '; 2 << 20]),
+        Err(PolicyError::TooLarge(_))
+    ));
 
     // A witness quorum that can be met is accepted.
-    let ok = format!("{good}\n[witnesses]\nquorum = 1\nkeys = [\"{}\"]\n", witness.cosignature_verifier());
+    let ok = format!(
+        "{good}\n[witnesses]\nquorum = 1\nkeys = [\"{}\"]\n",
+        witness.cosignature_verifier()
+    );
     let p = Policy::parse(ok.as_bytes()).unwrap();
     assert_eq!(p.witnesses.quorum(), 1);
     let _ = NoteVerifier::parse(&w.a1.vkey()).unwrap();

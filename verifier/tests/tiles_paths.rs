@@ -245,3 +245,22 @@ fn tile_counts_follow_the_width_formula() {
         ]
     );
 }
+
+proptest::proptest! {
+    /// Any string: no panic, and whatever is accepted is the canonical spelling of what it names.
+    #[test]
+    fn parse_is_total_and_canonical(path in "(tile/)?(entries/|[0-9]{1,3}/)?([x0-9./p]{0,6}/?){0,9}") {
+        if let Ok(parsed) = parse_path(&path) {
+            proptest::prop_assert_eq!(parsed.path(), path);
+        }
+    }
+
+    /// Every tile and bundle path round-trips.
+    #[test]
+    fn formatted_paths_parse_back(level in 0u8..=63, index: u64, width in 1u16..=256) {
+        let t = tile(level, index, width);
+        proptest::prop_assert_eq!(parse_path(&t.path()), Ok(TilePath::Hashes(t)));
+        let b = bundle(index, width);
+        proptest::prop_assert_eq!(parse_path(&b.path()), Ok(TilePath::Entries(b)));
+    }
+}

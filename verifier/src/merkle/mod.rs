@@ -40,6 +40,10 @@ pub enum ProofError {
     EqualSizesDifferentRoots,
     #[error("the proof does not lead to the expected root hash")]
     RootMismatch,
+    #[error("the tree of size 0 has one root, SHA-256 of the empty string; this is another")]
+    NotEmptyTreeRoot,
+    #[error("{what} is {len} bytes; a SHA-256 hash is 32")]
+    NotAHash { what: &'static str, len: usize },
 }
 
 /// The root of the empty tree: SHA-256 of the empty string.
@@ -103,6 +107,67 @@ fn decomp_inclusion(index: u64, size: u64) -> (usize, usize) {
     let border = index.checked_shr(inner).unwrap_or(0).count_ones() as usize;
     let inner = inner as usize;
     (inner, border)
+}
+
+/// [`verify_inclusion`] for hashes as decoded from the wire (base64 proof lines, JSON): every
+/// length is checked here, so a caller never has to trust that an untrusted value is a hash.
+pub fn verify_inclusion_bytes<P: AsRef<[u8]>>(
+    leaf: &[u8],
+    index: u64,
+    size: u64,
+    proof: &[P],
+    root: &[u8],
+) -> Result<(), ProofError> {
+    let leaf = to_hash("leaf hash", leaf)?;
+    let root = to_hash("root hash", root)?;
+    let proof = to_hashes(proof)?;
+    verify_inclusion(&leaf, index, size, &proof, &root)
+}
+
+/// [`verify_consistency`] for hashes as decoded from the wire.
+///
+/// Trees of equal size are consistent exactly when the proof is empty and the two roots are
+/// the same bytes (for size 0, the empty-tree root); that claim needs no hashing, so it is
+/// decided on the bytes as given. Every other case needs real hashes: each proof element and
+/// both roots must be 32 bytes.
+pub fn verify_consistency_bytes<P: AsRef<[u8]>>(
+    first: u64,
+    second: u64,
+    proof: &[P],
+    root1: &[u8],
+    root2: &[u8],
+) -> Result<(), ProofError> {
+    if first == second && first != 0 {
+        if !proof.is_empty() {
+            return Err(ProofError::WrongProofLength {
+                got: proof.len(),
+                want: 0,
+            });
+        }
+        return if root1 == root2 {
+            Ok(())
+        } else {
+            Err(ProofError::EqualSizesDifferentRoots)
+        };
+    }
+    let proof = to_hashes(proof)?;
+    let root1 = to_hash("first root", root1)?;
+    let root2 = to_hash("second root", root2)?;
+    verify_consistency(first, second, &proof, &root1, &root2)
+}
+
+fn to_hash(what: &'static str, bytes: &[u8]) -> Result<Hash, ProofError> {
+    bytes.try_into().map_err(|_| ProofError::NotAHash {
+        what,
+        len: bytes.len(),
+    })
+}
+
+fn to_hashes<P: AsRef<[u8]>>(proof: &[P]) -> Result<Vec<Hash>, ProofError> {
+    proof
+        .iter()
+        .map(|p| to_hash("proof hash", p.as_ref()))
+        .collect()
 }
 
 /// Verifies that `leaf` is at `index` in the tree of `size` with root `root`.
@@ -170,7 +235,8 @@ pub fn consistency_proof_len(first: u64, second: u64) -> usize {
 /// with root `root1` (RFC 9162 §2.1.4.2).
 ///
 /// `first == second` needs an empty proof and equal roots. `first == 0` is "nothing to prove":
-/// the empty tree is a prefix of every tree, and the proof must be empty.
+/// the empty tree is a prefix of every tree, and the proof must be empty. Either way a size-0
+/// root must be the empty-tree root: a log that claims otherwise for its empty tree is lying.
 pub fn verify_consistency(
     first: u64,
     second: u64,
@@ -188,6 +254,9 @@ pub fn verify_consistency(
                 want: 0,
             });
         }
+        if first == 0 && *root1 != empty_root() {
+            return Err(ProofError::NotEmptyTreeRoot);
+        }
         return if root1 == root2 {
             Ok(())
         } else {
@@ -195,6 +264,9 @@ pub fn verify_consistency(
         };
     }
     if first == 0 {
+        if *root1 != empty_root() {
+            return Err(ProofError::NotEmptyTreeRoot);
+        }
         return if proof.is_empty() {
             Ok(())
         } else {
