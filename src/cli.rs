@@ -10,7 +10,12 @@ use clap::{Args, Parser, Subcommand};
 /// rebuild them and log signed attestations; consumers verify artifacts against their own
 /// policy. Exit codes: 0 ok, 1 not trusted / not reproducible, 2 error.
 #[derive(Debug, Parser)]
-#[command(name = "reprove", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "reprove",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

@@ -6,7 +6,10 @@ use std::process::{Command, Output};
 use reprove_verifier::note::{Note, NoteSigner, NoteVerifier};
 
 fn reprove(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_reprove")).args(args).output().expect("run reprove")
+    Command::new(env!("CARGO_BIN_EXE_reprove"))
+        .args(args)
+        .output()
+        .expect("run reprove")
 }
 
 fn stderr(o: &Output) -> String {
@@ -17,7 +20,14 @@ fn stderr(o: &Output) -> String {
 fn generate_writes_a_working_key_pair() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let o = reprove(&["key", "generate", "--name", "rebuilder.example.org", "--out", out]);
+    let o = reprove(&[
+        "key",
+        "generate",
+        "--name",
+        "rebuilder.example.org",
+        "--out",
+        out,
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let printed = String::from_utf8(o.stdout).unwrap();
 
@@ -42,7 +52,15 @@ fn generate_writes_a_working_key_pair() {
 fn generate_json_names_the_files() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    let o = reprove(&["key", "generate", "--name", "log.example/x", "--out", out, "--json"]);
+    let o = reprove(&[
+        "key",
+        "generate",
+        "--name",
+        "log.example/x",
+        "--out",
+        out,
+        "--json",
+    ]);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["name"], "log.example/x");
@@ -56,7 +74,11 @@ fn generate_json_names_the_files() {
 fn generate_refuses_to_overwrite_and_changes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().to_str().unwrap();
-    assert!(reprove(&["key", "generate", "--name", "k", "--out", out]).status.success());
+    assert!(
+        reprove(&["key", "generate", "--name", "k", "--out", out])
+            .status
+            .success()
+    );
     let before = std::fs::read(dir.path().join("k.key")).unwrap();
     let o = reprove(&["key", "generate", "--name", "k", "--out", out]);
     assert_eq!(o.status.code(), Some(2));
@@ -69,7 +91,14 @@ fn generate_rejects_bad_names_and_writes_nothing() {
     for bad in ["", "has space", "a+b", "tab\tname"] {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("keys");
-        let o = reprove(&["key", "generate", "--name", bad, "--out", out.to_str().unwrap()]);
+        let o = reprove(&[
+            "key",
+            "generate",
+            "--name",
+            bad,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         assert_eq!(o.status.code(), Some(2), "name {bad:?}");
         assert!(stderr(&o).contains("invalid key name"), "{}", stderr(&o));
         assert!(!out.exists(), "nothing may be written for name {bad:?}");

@@ -23,7 +23,10 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
     let pub_path = args.out.join(format!("{stem}.pub"));
     for p in [&key_path, &pub_path] {
         if p.exists() {
-            bail!("{} already exists; refusing to overwrite a key", p.display());
+            bail!(
+                "{} already exists; refusing to overwrite a key",
+                p.display()
+            );
         }
     }
     let mut seed = [0u8; 32];
@@ -34,7 +37,11 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
 
     std::fs::create_dir_all(&args.out)
         .with_context(|| format!("creating {}", args.out.display()))?;
-    write_new(&key_path, format!("{}\n", signer.to_private_key_string()).as_bytes(), 0o600)?;
+    write_new(
+        &key_path,
+        format!("{}\n", signer.to_private_key_string()).as_bytes(),
+        0o600,
+    )?;
     if let Err(e) = write_new(&pub_path, format!("{vkey}\n").as_bytes(), 0o644) {
         // Leave no half-made key pair behind.
         let _ = std::fs::remove_file(&key_path);
@@ -53,7 +60,11 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
         writeln!(out, "{v}")?;
     } else {
         writeln!(out, "{vkey}")?;
-        eprintln!("wrote {} (private, mode 0600) and {}", key_path.display(), pub_path.display());
+        eprintln!(
+            "wrote {} (private, mode 0600) and {}",
+            key_path.display(),
+            pub_path.display()
+        );
     }
     Ok(Outcome::Ok)
 }
@@ -61,7 +72,13 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
 /// A file-name-safe form of a key name.
 pub fn file_stem(name: &str) -> String {
     name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -74,7 +91,9 @@ fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<PathBuf> {
         .mode(mode)
         .open(path)
         .with_context(|| format!("creating {}", path.display()))?;
-    f.write_all(bytes).with_context(|| format!("writing {}", path.display()))?;
-    f.sync_all().with_context(|| format!("syncing {}", path.display()))?;
+    f.write_all(bytes)
+        .with_context(|| format!("writing {}", path.display()))?;
+    f.sync_all()
+        .with_context(|| format!("syncing {}", path.display()))?;
     Ok(path.to_path_buf())
 }
