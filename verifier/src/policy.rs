@@ -320,7 +320,7 @@ impl RawPolicy {
 
 /// Two verifier keys are the same key when name, ID, type and public key all agree.
 fn same_key(a: &NoteVerifier, b: &NoteVerifier) -> bool {
-    a.to_string() == b.to_string()
+    a == b
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -369,6 +369,8 @@ pub enum EntryError {
     Proof(#[from] crate::proof::ProofFileError),
     #[error("entry is not a DSSE envelope: {0}")]
     Envelope(crate::dsse::DsseError),
+    #[error("entry payload type is {0:?}, not an in-toto statement")]
+    PayloadType(String),
     #[error("no signature on the entry verifies with the key it names or with any policy key")]
     NoValidSignature,
     #[error("entry payload is not an in-toto statement: {0}")]
@@ -390,47 +392,58 @@ pub fn verify_logged_entry(
 ) -> Result<LoggedEntry, EntryError> {
     let inclusion = proof.verify(entry, &policy.log.key, &policy.witnesses)?;
     let envelope = Envelope::parse(entry).map_err(EntryError::Envelope)?;
-    let mut candidates: Vec<NoteVerifier> = envelope
+    if envelope.payload_type() != PAYLOAD_TYPE {
+        return Err(EntryError::PayloadType(envelope.payload_type().to_string()));
+    }
+    let policy_keys: Vec<&NoteVerifier> = policy
+        .operators
+        .iter()
+        .flat_map(|o| o.keys.iter().chain(o.recovery_key.iter()))
+        .collect();
+    // The signers the envelope names (reprove's keyid is the signer's vkey), resolved to policy
+    // keys when they are ones, so most entries cost one key parse at most.
+    let named: Vec<NoteVerifier> = envelope
         .signatures()
         .iter()
-        .filter_map(|s| NoteVerifier::parse(&s.keyid).ok())
+        .filter_map(|s| {
+            let known = policy_keys.iter().find(|k| k.to_string() == s.keyid);
+            match known {
+                Some(k) => Some((*k).clone()),
+                None => NoteVerifier::parse(&s.keyid).ok(),
+            }
+        })
         .filter(|k| k.key_type() == KeyType::Ed25519)
         .collect();
-    for o in &policy.operators {
-        candidates.extend(o.keys.iter().cloned());
-        candidates.extend(o.recovery_key.iter().cloned());
-    }
-    let trusted: Vec<TrustedKey> = candidates
-        .iter()
-        .filter_map(|k| {
-            let key = ed25519_dalek::VerifyingKey::from_bytes(&k.public_key()).ok()?;
-            Some(TrustedKey {
+    let trusted = |keys: &[&NoteVerifier]| -> Vec<TrustedKey> {
+        keys.iter()
+            .map(|k| TrustedKey {
                 id: k.to_string(),
-                key,
+                key: *k.verifying_key(),
             })
-        })
-        .collect();
-    let verified = envelope
-        .verify(&trusted, 1, &[PAYLOAD_TYPE])
-        .map_err(|_| EntryError::NoValidSignature)?;
+            .collect()
+    };
+    let named_refs: Vec<&NoteVerifier> = named.iter().collect();
+    // Only when no named key verifies, try every policy key (a signature with a missing or
+    // foreign keyid hint).
+    let (verified, candidates) = match envelope.verify(&trusted(&named_refs), 1, &[PAYLOAD_TYPE]) {
+        Ok(v) => (v, named_refs),
+        Err(_) => {
+            let v = envelope
+                .verify(&trusted(&policy_keys), 1, &[PAYLOAD_TYPE])
+                .map_err(|_| EntryError::NoValidSignature)?;
+            (v, policy_keys.clone())
+        }
+    };
     // Several keys may have signed. The signer reported is one the policy knows when there is
     // one, so a stranger's co-signature cannot hide a trusted key's.
     let verified_keys: Vec<&NoteVerifier> = verified
         .key_ids()
         .iter()
-        .filter_map(|id| candidates.iter().find(|k| k.to_string() == *id))
+        .filter_map(|id| candidates.iter().copied().find(|k| k.to_string() == *id))
         .collect();
-    let known = |k: &&&NoteVerifier| {
-        policy.operators.iter().any(|o| {
-            o.keys
-                .iter()
-                .chain(o.recovery_key.iter())
-                .any(|pk| same_key(pk, k))
-        })
-    };
     let signer = verified_keys
         .iter()
-        .find(known)
+        .find(|k| policy_keys.contains(k))
         .or(verified_keys.first())
         .map(|k| (*k).clone())
         .ok_or(EntryError::NoValidSignature)?;
