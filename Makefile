@@ -5,7 +5,7 @@ CARGO ?= cargo
 CARGO_TARGET_DIR ?= target
 export CARGO_TARGET_DIR
 
-.PHONY: all setup build test lint fmt bench fuzz demo clean-state
+.PHONY: all setup build test lint fmt bench fuzz demo clean-state crash-test
 
 all: build
 
@@ -19,6 +19,12 @@ build: setup
 ## The whole suite: unit, conformance, property and end-to-end tests.
 test: setup
 	$(CARGO) test --workspace --locked --no-fail-fast
+
+## The ledger's crash-safety test at full length: SIGKILL the server 100 times under load and
+## check after each restart that nothing acknowledged was lost (`make test` runs 5 cycles).
+CRASH_CYCLES ?= 100
+crash-test: setup
+	REPROVE_CRASH_CYCLES=$(CRASH_CYCLES) $(CARGO) test --locked --test ledger_crash -- --nocapture
 
 ## Formatting and lints, as CI runs them.
 lint: setup

@@ -26,6 +26,12 @@ pub enum Command {
     /// Manage signing keys (Ed25519, c2sp signed-note format).
     #[command(subcommand)]
     Key(KeyCommand),
+    /// Run and check a transparency log: init, serve, fsck, audit, export.
+    #[command(subcommand)]
+    Ledger(LedgerCommand),
+    /// Load generators (loopback only unless told otherwise).
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -48,6 +54,182 @@ pub struct KeyGenerate {
     /// Directory to write the key files into (created if missing).
     #[arg(long, default_value = ".")]
     pub out: PathBuf,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LedgerCommand {
+    /// Create a new, empty log in DIR and sign its first checkpoint.
+    ///
+    /// DIR must not exist or be empty: init never touches an existing log. Without --key a
+    /// fresh Ed25519 log key named ORIGIN is generated and written to DIR/log.key (mode 0600);
+    /// with --key the given key is used and nothing secret is written. Either way the log's
+    /// verifier key (vkey) is written to DIR/log.pub and printed on stdout: it is what
+    /// auditors, witnesses and verifiers trust.
+    Init(LedgerInit),
+    /// Serve a log over HTTP: the tlog-tiles read API, lookups and POST /add.
+    ///
+    /// Refuses a directory that is not an initialized log, and a log whose stored tree does
+    /// not match its last signed checkpoint. Prints `listening on http://ADDR` once bound.
+    /// SIGINT or SIGTERM stops accepting connections, answers every submission already
+    /// accepted (finishing the round in flight) and exits 0. Logs go to stderr (RUST_LOG).
+    Serve(LedgerServe),
+    /// Re-check a stopped log from its entries: every hash, tile, dedup and index record and
+    /// signed checkpoint. Exit 0 clean, 1 problems found, 2 error.
+    Fsck(LedgerFsck),
+    /// Audit a log from outside, through its public read API only: verify the checkpoint,
+    /// fetch every tile and entry bundle, recompute every hash and the root.
+    /// Exit 0 clean, 1 problems found, 2 error (such as the log being unreachable).
+    Audit(LedgerAudit),
+    /// Write the read API of a log (checkpoint, tiles, entry bundles) as static files that
+    /// any web server can serve unchanged, at the same paths.
+    ///
+    /// OUT may hold an earlier export of the same log: full tiles and bundles are immutable and
+    /// kept (and checked to be unchanged), partial ones are added, and the checkpoint is
+    /// written last, so a web server serving OUT always serves a complete tree.
+    Export(LedgerExport),
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerInit {
+    /// The log's data directory (created; must not exist or be empty).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The log's origin: a schema-less URL such as `log.example.org/reprove`. The log key's
+    /// name must be this origin.
+    #[arg(long)]
+    pub origin: String,
+    /// Use this private key (a `PRIVATE+KEY+…` file, e.g. from `reprove key generate`)
+    /// instead of generating one. Its name must equal ORIGIN.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerServe {
+    /// The log's data directory (made by `reprove ledger init`).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The log's private key [default: DIR/log.key].
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port (printed on stdout).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// Accept submissions only from these signers: a file with one vkey per line (`#` starts a
+    /// comment). Without it any validly self-signed envelope is accepted.
+    #[arg(long, value_name = "FILE")]
+    pub allow_keys: Option<PathBuf>,
+    /// A sequencing round runs at the latest this many milliseconds after its oldest
+    /// submission arrived.
+    #[arg(long, value_name = "MS", default_value_t = 50)]
+    pub batch_max_age: u64,
+    /// A round runs as soon as this many submissions wait, and takes at most this many.
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub batch_max_size: usize,
+    /// How many submissions may wait at once; more are refused with 503 + Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 16_384)]
+    pub pool_capacity: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerFsck {
+    /// The log's data directory. Stop the server first: fsck checks a still log.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// The log's verifier key [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerAudit {
+    /// The log's URL prefix (e.g. `http://127.0.0.1:8080`); `<URL>/checkpoint` is fetched.
+    pub url: String,
+    /// The log's verifier key (vkey); the checkpoint must be signed by it.
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: String,
+    /// Also check that every entry is a well-formed DSSE envelope.
+    #[arg(long)]
+    pub dsse: bool,
+    /// Keep full tiles and bundles in this directory and reuse them on the next run (they
+    /// are immutable, and re-verified on every use).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Requests in flight at once.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub parallel: usize,
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LedgerExport {
+    /// The log's data directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// Where to write the static files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The log's verifier key [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Load a running ledger: writers POST signed envelopes, readers fetch tiles. Reports
+    /// sustained appends/s, submit-to-durable-answer latency and tiles/s.
+    ///
+    /// Envelopes are signed before the clock starts, so signing is not measured. Every answer's
+    /// inclusion proof is checked against its checkpoint's root; the run stops at --seconds or
+    /// --max-requests. Closed loop: each writer waits for its answer (about one batch age), so
+    /// saturating the server takes hundreds of writers.
+    Ledger(BenchLedger),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLedger {
+    /// The ledger's URL prefix. Must be a loopback address unless --allow-remote.
+    #[arg(long)]
+    pub url: String,
+    /// Writer threads, each with its own keep-alive connection, submitting back to back.
+    #[arg(long, value_name = "N", default_value_t = 256)]
+    pub writers: usize,
+    /// Reader threads fetching random full tiles and entry bundles.
+    #[arg(long, value_name = "M", default_value_t = 2)]
+    pub readers: usize,
+    /// How long to run.
+    #[arg(long, value_name = "S", default_value_t = 10)]
+    pub seconds: u64,
+    /// Stop after this many requests in all (writes and reads).
+    #[arg(long, value_name = "N", default_value_t = 10_000_000)]
+    pub max_requests: u64,
+    /// Sign envelopes with these private keys (round robin); needed when the server has an
+    /// allow-list. Without it one throwaway key is generated.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    pub key: Vec<PathBuf>,
+    /// Share of submissions that repeat an envelope already submitted (exercises dedup).
+    #[arg(long, value_name = "R", default_value_t = 0.05)]
+    pub dedup_ratio: f64,
+    /// Envelopes to sign up front; writers stop early if they run out.
+    #[arg(long, value_name = "N")]
+    pub pool: Option<usize>,
+    /// Allow a non-loopback URL (you are about to load someone's server).
+    #[arg(long)]
+    pub allow_remote: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -2,7 +2,10 @@
 //! code (0 ok, 1 not trusted / not reproducible, 2 error). Each subcommand lives in `cmd/`.
 
 mod cli;
+mod client;
 mod cmd;
+mod progress;
+mod sign;
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -29,10 +29,7 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
             );
         }
     }
-    let mut seed = [0u8; 32];
-    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("reading random bytes: {e}"))?;
-    let signer = NoteSigner::from_seed(&args.name, &seed)?;
-    seed.fill(0);
+    let signer = fresh_signer(&args.name)?;
     let vkey = signer.verifier().to_string();
 
     std::fs::create_dir_all(&args.out)
@@ -69,6 +66,15 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
+/// A fresh Ed25519 note key named `name`, from the OS's random number generator.
+pub fn fresh_signer(name: &str) -> anyhow::Result<NoteSigner> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("reading random bytes: {e}"))?;
+    let signer = NoteSigner::from_seed(name, &seed)?;
+    seed.fill(0);
+    Ok(signer)
+}
+
 /// A file-name-safe form of a key name.
 pub fn file_stem(name: &str) -> String {
     name.chars()
@@ -83,7 +89,7 @@ pub fn file_stem(name: &str) -> String {
 }
 
 /// Creates `path` (which must not exist) with `mode`, writes `bytes` and syncs it.
-fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<PathBuf> {
+pub fn write_new(path: &Path, bytes: &[u8], mode: u32) -> anyhow::Result<PathBuf> {
     use std::os::unix::fs::OpenOptionsExt;
     let mut f = OpenOptions::new()
         .write(true)

@@ -36,6 +36,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use ed25519_dalek::{Signer, SigningKey, VerifyingKey};
+
+use crate::note::NoteSigner;
 use serde::{Deserialize, Serialize};
 
 /// The largest envelope [`Envelope::parse`] reads, in bytes of JSON. Ledger entries are far
@@ -285,6 +287,23 @@ impl Envelope {
             });
         }
         Ok(env)
+    }
+
+    /// Signs `payload` with note keys, as reprove does: each signature's `keyid` is the
+    /// signer's vkey, so a log can check the self-described signature and a verifier can pick
+    /// the matching policy key first.
+    pub fn sign_with_note_keys(
+        payload_type: &str,
+        payload: &[u8],
+        signers: &[&NoteSigner],
+    ) -> Result<Envelope, DsseError> {
+        let ids: Vec<String> = signers.iter().map(|s| s.verifier().to_string()).collect();
+        let pairs: Vec<(&str, &SigningKey)> = ids
+            .iter()
+            .zip(signers)
+            .map(|(id, s)| (id.as_str(), s.signing_key()))
+            .collect();
+        Envelope::sign(payload_type, payload, &pairs)
     }
 
     /// Verifies the envelope against the caller's trusted keys.
@@ -814,5 +833,24 @@ mod tests {
                 let _ = Envelope::parse(&bytes);
             }
         }
+    }
+
+    #[test]
+    fn note_keys_sign_with_their_vkey_as_keyid() {
+        let a = NoteSigner::from_seed("rebuilder.example", &[3; 32]).unwrap();
+        let b = NoteSigner::from_seed("other.example", &[4; 32]).unwrap();
+        let env =
+            Envelope::sign_with_note_keys("t", b"payload without newline", &[&a, &b]).unwrap();
+        let ids: Vec<&str> = env.signatures().iter().map(|s| s.keyid.as_str()).collect();
+        assert_eq!(ids, [a.verifier().to_string(), b.verifier().to_string()]);
+        let trusted = |s: &NoteSigner| TrustedKey {
+            id: s.verifier().to_string(),
+            key: *s.verifier().verifying_key(),
+        };
+        let v = env.verify(&[trusted(&a), trusted(&b)], 2, &["t"]).unwrap();
+        assert_eq!(v.key_ids().len(), 2);
+        let stranger = NoteSigner::from_seed("rebuilder.example", &[5; 32]).unwrap();
+        assert!(env.verify(&[trusted(&stranger)], 1, &["t"]).is_err());
+        assert!(Envelope::sign_with_note_keys("t", b"x", &[]).is_err());
     }
 }

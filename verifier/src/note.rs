@@ -352,6 +352,11 @@ impl NoteSigner {
         self.key.verifying_key().to_bytes()
     }
 
+    /// The Ed25519 signing key, for the other signature formats of this crate (DSSE).
+    pub(crate) fn signing_key(&self) -> &SigningKey {
+        &self.key
+    }
+
     /// The verifier for this signer's Ed25519 (`0x01`) signatures.
     pub fn verifier(&self) -> NoteVerifier {
         self.verifier_of_type(KeyType::Ed25519)

@@ -1,0 +1,569 @@
+//! `fsck`: the outside auditor. It trusts nothing stored but the entries and the log's
+//! public key: it re-derives every hash, tile, bundle, dedup record, index record and
+//! checkpoint root from the entries, and reports every disagreement with what is stored.
+//!
+//! It opens the database read-only and makes one pass over the entries in order, appending
+//! them to a tree exactly as the writer does. Each tile is compared as soon as it is full,
+//! each signed checkpoint when the tree reaches its size. Stray records (tiles past the tree,
+//! dedup and index records nobody needs) are found by key scans; the slow, random-read search
+//! for *which* dedup or index record is stray only runs when the counts say one is.
+//!
+//! Run it on a stopped log: RocksDB lets a read-only instance open beside a writer, but it
+//! sees the log as of its opening, and the writer's compactions may delete files under it
+//! (a storage error).
+//!
+//! Bundles are not stored: they are encoded from the entries on every read, so checking a
+//! bundle is checking that its entries exist, fit the bundle format and hash to its tile.
+
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::tiles::{MAX_ENTRY_SIZE, TILE_WIDTH, tree_tiles};
+
+use crate::error::{CheckpointRef, Error, Integrity};
+use crate::head::Head;
+use crate::index::IndexKey;
+use crate::storage::{Store, cf, key};
+use crate::tree::TreeState;
+
+/// Derives an entry's lookup keys, exactly as the submission path does.
+pub type DeriveKeys = Arc<dyn Fn(&[u8]) -> Vec<IndexKey> + Send + Sync>;
+
+/// What fsck checks beyond the tree.
+#[derive(Clone)]
+pub struct FsckOptions {
+    /// The function the submission path derives index keys with. Without it fsck checks that
+    /// index records decode and point into the tree, but cannot know which records should
+    /// exist.
+    pub derive_keys: Option<DeriveKeys>,
+    /// Problems recorded in the report; more are only counted.
+    pub max_problems: usize,
+}
+
+/// What fsck found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FsckReport {
+    /// The tree size checked: the head's, or the number of stored entries if the head is bad.
+    pub size: u64,
+    /// The root re-derived from the entries.
+    pub root: Hash,
+    /// Signed checkpoints checked (the history, head included).
+    pub checkpoints: u64,
+    /// Index records seen.
+    pub index_records: u64,
+    /// The first [`FsckOptions::max_problems`] problems, in the order found.
+    pub problems: Vec<Problem>,
+    /// How many problems there were in all.
+    pub problem_count: u64,
+}
+
+/// One disagreement between the stored log and what its entries imply.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The head checkpoint is missing or does not verify: the tree size is taken from the
+    /// entries.
+    #[error("head checkpoint: {0}")]
+    Head(Integrity),
+    /// The head is not the latest checkpoint of the history.
+    #[error("the head (size {size}) is not the latest checkpoint in the history")]
+    HeadNotInHistory { size: u64 },
+    /// A checkpoint in the history does not verify, or is stored under another size.
+    #[error("checkpoint history record {key}: {problem}")]
+    Checkpoint { key: String, problem: Integrity },
+    /// A signed root that is not the root of the entries of that size.
+    #[error(
+        "the checkpoint for size {size} signs root {}, the entries give {}",
+        hex::encode(signed),
+        hex::encode(derived)
+    )]
+    CheckpointRoot {
+        size: u64,
+        signed: Hash,
+        derived: Hash,
+    },
+    /// A signed checkpoint for a size the tree does not reach.
+    #[error("a checkpoint is signed for size {size}, past the tree size {tree}")]
+    CheckpointPastTree { size: u64, tree: u64 },
+    /// An entry of the tree is missing.
+    #[error("entry {0} is missing")]
+    MissingEntry(u64),
+    /// An entry stored past the tree size.
+    #[error("entry {0} is stored past the tree size")]
+    EntryPastHead(u64),
+    /// An entry too large for an entry bundle.
+    #[error("entry {index} is {len} bytes, too large for an entry bundle")]
+    EntryTooLarge { index: u64, len: usize },
+    /// A tile the tree needs is not stored.
+    #[error("tile level {level} index {index} is missing")]
+    TileMissing { level: u8, index: u64 },
+    /// A stored tile that differs from the one the entries give.
+    #[error("tile level {level} index {index} differs from the entries' hashes")]
+    TileMismatch { level: u8, index: u64 },
+    /// A tile stored past the tree.
+    #[error("tile level {level} index {index} is stored past the tree")]
+    TileExtra { level: u8, index: u64 },
+    /// No dedup record for an entry.
+    #[error("entry {index} has no dedup record")]
+    DedupMissing { index: u64 },
+    /// An entry's dedup record names another index.
+    #[error("the dedup record of entry {index} names entry {found}")]
+    DedupWrong { index: u64, found: u64 },
+    /// A dedup record for no entry of the tree.
+    #[error("dedup record {} -> {index} matches no entry", hex::encode(leaf))]
+    DedupExtra { leaf: Hash, index: u64 },
+    /// An index record the entry's keys call for is missing.
+    #[error("index record {key:?} -> {index} is missing")]
+    IndexMissing { key: IndexKey, index: u64 },
+    /// An index record no entry calls for.
+    #[error("index record {key:?} -> {index} matches no entry's keys")]
+    IndexExtra { key: IndexKey, index: u64 },
+    /// An index record pointing past the tree.
+    #[error("index record {key:?} -> {index} points past the tree")]
+    IndexPastHead { key: IndexKey, index: u64 },
+    /// A record that does not decode.
+    #[error("undecodable record in column family {cf}: key {}", hex::encode(key))]
+    Undecodable { cf: &'static str, key: Vec<u8> },
+}
+
+impl FsckReport {
+    /// Whether no problem was found.
+    pub fn is_clean(&self) -> bool {
+        self.problem_count == 0
+    }
+}
+
+impl Default for FsckOptions {
+    fn default() -> Self {
+        Self {
+            derive_keys: None,
+            max_problems: 10_000,
+        }
+    }
+}
+
+impl fmt::Debug for FsckOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FsckOptions")
+            .field("derive_keys", &self.derive_keys.is_some())
+            .field("max_problems", &self.max_problems)
+            .finish()
+    }
+}
+
+/// Checks the log in `dir` against its public `key`. Fails only when the directory is not a
+/// readable log; every inconsistency is a [`Problem`] in the report.
+pub fn fsck(dir: &Path, key: &NoteVerifier, options: &FsckOptions) -> Result<FsckReport, Error> {
+    let store = Store::open(dir, true)?;
+    let mut c = Checker::new(&store, key, options);
+    c.check_checkpoints()?;
+    c.check_entries()?;
+    c.check_stray_tiles()?;
+    c.check_stray_dedup()?;
+    c.check_index_records()?;
+    Ok(c.report)
+}
+
+struct Checker<'a> {
+    store: &'a Store,
+    key: &'a NoteVerifier,
+    options: &'a FsckOptions,
+    report: FsckReport,
+    /// Valid signed checkpoints `(size, root)`, ascending.
+    history: Vec<(u64, Hash)>,
+    /// Entries whose dedup record names them.
+    dedup_ok: u64,
+    /// Leaf hashes whose record names another entry (reported once, as `DedupWrong`).
+    dedup_wrong: BTreeSet<Hash>,
+    /// Index records the entries call for that exist.
+    index_found: u64,
+}
+
+impl<'a> Checker<'a> {
+    fn new(store: &'a Store, key: &'a NoteVerifier, options: &'a FsckOptions) -> Self {
+        let report = FsckReport {
+            size: 0,
+            root: empty_root(),
+            checkpoints: 0,
+            index_records: 0,
+            problems: Vec::new(),
+            problem_count: 0,
+        };
+        Self {
+            store,
+            key,
+            options,
+            report,
+            history: Vec::new(),
+            dedup_ok: 0,
+            dedup_wrong: BTreeSet::new(),
+            index_found: 0,
+        }
+    }
+
+    fn problem(&mut self, p: Problem) {
+        self.report.problem_count += 1;
+        if self.report.problems.len() < self.options.max_problems {
+            self.report.problems.push(p);
+        }
+    }
+
+    /// Verifies the head and the history; sets the tree size to check.
+    fn check_checkpoints(&mut self) -> Result<(), Error> {
+        let head = match self.store.head()? {
+            None => Err(Integrity::MissingHead),
+            Some(bytes) => match Head::verify(self.key, &bytes, CheckpointRef::Head) {
+                Ok(head) => Ok(head),
+                Err(Error::Integrity(i)) => Err(i),
+                Err(e) => return Err(e),
+            },
+        };
+        for item in self.store.scan(cf::CHECKPOINTS, &[])? {
+            let (k, v) = item?;
+            self.report.checkpoints += 1;
+            let Some(size) = key::parse_u64(&k) else {
+                self.problem(Problem::Undecodable {
+                    cf: cf::CHECKPOINTS,
+                    key: k.into_vec(),
+                });
+                continue;
+            };
+            match Head::verify(self.key, &v, CheckpointRef::Size(size)) {
+                Ok(h) if h.size() == size => self.history.push((size, h.root())),
+                Ok(_) => {
+                    let problem = Integrity::CheckpointMalformed {
+                        what: CheckpointRef::Size(size),
+                        reason: "stored under another size",
+                    };
+                    self.problem(Problem::Checkpoint {
+                        key: size.to_string(),
+                        problem,
+                    });
+                }
+                Err(Error::Integrity(problem)) => {
+                    self.problem(Problem::Checkpoint {
+                        key: size.to_string(),
+                        problem,
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        self.report.size = match head {
+            Ok(head) => {
+                if self.history.last().map(|&(s, _)| s) != Some(head.size()) {
+                    self.problem(Problem::HeadNotInHistory { size: head.size() });
+                }
+                head.size()
+            }
+            Err(i) => {
+                self.problem(Problem::Head(i));
+                self.store
+                    .last_entry_index()?
+                    .map_or(0, |i| i.saturating_add(1))
+            }
+        };
+        Ok(())
+    }
+
+    /// The pass over the entries: leaf hashes, dedup, index records, tiles, roots.
+    fn check_entries(&mut self) -> Result<(), Error> {
+        let size = self.report.size;
+        let mut feed = Feed {
+            state: TreeState::empty(),
+            partial_tiles: HashMap::new(),
+            chunk: Vec::new(),
+            next_checkpoint: 0,
+        };
+        self.check_roots(&mut feed);
+        let mut next = 0u64;
+        for item in self.store.scan(cf::ENTRIES, &key::entry(0))? {
+            let (k, v) = item?;
+            let Some(index) = key::parse_u64(&k) else {
+                self.problem(Problem::Undecodable {
+                    cf: cf::ENTRIES,
+                    key: k.into_vec(),
+                });
+                continue;
+            };
+            if index >= size {
+                self.problem(Problem::EntryPastHead(index));
+                continue;
+            }
+            while next < index {
+                self.problem(Problem::MissingEntry(next));
+                self.push(&mut feed, next, None)?;
+                next += 1;
+            }
+            self.push(&mut feed, index, Some(v.into_vec()))?;
+            next = index + 1;
+        }
+        while next < size {
+            self.problem(Problem::MissingEntry(next));
+            self.push(&mut feed, next, None)?;
+            next += 1;
+        }
+        // What is left are the rightmost partial tiles.
+        let mut rest: Vec<_> = feed.partial_tiles.drain().collect();
+        rest.sort();
+        for ((level, index), bytes) in rest {
+            self.compare_tile(level, index, &bytes)?;
+        }
+        self.report.root = feed.state.root();
+        let past: Vec<u64> = self.history[feed.next_checkpoint..]
+            .iter()
+            .map(|h| h.0)
+            .collect();
+        for s in past {
+            self.problem(Problem::CheckpointPastTree {
+                size: s,
+                tree: size,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds one entry (or a stand-in for a missing one) and processes the chunk at each tile
+    /// boundary, checkpoint size and the end of the tree.
+    fn push(&mut self, feed: &mut Feed, index: u64, entry: Option<Vec<u8>>) -> Result<(), Error> {
+        feed.chunk.push((index, entry));
+        let end = index + 1;
+        let at_checkpoint = self
+            .history
+            .get(feed.next_checkpoint)
+            .is_some_and(|&(s, _)| s == end);
+        if end.is_multiple_of(u64::from(TILE_WIDTH)) || at_checkpoint || end == self.report.size {
+            self.process(feed)?;
+        }
+        Ok(())
+    }
+
+    fn process(&mut self, feed: &mut Feed) -> Result<(), Error> {
+        let chunk = std::mem::take(&mut feed.chunk);
+        let mut leaves = Vec::with_capacity(chunk.len());
+        let mut present = Vec::with_capacity(chunk.len());
+        for (index, entry) in &chunk {
+            match entry {
+                Some(e) => {
+                    if e.len() > MAX_ENTRY_SIZE {
+                        self.problem(Problem::EntryTooLarge {
+                            index: *index,
+                            len: e.len(),
+                        });
+                    }
+                    let leaf = leaf_hash(e);
+                    leaves.push(leaf);
+                    present.push((*index, leaf, &e[..]));
+                }
+                // Stand in the stored leaf hash, so the rest of the tree can still be checked.
+                None => leaves.push(
+                    self.store
+                        .read_hashes(&[NodeId::leaf(*index)])
+                        .ok()
+                        .and_then(|h| h.first().copied())
+                        .unwrap_or([0; 32]),
+                ),
+            }
+        }
+        self.check_dedup(&present)?;
+        self.check_expected_index(&present)?;
+        let integrated = feed.state.integrate(&leaves)?;
+        feed.state = integrated.state;
+        for (level, index, bytes) in integrated.tiles {
+            if bytes.len() == usize::from(TILE_WIDTH) * 32 {
+                feed.partial_tiles.remove(&(level, index));
+                self.compare_tile(level, index, &bytes)?;
+            } else {
+                feed.partial_tiles.insert((level, index), bytes);
+            }
+        }
+        self.check_roots(feed);
+        Ok(())
+    }
+
+    /// Compares the roots of the checkpoints signed for the current size.
+    fn check_roots(&mut self, feed: &mut Feed) {
+        let size = feed.state.size();
+        while let Some(&(s, signed)) = self.history.get(feed.next_checkpoint) {
+            if s != size {
+                break;
+            }
+            let derived = feed.state.root();
+            if derived != signed {
+                self.problem(Problem::CheckpointRoot {
+                    size,
+                    signed,
+                    derived,
+                });
+            }
+            feed.next_checkpoint += 1;
+        }
+    }
+
+    fn check_dedup(&mut self, present: &[(u64, Hash, &[u8])]) -> Result<(), Error> {
+        let leaves: Vec<Hash> = present.iter().map(|p| p.1).collect();
+        for (&(index, leaf, _), found) in present.iter().zip(self.store.dedup(&leaves)?) {
+            match found {
+                Some(f) if f == index => self.dedup_ok += 1,
+                Some(found) => {
+                    self.dedup_wrong.insert(leaf);
+                    self.problem(Problem::DedupWrong { index, found });
+                }
+                None => self.problem(Problem::DedupMissing { index }),
+            }
+        }
+        Ok(())
+    }
+
+    fn check_expected_index(&mut self, present: &[(u64, Hash, &[u8])]) -> Result<(), Error> {
+        let Some(derive) = self.options.derive_keys.clone() else {
+            return Ok(());
+        };
+        let mut wanted = Vec::new();
+        for &(index, _, entry) in present {
+            let keys: BTreeSet<IndexKey> = derive(entry)
+                .into_iter()
+                .filter(|k| k.check().is_ok())
+                .collect();
+            wanted.extend(keys.into_iter().map(|k| (k, index)));
+        }
+        let records: Vec<Vec<u8>> = wanted.iter().map(|(k, i)| k.record(*i)).collect();
+        for ((key, index), found) in wanted
+            .into_iter()
+            .zip(self.store.contains(cf::INDEX, &records)?)
+        {
+            if found {
+                self.index_found += 1;
+            } else {
+                self.problem(Problem::IndexMissing { key, index });
+            }
+        }
+        Ok(())
+    }
+
+    fn compare_tile(&mut self, level: u8, index: u64, want: &[u8]) -> Result<(), Error> {
+        match self.store.tile(level, index)? {
+            None => self.problem(Problem::TileMissing { level, index }),
+            Some(got) if got != want => self.problem(Problem::TileMismatch { level, index }),
+            Some(_) => {}
+        }
+        Ok(())
+    }
+
+    /// Tiles stored at positions the tree does not have.
+    fn check_stray_tiles(&mut self) -> Result<(), Error> {
+        let levels = tree_tiles(self.report.size);
+        for item in self.store.scan(cf::TILES, &[])? {
+            let (k, _) = item?;
+            let Some((level, index)) = key::parse_tile(&k) else {
+                self.problem(Problem::Undecodable {
+                    cf: cf::TILES,
+                    key: k.into_vec(),
+                });
+                continue;
+            };
+            let count = levels
+                .get(usize::from(level))
+                .map_or(0, |lt| lt.full + u64::from(lt.partial.is_some()));
+            if index >= count {
+                self.problem(Problem::TileExtra { level, index });
+            }
+        }
+        Ok(())
+    }
+
+    /// Dedup records beyond one per entry: found by count, then by a scan.
+    fn check_stray_dedup(&mut self) -> Result<(), Error> {
+        let mut count = 0u64;
+        for item in self.store.scan(cf::DEDUP, &[])? {
+            item?;
+            count += 1;
+        }
+        if count == self.dedup_ok {
+            return Ok(());
+        }
+        for item in self.store.scan(cf::DEDUP, &[])? {
+            let (k, v) = item?;
+            let (Ok(leaf), Some(index)) = (<Hash>::try_from(&k[..]), key::parse_u64(&v)) else {
+                self.problem(Problem::Undecodable {
+                    cf: cf::DEDUP,
+                    key: k.into_vec(),
+                });
+                continue;
+            };
+            if !self.dedup_wrong.contains(&leaf) && !self.entry_hashes_to(index, &leaf)? {
+                self.problem(Problem::DedupExtra { leaf, index });
+            }
+        }
+        Ok(())
+    }
+
+    /// Every index record decodes and points into the tree; with `derive_keys`, records no
+    /// entry calls for are found by count, then by a scan.
+    fn check_index_records(&mut self) -> Result<(), Error> {
+        let size = self.report.size;
+        let mut valid = 0u64;
+        for item in self.store.scan(cf::INDEX, &[])? {
+            let (k, _) = item?;
+            self.report.index_records += 1;
+            match IndexKey::parse_record(&k) {
+                Err(_) => self.problem(Problem::Undecodable {
+                    cf: cf::INDEX,
+                    key: k.into_vec(),
+                }),
+                Ok((key, index)) if index >= size => {
+                    self.problem(Problem::IndexPastHead { key, index })
+                }
+                Ok(_) => valid += 1,
+            }
+        }
+        let Some(derive) = self.options.derive_keys.clone() else {
+            return Ok(());
+        };
+        // Every record found by the pass is valid, so the difference is the stray ones.
+        if valid == self.index_found {
+            return Ok(());
+        }
+        for item in self.store.scan(cf::INDEX, &[])? {
+            let (k, _) = item?;
+            let Ok((key, index)) = IndexKey::parse_record(&k) else {
+                continue;
+            };
+            if index >= size {
+                continue;
+            }
+            let wanted = self
+                .store
+                .entry(index)?
+                .is_some_and(|e| derive(&e).contains(&key));
+            if !wanted {
+                self.problem(Problem::IndexExtra { key, index });
+            }
+        }
+        Ok(())
+    }
+
+    fn entry_hashes_to(&self, index: u64, leaf: &Hash) -> Result<bool, Error> {
+        if index >= self.report.size {
+            return Ok(false);
+        }
+        Ok(self
+            .store
+            .entry(index)?
+            .is_some_and(|e| leaf_hash(&e) == *leaf))
+    }
+}
+
+/// The state of the pass over the entries.
+struct Feed {
+    state: TreeState,
+    /// Partial tiles emitted so far, by position: compared once final.
+    partial_tiles: HashMap<(u8, u64), Vec<u8>>,
+    /// Entries since the last processed boundary; `None` for a missing entry.
+    chunk: Vec<(u64, Option<Vec<u8>>)>,
+    /// The position in the history of the next checkpoint to compare.
+    next_checkpoint: usize,
+}

@@ -1,0 +1,212 @@
+//! The ledger's HTTP API (axum): the c2sp tlog-tiles read API, submissions, lookups, proofs,
+//! health and metrics.
+//!
+//! ```text
+//! GET  /checkpoint                      signed checkpoint (text/plain), cached a few seconds
+//! GET  /tile/<L>/<N>[.p/<W>]            hash tile (octet-stream); full tiles immutable
+//! GET  /tile/entries/<N>[.p/<W>]        entry bundle, gzip when accepted; full bundles immutable
+//! GET  /entry/<index>                   one entry's bytes (the DSSE envelope, application/json)
+//! POST /add                             a DSSE envelope -> {"index", "duplicate", "proof"}
+//! GET  /lookup/sha256/<hex>             entries whose subjects have this sha256
+//! GET  /lookup/key/<vkey or its hex>    entries signed by this key
+//! GET  /lookup/release/<name>/<version> release manifests and rebuild attestations of a release
+//! GET  /lookup/revocations[/<vkey>]     revocation notices (of one key)
+//! GET  /proof/<index>[?size=N]          tlog-proof (text/plain)
+//! GET  /consistency?old=A[&new=B]       consistency proof, one base64 hash per line
+//! GET  /health                          200 "ok" or 503 with the reason
+//! GET  /metrics                         Prometheus text exposition
+//! ```
+//!
+//! Lookups take `?after=<index>&limit=<n>&order=asc|desc` and answer
+//! `{"indices": [...], "next": <cursor or null>}`.
+//!
+//! Every refusal is a JSON body `{"error": "..."}` with a 4xx status; 5xx bodies say nothing
+//! internal (the `tracing` log says everything). Ledger errors become statuses in one place,
+//! `error.rs`. Handlers never panic on any input, and reads that touch RocksDB run on the
+//! blocking pool.
+//!
+//! Submissions are checked in this order, each refusal writing nothing: a `Content-Length`
+//! over the size limit (413, before reading anything), `Content-Type` not `application/json`
+//! or a `Content-Encoding` (415), a body over the limit (413, as soon as the stream passes it,
+//! so it is never buffered whole), not a DSSE envelope (400), `payloadType` not
+//! `application/vnd.in-toto+json` (400: the HTTP representation is fine, the envelope's
+//! content is not), no signature that verifies under the key its `keyid` names (403), no
+//! verifying signer on the allow-list when one is configured (403), not a reprove entry
+//! (400). The entry logged is the request body, byte for byte. A full pool is 503 with
+//! `Retry-After`.
+
+mod add;
+mod error;
+mod lookup;
+mod metrics;
+mod ops;
+mod params;
+mod proofs;
+mod tiles;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{Method, Uri};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::tiles::MAX_ENTRY_SIZE;
+
+use crate::ledger::Ledger;
+use crate::sequencer::Sequencer;
+
+use error::ApiError;
+use metrics::Metrics;
+use ops::InFlight;
+
+/// How the HTTP layer behaves.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// When set, only entries signed by one of these keys are accepted (others: 403).
+    pub allow_keys: Option<Vec<NoteVerifier>>,
+    /// The largest submission body, in bytes. Entry bundles cannot hold entries over 65,535
+    /// bytes, so a larger value acts as 65,535.
+    pub max_entry_bytes: usize,
+    /// `Cache-Control: max-age` of `/checkpoint`, in seconds; 0 sends `no-cache`.
+    pub checkpoint_max_age_secs: u64,
+    /// `/health` fails when a submission has waited this long without being committed.
+    pub health_max_staleness: Duration,
+}
+
+impl Default for HttpConfig {
+    /// Anyone may submit, 64 KiB bodies, checkpoints cached 2 s, unhealthy after 10 s stuck.
+    fn default() -> Self {
+        Self {
+            allow_keys: None,
+            max_entry_bytes: 65_536,
+            checkpoint_max_age_secs: 2,
+            health_max_staleness: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+struct AppState {
+    ledger: Arc<Ledger>,
+    sequencer: Arc<Sequencer>,
+    config: Arc<HttpConfig>,
+    metrics: Arc<Metrics>,
+    in_flight: Arc<InFlight>,
+}
+
+impl AppState {
+    /// The effective body limit: the configured one, capped by the entry bundle format.
+    fn body_limit(&self) -> usize {
+        self.config.max_entry_bytes.min(MAX_ENTRY_SIZE)
+    }
+}
+
+/// The API over a ledger and its running sequencer (see the module docs for the endpoints).
+pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig) -> Router {
+    let metrics = Arc::new(Metrics::new(ledger.head().size()));
+    let state = AppState {
+        ledger,
+        sequencer,
+        config: Arc::new(config),
+        metrics,
+        in_flight: Arc::new(InFlight::default()),
+    };
+    // One byte more than the limit is enough to tell "too large" apart.
+    let body_limit = state.body_limit().saturating_add(1);
+    Router::new()
+        .route("/checkpoint", get(tiles::checkpoint))
+        .route("/tile/{*path}", get(tiles::tile))
+        .route("/entry/{index}", get(tiles::entry))
+        .route("/add", post(add::add))
+        .route("/lookup/sha256/{digest}", get(lookup::by_sha256))
+        .route("/lookup/key/{*key}", get(lookup::by_key))
+        .route("/lookup/release/{name}/{version}", get(lookup::by_release))
+        .route("/lookup/revocations", get(lookup::revocations))
+        .route("/lookup/revocations/{*key}", get(lookup::revocations_of))
+        .route("/proof/{index}", get(proofs::inclusion))
+        .route("/consistency", get(proofs::consistency))
+        .route("/health", get(ops::health))
+        .route("/metrics", get(ops::metrics))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_requests,
+        ))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` completes, then stops accepting
+/// connections and waits for the requests in progress (a submission waits for its round).
+///
+/// It does not stop the sequencer: after it returns, call [`Sequencer::shutdown`] so that
+/// every accepted submission is answered and the writer ends cleanly.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    // Answers are small and latency matters more than packet count: no Nagle delays.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Counts every answered request by route template and status, and logs it (debug).
+async fn count_requests(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = request.method().clone();
+    let started = Instant::now();
+    let response = next.run(request).await;
+    let status = response.status().as_u16();
+    tracing::debug!(%method, route, status, micros = started.elapsed().as_micros() as u64, "request");
+    state.metrics.http_request(route, status);
+    response
+}
+
+/// Runs a read of the ledger on the blocking pool: RocksDB reads block, briefly, and a bundle
+/// can be megabytes.
+async fn blocking<T, E>(
+    ledger: &Arc<Ledger>,
+    read: impl FnOnce(&Ledger) -> Result<T, E> + Send + 'static,
+) -> Result<T, ApiError>
+where
+    T: Send + 'static,
+    E: Into<ApiError> + Send + 'static,
+{
+    let ledger = ledger.clone();
+    match tokio::task::spawn_blocking(move || read(&ledger)).await {
+        Ok(result) => result.map_err(Into::into),
+        Err(e) => Err(ApiError::internal(&format!("a blocking read failed: {e}"))),
+    }
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError::not_found(format!(
+        "no such endpoint: {method} {}",
+        params::clip(uri.path())
+    ))
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(format!(
+        "{method} is not allowed on {}",
+        params::clip(uri.path())
+    ))
+}

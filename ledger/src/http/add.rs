@@ -1,0 +1,282 @@
+//! `POST /add`: check a submitted DSSE envelope, derive its lookup keys and log it.
+//!
+//! The order of the checks and their statuses are in the module docs of `http.rs`. Nothing is
+//! written unless every check passes; the entry logged is the request body exactly as
+//! received, so its leaf hash is the hash of what the submitter holds.
+//!
+//! The signer convention is reprove's: each signature's `keyid` is the signer's note verifier
+//! key (vkey). The log verifies a signature with the key it names — a self-described key, so
+//! anyone can log an entry unless an allow-list is configured — and records the entry under
+//! every key that verified.
+
+use std::time::Instant;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, FailedToBufferBody};
+use axum::extract::{FromRequest, Request, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use reprove_verifier::dsse::{Envelope, TrustedKey};
+use reprove_verifier::note::{KeyType, NoteVerifier};
+use reprove_verifier::predicates::{Entry, EntryKind};
+use reprove_verifier::statement::PAYLOAD_TYPE;
+use serde::Serialize;
+
+use super::error::{ApiError, Reject};
+use super::{AppState, params};
+use crate::index::IndexKey;
+use crate::round::Submission;
+
+/// The answer to an accepted submission.
+#[derive(Debug, Serialize)]
+struct Added {
+    /// The entry's index in the log (the original's, for a duplicate).
+    index: u64,
+    /// Whether the entry was already logged.
+    duplicate: bool,
+    /// The c2sp tlog-proof of the entry against the signed checkpoint of its round.
+    proof: String,
+}
+
+/// `POST /add`.
+///
+/// Once the body has arrived, the rest runs in its own task: if the client goes away, its
+/// submission is still checked and, if valid, logged (a retry then finds a duplicate), and
+/// the metrics see every outcome.
+pub(super) async fn add(State(state): State<AppState>, request: Request) -> Response {
+    let body = match read_body(&state, request).await {
+        Ok(body) => body,
+        Err(e) => return refused(&state, e),
+    };
+    let task = state.clone();
+    let outcome = tokio::spawn(async move {
+        match log(&task, body).await {
+            Ok(added) => Ok(added),
+            Err(e) => Err(refused(&task, e)),
+        }
+    })
+    .await;
+    match outcome {
+        Ok(Ok(added)) => (
+            [(CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+            Json(added),
+        )
+            .into_response(),
+        Ok(Err(refusal)) => refusal,
+        Err(e) => refused(
+            &state,
+            ApiError::internal(&format!("the submission task failed: {e}")),
+        ),
+    }
+}
+
+/// Counts and logs a refusal, and answers it.
+fn refused(state: &AppState, e: ApiError) -> Response {
+    state.metrics.rejected(e.reason());
+    tracing::debug!(status = %e.status(), reason = e.reason().label(), "submission refused");
+    e.into_response()
+}
+
+/// The header checks, then the body, read up to the size limit.
+async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
+    let limit = state.body_limit();
+    check_headers(request.headers(), limit)?;
+    // The router's body limit is `limit + 1`: the read stops as soon as the body is larger.
+    let body = Bytes::from_request(request, &())
+        .await
+        .map_err(|e| match e {
+            BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_)) => {
+                too_large(limit)
+            }
+            e => ApiError::bad_request(format!("could not read the request body: {e}")),
+        })?;
+    if body.len() > limit {
+        return Err(too_large(limit));
+    }
+    Ok(body)
+}
+
+/// Checks the body (on the blocking pool: signatures and JSON) and logs it.
+async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
+    let config = state.config.clone();
+    let submission =
+        tokio::task::spawn_blocking(move || validate(&body, config.allow_keys.as_deref()))
+            .await
+            .map_err(|e| ApiError::internal(&format!("validating a submission failed: {e}")))??;
+    let waiting = state.in_flight.enter();
+    let started = Instant::now();
+    let accepted = state.sequencer.submit(submission).await?;
+    drop(waiting);
+    state.metrics.committed(&accepted, started.elapsed());
+    let proof = String::from_utf8(accepted.tlog_proof(None)?.encode())
+        .map_err(|_| ApiError::internal("a tlog-proof is not UTF-8"))?;
+    Ok(Added {
+        index: accepted.index,
+        duplicate: accepted.duplicate,
+        proof,
+    })
+}
+
+/// The checks that need only the headers: declared size, media type, no content coding.
+fn check_headers(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large(limit));
+    }
+    if !params::is_json(headers) {
+        return Err(ApiError::refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Reject::MediaType,
+            "Content-Type must be application/json: the body is a DSSE envelope",
+        ));
+    }
+    if params::is_encoded(headers) {
+        return Err(ApiError::refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Reject::MediaType,
+            "Content-Encoding is not supported: send the envelope as it is to be logged",
+        ));
+    }
+    Ok(())
+}
+
+fn too_large(limit: usize) -> ApiError {
+    ApiError::refuse(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Reject::TooLarge,
+        format!("the entry is larger than the log's limit of {limit} bytes"),
+    )
+}
+
+/// Every check on the body, in order; on success the submission to log: the body as it is,
+/// with the lookup keys derived from the verified entry.
+fn validate(body: &[u8], allow: Option<&[NoteVerifier]>) -> Result<Submission, ApiError> {
+    let envelope = Envelope::parse(body).map_err(|e| {
+        ApiError::refuse(
+            StatusCode::BAD_REQUEST,
+            Reject::Envelope,
+            format!("the body is not a DSSE envelope: {e}"),
+        )
+    })?;
+    if envelope.payload_type() != PAYLOAD_TYPE {
+        return Err(ApiError::refuse(
+            StatusCode::BAD_REQUEST,
+            Reject::PayloadType,
+            format!(
+                "payloadType {:?} is not supported: entries are in-toto statements, {PAYLOAD_TYPE}",
+                params::clip(envelope.payload_type())
+            ),
+        ));
+    }
+    let signers = verified_signers(&envelope)?;
+    if let Some(allow) = allow
+        && !signers.iter().any(|k| allow.contains(k))
+    {
+        return Err(ApiError::refuse(
+            StatusCode::FORBIDDEN,
+            Reject::NotAllowed,
+            "signer not allowed: no key that signed this entry is on the log's allow-list",
+        ));
+    }
+    let entry = Entry::parse(envelope.payload()).map_err(|e| {
+        ApiError::refuse(
+            StatusCode::BAD_REQUEST,
+            Reject::Statement,
+            format!("the payload is not a reprove entry: {e}"),
+        )
+    })?;
+    Ok(Submission::new(body.to_vec(), index_keys(&entry, &signers)))
+}
+
+/// The keys whose signatures verify: each signature is checked with the Ed25519 vkey its
+/// `keyid` names. At least one must verify (else 403).
+fn verified_signers(envelope: &Envelope) -> Result<Vec<NoteVerifier>, ApiError> {
+    let forbidden = |message: &str| {
+        ApiError::refuse(StatusCode::FORBIDDEN, Reject::Signature, message.to_owned())
+    };
+    let named: Vec<NoteVerifier> = envelope
+        .signatures()
+        .iter()
+        .filter_map(|s| NoteVerifier::parse(&s.keyid).ok())
+        .filter(|k| k.key_type() == KeyType::Ed25519)
+        .collect();
+    let trusted: Vec<TrustedKey> = named.iter().filter_map(trusted_key).collect();
+    if trusted.is_empty() {
+        return Err(forbidden(
+            "no signature names its signer: each signature's keyid must be the signer's \
+             Ed25519 note verifier key (<name>+<hex key ID>+<base64 key>)",
+        ));
+    }
+    let verified = envelope
+        .verify(&trusted, 1, &[PAYLOAD_TYPE])
+        .map_err(|_| forbidden("no signature verifies under the key its keyid names"))?;
+    Ok(named
+        .into_iter()
+        .filter(|k| verified.key_ids().contains(&k.to_string()))
+        .collect())
+}
+
+/// A note key as a DSSE trusted key, under its vkey string.
+fn trusted_key(key: &NoteVerifier) -> Option<TrustedKey> {
+    // The Ed25519 key type is the one `TrustedKey` holds; it converts from the 32 bytes
+    // without this crate naming (or depending on) the Ed25519 crate.
+    match TryFrom::try_from(&key.public_key()[..]) {
+        Ok(key_bytes) => Some(TrustedKey {
+            id: key.to_string(),
+            key: key_bytes,
+        }),
+        Err(_) => None,
+    }
+}
+
+/// What an entry can be looked up by: the sha256 of every subject, every key that signed
+/// it, the release it is about (a release manifest's own, a rebuild's `release`), and for a
+/// revocation notice the revocations list and the revoked key.
+fn index_keys(entry: &Entry, signers: &[NoteVerifier]) -> Vec<IndexKey> {
+    let mut keys: Vec<IndexKey> = entry
+        .subjects()
+        .iter()
+        .map(|a| IndexKey::Artifact(a.digest.sha256))
+        .collect();
+    // Each signer under its vkey and under its c2sp key ID (8 lowercase hex), the short name
+    // people and `/lookup/key/<keyid>` use. The two never collide: a vkey always holds a `+`.
+    for k in signers {
+        keys.push(IndexKey::Signer(k.to_string()));
+        keys.push(IndexKey::Signer(key_id_hex(k)));
+    }
+    match entry.kind() {
+        EntryKind::Release(r) => keys.push(IndexKey::Release {
+            name: r.predicate.project.clone(),
+            version: r.predicate.version.clone(),
+        }),
+        EntryKind::Rebuild(r) => keys.push(IndexKey::Release {
+            name: r.predicate.release.name.clone(),
+            version: r.predicate.release.version.clone(),
+        }),
+        EntryKind::Revocation(n) => {
+            keys.push(IndexKey::Revocations);
+            keys.push(IndexKey::RevokedKey(canonical_vkey(&n.revoked_key)));
+            if let Ok(k) = NoteVerifier::parse(&n.revoked_key) {
+                keys.push(IndexKey::RevokedKey(key_id_hex(&k)));
+            }
+        }
+    }
+    keys.sort();
+    keys.dedup();
+    keys
+}
+
+/// A vkey in its one spelling (as lookups spell it), or as given if it does not parse.
+/// A key's c2sp key ID as 8 lowercase hex digits.
+pub(super) fn key_id_hex(k: &NoteVerifier) -> String {
+    format!("{:08x}", k.key_id())
+}
+
+pub(super) fn canonical_vkey(vkey: &str) -> String {
+    NoteVerifier::parse(vkey).map_or_else(|_| vkey.to_owned(), |k| k.to_string())
+}

@@ -1,0 +1,205 @@
+//! `GET /lookup/...`: the indices of the entries recorded under an artifact digest, a signer
+//! key, a release or a revoked key, one page at a time.
+//!
+//! Query: `after=<index>` (exclusive cursor, in the page's direction), `limit=<1..>` (capped
+//! at [`MAX_PAGE`]), `order=asc` (oldest first, the default) or `order=desc`. Answer:
+//! `{"indices": [...], "next": <the after of the next page, or null>}`.
+//!
+//! Keys are named by their c2sp key ID (8 lowercase hex digits, e.g. `/lookup/key/530d903a`),
+//! or by their note verifier key string (vkey), as it appears in DSSE `keyid`s: either as it is
+//! (percent-encoded where needed; `/` may stay, it is in the wildcard) or hex-encoded, which
+//! never looks like a vkey (a vkey always holds a `+`). A key ID is only 4 bytes, so keys of
+//! different names can share one: clients verify every entry they are given.
+
+use axum::Json;
+use axum::extract::rejection::PathRejection;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::HeaderValue;
+use axum::http::header::CACHE_CONTROL;
+use axum::response::{IntoResponse, Response};
+use reprove_verifier::note::NoteVerifier;
+use serde::Serialize;
+
+use super::error::ApiError;
+use super::{AppState, blocking, params};
+use crate::index::{Direction, IndexKey, MAX_PAGE, PageRequest};
+
+/// One page of a lookup.
+#[derive(Debug, Serialize)]
+struct PageBody {
+    indices: Vec<u64>,
+    next: Option<u64>,
+}
+
+/// `GET /lookup/sha256/<64 hex>`.
+pub(super) async fn by_sha256(
+    State(state): State<AppState>,
+    digest: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let digest = params::path(digest)?;
+    let mut bytes = [0u8; 32];
+    if digest.len() != 64 || hex::decode_to_slice(&digest, &mut bytes).is_err() {
+        return Err(ApiError::bad_request(format!(
+            "{:?} is not a sha256 digest (64 hex characters)",
+            params::clip(&digest)
+        )));
+    }
+    lookup(&state, IndexKey::Artifact(bytes), query.as_deref()).await
+}
+
+/// `GET /lookup/key/<keyid or vkey>`.
+pub(super) async fn by_key(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = vkey(&params::path(key)?)?;
+    lookup(&state, IndexKey::Signer(key), query.as_deref()).await
+}
+
+/// `GET /lookup/release/<name>/<version>`.
+pub(super) async fn by_release(
+    State(state): State<AppState>,
+    release: Result<Path<(String, String)>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let (name, version) = params::path(release)?;
+    lookup(
+        &state,
+        IndexKey::Release { name, version },
+        query.as_deref(),
+    )
+    .await
+}
+
+/// `GET /lookup/revocations`: every revocation notice.
+pub(super) async fn revocations(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    lookup(&state, IndexKey::Revocations, query.as_deref()).await
+}
+
+/// `GET /lookup/revocations/<keyid or vkey>`: the revocation notices of one key.
+pub(super) async fn revocations_of(
+    State(state): State<AppState>,
+    key: Result<Path<String>, PathRejection>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, ApiError> {
+    let key = vkey(&params::path(key)?)?;
+    lookup(&state, IndexKey::RevokedKey(key), query.as_deref()).await
+}
+
+/// A key named in a path: an 8-hex key ID as it is, or a vkey (plain or hex-encoded) in its one
+/// canonical spelling.
+fn vkey(given: &str) -> Result<String, ApiError> {
+    if given.len() == 8
+        && given
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Ok(given.to_owned());
+    }
+    let is_hex = !given.is_empty() && given.bytes().all(|b| b.is_ascii_hexdigit());
+    let text = if is_hex {
+        hex::decode(given)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    } else {
+        given.to_owned()
+    };
+    NoteVerifier::parse(&text)
+        .map(|k| k.to_string())
+        .map_err(|e| {
+            ApiError::bad_request(format!(
+                "{:?} is not a key ID (8 lowercase hex) or a note verifier key (<name>+<hex key ID>+<base64 key>, as it is \
+                 or hex-encoded): {e}",
+                params::clip(given)
+            ))
+        })
+}
+
+/// Runs one page of a lookup.
+async fn lookup(
+    state: &AppState,
+    key: IndexKey,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
+    key.check()?;
+    let page = page_request(query)?;
+    let page = blocking(&state.ledger, move |l| l.lookup(&key, page)).await?;
+    let body = PageBody {
+        indices: page.indices,
+        next: page.next,
+    };
+    Ok((
+        // A new entry can join any page that is not full: do not cache.
+        [(CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
+        Json(body),
+    )
+        .into_response())
+}
+
+/// The page a query string asks for.
+fn page_request(query: Option<&str>) -> Result<PageRequest, ApiError> {
+    let pairs = params::query(query, &["after", "limit", "order"])?;
+    let mut page = PageRequest::default();
+    if let Some(after) = params::get(&pairs, "after") {
+        page.cursor = Some(params::number("after", after)?);
+    }
+    if let Some(limit) = params::get(&pairs, "limit") {
+        let limit = params::number("limit", limit)?;
+        if limit == 0 {
+            return Err(ApiError::bad_request("limit must be at least 1"));
+        }
+        page.limit = usize::try_from(limit).unwrap_or(MAX_PAGE).min(MAX_PAGE);
+    }
+    page.direction = match params::get(&pairs, "order") {
+        None | Some("asc") => Direction::Forward,
+        Some("desc") => Direction::Backward,
+        Some(other) => {
+            return Err(ApiError::bad_request(format!(
+                "order {:?} is neither asc nor desc",
+                params::clip(other)
+            )));
+        }
+    };
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use reprove_verifier::note::NoteSigner;
+
+    use super::*;
+
+    #[test]
+    fn keys_are_named_as_they_are_or_in_hex() {
+        let key = NoteSigner::from_seed("example.com/rebuilder", &[1; 32])
+            .unwrap()
+            .verifier()
+            .to_string();
+        assert_eq!(vkey(&key).unwrap(), key);
+        assert_eq!(vkey(&hex::encode(&key)).unwrap(), key);
+        assert_eq!(vkey(&hex::encode(&key).to_uppercase()).unwrap(), key);
+        for bad in ["", "abc", "00", "a+b+c", &key[..key.len() - 1]] {
+            assert!(vkey(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn pages_are_bounded_and_strict() {
+        let p = page_request(Some("after=5&limit=100000&order=desc")).unwrap();
+        assert_eq!(p.cursor, Some(5));
+        assert_eq!(p.limit, MAX_PAGE);
+        assert_eq!(p.direction, Direction::Backward);
+        assert_eq!(page_request(None).unwrap(), PageRequest::default());
+        for bad in [
+            "limit=0", "after=-1", "after=01", "limit=x", "order=up", "page=2",
+        ] {
+            assert!(page_request(Some(bad)).is_err(), "{bad}");
+        }
+    }
+}

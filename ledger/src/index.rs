@@ -1,0 +1,271 @@
+//! Lookup indexes: which entries mention an artifact, a signer, a release or a revoked key.
+//!
+//! The ledger does not read entries: the HTTP layer validates a submission, derives its
+//! [`IndexKey`]s and hands them over with the entry bytes. Each key of a new entry is stored
+//! as `key bytes || index (u64 BE)` with an empty value, in the same write as the entry, so a
+//! lookup is one range scan over a prefix and its results are in log order.
+//!
+//! The key encoding is length-prefixed (`kind || u16 BE length || bytes ...`), so one key's
+//! prefix is never the prefix of another key (`"ab"` and `"abc"` differ in the length byte).
+
+use crate::error::{Error, Integrity};
+
+/// The longest string an index key may hold, in bytes.
+pub const MAX_KEY_LEN: usize = 1024;
+
+/// The most index keys one entry may have (a release can name many artifacts).
+pub const MAX_KEYS_PER_ENTRY: usize = 4096;
+
+/// The most indices one lookup page returns.
+pub const MAX_PAGE: usize = 1000;
+
+/// Something an entry can be looked up by.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum IndexKey {
+    /// An artifact's SHA-256 (a statement subject digest).
+    Artifact([u8; 32]),
+    /// A signer's key ID (as the DSSE `keyid`, the signer's vkey).
+    Signer(String),
+    /// A release by name and version.
+    Release { name: String, version: String },
+    /// Revocation notices for this key ID.
+    RevokedKey(String),
+    /// Every revocation notice (give it together with [`IndexKey::RevokedKey`]).
+    Revocations,
+}
+
+/// Which way a lookup walks the log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Direction {
+    /// Oldest first.
+    #[default]
+    Forward,
+    /// Newest first.
+    Backward,
+}
+
+/// One page of a lookup request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    /// Continue after this index (exclusive), in the page's direction; `None` starts at the
+    /// oldest (forward) or newest (backward) entry.
+    pub cursor: Option<u64>,
+    /// How many indices at most; capped at [`MAX_PAGE`].
+    pub limit: usize,
+    /// Which way to walk.
+    pub direction: Direction,
+}
+
+/// One page of a lookup answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page {
+    /// Entry indices, in the requested direction.
+    pub indices: Vec<u64>,
+    /// The cursor for the next page, when there is more.
+    pub next: Option<u64>,
+}
+
+impl Default for PageRequest {
+    fn default() -> Self {
+        Self {
+            cursor: None,
+            limit: 100,
+            direction: Direction::Forward,
+        }
+    }
+}
+
+const ARTIFACT: u8 = 1;
+const SIGNER: u8 = 2;
+const RELEASE: u8 = 3;
+const REVOKED_KEY: u8 = 4;
+const REVOCATIONS: u8 = 5;
+
+impl IndexKey {
+    /// Checks the length limits, so that the key fits its encoding.
+    pub fn check(&self) -> Result<(), Error> {
+        let long = |s: &str| {
+            if s.len() > MAX_KEY_LEN {
+                Err(Error::IndexKeyTooLarge {
+                    len: s.len(),
+                    max: MAX_KEY_LEN,
+                })
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Self::Artifact(_) | Self::Revocations => Ok(()),
+            Self::Signer(s) | Self::RevokedKey(s) => long(s),
+            Self::Release { name, version } => long(name).and(long(version)),
+        }
+    }
+
+    /// The stored prefix of this key: every index of it is `prefix || index BE`.
+    ///
+    /// The key must have passed [`check`](Self::check) (lengths fit a `u16`).
+    pub(crate) fn prefix(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(8 + self.len_hint());
+        match self {
+            Self::Artifact(d) => {
+                out.push(ARTIFACT);
+                out.extend_from_slice(d);
+            }
+            Self::Signer(s) => {
+                out.push(SIGNER);
+                push_str(&mut out, s);
+            }
+            Self::Release { name, version } => {
+                out.push(RELEASE);
+                push_str(&mut out, name);
+                push_str(&mut out, version);
+            }
+            Self::RevokedKey(s) => {
+                out.push(REVOKED_KEY);
+                push_str(&mut out, s);
+            }
+            Self::Revocations => out.push(REVOCATIONS),
+        }
+        out
+    }
+
+    /// The stored record for this key pointing at `index`.
+    pub(crate) fn record(&self, index: u64) -> Vec<u8> {
+        let mut out = self.prefix();
+        out.extend_from_slice(&index.to_be_bytes());
+        out
+    }
+
+    /// Decodes a stored record back into its key and index (for fsck).
+    pub(crate) fn parse_record(bytes: &[u8]) -> Result<(IndexKey, u64), Error> {
+        let bad = || Error::Integrity(Integrity::Undecodable(crate::storage::cf::INDEX));
+        let (body, index) = bytes.split_last_chunk::<8>().ok_or_else(bad)?;
+        let index = u64::from_be_bytes(*index);
+        let (&kind, mut rest) = body.split_first().ok_or_else(bad)?;
+        let key = match kind {
+            ARTIFACT => IndexKey::Artifact(rest.try_into().map_err(|_| bad())?),
+            SIGNER => IndexKey::Signer(take_str(&mut rest).ok_or_else(bad)?),
+            RELEASE => {
+                let name = take_str(&mut rest).ok_or_else(bad)?;
+                let version = take_str(&mut rest).ok_or_else(bad)?;
+                IndexKey::Release { name, version }
+            }
+            REVOKED_KEY => IndexKey::RevokedKey(take_str(&mut rest).ok_or_else(bad)?),
+            REVOCATIONS if rest.is_empty() => IndexKey::Revocations,
+            _ => return Err(bad()),
+        };
+        // Only the kinds with strings consume `rest`; anything left over is garbage.
+        if !matches!(key, IndexKey::Artifact(_) | IndexKey::Revocations) && !rest.is_empty() {
+            return Err(bad());
+        }
+        if key.check().is_err() {
+            return Err(bad());
+        }
+        Ok((key, index))
+    }
+
+    fn len_hint(&self) -> usize {
+        match self {
+            Self::Artifact(_) => 33,
+            Self::Signer(s) | Self::RevokedKey(s) => 3 + s.len(),
+            Self::Release { name, version } => 5 + name.len() + version.len(),
+            Self::Revocations => 1,
+        }
+    }
+}
+
+fn push_str(out: &mut Vec<u8>, s: &str) {
+    // `check` bounds every string by MAX_KEY_LEN, far below u16::MAX.
+    let len = u16::try_from(s.len()).unwrap_or(u16::MAX);
+    out.extend_from_slice(&len.to_be_bytes());
+    out.extend_from_slice(&s.as_bytes()[..usize::from(len)]);
+}
+
+fn take_str(rest: &mut &[u8]) -> Option<String> {
+    let (len, after) = rest.split_first_chunk::<2>()?;
+    let (s, after) = after.split_at_checked(usize::from(u16::from_be_bytes(*len)))?;
+    *rest = after;
+    String::from_utf8(s.to_vec()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> Vec<IndexKey> {
+        vec![
+            IndexKey::Artifact([7; 32]),
+            IndexKey::Signer("ab".into()),
+            IndexKey::Signer("abc".into()),
+            IndexKey::Signer(String::new()),
+            IndexKey::Release {
+                name: "hello".into(),
+                version: "1.0".into(),
+            },
+            IndexKey::Release {
+                name: "hello1".into(),
+                version: ".0".into(),
+            },
+            IndexKey::RevokedKey("k+1234+AAA".into()),
+            IndexKey::Revocations,
+        ]
+    }
+
+    #[test]
+    fn records_round_trip() {
+        for key in keys() {
+            for index in [0, 1, 255, u64::MAX] {
+                let record = key.record(index);
+                assert_eq!(
+                    IndexKey::parse_record(&record).unwrap(),
+                    (key.clone(), index)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_prefix_is_the_prefix_of_another_key() {
+        let keys = keys();
+        for a in &keys {
+            for b in &keys {
+                if a != b {
+                    assert!(
+                        !b.record(0).starts_with(&a.prefix()),
+                        "{a:?} prefixes {b:?}"
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_records_are_refused() {
+        for bad in [
+            &b""[..],
+            &[1, 0, 0, 0, 0, 0, 0, 0][..],
+            &[2, 0, 5, b'a', 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[2, 0, 1, b'a', b'b', 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[5, 1, 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[9, 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[2, 0, 1, 0xff, 0, 0, 0, 0, 0, 0, 0, 0][..],
+        ] {
+            assert!(IndexKey::parse_record(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn long_keys_are_refused() {
+        let long = "x".repeat(MAX_KEY_LEN + 1);
+        assert!(IndexKey::Signer(long.clone()).check().is_err());
+        assert!(
+            IndexKey::Release {
+                name: "a".into(),
+                version: long
+            }
+            .check()
+            .is_err()
+        );
+        assert!(IndexKey::Signer("x".repeat(MAX_KEY_LEN)).check().is_ok());
+    }
+}

@@ -1,0 +1,206 @@
+//! Creating and opening a log: the only two ways to get a [`Ledger`].
+//!
+//! `init` creates a log and `open` opens one; neither ever does the other's job, so a typo in
+//! a path cannot create a fresh, empty log where an operator meant an existing one.
+//!
+//! Opening re-derives the tree state from storage and refuses to go on if it disagrees with
+//! the stored signed checkpoint: the head must verify under the log key, be the last entry of
+//! the checkpoint history, and have exactly the root that the stored tiles give; entries and
+//! tiles must end exactly where the head's tree ends. These checks read O(log n) records.
+//! Everything else (every hash, entry, index) is `fsck`'s job.
+
+use std::path::Path;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use reprove_verifier::merkle::{HashReader, NodeId, empty_root, leaf_hash};
+use reprove_verifier::note::{NoteSigner, NoteVerifier};
+
+use crate::error::{CheckpointRef, Error, Integrity};
+use crate::head::Head;
+use crate::storage::Store;
+use crate::tree::TreeState;
+
+/// A log: its storage, its key and its latest signed checkpoint. Cheap to clone; every read
+/// function is here (see `read.rs`), the write side is the [`Writer`].
+#[derive(Debug, Clone)]
+pub struct Ledger {
+    pub(crate) shared: Arc<Shared>,
+}
+
+/// The one right to append to a log, with the log's signing key. There is exactly one per
+/// opened log; hand it to a [`Sequencer`](crate::Sequencer) or append rounds directly
+/// ([`Writer::append`]).
+#[derive(Debug)]
+pub struct Writer {
+    pub(crate) shared: Arc<Shared>,
+    pub(crate) signer: NoteSigner,
+    pub(crate) tree: TreeState,
+    /// Set when a commit failed: the disk may or may not hold that round, so signing another
+    /// checkpoint could fork the log. Only reopening (which re-derives the state) clears it.
+    pub(crate) halted: bool,
+}
+
+#[derive(Debug)]
+pub(crate) struct Shared {
+    pub(crate) store: Store,
+    pub(crate) key: NoteVerifier,
+    pub(crate) head: RwLock<Head>,
+}
+
+impl Ledger {
+    /// Creates a new log in `dir`, which must not exist or be empty, and signs the checkpoint
+    /// of the empty tree with `signer` (whose key name is the log's origin).
+    ///
+    /// Refuses a directory that already holds a log or anything else. A crash during `init`
+    /// leaves a directory that `open` refuses (no format marker) and `init` refuses (not
+    /// empty): the operator removes it and runs `init` again.
+    pub fn init(dir: &Path, signer: &NoteSigner) -> Result<Head, Error> {
+        match std::fs::read_dir(dir) {
+            Ok(mut entries) => {
+                if entries.next().is_some() {
+                    return Err(if dir.join("CURRENT").exists() {
+                        Error::AlreadyInitialized {
+                            path: dir.to_owned(),
+                        }
+                    } else {
+                        Error::DirectoryNotEmpty {
+                            path: dir.to_owned(),
+                        }
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+            }
+            Err(e) => return Err(Error::io(dir, e)),
+        }
+        let store = Store::create(dir)?;
+        let head = Head::sign(signer, 0, empty_root())?;
+        let mut batch = store.batch()?;
+        batch.put_head(0, head.note());
+        // The marker goes in the same write: a log either is complete or is not a log.
+        batch.put_format();
+        store.commit(batch, None, 0)?;
+        Ok(head)
+    }
+
+    /// Opens the log in `dir` for writing with its key: the ledger for reads and the one
+    /// writer. Refuses a directory that is not an initialized log, a log signed by another
+    /// key, and a log whose stored state disagrees with its signed checkpoint.
+    pub fn open(dir: &Path, signer: NoteSigner) -> Result<(Ledger, Writer), Error> {
+        let store = Store::open(dir, false)?;
+        let (head, tree) = derive(&store, &signer.verifier())?;
+        let shared = Arc::new(Shared {
+            store,
+            key: signer.verifier(),
+            head: RwLock::new(head),
+        });
+        let writer = Writer {
+            shared: shared.clone(),
+            signer,
+            tree,
+            halted: false,
+        };
+        Ok((Ledger { shared }, writer))
+    }
+
+    /// Opens the log in `dir` read-only, checking it against the log's public key as
+    /// [`open`](Self::open) does. It sees the log as it was when opened: for inspection,
+    /// exports and `fsck`, not for serving a live log.
+    pub fn open_read_only(dir: &Path, key: NoteVerifier) -> Result<Ledger, Error> {
+        let store = Store::open(dir, true)?;
+        let (head, _) = derive(&store, &key)?;
+        Ok(Ledger {
+            shared: Arc::new(Shared {
+                store,
+                key,
+                head: RwLock::new(head),
+            }),
+        })
+    }
+
+    /// The log's origin (its key name).
+    pub fn origin(&self) -> &str {
+        self.shared.key.name()
+    }
+
+    /// The log's public key.
+    pub fn key(&self) -> &NoteVerifier {
+        &self.shared.key
+    }
+
+    /// The data directory.
+    pub fn path(&self) -> &Path {
+        self.shared.store.path()
+    }
+
+    /// The latest signed checkpoint.
+    pub fn head(&self) -> Head {
+        self.shared
+            .head
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn store(&self) -> &Store {
+        &self.shared.store
+    }
+}
+
+impl Writer {
+    /// The latest signed checkpoint (the one the next round extends).
+    pub fn head(&self) -> Head {
+        self.shared
+            .head
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether an earlier write failed, so that this writer refuses to append.
+    pub fn is_halted(&self) -> bool {
+        self.halted
+    }
+}
+
+/// Reads and verifies the head, then re-derives the tree state and checks it against it.
+fn derive(store: &Store, key: &NoteVerifier) -> Result<(Head, TreeState), Error> {
+    let bytes = store.head()?.ok_or(Integrity::MissingHead)?;
+    let head = Head::verify(key, &bytes, CheckpointRef::Head)?;
+    let size = head.size();
+    let in_history = store.last_checkpoint_size()? == Some(size)
+        && store.checkpoint(size)?.as_deref() == Some(&bytes[..]);
+    if !in_history {
+        return Err(Integrity::HeadNotInHistory { size }.into());
+    }
+    let tree = TreeState::load(store, size)?;
+    if tree.root() != head.root() {
+        let (derived, signed) = (tree.root(), head.root());
+        return Err(Integrity::RootMismatch {
+            size,
+            derived,
+            signed,
+        }
+        .into());
+    }
+    match (store.last_entry_index()?, size.checked_sub(1)) {
+        (Some(last), Some(want)) if last == want => {}
+        (None, None) => {}
+        (Some(last), want) if want.is_none_or(|w| last > w) => {
+            return Err(Integrity::EntryPastHead { index: last, size }.into());
+        }
+        _ => return Err(Integrity::MissingEntry(size - 1).into()),
+    }
+    if let Some(last) = size.checked_sub(1) {
+        let entry = store.entry(last)?.ok_or(Integrity::MissingEntry(last))?;
+        let leaf = leaf_hash(&entry);
+        if store.read_hashes(&[NodeId::leaf(last)])? != [leaf] {
+            return Err(Integrity::LeafMismatch(last).into());
+        }
+        if store.dedup(&[leaf])? != [Some(last)] {
+            return Err(Integrity::DedupMismatch(last).into());
+        }
+    }
+    Ok((head, tree))
+}

@@ -1,0 +1,299 @@
+//! One sequencing round: the write path, synchronous, in phases.
+//!
+//! 1. **check** every submission (size limits);
+//! 2. **sequence**: hash the entries, deduplicate them against the round and the dedup map
+//!    (one batched read), assign the next indices to the new ones;
+//! 3. **integrate**: append the new leaves to the in-memory right edge, collecting the tiles
+//!    to write and the nodes for proofs (no tree reads);
+//! 4. **sign** the checkpoint of the new tree — it extends the last signed one by
+//!    construction, and the commit below refuses to write it unless the stored head is still
+//!    the one it extends;
+//! 5. **prove**: every submitter's inclusion proof in the new tree, before anything is
+//!    written, so that nothing can fail after the commit;
+//! 6. **commit** everything as one synced `WriteBatch` (see `storage.rs`). Only now is the
+//!    round durable, the new head published and the answers released.
+//!
+//! Nothing is durable before phase 6 returns, and nothing is returned before it. If the
+//! commit fails, the writer halts: the round may or may not be on disk, and signing a
+//! different tree of the same size would be the fork a log must never sign.
+
+use std::collections::HashMap;
+use std::sync::PoisonError;
+
+use reprove_verifier::merkle::{Hash, inclusion_proof, leaf_hashes};
+use reprove_verifier::proof::{ProofFileError, TlogProof};
+use reprove_verifier::tiles::MAX_ENTRY_SIZE;
+
+use crate::error::Error;
+use crate::head::Head;
+use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
+use crate::ledger::Writer;
+use crate::tree::RoundReader;
+
+/// One entry to append, with the lookup keys the caller derived from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Submission {
+    /// The entry bytes (at most 65,535: the entry bundle format's limit).
+    pub entry: Vec<u8>,
+    /// What the entry can be looked up by. Recorded only when the entry is new; a duplicate
+    /// keeps the keys of the original.
+    pub keys: Vec<IndexKey>,
+}
+
+/// The answer to a submission, once it is durable: everything a c2sp `tlog-proof` needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// The entry's leaf index.
+    pub index: u64,
+    /// Whether the entry was already in the log (or earlier in the same round): `index` is
+    /// then the original's.
+    pub duplicate: bool,
+    /// The entry's leaf hash.
+    pub leaf_hash: Hash,
+    /// A signed checkpoint whose tree holds the entry.
+    pub checkpoint: Head,
+    /// The inclusion proof of `index` in `checkpoint`'s tree, leaf sibling first.
+    pub proof: Vec<Hash>,
+}
+
+impl Accepted {
+    /// The c2sp `tlog-proof@v1` for this entry (`extra` is unauthenticated data to carry
+    /// along); `encode()` gives the `.tlog-proof` bytes.
+    pub fn tlog_proof(&self, extra: Option<Vec<u8>>) -> Result<TlogProof, Error> {
+        tlog_proof(extra, self.index, &self.proof, &self.checkpoint)
+    }
+}
+
+impl Submission {
+    /// A submission of `entry` with lookup `keys`.
+    pub fn new(entry: Vec<u8>, keys: Vec<IndexKey>) -> Self {
+        Self { entry, keys }
+    }
+
+    /// Checks the limits: entry size, number and length of keys.
+    pub fn check(&self) -> Result<(), Error> {
+        if self.entry.len() > MAX_ENTRY_SIZE {
+            return Err(Error::EntryTooLarge {
+                len: self.entry.len(),
+                max: MAX_ENTRY_SIZE,
+            });
+        }
+        if self.keys.len() > MAX_KEYS_PER_ENTRY {
+            return Err(Error::TooManyIndexKeys {
+                count: self.keys.len(),
+                max: MAX_KEYS_PER_ENTRY,
+            });
+        }
+        self.keys.iter().try_for_each(IndexKey::check)
+    }
+}
+
+impl Writer {
+    /// Appends one round: answers for every submission, in order, once all of it is durable.
+    ///
+    /// An invalid submission fails the whole call before anything happens (the sequencer
+    /// checks each one on arrival, so its rounds never contain one). A round of duplicates
+    /// only writes nothing and answers with the current checkpoint.
+    pub fn append(&mut self, submissions: &[Submission]) -> Result<Vec<Accepted>, Error> {
+        if self.halted {
+            return Err(Error::WriterHalted);
+        }
+        submissions.iter().try_for_each(Submission::check)?;
+        if submissions.is_empty() {
+            return Ok(Vec::new());
+        }
+        let store = &self.shared.store;
+        let previous = self.head();
+        let started = std::time::Instant::now();
+
+        // Sequence.
+        let entries: Vec<&[u8]> = submissions.iter().map(|s| &s.entry[..]).collect();
+        let leaves = leaf_hashes(&entries);
+        let mut first: HashMap<Hash, usize> = HashMap::with_capacity(leaves.len());
+        let mut unique = Vec::with_capacity(leaves.len());
+        for (pos, leaf) in leaves.iter().enumerate() {
+            first.entry(*leaf).or_insert_with(|| {
+                unique.push(pos);
+                pos
+            });
+        }
+        let unique_leaves: Vec<Hash> = unique.iter().map(|&p| leaves[p]).collect();
+        let known = store.dedup(&unique_leaves)?;
+        let mut assigned: HashMap<Hash, (u64, bool)> = HashMap::with_capacity(unique.len());
+        let mut fresh = Vec::new();
+        let mut next = self.tree.size();
+        for (&pos, old) in unique.iter().zip(known) {
+            let slot = match old {
+                Some(index) => (index, true),
+                None => {
+                    fresh.push(pos);
+                    next = next.checked_add(1).ok_or(Error::TreeFull)?;
+                    (next - 1, false)
+                }
+            };
+            assigned.insert(leaves[pos], slot);
+        }
+        let slots: Vec<(u64, bool)> = leaves
+            .iter()
+            .enumerate()
+            .map(|(pos, leaf)| {
+                let (index, dup) = assigned[leaf];
+                (index, dup || first[leaf] != pos)
+            })
+            .collect();
+
+        if fresh.is_empty() {
+            // Every entry is already durable under the current head.
+            let reader = RoundReader {
+                nodes: &HashMap::new(),
+                store,
+            };
+            return answer(&reader, &leaves, &slots, &previous);
+        }
+
+        // Integrate and sign.
+        let new_leaves: Vec<Hash> = fresh.iter().map(|&p| leaves[p]).collect();
+        let integrated = self.tree.integrate(&new_leaves)?;
+        let size = integrated.state.size();
+        let head = Head::sign(&self.signer, size, integrated.state.root())?;
+
+        // Prove, before anything is written.
+        let reader = RoundReader {
+            nodes: &integrated.nodes,
+            store,
+        };
+        let answers = answer(&reader, &leaves, &slots, &head)?;
+
+        // Commit.
+        let mut batch = store.batch()?;
+        for &pos in &fresh {
+            let (index, _) = slots[pos];
+            batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
+            for key in &submissions[pos].keys {
+                batch.put_index(&key.record(index));
+            }
+        }
+        for (level, index, hashes) in &integrated.tiles {
+            batch.put_tile(*level, *index, hashes);
+        }
+        batch.put_head(size, head.note());
+        if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
+            self.halted = true;
+            return Err(e);
+        }
+        tracing::debug!(
+            size,
+            new = fresh.len(),
+            duplicates = submissions.len() - fresh.len(),
+            elapsed_us = started.elapsed().as_micros() as u64,
+            "round committed"
+        );
+        self.tree = integrated.state;
+        *self
+            .shared
+            .head
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = head;
+        Ok(answers)
+    }
+}
+
+/// Builds every answer of a round against `head`.
+fn answer(
+    reader: &RoundReader<'_>,
+    leaves: &[Hash],
+    slots: &[(u64, bool)],
+    head: &Head,
+) -> Result<Vec<Accepted>, Error> {
+    leaves
+        .iter()
+        .zip(slots)
+        .map(|(leaf, &(index, duplicate))| {
+            let proof =
+                inclusion_proof(reader, index, head.size()).map_err(Error::from_generate)?;
+            Ok(Accepted {
+                index,
+                duplicate,
+                leaf_hash: *leaf,
+                checkpoint: head.clone(),
+                proof,
+            })
+        })
+        .collect()
+}
+
+/// A `tlog-proof` from the ledger's own proof and checkpoint, which always fit the format;
+/// only a caller's oversized `extra` can make it too large.
+pub(crate) fn tlog_proof(
+    extra: Option<Vec<u8>>,
+    index: u64,
+    proof: &[Hash],
+    checkpoint: &Head,
+) -> Result<TlogProof, Error> {
+    TlogProof::new(extra, index, proof.to_vec(), checkpoint.note().to_vec()).map_err(|e| match e {
+        ProofFileError::TooLarge { size, max } => Error::TlogProofTooLarge { size, max },
+        _ => Error::Bug("the log's own proof and checkpoint do not fit a tlog-proof"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use reprove_verifier::note::NoteSigner;
+
+    use super::*;
+    use crate::ledger::Ledger;
+
+    fn open() -> (tempfile::TempDir, Ledger, Writer) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::from_seed("example.com/log", &[3; 32]).unwrap();
+        Ledger::init(dir.path(), &signer).unwrap();
+        let (ledger, writer) = Ledger::open(dir.path(), signer).unwrap();
+        (dir, ledger, writer)
+    }
+
+    fn sub(i: u32) -> Submission {
+        Submission::new(
+            i.to_be_bytes().to_vec(),
+            vec![IndexKey::Signer(format!("k{i}"))],
+        )
+    }
+
+    #[test]
+    fn a_moved_head_fails_the_round_whole_and_halts_the_writer() {
+        let (_dir, ledger, mut writer) = open();
+        writer.append(&[sub(0), sub(1)]).unwrap();
+        // Someone else moves the stored head (only possible from inside the crate).
+        let shared = writer.shared.clone();
+        let store = &shared.store;
+        let other = Head::sign(&writer.signer, 2, [0; 32]).unwrap();
+        let mut batch = store.batch().unwrap();
+        batch.put_head(2, other.note());
+        store.commit(batch, Some(writer.head().note()), 2).unwrap();
+
+        let err = writer.append(&[sub(2), sub(3)]).unwrap_err();
+        assert!(matches!(err, Error::HeadMoved { expected: 2 }), "{err}");
+        assert!(writer.is_halted());
+        // Nothing of the refused round is stored, and the published head did not move.
+        assert_eq!(store.entry(2).unwrap(), None);
+        assert_eq!(store.last_entry_index().unwrap(), Some(1));
+        assert_eq!(
+            store
+                .dedup(&[leaf_hashes(&[2u32.to_be_bytes()])[0]])
+                .unwrap(),
+            [None]
+        );
+        assert_eq!(ledger.head().size(), 2);
+        assert!(matches!(writer.append(&[sub(4)]), Err(Error::WriterHalted)));
+    }
+
+    #[test]
+    fn an_invalid_submission_refuses_the_whole_round() {
+        let (_dir, ledger, mut writer) = open();
+        let big = Submission::new(vec![0; MAX_ENTRY_SIZE + 1], vec![]);
+        let err = writer.append(&[sub(0), big]).unwrap_err();
+        assert!(matches!(err, Error::EntryTooLarge { .. }), "{err}");
+        assert_eq!(ledger.head().size(), 0);
+        assert!(!writer.is_halted());
+        assert_eq!(writer.append(&[sub(0)]).unwrap()[0].index, 0);
+    }
+}

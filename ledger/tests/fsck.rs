@@ -1,0 +1,269 @@
+//! fsck finds nothing on a sound log and names every kind of damage done to the database
+//! directly: entries, hashes, dedup and index records, checkpoints.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{fill, key, new_log, raw_db, submission};
+use reprove_ledger::storage::{cf, key as db_key};
+use reprove_ledger::{FsckOptions, FsckReport, IndexKey, Problem, fsck};
+use reprove_verifier::merkle::leaf_hash;
+
+/// The keys the tests' submission path derives, recomputed from the entry bytes.
+fn options() -> FsckOptions {
+    let derive = |e: &[u8]| {
+        let text = std::str::from_utf8(e).unwrap();
+        let i: u64 = text
+            .trim_start_matches("{\"entry\":")
+            .trim_end_matches('}')
+            .parse()
+            .unwrap();
+        submission(i).keys
+    };
+    FsckOptions {
+        derive_keys: Some(Arc::new(derive)),
+        ..FsckOptions::default()
+    }
+}
+
+fn closed_log(size: u64) -> tempfile::TempDir {
+    let (dir, ledger, mut writer) = new_log();
+    fill(&mut writer, 0, size, 211);
+    drop((ledger, writer));
+    dir
+}
+
+fn check(dir: &tempfile::TempDir) -> FsckReport {
+    fsck(dir.path(), &key(), &options()).unwrap()
+}
+
+fn put(dir: &tempfile::TempDir, name: &str, k: &[u8], v: &[u8]) {
+    let db = raw_db(dir.path());
+    db.put_cf(db.cf_handle(name).unwrap(), k, v).unwrap();
+}
+
+fn delete(dir: &tempfile::TempDir, name: &str, k: &[u8]) {
+    let db = raw_db(dir.path());
+    db.delete_cf(db.cf_handle(name).unwrap(), k).unwrap();
+}
+
+fn get(dir: &tempfile::TempDir, name: &str, k: &[u8]) -> Vec<u8> {
+    let db = raw_db(dir.path());
+    db.get_cf(db.cf_handle(name).unwrap(), k).unwrap().unwrap()
+}
+
+#[test]
+fn a_sound_log_is_clean() {
+    let dir = closed_log(1000);
+    let report = check(&dir);
+    assert!(report.is_clean(), "{:?}", report.problems);
+    assert_eq!(report.size, 1000);
+    assert_eq!(report.checkpoints, 6, "init + 5 rounds");
+    assert_eq!(report.index_records, 2000);
+    // Without a key deriver the structural checks still pass.
+    assert!(
+        fsck(dir.path(), &key(), &FsckOptions::default())
+            .unwrap()
+            .is_clean()
+    );
+    // An empty log too.
+    let (empty, l, w) = new_log();
+    drop((l, w));
+    assert!(check(&empty).is_clean());
+}
+
+#[test]
+fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
+    let dir = closed_log(1000);
+    put(&dir, cf::ENTRIES, &db_key::entry(300), b"{\"entry\":12345}");
+    let report = check(&dir);
+    let p = &report.problems;
+    // Its leaf hash is no longer tile 0/1's, its dedup record and keys are missing, the
+    // roots of every later checkpoint differ, and the old records no entry calls for.
+    assert!(p.contains(&Problem::DedupMissing { index: 300 }), "{p:?}");
+    assert!(
+        p.contains(&Problem::TileMismatch { level: 0, index: 1 }),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::CheckpointRoot { size: 422, .. })),
+        "{p:?}"
+    );
+    assert!(
+        !p.iter()
+            .any(|x| matches!(x, Problem::CheckpointRoot { size: 211, .. })),
+        "{p:?}"
+    );
+    let missing = IndexKey::Artifact(common::artifact(12345));
+    assert!(
+        p.contains(&Problem::IndexMissing {
+            key: missing,
+            index: 300
+        }),
+        "{p:?}"
+    );
+    let stray = IndexKey::Artifact(common::artifact(300));
+    assert!(
+        p.contains(&Problem::IndexExtra {
+            key: stray,
+            index: 300
+        }),
+        "{p:?}"
+    );
+    let old_leaf = leaf_hash(&common::entry(300));
+    assert!(
+        p.contains(&Problem::DedupExtra {
+            leaf: old_leaf,
+            index: 300
+        }),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn missing_and_stray_entries_are_reported() {
+    let dir = closed_log(500);
+    delete(&dir, cf::ENTRIES, &db_key::entry(17));
+    put(&dir, cf::ENTRIES, &db_key::entry(500), b"extra");
+    let p = check(&dir).problems;
+    assert!(p.contains(&Problem::MissingEntry(17)), "{p:?}");
+    assert!(p.contains(&Problem::EntryPastHead(500)), "{p:?}");
+    // The stored leaf hash stands in for the missing entry: the tree still checks out.
+    assert!(
+        !p.iter().any(|x| matches!(x, Problem::TileMismatch { .. })),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_corrupted_hash_is_reported() {
+    let dir = closed_log(70_000);
+    for (level, index) in [(0u8, 5u64), (1, 0), (2, 0)] {
+        let mut tile = get(&dir, cf::TILES, &db_key::tile(level, index));
+        tile[8] ^= 0x80;
+        put(&dir, cf::TILES, &db_key::tile(level, index), &tile);
+    }
+    put(&dir, cf::TILES, &db_key::tile(0, 999), &[0; 32]);
+    delete(&dir, cf::TILES, &db_key::tile(0, 9));
+    let report = check(&dir);
+    let p = &report.problems;
+    assert_eq!(report.problem_count, 5, "{p:?}");
+    for (level, index) in [(0u8, 5u64), (1, 0), (2, 0)] {
+        assert!(p.contains(&Problem::TileMismatch { level, index }), "{p:?}");
+    }
+    assert!(
+        p.contains(&Problem::TileExtra {
+            level: 0,
+            index: 999
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::TileMissing { level: 0, index: 9 }),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn corrupted_dedup_and_index_records_are_reported() {
+    let dir = closed_log(500);
+    let leaf = leaf_hash(&common::entry(42));
+    put(&dir, cf::DEDUP, &leaf, &7u64.to_be_bytes());
+    let bogus = [9u8; 32];
+    put(&dir, cf::DEDUP, &bogus, &1u64.to_be_bytes());
+    let artifact = IndexKey::Artifact(common::artifact(10));
+    let mut record = vec![1u8];
+    record.extend_from_slice(&common::artifact(10));
+    delete(
+        &dir,
+        cf::INDEX,
+        &[&record[..], &10u64.to_be_bytes()].concat(),
+    );
+    put(
+        &dir,
+        cf::INDEX,
+        &[&record[..], &11u64.to_be_bytes()].concat(),
+        b"",
+    );
+    put(
+        &dir,
+        cf::INDEX,
+        &[&record[..], &900u64.to_be_bytes()].concat(),
+        b"",
+    );
+    put(&dir, cf::INDEX, b"\x09garbage", b"");
+    let p = check(&dir).problems;
+    assert!(
+        p.contains(&Problem::DedupWrong {
+            index: 42,
+            found: 7
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::DedupExtra {
+            leaf: bogus,
+            index: 1
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::IndexMissing {
+            key: artifact.clone(),
+            index: 10
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::IndexExtra {
+            key: artifact.clone(),
+            index: 11
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.contains(&Problem::IndexPastHead {
+            key: artifact,
+            index: 900
+        }),
+        "{p:?}"
+    );
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::Undecodable { cf: "index", .. })),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn bad_checkpoints_are_reported() {
+    let dir = closed_log(500);
+    let mut note = get(&dir, cf::CHECKPOINTS, &db_key::checkpoint(211));
+    let at = note.windows(4).position(|w| w == b"\n211").unwrap() + 1;
+    note[at] = b'3';
+    put(&dir, cf::CHECKPOINTS, &db_key::checkpoint(211), &note);
+    let good = get(&dir, cf::CHECKPOINTS, &db_key::checkpoint(422));
+    put(&dir, cf::CHECKPOINTS, &db_key::checkpoint(423), &good);
+    delete(&dir, cf::META, db_key::HEAD);
+    let p = check(&dir).problems;
+    assert!(p.iter().any(|x| matches!(x, Problem::Head(_))), "{p:?}");
+    let bad = |k: &str| {
+        p.iter()
+            .any(|x| matches!(x, Problem::Checkpoint { key, .. } if key == k))
+    };
+    assert!(bad("211") && bad("423"), "{p:?}");
+    // The size then comes from the entries, and the remaining history still checks out.
+    assert!(
+        !p.iter()
+            .any(|x| matches!(x, Problem::CheckpointRoot { .. })),
+        "{p:?}"
+    );
+}
+
+#[test]
+fn a_directory_that_is_not_a_log_is_an_error_not_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    assert!(fsck(dir.path(), &key(), &options()).is_err());
+}

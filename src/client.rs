@@ -1,0 +1,495 @@
+//! A client of a reprove log: the c2sp tlog-tiles read API (checkpoint, tiles, entry bundles),
+//! reprove's extras (entries, proofs, consistency proofs) and `POST /add`.
+//!
+//! Nothing fetched is trusted. The checkpoint is only handed out as a
+//! [`VerifiedCheckpoint`] (its signature checked against the caller's log key); tiles and
+//! bundles are only parsed (their shape checked), and callers prove them against a verified
+//! root ([`LogClient::inclusion_from_tiles`], [`LogClient::consistency_from_tiles`], or the
+//! auditor, which recomputes everything). Full tiles and bundles are immutable, so they may be
+//! kept in a local cache directory; cached bytes are parsed and proven exactly like fetched
+//! ones.
+//!
+//! The client is blocking (ureq) and cheap to clone; clones share one keep-alive connection
+//! pool.
+
+use std::fmt;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
+use reprove_verifier::merkle::{
+    Hash, consistency_nodes, consistency_proof, inclusion_nodes, inclusion_proof,
+    verify_consistency, verify_inclusion,
+};
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::proof::TlogProof;
+use reprove_verifier::tiles::{
+    BundleId, EntryBundle, Tile, TileHashReader, TileId, tiles_for_nodes,
+};
+use ureq::http::Uri;
+
+/// The largest body the client reads: a full bundle of maximal entries (256 × 65,537 bytes)
+/// plus slack.
+const MAX_BODY: u64 = 17 << 20;
+
+/// How the client talks to the log.
+#[derive(Debug, Clone)]
+pub struct ClientOptions {
+    /// Keep full tiles and bundles here (created on first use).
+    pub cache: Option<PathBuf>,
+    /// The longest one request may take, body included.
+    pub timeout: Duration,
+}
+
+impl Default for ClientOptions {
+    fn default() -> Self {
+        Self {
+            cache: None,
+            timeout: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A client of one log, at one URL prefix.
+#[derive(Debug, Clone)]
+pub struct LogClient {
+    base: String,
+    agent: ureq::Agent,
+    cache: Option<PathBuf>,
+}
+
+/// Why a request failed. [`FetchError::Transport`] and [`FetchError::Cache`] are about the
+/// path to the data; the others are about what the server answered.
+#[derive(Debug)]
+pub enum FetchError {
+    /// The server could not be reached, or the connection failed or timed out.
+    Transport { url: String, error: String },
+    /// The server does not have it (404).
+    NotFound { url: String },
+    /// Any other unsuccessful status; `body` is the start of the answer.
+    Status {
+        url: String,
+        status: u16,
+        body: String,
+        /// The `Retry-After` seconds of a 503.
+        retry_after: Option<u64>,
+    },
+    /// The answer does not have the format it must have.
+    Invalid { url: String, reason: String },
+    /// Reading or writing the local cache failed.
+    Cache {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+}
+
+/// The answer to a submission: where the entry is and the proof of it.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The entry's index in the log.
+    pub index: u64,
+    /// Whether the log already had the entry.
+    pub duplicate: bool,
+    /// The tlog-proof: the inclusion proof and the signed checkpoint it leads to.
+    pub proof: TlogProof,
+}
+
+impl LogClient {
+    /// A client of the log at `url` (the prefix under which `checkpoint` and `tile/…` live).
+    /// Loopback URLs never go through a proxy.
+    pub fn new(url: &str, options: ClientOptions) -> anyhow::Result<LogClient> {
+        let loopback = is_loopback_url(url)?;
+        let mut config = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(options.timeout))
+            .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")))
+            .max_idle_connections_per_host(64);
+        if loopback {
+            config = config.proxy(None);
+        }
+        Ok(LogClient {
+            base: url.trim_end_matches('/').to_owned(),
+            agent: config.build().into(),
+            cache: options.cache,
+        })
+    }
+
+    /// The URL prefix.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The bytes at `path` under the prefix (`200` only).
+    pub fn get(&self, path: &str) -> Result<Vec<u8>, FetchError> {
+        let url = format!("{}/{path}", self.base);
+        let transport = |e: ureq::Error| FetchError::Transport {
+            url: url.clone(),
+            error: e.to_string(),
+        };
+        let mut resp = self.agent.get(&url).call().map_err(transport)?;
+        let status = resp.status().as_u16();
+        let retry_after = retry_after(&resp);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(transport)?;
+        check_status(&url, status, body, retry_after)
+    }
+
+    /// The signed checkpoint, verified against the log key (no witnesses required).
+    pub fn checkpoint(&self, log_key: &NoteVerifier) -> Result<VerifiedCheckpoint, FetchError> {
+        let bytes = self.get("checkpoint")?;
+        verify_checkpoint(&bytes, log_key, &WitnessPolicy::none()).map_err(|e| {
+            FetchError::Invalid {
+                url: self.url("checkpoint"),
+                reason: format!("checkpoint does not verify under {}: {e}", log_key.name()),
+            }
+        })
+    }
+
+    /// Tile `id` (parsed, not yet proven). Full tiles come from the cache when there.
+    pub fn tile(&self, id: TileId) -> Result<Tile, FetchError> {
+        let path = id.path();
+        let bytes = self.cached_get(&path, id.is_full())?;
+        Tile::parse(id, &bytes).map_err(|e| self.invalid(&path, e))
+    }
+
+    /// Entry bundle `id` (parsed, not yet proven). Full bundles come from the cache when
+    /// there. Gzip-encoded answers are decompressed.
+    pub fn bundle(&self, id: BundleId) -> Result<EntryBundle, FetchError> {
+        let path = id.path();
+        let bytes = self.cached_get(&path, id.is_full())?;
+        EntryBundle::parse(id, &bytes).map_err(|e| self.invalid(&path, e))
+    }
+}
+
+// Entries and proofs: what `verify` and the rebuilder need; the ledger commands do not yet.
+#[allow(dead_code)]
+impl LogClient {
+    /// The entry at `index` (unproven: check its leaf hash with a proof).
+    pub fn entry(&self, index: u64) -> Result<Vec<u8>, FetchError> {
+        self.get(&format!("entry/{index}"))
+    }
+
+    /// The log's tlog-proof of entry `index` against its checkpoint for `size` (the current
+    /// one when `None`). Unverified: see [`TlogProof::verify`].
+    pub fn proof(&self, index: u64, size: Option<u64>) -> Result<TlogProof, FetchError> {
+        let path = match size {
+            Some(size) => format!("proof/{index}?size={size}"),
+            None => format!("proof/{index}"),
+        };
+        let bytes = self.get(&path)?;
+        TlogProof::parse(&bytes).map_err(|e| self.invalid(&path, e))
+    }
+
+    /// The log's consistency proof from tree size `old` to `new` (unverified).
+    pub fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, FetchError> {
+        let path = format!("consistency?old={old}&new={new}");
+        let bytes = self.get(&path)?;
+        let text = std::str::from_utf8(&bytes).map_err(|e| self.invalid(&path, e))?;
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|line| {
+                let raw = STANDARD
+                    .decode(line)
+                    .map_err(|e| self.invalid(&path, format!("{line:?}: {e}")))?;
+                Hash::try_from(raw.as_slice())
+                    .map_err(|_| self.invalid(&path, format!("{line:?} is not a 32-byte hash")))
+            })
+            .collect()
+    }
+
+    /// Submits a DSSE envelope (JSON bytes) to `POST /add` and waits for the durable answer.
+    pub fn submit(&self, envelope: &[u8]) -> Result<Submitted, FetchError> {
+        let url = self.url("add");
+        let transport = |e: ureq::Error| FetchError::Transport {
+            url: url.clone(),
+            error: e.to_string(),
+        };
+        let mut resp = self
+            .agent
+            .post(&url)
+            .header("content-type", "application/json")
+            .send(envelope)
+            .map_err(transport)?;
+        let status = resp.status().as_u16();
+        let retry = retry_after(&resp);
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(transport)?;
+        let body = check_status(&url, status, body, retry)?;
+        parse_submitted(&body).map_err(|reason| FetchError::Invalid { url, reason })
+    }
+
+    /// The inclusion proof of `leaf` at `index` in `checkpoint`'s tree, built from the log's
+    /// tiles and verified against the checkpoint's root.
+    pub fn inclusion_from_tiles(
+        &self,
+        checkpoint: &VerifiedCheckpoint,
+        index: u64,
+        leaf: &Hash,
+    ) -> Result<Vec<Hash>, FetchError> {
+        let size = checkpoint.size();
+        let invalid = |e: String| FetchError::Invalid {
+            url: self.base.clone(),
+            reason: e,
+        };
+        let nodes = inclusion_nodes(index, size).map_err(|e| invalid(e.to_string()))?;
+        let reader = self.reader(size, nodes.ids())?;
+        let proof = inclusion_proof(&reader, index, size).map_err(|e| invalid(e.to_string()))?;
+        verify_inclusion(leaf, index, size, &proof, checkpoint.root()).map_err(|e| {
+            invalid(format!(
+                "the tiles' inclusion proof of entry {index} in tree {size} fails: {e}"
+            ))
+        })?;
+        Ok(proof)
+    }
+
+    /// The consistency proof between two verified checkpoints, built from the tiles of the
+    /// newer one and verified against both roots.
+    pub fn consistency_from_tiles(
+        &self,
+        old: &VerifiedCheckpoint,
+        new: &VerifiedCheckpoint,
+    ) -> Result<Vec<Hash>, FetchError> {
+        let (first, second) = (old.size(), new.size());
+        let invalid = |e: String| FetchError::Invalid {
+            url: self.base.clone(),
+            reason: e,
+        };
+        let proof = if first == 0 || first >= second {
+            Vec::new()
+        } else {
+            let nodes = consistency_nodes(first, second).map_err(|e| invalid(e.to_string()))?;
+            let reader = self.reader(second, nodes.ids())?;
+            consistency_proof(&reader, first, second).map_err(|e| invalid(e.to_string()))?
+        };
+        verify_consistency(first, second, &proof, old.root(), new.root()).map_err(|e| {
+            invalid(format!(
+                "tree {second} is not consistent with tree {first}: {e}"
+            ))
+        })?;
+        Ok(proof)
+    }
+
+    /// A hash reader over the tiles of the tree of `size` that hold `nodes`.
+    fn reader(
+        &self,
+        size: u64,
+        nodes: &[reprove_verifier::merkle::NodeId],
+    ) -> Result<TileHashReader, FetchError> {
+        let ids = tiles_for_nodes(size, nodes).map_err(|e| self.invalid("tile", e))?;
+        let mut reader = TileHashReader::new(size);
+        for id in ids {
+            let tile = self.tile(id)?;
+            reader
+                .insert(tile)
+                .map_err(|e| self.invalid(&id.path(), e))?;
+        }
+        Ok(reader)
+    }
+}
+
+impl LogClient {
+    /// `get`, through the cache for immutable paths.
+    fn cached_get(&self, path: &str, immutable: bool) -> Result<Vec<u8>, FetchError> {
+        let file = match &self.cache {
+            Some(dir) if immutable => dir.join(path),
+            _ => return self.get(path),
+        };
+        match std::fs::read(&file) {
+            Ok(bytes) => return Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(FetchError::Cache { path: file, error }),
+        }
+        let bytes = self.get(path)?;
+        write_atomic(&file, &bytes).map_err(|error| FetchError::Cache { path: file, error })?;
+        Ok(bytes)
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/{path}", self.base)
+    }
+
+    fn invalid(&self, path: &str, reason: impl fmt::Display) -> FetchError {
+        FetchError::Invalid {
+            url: self.url(path),
+            reason: reason.to_string(),
+        }
+    }
+}
+
+impl FetchError {
+    /// Whether the failure is on the way to the data (unreachable server, local cache), not
+    /// in what the server answered.
+    pub fn is_transport(&self) -> bool {
+        matches!(self, Self::Transport { .. } | Self::Cache { .. })
+    }
+
+    /// The `Retry-After` of a refused request, in seconds.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            Self::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for FetchError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Transport { url, error } => write!(f, "GET/POST {url}: {error}"),
+            Self::NotFound { url } => write!(f, "{url}: not found (404)"),
+            Self::Status {
+                url, status, body, ..
+            } => write!(f, "{url}: HTTP {status}: {body}"),
+            Self::Invalid { url, reason } => write!(f, "{url}: {reason}"),
+            Self::Cache { path, error } => write!(f, "tile cache {}: {error}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for FetchError {}
+
+/// Whether `url` is an `http(s)://` URL whose host is a loopback address or `localhost`.
+/// Errors on anything that is not an http(s) URL with a host.
+pub fn is_loopback_url(url: &str) -> anyhow::Result<bool> {
+    let uri: Uri = url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+    match uri.scheme_str() {
+        Some("http" | "https") => {}
+        _ => anyhow::bail!("invalid URL {url:?}: it must start with http:// or https://"),
+    }
+    let Some(host) = uri.host() else {
+        anyhow::bail!("invalid URL {url:?}: no host");
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(true);
+    }
+    Ok(host
+        .parse::<std::net::IpAddr>()
+        .is_ok_and(|ip| ip.is_loopback()))
+}
+
+fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {
+    resp.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+fn check_status(
+    url: &str,
+    status: u16,
+    body: Vec<u8>,
+    retry_after: Option<u64>,
+) -> Result<Vec<u8>, FetchError> {
+    match status {
+        200 => Ok(body),
+        404 => Err(FetchError::NotFound {
+            url: url.to_owned(),
+        }),
+        _ => {
+            let text = String::from_utf8_lossy(&body[..body.len().min(512)]);
+            Err(FetchError::Status {
+                url: url.to_owned(),
+                status,
+                body: text.trim().to_owned(),
+                retry_after,
+            })
+        }
+    }
+}
+
+/// Parses `{"index": N, "duplicate": bool, "proof": "<tlog-proof text>"}`.
+fn parse_submitted(body: &[u8]) -> Result<Submitted, String> {
+    let v: serde_json::Value =
+        serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
+    let index = v["index"]
+        .as_u64()
+        .ok_or("answer has no numeric \"index\"")?;
+    let duplicate = v["duplicate"]
+        .as_bool()
+        .ok_or("answer has no boolean \"duplicate\"")?;
+    let proof = v["proof"]
+        .as_str()
+        .ok_or("answer has no string \"proof\"")?;
+    let proof = TlogProof::parse(proof.as_bytes()).map_err(|e| format!("answer's proof: {e}"))?;
+    if proof.index() != index {
+        return Err(format!(
+            "answer's proof is for index {}, not {index}",
+            proof.index()
+        ));
+    }
+    Ok(Submitted {
+        index,
+        duplicate,
+        proof,
+    })
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename, creating parents, so a
+/// reader never sees a partial file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| std::io::Error::other(e.to_string()))?;
+    let tmp = parent.join(format!(".{name}.{}.tmp", hex::encode(nonce)));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_urls() {
+        for ok in [
+            "http://127.0.0.1:8080",
+            "http://127.1.2.3/x",
+            "http://localhost:1/",
+            "http://[::1]:9/",
+            "https://LOCALHOST",
+        ] {
+            assert!(is_loopback_url(ok).unwrap(), "{ok}");
+        }
+        for remote in [
+            "http://10.0.0.1",
+            "https://example.com/log",
+            "http://[::2]:1",
+        ] {
+            assert!(!is_loopback_url(remote).unwrap(), "{remote}");
+        }
+        for bad in ["ftp://127.0.0.1", "127.0.0.1:80", "", "http://"] {
+            assert!(is_loopback_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn submitted_answers_are_checked() {
+        assert!(parse_submitted(b"{}").is_err());
+        assert!(parse_submitted(b"not json").is_err());
+        assert!(parse_submitted(br#"{"index":1,"duplicate":false,"proof":"x"}"#).is_err());
+    }
+}

@@ -1,0 +1,342 @@
+//! `reprove ledger audit`: fsck from the outside, through the public read API only.
+//!
+//! Trusts nothing but the log key. It verifies the checkpoint, then walks the tree bottom-up
+//! in one pass: for each entry bundle (in order) it fetches the bundle and its level-0 tile,
+//! recomputes the leaf hashes from the entries and compares them with the tile; every full
+//! tile's root is the next element of the level above, so each tile of level `L + 1` is
+//! compared, as soon as 256 elements are known, with the hashes derived from level `L`, and
+//! each level's partial tile with the elements left over at the end. Every derived hash comes
+//! from the entries, never from a served tile. The root of all the entries must be the
+//! checkpoint's root. Memory is O(256 × levels) whatever the log's size.
+
+use std::io::Write;
+use std::sync::Arc;
+
+use anyhow::Context;
+use reprove_verifier::dsse::Envelope;
+use reprove_verifier::merkle::{Hash, RightEdge, node_hash};
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::tiles::{BundleId, EntryBundle, TILE_WIDTH, Tile, TileId, tree_tiles};
+
+use crate::Outcome;
+use crate::cli::LedgerAudit;
+use crate::client::{ClientOptions, FetchError, LogClient};
+use crate::progress;
+
+/// Problems listed in the report; more are counted.
+const MAX_LISTED: usize = 1000;
+
+/// Audits the log at `args.url`.
+pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
+    let key = NoteVerifier::parse(args.log_key.trim())
+        .with_context(|| format!("--log-key {:?} is not a verifier key", args.log_key))?;
+    let client = LogClient::new(
+        &args.url,
+        ClientOptions {
+            cache: args.cache.clone(),
+            ..ClientOptions::default()
+        },
+    )?;
+    let mut audit = Audit::new(args.dsse);
+    let checkpoint = match client.checkpoint(&key) {
+        Ok(c) => Some(c),
+        Err(e) if e.is_transport() => return Err(e).context("fetching the checkpoint"),
+        Err(e) => {
+            audit.problem(e.to_string());
+            None
+        }
+    };
+    if let Some(checkpoint) = &checkpoint {
+        audit.walk(&client, checkpoint.size(), args.parallel.max(1))?;
+        let root = audit.edge.root();
+        if root != *checkpoint.root() {
+            audit.problem(format!(
+                "the entries give root {}, the checkpoint signs {}",
+                hex::encode(root),
+                hex::encode(checkpoint.root())
+            ));
+        }
+    }
+    let clean = audit.problem_count == 0;
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "url": client.base(),
+            "origin": key.name(),
+            "size": checkpoint.as_ref().map(|c| c.size()),
+            "root": checkpoint.as_ref().map(|c| hex::encode(c.root())),
+            "tiles": audit.tiles,
+            "bundles": audit.bundles,
+            "entries": audit.edge.size(),
+            "dsse_checked": args.dsse,
+            "clean": clean,
+            "problem_count": audit.problem_count,
+            "problems": audit.problems,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        if let Some(c) = &checkpoint {
+            writeln!(
+                out,
+                "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
+                key.name(),
+                client.base(),
+                c.size(),
+                hex::encode(c.root()),
+                audit.tiles,
+                audit.bundles,
+                audit.edge.size(),
+                if args.dsse { " (all DSSE-checked)" } else { "" }
+            )?;
+        }
+        for p in &audit.problems {
+            writeln!(out, "problem: {p}")?;
+        }
+        if audit.problem_count > audit.problems.len() as u64 {
+            writeln!(
+                out,
+                "… and {} more problems",
+                audit.problem_count - audit.problems.len() as u64
+            )?;
+        }
+        if clean {
+            writeln!(out, "clean")?;
+        } else {
+            writeln!(out, "{} problems found", audit.problem_count)?;
+        }
+    }
+    Ok(if clean { Outcome::Ok } else { Outcome::No })
+}
+
+/// The state of one walk over the tree.
+struct Audit {
+    dsse: bool,
+    /// The right edge of the entries seen so far: gives the root.
+    edge: RightEdge,
+    /// Per tile level `L >= 1`: the index of the next tile to compare, and the elements
+    /// derived for it so far.
+    pending: Vec<(u64, Vec<Hash>)>,
+    tiles: u64,
+    bundles: u64,
+    problems: Vec<String>,
+    problem_count: u64,
+}
+
+impl Audit {
+    fn new(dsse: bool) -> Self {
+        Self {
+            dsse,
+            edge: RightEdge::empty(),
+            pending: Vec::new(),
+            tiles: 0,
+            bundles: 0,
+            problems: Vec::new(),
+            problem_count: 0,
+        }
+    }
+
+    fn problem(&mut self, p: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(p);
+        }
+    }
+
+    /// Records a fetch failure as a problem; a transport failure stops the audit.
+    fn fetched<T>(&mut self, r: Result<T, FetchError>) -> anyhow::Result<Option<T>> {
+        match r {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.is_transport() => Err(e.into()),
+            Err(e) => {
+                self.problem(e.to_string());
+                Ok(None)
+            }
+        }
+    }
+
+    /// Walks every bundle and tile of the tree of `size`.
+    fn walk(&mut self, client: &LogClient, size: u64, parallel: usize) -> anyhow::Result<()> {
+        let levels = tree_tiles(size);
+        let bundles = levels
+            .first()
+            .map_or(0, |l| l.full + u64::from(l.partial.is_some()));
+        let bar = progress::bar(bundles, "audit");
+        let shared = Arc::new(client.clone());
+        let mut next = 0;
+        while next < bundles {
+            let batch: Vec<BundleId> = (next..bundles.min(next + parallel as u64))
+                .filter_map(|n| BundleId::in_tree(n, size))
+                .collect();
+            next += batch.len() as u64;
+            let fetched = fetch_all(&shared, &batch);
+            for (id, (tile, bundle)) in batch.iter().zip(fetched) {
+                self.level0(*id, tile, bundle, client)?;
+                bar.inc(1);
+            }
+        }
+        bar.finish_and_clear();
+        // The partial tiles of the levels above 0: what is left over must be exactly them.
+        for level in levels.iter().skip(1) {
+            let l = usize::from(level.level);
+            let (index, elements) = self.pending.get(l).cloned().unwrap_or_default();
+            match level.partial {
+                Some(width) => {
+                    let id = TileId::new(level.level, level.full, width)?;
+                    if index != level.full || elements.len() != usize::from(width) {
+                        self.problem(format!(
+                            "tile level {l}: the entries give {} hashes after tile {index}, the \
+                             tree needs {width} after tile {}",
+                            elements.len(),
+                            level.full
+                        ));
+                    } else {
+                        self.compare(client, id, &elements)?;
+                    }
+                }
+                None if !elements.is_empty() => self.problem(format!(
+                    "tile level {l}: {} hashes derived past the tree",
+                    elements.len()
+                )),
+                None => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks one bundle and its level-0 tile, and feeds the levels above.
+    fn level0(
+        &mut self,
+        id: BundleId,
+        tile: Result<Tile, FetchError>,
+        bundle: Result<EntryBundle, FetchError>,
+        client: &LogClient,
+    ) -> anyhow::Result<()> {
+        let tile = self.fetched(tile)?;
+        let bundle = self.fetched(bundle)?;
+        self.tiles += u64::from(tile.is_some());
+        self.bundles += u64::from(bundle.is_some());
+        let leaves = match (&bundle, &tile) {
+            (Some(bundle), tile) => {
+                if self.dsse {
+                    let base = id.index() * u64::from(TILE_WIDTH);
+                    for (i, e) in bundle.entries().iter().enumerate() {
+                        if let Err(err) = Envelope::parse(e) {
+                            self.problem(format!(
+                                "entry {} is not a DSSE envelope: {err}",
+                                base + i as u64
+                            ));
+                        }
+                    }
+                }
+                let leaves = bundle.leaf_hashes();
+                if let Some(tile) = tile
+                    && let Err(e) = reprove_verifier::tiles::verify_bundle(tile, bundle)
+                {
+                    self.problem(format!("{}: {e}", id.tile()));
+                }
+                leaves
+            }
+            // Without the entries, go on with the served hashes (already a problem).
+            (None, Some(tile)) => tile.hashes().to_vec(),
+            (None, None) => vec![[0; 32]; usize::from(id.width())],
+        };
+        self.edge = self.edge.append(&leaves)?.edge;
+        if id.is_full() {
+            self.push(client, 1, perfect_root(&leaves))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a derived element to tile level `level`, comparing each tile as it fills.
+    fn push(&mut self, client: &LogClient, level: u8, hash: Hash) -> anyhow::Result<()> {
+        let l = usize::from(level);
+        if self.pending.len() <= l {
+            self.pending.resize(l + 1, (0, Vec::new()));
+        }
+        self.pending[l].1.push(hash);
+        if self.pending[l].1.len() < usize::from(TILE_WIDTH) {
+            return Ok(());
+        }
+        let (index, elements) = std::mem::take(&mut self.pending[l]);
+        self.pending[l].0 = index + 1;
+        let id = TileId::new(level, index, TILE_WIDTH)?;
+        self.compare(client, id, &elements)?;
+        if level < reprove_verifier::tiles::MAX_TILE_LEVEL {
+            self.push(client, level + 1, perfect_root(&elements))?;
+        }
+        Ok(())
+    }
+
+    /// Fetches tile `id` and compares it with the hashes derived from below.
+    fn compare(&mut self, client: &LogClient, id: TileId, derived: &[Hash]) -> anyhow::Result<()> {
+        let Some(tile) = self.fetched(client.tile(id))? else {
+            return Ok(());
+        };
+        self.tiles += 1;
+        if let Some(i) = tile.hashes().iter().zip(derived).position(|(a, b)| a != b) {
+            self.problem(format!(
+                "{id}: element {i} differs from the hash the entries give"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Fetches the level-0 tile and the bundle of each id, `ids.len()` requests at a time.
+#[allow(clippy::type_complexity)]
+fn fetch_all(
+    client: &Arc<LogClient>,
+    ids: &[BundleId],
+) -> Vec<(Result<Tile, FetchError>, Result<EntryBundle, FetchError>)> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|&id| {
+                let client = client.clone();
+                s.spawn(move || (client.tile(id.tile()), client.bundle(id)))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    let err = || FetchError::Invalid {
+                        url: String::new(),
+                        reason: "fetch thread panicked".into(),
+                    };
+                    (Err(err()), Err(err()))
+                })
+            })
+            .collect()
+    })
+}
+
+/// The root of a perfect tree over `hashes` (a power of two of them).
+fn perfect_root(hashes: &[Hash]) -> Hash {
+    let mut level = hashes.to_vec();
+    while level.len() > 1 {
+        level = level
+            .chunks(2)
+            .map(|p| match p {
+                [l, r] => node_hash(l, r),
+                [one] => *one,
+                _ => unreachable!("chunks(2) yields one or two"),
+            })
+            .collect();
+    }
+    level.first().copied().unwrap_or([0; 32])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprove_verifier::merkle::leaf_hash;
+
+    #[test]
+    fn perfect_root_is_the_tree_root() {
+        let leaves: Vec<Hash> = (0u32..256).map(|i| leaf_hash(&i.to_be_bytes())).collect();
+        let edge = RightEdge::empty().append(&leaves).unwrap().edge;
+        assert_eq!(perfect_root(&leaves), edge.root());
+    }
+}

@@ -1,0 +1,149 @@
+//! `reprove ledger export`: the read API as static files.
+//!
+//! Layout (the c2sp tlog-tiles paths, relative to OUT): `checkpoint`, `tile/<L>/<N>[.p/<W>]`
+//! for every full tile and the partial tile of every level that the checkpoint's tree has,
+//! and `tile/entries/<N>[.p/<W>]` for every bundle. Every file is written through a temporary
+//! file and a rename; the checkpoint is written last, so a server that serves OUT while an
+//! export runs serves the old tree (whose files are all still there: full files are never
+//! rewritten and older partial tiles are not removed) or the new one, never half of one.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use reprove_ledger::Ledger;
+use reprove_verifier::checkpoint::{WitnessPolicy, verify_checkpoint};
+use reprove_verifier::tiles::{BundleId, tree_tiles};
+
+use super::{log_key, open_error};
+use crate::Outcome;
+use crate::cli::LedgerExport;
+use crate::client::write_atomic;
+use crate::progress;
+
+/// What one export wrote.
+#[derive(Debug, Default)]
+struct Counts {
+    written: u64,
+    unchanged: u64,
+    bytes: u64,
+}
+
+/// Exports the log's read API into `--out`.
+pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
+    let key = log_key(&args.data, args.log_key.as_deref())?;
+    let ledger =
+        Ledger::open_read_only(&args.data, key.clone()).map_err(|e| open_error(&args.data, e))?;
+    let head = ledger.head();
+    let size = head.size();
+
+    // Never mix two logs, or move a mirror back in time.
+    let checkpoint_file = args.out.join("checkpoint");
+    match std::fs::read(&checkpoint_file) {
+        Ok(old) => {
+            let old = verify_checkpoint(&old, &key, &WitnessPolicy::none()).with_context(|| {
+                format!(
+                    "{} holds a checkpoint that is not this log's; refusing to mix two logs",
+                    checkpoint_file.display()
+                )
+            })?;
+            if old.size() > size {
+                bail!(
+                    "{} holds a newer export (tree size {}) than this log's {size}",
+                    args.out.display(),
+                    old.size()
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(format!("reading {}", checkpoint_file.display())),
+    }
+
+    let levels = tree_tiles(size);
+    let total: u64 = levels
+        .iter()
+        .map(|l| l.full + u64::from(l.partial.is_some()))
+        .sum::<u64>()
+        + levels
+            .first()
+            .map_or(0, |l| l.full + u64::from(l.partial.is_some()));
+    let bar = progress::bar(total, "export");
+    let mut counts = Counts::default();
+    for level in &levels {
+        for id in level.ids() {
+            let bytes = ledger
+                .tile(id)
+                .with_context(|| format!("reading tile {id}"))?;
+            put(&args.out, &id.path(), &bytes, id.is_full(), &mut counts)?;
+            bar.inc(1);
+        }
+    }
+    if let Some(level0) = levels.first() {
+        for n in 0..level0.full + u64::from(level0.partial.is_some()) {
+            let Some(id) = BundleId::in_tree(n, size) else {
+                break;
+            };
+            let bytes = ledger
+                .bundle(id)
+                .with_context(|| format!("reading entry bundle {id}"))?;
+            put(&args.out, &id.path(), &bytes, id.is_full(), &mut counts)?;
+            bar.inc(1);
+        }
+    }
+    write_atomic(&checkpoint_file, head.note())
+        .with_context(|| format!("writing {}", checkpoint_file.display()))?;
+    bar.finish_and_clear();
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "out": args.out,
+            "origin": key.name(),
+            "size": size,
+            "files_written": counts.written + 1,
+            "files_unchanged": counts.unchanged,
+            "bytes_written": counts.bytes + head.note().len() as u64,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "exported {} at tree size {size} to {}: {} files written, {} unchanged",
+            key.name(),
+            args.out.display(),
+            counts.written + 1,
+            counts.unchanged
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Writes one file. An immutable file already there must hold exactly these bytes.
+fn put(
+    out: &Path,
+    path: &str,
+    bytes: &[u8],
+    immutable: bool,
+    counts: &mut Counts,
+) -> anyhow::Result<()> {
+    let file = out.join(path);
+    if immutable {
+        match std::fs::read(&file) {
+            Ok(old) if old == bytes => {
+                counts.unchanged += 1;
+                return Ok(());
+            }
+            Ok(_) => bail!(
+                "{} already exists with other contents: full tiles never change, so OUT holds \
+                 another log or a damaged export",
+                file.display()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e).context(format!("reading {}", file.display())),
+        }
+    }
+    write_atomic(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
+    counts.written += 1;
+    counts.bytes += bytes.len() as u64;
+    Ok(())
+}

@@ -1,0 +1,101 @@
+//! `reprove ledger init`: create a log, explicitly, once.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use reprove_ledger::Ledger;
+use reprove_verifier::note::is_valid_key_name;
+
+use super::{KEY_FILE, PUB_FILE, read_signer};
+use crate::Outcome;
+use crate::cli::LedgerInit;
+use crate::cmd::key::{fresh_signer, write_new};
+
+/// Creates the log: checks the origin and key, lets the core refuse anything but a new or
+/// empty directory, then writes the key files.
+pub fn run(args: &LedgerInit) -> anyhow::Result<Outcome> {
+    check_origin(&args.origin)?;
+    let (signer, generated) = match &args.key {
+        Some(path) => {
+            let signer = read_signer(path)?;
+            if signer.name() != args.origin {
+                bail!(
+                    "the key in {} is named {:?}, but a log key's name must be its origin {:?}",
+                    path.display(),
+                    signer.name(),
+                    args.origin
+                );
+            }
+            (signer, false)
+        }
+        None => (fresh_signer(&args.origin)?, true),
+    };
+    let existed = args.data.exists();
+    let head = Ledger::init(&args.data, &signer)
+        .with_context(|| format!("creating a log in {}", args.data.display()))?;
+    let vkey = signer.verifier().to_string();
+    let key_file = args.data.join(KEY_FILE);
+    let pub_file = args.data.join(PUB_FILE);
+    let written = (|| {
+        write_new(&pub_file, format!("{vkey}\n").as_bytes(), 0o644)?;
+        if generated {
+            write_new(
+                &key_file,
+                format!("{}\n", signer.to_private_key_string()).as_bytes(),
+                0o600,
+            )?;
+        }
+        anyhow::Ok(())
+    })();
+    if let Err(e) = written {
+        // A log whose key is lost is useless: take back the directory we created.
+        if !existed {
+            let _ = std::fs::remove_dir_all(&args.data);
+        }
+        return Err(e.context("writing the log's key files"));
+    }
+
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "origin": args.origin,
+            "vkey": vkey,
+            "data": args.data,
+            "private_key_file": generated.then_some(&key_file),
+            "public_key_file": pub_file,
+            "checkpoint": String::from_utf8_lossy(head.note()),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "{vkey}")?;
+        if generated {
+            eprintln!(
+                "created log {} in {}; its private key is {} (mode 0600): keep it secret and \
+                 back it up",
+                args.origin,
+                args.data.display(),
+                key_file.display()
+            );
+        } else {
+            eprintln!("created log {} in {}", args.origin, args.data.display());
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// An origin is a key name (no whitespace, no `+`) and a schema-less URL.
+fn check_origin(origin: &str) -> anyhow::Result<()> {
+    if !is_valid_key_name(origin) {
+        bail!(
+            "invalid origin {origin:?}: it must be non-empty, printable, and contain no \
+             whitespace or '+' (e.g. log.example.org/reprove)"
+        );
+    }
+    if origin.contains("://") {
+        bail!(
+            "invalid origin {origin:?}: an origin is a schema-less URL (e.g. \
+             log.example.org/reprove, without https://)"
+        );
+    }
+    Ok(())
+}

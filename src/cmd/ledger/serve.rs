@@ -1,0 +1,125 @@
+//! `reprove ledger serve`: open the log, start the sequencer, serve HTTP until a signal.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use reprove_ledger::http::{HttpConfig, router, serve};
+use reprove_ledger::{Ledger, Sequencer, SequencerConfig, TokioClock};
+use reprove_verifier::note::NoteVerifier;
+
+use super::{key_path, open_error, read_signer};
+use crate::Outcome;
+use crate::cli::LedgerServe;
+
+/// Serves the log until SIGINT or SIGTERM, then shuts down gracefully.
+pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
+    init_tracing();
+    if !args.data.is_dir() {
+        bail!(
+            "{} is not an initialized log (no such directory); create one with `reprove ledger init`",
+            args.data.display()
+        );
+    }
+    let signer = read_signer(&key_path(&args.data, args.key.as_ref()))?;
+    let allow_keys = args
+        .allow_keys
+        .as_deref()
+        .map(read_allow_keys)
+        .transpose()?;
+    let config = SequencerConfig {
+        batch_max_age: Duration::from_millis(args.batch_max_age),
+        batch_max_size: args.batch_max_size,
+        pool_capacity: args.pool_capacity,
+    };
+    // Open before anything else: a directory that is not a sound log is refused at once.
+    let (ledger, writer) =
+        Ledger::open(&args.data, signer).map_err(|e| open_error(&args.data, e))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let sequencer = Sequencer::start(writer, config, Arc::new(TokioClock))
+            .context("starting the sequencer")?;
+        let http = HttpConfig {
+            allow_keys,
+            ..HttpConfig::default()
+        };
+        let head = ledger.head();
+        let origin = ledger.origin().to_owned();
+        let app = router(Arc::new(ledger), Arc::new(sequencer.clone()), http);
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .with_context(|| format!("listening on {}", args.listen))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        let shutdown = shutdown_signal()?;
+        {
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "listening on http://{addr}")?;
+            out.flush()?;
+        }
+        tracing::info!(%addr, origin, size = head.size(), "serving the log");
+        let served = serve(listener, app, shutdown).await;
+        tracing::info!("no longer accepting requests; finishing the rounds in flight");
+        let stopped = sequencer.shutdown().await;
+        served.context("serving HTTP")?;
+        stopped.context("stopping the sequencer")?;
+        tracing::info!("stopped cleanly");
+        anyhow::Ok(())
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// Reads an allow-list: one vkey per line; blank lines and `#` comments are ignored.
+pub fn read_allow_keys(path: &Path) -> anyhow::Result<Vec<NoteVerifier>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the allow-list {}", path.display()))?;
+    let mut keys = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or_default().trim();
+        if line.is_empty() {
+            continue;
+        }
+        let key = NoteVerifier::parse(line).with_context(|| {
+            format!(
+                "{} line {}: {line:?} is not a verifier key",
+                path.display(),
+                n + 1
+            )
+        })?;
+        keys.push(key);
+    }
+    Ok(keys)
+}
+
+/// Registers SIGINT and SIGTERM handlers now (so a signal that arrives as soon as the address
+/// is printed is not fatal) and returns a future that resolves on the first of them.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut int = signal(SignalKind::interrupt()).context("listening for SIGINT")?;
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = int.recv() => tracing::info!("SIGINT received"),
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+        }
+    })
+}
+
+/// Structured logs on stderr, filtered by RUST_LOG (default `info`), without colour when
+/// stderr is not a terminal or NO_COLOR is set.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
+}
