@@ -36,6 +36,8 @@
 //! `Retry-After`.
 
 mod add;
+
+pub use add::derive_index_keys;
 mod error;
 mod lookup;
 mod metrics;

@@ -50,7 +50,7 @@ pub struct PageRequest {
     /// Continue after this index (exclusive), in the page's direction; `None` starts at the
     /// oldest (forward) or newest (backward) entry.
     pub cursor: Option<u64>,
-    /// How many indices at most; capped at [`MAX_PAGE`].
+    /// How many indices at most, taken as 1 to [`MAX_PAGE`].
     pub limit: usize,
     /// Which way to walk.
     pub direction: Direction,

@@ -153,6 +153,13 @@ fn too_large(limit: usize) -> ApiError {
     )
 }
 
+/// The lookup keys the log records for an entry: exactly what `POST /add` derived when it
+/// accepted it. `fsck` uses this to check that every entry has all its index records and no
+/// others; an entry that no longer passes the checks derives none.
+pub fn derive_index_keys(entry: &[u8]) -> Vec<IndexKey> {
+    validate(entry, None).map(|s| s.keys).unwrap_or_default()
+}
+
 /// Every check on the body, in order; on success the submission to log: the body as it is,
 /// with the lookup keys derived from the verified entry.
 fn validate(body: &[u8], allow: Option<&[NoteVerifier]>) -> Result<Submission, ApiError> {
