@@ -15,9 +15,9 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use common::{
-    Server, WAIT, agent, envelope, get_ok, init_log, post, release, reprove, signer, text,
+    Server, WAIT, agent, decode_lines, envelope, get_ok, init_log, post, release, reprove, signer,
+    text,
 };
 use reprove_verifier::checkpoint::{WitnessPolicy, verify_checkpoint};
 use reprove_verifier::merkle::{Hash, verify_consistency};
@@ -211,17 +211,7 @@ fn check(
             "a checkpoint of size {old} was handed out, the log is {size}"
         );
         let body = get_ok(&agent, &format!("{url}/consistency?old={old}&new={size}"));
-        let proof: Vec<Hash> = text(&body)
-            .lines()
-            .filter(|l| !l.is_empty())
-            .map(|l| {
-                base64::engine::general_purpose::STANDARD
-                    .decode(l)
-                    .unwrap()
-                    .try_into()
-                    .unwrap()
-            })
-            .collect();
+        let proof: Vec<Hash> = decode_lines(&body);
         verify_consistency(old, size, &proof, root, head.root()).unwrap_or_else(|e| {
             panic!("after restart {cycle}: checkpoint {old} is not consistent with {size}: {e}")
         });

@@ -10,12 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use common::{
-    ORIGIN, Server, StaticServer, agent, envelope, get, get_ok, init_log, post, release, reprove,
-    signer, snapshot, text,
+    ORIGIN, Server, StaticServer, agent, decode_lines, envelope, get, get_ok, init_log, post,
+    release, reprove, signer, snapshot, text,
 };
 use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
 use reprove_verifier::merkle::{
-    Hash, consistency_proof, inclusion_proof, leaf_hash, root_from_reader, verify_consistency,
+    consistency_proof, inclusion_proof, leaf_hash, root_from_reader, verify_consistency,
 };
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::proof::TlogProof;
@@ -142,21 +142,6 @@ fn check_log(url: &str, key: &NoteVerifier, acks: &[Ack]) -> VerifiedCheckpoint 
         }
     }
     head
-}
-
-fn decode_lines(body: &[u8]) -> Vec<Hash> {
-    use base64::Engine;
-    text(body)
-        .lines()
-        .filter(|l| !l.is_empty())
-        .map(|l| {
-            base64::engine::general_purpose::STANDARD
-                .decode(l)
-                .unwrap()
-                .try_into()
-                .unwrap()
-        })
-        .collect()
 }
 
 fn audit(url: &str, vkey: &str) -> std::process::Output {

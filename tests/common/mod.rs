@@ -355,3 +355,19 @@ fn serve_file(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
     }
     conn.flush()
 }
+
+/// The hashes of a `/consistency` answer: one base64 hash per line.
+pub fn decode_lines(body: &[u8]) -> Vec<reprove_verifier::merkle::Hash> {
+    use base64::Engine;
+    text(body)
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            base64::engine::general_purpose::STANDARD
+                .decode(l)
+                .unwrap()
+                .try_into()
+                .unwrap()
+        })
+        .collect()
+}
