@@ -129,16 +129,8 @@ impl LogClient {
             url: url.clone(),
             error: e.to_string(),
         };
-        let mut resp = self.agent.get(&url).call().map_err(transport)?;
-        let status = resp.status().as_u16();
-        let retry_after = retry_after(&resp);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(transport)?;
-        check_status(&url, status, body, retry_after)
+        let resp = self.agent.get(&url).call().map_err(transport)?;
+        read_response(&url, resp)
     }
 
     /// The signed checkpoint, verified against the log key (no witnesses required).
@@ -211,21 +203,13 @@ impl LogClient {
             url: url.clone(),
             error: e.to_string(),
         };
-        let mut resp = self
+        let resp = self
             .agent
             .post(&url)
             .header("content-type", "application/json")
             .send(envelope)
             .map_err(transport)?;
-        let status = resp.status().as_u16();
-        let retry = retry_after(&resp);
-        let body = resp
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_vec()
-            .map_err(transport)?;
-        let body = check_status(&url, status, body, retry)?;
+        let body = read_response(&url, resp)?;
         parse_submitted(&body).map_err(|reason| FetchError::Invalid { url, reason })
     }
 
@@ -379,6 +363,25 @@ pub fn is_loopback_url(url: &str) -> anyhow::Result<bool> {
     Ok(host
         .parse::<std::net::IpAddr>()
         .is_ok_and(|ip| ip.is_loopback()))
+}
+
+/// Reads a response body (at most [`MAX_BODY`]) and checks its status.
+fn read_response(
+    url: &str,
+    mut resp: ureq::http::Response<ureq::Body>,
+) -> Result<Vec<u8>, FetchError> {
+    let status = resp.status().as_u16();
+    let retry = retry_after(&resp);
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(MAX_BODY)
+        .read_to_vec()
+        .map_err(|e| FetchError::Transport {
+            url: url.to_owned(),
+            error: e.to_string(),
+        })?;
+    check_status(url, status, body, retry)
 }
 
 fn retry_after(resp: &ureq::http::Response<ureq::Body>) -> Option<u64> {
