@@ -47,6 +47,17 @@ pub(crate) struct Shared {
     pub(crate) head: RwLock<Head>,
 }
 
+impl Shared {
+    /// The latest signed checkpoint. A poisoned lock still holds a committed head: the head is
+    /// replaced whole, never half-written.
+    pub(crate) fn head(&self) -> Head {
+        self.head
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
 impl Ledger {
     /// Creates a new log in `dir`, which must not exist or be empty, and signs the checkpoint
     /// of the empty tree with `signer` (whose key name is the log's origin).
@@ -136,11 +147,7 @@ impl Ledger {
 
     /// The latest signed checkpoint.
     pub fn head(&self) -> Head {
-        self.shared
-            .head
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.head()
     }
 
     pub(crate) fn store(&self) -> &Store {
@@ -151,11 +158,7 @@ impl Ledger {
 impl Writer {
     /// The latest signed checkpoint (the one the next round extends).
     pub fn head(&self) -> Head {
-        self.shared
-            .head
-            .read()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
+        self.shared.head()
     }
 
     /// Whether an earlier write failed, so that this writer refuses to append.

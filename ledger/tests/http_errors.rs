@@ -6,25 +6,14 @@ mod common;
 #[path = "common/http.rs"]
 mod http;
 
-use std::sync::Arc;
-
 use common::{fill, new_log};
-use http::{Server, fast_rounds, request};
-use reprove_ledger::{HttpConfig, TokioClock};
+use http::{Server, request};
 
 /// A log of 10 entries, with checkpoints signed at 5 and 10.
 async fn served() -> Server {
     let (dir, ledger, mut writer) = new_log();
     fill(&mut writer, 0, 10, 5);
-    Server::start_with(
-        dir,
-        ledger,
-        writer,
-        fast_rounds(),
-        Arc::new(TokioClock),
-        HttpConfig::default(),
-    )
-    .await
+    Server::serve_log(dir, ledger, writer).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

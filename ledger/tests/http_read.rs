@@ -34,15 +34,7 @@ async fn served(sizes: &[u64], round: u64) -> Server {
         fill(&mut writer, at, size, round);
         at = size;
     }
-    Server::start_with(
-        dir,
-        ledger,
-        writer,
-        fast_rounds(),
-        Arc::new(TokioClock),
-        HttpConfig::default(),
-    )
-    .await
+    Server::serve_log(dir, ledger, writer).await
 }
 
 /// GET `path`, expecting 200 and an octet-stream cached as a full or partial tile.

@@ -53,6 +53,19 @@ impl Server {
         .await
     }
 
+    /// An opened (possibly pre-filled) log, served with fast rounds and the default config.
+    pub async fn serve_log(dir: tempfile::TempDir, ledger: Ledger, writer: Writer) -> Server {
+        Server::start_with(
+            dir,
+            ledger,
+            writer,
+            fast_rounds(),
+            Arc::new(TokioClock),
+            HttpConfig::default(),
+        )
+        .await
+    }
+
     /// Serves an opened log whose writer goes to a sequencer with `seq` and `clock`.
     pub async fn start_with(
         dir: tempfile::TempDir,
