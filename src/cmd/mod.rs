@@ -1,16 +1,36 @@
 //! One module per subcommand.
 
 mod bench;
+mod bench_hash;
+mod bench_web;
+mod bundle;
+mod demo;
+mod docs;
+mod gate;
 pub mod key;
 mod ledger;
+mod rebuild;
+mod rebuilder;
+mod release;
+mod revoke;
+mod verify;
 
 use crate::Outcome;
-use crate::cli::{BenchCommand, Cli, Command, KeyCommand, LedgerCommand};
+use crate::cli::{
+    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, RebuilderCommand, ReleaseCommand,
+};
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
     match cli.command {
+        Command::Verify(args) => verify::run(&args),
+        Command::Gate(args) => gate::run(&args),
+        Command::Bundle(args) => bundle::run(&args),
+        Command::Release(ReleaseCommand::Publish(args)) => release::publish(&args),
+        Command::Rebuild(args) => rebuild::run(&args),
+        Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(&args),
+        Command::Key(KeyCommand::Revoke(args)) => revoke::run(&args),
         Command::Ledger(cmd) => match cmd {
             LedgerCommand::Init(args) => ledger::init::run(&args),
             LedgerCommand::Serve(args) => ledger::serve::run(&args),
@@ -18,6 +38,11 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
             LedgerCommand::Audit(args) => ledger::audit::run(&args),
             LedgerCommand::Export(args) => ledger::export::run(&args),
         },
+        Command::Demo(args) => demo::run(&args),
+        Command::Completions(args) => docs::completions(&args),
+        Command::Man => docs::man(),
         Command::Bench(BenchCommand::Ledger(args)) => bench::ledger(&args),
+        Command::Bench(BenchCommand::Hash(args)) => bench_hash::run(&args),
+        Command::Bench(BenchCommand::Web(args)) => bench_web::run(&args),
     }
 }

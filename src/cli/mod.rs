@@ -4,6 +4,14 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+mod consume;
+mod rebuild;
+mod web;
+
+pub use consume::{Bundle, Gate, KeyRevoke, Verify};
+pub use rebuild::{BenchHash, Rebuild, RebuilderRun, ReleasePublish};
+pub use web::BenchWeb;
+
 /// reprove: check that a released binary really comes from its source.
 ///
 /// Publishers record releases in an append-only transparency log; independent rebuilders
@@ -23,15 +31,63 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Manage signing keys (Ed25519, c2sp signed-note format).
+    /// Verify artifacts against your policy: proofs, signatures, revocations, threshold.
+    Verify(Verify),
+    /// Exit 0 only when every artifact of a release satisfies the policy (a release gate).
+    Gate(Gate),
+    /// Write a self-contained bundle for verifying a release offline.
+    Bundle(Bundle),
+    /// Publish releases: record a release manifest in the log.
+    #[command(subcommand)]
+    Release(ReleaseCommand),
+    /// Rebuild one release in a sandbox, compare bit for bit, and attest the outcome.
+    Rebuild(Rebuild),
+    /// Run a rebuilder node that follows the log and rebuilds every release.
+    #[command(subcommand)]
+    Rebuilder(RebuilderCommand),
+    /// Manage signing keys (Ed25519, c2sp signed-note format) and revoke them.
     #[command(subcommand)]
     Key(KeyCommand),
     /// Run and check a transparency log: init, serve, fsck, audit, export.
     #[command(subcommand)]
     Ledger(LedgerCommand),
-    /// Load generators (loopback only unless told otherwise).
+    /// The whole story on this machine: a ledger, a publisher, three rebuilders, a consumer.
+    Demo(Demo),
+    /// Print shell completions for SHELL to stdout.
+    Completions(Completions),
+    /// Print the man page (roff) to stdout.
+    Man,
+    /// Load generators and throughput measurements (loopback only unless told otherwise).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Hash the artifacts, sign a release manifest and append it to the log; prints its index.
+    Publish(ReleasePublish),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RebuilderCommand {
+    /// Follow the log and rebuild every release, with a durable job table (the long-running node).
+    Run(RebuilderRun),
+}
+
+#[derive(Debug, Args)]
+pub struct Demo {
+    /// Keep everything (ledger data, keys, policy, work directories) in this directory.
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Stop as soon as the story is told instead of serving the ledger until Ctrl-C.
+    #[arg(long)]
+    pub exit: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct Completions {
+    /// The shell to generate completions for.
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -43,6 +99,8 @@ pub enum KeyCommand {
     /// `<name>+<id>+<key>`. Existing files are never overwritten. Characters of NAME that are not
     /// safe in a file name (such as `/`) are replaced by `_` in the file names only.
     Generate(KeyGenerate),
+    /// Append a signed revocation notice for a key to the log.
+    Revoke(KeyRevoke),
 }
 
 #[derive(Debug, Args)]
@@ -198,6 +256,10 @@ pub enum BenchCommand {
     /// --max-requests. Closed loop: each writer waits for its answer (about one batch age), so
     /// saturating the server takes hundreds of writers.
     Ledger(BenchLedger),
+    /// Hash a file with sha256 alone, blake3 alone, and both in one pass; report throughput.
+    Hash(BenchHash),
+    /// Load the web pages of a running ledger; report median and p99 page times.
+    Web(BenchWeb),
 }
 
 #[derive(Debug, Args)]

@@ -1,0 +1,15 @@
+//! Arguments of the publisher and rebuilder commands.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct ReleasePublish {}
+
+#[derive(Debug, Args)]
+pub struct Rebuild {}
+
+#[derive(Debug, Args)]
+pub struct RebuilderRun {}
+
+#[derive(Debug, Args)]
+pub struct BenchHash {}

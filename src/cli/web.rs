@@ -1,0 +1,6 @@
+//! Arguments of the web page benchmark.
+
+use clap::Args;
+
+#[derive(Debug, Args)]
+pub struct BenchWeb {}
