@@ -4,6 +4,7 @@
 mod cli;
 mod client;
 mod cmd;
+mod hash;
 mod progress;
 mod sign;
 

@@ -6,10 +6,12 @@ use clap::{Args, Parser, Subcommand};
 
 mod consume;
 mod rebuild;
+mod rebuilder;
 mod web;
 
 pub use consume::{Bundle, Gate, KeyRevoke, Verify};
-pub use rebuild::{BenchHash, Rebuild, RebuilderRun, ReleasePublish};
+pub use rebuild::{BenchHash, BenchSandbox, Rebuild, ReleasePublish};
+pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
 
 /// reprove: check that a released binary really comes from its source.
@@ -258,6 +260,8 @@ pub enum BenchCommand {
     Ledger(BenchLedger),
     /// Hash a file with sha256 alone, blake3 alone, and both in one pass; report throughput.
     Hash(BenchHash),
+    /// Time the same fixture build inside and outside the sandbox; report the overhead ratio.
+    Sandbox(BenchSandbox),
     /// Load the web pages of a running ledger; report median and p99 page times.
     Web(BenchWeb),
 }

@@ -9,7 +9,7 @@ pub struct ReleasePublish {}
 pub struct Rebuild {}
 
 #[derive(Debug, Args)]
-pub struct RebuilderRun {}
+pub struct BenchHash {}
 
 #[derive(Debug, Args)]
-pub struct BenchHash {}
+pub struct BenchSandbox {}

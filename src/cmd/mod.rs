@@ -1,7 +1,7 @@
 //! One module per subcommand.
 
 mod bench;
-mod bench_hash;
+mod bench_rebuild;
 mod bench_web;
 mod bundle;
 mod demo;
@@ -42,7 +42,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Completions(args) => docs::completions(&args),
         Command::Man => docs::man(),
         Command::Bench(BenchCommand::Ledger(args)) => bench::ledger(&args),
-        Command::Bench(BenchCommand::Hash(args)) => bench_hash::run(&args),
+        Command::Bench(BenchCommand::Hash(args)) => bench_rebuild::hash(&args),
+        Command::Bench(BenchCommand::Sandbox(args)) => bench_rebuild::sandbox(&args),
         Command::Bench(BenchCommand::Web(args)) => bench_web::run(&args),
     }
 }
