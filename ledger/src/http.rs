@@ -11,6 +11,8 @@
 //! GET  /lookup/key/<vkey or its hex>    entries signed by this key
 //! GET  /lookup/release/<name>/<version> release manifests and rebuild attestations of a release
 //! GET  /lookup/revocations[/<vkey>]     revocation notices (of one key)
+//! PUT  /blobs/sha256/<hex>              store a blob (build log, diff report); signed upload
+//! GET  /blobs/sha256/<hex>              a stored blob's bytes, immutable
 //! GET  /proof/<index>[?size=N]          tlog-proof (text/plain)
 //! GET  /consistency?old=A[&new=B]       consistency proof, one base64 hash per line
 //! GET  /health                          200 "ok" or 503 with the reason
@@ -34,8 +36,14 @@
 //! verifying signer on the allow-list when one is configured (403), not a reprove entry
 //! (400). The entry logged is the request body, byte for byte. A full pool is 503 with
 //! `Retry-After`.
+//!
+//! Blob uploads carry a `Reprove-Signature: <vkey> <base64 sig>` header over
+//! `"reprove blob v1\nsha256:<hex>\n<size>\n"` and are checked as `http/blobs.rs` lists:
+//! digest path (400), header (400), `Content-Length` (411), no coding (415), size cap (413,
+//! before reading), signature (403), allow-list (403), body digest (422); 201 new, 200 held.
 
 mod add;
+mod blobs;
 
 pub use add::derive_index_keys;
 mod error;
@@ -55,7 +63,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::serve::ListenerExt;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::MAX_ENTRY_SIZE;
@@ -79,16 +87,20 @@ pub struct HttpConfig {
     pub checkpoint_max_age_secs: u64,
     /// `/health` fails when a submission has waited this long without being committed.
     pub health_max_staleness: Duration,
+    /// The largest blob `PUT /blobs/sha256/<hex>` accepts, in bytes (larger: 413).
+    pub max_blob_bytes: usize,
 }
 
 impl Default for HttpConfig {
-    /// Anyone may submit, 64 KiB bodies, checkpoints cached 2 s, unhealthy after 10 s stuck.
+    /// Anyone may submit, 64 KiB bodies, checkpoints cached 2 s, unhealthy after 10 s stuck,
+    /// blobs up to 16 MiB.
     fn default() -> Self {
         Self {
             allow_keys: None,
             max_entry_bytes: 65_536,
             checkpoint_max_age_secs: 2,
             health_max_staleness: Duration::from_secs(10),
+            max_blob_bytes: 16 << 20,
         }
     }
 }
@@ -101,6 +113,8 @@ struct AppState {
     config: Arc<HttpConfig>,
     metrics: Arc<Metrics>,
     in_flight: Arc<InFlight>,
+    /// Signers' keys, parsed once: decompressing an Ed25519 key costs a third of verifying.
+    keys: Arc<add::KeyCache>,
 }
 
 impl AppState {
@@ -119,6 +133,7 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         config: Arc::new(config),
         metrics,
         in_flight: Arc::new(InFlight::default()),
+        keys: Arc::new(add::KeyCache::default()),
     };
     // One byte more than the limit is enough to tell "too large" apart.
     let body_limit = state.body_limit().saturating_add(1);
@@ -132,6 +147,7 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         .route("/lookup/release/{name}/{version}", get(lookup::by_release))
         .route("/lookup/revocations", get(lookup::revocations))
         .route("/lookup/revocations/{*key}", get(lookup::revocations_of))
+        .route("/blobs/sha256/{digest}", put(blobs::put).get(blobs::get))
         .route("/proof/{index}", get(proofs::inclusion))
         .route("/consistency", get(proofs::consistency))
         .route("/health", get(ops::health))
