@@ -30,12 +30,12 @@ if ((${#missing[@]})); then
 fi
 
 if ! command -v cargo >/dev/null 2>&1; then
-  echo "setup: cargo not found. reprove needs Rust >= 1.88 (rustup.rs); Debian's own rustc is too old." >&2
+  echo "setup: cargo not found. reprove needs Rust >= 1.89 (rustup.rs); Debian's own rustc is too old." >&2
   exit 1
 fi
 have=$(rustc --version | awk '{print $2}')
-if [ "$(printf '%s\n' 1.88.0 "$have" | sort -V | head -n1)" != 1.88.0 ]; then
-  echo "setup: rustc $have is too old; reprove needs Rust >= 1.88" >&2
+if [ "$(printf '%s\n' 1.89.0 "$have" | sort -V | head -n1)" != 1.89.0 ]; then
+  echo "setup: rustc $have is too old; reprove needs Rust >= 1.89" >&2
   exit 1
 fi
 echo "setup: ok (rustc $have; ${PACKAGES[*]} present)"

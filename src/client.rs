@@ -19,16 +19,18 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use reprove_verifier::blob::{self, BlobSignature};
 use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
 use reprove_verifier::merkle::{
     Hash, consistency_nodes, consistency_proof, inclusion_nodes, inclusion_proof,
     verify_consistency, verify_inclusion,
 };
-use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::tiles::{
     BundleId, EntryBundle, Tile, TileHashReader, TileId, tiles_for_nodes,
 };
+use sha2::{Digest, Sha256};
 use ureq::http::Uri;
 
 /// The largest body the client reads: a full bundle of maximal entries (256 × 65,537 bytes)
@@ -213,6 +215,57 @@ impl LogClient {
         parse_submitted(&body).map_err(|reason| FetchError::Invalid { url, reason })
     }
 
+    /// Stores `bytes` in the log's blob store (`PUT /blobs/sha256/<hex>`, signed by `signer`)
+    /// and returns their SHA-256. Storing a blob the log already holds succeeds.
+    pub fn put_blob(&self, signer: &NoteSigner, bytes: &[u8]) -> Result<[u8; 32], FetchError> {
+        let digest: [u8; 32] = Sha256::digest(bytes).into();
+        let url = self.url(&format!("blobs/sha256/{}", hex::encode(digest)));
+        let signature = BlobSignature::sign(signer, &digest, bytes.len() as u64).encode();
+        let resp = self
+            .agent
+            .put(&url)
+            .header(blob::HEADER, &signature)
+            .send(bytes)
+            .map_err(|e| FetchError::Transport {
+                url: url.clone(),
+                error: e.to_string(),
+            })?;
+        // 201: stored now; 200: the log already held it. Both are success (the answer is a
+        // short JSON object, well within what a status error keeps of a body).
+        let body = match read_response(&url, resp) {
+            Err(FetchError::Status {
+                status: 201, body, ..
+            }) => body.into_bytes(),
+            other => other?,
+        };
+        let v: serde_json::Value =
+            serde_json::from_slice(&body).map_err(|e| FetchError::Invalid {
+                url: url.clone(),
+                reason: format!("answer is not JSON: {e}"),
+            })?;
+        if v["sha256"].as_str() != Some(hex::encode(digest).as_str()) {
+            return Err(FetchError::Invalid {
+                url,
+                reason: "the answer names another digest".to_owned(),
+            });
+        }
+        Ok(digest)
+    }
+
+    /// The blob whose SHA-256 is `sha256`, checked against it.
+    pub fn get_blob(&self, sha256: &[u8; 32]) -> Result<Vec<u8>, FetchError> {
+        let path = format!("blobs/sha256/{}", hex::encode(sha256));
+        let bytes = self.get(&path)?;
+        let actual: [u8; 32] = Sha256::digest(&bytes).into();
+        if &actual != sha256 {
+            return Err(self.invalid(
+                &path,
+                format!("the blob's bytes hash to {}", hex::encode(actual)),
+            ));
+        }
+        Ok(bytes)
+    }
+
     /// The inclusion proof of `leaf` at `index` in `checkpoint`'s tree, built from the log's
     /// tiles and verified against the checkpoint's root.
     pub fn inclusion_from_tiles(
@@ -262,6 +315,26 @@ impl LogClient {
             ))
         })?;
         Ok(proof)
+    }
+
+    /// The consistency proof from tree size `first` to `second`, built from the tiles of tree
+    /// `second` and NOT verified: for callers that judge it themselves (a consumer telling a
+    /// fork from a tile it could not fetch). Empty when there is nothing to prove.
+    pub fn consistency_proof_from_tiles(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<Vec<Hash>, FetchError> {
+        if first == 0 || first >= second {
+            return Ok(Vec::new());
+        }
+        let invalid = |e: String| FetchError::Invalid {
+            url: self.base.clone(),
+            reason: e,
+        };
+        let nodes = consistency_nodes(first, second).map_err(|e| invalid(e.to_string()))?;
+        let reader = self.reader(second, nodes.ids())?;
+        consistency_proof(&reader, first, second).map_err(|e| invalid(e.to_string()))
     }
 
     /// A hash reader over the tiles of the tree of `size` that hold `nodes`.

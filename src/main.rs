@@ -4,8 +4,13 @@
 mod cli;
 mod client;
 mod cmd;
+mod consume;
+mod demo;
 mod hash;
+mod link;
 mod progress;
+mod rebuild;
+mod rebuilder;
 mod sign;
 
 use std::io::Write;

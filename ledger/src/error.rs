@@ -48,6 +48,13 @@ pub enum Error {
     /// A consistency proof asked from a larger tree to a smaller one.
     #[error("tree size {second} is smaller than {first}: a log cannot shrink")]
     SizeDecreased { first: u64, second: u64 },
+    /// Blob bytes whose SHA-256 is not the digest they were offered under.
+    #[error(
+        "the blob's sha256 is {}, not {}",
+        hex::encode(actual),
+        hex::encode(expected)
+    )]
+    BlobDigestMismatch { expected: Hash, actual: Hash },
 
     // Not found.
     /// A tile the log does not have at that width.
@@ -181,6 +188,9 @@ pub enum Integrity {
     /// A stored key or value in a column family that does not decode.
     #[error("undecodable record in column family {0}")]
     Undecodable(&'static str),
+    /// A stored blob whose bytes do not hash to its name.
+    #[error("the stored blob {} does not hash to its name", hex::encode(.0))]
+    BlobCorrupt(Hash),
 }
 
 /// Which stored checkpoint an [`Integrity`] error is about.
@@ -228,7 +238,8 @@ impl Error {
             | Self::IndexOutOfRange { .. }
             | Self::SizeOutOfRange { .. }
             | Self::TlogProofTooLarge { .. }
-            | Self::SizeDecreased { .. } => ErrorKind::BadRequest,
+            | Self::SizeDecreased { .. }
+            | Self::BlobDigestMismatch { .. } => ErrorKind::BadRequest,
             Self::TileNotFound(_)
             | Self::BundleNotFound(_)
             | Self::EntryNotFound(_)

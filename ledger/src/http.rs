@@ -17,6 +17,7 @@
 //! GET  /consistency?old=A[&new=B]       consistency proof, one base64 hash per line
 //! GET  /health                          200 "ok" or 503 with the reason
 //! GET  /metrics                         Prometheus text exposition
+//! GET  /, /releases, /release/..., /artifact/..., /rebuilders, ...   web pages (`web/`)
 //! ```
 //!
 //! Lookups take `?after=<index>&limit=<n>&order=asc|desc` and answer
@@ -137,10 +138,19 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
     };
     // One byte more than the limit is enough to tell "too large" apart.
     let body_limit = state.body_limit().saturating_add(1);
+    let (pages, site) = crate::web::routes(state.ledger.clone());
     Router::new()
         .route("/checkpoint", get(tiles::checkpoint))
         .route("/tile/{*path}", get(tiles::tile))
-        .route("/entry/{index}", get(tiles::entry))
+        // The raw-envelope API, and the entry's web page for browsers (`web.rs`).
+        .route(
+            "/entry/{index}",
+            get(tiles::entry).layer(middleware::from_fn_with_state(
+                site,
+                crate::web::entry_negotiation,
+            )),
+        )
+        .merge(pages)
         .route("/add", post(add::add))
         .route("/lookup/sha256/{digest}", get(lookup::by_sha256))
         .route("/lookup/key/{*key}", get(lookup::by_key))

@@ -32,6 +32,18 @@ pub enum IndexKey {
     RevokedKey(String),
     /// Every revocation notice (give it together with [`IndexKey::RevokedKey`]).
     Revocations,
+    /// Every release manifest (the web pages' list of releases).
+    Releases,
+    /// Release manifests of one project, by its name.
+    Project(String),
+    /// Every rebuild attestation whose result is `mismatch`.
+    Mismatches,
+    /// Rebuild attestations signed by this key (its vkey); the distinct keys of this kind are
+    /// the log's rebuilders.
+    Rebuilder(String),
+    /// Rebuild attestations that finished on this day (days since 1970-01-01, UTC), as the
+    /// rebuilder dates them in `finished_on`: the log itself keeps no time.
+    RebuildDay(u32),
 }
 
 /// Which way a lookup walks the log.
@@ -80,6 +92,11 @@ const SIGNER: u8 = 2;
 const RELEASE: u8 = 3;
 const REVOKED_KEY: u8 = 4;
 const REVOCATIONS: u8 = 5;
+const RELEASES: u8 = 6;
+const PROJECT: u8 = 7;
+const MISMATCHES: u8 = 8;
+const REBUILDER: u8 = 9;
+const REBUILD_DAY: u8 = 10;
 
 impl IndexKey {
     /// Checks the length limits, so that the key fits its encoding.
@@ -95,8 +112,14 @@ impl IndexKey {
             }
         };
         match self {
-            Self::Artifact(_) | Self::Revocations => Ok(()),
-            Self::Signer(s) | Self::RevokedKey(s) => long(s),
+            Self::Artifact(_)
+            | Self::Revocations
+            | Self::Releases
+            | Self::Mismatches
+            | Self::RebuildDay(_) => Ok(()),
+            Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
+                long(s)
+            }
             Self::Release { name, version } => long(name).and(long(version)),
         }
     }
@@ -125,6 +148,20 @@ impl IndexKey {
                 push_str(&mut out, s);
             }
             Self::Revocations => out.push(REVOCATIONS),
+            Self::Releases => out.push(RELEASES),
+            Self::Project(s) => {
+                out.push(PROJECT);
+                push_str(&mut out, s);
+            }
+            Self::Mismatches => out.push(MISMATCHES),
+            Self::Rebuilder(s) => {
+                out.push(REBUILDER);
+                push_str(&mut out, s);
+            }
+            Self::RebuildDay(day) => {
+                out.push(REBUILD_DAY);
+                out.extend_from_slice(&day.to_be_bytes());
+            }
         }
         out
     }
@@ -152,10 +189,26 @@ impl IndexKey {
             }
             REVOKED_KEY => IndexKey::RevokedKey(take_str(&mut rest).ok_or_else(bad)?),
             REVOCATIONS if rest.is_empty() => IndexKey::Revocations,
+            RELEASES if rest.is_empty() => IndexKey::Releases,
+            PROJECT => IndexKey::Project(take_str(&mut rest).ok_or_else(bad)?),
+            MISMATCHES if rest.is_empty() => IndexKey::Mismatches,
+            REBUILDER => IndexKey::Rebuilder(take_str(&mut rest).ok_or_else(bad)?),
+            REBUILD_DAY => {
+                IndexKey::RebuildDay(u32::from_be_bytes(rest.try_into().map_err(|_| bad())?))
+            }
             _ => return Err(bad()),
         };
-        // Only the kinds with strings consume `rest`; anything left over is garbage.
-        if !matches!(key, IndexKey::Artifact(_) | IndexKey::Revocations) && !rest.is_empty() {
+        // The kinds with strings consume `rest` as they go (the others took all of it or
+        // checked it is empty); anything left over is garbage.
+        let consumed_whole = matches!(
+            key,
+            IndexKey::Artifact(_)
+                | IndexKey::Revocations
+                | IndexKey::Releases
+                | IndexKey::Mismatches
+                | IndexKey::RebuildDay(_)
+        );
+        if !consumed_whole && !rest.is_empty() {
             return Err(bad());
         }
         if key.check().is_err() {
@@ -167,9 +220,12 @@ impl IndexKey {
     fn len_hint(&self) -> usize {
         match self {
             Self::Artifact(_) => 33,
-            Self::Signer(s) | Self::RevokedKey(s) => 3 + s.len(),
+            Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
+                3 + s.len()
+            }
             Self::Release { name, version } => 5 + name.len() + version.len(),
-            Self::Revocations => 1,
+            Self::Revocations | Self::Releases | Self::Mismatches => 1,
+            Self::RebuildDay(_) => 5,
         }
     }
 }
@@ -208,6 +264,13 @@ mod tests {
             },
             IndexKey::RevokedKey("k+1234+AAA".into()),
             IndexKey::Revocations,
+            IndexKey::Releases,
+            IndexKey::Project("hello".into()),
+            IndexKey::Project("hello1".into()),
+            IndexKey::Mismatches,
+            IndexKey::Rebuilder("k+1234+AAA".into()),
+            IndexKey::RebuildDay(0),
+            IndexKey::RebuildDay(20_000),
         ]
     }
 
@@ -249,6 +312,9 @@ mod tests {
             &[5, 1, 0, 0, 0, 0, 0, 0, 0, 0][..],
             &[9, 0, 0, 0, 0, 0, 0, 0, 0][..],
             &[2, 0, 1, 0xff, 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[6, 1, 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0][..],
+            &[7, 0, 1, b'a', b'b', 0, 0, 0, 0, 0, 0, 0, 0][..],
         ] {
             assert!(IndexKey::parse_record(bad).is_err(), "{bad:?}");
         }

@@ -38,11 +38,14 @@
 //! - `storage.rs`: RocksDB layout, key encodings, the commit contract;
 //! - `read.rs`: tiles, bundles, entries, proofs, lookups;
 //! - `fsck.rs`: the outside auditor;
+//! - `blobs.rs`: the content-addressed blob store (build logs, diff reports), files beside
+//!   the database, with its own durability contract;
 //! - `http.rs` (and `http/`): the HTTP API over all of it ([`http::router`], [`http::serve`]);
 //! - `head.rs`, `index.rs`, `clock.rs`, `error.rs`: the types around them.
 
 #![forbid(unsafe_code)]
 
+mod blobs;
 mod clock;
 mod error;
 mod fsck;
@@ -55,7 +58,9 @@ mod round;
 mod sequencer;
 pub mod storage;
 mod tree;
+mod web;
 
+pub use blobs::{BlobStored, blob_path};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use error::{CheckpointRef, Error, ErrorKind, Integrity};
 pub use fsck::{DeriveKeys, FsckOptions, FsckReport, Problem, fsck};

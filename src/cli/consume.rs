@@ -1,15 +1,165 @@
 //! Arguments of the consumer commands: verify, gate, bundle, key revoke.
 
-use clap::Args;
+use std::path::PathBuf;
 
-#[derive(Debug, Args)]
-pub struct Verify {}
+use clap::{ArgGroup, Args, ValueEnum};
 
+/// Verify artifacts against your policy.
+///
+/// Hashes each FILE (sha256 and blake3 in one pass), finds the log entries about it, proves
+/// each one from the log's tiles under a checkpoint signed by the policy's log key (and its
+/// witnesses), checks that checkpoint extends the last one this consumer verified (a fork or a
+/// rollback is a security error, exit 2), verifies signatures, applies revocation notices, and
+/// counts distinct operators that reproduced these exact bytes.
+///
+/// Exit 0 when every artifact is trusted, 1 when one is not, 2 on any error.
 #[derive(Debug, Args)]
-pub struct Gate {}
+#[command(group(ArgGroup::new("what").required(true).multiple(true).args(["files", "digest"])))]
+pub struct Verify {
+    /// The files to verify.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Verify an artifact that is not on disk, by its digest (`sha256:<64 hex>`); repeatable.
+    #[arg(long, value_name = "sha256:HEX")]
+    pub digest: Vec<String>,
+    /// The consumer policy (TOML): trusted log, witnesses, operators and their keys, threshold.
+    #[arg(long, value_name = "POLICY.toml")]
+    pub policy: PathBuf,
+    /// The log's URL [default: the policy's log.url].
+    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+    pub ledger: Option<String>,
+    /// Verify offline from a bundle written by `reprove bundle` (no network at all).
+    #[arg(long, value_name = "BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    /// Where the last verified checkpoint of each log is kept
+    /// [default: $XDG_STATE_HOME/reprove, else ~/.local/state/reprove].
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Where full tiles and entry bundles are cached (immutable, re-proven on every use)
+    /// [default: $XDG_CACHE_HOME/reprove/tiles, else ~/.cache/reprove/tiles].
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
+/// A release gate: exit 0 only when every artifact of a release satisfies the policy.
+///
+/// Looks up the release manifests logged for NAME@VERSION (every manifest under that name and
+/// version counts: a gate fails closed), then judges each artifact as `verify` does and prints
+/// one status line per artifact. With --wait it polls until every artifact is trusted or the
+/// time is up, so a pipeline can refuse to announce a release until independent rebuilders
+/// have reproduced it. Exit 0 all trusted, 1 not (yet), 2 error.
 #[derive(Debug, Args)]
-pub struct Bundle {}
+pub struct Gate {
+    /// The release, as NAME@VERSION.
+    #[arg(value_name = "NAME@VERSION")]
+    pub release: String,
+    /// The consumer policy (TOML).
+    #[arg(long, value_name = "POLICY.toml")]
+    pub policy: PathBuf,
+    /// The log's URL [default: the policy's log.url].
+    #[arg(long, value_name = "URL")]
+    pub ledger: Option<String>,
+    /// Keep checking until every artifact is trusted, for at most this long (e.g. `90s`,
+    /// `15m`, `1h`; a bare number is seconds).
+    #[arg(long, value_name = "DURATION")]
+    pub wait: Option<String>,
+    /// Seconds between two checks while waiting.
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    pub interval: u64,
+    /// Where the last verified checkpoint of each log is kept (see `verify --state`).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Where full tiles and entry bundles are cached (see `verify --cache`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
+/// Write a self-contained bundle for verifying a release offline.
+///
+/// Collects, at the log's current checkpoint, the release manifests and rebuild attestations of
+/// NAME@VERSION and every revocation notice about the policy's keys and the attestations'
+/// signers, each with its tlog-proof built from the log's tiles. `reprove verify FILE --bundle
+/// OUT --policy P` then needs no network.
 #[derive(Debug, Args)]
-pub struct KeyRevoke {}
+pub struct Bundle {
+    /// The release, as NAME@VERSION.
+    #[arg(value_name = "NAME@VERSION")]
+    pub release: String,
+    /// The consumer policy (TOML): the log key the checkpoint must verify under, and the keys
+    /// whose revocation notices to include.
+    #[arg(long, value_name = "POLICY.toml")]
+    pub policy: PathBuf,
+    /// The log's URL [default: the policy's log.url].
+    #[arg(long, value_name = "URL")]
+    pub ledger: Option<String>,
+    /// Where to write the bundle (replaced atomically).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where the last verified checkpoint of each log is kept (see `verify --state`).
+    #[arg(long, value_name = "DIR")]
+    pub state: Option<PathBuf>,
+    /// Where full tiles and entry bundles are cached (see `verify --cache`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Why a key is revoked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RevokeReason {
+    /// The private key leaked or may have: attestations from the effective index on (by
+    /// default, the notice's own index) are rejected.
+    Compromised,
+    /// The key is no longer used.
+    Retired,
+    /// The key is replaced by --replacement.
+    Superseded,
+}
+
+/// Append a signed revocation notice for a key to the log.
+///
+/// The notice is signed by the revoked key itself (--key is its private key file), or by the
+/// operator's recovery key named in consumers' policies (--recovery-key; --key is then the
+/// revoked key's vkey, or a file holding it, so a key that is lost can still be revoked).
+/// Attestations logged before the effective index stay valid; later ones are rejected.
+#[derive(Debug, Args)]
+pub struct KeyRevoke {
+    /// The key to revoke: its private key file (`PRIVATE+KEY+…`), or, with --recovery-key,
+    /// its vkey (`name+id+key`) or a file holding it (such as NAME.pub).
+    #[arg(long, value_name = "KEY")]
+    pub key: String,
+    /// Why.
+    #[arg(long, value_enum)]
+    pub reason: RevokeReason,
+    /// The first log index from which the key is no longer trusted [default: the notice's own
+    /// index]. A compromise never takes effect later than the notice itself.
+    #[arg(long, value_name = "N")]
+    pub effective_index: Option<u64>,
+    /// The key that takes over (a vkey or a file holding one); required for `superseded`.
+    #[arg(long, value_name = "VKEY")]
+    pub replacement: Option<String>,
+    /// Sign with this recovery key (private key file) instead of the revoked key.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_key: Option<PathBuf>,
+    /// A short note for humans.
+    #[arg(long)]
+    pub comment: Option<String>,
+    /// The log's URL.
+    #[arg(long, value_name = "URL")]
+    pub ledger: String,
+    /// The log's verifier key: when given, the log's answer (checkpoint and inclusion proof)
+    /// is verified under it.
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -9,7 +9,7 @@ mod rebuild;
 mod rebuilder;
 mod web;
 
-pub use consume::{Bundle, Gate, KeyRevoke, Verify};
+pub use consume::{Bundle, Gate, KeyRevoke, RevokeReason, Verify};
 pub use rebuild::{BenchHash, BenchSandbox, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
@@ -195,6 +195,10 @@ pub struct LedgerServe {
     /// How many submissions may wait at once; more are refused with 503 + Retry-After.
     #[arg(long, value_name = "N", default_value_t = 16_384)]
     pub pool_capacity: usize,
+    /// The largest blob (build log, diff report) `PUT /blobs/sha256/<hex>` stores, in bytes;
+    /// larger uploads are refused with 413 before their body is read.
+    #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
+    pub max_blob_bytes: usize,
 }
 
 #[derive(Debug, Args)]

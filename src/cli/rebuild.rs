@@ -1,15 +1,136 @@
 //! Arguments of the publisher and rebuilder commands.
 
+use std::path::PathBuf;
+
 use clap::Args;
 
 #[derive(Debug, Args)]
-pub struct ReleasePublish {}
+pub struct ReleasePublish {
+    /// The publisher's manifest (TOML): project, version, source, recipe and artifacts. See
+    /// `fixtures/hello-c/reprove.toml` for a commented example.
+    #[arg(value_name = "MANIFEST.toml")]
+    pub manifest: PathBuf,
+    /// The publisher's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The ledger's URL prefix (e.g. `http://127.0.0.1:8080`).
+    #[arg(long, value_name = "URL")]
+    pub ledger: String,
+    /// The log's verifier key: when given, the ledger's answer (checkpoint signature and
+    /// inclusion proof) is verified before the index is printed.
+    #[arg(long, value_name = "VKEY")]
+    pub log_key: Option<String>,
+    /// Every artifact without a `url` in the manifest is published at PREFIX/<file name of its
+    /// path> (an http(s) or file:// URL, or an absolute directory).
+    #[arg(long, value_name = "PREFIX")]
+    pub artifact_url_prefix: Option<String>,
+    /// Print the signed release manifest instead of submitting it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Args)]
-pub struct Rebuild {}
+pub struct Rebuild {
+    /// The release to rebuild, as NAME@VERSION (looked up in the log).
+    #[arg(
+        long,
+        value_name = "NAME@VERSION",
+        conflicts_with = "manifest",
+        required_unless_present = "manifest"
+    )]
+    pub release: Option<String>,
+    /// Build a local publisher manifest instead (no log, no key, nothing attested): the
+    /// publisher's way to produce artifacts in the same sandbox rebuilders use, and, with
+    /// --variations, to find out why a build is not reproducible before releasing it.
+    #[arg(long, value_name = "MANIFEST.toml")]
+    pub manifest: Option<PathBuf>,
+    /// With --manifest: copy each output into DIR under its artifact name.
+    #[arg(long, value_name = "DIR", requires = "manifest")]
+    pub out: Option<PathBuf>,
+    /// The ledger's URL prefix.
+    #[arg(long, value_name = "URL", required_unless_present = "manifest")]
+    pub ledger: Option<String>,
+    /// The log's verifier key (vkey): the release is only trusted as logged when proven under
+    /// a checkpoint it signed.
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
+    pub log_key: Option<String>,
+    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
+    /// The rebuilder's private key (`PRIVATE+KEY+…`): signs the attestation and blob uploads.
+    #[arg(long, value_name = "FILE", required_unless_present = "manifest")]
+    pub key: Option<PathBuf>,
+    /// The work directory: inputs, build trees, build logs, diff reports and the signed
+    /// attestation of each job (`release-<index>/`).
+    #[arg(long, value_name = "DIR", default_value = "reprove-work")]
+    pub work: PathBuf,
+    /// Upload the build log and diff report to the ledger's blob store and append the
+    /// attestation to the log (without it, the signed attestation is only written to the
+    /// work directory).
+    #[arg(long)]
+    pub submit: bool,
+    /// Also build again with a different build path, clock, locale, time zone, umask,
+    /// hostname and directory order, and report which variation changed which output.
+    #[arg(long)]
+    pub variations: bool,
+    /// DANGEROUS: build without bubblewrap. The build sees the network and this machine, and
+    /// the attestation says `"sandbox": {"kind": "none"}`.
+    #[arg(long)]
+    pub insecure_no_sandbox: bool,
+    /// Kill the build after this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Address-space limit of the build's processes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8192)]
+    pub memory: u64,
+    /// Keep at most this many KiB of build log.
+    #[arg(long, value_name = "KIB", default_value_t = 4096)]
+    pub max_log: usize,
+    /// The rust toolchain directory mounted read-only at /opt/rust [default: the output of
+    /// `rustc --print sysroot`].
+    #[arg(long, value_name = "DIR")]
+    pub rust_toolchain: Option<PathBuf>,
+    /// The attestation's builder id [default: the key's name].
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+    /// Also write a legacy in-toto link (v0.9 `Metablock`, step `rebuild`) of this rebuild to
+    /// FILE, signed with the same key, for tools that consume links (as rebuilderd publishes):
+    /// materials are the release entry and the source, products the rebuilt outputs.
+    #[arg(long, value_name = "FILE", requires = "release")]
+    pub in_toto_link: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Args)]
-pub struct BenchHash {}
+pub struct BenchHash {
+    /// The file to hash (e.g. 1 GiB: `head -c 1G /dev/urandom > /tmp/big`).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Passes per method; the best is reported.
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub runs: usize,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
 
 #[derive(Debug, Args)]
-pub struct BenchSandbox {}
+pub struct BenchSandbox {
+    /// The fixture directory: a `src/` tree and a `reprove.toml` whose recipe is built.
+    #[arg(long, value_name = "DIR", default_value = "fixtures/hello-c")]
+    pub fixture: PathBuf,
+    /// Builds per side (inside and outside bwrap, alternating); medians are compared.
+    #[arg(long, value_name = "N", default_value_t = 7)]
+    pub runs: usize,
+    /// Where to build [default: a temporary directory].
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

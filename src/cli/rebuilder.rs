@@ -1,6 +1,83 @@
 //! Arguments of the rebuilder node (`reprove rebuilder run`).
 
+use std::path::PathBuf;
+
 use clap::Args;
 
+/// Follow a log and rebuild every release in it, attesting each outcome.
+///
+/// The node reads the log from a cursor kept in WORK (verifying every checkpoint under the
+/// log key and every entry bundle against it), keeps a durable job table there, rebuilds
+/// releases N at a time in a bubblewrap sandbox, uploads build logs and diff reports to the
+/// ledger's blob store and appends one signed attestation per release. Restarting resumes
+/// where it stopped; a release is never attested twice by the same key. SIGINT/SIGTERM stop
+/// taking new jobs and wait for the running ones (a second signal exits at once; interrupted
+/// jobs are redone at the next start).
 #[derive(Debug, Args)]
-pub struct RebuilderRun {}
+pub struct RebuilderRun {
+    /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`).
+    #[arg(long, value_name = "URL")]
+    pub ledger: String,
+    /// The log's verifier key (vkey): every checkpoint the node follows must be signed by it.
+    #[arg(
+        long,
+        value_name = "VKEY",
+        conflicts_with = "log_key_file",
+        required_unless_present = "log_key_file"
+    )]
+    pub log_key: Option<String>,
+    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
+    /// This node's private key (`reprove key generate`): signs attestations and blob uploads.
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The node's work directory: job table, tile cache and one directory per rebuild.
+    /// Created if missing; it belongs to one log and one key.
+    #[arg(long, value_name = "DIR")]
+    pub work: PathBuf,
+    /// How many releases to rebuild at once.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+    /// Rebuild only releases signed by this publisher key (vkey); repeatable. Without it,
+    /// every release in the log is rebuilt. Skipped releases are logged.
+    #[arg(long = "publisher", value_name = "VKEY")]
+    pub publishers: Vec<String>,
+    /// Build WITHOUT a sandbox: builds see the network and this machine, and attestations say
+    /// `"sandbox": {"kind": "none"}`. Only for machines without bubblewrap.
+    #[arg(long)]
+    pub insecure_no_sandbox: bool,
+    /// Kill a build after this many seconds (it is attested as `build-failed`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Address-space limit of the build's processes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8192)]
+    pub memory: u64,
+    /// Keep at most this many KiB of build log.
+    #[arg(long, value_name = "KIB", default_value_t = 4096)]
+    pub max_log: usize,
+    /// The rust toolchain directory mounted read-only at /opt/rust [default: the output of
+    /// `rustc --print sysroot`].
+    #[arg(long, value_name = "DIR")]
+    pub rust_toolchain: Option<PathBuf>,
+    /// The attestations' builder id [default: the key's name].
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
+    /// Seconds between two checks of the log for new entries.
+    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
+    pub poll_interval: f64,
+    /// Attempts per release when a failure may be transient (an input download failed);
+    /// after the last, the outcome is attested as it is.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// The first retry delay in seconds; doubled after each failed attempt (at most 1 hour).
+    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
+    pub retry_delay: f64,
+    /// Stop once the log is read to its end and every job is finished (for scripts, tests
+    /// and the demo); without it the node runs until stopped.
+    #[arg(long)]
+    pub exit_when_idle: bool,
+    /// Print the final summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

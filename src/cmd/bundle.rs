@@ -1,9 +1,109 @@
-//! `reprove bundle` (being built).
+//! `reprove bundle NAME@VERSION -o FILE`: everything needed to verify a release offline.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use anyhow::Context;
+use reprove_verifier::predicates::EntryKind;
 
 use crate::Outcome;
-use crate::cli::Bundle;
+use crate::cli::Bundle as BundleArgs;
+use crate::client::write_atomic;
+use crate::cmd::gate::split_release;
+use crate::cmd::verify::cache_dir;
+use crate::consume::bundle::{Bundle, BundleEntry};
+use crate::consume::fetch::{Online, path_segment};
+use crate::consume::state::StateDir;
+use crate::consume::{Verified, ledger_url, load_policy};
+use crate::progress;
 
 /// Runs the command.
-pub fn run(_args: &Bundle) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
+    let policy = load_policy(&args.policy)?;
+    let (name, version) = split_release(&args.release)?;
+    let url = ledger_url(args.ledger.as_deref(), &policy)?;
+    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+    let state = StateDir::new(args.state.as_deref())?;
+    let mut online = Online::connect(&policy, &url, state, Some(cache))?;
+
+    let release = online.lookup(&format!(
+        "lookup/release/{}/{}",
+        path_segment(name),
+        path_segment(version)
+    ))?;
+    // The release's entries, then every revocation notice about the policy's keys and about
+    // the keys that signed them (a consumer's policy may trust signers this one does not).
+    let mut indices: BTreeSet<u64> = BTreeSet::new();
+    let mut signers: BTreeSet<String> = BTreeSet::new();
+    let mut manifests = 0usize;
+    for &index in &release {
+        if let Verified::Entry(e) = online.verified(index)? {
+            let ours = match e.entry().kind() {
+                EntryKind::Release(r) => {
+                    let same = r.predicate.project == name && r.predicate.version == version;
+                    manifests += usize::from(same);
+                    same
+                }
+                EntryKind::Rebuild(r) => {
+                    r.predicate.release.name == name && r.predicate.release.version == version
+                }
+                EntryKind::Revocation(_) => false,
+            };
+            if ours {
+                signers.insert(e.signer().to_string());
+                indices.insert(index);
+            }
+        }
+    }
+    if manifests == 0 {
+        anyhow::bail!(
+            "the log at {url} (tree size {}) has no release manifest for {name}@{version}",
+            online.checkpoint().checkpoint().size()
+        );
+    }
+    indices.extend(online.revocations()?);
+    indices.extend(online.revocations_of(signers.into_iter().collect())?);
+
+    let bar = progress::bar(indices.len() as u64, "collecting proofs");
+    let mut entries = Vec::with_capacity(indices.len());
+    for index in indices {
+        let (entry, proof) = online.logged(index)?;
+        entries.push(BundleEntry {
+            index,
+            entry,
+            proof,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let bundle = Bundle {
+        release: Some((name.to_string(), version.to_string())),
+        entries,
+    };
+    let bytes = bundle.encode();
+    write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    online.commit()?;
+
+    let size = online.checkpoint().checkpoint().size();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "bundle": args.out.display().to_string(),
+            "release": args.release,
+            "entries": bundle.entries.len(),
+            "bytes": bytes.len(),
+            "tree_size": size,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "wrote {} ({} entries, {} bytes) for {} at tree size {size}",
+            args.out.display(),
+            bundle.entries.len(),
+            bytes.len(),
+            args.release
+        )?;
+    }
+    Ok(Outcome::Ok)
 }

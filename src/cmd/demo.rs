@@ -1,9 +1,13 @@
-//! `reprove demo` (being built).
+//! `reprove demo`: the whole story on this machine (see `crate::demo`).
 
 use crate::Outcome;
 use crate::cli::Demo;
+use crate::demo::{self, DemoOptions};
 
-/// Runs the command.
-pub fn run(_args: &Demo) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+/// Runs the demo.
+pub fn run(args: &Demo) -> anyhow::Result<Outcome> {
+    demo::run(&DemoOptions {
+        data: args.data.clone(),
+        exit: args.exit,
+    })
 }

@@ -1,9 +1,229 @@
-//! `reprove gate` (being built).
+//! `reprove gate NAME@VERSION`: exit 0 only when every artifact of the release satisfies the
+//! policy, optionally waiting (bounded) for rebuilders to catch up.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use reprove_verifier::policy::Policy;
+use reprove_verifier::predicates::EntryKind;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Gate;
+use crate::cmd::verify::cache_dir;
+use crate::consume::fetch::{Online, path_segment};
+use crate::consume::report::{self, ArtifactReport, LogSeen};
+use crate::consume::state::StateDir;
+use crate::consume::{Verified, ledger_url, load_policy};
+
+/// The longest --wait accepted.
+const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+#[derive(Serialize)]
+struct Output {
+    release: String,
+    trusted: bool,
+    log: LogSeen,
+    /// The release manifests found, with their indices and signers.
+    manifests: Vec<Manifest>,
+    artifacts: Vec<ArtifactReport>,
+    /// How many times the log was checked.
+    checks: u32,
+}
+
+#[derive(Serialize, Clone)]
+struct Manifest {
+    index: u64,
+    signer: String,
+}
 
 /// Runs the command.
-pub fn run(_args: &Gate) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn run(args: &Gate) -> anyhow::Result<Outcome> {
+    let policy = load_policy(&args.policy)?;
+    let (name, version) = split_release(&args.release)?;
+    let wait = args.wait.as_deref().map(parse_duration).transpose()?;
+    if args.interval == 0 {
+        anyhow::bail!("--interval must be at least 1 second");
+    }
+    let url = ledger_url(args.ledger.as_deref(), &policy)?;
+    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+    let start = Instant::now();
+    let deadline = start + wait.unwrap_or(Duration::ZERO);
+    let mut checks = 0u32;
+    loop {
+        checks += 1;
+        let state = StateDir::new(args.state.as_deref())?;
+        let (manifests, artifacts, log) =
+            check(&policy, &url, state, cache.clone(), name, version)?;
+        let trusted = !artifacts.is_empty() && artifacts.iter().all(|a| a.trusted);
+        let now = Instant::now();
+        if trusted || now >= deadline {
+            print(args, &manifests, &artifacts, log, trusted, checks)?;
+            return Ok(if trusted { Outcome::Ok } else { Outcome::No });
+        }
+        let pause = Duration::from_secs(args.interval).min(deadline - now);
+        let ok = artifacts.iter().filter(|a| a.trusted).count();
+        eprintln!(
+            "gate {}: {ok} of {} artifact(s) trusted; checking again in {}s ({}s left)",
+            args.release,
+            artifacts.len(),
+            pause.as_secs_f32().ceil(),
+            (deadline - now).as_secs()
+        );
+        std::thread::sleep(pause);
+    }
+}
+
+/// One look at the log: the release's manifests and a verdict for each of their artifacts.
+fn check(
+    policy: &Policy,
+    url: &str,
+    state: StateDir,
+    cache: std::path::PathBuf,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<(Vec<Manifest>, Vec<ArtifactReport>, LogSeen)> {
+    let mut online = Online::connect(policy, url, state, Some(cache))?;
+    let path = format!(
+        "lookup/release/{}/{}",
+        path_segment(name),
+        path_segment(version)
+    );
+    let mut manifests = Vec::new();
+    let mut artifacts: Vec<(String, [u8; 32])> = Vec::new();
+    let mut seen: BTreeSet<[u8; 32]> = BTreeSet::new();
+    for index in online.lookup(&path)? {
+        let Verified::Entry(e) = online.verified(index)? else {
+            continue;
+        };
+        let EntryKind::Release(r) = e.entry().kind() else {
+            continue;
+        };
+        if r.predicate.project != name || r.predicate.version != version {
+            continue;
+        }
+        manifests.push(Manifest {
+            index,
+            signer: e.signer().to_string(),
+        });
+        for s in &r.subjects {
+            if seen.insert(s.digest.sha256) {
+                artifacts.push((s.name.clone(), s.digest.sha256));
+            }
+        }
+    }
+    let mut reports = Vec::with_capacity(artifacts.len());
+    for (artifact, sha256) in &artifacts {
+        let evidence = online
+            .evidence(sha256)
+            .with_context(|| format!("gathering evidence about {artifact}"))?;
+        reports.push(report::judge(policy, artifact.clone(), sha256, &evidence));
+    }
+    online.commit()?;
+    Ok((manifests, reports, LogSeen::of(online.checkpoint())))
+}
+
+fn print(
+    args: &Gate,
+    manifests: &[Manifest],
+    artifacts: &[ArtifactReport],
+    log: LogSeen,
+    trusted: bool,
+    checks: u32,
+) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let o = Output {
+            release: args.release.clone(),
+            trusted,
+            log,
+            manifests: manifests.to_vec(),
+            artifacts: artifacts.to_vec(),
+            checks,
+        };
+        serde_json::to_writer_pretty(&mut out, &o)?;
+        writeln!(out)?;
+        return Ok(());
+    }
+    if manifests.is_empty() {
+        writeln!(
+            out,
+            "gate {}: NOT PASSED: no release manifest for it in the log at tree size {}",
+            args.release, log.size
+        )?;
+        return Ok(());
+    }
+    for m in manifests {
+        writeln!(
+            out,
+            "release manifest at index {} signed by {}",
+            m.index, m.signer
+        )?;
+    }
+    for a in artifacts {
+        write!(out, "{}", report::human(a))?;
+    }
+    let ok = artifacts.iter().filter(|a| a.trusted).count();
+    writeln!(
+        out,
+        "gate {}: {} ({ok} of {} artifact(s) trusted; log {} at tree size {})",
+        args.release,
+        if trusted { "PASSED" } else { "NOT PASSED" },
+        artifacts.len(),
+        log.origin,
+        log.size
+    )?;
+    Ok(())
+}
+
+/// Splits `NAME@VERSION` at its last `@`.
+pub fn split_release(s: &str) -> anyhow::Result<(&str, &str)> {
+    match s.rsplit_once('@') {
+        Some((n, v)) if !n.is_empty() && !v.is_empty() => Ok((n, v)),
+        _ => anyhow::bail!("{s:?} is not NAME@VERSION"),
+    }
+}
+
+/// `90`, `90s`, `15m`, `2h`.
+fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--wait {s:?} is not a duration such as 90s, 15m or 1h"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n.saturating_mul(60),
+        "h" => n.saturating_mul(3600),
+        _ => anyhow::bail!("--wait {s:?} is not a duration such as 90s, 15m or 1h"),
+    };
+    let d = Duration::from_secs(secs);
+    if d > MAX_WAIT {
+        anyhow::bail!("--wait {s:?} is longer than the limit of 7 days");
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_releases() {
+        assert_eq!(parse_duration("90").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("90s").unwrap(), Duration::from_secs(90));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        assert_eq!(parse_duration("1h").unwrap(), Duration::from_secs(3600));
+        for bad in ["", "s", "5d", "-1", "1.5m", "999999h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(split_release("a@b@1.0").unwrap(), ("a@b", "1.0"));
+        for bad in ["a", "@1", "a@"] {
+            assert!(split_release(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -1,9 +1,315 @@
-//! `reprove rebuild` (being built).
+//! `reprove rebuild`: rebuild one logged release and attest the outcome, or (with
+//! `--manifest`) build a local publisher manifest in the same sandbox.
 
+use std::io::{IsTerminal as _, Write as _};
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use reprove_verifier::checkpoint::WitnessPolicy;
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::predicates::{RebuildResult, ReleasePredicate};
+
+use super::release::read_signer;
 use crate::Outcome;
 use crate::cli::Rebuild;
+use crate::client::{ClientOptions, LogClient};
+use crate::rebuild::build::{self, Runner, Variant};
+use crate::rebuild::{
+    Limits, NodeConfig, SandboxMode, find_release, manifest, publish_report, rebuild_release,
+    variations,
+};
 
 /// Runs the command.
-pub fn run(_args: &Rebuild) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
+    let limits = Limits {
+        wall_time: Duration::from_secs(args.timeout),
+        memory_bytes: args.memory << 20,
+        log_bytes: args.max_log << 10,
+        ..Limits::default()
+    };
+    let mode = if args.insecure_no_sandbox {
+        eprintln!(
+            "warning: --insecure-no-sandbox: the build runs unsandboxed, with network access"
+        );
+        SandboxMode::InsecureNone
+    } else {
+        SandboxMode::Bwrap
+    };
+    if let Some(path) = &args.manifest {
+        if args.in_toto_link.is_some() {
+            anyhow::bail!(
+                "--in-toto-link needs --release: a link records a rebuild of a logged release"
+            );
+        }
+        return local(args, path, mode, limits);
+    }
+    let (Some(ledger), Some(key), Some(release)) = (&args.ledger, &args.key, &args.release) else {
+        bail!("--release needs --ledger and --key");
+    };
+    let (name, version) = release
+        .rsplit_once('@')
+        .filter(|(n, v)| !n.is_empty() && !v.is_empty())
+        .with_context(|| format!("--release {release:?} is not NAME@VERSION"))?;
+    let log_key = read_log_key(args)?;
+    let signer = read_signer(key)?;
+    let mut config = NodeConfig::new(signer, args.work.clone());
+    config.sandbox = mode;
+    config.limits = limits;
+    config.variations = args.variations;
+    if let Some(dir) = &args.rust_toolchain {
+        config.rust_toolchain = Some(dir.clone());
+    }
+    if let Some(id) = &args.builder_id {
+        config.builder_id = id.clone();
+    }
+    config.check_sandbox()?;
+    std::fs::create_dir_all(&config.work)
+        .with_context(|| format!("cannot create {}", config.work.display()))?;
+    let client =
+        LogClient::new(ledger, ClientOptions::default()).context("--ledger is not a usable URL")?;
+    let record = find_release(&client, &log_key, name, version)?;
+    let progress = std::io::stderr().is_terminal() && !args.json;
+    let report = rebuild_release(&config, &record, progress)?;
+    let submitted = if args.submit {
+        let s = publish_report(&client, &config.signer, &report)?;
+        s.proof
+            .verify(&report.envelope, &log_key, &WitnessPolicy::none())
+            .context("the ledger's proof of the attestation does not verify")?;
+        Some(s)
+    } else {
+        None
+    };
+    if let Some(file) = &args.in_toto_link {
+        write_link(file, &config.signer, &record, &report)?;
+    }
+    let p = &report.attestation.predicate;
+    let job = &report.job_dir;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let rebuilt: Vec<_> = p
+            .rebuilt
+            .iter()
+            .map(|a| {
+                serde_json::json!({
+                    "name": a.name,
+                    "sha256": hex::encode(a.digest.sha256),
+                    "blake3": a.digest.blake3.map(hex::encode),
+                })
+            })
+            .collect();
+        let v = serde_json::json!({
+            "release": {"name": name, "version": version, "log_index": record.log_index},
+            "result": p.result.as_str(),
+            "detail": p.detail,
+            "rebuilt": rebuilt,
+            "build_log": p.build_log.map(|d| hex::encode(d.sha256)),
+            "diff_report": p.diff_report.map(|d| hex::encode(d.sha256)),
+            "retryable": report.retryable,
+            "job_dir": job,
+            "attestation_index": submitted.as_ref().map(|s| s.index),
+            "variations": report.variations,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "{}", p.result)?;
+        writeln!(
+            out,
+            "release: {name}@{version} (log index {})",
+            record.log_index
+        )?;
+        if let Some(d) = &p.detail {
+            writeln!(out, "detail: {d}")?;
+        }
+        for a in &p.rebuilt {
+            writeln!(
+                out,
+                "rebuilt: {} sha256 {}",
+                a.name,
+                hex::encode(a.digest.sha256)
+            )?;
+        }
+        writeln!(out, "build log: {}", job.join("build.log").display())?;
+        if report.diff_report.is_some() {
+            writeln!(
+                out,
+                "diff report: {}",
+                job.join("diff-report.txt").display()
+            )?;
+        }
+        match &submitted {
+            Some(s) => writeln!(out, "attestation: log index {}", s.index)?,
+            None => writeln!(
+                out,
+                "attestation: {} (not submitted; pass --submit)",
+                job.join("attestation.dsse.json").display()
+            )?,
+        }
+        if let Some(v) = &report.variations {
+            write!(out, "\n{}", v.text)?;
+        }
+    }
+    Ok(if p.result == RebuildResult::Reproduced {
+        Outcome::Ok
+    } else {
+        Outcome::No
+    })
+}
+
+fn read_log_key(args: &Rebuild) -> anyhow::Result<NoteVerifier> {
+    let text = match (&args.log_key, &args.log_key_file) {
+        (Some(k), _) => k.clone(),
+        (None, Some(f)) => {
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
+        }
+        (None, None) => bail!("--log-key or --log-key-file is needed to verify what the log says"),
+    };
+    NoteVerifier::parse(text.trim()).context("the log key is not a verifier key (vkey)")
+}
+
+/// `--manifest`: build a publisher manifest locally; exit 0 when it built (and, with
+/// --variations, when no variation changed an output), 1 otherwise.
+fn local(
+    args: &Rebuild,
+    path: &Path,
+    mode: SandboxMode,
+    limits: Limits,
+) -> anyhow::Result<Outcome> {
+    if mode == SandboxMode::Bwrap && !crate::rebuild::sandbox::bwrap_available() {
+        bail!("bubblewrap (bwrap) does not work here; install it or pass --insecure-no-sandbox");
+    }
+    let loaded = manifest::load(path)?;
+    std::fs::create_dir_all(&args.work)
+        .with_context(|| format!("cannot create {}", args.work.display()))?;
+    let job = std::path::absolute(&args.work)?.join(format!(
+        "local-{}-{}",
+        build::safe_name(&loaded.spec.project),
+        build::safe_name(&loaded.spec.version)
+    ));
+    build::remove_dir(&job)?;
+    std::fs::create_dir_all(&job)?;
+    let (source, recipe) = loaded.resolve_build(&job, Duration::from_secs(600))?;
+    let predicate = ReleasePredicate {
+        project: loaded.spec.project.clone(),
+        version: loaded.spec.version.clone(),
+        artifacts: Default::default(),
+        source,
+        recipe,
+    };
+    let rust = args.rust_toolchain.clone().or_else(build::detect_rust);
+    let inputs = build::fetch_inputs(
+        &job,
+        &predicate,
+        &[],
+        rust.as_deref(),
+        &std::path::absolute(&args.work)?.join("rootfs"),
+        Duration::from_secs(600),
+    )
+    .map_err(|u| anyhow::anyhow!("inputs unavailable: {u}"))?;
+    let runner = Runner {
+        mode,
+        limits: &limits,
+        inputs: &inputs,
+        recipe: &predicate.recipe,
+    };
+    let run = runner.build(&job.join("build"), &Variant::baseline())?;
+    std::fs::write(job.join("build.log"), &run.finished.log)?;
+    let mut out = std::io::stdout().lock();
+    if run.finished.exit != crate::rebuild::sandbox::Exit::Success {
+        let tail_from = run.finished.log.len().saturating_sub(4000);
+        let _ = std::io::stderr().write_all(&run.finished.log[tail_from..]);
+        writeln!(
+            out,
+            "build-failed ({:?}); build log: {}",
+            run.finished.exit,
+            job.join("build.log").display()
+        )?;
+        return Ok(Outcome::No);
+    }
+    let mut missing = Vec::new();
+    let mut outputs = Vec::new();
+    for (name, found) in &run.outputs {
+        match found {
+            Some((file, d)) => {
+                if let Some(dir) = &args.out {
+                    std::fs::create_dir_all(dir)?;
+                    std::fs::copy(file, dir.join(name))
+                        .with_context(|| format!("cannot copy {name} to {}", dir.display()))?;
+                }
+                outputs.push(serde_json::json!({"name": name, "sha256": d.sha256_hex(), "blake3": d.blake3_hex(), "size": d.size}));
+                if !args.json {
+                    writeln!(out, "{name} sha256 {} ({} bytes)", d.sha256_hex(), d.size)?;
+                }
+            }
+            None => missing.push(name.clone()),
+        }
+    }
+    let report = if args.variations {
+        Some(variations::explore(&runner, &job, &run)?)
+    } else {
+        None
+    };
+    if args.json {
+        let v = serde_json::json!({
+            "outputs": outputs,
+            "missing": missing,
+            "build_log": job.join("build.log"),
+            "variations": report,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        for m in &missing {
+            writeln!(out, "{m}: NOT PRODUCED by the build")?;
+        }
+        if let Some(r) = &report {
+            write!(out, "\n{}", r.text)?;
+        }
+    }
+    let robust = report.as_ref().is_none_or(|r| {
+        r.unstable.is_empty() && r.changed_by.values().all(Vec::is_empty) && r.failed.is_empty()
+    });
+    Ok(if missing.is_empty() && robust {
+        Outcome::Ok
+    } else {
+        Outcome::No
+    })
+}
+
+/// Writes the legacy in-toto link of a rebuild (see `crate::link`).
+fn write_link(
+    file: &std::path::Path,
+    signer: &reprove_verifier::note::NoteSigner,
+    record: &crate::rebuild::ReleaseRecord,
+    report: &crate::rebuild::RebuildReport,
+) -> anyhow::Result<()> {
+    use reprove_verifier::predicates::Source;
+    let release = &report.attestation.predicate.release;
+    let manifest = &record.manifest.predicate;
+    let mut materials = vec![(
+        format!("{}-{}.release.dsse.json", release.name, release.version),
+        release.digest.sha256,
+    )];
+    if let Source::Archive { uri, digest } = &manifest.source {
+        let name = uri.rsplit('/').next().unwrap_or(uri).to_owned();
+        materials.push((name, digest.sha256));
+    }
+    let products: Vec<(String, [u8; 32])> = report
+        .attestation
+        .predicate
+        .rebuilt
+        .iter()
+        .map(|a| (a.name.clone(), a.digest.sha256))
+        .collect();
+    let link = crate::link::legacy_link(
+        signer,
+        &crate::link::LinkStep {
+            name: "rebuild",
+            materials: &materials,
+            products: &products,
+            command: &manifest.recipe.command,
+            env: &manifest.recipe.env,
+        },
+    )?;
+    crate::client::write_atomic(file, &link)
+        .with_context(|| format!("writing the in-toto link to {}", file.display()))
 }

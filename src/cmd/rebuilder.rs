@@ -1,9 +1,203 @@
-//! `reprove rebuilder` (being built).
+//! `reprove rebuilder run`: the long-running rebuilder node.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::Context;
+use reprove_verifier::note::NoteVerifier;
 
 use crate::Outcome;
 use crate::cli::RebuilderRun;
+use crate::client::{ClientOptions, LogClient};
+use crate::cmd::ledger::read_signer;
+use crate::rebuild::{Limits, NodeConfig, SandboxMode};
+use crate::rebuilder::daemon::{self, DaemonConfig};
+use crate::rebuilder::follow::Follower;
+use crate::rebuilder::jobs::JobTable;
+use crate::rebuilder::pool::PoolConfig;
+use crate::rebuilder::runner::NodeRunner;
 
-/// Runs the command.
-pub fn run(_args: &RebuilderRun) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+/// Runs the node until it is stopped (or idle, with `--exit-when-idle`).
+pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
+    init_tracing();
+    let log_key = read_log_key(args)?;
+    let publishers = args
+        .publishers
+        .iter()
+        .map(|p| {
+            NoteVerifier::parse(p.trim())
+                .with_context(|| format!("--publisher {p:?} is not a verifier key"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let signer = read_signer(&args.key)?;
+    // Zero would make the node poll the ledger (or retry) in a busy loop.
+    let secs = |what: &str, v: f64| -> anyhow::Result<Duration> {
+        match Duration::try_from_secs_f64(v) {
+            Ok(d) if !d.is_zero() => Ok(d),
+            _ => anyhow::bail!("{what} {v} is not a positive number of seconds"),
+        }
+    };
+    let poll_interval = secs("--poll-interval", args.poll_interval)?;
+    let retry_delay = secs("--retry-delay", args.retry_delay)?;
+    std::fs::create_dir_all(&args.work)
+        .with_context(|| format!("creating the work directory {}", args.work.display()))?;
+    let mut node = NodeConfig::new(signer.clone(), args.work.join("builds"));
+    node.sandbox = if args.insecure_no_sandbox {
+        tracing::warn!("--insecure-no-sandbox: builds run WITHOUT isolation");
+        SandboxMode::InsecureNone
+    } else {
+        SandboxMode::Bwrap
+    };
+    node.limits = Limits {
+        wall_time: Duration::from_secs(args.timeout),
+        memory_bytes: args.memory.saturating_mul(1 << 20),
+        log_bytes: args.max_log.saturating_mul(1 << 10),
+        ..Limits::default()
+    };
+    if let Some(dir) = &args.rust_toolchain {
+        node.rust_toolchain = Some(dir.clone());
+    }
+    if let Some(id) = &args.builder_id {
+        node.builder_id = id.clone();
+    }
+    // Refuse at once rather than fail every job.
+    node.check_sandbox()?;
+    let client = LogClient::new(
+        &args.ledger,
+        ClientOptions {
+            cache: Some(args.work.join("tiles")),
+            ..ClientOptions::default()
+        },
+    )?;
+    let table = Arc::new(JobTable::open(
+        &args.work.join("jobs"),
+        &log_key,
+        &signer.verifier(),
+    )?);
+    let counts = table.counts();
+    let next_retry_secs = table
+        .next_retry_ms()
+        .map(|at| at.saturating_sub(crate::rebuilder::pool::now_ms()) as f64 / 1000.0);
+    tracing::info!(
+        node = %signer.verifier(),
+        log = log_key.name(),
+        cursor = table.cursor(),
+        queued = counts.queued,
+        retrying = counts.retrying,
+        next_retry_secs,
+        done = counts.done,
+        "rebuilder node starting"
+    );
+    let follower = Follower::new(client.clone(), log_key.clone(), publishers);
+    let runner = Arc::new(NodeRunner {
+        client,
+        log_key,
+        node,
+    });
+    let config = DaemonConfig {
+        pool: PoolConfig {
+            workers: usize::from(args.jobs),
+            max_attempts: args.max_attempts,
+            backoff_base: retry_delay,
+            ..PoolConfig::default()
+        },
+        poll_interval,
+        exit_when_idle: args.exit_when_idle,
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    watch_signals(stop.clone())?;
+    let summary = daemon::run(&follower, table, runner, config, stop)?;
+    let c = summary.counts;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "log_size": summary.log_size,
+            "jobs": c,
+            "elapsed_secs": summary.elapsed.as_secs_f64(),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "stopped after {:.1} s at log size {}: {} done, {} failed, {} queued, {} waiting to retry",
+            summary.elapsed.as_secs_f64(),
+            summary.log_size,
+            c.done,
+            c.failed,
+            c.queued + c.running,
+            c.retrying
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The log key, from `--log-key` or `--log-key-file`.
+fn read_log_key(args: &RebuilderRun) -> anyhow::Result<NoteVerifier> {
+    match (&args.log_key, &args.log_key_file) {
+        (Some(k), _) => NoteVerifier::parse(k.trim())
+            .with_context(|| format!("--log-key {k:?} is not a verifier key")),
+        (None, Some(path)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--log-key-file: cannot read {}", path.display()))?;
+            NoteVerifier::parse(text.trim()).with_context(|| {
+                format!(
+                    "--log-key-file: {} does not hold a verifier key",
+                    path.display()
+                )
+            })
+        }
+        (None, None) => anyhow::bail!("--log-key or --log-key-file is required"),
+    }
+}
+
+/// The first SIGINT or SIGTERM sets `stop` (running jobs finish); a second exits at once.
+fn watch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .context("starting the signal watcher")?;
+    let (mut int, mut term) = runtime.block_on(async {
+        anyhow::Ok((
+            signal(SignalKind::interrupt()).context("listening for SIGINT")?,
+            signal(SignalKind::terminate()).context("listening for SIGTERM")?,
+        ))
+    })?;
+    std::thread::Builder::new()
+        .name("signals".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                for n in 0.. {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
+                    if n > 0 {
+                        tracing::warn!("second signal: exiting now; running jobs are redone at the next start");
+                        std::process::exit(130);
+                    }
+                    tracing::info!("stopping: no new jobs; waiting for the running ones (signal again to exit now)");
+                    stop.store(true, Ordering::Relaxed);
+                }
+            });
+        })
+        .context("starting the signal watcher")?;
+    Ok(())
+}
+
+/// Logs on stderr, filtered by RUST_LOG (default `info`), without colour when stderr is not
+/// a terminal or NO_COLOR is set.
+fn init_tracing() {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }

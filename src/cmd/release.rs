@@ -1,9 +1,102 @@
-//! `reprove release` (being built).
+//! `reprove release publish`: hash the artifacts, sign the release manifest, append it.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use reprove_verifier::checkpoint::WitnessPolicy;
+use reprove_verifier::note::{NoteSigner, NoteVerifier};
+use reprove_verifier::predicates::{Entry, EntryKind};
 
 use crate::Outcome;
 use crate::cli::ReleasePublish;
+use crate::client::{ClientOptions, LogClient};
+use crate::rebuild::manifest;
+use crate::sign::sign_statement;
 
 /// Runs the command.
-pub fn publish(_args: &ReleasePublish) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
+    let signer = read_signer(&args.key)?;
+    let log_key = args
+        .log_key
+        .as_deref()
+        .map(|k| NoteVerifier::parse(k.trim()).context("--log-key is not a verifier key"))
+        .transpose()?;
+    let client = LogClient::new(&args.ledger, ClientOptions::default())
+        .context("--ledger is not a usable URL")?;
+    let mut loaded = manifest::load(&args.manifest)?;
+    if let Some(prefix) = &args.artifact_url_prefix {
+        let prefix = prefix.trim_end_matches('/');
+        for a in &mut loaded.spec.artifacts {
+            if a.url.is_none()
+                && let Some(path) = &a.path
+            {
+                let file = std::path::Path::new(path)
+                    .file_name()
+                    .context("an artifact path has no file name")?
+                    .to_string_lossy();
+                a.url = Some(format!("{prefix}/{file}"));
+            }
+        }
+    }
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let release = loaded.resolve(scratch.path(), std::time::Duration::from_secs(600))?;
+    let entry = Entry::new(EntryKind::Release(release.clone()))?;
+    let envelope = sign_statement(&signer, &entry.encode())?.encode();
+    let mut out = std::io::stdout().lock();
+    if args.dry_run {
+        out.write_all(&envelope)?;
+        writeln!(out)?;
+        return Ok(Outcome::Ok);
+    }
+    let submitted = client
+        .submit(&envelope)
+        .context("the ledger did not accept the release")?;
+    if let Some(key) = &log_key {
+        submitted
+            .proof
+            .verify(&envelope, key, &WitnessPolicy::none())
+            .context("the ledger's proof of the new entry does not verify")?;
+    }
+    let p = &release.predicate;
+    if args.json {
+        let subjects: Vec<_> = release
+            .subjects
+            .iter()
+            .map(|s| serde_json::json!({"name": s.name, "sha256": hex::encode(s.digest.sha256)}))
+            .collect();
+        let v = serde_json::json!({
+            "index": submitted.index,
+            "duplicate": submitted.duplicate,
+            "project": p.project,
+            "version": p.version,
+            "artifacts": subjects,
+            "proof_verified": log_key.is_some(),
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(out, "{}", submitted.index)?;
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "published {}@{} at log index {}{} ({} artifact(s))",
+            p.project,
+            p.version,
+            submitted.index,
+            if submitted.duplicate {
+                " (already logged)"
+            } else {
+                ""
+            },
+            release.subjects.len()
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Reads a `PRIVATE+KEY+…` file.
+pub fn read_signer(path: &std::path::Path) -> anyhow::Result<NoteSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the key {}", path.display()))?;
+    NoteSigner::from_private_key(text.trim())
+        .with_context(|| format!("{} is not a private key (PRIVATE+KEY+…)", path.display()))
 }

@@ -1,9 +1,127 @@
-//! `reprove revoke` (being built).
+//! `reprove key revoke`: append a signed revocation notice to the log.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use reprove_verifier::checkpoint::WitnessPolicy;
+use reprove_verifier::note::{KeyType, NoteSigner, NoteVerifier};
+use reprove_verifier::predicates::{Entry, EntryKind, RevocationNotice, RevocationReason};
 
 use crate::Outcome;
-use crate::cli::KeyRevoke;
+use crate::cli::{KeyRevoke, RevokeReason};
+use crate::client::{ClientOptions, LogClient};
+use crate::sign::sign_statement;
 
 /// Runs the command.
-pub fn run(_args: &KeyRevoke) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
+    let (signer, revoked) = match &args.recovery_key {
+        Some(path) => {
+            let recovery = read_private_key(path)?;
+            (recovery, read_vkey("--key", &args.key)?)
+        }
+        None => {
+            let key = read_private_key(Path::new(&args.key)).with_context(|| {
+                "--key must be the revoked key's private key file (or pass --recovery-key to \
+                 revoke a key you no longer hold, giving its vkey as --key)"
+            })?;
+            let vkey = key.verifier();
+            (key, vkey)
+        }
+    };
+    let replacement = args
+        .replacement
+        .as_deref()
+        .map(|r| read_vkey("--replacement", r))
+        .transpose()?;
+    let notice = RevocationNotice {
+        revoked_key: revoked.to_string(),
+        reason: match args.reason {
+            RevokeReason::Compromised => RevocationReason::Compromised,
+            RevokeReason::Retired => RevocationReason::Retired,
+            RevokeReason::Superseded => RevocationReason::Superseded,
+        },
+        effective_index: args.effective_index,
+        replacement: replacement.map(|k| k.to_string()),
+        comment: args.comment.clone(),
+    };
+    let entry =
+        Entry::new(EntryKind::Revocation(notice)).context("the revocation notice is not valid")?;
+    let log_key = args
+        .log_key
+        .as_deref()
+        .map(|k| NoteVerifier::parse(k).context("--log-key is not a verifier key"))
+        .transpose()?;
+    let envelope = sign_statement(&signer, &entry.encode())?.encode();
+
+    let client = LogClient::new(&args.ledger, ClientOptions::default())?;
+    let answer = client
+        .submit(&envelope)
+        .with_context(|| format!("appending the notice to the log at {}", args.ledger))?;
+    let verified = match &log_key {
+        Some(key) => {
+            answer
+                .proof
+                .verify(&envelope, key, &WitnessPolicy::none())
+                .context("the log's answer does not prove the notice under the log key")?;
+            true
+        }
+        None => false,
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "index": answer.index,
+            "duplicate": answer.duplicate,
+            "revoked_key": revoked.to_string(),
+            "signed_by": signer.verifier().to_string(),
+            "proof_verified": verified,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "revocation notice for {} logged at index {}{} (signed by {}){}",
+            revoked,
+            answer.index,
+            if answer.duplicate {
+                " (already logged)"
+            } else {
+                ""
+            },
+            signer.verifier(),
+            if verified { ", inclusion verified" } else { "" }
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+fn read_private_key(path: &Path) -> anyhow::Result<NoteSigner> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the private key {}", path.display()))?;
+    NoteSigner::from_private_key(text.trim())
+        .with_context(|| format!("{} is not a PRIVATE+KEY+… file", path.display()))
+}
+
+/// A vkey given as it is, or as a file holding one (a `.pub` file, or a private key file,
+/// whose public half is taken).
+fn read_vkey(flag: &str, given: &str) -> anyhow::Result<NoteVerifier> {
+    let text = if given.contains('+') && !Path::new(given).exists() {
+        given.to_string()
+    } else {
+        std::fs::read_to_string(given)
+            .with_context(|| format!("{flag}: {given:?} is neither a vkey nor a readable file"))?
+    };
+    let text = text.trim();
+    let key = if text.starts_with("PRIVATE+KEY+") {
+        NoteSigner::from_private_key(text)
+            .with_context(|| format!("{flag}: not a valid private key"))?
+            .verifier()
+    } else {
+        NoteVerifier::parse(text).with_context(|| format!("{flag}: not a valid vkey"))?
+    };
+    if key.key_type() != KeyType::Ed25519 {
+        anyhow::bail!("{flag}: {key} is not an Ed25519 signing key");
+    }
+    Ok(key)
 }

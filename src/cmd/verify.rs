@@ -1,9 +1,165 @@
-//! `reprove verify` (being built).
+//! `reprove verify`: judge artifacts against the consumer's policy, from a live log or from an
+//! offline bundle.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::Context;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Verify;
+use crate::consume::bundle::{Bundle, Offline};
+use crate::consume::fetch::Online;
+use crate::consume::report::{self, ArtifactReport, LogSeen};
+use crate::consume::state::{StateDir, default_dir};
+use crate::consume::{ledger_url, load_policy, parse_digest};
+use crate::hash::hash_file;
+use crate::progress;
+
+/// One artifact to judge.
+struct Subject {
+    name: String,
+    sha256: [u8; 32],
+    blake3: Option<[u8; 32]>,
+    size: Option<u64>,
+}
+
+#[derive(Serialize)]
+struct Output<'a> {
+    trusted: bool,
+    mode: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    log: Option<LogSeen>,
+    artifacts: &'a [ArtifactReport],
+    /// Lookup results logged after the checkpoint (seen on the next run).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    newer_entries: Vec<u64>,
+}
 
 /// Runs the command.
-pub fn run(_args: &Verify) -> anyhow::Result<Outcome> {
-    anyhow::bail!("this command is not built yet")
+pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
+    let policy = load_policy(&args.policy)?;
+    let mut subjects = Vec::new();
+    for d in &args.digest {
+        let sha256 = parse_digest(d)?;
+        subjects.push(Subject {
+            name: format!("sha256:{}", hex::encode(sha256)),
+            sha256,
+            blake3: None,
+            size: None,
+        });
+    }
+    for path in &args.files {
+        subjects.push(hash(path)?);
+    }
+    let state = StateDir::new(args.state.as_deref())?;
+    let (reports, log, newer, mode) = match &args.bundle {
+        Some(path) => {
+            let bundle = Bundle::read(path)?;
+            let offline = Offline::verify(&policy, &bundle, &state)?;
+            let reports: Vec<ArtifactReport> = subjects
+                .iter()
+                .map(|s| {
+                    finish(
+                        s,
+                        report::judge(
+                            &policy,
+                            s.name.clone(),
+                            &s.sha256,
+                            &offline.evidence(&s.sha256),
+                        ),
+                    )
+                })
+                .collect();
+            (reports, None, Vec::new(), "bundle")
+        }
+        None => {
+            let url = ledger_url(args.ledger.as_deref(), &policy)?;
+            let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+            let mut online = Online::connect(&policy, &url, state, Some(cache))?;
+            let mut reports = Vec::with_capacity(subjects.len());
+            for s in &subjects {
+                let evidence = online
+                    .evidence(&s.sha256)
+                    .with_context(|| format!("gathering evidence about {}", s.name))?;
+                reports.push(finish(
+                    s,
+                    report::judge(&policy, s.name.clone(), &s.sha256, &evidence),
+                ));
+            }
+            online.commit()?;
+            let log = LogSeen::of(online.checkpoint());
+            (
+                reports,
+                Some(log),
+                online.newer.iter().copied().collect(),
+                "online",
+            )
+        }
+    };
+    let trusted = reports.iter().all(|r| r.trusted);
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let o = Output {
+            trusted,
+            mode,
+            log,
+            artifacts: &reports,
+            newer_entries: newer,
+        };
+        serde_json::to_writer_pretty(&mut out, &o)?;
+        writeln!(out)?;
+    } else {
+        for r in &reports {
+            write!(out, "{}", report::human(r))?;
+        }
+        match &log {
+            Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
+            None => writeln!(out, "log: {} (offline bundle)", policy.log.origin)?,
+        }
+        if !newer.is_empty() {
+            writeln!(
+                out,
+                "note: {} entries were logged after this checkpoint and were not considered",
+                newer.len()
+            )?;
+        }
+    }
+    Ok(if trusted { Outcome::Ok } else { Outcome::No })
+}
+
+fn finish(s: &Subject, mut r: ArtifactReport) -> ArtifactReport {
+    r.blake3 = s.blake3.map(hex::encode);
+    r.size = s.size;
+    r
+}
+
+/// Hashes a file with a progress bar (drawn only on a terminal).
+fn hash(path: &PathBuf) -> anyhow::Result<Subject> {
+    let len = std::fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .len();
+    let bar = progress::bar(len, &format!("hashing {}", path.display()));
+    let d =
+        hash_file(path, |n| bar.inc(n)).with_context(|| format!("hashing {}", path.display()))?;
+    bar.finish_and_clear();
+    Ok(Subject {
+        name: path.display().to_string(),
+        sha256: d.sha256,
+        blake3: Some(d.blake3),
+        size: Some(d.size),
+    })
+}
+
+/// The tile cache directory of the log `origin`: under the given directory, else under
+/// `$XDG_CACHE_HOME/reprove/tiles`, one subdirectory per log (tile paths are the same in
+/// every log).
+pub fn cache_dir(given: Option<PathBuf>, origin: &str) -> anyhow::Result<PathBuf> {
+    let root = match given {
+        Some(d) => d,
+        None => default_dir("XDG_CACHE_HOME", ".cache")?.join("tiles"),
+    };
+    let tag = StateDir::new(Some(&root))?.file(origin);
+    Ok(root.join(tag.file_name().expect("a state file has a name")))
 }

@@ -12,15 +12,19 @@
 //! - [`tiles`]: c2sp tlog-tiles coordinates, paths and entry bundles.
 //! - [`note`]: c2sp signed notes and Ed25519 note keys.
 //! - [`checkpoint`]: c2sp checkpoints, cosignatures and witness policy.
+//! - [`consistency`]: whether a checkpoint extends one seen before (fork and rollback).
 //! - [`proof`]: the c2sp `tlog-proof@v1` offline proof.
 //! - [`dsse`]: DSSE v1 envelopes.
 //! - [`statement`]: in-toto Statement v1.
 //! - [`predicates`]: reprove's three entry kinds (release, rebuild, revocation).
 //! - [`policy`]: the consumer policy and the verdict.
+//! - [`blob`]: the signature that authorizes a blob upload to a ledger.
 
 #![forbid(unsafe_code)]
 
+pub mod blob;
 pub mod checkpoint;
+pub mod consistency;
 pub mod dsse;
 pub mod merkle;
 pub mod note;

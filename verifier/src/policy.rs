@@ -391,6 +391,71 @@ pub fn verify_logged_entry(
     proof: &TlogProof,
 ) -> Result<LoggedEntry, EntryError> {
     let inclusion = proof.verify(entry, &policy.log.key, &policy.witnesses)?;
+    logged_entry(policy, entry, inclusion)
+}
+
+/// A checkpoint verified under a policy's log key and witness quorum. Only
+/// [`Policy::verify_checkpoint`] creates one.
+#[derive(Debug, Clone)]
+pub struct PolicyCheckpoint {
+    checkpoint: VerifiedCheckpoint,
+}
+
+impl PolicyCheckpoint {
+    /// The verified checkpoint.
+    pub fn checkpoint(&self) -> &VerifiedCheckpoint {
+        &self.checkpoint
+    }
+}
+
+impl Policy {
+    /// Verifies a signed checkpoint note as this policy requires: the log key's signature, the
+    /// origin, and the witness quorum.
+    pub fn verify_checkpoint(
+        &self,
+        signed_note: &[u8],
+    ) -> Result<PolicyCheckpoint, crate::checkpoint::CheckpointError> {
+        let checkpoint =
+            crate::checkpoint::verify_checkpoint(signed_note, &self.log.key, &self.witnesses)?;
+        Ok(PolicyCheckpoint { checkpoint })
+    }
+}
+
+/// [`verify_logged_entry`] for many entries proven under one checkpoint: when `proof`'s
+/// checkpoint is `checkpoint` byte for byte, its signatures are not checked again (they were,
+/// under this policy, when `checkpoint` was made); otherwise the proof is verified in full.
+/// The result is the same either way.
+pub fn verify_logged_entry_at(
+    policy: &Policy,
+    entry: &[u8],
+    proof: &TlogProof,
+    checkpoint: &PolicyCheckpoint,
+) -> Result<LoggedEntry, EntryError> {
+    let inclusion = if proof.checkpoint() == checkpoint.checkpoint.signed_note() {
+        proof.verify_under(entry, &checkpoint.checkpoint)?
+    } else {
+        proof.verify(entry, &policy.log.key, &policy.witnesses)?
+    };
+    logged_entry(policy, entry, inclusion)
+}
+
+/// The policy key a DSSE `keyid` names (as a vkey), found by name and key ID before any key is
+/// encoded, so a policy of many keys does not cost an encoding of each per entry.
+fn policy_key_named<'a>(keys: &[&'a NoteVerifier], keyid: &str) -> Option<&'a NoteVerifier> {
+    let mut parts = keyid.splitn(3, '+');
+    let (name, id) = (parts.next()?, parts.next()?);
+    let id = u32::from_str_radix(id, 16).ok()?;
+    keys.iter()
+        .copied()
+        .find(|k| k.key_id() == id && k.name() == name && k.to_string() == keyid)
+}
+
+/// The signature and statement checks of [`verify_logged_entry`], after the inclusion.
+fn logged_entry(
+    policy: &Policy,
+    entry: &[u8],
+    inclusion: crate::proof::VerifiedInclusion,
+) -> Result<LoggedEntry, EntryError> {
     let envelope = Envelope::parse(entry).map_err(EntryError::Envelope)?;
     if envelope.payload_type() != PAYLOAD_TYPE {
         return Err(EntryError::PayloadType(envelope.payload_type().to_string()));
@@ -405,12 +470,9 @@ pub fn verify_logged_entry(
     let named: Vec<NoteVerifier> = envelope
         .signatures()
         .iter()
-        .filter_map(|s| {
-            let known = policy_keys.iter().find(|k| k.to_string() == s.keyid);
-            match known {
-                Some(k) => Some((*k).clone()),
-                None => NoteVerifier::parse(&s.keyid).ok(),
-            }
+        .filter_map(|s| match policy_key_named(&policy_keys, &s.keyid) {
+            Some(k) => Some(k.clone()),
+            None => NoteVerifier::parse(&s.keyid).ok(),
         })
         .filter(|k| k.key_type() == KeyType::Ed25519)
         .collect();

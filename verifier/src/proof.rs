@@ -82,6 +82,9 @@ pub enum ProofFileError {
     /// The inclusion proof does not prove the entry under the checkpoint.
     #[error("inclusion proof: {0}")]
     Inclusion(#[from] ProofError),
+    /// [`TlogProof::verify_under`] was given a checkpoint other than the proof's own.
+    #[error("the proof's checkpoint is not the checkpoint it was to be verified under")]
+    OtherCheckpoint,
 }
 
 impl TlogProof {
@@ -213,6 +216,33 @@ impl TlogProof {
             index: self.index,
             leaf_hash: leaf,
             checkpoint,
+        })
+    }
+
+    /// Like [`TlogProof::verify`], for a proof whose checkpoint was already verified:
+    /// `checkpoint` must be this proof's checkpoint, byte for byte (else
+    /// [`ProofFileError::OtherCheckpoint`]), and only the inclusion is checked. Verifying many
+    /// proofs under one checkpoint then costs one signature check, not one per proof.
+    pub fn verify_under(
+        &self,
+        entry: &[u8],
+        checkpoint: &VerifiedCheckpoint,
+    ) -> Result<VerifiedInclusion, ProofFileError> {
+        if self.checkpoint != checkpoint.signed_note() {
+            return Err(ProofFileError::OtherCheckpoint);
+        }
+        let leaf = leaf_hash(entry);
+        verify_inclusion(
+            &leaf,
+            self.index,
+            checkpoint.size(),
+            &self.proof,
+            checkpoint.root(),
+        )?;
+        Ok(VerifiedInclusion {
+            index: self.index,
+            leaf_hash: leaf,
+            checkpoint: checkpoint.clone(),
         })
     }
 

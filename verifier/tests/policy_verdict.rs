@@ -794,3 +794,40 @@ fn malformed_policies_are_refused_with_a_clear_error() {
     assert_eq!(p.witnesses.quorum(), 1);
     let _ = NoteVerifier::parse(&w.a1.vkey()).unwrap();
 }
+
+// --- verify_logged_entry_at: many entries under one verified checkpoint ---------------------
+
+#[test]
+fn entries_under_one_policy_checkpoint_verify_as_they_would_alone() {
+    use reprove_verifier::policy::verify_logged_entry_at;
+    let mut w = world();
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    let p = policy(&w, 2);
+    let cp = p.verify_checkpoint(&w.log.signed_checkpoint()).unwrap();
+    let entries: Vec<LoggedEntry> = (0..2)
+        .map(|i| verify_logged_entry_at(&p, &w.log.entries[i], &w.log.proof(i as u64), &cp))
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert!(verdict(&p, &ARTIFACT, &entries).trusted);
+    // A proof for another index, or a tampered entry, still fails under the shared checkpoint.
+    assert!(matches!(
+        verify_logged_entry_at(&p, &w.log.entries[0], &w.log.proof(1), &cp),
+        Err(EntryError::Proof(_))
+    ));
+    // A proof under another checkpoint is verified in full: here, a checkpoint of a log key
+    // the policy does not trust.
+    let older = w.log.signed_checkpoint();
+    w.log.key = NoteSigner::from_seed(ORIGIN, &[2; 32]).unwrap();
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Mismatch, ARTIFACT)));
+    assert!(matches!(
+        verify_logged_entry_at(&p, &w.log.entries[2], &w.log.proof(2), &cp),
+        Err(EntryError::Proof(_))
+    ));
+    // And a checkpoint signed by another key is refused by the policy.
+    assert!(p.verify_checkpoint(&w.log.signed_checkpoint()).is_err());
+    assert!(p.verify_checkpoint(&older).is_ok());
+}

@@ -102,11 +102,7 @@ async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError
 async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
     // Validation is about 60 µs of CPU (one Ed25519 verification): cheaper inline on this
     // task than a hop to the blocking pool and back, which cost more in wake-ups than it saved.
-    let submission = validate(
-        &body,
-        state.config.allow_keys.as_deref(),
-        Some(&state.keys),
-    )?;
+    let submission = validate(&body, state.config.allow_keys.as_deref(), Some(&state.keys))?;
     let waiting = state.in_flight.enter();
     let started = Instant::now();
     let accepted = state.sequencer.submit(submission).await?;
@@ -159,7 +155,9 @@ fn too_large(limit: usize) -> ApiError {
 /// accepted it. `fsck` uses this to check that every entry has all its index records and no
 /// others; an entry that no longer passes the checks derives none.
 pub fn derive_index_keys(entry: &[u8]) -> Vec<IndexKey> {
-    validate(entry, None, None).map(|s| s.keys).unwrap_or_default()
+    validate(entry, None, None)
+        .map(|s| s.keys)
+        .unwrap_or_default()
 }
 
 /// Every check on the body, in order; on success the submission to log: the body as it is,

@@ -39,6 +39,9 @@ pub(super) struct Metrics {
     submit_seconds: Histogram,
     new_entries: AtomicU64,
     duplicates: AtomicU64,
+    blobs_created: AtomicU64,
+    blobs_existing: AtomicU64,
+    blob_bytes_created: AtomicU64,
     rejections: [AtomicU64; Reject::ALL.len()],
     http: Mutex<BTreeMap<(String, u16), u64>>,
     tracker: Mutex<RoundTracker>,
@@ -64,6 +67,9 @@ impl Metrics {
             submit_seconds: Histogram::new(LATENCY_BUCKETS),
             new_entries: AtomicU64::new(0),
             duplicates: AtomicU64::new(0),
+            blobs_created: AtomicU64::new(0),
+            blobs_existing: AtomicU64::new(0),
+            blob_bytes_created: AtomicU64::new(0),
             rejections: Default::default(),
             http: Mutex::new(BTreeMap::new()),
             tracker: Mutex::new(RoundTracker::new(size)),
@@ -80,6 +86,16 @@ impl Metrics {
         self.new_entries.fetch_add(1, Ordering::Relaxed);
         let done = lock(&self.tracker).fresh(accepted.checkpoint.size(), Instant::now());
         self.rounds_done(&done);
+    }
+
+    /// An accepted blob upload of `size` bytes; `created` unless the store already held it.
+    pub(super) fn blob_stored(&self, created: bool, size: u64) {
+        if created {
+            self.blobs_created.fetch_add(1, Ordering::Relaxed);
+            self.blob_bytes_created.fetch_add(size, Ordering::Relaxed);
+        } else {
+            self.blobs_existing.fetch_add(1, Ordering::Relaxed);
+        }
     }
 
     /// A refused submission.
@@ -157,6 +173,36 @@ impl Metrics {
             "reprove_ledger_submissions_total",
             "{result=\"duplicate\"}",
             load(&self.duplicates),
+        );
+        header(
+            w,
+            "reprove_ledger_blob_uploads_total",
+            "Accepted blob uploads: stored, or already held.",
+            "counter",
+        );
+        sample(
+            w,
+            "reprove_ledger_blob_uploads_total",
+            "{result=\"new\"}",
+            load(&self.blobs_created),
+        );
+        sample(
+            w,
+            "reprove_ledger_blob_uploads_total",
+            "{result=\"existing\"}",
+            load(&self.blobs_existing),
+        );
+        header(
+            w,
+            "reprove_ledger_blob_bytes_stored_total",
+            "Bytes of new blobs stored.",
+            "counter",
+        );
+        sample(
+            w,
+            "reprove_ledger_blob_bytes_stored_total",
+            "",
+            load(&self.blob_bytes_created),
         );
         header(
             w,

@@ -46,6 +46,7 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
             .context("starting the sequencer")?;
         let http = HttpConfig {
             allow_keys,
+            max_blob_bytes: args.max_blob_bytes,
             ..HttpConfig::default()
         };
         let head = ledger.head();

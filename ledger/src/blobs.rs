@@ -1,0 +1,201 @@
+//! The blob store: build logs and diff reports, content-addressed by SHA-256.
+//!
+//! Blobs are not log entries. Rebuild attestations name them by digest, and whoever fetches
+//! one checks it against that digest, so the store needs no Merkle tree: a blob is valid
+//! exactly when its bytes hash to its name.
+//!
+//! # Layout
+//!
+//! One file per blob, under the log's data directory:
+//! `blobs/sha256/<first 2 hex digits>/<all 64 hex digits>`, written through a temporary file
+//! in `blobs/tmp/`. Files, not a RocksDB column family, because blobs are up to megabytes:
+//! large values in an LSM tree are rewritten by every compaction, and files can be served or
+//! mirrored as they are. RocksDB ignores subdirectories of its directory.
+//!
+//! # Durability contract
+//!
+//! - When [`Ledger::put_blob`] returns `Ok`, the blob is durable: its bytes were fsynced in a
+//!   temporary file, the file was renamed to its final name and the directory holding it was
+//!   fsynced. A crash before that leaves at most a stray temporary file, never a partial blob
+//!   under a final name (the rename is atomic).
+//! - A blob is never rewritten: storing bytes whose file exists returns
+//!   [`BlobStored::Existing`] without touching it. Two concurrent stores of the same bytes
+//!   both rename complete files of identical content, so either outcome is the same blob.
+//! - Reads re-hash what they read: a file whose bytes do not match its name (disk corruption,
+//!   tampering) is an integrity error, never served.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Integrity};
+use crate::ledger::Ledger;
+
+/// What storing a blob did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BlobStored {
+    /// The blob is new and now durable.
+    Created,
+    /// The store already held it; nothing was written.
+    Existing,
+}
+
+/// Makes temporary file names unique within the process (one process holds a log).
+static TMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+impl Ledger {
+    /// The blob whose SHA-256 is `sha256`, or `None` when the store does not hold it.
+    /// The bytes are checked against the digest before they are returned.
+    pub fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, Error> {
+        let path = blob_path(self.path(), sha256);
+        let bytes = match std::fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        if Sha256::digest(&bytes).as_slice() != sha256 {
+            return Err(Integrity::BlobCorrupt(*sha256).into());
+        }
+        Ok(Some(bytes))
+    }
+
+    /// Whether the store holds the blob `sha256` (without reading or checking it).
+    pub fn has_blob(&self, sha256: &[u8; 32]) -> Result<bool, Error> {
+        let path = blob_path(self.path(), sha256);
+        path.try_exists().map_err(|e| Error::io(path, e))
+    }
+
+    /// Stores `bytes` under their SHA-256, which must be `sha256` (else
+    /// [`Error::BlobDigestMismatch`], nothing written). Durable when it returns `Ok` (see the
+    /// module docs); idempotent.
+    pub fn put_blob(&self, sha256: &[u8; 32], bytes: &[u8]) -> Result<BlobStored, Error> {
+        let actual: [u8; 32] = Sha256::digest(bytes).into();
+        if &actual != sha256 {
+            return Err(Error::BlobDigestMismatch {
+                expected: *sha256,
+                actual,
+            });
+        }
+        let path = blob_path(self.path(), sha256);
+        if self.has_blob(sha256)? {
+            return Ok(BlobStored::Existing);
+        }
+        let dir = path
+            .parent()
+            .ok_or(Error::Bug("a blob path has no parent"))?;
+        let tmp_dir = self.path().join("blobs").join("tmp");
+        for d in [dir, tmp_dir.as_path()] {
+            std::fs::create_dir_all(d).map_err(|e| Error::io(d, e))?;
+        }
+        let tmp = tmp_dir.join(format!(
+            "{}.{}.{}",
+            hex::encode(sha256),
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let written = write_synced(&tmp, bytes)
+            .and_then(|()| std::fs::rename(&tmp, &path))
+            .map_err(|e| Error::io(&path, e));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        // The rename is durable once the directory holding the new name is.
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(BlobStored::Created)
+    }
+}
+
+/// Where blob `sha256` lives under the data directory `data`.
+pub fn blob_path(data: &Path, sha256: &[u8; 32]) -> PathBuf {
+    let hex = hex::encode(sha256);
+    data.join("blobs").join("sha256").join(&hex[..2]).join(hex)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = File::create(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reprove_verifier::note::NoteSigner;
+
+    fn log() -> (tempfile::TempDir, Ledger) {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::from_seed("example.com/blobs", &[1; 32]).unwrap();
+        Ledger::init(dir.path(), &signer).unwrap();
+        let (ledger, _writer) = Ledger::open(dir.path(), signer).unwrap();
+        (dir, ledger)
+    }
+
+    fn digest(bytes: &[u8]) -> [u8; 32] {
+        Sha256::digest(bytes).into()
+    }
+
+    #[test]
+    fn a_blob_round_trips_once_and_is_never_rewritten() {
+        let (_dir, ledger) = log();
+        let bytes = b"build log\n";
+        let d = digest(bytes);
+        assert_eq!(ledger.blob(&d).unwrap(), None);
+        assert_eq!(ledger.put_blob(&d, bytes).unwrap(), BlobStored::Created);
+        let path = blob_path(ledger.path(), &d);
+        let modified = std::fs::metadata(&path).unwrap().modified().unwrap();
+        assert_eq!(ledger.put_blob(&d, bytes).unwrap(), BlobStored::Existing);
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().modified().unwrap(),
+            modified
+        );
+        assert_eq!(ledger.blob(&d).unwrap().as_deref(), Some(&bytes[..]));
+        // No temporary file is left behind.
+        let tmp = ledger.path().join("blobs/tmp");
+        assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn wrong_bytes_are_refused_and_nothing_is_written() {
+        let (_dir, ledger) = log();
+        let d = digest(b"one");
+        let e = ledger.put_blob(&d, b"two").unwrap_err();
+        assert!(matches!(e, Error::BlobDigestMismatch { .. }), "{e}");
+        assert!(!ledger.has_blob(&d).unwrap());
+        assert!(!ledger.path().join("blobs").exists());
+    }
+
+    #[test]
+    fn a_corrupted_blob_is_an_integrity_error() {
+        let (_dir, ledger) = log();
+        let d = digest(b"original");
+        ledger.put_blob(&d, b"original").unwrap();
+        std::fs::write(blob_path(ledger.path(), &d), b"tampered").unwrap();
+        let e = ledger.blob(&d).unwrap_err();
+        assert!(
+            matches!(e, Error::Integrity(Integrity::BlobCorrupt(_))),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn the_log_still_opens_with_blobs_in_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::from_seed("example.com/blobs", &[1; 32]).unwrap();
+        Ledger::init(dir.path(), &signer).unwrap();
+        {
+            let (ledger, _w) = Ledger::open(dir.path(), signer.clone()).unwrap();
+            ledger.put_blob(&digest(b"x"), b"x").unwrap();
+        }
+        let (ledger, _w) = Ledger::open(dir.path(), signer).unwrap();
+        assert_eq!(
+            ledger.blob(&digest(b"x")).unwrap().as_deref(),
+            Some(&b"x"[..])
+        );
+    }
+}

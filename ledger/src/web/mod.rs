@@ -1,0 +1,404 @@
+//! The log's web pages for people, each with a JSON twin for machines, and Atom feeds.
+//!
+//! ```text
+//! GET /                               the log at a glance, search box
+//! GET /releases[?project=N]           every release (or one project's), newest first
+//! GET /release/<name>/<version>       a release: artifacts, one row per rebuild, status
+//! GET /artifact/sha256/<hex>          every entry that names this digest
+//! GET /entry/<index>                  (Accept: text/html) the decoded entry, its proof
+//! GET /rebuilders, /rebuilder/<key>   rebuilder keys; one key's record
+//! GET /revocations                    every revocation notice with its effect
+//! GET /blob/sha256/<hex>              a build log or diff report as escaped text
+//! GET /search?q=...                   sha256, release name, key ID or log index -> a page
+//! GET /feed/mismatches.atom, /feed/revocations.atom
+//! ```
+//!
+//! Every page answers JSON with the same data for `?format=json` or an `Accept` that asks
+//! for `application/json` and not `text/html`. `/entry/<index>` is also the raw-envelope
+//! API: it shows the page only to clients that ask for `text/html` (browsers do) or for
+//! `?format=json`; everything else gets the envelope bytes as before, so API clients see no
+//! change. Lists are newest first, paginated with `?after=<index>` (the `next` of the
+//! previous page).
+//!
+//! Every interpolation goes through [`html::Html`], and the pages carry a
+//! `Content-Security-Policy` that forbids scripts: an entry cannot inject markup.
+
+pub(crate) mod html;
+mod model;
+mod pages;
+mod render;
+mod stats;
+pub(crate) mod time;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::header::{
+    ACCEPT, CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY, X_CONTENT_TYPE_OPTIONS,
+};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::error::{Error, ErrorKind};
+use crate::ledger::Ledger;
+use html::{Html, html};
+use model::Site;
+
+/// The pages' routes, with their own state, to merge into the API router.
+pub(crate) fn routes<S>(ledger: Arc<Ledger>) -> (Router<S>, Arc<Site>)
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let site = Arc::new(Site::new(ledger));
+    let router = Router::new()
+        .route("/", get(pages::home))
+        .route("/releases", get(pages::releases))
+        .route("/release/{name}/{version}", get(pages::release))
+        .route("/artifact/sha256/{digest}", get(pages::artifact))
+        .route("/rebuilders", get(pages::rebuilders))
+        .route("/rebuilder/{*key}", get(pages::rebuilder))
+        .route("/revocations", get(pages::revocations))
+        .route("/blob/sha256/{digest}", get(pages::blob))
+        .route("/search", get(pages::search))
+        .route("/feed/mismatches.atom", get(pages::feed_mismatches))
+        .route("/feed/revocations.atom", get(pages::feed_revocations))
+        .with_state(site.clone());
+    (router, site)
+}
+
+/// Middleware on `GET /entry/<index>`: the page for browsers (`Accept: text/html`) and
+/// `?format=json|html`; everything else goes on to the raw-envelope handler unchanged.
+pub(crate) async fn entry_negotiation(
+    State(site): State<Arc<Site>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let query = request.uri().query().map(str::to_owned);
+    let format = match Query::parse(query.as_deref(), &["format"]) {
+        Ok(q) => q.get("format").map(str::to_owned),
+        Err(e) => return e.respond(Format::Json, &site),
+    };
+    let wants = match format.as_deref() {
+        Some("json") => Some(Format::Json),
+        Some("html") => Some(Format::Html),
+        Some("raw") => None,
+        Some(other) => {
+            return WebError::bad_request(format!(
+                "format {:?} is not one of json, html, raw",
+                clip(other)
+            ))
+            .respond(Format::Json, &site);
+        }
+        None => accepts_html(request.headers()).then_some(Format::Html),
+    };
+    let Some(format) = wants else {
+        let mut response = next.run(request).await;
+        response
+            .headers_mut()
+            .insert(VARY, HeaderValue::from_static("Accept"));
+        return response;
+    };
+    let index = request
+        .uri()
+        .path()
+        .strip_prefix("/entry/")
+        .unwrap_or_default()
+        .to_owned();
+    pages::entry(site, index, format).await
+}
+
+/// How a page is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Format {
+    Html,
+    Json,
+}
+
+impl Format {
+    /// `?format=` wins; else JSON when `Accept` names `application/json` and not `text/html`.
+    fn of(query: &Query, headers: &HeaderMap) -> Result<Format, WebError> {
+        match query.get("format") {
+            Some("json") => Ok(Format::Json),
+            Some("html") => Ok(Format::Html),
+            Some(other) => Err(WebError::bad_request(format!(
+                "format {:?} is neither html nor json",
+                clip(other)
+            ))),
+            None => {
+                let accept = accept(headers);
+                if accept.contains("application/json") && !accept.contains("text/html") {
+                    Ok(Format::Json)
+                } else {
+                    Ok(Format::Html)
+                }
+            }
+        }
+    }
+}
+
+fn accept(headers: &HeaderMap) -> String {
+    headers
+        .get_all(ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",")
+        .to_ascii_lowercase()
+}
+
+fn accepts_html(headers: &HeaderMap) -> bool {
+    accept(headers).contains("text/html")
+}
+
+/// A rendered page: its JSON twin and its HTML body.
+#[derive(Debug)]
+pub(crate) struct Page {
+    pub(crate) title: String,
+    pub(crate) json: serde_json::Value,
+    pub(crate) body: Html,
+}
+
+impl Page {
+    pub(crate) fn respond(self, format: Format, site: &Site) -> Response {
+        match format {
+            Format::Json => json_response(StatusCode::OK, &self.json),
+            Format::Html => html_response(
+                StatusCode::OK,
+                render::page(&self.title, site.ledger.origin(), self.body),
+            ),
+        }
+    }
+}
+
+fn json_response(status: StatusCode, value: &serde_json::Value) -> Response {
+    let mut body = serde_json::to_vec_pretty(value).unwrap_or_default();
+    body.push(b'\n');
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+fn html_response(status: StatusCode, page: Html) -> Response {
+    let mut r = Response::new(Body::from(page.into_string()));
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    h.insert(
+        CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    // Defense in depth: even if markup got through, no script, frame or plugin would run.
+    h.insert(
+        CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; \
+             form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        ),
+    );
+    h.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    h.insert(VARY, HeaderValue::from_static("Accept"));
+    r
+}
+
+/// A page that could not be shown: 400, 404 or a generic 500.
+#[derive(Debug)]
+pub(crate) struct WebError {
+    status: StatusCode,
+    message: String,
+}
+
+impl WebError {
+    pub(crate) fn bad_request(message: impl Into<String>) -> WebError {
+        WebError {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn not_found(message: impl Into<String>) -> WebError {
+        WebError {
+            status: StatusCode::NOT_FOUND,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn internal(what: &str) -> WebError {
+        tracing::error!(what, "internal error serving a page");
+        WebError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "internal error".to_owned(),
+        }
+    }
+
+    /// The error as a page (with a way back) or as `{"error": ...}`.
+    pub(crate) fn respond(self, format: Format, site: &Site) -> Response {
+        match format {
+            Format::Json => {
+                let mut r =
+                    json_response(self.status, &serde_json::json!({ "error": self.message }));
+                r.headers_mut()
+                    .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+                r
+            }
+            Format::Html => {
+                let title = match self.status {
+                    StatusCode::NOT_FOUND => "Not found",
+                    StatusCode::BAD_REQUEST => "Bad request",
+                    _ => "Error",
+                };
+                let body = html!(
+                    "<h1>{}</h1><p>{}</p><p>Try the search box above with an artifact's sha256 \
+                     (64 hex), a release name, a key ID (8 hex) or a log index, or go to \
+                     <a href=\"/releases\">all releases</a>.</p>",
+                    title,
+                    self.message
+                );
+                html_response(self.status, render::page(title, site.ledger.origin(), body))
+            }
+        }
+    }
+}
+
+impl From<Error> for WebError {
+    fn from(e: Error) -> WebError {
+        match e.kind() {
+            ErrorKind::NotFound => WebError::not_found(e.to_string()),
+            ErrorKind::BadRequest => WebError::bad_request(e.to_string()),
+            _ => WebError::internal(&e.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let mut r = json_response(self.status, &serde_json::json!({ "error": self.message }));
+        r.headers_mut()
+            .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        r
+    }
+}
+
+/// A page's query string, percent-decoded (`+` is a space, as forms send it), with only the
+/// names the page takes and each at most once.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, WebError> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let name = decode(name)?;
+            if !allowed.contains(&name.as_str()) {
+                return Err(WebError::bad_request(format!(
+                    "unknown query parameter {:?}; this page takes {}",
+                    clip(&name),
+                    allowed.join(", ")
+                )));
+            }
+            if out.iter().any(|(n, _)| *n == name) {
+                return Err(WebError::bad_request(format!(
+                    "query parameter {name} is given twice"
+                )));
+            }
+            out.push((name, decode(value)?));
+        }
+        Ok(Query(out))
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// `after` as a strict decimal index, if given.
+    pub(crate) fn after(&self) -> Result<Option<u64>, WebError> {
+        self.get("after").map(|a| number("after", a)).transpose()
+    }
+}
+
+/// A decimal `u64` with one spelling (no sign, no leading zeros), or a 400 naming `what`.
+pub(crate) fn number(what: &str, s: &str) -> Result<u64, WebError> {
+    let canonical =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
+    canonical.then(|| s.parse().ok()).flatten().ok_or_else(|| {
+        WebError::bad_request(format!(
+            "{what} {:?} is not a decimal number without sign or leading zeros",
+            clip(s)
+        ))
+    })
+}
+
+fn decode(s: &str) -> Result<String, WebError> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| WebError::bad_request("bad percent-encoding in the query"))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| WebError::bad_request("the query is not UTF-8"))
+}
+
+/// At most 100 characters of untrusted input, to quote in a message.
+pub(crate) fn clip(s: &str) -> &str {
+    match s.char_indices().nth(100) {
+        Some((at, _)) => &s[..at],
+        None => s,
+    }
+}
+
+/// Runs a page's reads on the blocking pool and answers in `format`.
+pub(crate) async fn run(
+    site: Arc<Site>,
+    format: Format,
+    build: impl FnOnce(&Site) -> Result<Page, WebError> + Send + 'static,
+) -> Response {
+    let worker = site.clone();
+    match tokio::task::spawn_blocking(move || build(&worker)).await {
+        Ok(Ok(page)) => page.respond(format, &site),
+        Ok(Err(e)) => e.respond(format, &site),
+        Err(e) => WebError::internal(&format!("a page task failed: {e}")).respond(format, &site),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_are_decoded_and_strict() {
+        let q = Query::parse(Some("q=hello+1.0%2Fx&format=json"), &["q", "format"]).unwrap();
+        assert_eq!(q.get("q"), Some("hello 1.0/x"));
+        assert_eq!(q.get("format"), Some("json"));
+        assert!(Query::parse(Some("q=a&q=b"), &["q"]).is_err());
+        assert!(Query::parse(Some("x=1"), &["q"]).is_err());
+        assert!(Query::parse(Some("q=%zz"), &["q"]).is_err());
+        assert!(Query::parse(Some("q=%ff"), &["q"]).is_err());
+        assert_eq!(number("after", "12").unwrap(), 12);
+        for bad in ["", "01", "-1", "1x", "99999999999999999999"] {
+            assert!(number("after", bad).is_err(), "{bad}");
+        }
+    }
+}

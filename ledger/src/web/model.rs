@@ -1,0 +1,538 @@
+//! What the pages show, as data: decoded entries, a release's status, a rebuilder's record.
+//! The HTML pages and their JSON twins are two renderings of these same values.
+//!
+//! Everything here reads the log through its indexes: a page costs a bounded number of
+//! lookups and entry reads, whatever the log's size. Decoded entries are cached (entries
+//! never change), so a release's attestations are verified once, not on every view.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use reprove_verifier::dsse::{Envelope, TrustedKey};
+use reprove_verifier::merkle::leaf_hash;
+use reprove_verifier::note::{KeyType, NoteVerifier};
+use reprove_verifier::predicates::{
+    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult, RevocationReason,
+};
+use reprove_verifier::statement::PAYLOAD_TYPE;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::error::Error;
+use crate::index::{Direction, IndexKey, PageRequest};
+use crate::ledger::Ledger;
+
+/// How many decoded entries the cache keeps before it starts over.
+const CACHE_ENTRIES: usize = 8192;
+
+/// The most attestations of one release a page weighs (one lookup page).
+pub(crate) const MAX_ATTESTATIONS: usize = 200;
+
+/// The most revocation notices of one key looked at.
+const MAX_NOTICES: usize = 20;
+
+/// One log entry, decoded and checked: who signed it and what it says.
+#[derive(Debug)]
+pub(crate) struct Decoded {
+    pub(crate) index: u64,
+    pub(crate) bytes: Vec<u8>,
+    pub(crate) leaf_hash: [u8; 32],
+    /// The keys whose signatures verify (each signature under the vkey its `keyid` names).
+    pub(crate) signers: Vec<NoteVerifier>,
+    /// Signatures that name no usable key or do not verify.
+    pub(crate) bad_signatures: usize,
+    /// The entry, or why it is not one.
+    pub(crate) entry: Result<Entry, String>,
+}
+
+impl Decoded {
+    fn new(index: u64, bytes: Vec<u8>) -> Decoded {
+        let leaf_hash = leaf_hash(&bytes);
+        let envelope = match Envelope::parse(&bytes) {
+            Ok(e) => e,
+            Err(e) => {
+                return Decoded {
+                    index,
+                    bytes,
+                    leaf_hash,
+                    signers: Vec::new(),
+                    bad_signatures: 0,
+                    entry: Err(format!("not a DSSE envelope: {e}")),
+                };
+            }
+        };
+        let named: Vec<NoteVerifier> = envelope
+            .signatures()
+            .iter()
+            .filter_map(|s| NoteVerifier::parse(&s.keyid).ok())
+            .filter(|k| k.key_type() == KeyType::Ed25519)
+            .collect();
+        let trusted: Vec<TrustedKey> = named
+            .iter()
+            .map(|k| TrustedKey {
+                id: k.to_string(),
+                key: *k.verifying_key(),
+            })
+            .collect();
+        let verified: Vec<String> = if trusted.is_empty() {
+            Vec::new()
+        } else {
+            envelope
+                .verify(&trusted, 1, &[PAYLOAD_TYPE])
+                .map(|v| v.key_ids().to_vec())
+                .unwrap_or_default()
+        };
+        let mut signers: Vec<NoteVerifier> = Vec::new();
+        for k in named {
+            if verified.contains(&k.to_string()) && !signers.contains(&k) {
+                signers.push(k);
+            }
+        }
+        let bad_signatures = envelope.signatures().len().saturating_sub(signers.len());
+        let entry = if envelope.payload_type() == PAYLOAD_TYPE {
+            Entry::parse(envelope.payload()).map_err(|e| format!("not a reprove entry: {e}"))
+        } else {
+            Err(format!(
+                "payload type {:?} is not an in-toto statement",
+                envelope.payload_type()
+            ))
+        };
+        Decoded {
+            index,
+            bytes,
+            leaf_hash,
+            signers,
+            bad_signatures,
+            entry,
+        }
+    }
+
+    /// The SHA-256 of the entry's bytes (how a rebuild attestation names its release).
+    pub(crate) fn sha256(&self) -> [u8; 32] {
+        Sha256::digest(&self.bytes).into()
+    }
+
+    /// "release", "rebuild", "revocation" or "invalid".
+    pub(crate) fn kind(&self) -> &'static str {
+        match &self.entry {
+            Ok(e) => match e.kind() {
+                EntryKind::Release(_) => "release",
+                EntryKind::Rebuild(_) => "rebuild",
+                EntryKind::Revocation(_) => "revocation",
+            },
+            Err(_) => "invalid",
+        }
+    }
+}
+
+/// A signer as the pages name it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct SignerView {
+    /// The c2sp key ID, 8 lowercase hex.
+    pub(crate) key_id: String,
+    /// The key's name.
+    pub(crate) name: String,
+    /// The whole verifier key.
+    pub(crate) vkey: String,
+}
+
+impl SignerView {
+    pub(crate) fn of(k: &NoteVerifier) -> SignerView {
+        SignerView {
+            key_id: format!("{:08x}", k.key_id()),
+            name: k.name().to_owned(),
+            vkey: k.to_string(),
+        }
+    }
+}
+
+/// An artifact with its digests (and its download URL, for a release).
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ArtifactView {
+    pub(crate) name: String,
+    pub(crate) sha256: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) blake3: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) url: Option<String>,
+}
+
+impl ArtifactView {
+    fn of(a: &Artifact, url: Option<&String>) -> ArtifactView {
+        ArtifactView {
+            name: a.name.clone(),
+            sha256: hex::encode(a.digest.sha256),
+            blake3: a.digest.blake3.map(hex::encode),
+            url: url.cloned(),
+        }
+    }
+}
+
+/// A release's status as the default policy would judge it (see [`release_status`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub(crate) struct Status {
+    /// `pending`, `reproduced` or `disputed`.
+    pub(crate) state: &'static str,
+    /// Distinct keys that reproduced every artifact bit for bit.
+    pub(crate) reproduced_by: usize,
+    /// Attestations reporting `mismatch`.
+    pub(crate) mismatches: usize,
+    /// Attestations reporting `build-failed` or `inputs-unavailable`.
+    pub(crate) failures: usize,
+    /// The label people read: `pending`, `reproduced by k`, `disputed`.
+    pub(crate) label: String,
+}
+
+/// A release manifest as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ReleaseView {
+    pub(crate) index: u64,
+    pub(crate) project: String,
+    pub(crate) version: String,
+    pub(crate) artifacts: Vec<ArtifactView>,
+    pub(crate) source: serde_json::Value,
+    pub(crate) signers: Vec<SignerView>,
+    pub(crate) status: Status,
+}
+
+/// A rebuild attestation as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct AttestationView {
+    pub(crate) index: u64,
+    pub(crate) signers: Vec<SignerView>,
+    pub(crate) project: String,
+    pub(crate) version: String,
+    pub(crate) release_index: u64,
+    pub(crate) result: &'static str,
+    pub(crate) rebuilt: Vec<ArtifactView>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) build_log: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) diff_report: Option<String>,
+    pub(crate) builder: String,
+    pub(crate) sandbox: &'static str,
+    pub(crate) started_on: String,
+    pub(crate) finished_on: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) detail: Option<String>,
+    /// Whether it counts toward its release's `reproduced by k`.
+    pub(crate) counts: bool,
+    /// Signers whose key was revoked (by a self-signed notice) at or before this entry.
+    pub(crate) revoked_signers: Vec<String>,
+}
+
+/// A revocation notice as a page shows it.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct RevocationView {
+    pub(crate) index: u64,
+    pub(crate) revoked_key: String,
+    pub(crate) revoked_key_id: String,
+    pub(crate) reason: &'static str,
+    pub(crate) effective_index: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) replacement: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) comment: Option<String>,
+    pub(crate) signers: Vec<SignerView>,
+    /// Signed by the revoked key itself: effective for everyone. Otherwise only a policy
+    /// that names the signer as the operator's recovery key applies it.
+    pub(crate) self_signed: bool,
+    /// What the notice does, in words.
+    pub(crate) effect: String,
+}
+
+/// The site: the ledger and a cache of decoded entries.
+#[derive(Debug)]
+pub(crate) struct Site {
+    pub(crate) ledger: Arc<Ledger>,
+    cache: Mutex<HashMap<u64, Arc<Decoded>>>,
+}
+
+impl Site {
+    pub(crate) fn new(ledger: Arc<Ledger>) -> Site {
+        Site {
+            ledger,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Entry `index`, decoded (cached).
+    pub(crate) fn decoded(&self, index: u64) -> Result<Arc<Decoded>, Error> {
+        if let Some(d) = self.lock().get(&index) {
+            return Ok(d.clone());
+        }
+        let bytes = self.ledger.entry(index)?;
+        let decoded = Arc::new(Decoded::new(index, bytes));
+        let mut cache = self.lock();
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(index, decoded.clone());
+        Ok(decoded)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<Decoded>>> {
+        self.cache.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// One page of indices under `key`, newest first unless `direction` says otherwise.
+    pub(crate) fn page(
+        &self,
+        key: &IndexKey,
+        after: Option<u64>,
+        limit: usize,
+    ) -> Result<(Vec<u64>, Option<u64>), Error> {
+        let page = self.ledger.lookup(
+            key,
+            PageRequest {
+                cursor: after,
+                limit,
+                direction: Direction::Backward,
+            },
+        )?;
+        Ok((page.indices, page.next))
+    }
+
+    /// The release manifest at `index` with its status, or `None` if it is not one.
+    pub(crate) fn release(
+        &self,
+        index: u64,
+    ) -> Result<Option<(ReleaseView, Vec<AttestationView>)>, Error> {
+        let d = self.decoded(index)?;
+        let Ok(entry) = &d.entry else { return Ok(None) };
+        let EntryKind::Release(r) = entry.kind() else {
+            return Ok(None);
+        };
+        let p = &r.predicate;
+        let key = IndexKey::Release {
+            name: p.project.clone(),
+            version: p.version.clone(),
+        };
+        // The release's attestations come after it in the log: walk forward from it.
+        let page = self.ledger.lookup(
+            &key,
+            PageRequest {
+                cursor: Some(index),
+                limit: MAX_ATTESTATIONS,
+                direction: Direction::Forward,
+            },
+        )?;
+        let digest = d.sha256();
+        let mut revoked = Revocations::default();
+        let mut attestations = Vec::new();
+        for i in page.indices {
+            let a = self.decoded(i)?;
+            let Some(view) = self.attestation(&a, &mut revoked)? else {
+                continue;
+            };
+            if let Ok(e) = &a.entry
+                && let EntryKind::Rebuild(rb) = e.kind()
+                && rb.predicate.release.log_index == index
+                && rb.predicate.release.digest.sha256 == digest
+            {
+                let mut view = view;
+                view.counts = view.counts && same_digests(&r.subjects, &rb.subjects);
+                attestations.push(view);
+            }
+        }
+        let status = release_status(&attestations);
+        let view = ReleaseView {
+            index,
+            project: p.project.clone(),
+            version: p.version.clone(),
+            artifacts: r
+                .subjects
+                .iter()
+                .map(|a| ArtifactView::of(a, p.artifacts.get(&a.name)))
+                .collect(),
+            source: serde_json::to_value(&p.source).unwrap_or_default(),
+            signers: d.signers.iter().map(SignerView::of).collect(),
+            status,
+        };
+        Ok(Some((view, attestations)))
+    }
+
+    /// A rebuild attestation's view, or `None` if the entry is not one. `counts` is set when
+    /// it reports `reproduced`, `bit-identical`, by a signer not revoked before it; the caller
+    /// also checks it covers the release's artifacts.
+    pub(crate) fn attestation(
+        &self,
+        d: &Decoded,
+        revoked: &mut Revocations,
+    ) -> Result<Option<AttestationView>, Error> {
+        let Ok(entry) = &d.entry else { return Ok(None) };
+        let EntryKind::Rebuild(r) = entry.kind() else {
+            return Ok(None);
+        };
+        let p = &r.predicate;
+        let mut revoked_signers = Vec::new();
+        for k in &d.signers {
+            if revoked
+                .effective(self, k)?
+                .is_some_and(|from| from <= d.index)
+            {
+                revoked_signers.push(k.to_string());
+            }
+        }
+        let counts = p.result == RebuildResult::Reproduced
+            && p.comparison == Comparison::BitIdentical
+            && d.signers.len() > revoked_signers.len();
+        Ok(Some(AttestationView {
+            index: d.index,
+            signers: d.signers.iter().map(SignerView::of).collect(),
+            project: p.release.name.clone(),
+            version: p.release.version.clone(),
+            release_index: p.release.log_index,
+            result: p.result.as_str(),
+            rebuilt: p
+                .rebuilt
+                .iter()
+                .map(|a| ArtifactView::of(a, None))
+                .collect(),
+            build_log: p.build_log.as_ref().map(hex_of),
+            diff_report: p.diff_report.as_ref().map(hex_of),
+            builder: p.builder.id.clone(),
+            sandbox: match p.sandbox.kind {
+                reprove_verifier::predicates::SandboxKind::Bubblewrap => "bubblewrap",
+                reprove_verifier::predicates::SandboxKind::None => "none",
+            },
+            started_on: p.started_on.clone(),
+            finished_on: p.finished_on.clone(),
+            detail: p.detail.clone(),
+            counts,
+            revoked_signers,
+        }))
+    }
+
+    /// A revocation notice's view, or `None` if the entry is not one.
+    pub(crate) fn revocation(&self, d: &Decoded) -> Option<RevocationView> {
+        let Ok(entry) = &d.entry else { return None };
+        let EntryKind::Revocation(n) = entry.kind() else {
+            return None;
+        };
+        let revoked = NoteVerifier::parse(&n.revoked_key).ok()?;
+        let self_signed = d.signers.contains(&revoked);
+        let effective_index = n.effective_index.unwrap_or(d.index);
+        let (reason, effective_index) = match n.reason {
+            // A compromised key cannot vouch for its own revocation taking effect later than
+            // the notice: the thief could push it into the future.
+            RevocationReason::Compromised => ("compromised", effective_index.min(d.index)),
+            RevocationReason::Retired => ("retired", effective_index),
+            RevocationReason::Superseded => ("superseded", effective_index),
+        };
+        let mut effect = format!(
+            "signatures by {} are not trusted from log index {effective_index} on",
+            revoked.name()
+        );
+        if let Some(r) = &n.replacement {
+            effect.push_str(&format!("; replaced by {r}"));
+        }
+        if !self_signed {
+            effect.push_str(
+                " — if the consumer's policy names a signer of this notice as the key's \
+                 recovery key (it is not signed by the revoked key itself)",
+            );
+        }
+        Some(RevocationView {
+            index: d.index,
+            revoked_key: revoked.to_string(),
+            revoked_key_id: format!("{:08x}", revoked.key_id()),
+            reason,
+            effective_index,
+            replacement: n.replacement.clone(),
+            comment: n.comment.clone(),
+            signers: d.signers.iter().map(SignerView::of).collect(),
+            self_signed,
+            effect,
+        })
+    }
+
+    /// The notices revoking `key` (newest first, at most [`MAX_NOTICES`]).
+    pub(crate) fn notices_of(&self, key: &NoteVerifier) -> Result<Vec<RevocationView>, Error> {
+        let (indices, _) = self.page(&IndexKey::RevokedKey(key.to_string()), None, MAX_NOTICES)?;
+        let mut out = Vec::new();
+        for i in indices {
+            if let Some(v) = self.revocation(&*self.decoded(i)?)
+                && v.revoked_key == key.to_string()
+            {
+                out.push(v);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Which keys are revoked from which index on, as far as the log alone can tell: by notices
+/// the revoked key signed itself (the earliest effective index wins). Looked up once per key
+/// per page.
+#[derive(Debug, Default)]
+pub(crate) struct Revocations(BTreeMap<String, Option<u64>>);
+
+impl Revocations {
+    pub(crate) fn effective(
+        &mut self,
+        site: &Site,
+        key: &NoteVerifier,
+    ) -> Result<Option<u64>, Error> {
+        let name = key.to_string();
+        if let Some(known) = self.0.get(&name) {
+            return Ok(*known);
+        }
+        let from = site
+            .notices_of(key)?
+            .iter()
+            .filter(|n| n.self_signed)
+            .map(|n| n.effective_index)
+            .min();
+        self.0.insert(name, from);
+        Ok(from)
+    }
+}
+
+/// The status the default policy gives a release, knowing no operators: the distinct keys of
+/// attestations that `count` (reproduced, bit-identical, covering every artifact of the
+/// release, signer not revoked before the attestation); `disputed` as soon as any attestation
+/// reports `mismatch`; `pending` when no key reproduced it.
+pub(crate) fn release_status(attestations: &[AttestationView]) -> Status {
+    let mut keys = BTreeSet::new();
+    let (mut mismatches, mut failures) = (0, 0);
+    for a in attestations {
+        match a.result {
+            "mismatch" => mismatches += 1,
+            "build-failed" | "inputs-unavailable" => failures += 1,
+            _ => {}
+        }
+        if a.counts {
+            for s in &a.signers {
+                if !a.revoked_signers.contains(&s.vkey) {
+                    keys.insert(s.vkey.clone());
+                }
+            }
+        }
+    }
+    let reproduced_by = keys.len();
+    let (state, label) = if mismatches > 0 {
+        ("disputed", "disputed".to_owned())
+    } else if reproduced_by > 0 {
+        ("reproduced", format!("reproduced by {reproduced_by}"))
+    } else {
+        ("pending", "pending".to_owned())
+    };
+    Status {
+        state,
+        reproduced_by,
+        mismatches,
+        failures,
+        label,
+    }
+}
+
+/// Whether two artifact lists name the same set of SHA-256 digests.
+fn same_digests(a: &[Artifact], b: &[Artifact]) -> bool {
+    let set = |l: &[Artifact]| l.iter().map(|x| x.digest.sha256).collect::<BTreeSet<_>>();
+    set(a) == set(b)
+}
+
+fn hex_of(d: &Digests) -> String {
+    hex::encode(d.sha256)
+}

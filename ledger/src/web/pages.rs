@@ -1,0 +1,915 @@
+//! The page handlers: each reads its views from the [`Site`] (on the blocking pool) and
+//! answers them as HTML or as their JSON twin.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use reprove_verifier::merkle::verify_inclusion;
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::predicates::EntryKind;
+use serde_json::json;
+
+use super::html::{Html, html, segment};
+use super::model::{Decoded, ReleaseView, Revocations, Site};
+use super::render;
+use super::stats::COUNT_CAP;
+use super::{Format, Page, Query, WebError, clip, number, run};
+use crate::index::IndexKey;
+
+/// How many rows a list page shows.
+const PAGE_ROWS: usize = 50;
+
+/// How many rows each list of the home page shows.
+const HOME_ROWS: usize = 10;
+
+/// The most of a blob a page shows as text.
+const BLOB_TEXT_BYTES: usize = 1 << 20;
+
+/// The query and the format of a request, or the answer refusing them.
+fn prelude(
+    site: &Site,
+    query: Option<&str>,
+    headers: &HeaderMap,
+    allowed: &[&str],
+) -> Result<(Query, Format), Box<Response>> {
+    let fallback = if super::accepts_html(headers) {
+        Format::Html
+    } else {
+        Format::Json
+    };
+    let q = Query::parse(query, allowed).map_err(|e| Box::new(e.respond(fallback, site)))?;
+    let format = Format::of(&q, headers).map_err(|e| Box::new(e.respond(fallback, site)))?;
+    Ok((q, format))
+}
+
+macro_rules! prelude {
+    ($site:expr, $query:expr, $headers:expr, $allowed:expr) => {
+        match prelude(&$site, $query.as_deref(), &$headers, $allowed) {
+            Ok(p) => p,
+            Err(r) => return *r,
+        }
+    };
+}
+
+/// A hex SHA-256 from a path, lowercase.
+fn sha256_param(s: &str) -> Result<[u8; 32], WebError> {
+    let mut out = [0u8; 32];
+    if s.len() != 64 || hex::decode_to_slice(s, &mut out).is_err() {
+        return Err(WebError::bad_request(format!(
+            "{:?} is not a sha256 digest (64 hex characters)",
+            clip(s)
+        )));
+    }
+    Ok(out)
+}
+
+fn today() -> u32 {
+    let secs = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    u32::try_from(secs / 86_400).unwrap_or(u32::MAX)
+}
+
+fn now_secs() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// `GET /`.
+pub(super) async fn home(
+    State(site): State<Arc<Site>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (_, format) = prelude!(site, query, headers, &["format"]);
+    let today = today();
+    run(site, format, move |site| {
+        let head = site.ledger.head();
+        let (release_indices, _) = site.page(&IndexKey::Releases, None, HOME_ROWS)?;
+        let releases = release_views(site, &release_indices)?;
+        let (mismatch_indices, _) = site.page(&IndexKey::Mismatches, None, HOME_ROWS)?;
+        let mut revoked = Revocations::default();
+        let mut mismatches = Vec::new();
+        for i in mismatch_indices {
+            if let Some(a) = site.attestation(&*site.decoded(i)?, &mut revoked)? {
+                mismatches.push(a);
+            }
+        }
+        let (revocation_indices, _) = site.page(&IndexKey::Revocations, None, HOME_ROWS)?;
+        let revocations: Vec<_> = revocation_indices
+            .iter()
+            .map(|&i| Ok(site.revocation(&*site.decoded(i)?)))
+            .collect::<Result<Vec<_>, WebError>>()?
+            .into_iter()
+            .flatten()
+            .collect();
+        let days = site.per_day(today, 14)?;
+        let checkpoint = String::from_utf8_lossy(head.note()).into_owned();
+        let json = json!({
+            "origin": site.ledger.origin(),
+            "log_key": site.ledger.key().to_string(),
+            "tree_size": head.size(),
+            "root_hash": hex::encode(head.root()),
+            "checkpoint": checkpoint,
+            "attestations_per_day": days,
+            "latest_releases": releases,
+            "latest_mismatches": mismatches,
+            "latest_revocations": revocations,
+        });
+        let day_rows: Html = days
+            .iter()
+            .map(|d| html!("<tr><td>{}</td><td>{}</td></tr>", d.day, d.attestations.label()))
+            .collect();
+        let body = html!(
+            "<h1>{}</h1>\
+<div class=\"grid\"><div class=\"card\"><dl><dt>Tree size</dt><dd><b>{}</b> entries</dd>\
+<dt>Root hash</dt><dd>{}</dd><dt>Log key</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
+<div class=\"card\"><b>Latest checkpoint</b><pre>{}</pre><a href=\"/checkpoint\">/checkpoint</a></div></div>\
+<h2>Latest releases</h2>{}<p><a href=\"/releases\">All releases →</a></p>{}\
+<h2>Latest mismatches</h2>{}\
+<h2>Latest revocation notices</h2>{}<p><a href=\"/revocations\">All revocations →</a></p>\
+<h2>Rebuild attestations per day</h2><p class=\"note\">By the day each rebuilder says it finished \
+(<code>finished_on</code>, UTC): the log itself records no time. Counts stop at {}.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th></tr></thead><tbody>{}</tbody></table></div>",
+            site.ledger.origin(),
+            head.size(),
+            render::digest(&hex::encode(head.root())),
+            site.ledger.key().to_string(),
+            checkpoint,
+            render::releases(&releases),
+            render::status_rule(),
+            render::attestations(&mismatches, true),
+            render::revocations(&revocations),
+            COUNT_CAP,
+            day_rows
+        );
+        Ok(Page {
+            title: "Log".into(),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+fn release_views(site: &Site, indices: &[u64]) -> Result<Vec<ReleaseView>, WebError> {
+    let mut out = Vec::new();
+    for &i in indices {
+        if let Some((r, _)) = site.release(i)? {
+            out.push(r);
+        }
+    }
+    Ok(out)
+}
+
+/// `GET /releases[?project=<name>][&after=<index>]`.
+pub(super) async fn releases(
+    State(site): State<Arc<Site>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (q, format) = prelude!(site, query, headers, &["format", "after", "project"]);
+    let after = match q.after() {
+        Ok(a) => a,
+        Err(e) => return e.respond(format, &site),
+    };
+    let project = q.get("project").map(str::to_owned);
+    run(site, format, move |site| {
+        let key = match &project {
+            Some(p) => IndexKey::Project(p.clone()),
+            None => IndexKey::Releases,
+        };
+        key.check()?;
+        let (indices, next) = site.page(&key, after, PAGE_ROWS)?;
+        let list = release_views(site, &indices)?;
+        if list.is_empty()
+            && after.is_none()
+            && let Some(p) = &project
+        {
+            return Err(WebError::not_found(format!(
+                "no release of a project named {:?} is in this log",
+                clip(p)
+            )));
+        }
+        let (title, extra) = match &project {
+            Some(p) => (
+                format!("Releases of {p}"),
+                format!("&project={}", segment(p)),
+            ),
+            None => ("Releases".to_owned(), String::new()),
+        };
+        let json = json!({ "project": project, "releases": list, "next": next });
+        let body = html!(
+            "<h1>{}</h1>{}{}{}",
+            title,
+            render::releases(&list),
+            render::pager("/releases", next, &extra),
+            render::status_rule()
+        );
+        Ok(Page { title, json, body })
+    })
+    .await
+}
+
+/// `GET /release/<name>/<version>`.
+pub(super) async fn release(
+    State(site): State<Arc<Site>>,
+    Path((name, version)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (_, format) = prelude!(site, query, headers, &["format"]);
+    run(site, format, move |site| {
+        let key = IndexKey::Release {
+            name: name.clone(),
+            version: version.clone(),
+        };
+        key.check()?;
+        // Release manifests come before their attestations: the first page holds them.
+        let page = site.ledger.lookup(
+            &key,
+            crate::index::PageRequest {
+                cursor: None,
+                limit: super::model::MAX_ATTESTATIONS,
+                direction: crate::index::Direction::Forward,
+            },
+        )?;
+        let mut releases = Vec::new();
+        for i in page.indices {
+            if let Some((r, a)) = site.release(i)?
+                && r.project == name
+                && r.version == version
+            {
+                releases.push((r, a));
+            }
+        }
+        if releases.is_empty() {
+            return Err(WebError::not_found(format!(
+                "no release {:?} version {:?} is in this log",
+                clip(&name),
+                clip(&version)
+            )));
+        }
+        let title = format!("{name} {version}");
+        let json = json!({
+            "releases": releases.iter().map(|(r, a)| json!({"release": r, "attestations": a})).collect::<Vec<_>>(),
+        });
+        let mut body = html!("<h1>{}</h1>", title);
+        if releases.len() > 1 {
+            body.push(html!(
+                "<p class=\"s wait\">This name and version were logged {} times: each manifest is shown.</p>",
+                releases.len()
+            ));
+        }
+        for (r, attestations) in &releases {
+            body.push(html!(
+                "<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
+<dt>Published by</dt><dd>{}</dd><dt>Source</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
+<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}{}",
+                render::status(&r.status),
+                render::entry_link(r.index),
+                render::signers(&r.signers),
+                r.source.to_string(),
+                render::artifacts(&r.artifacts),
+                render::attestations(attestations, false),
+                render::status_rule()
+            ));
+        }
+        Ok(Page { title, json, body })
+    })
+    .await
+}
+
+/// A one-line summary of any entry, for lists of mixed kinds.
+fn summary(site: &Site, d: &Decoded) -> Result<(serde_json::Value, Html), WebError> {
+    let mut revoked = Revocations::default();
+    let signers: Vec<_> = d.signers.iter().map(super::model::SignerView::of).collect();
+    let (what, html_what) = match &d.entry {
+        Err(e) => (
+            json!({"error": e}),
+            html!("<span class=\"s bad\">invalid</span> {}", e),
+        ),
+        Ok(entry) => match entry.kind() {
+            EntryKind::Release(r) => (
+                json!({"project": r.predicate.project, "version": r.predicate.version}),
+                html!(
+                    "release {}",
+                    render::release_link(&r.predicate.project, &r.predicate.version)
+                ),
+            ),
+            EntryKind::Rebuild(_) => match site.attestation(d, &mut revoked)? {
+                Some(a) => {
+                    let h = html!(
+                        "rebuild of {}: {}",
+                        render::release_link(&a.project, &a.version),
+                        render::result(a.result)
+                    );
+                    (serde_json::to_value(&a).unwrap_or_default(), h)
+                }
+                None => (json!({}), Html::default()),
+            },
+            EntryKind::Revocation(_) => match site.revocation(d) {
+                Some(n) => {
+                    let h = html!(
+                        "revocation of <code class=\"d\">{}</code> ({})",
+                        n.revoked_key,
+                        n.reason
+                    );
+                    (serde_json::to_value(&n).unwrap_or_default(), h)
+                }
+                None => (json!({}), Html::default()),
+            },
+        },
+    };
+    let json = json!({"index": d.index, "kind": d.kind(), "signers": signers, "summary": what});
+    let row = html!(
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        render::entry_link(d.index),
+        d.kind(),
+        html_what,
+        render::signers(&signers)
+    );
+    Ok((json, row))
+}
+
+/// `GET /artifact/sha256/<hex>`.
+pub(super) async fn artifact(
+    State(site): State<Arc<Site>>,
+    Path(digest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
+    let after = match q.after() {
+        Ok(a) => a,
+        Err(e) => return e.respond(format, &site),
+    };
+    run(site, format, move |site| {
+        let bytes = sha256_param(&digest)?;
+        let hex = hex::encode(bytes);
+        let (indices, next) = site.page(&IndexKey::Artifact(bytes), after, PAGE_ROWS)?;
+        if indices.is_empty() && after.is_none() {
+            return Err(WebError::not_found(format!(
+                "no entry of this log names the sha256 {hex}"
+            )));
+        }
+        let mut entries = Vec::new();
+        let mut rows = Html::default();
+        for i in indices {
+            let (j, h) = summary(site, &*site.decoded(i)?)?;
+            entries.push(j);
+            rows.push(h);
+        }
+        let json = json!({"sha256": hex, "entries": entries, "next": next});
+        let body = html!(
+            "<h1>Artifact</h1><p><span class=\"muted\">sha256</span> {}</p>\
+<p class=\"note\">Every entry that names this digest, newest first. Verify a file you hold with \
+<code>reprove verify FILE</code>.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Entry</th><th>Kind</th><th>What</th><th>Signed by</th></tr></thead><tbody>{}</tbody></table></div>{}",
+            render::digest(&hex),
+            rows,
+            render::pager(&format!("/artifact/sha256/{hex}"), next, "")
+        );
+        Ok(Page {
+            title: format!("Artifact {}", &hex[..12]),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+/// The entry page (called by the `/entry/<index>` negotiation).
+pub(super) async fn entry(site: Arc<Site>, index: String, format: Format) -> Response {
+    run(site, format, move |site| {
+        let index = number("entry index", &index)?;
+        let d = site.decoded(index)?;
+        let inclusion = site.ledger.prove(index, None)?;
+        let checkpoint = &inclusion.checkpoint;
+        let proof_ok = verify_inclusion(
+            &d.leaf_hash,
+            index,
+            checkpoint.size(),
+            &inclusion.proof,
+            &checkpoint.root(),
+        )
+        .is_ok();
+        let proof: Vec<String> = inclusion.proof.iter().map(|h| STANDARD.encode(h)).collect();
+        let statement: serde_json::Value = match &d.entry {
+            Ok(e) => serde_json::from_slice(&e.encode()).unwrap_or_default(),
+            Err(_) => serde_json::Value::Null,
+        };
+        let (_, summary_row) = summary(site, &d)?;
+        let signers: Vec<_> = d.signers.iter().map(super::model::SignerView::of).collect();
+        let signature = if d.signers.is_empty() {
+            "no signature verifies under the key its keyid names".to_owned()
+        } else if d.bad_signatures > 0 {
+            format!(
+                "{} signature(s) verify; {} do not",
+                d.signers.len(),
+                d.bad_signatures
+            )
+        } else {
+            "every signature verifies under the key its keyid names".to_owned()
+        };
+        let note = String::from_utf8_lossy(checkpoint.note()).into_owned();
+        let json = json!({
+            "index": index,
+            "kind": d.kind(),
+            "size": d.bytes.len(),
+            "leaf_hash": hex::encode(d.leaf_hash),
+            "sha256": hex::encode(d.sha256()),
+            "signers": signers,
+            "signature_check": signature,
+            "error": d.entry.as_ref().err(),
+            "statement": statement,
+            "inclusion": {
+                "tree_size": checkpoint.size(),
+                "root_hash": hex::encode(checkpoint.root()),
+                "proof": proof,
+                "verifies": proof_ok,
+                "checkpoint": note,
+            },
+            "raw": format!("/entry/{index}?format=raw"),
+        });
+        let pretty = serde_json::to_string_pretty(&statement).unwrap_or_default();
+        let proof_lines: Html = proof
+            .iter()
+            .map(|p| html!("<div><code class=\"d\">{}</code></div>", p))
+            .collect();
+        let proof_label = if proof_ok {
+            html!("<span class=\"s ok\">✓ verifies against the checkpoint</span>")
+        } else {
+            html!("<span class=\"s bad\">✗ does not verify</span>")
+        };
+        let body = html!(
+            "<h1>Entry #{}</h1><div class=\"wrap\"><table><tbody>{}</tbody></table></div>\
+<dl><dt>Kind</dt><dd>{}</dd><dt>Signed by</dt><dd>{}</dd><dt>Signatures</dt><dd>{}</dd>\
+<dt>Leaf hash</dt><dd>{}</dd><dt>SHA-256 of the entry</dt><dd>{}</dd><dt>Size</dt><dd>{} bytes</dd>\
+<dt>Raw envelope</dt><dd><a href=\"/entry/{}?format=raw\" download=\"entry-{}.json\">download</a> · \
+<a href=\"/proof/{}\">tlog-proof</a></dd></dl>\
+<h2>Inclusion proof</h2><p>{} Tree size {}, root {}</p>{}<pre>{}</pre>\
+<h2>Statement</h2><pre>{}</pre>",
+            index,
+            summary_row,
+            d.kind(),
+            render::signers(&signers),
+            Html::text(&signature),
+            render::digest(&hex::encode(d.leaf_hash)),
+            render::digest(&hex::encode(d.sha256())),
+            d.bytes.len(),
+            index,
+            index,
+            index,
+            proof_label,
+            checkpoint.size(),
+            render::digest(&hex::encode(checkpoint.root())),
+            proof_lines,
+            note,
+            pretty
+        );
+        Ok(Page {
+            title: format!("Entry {index}"),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+/// `GET /rebuilders[?after=<vkey>]`.
+pub(super) async fn rebuilders(
+    State(site): State<Arc<Site>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
+    let after = q.get("after").map(str::to_owned);
+    run(site, format, move |site| {
+        let (keys, more) = site.rebuilder_keys(after.as_deref(), PAGE_ROWS)?;
+        let mut list = Vec::new();
+        let mut rows = Html::default();
+        for k in &keys {
+            let Ok(v) = NoteVerifier::parse(k) else { continue };
+            let view = super::model::SignerView::of(&v);
+            let count = site.count(&IndexKey::Rebuilder(k.clone()))?;
+            let revoked = site.notices_of(&v)?.iter().any(|n| n.self_signed);
+            rows.push(html!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                render::signer(&view),
+                count.label(),
+                if revoked {
+                    html!("<span class=\"s bad\">revoked</span>")
+                } else {
+                    html!("<span class=\"s ok\">active</span>")
+                }
+            ));
+            list.push(json!({"key": view, "attestations": count, "revoked": revoked}));
+        }
+        let next = if more { keys.last().cloned() } else { None };
+        let pager = match &next {
+            Some(n) => html!(
+                "<p class=\"pager\"><a href=\"/rebuilders?after={}\">More →</a></p>",
+                segment(n)
+            ),
+            None => Html::default(),
+        };
+        let json = json!({"rebuilders": list, "next": next});
+        let body = html!(
+            "<h1>Rebuilders</h1><p class=\"note\">Every key that signed a rebuild attestation in this log. \
+Which of them you trust is your policy's decision.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Key</th><th>Attestations</th><th>Revocation</th></tr></thead><tbody>{}</tbody></table></div>{}",
+            rows,
+            pager
+        );
+        Ok(Page {
+            title: "Rebuilders".into(),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+/// `GET /rebuilder/<key ID, vkey or hex vkey>`.
+pub(super) async fn rebuilder(
+    State(site): State<Arc<Site>>,
+    Path(key): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (_, format) = prelude!(site, query, headers, &["format"]);
+    run(site, format, move |site| {
+        let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
+        let is_id = key.len() == 8 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let vkey = if is_id {
+            let found = site.rebuilders_with_id(&key)?;
+            match found.len() {
+                0 => {
+                    return Err(WebError::not_found(format!(
+                        "no rebuild attestation in this log is signed by a key with ID {key}"
+                    )));
+                }
+                1 => found[0].clone(),
+                _ => {
+                    let links: Html = found
+                        .iter()
+                        .map(|k| html!("<li><a href=\"/rebuilder/{}\"><code class=\"d\">{}</code></a></li>", hex::encode(k), k))
+                        .collect();
+                    return Ok(Page {
+                        title: format!("Key ID {key}"),
+                        json: json!({"key_id": key, "keys": found}),
+                        body: html!("<h1>Key ID {}</h1><p>Several keys share this 4-byte ID:</p><ul>{}</ul>", key, links),
+                    });
+                }
+            }
+        } else {
+            let text = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
+                hex::decode(&key).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
+            } else {
+                key.clone()
+            };
+            NoteVerifier::parse(&text)
+                .map_err(|e| {
+                    WebError::bad_request(format!(
+                        "{:?} is not a key ID (8 lowercase hex) or a verifier key: {e}",
+                        clip(&key)
+                    ))
+                })?
+                .to_string()
+        };
+        let verifier = NoteVerifier::parse(&vkey)
+            .map_err(|_| WebError::internal("a stored rebuilder key does not parse"))?;
+        let view = site.rebuilder(&verifier)?;
+        if view.attestations.count == 0 {
+            return Err(WebError::not_found(format!(
+                "no rebuild attestation in this log is signed by {}",
+                clip(&vkey)
+            )));
+        }
+        let (latest, _) = site.page(&IndexKey::Rebuilder(vkey.clone()), None, 20)?;
+        let mut revoked = Revocations::default();
+        let mut rows = Vec::new();
+        for i in latest {
+            if let Some(a) = site.attestation(&*site.decoded(i)?, &mut revoked)? {
+                rows.push(a);
+            }
+        }
+        let results: Html = view
+            .recent_results
+            .iter()
+            .map(|(r, n)| html!("{} × {} ", render::result(r), *n))
+            .collect();
+        let agreement = match view.agreement_percent {
+            Some(p) => html!("<b>{}%</b> ({} of {} comparisons)", p, view.agreed, view.compared),
+            None => html!("<span class=\"muted\">no other rebuilder attested the same releases</span>"),
+        };
+        let status = if view.revoked {
+            html!("<span class=\"s bad\">revoked by its own notice</span>")
+        } else if view.revocations.is_empty() {
+            html!("<span class=\"s ok\">not revoked</span>")
+        } else {
+            html!("<span class=\"s wait\">notices by other keys (policy decides)</span>")
+        };
+        let title = format!("Rebuilder {}", view.key.name);
+        let json = json!({"rebuilder": view, "latest_attestations": rows});
+        let body = html!(
+            "<h1>{}</h1><dl><dt>Key</dt><dd><code class=\"d\">{}</code></dd><dt>Key ID</dt><dd>{}</dd>\
+<dt>Attestations</dt><dd>{}</dd><dt>Latest results</dt><dd>{}</dd><dt>Mismatches reported</dt><dd>{} (of the latest {})</dd>\
+<dt>Agreement</dt><dd>{}</dd><dt>Revocation</dt><dd>{}</dd></dl>\
+<p class=\"note\">Agreement: over this key's latest {} attestations, how often another key's \
+<code>reproduced</code> or <code>mismatch</code> attestation of the same release says the same.</p>\
+<h2>Revocation notices</h2>{}<h2>Latest attestations</h2>{}",
+            title,
+            view.key.vkey,
+            render::digest(&view.key.key_id),
+            view.attestations.label(),
+            results,
+            view.mismatches_reported,
+            super::stats::AGREEMENT_WINDOW,
+            agreement,
+            status,
+            super::stats::AGREEMENT_WINDOW,
+            render::revocations(&view.revocations),
+            render::attestations(&rows, true)
+        );
+        Ok(Page { title, json, body })
+    })
+    .await
+}
+
+/// `GET /revocations[?after=<index>]`.
+pub(super) async fn revocations(
+    State(site): State<Arc<Site>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
+    let after = match q.after() {
+        Ok(a) => a,
+        Err(e) => return e.respond(format, &site),
+    };
+    run(site, format, move |site| {
+        let (indices, next) = site.page(&IndexKey::Revocations, after, PAGE_ROWS)?;
+        let mut list = Vec::new();
+        for i in indices {
+            if let Some(n) = site.revocation(&*site.decoded(i)?) {
+                list.push(n);
+            }
+        }
+        let json = json!({"revocations": list, "next": next});
+        let body = html!(
+            "<h1>Revocation notices</h1><p class=\"note\">A notice signed by the revoked key itself \
+takes effect for everyone from its effective index; a notice signed by another key counts only where \
+a consumer's policy names that key as the operator's recovery key. Entries logged before the \
+effective index stay valid: the log proves they came first.</p>{}{}",
+            render::revocations(&list),
+            render::pager("/revocations", next, "")
+        );
+        Ok(Page {
+            title: "Revocations".into(),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+/// `GET /blob/sha256/<hex>`: a build log or diff report, as escaped text.
+pub(super) async fn blob(
+    State(site): State<Arc<Site>>,
+    Path(digest): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (_, format) = prelude!(site, query, headers, &["format"]);
+    run(site, format, move |site| {
+        let bytes = sha256_param(&digest)?;
+        let hex = hex::encode(bytes);
+        let Some(blob) = site.ledger.blob(&bytes)? else {
+            return Err(WebError::not_found(format!(
+                "this log stores no blob with sha256 {hex} (build logs and diff reports are \
+                 uploaded by rebuilders; the attestation names them, the log may not hold them)"
+            )));
+        };
+        let shown = &blob[..blob.len().min(BLOB_TEXT_BYTES)];
+        let text = String::from_utf8_lossy(shown).into_owned();
+        let truncated = blob.len() > shown.len();
+        let json = json!({
+            "sha256": hex,
+            "size": blob.len(),
+            "text": text,
+            "truncated": truncated,
+            "download": format!("/blobs/sha256/{hex}"),
+        });
+        let cut = if truncated {
+            html!(
+                "<p class=\"s wait\">Showing the first {} bytes.</p>",
+                BLOB_TEXT_BYTES
+            )
+        } else {
+            Html::default()
+        };
+        let body = html!(
+            "<h1>Blob</h1><dl><dt>sha256</dt><dd>{}</dd><dt>Size</dt><dd>{} bytes</dd>\
+<dt>Download</dt><dd><a href=\"/blobs/sha256/{}\" download>raw bytes</a></dd></dl>{}<pre>{}</pre>",
+            render::digest(&hex),
+            blob.len(),
+            hex,
+            cut,
+            text
+        );
+        Ok(Page {
+            title: format!("Blob {}", &hex[..12]),
+            json,
+            body,
+        })
+    })
+    .await
+}
+
+/// `GET /search?q=`: to the page the query names (303), or a 404 page saying what was tried.
+pub(super) async fn search(
+    State(site): State<Arc<Site>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let (q, format) = prelude!(site, query, headers, &["q", "format"]);
+    let term = q.get("q").unwrap_or("").trim().to_owned();
+    let worker = site.clone();
+    let found = tokio::task::spawn_blocking(move || resolve(&worker, &term)).await;
+    let location = match found {
+        Ok(Ok(l)) => l,
+        Ok(Err(e)) => return e.respond(format, &site),
+        Err(e) => return WebError::internal(&e.to_string()).respond(format, &site),
+    };
+    let location = match format {
+        Format::Json if !location.contains('?') => format!("{location}?format=json"),
+        Format::Json => format!("{location}&format=json"),
+        Format::Html => location,
+    };
+    match HeaderValue::from_str(&location) {
+        Ok(v) => (
+            StatusCode::SEE_OTHER,
+            [
+                (LOCATION, v),
+                (CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            ],
+        )
+            .into_response(),
+        Err(_) => {
+            WebError::internal("a search location is not a header value").respond(format, &site)
+        }
+    }
+}
+
+/// Where a search term leads: a digest, a log index, a key or a release name.
+fn resolve(site: &Site, term: &str) -> Result<String, WebError> {
+    if term.is_empty() {
+        return Err(WebError::bad_request(
+            "type an artifact sha256, a release name, a key ID or a log index",
+        ));
+    }
+    let lower = term.to_ascii_lowercase();
+    let is_hex = lower.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hex && lower.len() == 64 {
+        return Ok(format!("/artifact/sha256/{lower}"));
+    }
+    if term.bytes().all(|b| b.is_ascii_digit()) {
+        let index = number("log index", term)?;
+        if index >= site.ledger.head().size() {
+            return Err(WebError::not_found(format!(
+                "the log has {} entries; there is no entry {index}",
+                site.ledger.head().size()
+            )));
+        }
+        return Ok(format!("/entry/{index}"));
+    }
+    if is_hex && lower.len() == 8 {
+        return Ok(format!("/rebuilder/{lower}"));
+    }
+    if term.contains('+') && NoteVerifier::parse(term).is_ok() {
+        return Ok(format!("/rebuilder/{}", hex::encode(term)));
+    }
+    // "name version", "name@version" or "name/version" names a release; a bare name a project.
+    let split = term
+        .split_once(' ')
+        .or_else(|| term.split_once('@'))
+        .or_else(|| term.split_once('/'));
+    if let Some((name, version)) = split {
+        let (name, version) = (name.trim(), version.trim());
+        let key = IndexKey::Release {
+            name: name.to_owned(),
+            version: version.to_owned(),
+        };
+        if key.check().is_ok() && !site.page(&key, None, 1)?.0.is_empty() {
+            return Ok(format!("/release/{}/{}", segment(name), segment(version)));
+        }
+    }
+    let key = IndexKey::Project(term.to_owned());
+    if key.check().is_ok() && !site.page(&key, None, 1)?.0.is_empty() {
+        return Ok(format!("/releases?project={}", segment(term)));
+    }
+    Err(WebError::not_found(format!(
+        "nothing in this log matches {:?}: not an artifact sha256 (64 hex), a log index, a key \
+         ID (8 hex), a release (\"name version\") or a project name",
+        clip(term)
+    )))
+}
+
+/// `GET /feed/mismatches.atom`: the latest mismatches, as Atom.
+pub(super) async fn feed_mismatches(State(site): State<Arc<Site>>) -> Response {
+    feed(site, true).await
+}
+
+/// `GET /feed/revocations.atom`: the latest revocation notices, as Atom.
+pub(super) async fn feed_revocations(State(site): State<Arc<Site>>) -> Response {
+    feed(site, false).await
+}
+
+async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
+    let now = now_secs();
+    let worker = site.clone();
+    let built = tokio::task::spawn_blocking(move || -> Result<Html, WebError> {
+        let site = &*worker;
+        let origin = site.ledger.origin().to_owned();
+        let tag = format!("tag:reprove.dev,2025:{}", segment(&origin));
+        let mut entries = Html::default();
+        let mut updated = 0i64;
+        let (title, key, path) = if mismatches {
+            ("Mismatches", IndexKey::Mismatches, "mismatches")
+        } else {
+            ("Revocation notices", IndexKey::Revocations, "revocations")
+        };
+        let (indices, _) = site.page(&key, None, PAGE_ROWS)?;
+        let mut revoked = Revocations::default();
+        for i in indices {
+            let d = site.decoded(i)?;
+            let (entry_title, when, text) = if mismatches {
+                let Some(a) = site.attestation(&d, &mut revoked)? else { continue };
+                let who = a.signers.first().map_or("unknown".to_owned(), |s| s.name.clone());
+                let when = super::time::rfc3339_secs(&a.finished_on).unwrap_or(now);
+                (
+                    format!("mismatch: {} {} rebuilt by {who}", a.project, a.version),
+                    when,
+                    format!("{} {} (release entry #{}) did not rebuild bit for bit at {who}; attestation #{}", a.project, a.version, a.release_index, a.index),
+                )
+            } else {
+                let Some(n) = site.revocation(&d) else { continue };
+                // Notices carry no time, and the log keeps none: the feed's own time.
+                (format!("{}: {}", n.reason, n.revoked_key), now, n.effect.clone())
+            };
+            updated = updated.max(when);
+            entries.push(html!(
+                "<entry><id>{}/entry/{}</id><title>{}</title><updated>{}</updated>\
+<link rel=\"alternate\" type=\"text/html\" href=\"/entry/{}\"/><summary>{}</summary></entry>\n",
+                tag,
+                i,
+                entry_title,
+                super::time::secs_string(when),
+                i,
+                text
+            ));
+        }
+        if updated == 0 {
+            updated = now;
+        }
+        Ok(html!(
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<feed xmlns=\"http://www.w3.org/2005/Atom\">\
+<id>{}/feed/{}</id><title>{} · {}</title><updated>{}</updated>\
+<link rel=\"self\" href=\"/feed/{}.atom\"/><link rel=\"alternate\" type=\"text/html\" href=\"/\"/>\
+<author><name>{}</name></author>\n{}</feed>\n",
+            tag,
+            path,
+            Html::trusted(title),
+            origin,
+            super::time::secs_string(updated),
+            path,
+            origin,
+            entries
+        ))
+    })
+    .await;
+    match built {
+        Ok(Ok(xml)) => (
+            [
+                (
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/atom+xml; charset=utf-8"),
+                ),
+                (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            ],
+            xml.into_string(),
+        )
+            .into_response(),
+        Ok(Err(e)) => e.into_response(),
+        Err(e) => WebError::internal(&e.to_string()).into_response(),
+    }
+}

@@ -1,0 +1,290 @@
+//! A small log for the web page tests: releases, rebuilds of every outcome by two
+//! rebuilders, a malicious release, a revocation and a diff report blob, all signed and
+//! submitted through `POST /add`.
+//!
+//! Include with `mod common; #[path = "common/http.rs"] mod http;
+//! #[path = "common/signed.rs"] mod signed; #[path = "common/web.rs"] mod web;`.
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+
+use reprove_verifier::predicates::{
+    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
+    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
+    RevocationNotice, RevocationReason, Sandbox, SandboxKind, Source,
+};
+use sha2::{Digest, Sha256};
+
+use crate::http::Server;
+use crate::signed::{Key, publisher, rebuilder, stranger};
+
+/// A project name that is a valid identifier and also markup.
+pub const EVIL_PROJECT: &str = "<script>alert(1)</script>";
+
+/// A diff report that tries to close the page's `<pre>`.
+pub const EVIL_DIFF: &str =
+    "--- a\n+++ b\n</pre><script>alert('diff')</script><img src=x onerror=alert(2)>\n";
+
+/// What the fixture logged, by index.
+#[derive(Debug, Clone)]
+pub struct Fixture {
+    pub hello: u64,
+    pub hello_digests: Vec<[u8; 32]>,
+    pub hello_by_rebuilder: u64,
+    pub hello_by_stranger: u64,
+    pub evil: u64,
+    pub evil_digest: [u8; 32],
+    pub evil_mismatch: u64,
+    pub diff_report: [u8; 32],
+    pub pending: u64,
+    pub revocation: u64,
+    /// A rebuild by the stranger after its key was revoked.
+    pub after_revocation: u64,
+    /// Today, as days since the epoch (the rebuilds finished today).
+    pub today: u32,
+}
+
+fn sha(bytes: &[u8]) -> [u8; 32] {
+    Sha256::digest(bytes).into()
+}
+
+fn today() -> (u32, String) {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let days = secs / 86_400;
+    // Civil date from days (Howard Hinnant).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (days as u32, format!("{y:04}-{m:02}-{d:02}"))
+}
+
+pub fn release_entry(
+    project: &str,
+    version: &str,
+    digests: &[[u8; 32]],
+    url: Option<&str>,
+) -> Entry {
+    let subjects: Vec<Artifact> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Artifact {
+            name: format!("art-{i}.tar.gz"),
+            digest: Digests::sha256(*d),
+        })
+        .collect();
+    let outputs = subjects
+        .iter()
+        .map(|a| (format!("dist/{}", a.name), a.name.clone()))
+        .collect();
+    let artifacts = match url {
+        Some(u) => subjects
+            .iter()
+            .map(|a| (a.name.clone(), u.to_owned()))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+    Entry::new(EntryKind::Release(ReleaseManifest {
+        subjects,
+        predicate: ReleasePredicate {
+            project: project.into(),
+            version: version.into(),
+            artifacts,
+            source: Source::Git {
+                uri: format!("https://example.com/{}.git", project.len()),
+                commit: "b".repeat(40),
+            },
+            recipe: Recipe {
+                command: vec!["make".into()],
+                environment: Environment::Host {},
+                source_date_epoch: 1_700_000_000,
+                env: BTreeMap::new(),
+                outputs,
+            },
+        },
+    }))
+    .unwrap()
+}
+
+/// A rebuild attestation of the release logged at `index` as `release_bytes`.
+// Every knob of the fixture is an argument, so each call reads as the entry it makes.
+#[allow(clippy::too_many_arguments)]
+pub fn rebuild_entry(
+    project: &str,
+    version: &str,
+    index: u64,
+    release_bytes: &[u8],
+    digests: &[[u8; 32]],
+    result: RebuildResult,
+    diff: Option<[u8; 32]>,
+    day: &str,
+    detail: Option<&str>,
+) -> Entry {
+    let subjects: Vec<Artifact> = digests
+        .iter()
+        .enumerate()
+        .map(|(i, d)| Artifact {
+            name: format!("art-{i}.tar.gz"),
+            digest: Digests::sha256(*d),
+        })
+        .collect();
+    let rebuilt = match result {
+        RebuildResult::Reproduced => subjects.clone(),
+        RebuildResult::Mismatch => vec![Artifact {
+            name: subjects[0].name.clone(),
+            digest: Digests::sha256([0xee; 32]),
+        }],
+        _ => Vec::new(),
+    };
+    Entry::new(EntryKind::Rebuild(RebuildAttestation {
+        subjects,
+        predicate: RebuildPredicate {
+            release: ReleaseRef {
+                log_index: index,
+                name: project.into(),
+                version: version.into(),
+                digest: Digests::sha256(sha(release_bytes)),
+            },
+            result,
+            comparison: Comparison::BitIdentical,
+            rebuilt,
+            build_log: None,
+            diff_report: diff.map(Digests::sha256),
+            sandbox: Sandbox {
+                kind: SandboxKind::Bubblewrap,
+                details: None,
+            },
+            builder: Builder {
+                id: "https://rebuilder.example.org".into(),
+                version: "0.1.0".into(),
+            },
+            started_on: format!("{day}T00:00:00Z"),
+            finished_on: format!("{day}T00:01:00Z"),
+            invocation_id: None,
+            detail: detail.map(str::to_owned),
+            variations: Vec::new(),
+        },
+    }))
+    .unwrap()
+}
+
+/// Submits `bytes`, returning the index.
+pub async fn add(server: &Server, bytes: &[u8]) -> u64 {
+    let r = server.add(bytes).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    r.json()["index"].as_u64().unwrap()
+}
+
+/// Fills a served log with the fixture.
+pub async fn fill(server: &Server) -> Fixture {
+    let (today, day) = today();
+    let (p, a, b) = (publisher(), rebuilder(), stranger());
+    let hello_digests = vec![[0x11; 32], [0x12; 32]];
+    let hello_bytes = p.sign(&release_entry(
+        "hello",
+        "1.0",
+        &hello_digests,
+        Some("https://downloads.example.org/hello"),
+    ));
+    let hello = add(server, &hello_bytes).await;
+    let rb = |k: &Key, result, diff, detail| {
+        k.sign(&rebuild_entry(
+            "hello",
+            "1.0",
+            hello,
+            &hello_bytes,
+            &hello_digests,
+            result,
+            diff,
+            &day,
+            detail,
+        ))
+    };
+    let hello_by_rebuilder = add(server, &rb(&a, RebuildResult::Reproduced, None, None)).await;
+    let hello_by_stranger = add(server, &rb(&b, RebuildResult::Reproduced, None, None)).await;
+
+    let evil_digest = [0x66; 32];
+    let evil_bytes = p.sign(&release_entry(
+        EVIL_PROJECT,
+        "1.0\"><b>x",
+        &[evil_digest],
+        Some("javascript:alert(3)"),
+    ));
+    let evil = add(server, &evil_bytes).await;
+    let diff_report = sha(EVIL_DIFF.as_bytes());
+    server
+        .ledger
+        .put_blob(&diff_report, EVIL_DIFF.as_bytes())
+        .unwrap();
+    let evil_mismatch = add(
+        server,
+        &a.sign(&rebuild_entry(
+            EVIL_PROJECT,
+            "1.0\"><b>x",
+            evil,
+            &evil_bytes,
+            &[evil_digest],
+            RebuildResult::Mismatch,
+            Some(diff_report),
+            &day,
+            Some("<img src=x onerror=alert(4)> differs"),
+        )),
+    )
+    .await;
+
+    let pending_bytes = p.sign(&release_entry("pending-proj", "2.0", &[[0x77; 32]], None));
+    let pending = add(server, &pending_bytes).await;
+
+    let revocation = add(
+        server,
+        &b.sign(
+            &Entry::new(EntryKind::Revocation(RevocationNotice {
+                revoked_key: b.vkey(),
+                reason: RevocationReason::Retired,
+                effective_index: None,
+                replacement: None,
+                comment: Some("<b>bye</b>".into()),
+            }))
+            .unwrap(),
+        ),
+    )
+    .await;
+    let after_revocation = add(
+        server,
+        &b.sign(&rebuild_entry(
+            "pending-proj",
+            "2.0",
+            pending,
+            &pending_bytes,
+            &[[0x77; 32]],
+            RebuildResult::Reproduced,
+            None,
+            &day,
+            None,
+        )),
+    )
+    .await;
+    Fixture {
+        hello,
+        hello_digests,
+        hello_by_rebuilder,
+        hello_by_stranger,
+        evil,
+        evil_digest,
+        evil_mismatch,
+        diff_report,
+        pending,
+        revocation,
+        after_revocation,
+        today,
+    }
+}

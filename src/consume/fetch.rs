@@ -1,0 +1,262 @@
+//! Evidence from a live log: the checkpoint (verified under the policy and checked against
+//! the consumer's state), lookups, and entries with their inclusion proofs *built from the
+//! log's tiles* (through [`LogClient`] and its tile cache), never taken from the log's word.
+//!
+//! Lookups are hints: the log could hide entries from them, but it cannot make an entry count
+//! that it did not commit to, because every entry is proven under the signed checkpoint and
+//! verified by the pure core.
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+
+use anyhow::Context;
+use reprove_verifier::merkle::leaf_hash;
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::policy::{Policy, PolicyCheckpoint, verify_logged_entry_at};
+use reprove_verifier::predicates::EntryKind;
+use reprove_verifier::proof::TlogProof;
+use reprove_verifier::tiles::{BundleId, EntryBundle};
+
+use super::state::{Seen, StateDir};
+use super::{Evidence, Verified, classify};
+use crate::client::{ClientOptions, FetchError, LogClient};
+
+/// The most lookup pages followed for one key (1,000 indices a page on reprove's ledger).
+const MAX_PAGES: usize = 1000;
+/// The most keys whose revocation notices are followed (policy keys and their replacements).
+const MAX_KEYS: usize = 10_000;
+
+/// A verifying session against one live log, at one checkpoint.
+pub struct Online<'p> {
+    policy: &'p Policy,
+    client: LogClient,
+    state: StateDir,
+    seen: Option<Seen>,
+    checkpoint: PolicyCheckpoint,
+    bundles: HashMap<u64, EntryBundle>,
+    verified: HashMap<u64, Verified>,
+    revocations: Option<Vec<u64>>,
+    /// Indices a lookup named that the checkpoint does not cover yet (logged after it).
+    pub newer: BTreeSet<u64>,
+}
+
+impl<'p> Online<'p> {
+    /// Connects to the log at `url`: fetches its checkpoint, verifies it under the policy (log
+    /// key, witnesses), and checks that it extends the checkpoint this consumer saw last.
+    pub fn connect(
+        policy: &'p Policy,
+        url: &str,
+        state: StateDir,
+        cache: Option<PathBuf>,
+    ) -> anyhow::Result<Online<'p>> {
+        let client = LogClient::new(
+            url,
+            ClientOptions {
+                cache,
+                ..ClientOptions::default()
+            },
+        )?;
+        let bytes = client
+            .get("checkpoint")
+            .with_context(|| format!("fetching the checkpoint of the log at {url}"))?;
+        let checkpoint = policy.verify_checkpoint(&bytes).with_context(|| {
+            format!(
+                "the checkpoint of the log at {url} does not verify under the policy (log key {}, \
+                 {} of {} witnesses)",
+                policy.log.key,
+                policy.witnesses.quorum(),
+                policy.witnesses.witnesses().len()
+            )
+        })?;
+        let seen = state.load(policy)?;
+        state.check(seen.as_ref(), &checkpoint, |a, b| {
+            Ok(client.consistency_proof_from_tiles(a, b)?)
+        })?;
+        Ok(Online {
+            policy,
+            client,
+            state,
+            seen,
+            checkpoint,
+            bundles: HashMap::new(),
+            verified: HashMap::new(),
+            revocations: None,
+            newer: BTreeSet::new(),
+        })
+    }
+
+    /// The verified checkpoint everything is proven under.
+    pub fn checkpoint(&self) -> &PolicyCheckpoint {
+        &self.checkpoint
+    }
+
+    /// Records the checkpoint in the state (compare-and-swap): call after a run that completed.
+    pub fn commit(&self) -> anyhow::Result<()> {
+        self.state
+            .advance(self.policy, self.seen.as_ref(), &self.checkpoint, |a, b| {
+                Ok(self.client.consistency_proof_from_tiles(a, b)?)
+            })
+    }
+
+    /// Every index a lookup path (`lookup/…`) answers, all pages, in log order, restricted to
+    /// the checkpoint's tree (later ones are noted in [`Online::newer`]). A 404 is no entries.
+    pub fn lookup(&mut self, path: &str) -> anyhow::Result<Vec<u64>> {
+        let mut out = Vec::new();
+        let mut after: Option<u64> = None;
+        for _ in 0..MAX_PAGES {
+            let page = match after {
+                None => path.to_string(),
+                Some(a) => format!("{path}?after={a}"),
+            };
+            let body = match self.client.get(&page) {
+                Ok(b) => b,
+                Err(FetchError::NotFound { .. }) => break,
+                Err(e) => return Err(e).context("looking up entries"),
+            };
+            let (indices, next) = parse_page(&body)
+                .with_context(|| format!("{}/{page}: not a lookup answer", self.client.base()))?;
+            out.extend(indices);
+            match next {
+                Some(n) if Some(n) != after => after = Some(n),
+                _ => break,
+            }
+        }
+        let size = self.checkpoint.checkpoint().size();
+        out.sort_unstable();
+        out.dedup();
+        let (inside, newer): (Vec<u64>, Vec<u64>) = out.into_iter().partition(|&i| i < size);
+        self.newer.extend(newer);
+        Ok(inside)
+    }
+
+    /// The logged bytes of entry `index` (from its entry bundle) and its tlog-proof under the
+    /// session's checkpoint, built from the tiles and verified against the signed root.
+    pub fn logged(&mut self, index: u64) -> anyhow::Result<(Vec<u8>, TlogProof)> {
+        let size = self.checkpoint.checkpoint().size();
+        let n = index / 256;
+        let bundle = match self.bundles.get(&n) {
+            Some(b) => b,
+            None => {
+                let id = BundleId::in_tree(n, size)
+                    .with_context(|| format!("entry {index} is outside the tree of {size}"))?;
+                let b = self
+                    .client
+                    .bundle(id)
+                    .with_context(|| format!("fetching the entry bundle of entry {index}"))?;
+                self.bundles.entry(n).or_insert(b)
+            }
+        };
+        let entry = bundle.entries()[(index % 256) as usize].clone();
+        let proof = self
+            .client
+            .inclusion_from_tiles(self.checkpoint.checkpoint(), index, &leaf_hash(&entry))
+            .with_context(|| {
+                format!(
+                    "entry {index}: the log's tiles and entry bundle do not prove it under the \
+                     log's signed checkpoint (tree {size}): the log served data that does not \
+                     match its signed tree"
+                )
+            })?;
+        let proof = TlogProof::new(
+            None,
+            index,
+            proof,
+            self.checkpoint.checkpoint().signed_note().to_vec(),
+        )
+        .context("building the entry's tlog-proof")?;
+        Ok((entry, proof))
+    }
+
+    /// Entry `index`, fetched, proven and verified (once per session).
+    pub fn verified(&mut self, index: u64) -> anyhow::Result<Verified> {
+        if let Some(v) = self.verified.get(&index) {
+            return Ok(v.clone());
+        }
+        let (entry, proof) = self.logged(index)?;
+        let result = verify_logged_entry_at(self.policy, &entry, &proof, &self.checkpoint);
+        let v = classify(index, result)?;
+        self.verified.insert(index, v.clone());
+        Ok(v)
+    }
+
+    /// The indices of every revocation notice about a policy key, or about a replacement key
+    /// that a notice introduced (followed transitively), fetched once per session.
+    pub fn revocations(&mut self) -> anyhow::Result<Vec<u64>> {
+        if let Some(r) = &self.revocations {
+            return Ok(r.clone());
+        }
+        let keys: Vec<String> = self
+            .policy
+            .operators
+            .iter()
+            .flat_map(|o| o.keys.iter().map(|k| k.to_string()))
+            .collect();
+        let found: Vec<u64> = self.revocations_of(keys)?.into_iter().collect();
+        self.revocations = Some(found.clone());
+        Ok(found)
+    }
+
+    /// The indices of every revocation notice about `keys` (vkeys), and about the replacement
+    /// keys those notices introduce, followed transitively.
+    pub fn revocations_of(&mut self, keys: Vec<String>) -> anyhow::Result<BTreeSet<u64>> {
+        let mut queue = keys;
+        let mut asked: BTreeSet<String> = BTreeSet::new();
+        let mut found: BTreeSet<u64> = BTreeSet::new();
+        while let Some(key) = queue.pop() {
+            if asked.len() >= MAX_KEYS || !asked.insert(key.clone()) {
+                continue;
+            }
+            let path = format!("lookup/revocations/{}", hex::encode(&key));
+            for index in self.lookup(&path)? {
+                found.insert(index);
+                if let Verified::Entry(e) = self.verified(index)?
+                    && let EntryKind::Revocation(n) = e.entry().kind()
+                    && let Some(r) = n.replacement.as_deref()
+                    && let Ok(r) = NoteVerifier::parse(r)
+                {
+                    queue.push(r.to_string());
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    /// Everything the log holds about the artifact `sha256`: the entries naming it, and every
+    /// revocation notice that may apply to the policy's keys.
+    pub fn evidence(&mut self, sha256: &[u8; 32]) -> anyhow::Result<Evidence> {
+        let mut indices: BTreeSet<u64> = self
+            .lookup(&format!("lookup/sha256/{}", hex::encode(sha256)))?
+            .into_iter()
+            .collect();
+        indices.extend(self.revocations()?);
+        let mut evidence = Evidence::default();
+        for index in indices {
+            evidence.push(self.verified(index)?);
+        }
+        Ok(evidence)
+    }
+}
+
+/// Parses `{"indices": [...], "next": N|null}`.
+fn parse_page(body: &[u8]) -> anyhow::Result<(Vec<u64>, Option<u64>)> {
+    #[derive(serde::Deserialize)]
+    struct Page {
+        indices: Vec<u64>,
+        next: Option<u64>,
+    }
+    let page: Page = serde_json::from_slice(body)?;
+    Ok((page.indices, page.next))
+}
+
+/// Percent-encodes one path segment (everything but unreserved characters).
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,190 @@
+//! What `verify` and `gate` print: a human summary (which operators counted, which entries did
+//! not and why) or JSON for machines. The verdict itself comes from the pure core unchanged.
+
+use std::fmt::Write as _;
+
+use reprove_verifier::policy::{Policy, PolicyCheckpoint};
+use reprove_verifier::policy::{Reason, Verdict, verdict};
+use reprove_verifier::predicates::EntryKind;
+use serde::Serialize;
+
+use super::{Evidence, Rejected};
+
+/// The judgement of one artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArtifactReport {
+    /// The file, or the artifact's name in a release, or `sha256:<hex>`.
+    pub name: String,
+    /// The artifact's sha256, lowercase hex.
+    pub sha256: String,
+    /// Its blake3, when the bytes were hashed here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
+    /// Its size, when the bytes were hashed here.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Whether the policy holds for it.
+    pub trusted: bool,
+    /// Release manifests that name these bytes.
+    pub releases: Vec<ReleaseSeen>,
+    /// The pure core's verdict, unchanged.
+    pub verdict: Verdict,
+    /// Entries found for it that are not valid reprove entries.
+    pub rejected: Vec<Rejected>,
+}
+
+/// A release manifest naming an artifact.
+#[derive(Debug, Clone, Serialize)]
+pub struct ReleaseSeen {
+    pub index: u64,
+    pub project: String,
+    pub version: String,
+    pub signer: String,
+}
+
+/// The log state everything was proven under.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogSeen {
+    pub origin: String,
+    pub size: u64,
+    pub root: String,
+}
+
+impl LogSeen {
+    /// From a verified checkpoint.
+    pub fn of(cp: &PolicyCheckpoint) -> LogSeen {
+        let c = cp.checkpoint();
+        LogSeen {
+            origin: c.origin().to_string(),
+            size: c.size(),
+            root: hex::encode(c.root()),
+        }
+    }
+}
+
+/// Applies the policy to the evidence about one artifact.
+pub fn judge(
+    policy: &Policy,
+    name: String,
+    sha256: &[u8; 32],
+    evidence: &Evidence,
+) -> ArtifactReport {
+    let v = verdict(policy, sha256, &evidence.entries);
+    let releases = evidence
+        .entries
+        .iter()
+        .filter_map(|e| match e.entry().kind() {
+            EntryKind::Release(r) if r.subjects.iter().any(|s| s.digest.sha256 == *sha256) => {
+                Some(ReleaseSeen {
+                    index: e.index(),
+                    project: r.predicate.project.clone(),
+                    version: r.predicate.version.clone(),
+                    signer: e.signer().to_string(),
+                })
+            }
+            _ => None,
+        })
+        .collect();
+    ArtifactReport {
+        name,
+        sha256: hex::encode(sha256),
+        blake3: None,
+        size: None,
+        trusted: v.trusted,
+        releases,
+        verdict: v,
+        rejected: evidence.rejected.clone(),
+    }
+}
+
+/// A key as people read it: `name+keyid`.
+fn short(vkey: &str) -> String {
+    let mut parts = vkey.splitn(3, '+');
+    match (parts.next(), parts.next()) {
+        (Some(n), Some(id)) => format!("{n}+{id}"),
+        _ => vkey.to_string(),
+    }
+}
+
+/// The human summary of one artifact.
+pub fn human(r: &ArtifactReport) -> String {
+    let mut s = String::new();
+    let status = if r.trusted { "TRUSTED" } else { "NOT TRUSTED" };
+    let _ = writeln!(s, "{}  sha256:{}  {status}", r.name, r.sha256);
+    let v = &r.verdict;
+    let _ = writeln!(s, "  {}", v.summary);
+    for rel in &r.releases {
+        let _ = writeln!(
+            s,
+            "  release:     {} {} (index {}, signed by {})",
+            rel.project,
+            rel.version,
+            rel.index,
+            short(&rel.signer)
+        );
+    }
+    for c in &v.counted {
+        let _ = writeln!(
+            s,
+            "  counted:     operator {} (index {}, key {})",
+            c.operator,
+            c.index,
+            short(&c.key)
+        );
+    }
+    for n in &v.not_counted {
+        if matches!(&n.reason, Reason::NotAnAttestation { predicate_type } if predicate_type.contains("/release/"))
+        {
+            continue; // listed as a release above
+        }
+        let who = match &n.operator {
+            Some(op) => format!("operator {op}, key {}", short(&n.key)),
+            None => format!("key {}", short(&n.key)),
+        };
+        let _ = writeln!(s, "  not counted: index {} ({who}): {}", n.index, n.reason);
+    }
+    for m in &v.mismatches {
+        let rebuilt = m.rebuilt_sha256.as_deref().unwrap_or("nothing");
+        let _ = writeln!(
+            s,
+            "  MISMATCH:    operator {} (index {}) rebuilt sha256:{rebuilt}{}",
+            m.operator,
+            m.index,
+            m.diff_report
+                .as_deref()
+                .map(|d| format!(", diff report sha256:{d}"))
+                .unwrap_or_default()
+        );
+    }
+    for rv in &v.revocations {
+        let _ = writeln!(
+            s,
+            "  revoked:     key {} of operator {} ({:?}) from index {} (notice at index {}){}",
+            short(&rv.key),
+            rv.operator,
+            rv.reason,
+            rv.effective_index,
+            rv.index,
+            rv.replacement
+                .as_deref()
+                .map(|k| format!(", replaced by {}", short(k)))
+                .unwrap_or_default()
+        );
+    }
+    for ig in &v.ignored_revocations {
+        let _ = writeln!(
+            s,
+            "  ignored revocation notice at index {} for key {}: {}",
+            ig.index,
+            short(&ig.key),
+            ig.why
+        );
+    }
+    for rj in &r.rejected {
+        let _ = writeln!(s, "  rejected:    index {}: {}", rj.index, rj.why);
+    }
+    for w in &v.warnings {
+        let _ = writeln!(s, "  warning:     {w}");
+    }
+    s
+}

@@ -1,0 +1,425 @@
+//! The publisher's manifest (TOML) and how it becomes a release manifest statement.
+//!
+//! The TOML names what a human knows — local files, URLs, a git commit — and `resolve` turns
+//! it into the signed form, which names only bytes by digest: every local file is hashed
+//! (sha256 + blake3), every URL without a local copy is downloaded and hashed, and a given
+//! `sha256` must match. A commented example is `fixtures/hello-c/reprove.toml`; the format:
+//!
+//! ```toml
+//! project = "hello-c"
+//! version = "1.0.0"
+//!
+//! [source]                      # exactly one of: path, url (+ sha256), git (+ commit)
+//! path = "dist/src.tar.gz"      # a local tar or tar.gz, hashed; `url` says where rebuilders
+//! url = "https://…/src.tar.gz"  # fetch it (default: the absolute path of `path`)
+//! # sha256 = "…"                # required with `url` alone; checked when given with `path`
+//! # git = "https://…/repo.git"  # or a git repository
+//! # commit = "<40 or 64 hex>"   # at this full commit ID
+//!
+//! [recipe]
+//! command = ["make", "dist"]    # argument vector, no implicit shell
+//! toolchain = "host"            # or [recipe.toolchain.rootfs] with path/url and sha256
+//! source_date_epoch = 1700000000
+//! env = { LC_ALL = "C.UTF-8" }  # extra fixed variables
+//! outputs = { "out/hello.tar.gz" = "hello-1.0.0.tar.gz" }   # path in the tree → artifact
+//!
+//! [[artifact]]                  # one per published artifact
+//! name = "hello-1.0.0.tar.gz"
+//! path = "dist/hello-1.0.0.tar.gz"   # the local file, hashed
+//! url = "https://…/hello-1.0.0.tar.gz"  # where it is published (rebuilders fetch it for
+//!                                       # diff reports); without `path`, it is downloaded
+//! ```
+//!
+//! Relative paths are relative to the TOML file's directory.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use reprove_verifier::predicates::{
+    Artifact, Digests, Entry, EntryKind, Environment, Recipe, ReleaseManifest, ReleasePredicate,
+    Source,
+};
+use serde::Deserialize;
+
+use super::fetch;
+use crate::hash::{FileDigests, hash_file};
+
+/// The publisher's manifest as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublisherManifest {
+    /// The project name.
+    pub project: String,
+    /// The version.
+    pub version: String,
+    /// Where the source is.
+    pub source: SourceSpec,
+    /// How to build.
+    pub recipe: RecipeSpec,
+    /// The published artifacts.
+    #[serde(rename = "artifact", default)]
+    pub artifacts: Vec<ArtifactSpec>,
+}
+
+/// `[source]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceSpec {
+    /// A local archive.
+    pub path: Option<String>,
+    /// Where rebuilders fetch the archive.
+    pub url: Option<String>,
+    /// The archive's sha256 (hex).
+    pub sha256: Option<String>,
+    /// A git repository.
+    pub git: Option<String>,
+    /// Its full commit ID.
+    pub commit: Option<String>,
+}
+
+/// `[recipe]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipeSpec {
+    /// The build command.
+    pub command: Vec<String>,
+    /// The toolchain.
+    #[serde(default)]
+    pub toolchain: ToolchainSpec,
+    /// `SOURCE_DATE_EPOCH`.
+    pub source_date_epoch: u64,
+    /// Extra fixed environment variables.
+    #[serde(default)]
+    pub env: BTreeMap<String, String>,
+    /// Output path → artifact name.
+    pub outputs: BTreeMap<String, String>,
+}
+
+/// `toolchain = "host"` or `[recipe.toolchain.rootfs]`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ToolchainSpec {
+    /// The rebuilder's `/usr`.
+    #[default]
+    Host,
+    /// A root filesystem tarball.
+    Rootfs {
+        /// A local copy (hashed).
+        path: Option<String>,
+        /// Where rebuilders fetch it.
+        url: Option<String>,
+        /// Its sha256 (hex).
+        sha256: Option<String>,
+    },
+}
+
+/// `[[artifact]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArtifactSpec {
+    /// The artifact name (a subject name).
+    pub name: String,
+    /// The local file.
+    pub path: Option<String>,
+    /// Where it is published.
+    pub url: Option<String>,
+}
+
+/// A publisher manifest read from a file.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    /// The manifest.
+    pub spec: PublisherManifest,
+    /// The directory relative paths are resolved against.
+    pub base: PathBuf,
+}
+
+/// Reads and parses a publisher manifest.
+pub fn load(path: &Path) -> anyhow::Result<Loaded> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read the manifest {}", path.display()))?;
+    let spec: PublisherManifest = toml::from_str(&text)
+        .with_context(|| format!("{} is not a valid publisher manifest", path.display()))?;
+    let abs = std::path::absolute(path)?;
+    let base = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
+    Ok(Loaded { spec, base })
+}
+
+impl Loaded {
+    fn local(&self, p: &str) -> PathBuf {
+        self.base.join(p)
+    }
+
+    /// The source and recipe in their signed form (local files hashed, remote ones fetched to
+    /// `scratch` and checked). What a local build needs; [`Loaded::resolve`] adds artifacts.
+    pub fn resolve_build(
+        &self,
+        scratch: &Path,
+        timeout: Duration,
+    ) -> anyhow::Result<(Source, Recipe)> {
+        let s = &self.spec.source;
+        let source = match (&s.path, &s.url, &s.git, &s.commit) {
+            (None, None, Some(git), Some(commit)) => {
+                if s.sha256.is_some() {
+                    bail!(
+                        "[source]: sha256 is for archives, not git (the commit ID is the digest)"
+                    );
+                }
+                let uri = if git.contains("://") || git.starts_with('/') {
+                    git.clone()
+                } else {
+                    self.local(git).to_string_lossy().into_owned()
+                };
+                Source::Git {
+                    uri,
+                    commit: commit.clone(),
+                }
+            }
+            (Some(_), _, None, None) | (None, Some(_), None, None) => {
+                let (uri, digests) =
+                    self.resolve_file("source", &s.path, &s.url, &s.sha256, scratch, timeout)?;
+                Source::Archive {
+                    uri,
+                    digest: digests,
+                }
+            }
+            _ => bail!(
+                "[source] must give either path (and optionally url, sha256), url with sha256, or git with commit"
+            ),
+        };
+        let r = &self.spec.recipe;
+        let environment = match &r.toolchain {
+            ToolchainSpec::Host => Environment::Host {},
+            ToolchainSpec::Rootfs { path, url, sha256 } => {
+                let (uri, digest) =
+                    self.resolve_file("rootfs", path, url, sha256, scratch, timeout)?;
+                Environment::Rootfs {
+                    uri: Some(uri),
+                    digest,
+                }
+            }
+        };
+        let recipe = Recipe {
+            command: r.command.clone(),
+            environment,
+            source_date_epoch: r.source_date_epoch,
+            env: r.env.clone(),
+            outputs: r.outputs.clone(),
+        };
+        Ok((source, recipe))
+    }
+
+    /// The complete release manifest: source and recipe, and every artifact hashed.
+    pub fn resolve(&self, scratch: &Path, timeout: Duration) -> anyhow::Result<ReleaseManifest> {
+        let (source, recipe) = self.resolve_build(scratch, timeout)?;
+        let mut subjects = Vec::new();
+        let mut urls = BTreeMap::new();
+        if self.spec.artifacts.is_empty() {
+            bail!("the manifest names no [[artifact]]");
+        }
+        for a in &self.spec.artifacts {
+            let d = match (&a.path, &a.url) {
+                (Some(p), _) => {
+                    let file = self.local(p);
+                    hash_file(&file, |_| {}).with_context(|| {
+                        format!("artifact {}: cannot read {}", a.name, file.display())
+                    })?
+                }
+                (None, Some(url)) => {
+                    let dest = scratch.join(format!("artifact-{}", subjects.len()));
+                    fetch::fetch("artifact", url, &dest, timeout)
+                        .map_err(|u| anyhow::anyhow!("artifact {}: {u}", a.name))?
+                }
+                (None, None) => bail!("artifact {} has neither path nor url", a.name),
+            };
+            if let Some(url) = &a.url {
+                urls.insert(a.name.clone(), url.clone());
+            }
+            subjects.push(Artifact {
+                name: a.name.clone(),
+                digest: both(&d),
+            });
+        }
+        let manifest = ReleaseManifest {
+            subjects,
+            predicate: ReleasePredicate {
+                project: self.spec.project.clone(),
+                version: self.spec.version.clone(),
+                artifacts: urls,
+                source,
+                recipe,
+            },
+        };
+        Entry::new(EntryKind::Release(manifest.clone()))
+            .context("the release manifest breaks a format rule")?;
+        Ok(manifest)
+    }
+
+    /// A file input (source archive, rootfs): `(uri, digests)`.
+    fn resolve_file(
+        &self,
+        what: &str,
+        path: &Option<String>,
+        url: &Option<String>,
+        sha256: &Option<String>,
+        scratch: &Path,
+        timeout: Duration,
+    ) -> anyhow::Result<(String, Digests)> {
+        let want = match sha256 {
+            Some(h) => Some(
+                parse_hex32(h)
+                    .with_context(|| format!("[{what}] sha256 {h:?} is not 64 lowercase hex"))?,
+            ),
+            None => None,
+        };
+        let (uri, got) = match (path, url) {
+            (Some(p), url) => {
+                let file = self.local(p);
+                let d = hash_file(&file, |_| {})
+                    .with_context(|| format!("{what}: cannot read {}", file.display()))?;
+                let uri = url
+                    .clone()
+                    .unwrap_or_else(|| file.to_string_lossy().into_owned());
+                (uri, d)
+            }
+            (None, Some(url)) => {
+                if want.is_none() {
+                    bail!("{what}: a url alone needs its sha256");
+                }
+                let dest = scratch.join(format!("{what}.download"));
+                let d =
+                    fetch::fetch(what, url, &dest, timeout).map_err(|u| anyhow::anyhow!("{u}"))?;
+                (url.clone(), d)
+            }
+            (None, None) => bail!("{what}: give a path or a url"),
+        };
+        if let Some(w) = want
+            && w != got.sha256
+        {
+            bail!(
+                "{what}: the file has sha256 {}, the manifest says {}",
+                got.sha256_hex(),
+                hex::encode(w)
+            );
+        }
+        Ok((uri, both(&got)))
+    }
+}
+
+/// 64 lowercase hex characters as 32 bytes.
+fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    let lower = s
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    (lower && s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+}
+
+fn both(d: &FileDigests) -> Digests {
+    Digests {
+        sha256: d.sha256,
+        blake3: Some(d.blake3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn a_manifest_resolves_to_hashed_subjects() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "src.tar.gz", "source bytes");
+        write(dir.path(), "hello.bin", "artifact bytes");
+        let toml = r#"
+            project = "hello"
+            version = "1.0"
+            [source]
+            path = "src.tar.gz"
+            [recipe]
+            command = ["make"]
+            source_date_epoch = 1700000000
+            outputs = { "out/hello" = "hello.bin" }
+            [[artifact]]
+            name = "hello.bin"
+            path = "hello.bin"
+            url = "https://example.org/hello.bin"
+        "#;
+        let m = load(&write(dir.path(), "r.toml", toml)).unwrap();
+        let r = m.resolve(dir.path(), Duration::from_secs(5)).unwrap();
+        assert_eq!(
+            r.subjects[0].digest.sha256,
+            crate::hash::hash_bytes(b"artifact bytes").sha256
+        );
+        match &r.predicate.source {
+            Source::Archive { uri, digest } => {
+                assert!(uri.ends_with("/src.tar.gz"), "{uri}");
+                assert_eq!(
+                    digest.sha256,
+                    crate::hash::hash_bytes(b"source bytes").sha256
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            r.predicate.artifacts["hello.bin"],
+            "https://example.org/hello.bin"
+        );
+    }
+
+    #[test]
+    fn bad_manifests_are_refused_with_reasons() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "src.tar.gz", "source bytes");
+        let base = |source: &str, extra: &str| {
+            format!(
+                "project = \"p\"\nversion = \"1\"\n[source]\n{source}\n[recipe]\ncommand = [\"make\"]\nsource_date_epoch = 1\noutputs = {{ \"o\" = \"a\" }}\n{extra}"
+            )
+        };
+        let art = "[[artifact]]\nname = \"a\"\npath = \"src.tar.gz\"\n";
+        let cases = [
+            (base("path = \"src.tar.gz\"", ""), "no [[artifact]]"),
+            (
+                base("path = \"src.tar.gz\"\nsha256 = \"00\"", art),
+                "not 64 lowercase hex",
+            ),
+            (
+                base(
+                    &format!("path = \"src.tar.gz\"\nsha256 = \"{}\"", "0".repeat(64)),
+                    art,
+                ),
+                "the manifest says",
+            ),
+            (base("url = \"https://x/y\"", art), "needs its sha256"),
+            (base("git = \"/r\"", art), "[source] must give"),
+            (base("path = \"missing.tgz\"", art), "cannot read"),
+            (
+                base("path = \"src.tar.gz\"\ntypo = 1", art),
+                "unknown field",
+            ),
+            (
+                base(
+                    "path = \"src.tar.gz\"",
+                    "[[artifact]]\nname = \"b\"\npath = \"src.tar.gz\"\n",
+                ),
+                "breaks a format rule",
+            ),
+        ];
+        for (i, (toml, want)) in cases.iter().enumerate() {
+            let path = write(dir.path(), &format!("m{i}.toml"), toml);
+            let err = load(&path)
+                .and_then(|m| m.resolve(dir.path(), Duration::from_secs(5)))
+                .unwrap_err();
+            let chain = format!("{err:#}");
+            assert!(chain.contains(want), "case {i}: {chain}");
+        }
+    }
+}

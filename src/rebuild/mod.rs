@@ -1,0 +1,528 @@
+//! The rebuilder core: find a logged release, rebuild it in a sandbox, compare bit for bit,
+//! and sign an attestation of the outcome — whatever it is.
+//!
+//! The three entry points a rebuilder node uses (the one-shot `reprove rebuild` and the daemon
+//! `reprove rebuilder run` alike):
+//!
+//! - [`find_release`]: a release manifest from the log by name and version, proven included
+//!   under a checkpoint signed by the log key, its DSSE signature checked.
+//! - [`rebuild_release`]: fetch and check the inputs, build in the sandbox, hash the outputs
+//!   (sha256 + blake3 in one pass), compare, explain a mismatch (diff report), optionally run
+//!   the variation builds, and sign the attestation. Every *build outcome* is `Ok` — negative
+//!   results are first-class — and only local failures (the work directory, the sandbox tool
+//!   missing) are `Err`.
+//! - [`publish_report`]: upload the build log and diff report to the ledger's blob store, then
+//!   append the attestation.
+//!
+//! Module map: `fetch` (inputs and digests), `sandbox` (bwrap and limits), `build` (one build
+//! of a recipe), `compare`, `diff` (diff reports), `variations`, `manifest` (the publisher's
+//! TOML), `time` (RFC 3339 stamps).
+
+pub mod build;
+pub mod compare;
+pub mod diff;
+pub mod fetch;
+pub mod manifest;
+pub mod sandbox;
+pub mod time;
+pub mod variations;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use reprove_verifier::dsse::{Envelope, TrustedKey};
+use reprove_verifier::merkle::leaf_hash;
+use reprove_verifier::note::{NoteSigner, NoteVerifier};
+use reprove_verifier::predicates::{
+    Builder, Comparison as ComparisonKind, Digests, Entry, EntryKind, RebuildAttestation,
+    RebuildPredicate, RebuildResult, ReleaseManifest, ReleaseRef, Sandbox, SandboxKind,
+};
+use reprove_verifier::statement::PAYLOAD_TYPE;
+
+use crate::client::{LogClient, Submitted};
+use crate::hash::hash_bytes;
+use crate::sign::sign_statement;
+
+pub use build::Variant;
+pub use sandbox::{Limits, SandboxMode};
+pub use variations::VariationReport;
+
+/// How a rebuilder node builds. [`NodeConfig::new`] gives the safe defaults.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The rebuilder's key: signs attestations and blob uploads.
+    pub signer: NoteSigner,
+    /// The work directory: one `release-<index>/` per job (inputs, build tree, build log,
+    /// diff report, signed attestation) and `rootfs/` (extracted root filesystems by sha256).
+    pub work: PathBuf,
+    /// The sandbox (bubblewrap unless `--insecure-no-sandbox`).
+    pub sandbox: SandboxMode,
+    /// Time, memory, log and diff limits.
+    pub limits: Limits,
+    /// Also run the variation builds after the baseline (a report, not attested).
+    pub variations: bool,
+    /// The rust toolchain directory mounted read-only at `/opt/rust` for `host` recipes
+    /// (default: the host's `rustc --print sysroot`, when rustc is installed).
+    pub rust_toolchain: Option<PathBuf>,
+    /// The attestation's `builder.id` (default: the signer's key name).
+    pub builder_id: String,
+    /// The longest one input download may take.
+    pub fetch_timeout: Duration,
+}
+
+impl NodeConfig {
+    /// Defaults: bubblewrap, [`Limits::default`], no variations, the host's rust toolchain,
+    /// builder id = key name, 10-minute fetches.
+    pub fn new(signer: NoteSigner, work: PathBuf) -> NodeConfig {
+        let builder_id = signer.name().to_owned();
+        NodeConfig {
+            signer,
+            work,
+            sandbox: SandboxMode::Bwrap,
+            limits: Limits::default(),
+            variations: false,
+            rust_toolchain: build::detect_rust(),
+            builder_id,
+            fetch_timeout: Duration::from_secs(600),
+        }
+    }
+
+    /// Refuses to build when the sandbox is asked for and bubblewrap does not work here.
+    pub fn check_sandbox(&self) -> anyhow::Result<()> {
+        if self.sandbox == SandboxMode::Bwrap && !sandbox::bwrap_available() {
+            bail!(
+                "bubblewrap (bwrap) is not installed or cannot create namespaces here, so builds \
+                 cannot be sandboxed; install it (`make setup`) or, knowing that the build will \
+                 then see the network and this machine, pass --insecure-no-sandbox"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A release manifest as logged.
+#[derive(Debug, Clone)]
+pub struct ReleaseRecord {
+    /// Its index in the log.
+    pub log_index: u64,
+    /// The logged DSSE envelope bytes (the attestation names their digest).
+    pub entry: Vec<u8>,
+    /// The manifest inside.
+    pub manifest: ReleaseManifest,
+}
+
+/// The outcome of one rebuild, signed.
+#[derive(Debug, Clone)]
+pub struct RebuildReport {
+    /// The attestation.
+    pub attestation: RebuildAttestation,
+    /// The signed DSSE envelope of the attestation (JSON bytes), ready for `POST /add`.
+    pub envelope: Vec<u8>,
+    /// The build log (reprove's header, then the build's stdout and stderr).
+    pub build_log: Vec<u8>,
+    /// The diff report, for a mismatch.
+    pub diff_report: Option<Vec<u8>>,
+    /// Whether the failure may be transient (an input fetch failed in transport).
+    pub retryable: bool,
+    /// The variation report, when variations were asked for and the baseline built.
+    pub variations: Option<VariationReport>,
+    /// The job directory holding the files of this rebuild.
+    pub job_dir: PathBuf,
+}
+
+/// Rebuilds one logged release and signs the outcome. `Err` only for local errors; every
+/// build outcome (reproduced, mismatch, build-failed, inputs-unavailable) is `Ok`.
+pub fn rebuild_release(
+    config: &NodeConfig,
+    release: &ReleaseRecord,
+    show_progress: bool,
+) -> anyhow::Result<RebuildReport> {
+    config.check_sandbox()?;
+    let started = time::now_rfc3339();
+    let m = &release.manifest;
+    let p = &m.predicate;
+    let job = config.work.join(format!("release-{}", release.log_index));
+    build::remove_dir(&job).with_context(|| format!("cannot clear {}", job.display()))?;
+    std::fs::create_dir_all(&job).with_context(|| format!("cannot create {}", job.display()))?;
+    let bar = if show_progress {
+        crate::progress::bar(4, &format!("rebuild {}@{}", p.project, p.version))
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let program = p.recipe.command[0].as_str();
+    let mut draft = Draft {
+        config,
+        release,
+        started,
+        job: job.clone(),
+        header: String::new(),
+    };
+    let toolchain_preview = match &p.recipe.environment {
+        reprove_verifier::predicates::Environment::Host {} => sandbox::Toolchain::Host {
+            rust: config.rust_toolchain.clone(),
+        },
+        reprove_verifier::predicates::Environment::Rootfs { digest, .. } => {
+            sandbox::Toolchain::Rootfs(config.work.join("rootfs").join(hex::encode(digest.sha256)))
+        }
+    };
+    let details = build::describe(config.sandbox, &toolchain_preview, program);
+    draft.header = format!(
+        "reprove {} rebuild of {} {} (log index {})\nsandbox: {details}\ncommand: {:?}\nSOURCE_DATE_EPOCH={}\nenv: {:?}\n----\n",
+        env!("CARGO_PKG_VERSION"),
+        p.project,
+        p.version,
+        release.log_index,
+        p.recipe.command,
+        p.recipe.source_date_epoch,
+        p.recipe.env,
+    );
+    bar.set_message(format!("fetch inputs of {}@{}", p.project, p.version));
+    let rootfs_cache = config.work.join("rootfs");
+    std::fs::create_dir_all(&rootfs_cache)?;
+    let inputs = match build::fetch_inputs(
+        &job,
+        p,
+        &m.subjects,
+        config.rust_toolchain.as_deref(),
+        &rootfs_cache,
+        config.fetch_timeout,
+    ) {
+        Ok(inputs) => inputs,
+        Err(u) => {
+            let log = format!("{}inputs unavailable: {}\n", draft.header, u.reason);
+            let mut report = draft.finish(
+                RebuildResult::InputsUnavailable,
+                Vec::new(),
+                log.into_bytes(),
+                None,
+                Some(u.reason.clone()),
+                &details,
+            )?;
+            report.retryable = u.retryable;
+            bar.finish_and_clear();
+            return Ok(report);
+        }
+    };
+    bar.inc(1);
+    bar.set_message(format!("build {}@{}", p.project, p.version));
+    let runner = build::Runner {
+        mode: config.sandbox,
+        limits: &config.limits,
+        inputs: &inputs,
+        recipe: &p.recipe,
+    };
+    let run = runner
+        .build(&job.join("build"), &Variant::baseline())
+        .context("cannot run the build")?;
+    let mut log = draft.header.clone().into_bytes();
+    log.extend_from_slice(&run.finished.log);
+    log.extend_from_slice(
+        format!(
+            "\n----\n[reprove: {:?} after {:.1} s]\n",
+            run.finished.exit,
+            run.finished.elapsed.as_secs_f64()
+        )
+        .as_bytes(),
+    );
+    bar.inc(1);
+    let failure = match run.finished.exit {
+        sandbox::Exit::Success => None,
+        sandbox::Exit::Failed(Some(code)) => {
+            Some(format!("the build command exited with status {code}"))
+        }
+        sandbox::Exit::Failed(None) => Some("the build command was killed by a signal".to_owned()),
+        sandbox::Exit::TimedOut => Some(format!(
+            "the build was killed after the wall-time limit of {} s",
+            config.limits.wall_time.as_secs()
+        )),
+    };
+    if let Some(detail) = failure {
+        let report = draft.finish(
+            RebuildResult::BuildFailed,
+            Vec::new(),
+            log,
+            None,
+            Some(detail),
+            &details,
+        )?;
+        bar.finish_and_clear();
+        return Ok(report);
+    }
+    bar.set_message(format!("compare {}@{}", p.project, p.version));
+    let cmp = compare::compare(&m.subjects, &run.outputs);
+    let (result, diff_report, detail) = if cmp.reproduced() {
+        (RebuildResult::Reproduced, None, None)
+    } else {
+        let items: Vec<diff::Differing<'_>> = cmp
+            .differing
+            .iter()
+            .filter_map(|name| {
+                let subject = m.subjects.iter().find(|s| &s.name == name)?;
+                let out = run.outputs.get(name).and_then(Option::as_ref);
+                Some(diff::Differing {
+                    name,
+                    published: inputs.published.get(name).map(PathBuf::as_path),
+                    rebuilt: out.map(|(p, _)| p.as_path()),
+                    published_sha256: hex::encode(subject.digest.sha256),
+                    rebuilt_sha256: out.map(|(_, d)| d.sha256_hex()),
+                })
+            })
+            .collect();
+        let text = diff::report(&items, config.limits.diff_bytes, config.limits.diff_time);
+        let detail = format!("differing: {}", cmp.differing.join(", "));
+        (RebuildResult::Mismatch, Some(text), Some(detail))
+    };
+    bar.inc(1);
+    let variation_report = if config.variations {
+        bar.set_message(format!("variation builds of {}@{}", p.project, p.version));
+        Some(variations::explore(&runner, &job, &run).context("variation builds")?)
+    } else {
+        None
+    };
+    bar.inc(1);
+    let mut report = draft.finish(result, cmp.rebuilt, log, diff_report, detail, &details)?;
+    if let Some(v) = &variation_report {
+        std::fs::write(job.join("variations.txt"), &v.text)?;
+    }
+    report.variations = variation_report;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+/// What is fixed before the outcome is known.
+struct Draft<'a> {
+    config: &'a NodeConfig,
+    release: &'a ReleaseRecord,
+    started: String,
+    job: PathBuf,
+    header: String,
+}
+
+impl Draft<'_> {
+    /// Builds and signs the attestation and writes the job's files.
+    fn finish(
+        &self,
+        result: RebuildResult,
+        rebuilt: Vec<reprove_verifier::predicates::Artifact>,
+        build_log: Vec<u8>,
+        diff_report: Option<Vec<u8>>,
+        detail: Option<String>,
+        details: &str,
+    ) -> anyhow::Result<RebuildReport> {
+        let m = &self.release.manifest;
+        let entry_digests = hash_bytes(&self.release.entry);
+        let digests = |b: &[u8]| {
+            let d = hash_bytes(b);
+            Digests {
+                sha256: d.sha256,
+                blake3: Some(d.blake3),
+            }
+        };
+        let mut nonce = [0u8; 8];
+        getrandom::fill(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let detail = detail.map(|mut d| {
+            d.retain(|c| c == '\n' || c == '\t' || !c.is_control());
+            d.truncate(4000);
+            d
+        });
+        let attestation = RebuildAttestation {
+            subjects: m.subjects.clone(),
+            predicate: RebuildPredicate {
+                release: ReleaseRef {
+                    log_index: self.release.log_index,
+                    name: m.predicate.project.clone(),
+                    version: m.predicate.version.clone(),
+                    digest: Digests {
+                        sha256: entry_digests.sha256,
+                        blake3: Some(entry_digests.blake3),
+                    },
+                },
+                result,
+                comparison: ComparisonKind::BitIdentical,
+                rebuilt,
+                build_log: Some(digests(&build_log)),
+                diff_report: diff_report.as_deref().map(digests),
+                sandbox: Sandbox {
+                    kind: match self.config.sandbox {
+                        SandboxMode::Bwrap => SandboxKind::Bubblewrap,
+                        SandboxMode::InsecureNone => SandboxKind::None,
+                    },
+                    details: Some(details.to_owned()),
+                },
+                builder: Builder {
+                    id: self.config.builder_id.clone(),
+                    version: env!("CARGO_PKG_VERSION").to_owned(),
+                },
+                started_on: self.started.clone(),
+                finished_on: time::now_rfc3339(),
+                invocation_id: Some(format!("urn:reprove:job:{}", hex::encode(nonce))),
+                detail,
+                variations: Vec::new(),
+            },
+        };
+        let entry = Entry::new(EntryKind::Rebuild(attestation.clone()))
+            .context("the attestation does not pass its own format rules")?;
+        let envelope = sign_statement(&self.config.signer, &entry.encode())?.encode();
+        std::fs::write(self.job.join("build.log"), &build_log)?;
+        if let Some(d) = &diff_report {
+            std::fs::write(self.job.join("diff-report.txt"), d)?;
+        }
+        std::fs::write(self.job.join("attestation.dsse.json"), &envelope)?;
+        Ok(RebuildReport {
+            attestation,
+            envelope,
+            build_log,
+            diff_report,
+            retryable: false,
+            variations: None,
+            job_dir: self.job.clone(),
+        })
+    }
+}
+
+/// The release manifest `name`@`version` from the log: found via `/lookup/release`, each
+/// candidate entry proven included (from tiles) under a checkpoint signed by `log_key`, its
+/// DSSE signature verified under the key its `keyid` names, and parsed. When a release was
+/// logged more than once, the earliest is the release (first claim wins).
+pub fn find_release(
+    client: &LogClient,
+    log_key: &NoteVerifier,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<ReleaseRecord> {
+    let checkpoint = client
+        .checkpoint(log_key)
+        .context("cannot get a verified checkpoint")?;
+    let base = format!(
+        "lookup/release/{}/{}",
+        percent_encode(name),
+        percent_encode(version)
+    );
+    let mut after: Option<u64> = None;
+    // Bounded: a release has few entries; 100 pages is far more than any real one.
+    for _ in 0..100 {
+        let path = match after {
+            Some(a) => format!("{base}?after={a}"),
+            None => base.clone(),
+        };
+        let page = client.get(&path).context("release lookup")?;
+        let page: serde_json::Value =
+            serde_json::from_slice(&page).context("the lookup answer is not JSON")?;
+        let indices: Vec<u64> = page["indices"]
+            .as_array()
+            .context("the lookup answer has no indices")?
+            .iter()
+            .filter_map(serde_json::Value::as_u64)
+            .collect();
+        for index in indices {
+            if index >= checkpoint.size() {
+                continue; // logged after our checkpoint; a later lookup will see it
+            }
+            if let Some(record) = release_at(client, &checkpoint, index, name, version)? {
+                return Ok(record);
+            }
+        }
+        match page["next"].as_u64() {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    bail!("the log has no release manifest for {name}@{version}")
+}
+
+/// The entry at `index` as a release of `name`@`version`, proven; `None` if it is another kind
+/// of entry (the release lookup also lists rebuild attestations).
+fn release_at(
+    client: &LogClient,
+    checkpoint: &reprove_verifier::checkpoint::VerifiedCheckpoint,
+    index: u64,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<Option<ReleaseRecord>> {
+    let entry = client
+        .entry(index)
+        .with_context(|| format!("entry {index}"))?;
+    client
+        .inclusion_from_tiles(checkpoint, index, &leaf_hash(&entry))
+        .with_context(|| format!("entry {index} is not proven in the log"))?;
+    let env = Envelope::parse(&entry).with_context(|| format!("entry {index}"))?;
+    let mut keys = Vec::new();
+    for s in env.signatures() {
+        if let Ok(k) = NoteVerifier::parse(&s.keyid) {
+            keys.push(TrustedKey {
+                id: s.keyid.clone(),
+                key: *k.verifying_key(),
+            });
+        }
+    }
+    if keys.is_empty() {
+        return Ok(None);
+    }
+    let verified = env
+        .verify(&keys, 1, &[PAYLOAD_TYPE])
+        .with_context(|| format!("entry {index}: signature"))?;
+    let parsed = Entry::parse(verified.payload()).with_context(|| format!("entry {index}"))?;
+    match parsed.into_kind() {
+        EntryKind::Release(manifest)
+            if manifest.predicate.project == name && manifest.predicate.version == version =>
+        {
+            Ok(Some(ReleaseRecord {
+                log_index: index,
+                entry,
+                manifest,
+            }))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Uploads the build log and the diff report to the ledger's blob store (signed by `signer`),
+/// then appends the attestation. Returns the log's answer (index and proof).
+pub fn publish_report(
+    client: &LogClient,
+    signer: &NoteSigner,
+    report: &RebuildReport,
+) -> anyhow::Result<Submitted> {
+    let check = |what: &str, bytes: &[u8], want: Option<&Digests>| -> anyhow::Result<()> {
+        let got = client
+            .put_blob(signer, bytes)
+            .with_context(|| format!("uploading the {what}"))?;
+        if want.is_some_and(|d| d.sha256 != got) {
+            bail!("the ledger stored the {what} under another digest");
+        }
+        Ok(())
+    };
+    let p = &report.attestation.predicate;
+    check("build log", &report.build_log, p.build_log.as_ref())?;
+    if let Some(d) = &report.diff_report {
+        check("diff report", d, p.diff_report.as_ref())?;
+    }
+    client
+        .submit(&report.envelope)
+        .context("appending the attestation")
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(percent_encode("a-b_1.0~x"), "a-b_1.0~x");
+        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
+    }
+}

@@ -1,0 +1,398 @@
+//! Running one build command in a bubblewrap sandbox, with limits enforced from outside.
+//!
+//! The world inside is fixed: the build tree at a fixed path (writable), a private home (in the
+//! work directory, writable), a private `/tmp`, the toolchain read-only, a generated minimal
+//! `/etc`, no network (`--unshare-all`: the build sees only its own loopback), a fixed hostname,
+//! uid/gid 1000, a cleared environment with exactly the variables given, and a fixed umask. The
+//! host's home directories, `/etc`, `/tmp` and everything else are simply not there.
+//!
+//! bwrap has no time, memory or output limits, so they are enforced here: the address space by
+//! `prlimit --as` (util-linux) exec'ing bwrap, the wall time by killing the process group
+//! (bwrap's pid namespace dies with it: `--die-with-parent`), and the log size by reading the
+//! single pipe that both stdout and stderr write to and keeping at most `log_bytes`.
+
+use std::collections::BTreeMap;
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use std::os::unix::process::CommandExt as _;
+
+/// The uid and gid the build runs as inside the sandbox.
+pub const BUILD_UID: u32 = 1000;
+
+/// Where the rust toolchain, when there is one, appears inside the sandbox.
+pub const RUST_MOUNT: &str = "/opt/rust";
+
+/// The home directory inside the sandbox.
+pub const SANDBOX_HOME: &str = "/home/builder";
+
+/// How a build is isolated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// bubblewrap: no network, fixed world, read-only toolchain (the default, and the only
+    /// mode a trustworthy rebuilder uses).
+    Bwrap,
+    /// No isolation at all (`--insecure-no-sandbox`): the build runs as this user, sees the
+    /// network and the host. Attestations say `"sandbox": {"kind": "none"}`.
+    InsecureNone,
+}
+
+/// Limits on one build, enforced from outside the sandbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Wall-clock time after which the build is killed.
+    pub wall_time: Duration,
+    /// Address-space limit of every process of the build (`prlimit --as`), in bytes.
+    pub memory_bytes: u64,
+    /// The build log is cut after this many bytes (the rest is read and dropped).
+    pub log_bytes: usize,
+    /// Time limit of diffoscope, when it is installed.
+    pub diff_time: Duration,
+    /// Largest diff report kept, in bytes.
+    pub diff_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            wall_time: Duration::from_secs(3600),
+            memory_bytes: 8 << 30,
+            log_bytes: 4 << 20,
+            diff_time: Duration::from_secs(300),
+            diff_bytes: 1 << 20,
+        }
+    }
+}
+
+/// The toolchain a build sees.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Toolchain {
+    /// The host's `/usr` (and the `/bin`, `/lib*` links into it), read-only, plus, when
+    /// given, a rust toolchain directory mounted at [`RUST_MOUNT`].
+    Host { rust: Option<PathBuf> },
+    /// An extracted root filesystem: each of its top-level directories read-only.
+    Rootfs(PathBuf),
+}
+
+/// One build to run.
+#[derive(Debug, Clone)]
+pub struct BuildSpec {
+    /// The host directory holding the source tree; the build may write in it.
+    pub tree: PathBuf,
+    /// Where the tree appears inside the sandbox (`/build` unless varied).
+    pub build_path: String,
+    /// The host directory that becomes the home directory (writable, initially empty).
+    pub home: PathBuf,
+    /// A host directory for the generated `/etc` files.
+    pub etc: PathBuf,
+    /// The command's argument vector.
+    pub command: Vec<String>,
+    /// The whole environment of the build.
+    pub env: BTreeMap<String, String>,
+    /// The umask the build runs with.
+    pub umask: u32,
+    /// The hostname inside the sandbox.
+    pub hostname: String,
+    /// The toolchain.
+    pub toolchain: Toolchain,
+    /// Run the command under `faketime <offset>` (the `time` variation).
+    pub faketime: Option<String>,
+}
+
+/// How a build ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Exit status 0.
+    Success,
+    /// Another exit status, or a signal (`None`).
+    Failed(Option<i32>),
+    /// Killed when the wall time ran out.
+    TimedOut,
+}
+
+/// What a finished build left.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    /// How it ended.
+    pub exit: Exit,
+    /// stdout and stderr, interleaved as written, cut at the log limit (with a marker).
+    pub log: Vec<u8>,
+    /// How long it ran.
+    pub elapsed: Duration,
+}
+
+/// Whether bubblewrap is installed (on PATH) and works here.
+pub fn bwrap_available() -> bool {
+    Command::new("bwrap")
+        .args(["--ro-bind", "/", "/", "true"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `bwrap --version`, e.g. `bubblewrap 0.8.0`.
+pub fn bwrap_version() -> Option<String> {
+    let out = Command::new("bwrap").arg("--version").output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (!text.is_empty()).then_some(text)
+}
+
+/// Runs the build to its end (or its limit). `Err` only for local failures: the sandbox or the
+/// limit tool could not be started, the log pipe failed.
+pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<Finished> {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={}", limits.memory_bytes)).arg("--");
+    match mode {
+        SandboxMode::Bwrap => {
+            write_etc(spec)?;
+            cmd.arg("bwrap").args(bwrap_args(spec)?);
+        }
+        SandboxMode::InsecureNone => {
+            cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
+        }
+    }
+    cmd.args(wrapped_command(spec));
+    let (reader, writer) = io::pipe()?;
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot start the build (prlimit from util-linux and bwrap are needed): {e}"),
+        )
+    })?;
+    // The Command holds the pipe's write ends; drop it so the reader sees EOF at the end.
+    drop(cmd);
+    let pid = child.id();
+    let cap = limits.log_bytes;
+    let (log_tx, log_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = log_tx.send(read_capped(reader, cap));
+    });
+    let (exit_tx, exit_rx) = mpsc::channel::<io::Result<ExitStatus>>();
+    std::thread::spawn(move || {
+        let _ = exit_tx.send(child.wait());
+    });
+    let (status, timed_out) = match exit_rx.recv_timeout(limits.wall_time) {
+        Ok(status) => (status?, false),
+        Err(_) => {
+            kill_group(pid);
+            let status = exit_rx
+                .recv()
+                .map_err(|_| io::Error::other("the build's waiter thread stopped"))??;
+            (status, true)
+        }
+    };
+    // Anything the build left running in its process group goes too (in the sandbox, the pid
+    // namespace is already gone with bwrap).
+    kill_group(pid);
+    let elapsed = started.elapsed();
+    let mut log = match log_rx.recv_timeout(Duration::from_secs(10)) {
+        Ok(log) => log?,
+        Err(_) => b"[reprove: the build's output pipe stayed open after it exited]\n".to_vec(),
+    };
+    let exit = if timed_out {
+        log.extend_from_slice(
+            format!(
+                "\n[reprove: killed after the wall-time limit of {} s]\n",
+                limits.wall_time.as_secs()
+            )
+            .as_bytes(),
+        );
+        Exit::TimedOut
+    } else if status.success() {
+        Exit::Success
+    } else {
+        Exit::Failed(status.code())
+    };
+    Ok(Finished { exit, log, elapsed })
+}
+
+/// `sh -c 'umask …; exec "$@"'` around the command, so the umask is set without unsafe code.
+fn wrapped_command(spec: &BuildSpec) -> Vec<String> {
+    let mut v = vec![
+        "/bin/sh".to_owned(),
+        "-c".to_owned(),
+        format!("umask {:04o} && exec \"$@\"", spec.umask),
+        "reprove-build".to_owned(),
+    ];
+    if let Some(offset) = &spec.faketime {
+        v.push("faketime".to_owned());
+        v.push(offset.clone());
+    }
+    v.extend(spec.command.iter().cloned());
+    v
+}
+
+/// The bwrap arguments for `spec` (everything before the command).
+fn bwrap_args(spec: &BuildSpec) -> io::Result<Vec<String>> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| (*s).to_owned()));
+    push(&["--unshare-all", "--die-with-parent", "--new-session"]);
+    let uid = BUILD_UID.to_string();
+    push(&["--uid", &uid, "--gid", &uid, "--hostname", &spec.hostname]);
+    match &spec.toolchain {
+        Toolchain::Host { rust } => {
+            push(&["--ro-bind", "/usr", "/usr"]);
+            for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+                let host = Path::new("/").join(top);
+                let Ok(meta) = std::fs::symlink_metadata(&host) else {
+                    continue;
+                };
+                let dest = format!("/{top}");
+                if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&host)?;
+                    push(&["--symlink", &target.to_string_lossy(), &dest]);
+                } else if meta.is_dir() {
+                    push(&["--ro-bind", &dest, &dest]);
+                }
+            }
+            push(&["--tmpfs", "/etc"]);
+            for f in ["passwd", "group", "hosts", "hostname"] {
+                let host = spec.etc.join(f);
+                push(&["--ro-bind", &host.to_string_lossy(), &format!("/etc/{f}")]);
+            }
+            // Debian's /usr/bin/cc and friends are links through /etc/alternatives.
+            if Path::new("/etc/alternatives").is_dir() {
+                push(&["--ro-bind", "/etc/alternatives", "/etc/alternatives"]);
+            }
+            push(&["--remount-ro", "/etc"]);
+            if let Some(rust) = rust {
+                push(&["--ro-bind", &rust.to_string_lossy(), RUST_MOUNT]);
+            }
+        }
+        Toolchain::Rootfs(root) => {
+            let mut names: Vec<_> = std::fs::read_dir(root)?
+                .filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            for name in names {
+                if ["proc", "dev", "tmp", "sys", "home", "run"].contains(&name.as_str())
+                    || spec.build_path.trim_start_matches('/').split('/').next()
+                        == Some(name.as_str())
+                {
+                    continue;
+                }
+                let host = root.join(&name);
+                let meta = std::fs::symlink_metadata(&host)?;
+                let dest = format!("/{name}");
+                if meta.file_type().is_symlink() {
+                    let target = std::fs::read_link(&host)?;
+                    push(&["--symlink", &target.to_string_lossy(), &dest]);
+                } else if meta.is_dir() {
+                    push(&["--ro-bind", &host.to_string_lossy(), &dest]);
+                }
+            }
+        }
+    }
+    push(&["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
+    push(&["--bind", &spec.home.to_string_lossy(), SANDBOX_HOME]);
+    push(&["--bind", &spec.tree.to_string_lossy(), &spec.build_path]);
+    push(&["--chdir", &spec.build_path, "--clearenv"]);
+    for (k, v) in &spec.env {
+        push(&["--setenv", k, v]);
+    }
+    Ok(a)
+}
+
+/// The generated `/etc` files: a user and group for uid 1000, loopback hosts, the hostname.
+fn write_etc(spec: &BuildSpec) -> io::Result<()> {
+    std::fs::create_dir_all(&spec.etc)?;
+    let files = [
+        (
+            "passwd",
+            format!(
+                "root:x:0:0:root:/root:/bin/sh\nbuilder:x:{BUILD_UID}:{BUILD_UID}:builder:{SANDBOX_HOME}:/bin/sh\n"
+            ),
+        ),
+        ("group", format!("root:x:0:\nbuilder:x:{BUILD_UID}:\n")),
+        (
+            "hosts",
+            format!("127.0.0.1 localhost {}\n::1 localhost\n", spec.hostname),
+        ),
+        ("hostname", format!("{}\n", spec.hostname)),
+    ];
+    for (name, text) in files {
+        std::fs::write(spec.etc.join(name), text)?;
+    }
+    Ok(())
+}
+
+/// Reads everything, keeping the first `cap` bytes; marks a cut.
+fn read_capped(mut reader: impl Read, cap: usize) -> io::Result<Vec<u8>> {
+    let mut kept = Vec::new();
+    let mut dropped = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let room = cap.saturating_sub(kept.len());
+        let take = room.min(n);
+        kept.extend_from_slice(&buf[..take]);
+        dropped += (n - take) as u64;
+    }
+    if dropped > 0 {
+        kept.extend_from_slice(
+            format!("\n[reprove: log truncated at {cap} bytes; {dropped} more bytes dropped]\n")
+                .as_bytes(),
+        );
+    }
+    Ok(kept)
+}
+
+/// SIGKILL to the process group `pgid` (errors ignored: it may be gone already).
+fn kill_group(pgid: u32) {
+    let _ = Command::new("kill")
+        .args(["-KILL", "--", &format!("-{pgid}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_is_cut_with_a_marker() {
+        let data = vec![b'x'; 1000];
+        let got = read_capped(&data[..], 100).unwrap();
+        assert!(got.starts_with(&[b'x'; 100]));
+        let text = String::from_utf8(got[100..].to_vec()).unwrap();
+        assert!(text.contains("truncated at 100 bytes; 900 more"), "{text}");
+        assert_eq!(read_capped(&data[..], 5000).unwrap(), data);
+    }
+
+    #[test]
+    fn the_command_runs_under_the_umask_and_faketime() {
+        let spec = BuildSpec {
+            tree: "/t".into(),
+            build_path: "/build".into(),
+            home: "/h".into(),
+            etc: "/e".into(),
+            command: vec!["make".into(), "all".into()],
+            env: BTreeMap::new(),
+            umask: 0o22,
+            hostname: "h".into(),
+            toolchain: Toolchain::Host { rust: None },
+            faketime: Some("+1d".into()),
+        };
+        let v = wrapped_command(&spec);
+        assert_eq!(v[2], "umask 0022 && exec \"$@\"");
+        assert_eq!(&v[4..], ["faketime", "+1d", "make", "all"]);
+    }
+}

@@ -1,0 +1,201 @@
+//! Variation mode: why is a build not reproducible?
+//!
+//! After the baseline build, a *control* build runs with the very same settings (a little
+//! later): outputs that differ between the two are not deterministic at all (they embed the
+//! time, random bytes, or depend on scheduling). Then one build with every variation at once;
+//! if that changes nothing else, done. Otherwise one build per variation, each compared with
+//! the baseline, so the report names which variation changed which output — the questions
+//! reprotest answers, with bubblewrap instead of root.
+//!
+//! The clock can only be shifted when `faketime` is installed; without it the `time`
+//! variation is what the control build measures (it runs at a later time), and the report
+//! says so.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::build::{BuildRun, Runner, Variant, remove_dir};
+use super::sandbox::Exit;
+
+/// Every variation, in the order they are tried.
+pub const VARIATIONS: [&str; 7] = [
+    "build_path",
+    "time",
+    "locale",
+    "timezone",
+    "umask",
+    "hostname",
+    "directory_order",
+];
+
+/// What the variation builds found.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct VariationReport {
+    /// Outputs that differ between two builds with identical settings.
+    pub unstable: Vec<String>,
+    /// Per variation tried on its own: the outputs it changed (stable outputs only).
+    pub changed_by: BTreeMap<String, Vec<String>>,
+    /// Variations whose build failed although the baseline succeeded: the exit.
+    pub failed: BTreeMap<String, String>,
+    /// Whether each variation was tried on its own (false when the combined build changed
+    /// nothing beyond the unstable outputs).
+    pub isolated: bool,
+    /// The human-readable report.
+    pub text: String,
+}
+
+/// Applies one named variation to `v`; `faketime` says whether the clock can be shifted.
+fn apply(v: &mut Variant, name: &str, faketime: bool) {
+    match name {
+        "build_path" => v.build_path = "/tmp/reprove-variant/build-path-2".to_owned(),
+        "time" if faketime => v.faketime = Some("+398d".to_owned()),
+        "locale" => v.lang = "fr_FR.UTF-8".to_owned(),
+        "timezone" => v.tz = "<+14>-14".to_owned(),
+        "umask" => v.umask = 0o002,
+        "hostname" => v.hostname = "reprove-variant".to_owned(),
+        "directory_order" => v.reverse_order = true,
+        _ => {}
+    }
+}
+
+fn describe(v: &Variant) -> String {
+    format!(
+        "build path {}, hostname {}, umask {:04o}, TZ={}, LANG={}, clock {}, directory order {}",
+        v.build_path,
+        v.hostname,
+        v.umask,
+        v.tz,
+        v.lang,
+        v.faketime.as_deref().unwrap_or("real"),
+        if v.reverse_order {
+            "reversed (tmpfs)"
+        } else {
+            "as created"
+        }
+    )
+}
+
+/// Runs the variation builds in `job/variations/…` and compares each with `baseline`.
+pub fn explore(
+    runner: &Runner<'_>,
+    job: &Path,
+    baseline: &BuildRun,
+) -> io::Result<VariationReport> {
+    let faketime = Path::new("/usr/bin/faketime").exists();
+    let dir = job.join("variations");
+    let mut text = String::from("reprove variation report\n");
+    let base = Variant::baseline();
+    text.push_str(&format!("baseline: {}\n", describe(&base)));
+    if !faketime {
+        text.push_str(
+            "note: faketime is not installed, so the clock cannot be shifted; the control build \
+             (same settings, run later) stands for the time variation\n",
+        );
+    }
+    // Make sure the control build's clock reads a different second.
+    std::thread::sleep(Duration::from_millis(1100));
+    let control = runner.build(&dir.join("control"), &base)?;
+    let unstable = changed(baseline, &control, &[]);
+    if unstable.is_empty() {
+        text.push_str("control build (same settings, later): identical outputs\n");
+    } else {
+        text.push_str(&format!(
+            "control build (same settings, later): {} differ between two identical builds: \
+             they embed the time, random bytes or depend on scheduling\n",
+            unstable.join(", ")
+        ));
+    }
+    cleanup(&dir.join("control"));
+    let mut all = base.clone();
+    for name in VARIATIONS {
+        apply(&mut all, name, faketime);
+    }
+    let combined = runner.build(&dir.join("all"), &all)?;
+    cleanup(&dir.join("all"));
+    let mut failed = BTreeMap::new();
+    let mut changed_by = BTreeMap::new();
+    let combined_changes = changed(baseline, &combined, &unstable);
+    let isolated = !combined_changes.is_empty() || combined.finished.exit != Exit::Success;
+    text.push_str(&format!("all variations together: {}\n", describe(&all)));
+    if !isolated {
+        text.push_str("  no other output changed: the build is robust to every variation\n");
+    } else {
+        for name in VARIATIONS {
+            if name == "time" && !faketime {
+                continue;
+            }
+            let mut v = base.clone();
+            apply(&mut v, name, faketime);
+            let sub = dir.join(name);
+            let run = runner.build(&sub, &v)?;
+            cleanup(&sub);
+            if run.finished.exit != Exit::Success {
+                let why = format!("{:?}", run.finished.exit);
+                text.push_str(&format!("{name}: the build failed ({why})\n"));
+                failed.insert(name.to_owned(), why);
+                continue;
+            }
+            let diff = changed(baseline, &run, &unstable);
+            if diff.is_empty() {
+                text.push_str(&format!("{name}: no output changed\n"));
+            } else {
+                text.push_str(&format!("{name}: changed {}\n", diff.join(", ")));
+            }
+            changed_by.insert(name.to_owned(), diff);
+        }
+    }
+    text.push_str("summary:\n");
+    let mut any = false;
+    for output in baseline.outputs.keys() {
+        let causes: Vec<&str> = changed_by
+            .iter()
+            .filter(|(_, outs)| outs.contains(output))
+            .map(|(v, _)| v.as_str())
+            .collect();
+        if unstable.contains(output) {
+            text.push_str(&format!(
+                "  {output}: NOT DETERMINISTIC (differs between identical builds: time, randomness or scheduling)\n"
+            ));
+            any = true;
+        } else if !causes.is_empty() {
+            text.push_str(&format!("  {output}: changed by {}\n", causes.join(", ")));
+            any = true;
+        }
+    }
+    if !any {
+        text.push_str("  every output is the same under every variation tried\n");
+    }
+    Ok(VariationReport {
+        unstable,
+        changed_by,
+        failed,
+        isolated,
+        text,
+    })
+}
+
+/// The outputs whose sha256 differs between `a` and `b` (or that only one has), skipping
+/// `ignore`.
+fn changed(a: &BuildRun, b: &BuildRun, ignore: &[String]) -> Vec<String> {
+    a.outputs
+        .iter()
+        .filter(|(name, _)| !ignore.contains(name))
+        .filter(|(name, da)| {
+            let db = b.outputs.get(*name).and_then(Option::as_ref);
+            match (da, db) {
+                (Some((_, x)), Some((_, y))) => x.sha256 != y.sha256,
+                (None, None) => false,
+                _ => true,
+            }
+        })
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
+fn cleanup(dir: &Path) {
+    let _ = remove_dir(dir);
+}

@@ -1,0 +1,203 @@
+//! The runner that turns one job into one attestation: rebuild (`crate::rebuild`), then
+//! upload the build log and diff report and append the attestation.
+//!
+//! "Never attests the same release twice": the job table gives each release one job and
+//! never reruns a done one; and before rebuilding, [`NodeRunner`] asks the log whether this
+//! node's key already attested the release (`/lookup/release/<name>/<version>`, then each
+//! entry's signature and `release.log_index`). That covers the one window the table cannot:
+//! a crash after the ledger accepted the attestation and before the job was marked done.
+
+use anyhow::Context;
+use reprove_verifier::checkpoint::WitnessPolicy;
+use reprove_verifier::dsse::{Envelope, TrustedKey};
+use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::predicates::{Entry, EntryKind, RebuildResult};
+use reprove_verifier::statement::PAYLOAD_TYPE;
+
+use super::jobs::Job;
+use super::pool::{Attempt, JobRunner};
+use crate::client::{FetchError, LogClient};
+use crate::rebuild::{NodeConfig, ReleaseRecord, publish_report, rebuild_release};
+
+/// The most lookup pages read when looking for an earlier attestation.
+const MAX_LOOKUP_PAGES: usize = 100;
+
+/// Rebuilds a job's release and publishes the attestation.
+#[derive(Debug)]
+pub struct NodeRunner {
+    pub client: LogClient,
+    pub log_key: NoteVerifier,
+    pub node: NodeConfig,
+}
+
+impl JobRunner for NodeRunner {
+    fn run(&self, job: &Job, entry: &[u8], last: bool) -> Attempt {
+        let retry = |e: anyhow::Error, counts: bool| Attempt::Retry {
+            error: format!("{e:#}"),
+            counts,
+        };
+        match self.attested_before(job) {
+            Ok(Some((index, result))) => {
+                tracing::info!(
+                    index = job.log_index,
+                    attestation = index,
+                    "the log already holds this node's attestation (an earlier run submitted it)"
+                );
+                return Attempt::Attested { index, result };
+            }
+            Ok(None) => {}
+            Err(e) => return retry(e.context("looking up earlier attestations"), false),
+        }
+        let record = match release_record(job, entry) {
+            Ok(r) => r,
+            Err(e) => return retry(e, true),
+        };
+        let report = match rebuild_release(&self.node, &record, false) {
+            Ok(r) => r,
+            Err(e) => return retry(e.context("rebuilding"), true),
+        };
+        let result = result_name(report.attestation.predicate.result);
+        if report.retryable && !last {
+            let why = report
+                .attestation
+                .predicate
+                .detail
+                .clone()
+                .unwrap_or_else(|| result.clone());
+            return Attempt::Retry {
+                error: format!("{result} (transient): {why}"),
+                counts: true,
+            };
+        }
+        let submitted = match publish_report(&self.client, &self.node.signer, &report) {
+            Ok(s) => s,
+            Err(e) => return retry(e, false),
+        };
+        if let Err(e) =
+            submitted
+                .proof
+                .verify(&report.envelope, &self.log_key, &WitnessPolicy::none())
+        {
+            return retry(
+                anyhow::anyhow!("the ledger's proof of the attestation does not verify: {e}"),
+                false,
+            );
+        }
+        Attempt::Attested {
+            index: submitted.index,
+            result,
+        }
+    }
+}
+
+impl NodeRunner {
+    /// This node's attestation of `job`'s release, if the log already has one.
+    fn attested_before(&self, job: &Job) -> anyhow::Result<Option<(u64, String)>> {
+        let me = self.node.signer.verifier();
+        let trusted = [TrustedKey {
+            id: me.to_string(),
+            key: *me.verifying_key(),
+        }];
+        let base = format!(
+            "lookup/release/{}/{}",
+            percent_encode(&job.project),
+            percent_encode(&job.version)
+        );
+        let mut after: Option<u64> = None;
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let path = match after {
+                Some(a) => format!("{base}?after={a}"),
+                None => base.clone(),
+            };
+            let page: serde_json::Value = match self.client.get(&path) {
+                Ok(bytes) => serde_json::from_slice(&bytes).context("a lookup answer")?,
+                Err(FetchError::NotFound { .. }) => return Ok(None),
+                Err(e) => return Err(e.into()),
+            };
+            let indices = page["indices"]
+                .as_array()
+                .context("a lookup answer without indices")?;
+            for index in indices.iter().filter_map(serde_json::Value::as_u64) {
+                if index <= job.log_index {
+                    continue;
+                }
+                let bytes = self.client.entry(index)?;
+                let Ok(envelope) = Envelope::parse(&bytes) else {
+                    continue;
+                };
+                if envelope.verify(&trusted, 1, &[PAYLOAD_TYPE]).is_err() {
+                    continue;
+                }
+                let Ok(entry) = Entry::parse(envelope.payload()) else {
+                    continue;
+                };
+                if let EntryKind::Rebuild(r) = entry.kind()
+                    && r.predicate.release.log_index == job.log_index
+                {
+                    return Ok(Some((index, result_name(r.predicate.result))));
+                }
+            }
+            match page["next"].as_u64() {
+                Some(next) => after = Some(next),
+                None => return Ok(None),
+            }
+        }
+        anyhow::bail!("more than {MAX_LOOKUP_PAGES} lookup pages for one release")
+    }
+}
+
+/// The release record of a job, from the entry bytes the follower verified.
+fn release_record(job: &Job, entry: &[u8]) -> anyhow::Result<ReleaseRecord> {
+    let envelope = Envelope::parse(entry).context("the stored release entry")?;
+    let parsed = Entry::parse(envelope.payload()).context("the stored release entry")?;
+    match parsed.into_kind() {
+        EntryKind::Release(manifest) => Ok(ReleaseRecord {
+            log_index: job.log_index,
+            entry: entry.to_vec(),
+            manifest,
+        }),
+        _ => anyhow::bail!("the stored entry of job {} is not a release", job.log_index),
+    }
+}
+
+/// The wire name of a result (`reproduced`, `mismatch`, ...).
+fn result_name(result: RebuildResult) -> String {
+    serde_json::to_value(result)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("{result:?}"))
+}
+
+/// Percent-encodes everything but unreserved characters, for a path segment.
+fn percent_encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn result_names_are_the_wire_names() {
+        assert_eq!(result_name(RebuildResult::Reproduced), "reproduced");
+        assert_eq!(result_name(RebuildResult::BuildFailed), "build-failed");
+        assert_eq!(
+            result_name(RebuildResult::InputsUnavailable),
+            "inputs-unavailable"
+        );
+    }
+
+    #[test]
+    fn path_segments_are_encoded() {
+        assert_eq!(percent_encode("a/b c%"), "a%2Fb%20c%25");
+        assert_eq!(percent_encode("hello-1.2_~"), "hello-1.2_~");
+    }
+}

@@ -1,0 +1,245 @@
+//! Key revocation end to end: `reprove key revoke` appends signed notices to a real ledger,
+//! and `reprove verify` applies them (effective index, recovery keys, rotation, strangers).
+
+mod common;
+#[path = "common/consumer.rs"]
+mod consumer;
+
+use consumer::{Op, World, attestation, key, outcome, revocation, run};
+use reprove_verifier::note::NoteSigner;
+use reprove_verifier::predicates::{RebuildResult, RevocationReason};
+
+const ART: &[u8] = b"revocation test artifact\n";
+const ARTS: [(&str, &[u8]); 1] = [("r.tar.gz", ART)];
+
+struct Setup {
+    w: World,
+    release: (u64, Vec<u8>),
+    file: String,
+}
+
+fn setup() -> Setup {
+    let w = World::new();
+    let release = w.release(&key("publisher.example", 1), "r", "1", &ARTS);
+    let file = w.file("r.tar.gz", ART);
+    Setup { w, release, file }
+}
+
+impl Setup {
+    /// `k` attests `result` (each test uses each (signer, result) once: a repeat would be a
+    /// duplicate of the same bytes).
+    fn attest(&self, k: &NoteSigner, result: RebuildResult) -> u64 {
+        let (ri, renv) = &self.release;
+        self.w
+            .add_signed(k, &attestation(*ri, renv, "r", "1", &ARTS, result))
+    }
+
+    fn key_file(&self, k: &NoteSigner) -> String {
+        let p = self.w.path(&format!("{}.key", k.name()));
+        std::fs::write(&p, format!("{}\n", k.to_private_key_string())).unwrap();
+        p.display().to_string()
+    }
+
+    fn revoke(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all: Vec<String> = [
+            "key",
+            "revoke",
+            "--ledger",
+            &self.w.url,
+            "--log-key",
+            &self.w.log_vkey,
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        all.extend(args.iter().map(|s| s.to_string()));
+        outcome(&run(&all, self.w.dir.path()))
+    }
+
+    fn verify_json(&self, policy: &std::path::Path) -> (i32, serde_json::Value, String) {
+        let (code, out, err) = outcome(&self.w.verify(policy, &[&self.file, "--json"]));
+        let v = serde_json::from_str(&out).unwrap_or_else(|e| panic!("{e}: {out}{err}"));
+        (code, v, err)
+    }
+}
+
+#[test]
+fn a_compromised_key_counts_before_the_notice_and_not_after() {
+    let s = setup();
+    let (alice, bob) = (key("alice.example", 10), key("bob.example", 20));
+    let a1 = s.attest(&alice, RebuildResult::Reproduced); // before alice's notice: counts
+    let (code, out, err) = s.revoke(&["--key", &s.key_file(&alice), "--reason", "compromised"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("logged at index 2") && out.contains("inclusion verified"),
+        "{out}"
+    );
+    let (code, out, err) = s.revoke(&[
+        "--key",
+        &s.key_file(&bob),
+        "--reason",
+        "compromised",
+        "--json",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let bob_notice: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(bob_notice["index"], 3);
+    let b1 = s.attest(&bob, RebuildResult::Reproduced); // after bob's notice: rejected
+
+    let policy = s.w.policy(
+        "p.toml",
+        2,
+        "fail",
+        &[Op::new("alice", &[&alice]), Op::new("bob", &[&bob])],
+    );
+    let (code, v, _) = s.verify_json(&policy);
+    assert_eq!(code, 1);
+    let verdict = &v["artifacts"][0]["verdict"];
+    assert_eq!(verdict["counted"][0]["index"], a1);
+    assert_eq!(verdict["counted"][0]["operator"], "alice");
+    let nc = &verdict["not_counted"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["index"] == b1)
+        .unwrap()["reason"];
+    assert_eq!(nc["kind"], "key-revoked");
+    assert_eq!(nc["notice_index"], 3);
+    assert_eq!(nc["effective_index"], 3);
+    assert_eq!(verdict["revocations"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_later_effective_index_keeps_earlier_attestations_valid_for_retired_keys() {
+    let s = setup();
+    let alice = key("alice.example", 10);
+    // Notice first (index 1), effective from index 5: an attestation at index 2 still counts.
+    let (code, out, err) = s.revoke(&[
+        "--key",
+        &s.key_file(&alice),
+        "--reason",
+        "retired",
+        "--effective-index",
+        "5",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    s.attest(&alice, RebuildResult::Reproduced);
+    let policy =
+        s.w.policy("p.toml", 1, "fail", &[Op::new("alice", &[&alice])]);
+    let (code, out, err) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("revoked:     key alice.example+")
+            && out.contains("from index 5 (notice at index 1)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_notice_signed_by_a_stranger_is_ignored_and_said_so() {
+    let s = setup();
+    let (alice, mallory) = (key("alice.example", 10), key("mallory.example", 66));
+    s.w.add_signed(
+        &mallory,
+        &revocation(&alice, RevocationReason::Compromised, Some(0), None),
+    );
+    s.attest(&alice, RebuildResult::Reproduced);
+    let policy =
+        s.w.policy("p.toml", 1, "fail", &[Op::new("alice", &[&alice])]);
+    let (code, out, err) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("ignored revocation notice at index 1 for key alice.example+")
+            && out.contains("signed by mallory.example+")
+            && out.contains("which is neither the revoked key nor its operator's recovery key"),
+        "{out}"
+    );
+}
+
+#[test]
+fn the_operators_recovery_key_revokes_a_key_it_does_not_hold() {
+    let s = setup();
+    let (alice, recovery) = (key("alice.example", 10), key("alice-recovery.example", 12));
+    let alice_pub = alice.verifier().to_string();
+    // Without --recovery-key, a vkey is not enough to sign: a clear error, nothing logged.
+    let (code, _, err) = s.revoke(&["--key", &alice_pub, "--reason", "compromised"]);
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("--key must be the revoked key's private key file"),
+        "{err}"
+    );
+    let (code, out, err) = s.revoke(&[
+        "--key",
+        &alice_pub,
+        "--reason",
+        "compromised",
+        "--recovery-key",
+        &s.key_file(&recovery),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("logged at index 1") && out.contains("signed by alice-recovery.example+"),
+        "{out}"
+    );
+    s.attest(&alice, RebuildResult::Reproduced); // index 2, after the notice
+    let mut op = Op::new("alice", &[&alice]);
+    op.recovery = Some(&recovery);
+    let policy = s.w.policy("p.toml", 1, "fail", &[op]);
+    let (code, out, err) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("key revoked (compromised) by the notice at index 1, effective from index 1"),
+        "{out}"
+    );
+    // A policy that names no recovery key ignores the same notice.
+    let policy =
+        s.w.policy("q.toml", 1, "fail", &[Op::new("alice", &[&alice])]);
+    let (code, out, _) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("ignored revocation notice at index 1"),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_superseded_key_is_replaced_only_where_the_policy_allows_rotation() {
+    let s = setup();
+    let (old, new) = (key("alice-old.example", 10), key("alice-new.example", 11));
+    let (code, _, err) = s.revoke(&["--key", &s.key_file(&old), "--reason", "superseded"]);
+    assert_eq!(code, 2, "superseded needs a replacement");
+    assert!(err.contains("the revocation notice is not valid"), "{err}");
+    let (code, out, err) = s.revoke(&[
+        "--key",
+        &s.key_file(&old),
+        "--reason",
+        "superseded",
+        "--replacement",
+        &new.verifier().to_string(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("logged at index 1"),
+        "the refused notice was not logged: {out}"
+    );
+    s.attest(&new, RebuildResult::Reproduced);
+    let mut op = Op::new("alice", &[&old]);
+    op.allow_rotation = true;
+    let policy = s.w.policy("p.toml", 1, "fail", &[op]);
+    let (code, out, err) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("counted:     operator alice (index 2, key alice-new.example+"),
+        "{out}"
+    );
+    assert!(out.contains("replaced by alice-new.example+"), "{out}");
+
+    let policy =
+        s.w.policy("q.toml", 1, "fail", &[Op::new("alice", &[&old])]);
+    let (code, out, _) = outcome(&s.w.verify(&policy, &[&s.file]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("the policy does not allow rotation for it"),
+        "{out}"
+    );
+}
