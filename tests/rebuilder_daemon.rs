@@ -543,8 +543,9 @@ fn a_node_refuses_another_nodes_work_directory_and_a_log_it_cannot_verify() {
 }
 
 /// The throughput benchmark of the issue: 50 small releases (versions of the C fixture),
-/// one node with `--jobs 2`. Prints releases per minute; asserts only that all 50 were
-/// reproduced. Run: `cargo test -p reprove --test rebuilder_daemon -- --ignored --nocapture`.
+/// one node with `--jobs 2` (`REPROVE_BENCH_JOBS=N` for another N). Prints releases per
+/// minute; asserts only that all 50 were reproduced. Run:
+/// `cargo test -p reprove --test rebuilder_daemon -- --ignored --nocapture`.
 #[test]
 #[ignore]
 fn throughput_of_50_small_releases_with_two_jobs() {
@@ -556,13 +557,14 @@ fn throughput_of_50_small_releases_with_two_jobs() {
         publish(&m, &s.publisher, &s.server.url, &s.log_vkey);
     }
     let node = generate_key(s.path(), "node");
+    let jobs = std::env::var("REPROVE_BENCH_JOBS").unwrap_or_else(|_| "2".to_owned());
     let started = Instant::now();
     let daemon = Daemon::spawn(
         &s.server.url,
         &s.log_vkey,
         &node,
         &s.path().join("work"),
-        &["--jobs", "2", "--exit-when-idle", "--json"],
+        &["--jobs", &jobs, "--exit-when-idle", "--json"],
     );
     let log = daemon.stderr.clone();
     let (code, stdout) = daemon.wait(Duration::from_secs(1800));
@@ -581,7 +583,7 @@ fn throughput_of_50_small_releases_with_two_jobs() {
     }
     let secs = summary["elapsed_secs"].as_f64().unwrap();
     println!(
-        "rebuilder throughput: {RELEASES} releases with --jobs 2 in {secs:.1} s \
+        "rebuilder throughput: {RELEASES} releases with --jobs {jobs} in {secs:.1} s \
          ({:.1} releases/minute; {:.1} s wall including process start)",
         RELEASES as f64 * 60.0 / secs,
         wall.as_secs_f64()

@@ -192,7 +192,7 @@ async fn malformed_and_missing_things_are_refused_clearly() {
             "index key is 1025 bytes",
         ),
         // Routes and methods.
-        ("GET", "/".into(), 404, "no such endpoint"),
+        // `/` is the home page (web pages), so unknown paths are what 404 here.
         ("GET", "/nope".into(), 404, "no such endpoint: GET /nope"),
         ("GET", "/checkpoint/extra".into(), 404, "no such endpoint"),
         ("GET", "/lookup/sha256".into(), 404, "no such endpoint"),
