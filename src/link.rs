@@ -65,7 +65,8 @@ fn targets(
 /// encoding, `0x01 || seed` in its last field) followed by the public key.
 fn in_toto_key(signer: &NoteSigner) -> anyhow::Result<PrivateKey> {
     let encoded = signer.to_private_key_string();
-    let last = encoded.rsplit('+').next().unwrap_or_default();
+    // `PRIVATE+KEY+<name>+<id>+<base64>`: names have no `+`, but base64 may.
+    let last = encoded.splitn(5, '+').nth(4).unwrap_or_default();
     let raw = base64::engine::general_purpose::STANDARD
         .decode(last)
         .context("decoding the private key")?;
@@ -122,6 +123,22 @@ mod tests {
         let product = &link.products[&VirtualTargetPath::new("hello-1.0.0.tar.gz".into()).unwrap()];
         assert_eq!(product[&HashAlgorithm::Sha256].value(), &[9; 32]);
         assert_eq!(link.env.unwrap()["SOURCE_DATE_EPOCH"], "1700000000");
+    }
+
+    /// Regression: a key whose base64 holds a `+` (splitting the encoding from the right broke).
+    #[test]
+    fn keys_whose_encoding_holds_a_plus_work() {
+        let with_plus = (0u8..=255)
+            .map(|b| NoteSigner::from_seed("k", &[b; 32]).unwrap())
+            .find(|s| {
+                s.to_private_key_string()
+                    .splitn(5, '+')
+                    .nth(4)
+                    .unwrap()
+                    .contains('+')
+            })
+            .unwrap();
+        assert!(in_toto_key(&with_plus).is_ok());
     }
 
     #[test]

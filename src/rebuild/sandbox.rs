@@ -225,7 +225,9 @@ fn wrapped_command(spec: &BuildSpec) -> Vec<String> {
         "reprove-build".to_owned(),
     ];
     if let Some(offset) = &spec.faketime {
+        // `-f`: a relative offset such as `+398d` (without it faketime wants an absolute time).
         v.push("faketime".to_owned());
+        v.push("-f".to_owned());
         v.push(offset.clone());
     }
     v.extend(spec.command.iter().cloned());
@@ -393,6 +395,6 @@ mod tests {
         };
         let v = wrapped_command(&spec);
         assert_eq!(v[2], "umask 0022 && exec \"$@\"");
-        assert_eq!(&v[4..], ["faketime", "+1d", "make", "all"]);
+        assert_eq!(&v[4..], ["faketime", "-f", "+1d", "make", "all"]);
     }
 }
