@@ -30,3 +30,66 @@ pub fn man() -> anyhow::Result<Outcome> {
     out.flush()?;
     Ok(Outcome::Ok)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command and every argument explains itself in `--help` (and so in the man page
+    /// and completions generated from the same definitions).
+    #[test]
+    fn every_command_and_argument_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            if cmd.get_about().is_none() && !path.is_empty() {
+                missing.push(format!("command `{path}`"));
+            }
+            for arg in cmd.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && id != "version" && arg.get_help().is_none() {
+                    missing.push(format!("`{path}` argument `{id}`"));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                walk(
+                    sub,
+                    &format!("{path} {}", sub.get_name()).trim().to_owned(),
+                    missing,
+                );
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "without help text: {missing:#?}");
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn completions_and_man_page_name_every_top_level_command() {
+        let mut bash = Vec::new();
+        clap_complete::generate(
+            clap_complete::Shell::Bash,
+            &mut Cli::command(),
+            "reprove",
+            &mut bash,
+        );
+        let bash = String::from_utf8(bash).unwrap();
+        let mut man = Vec::new();
+        clap_mangen::Man::new(Cli::command())
+            .render(&mut man)
+            .unwrap();
+        let man = String::from_utf8(man).unwrap();
+        assert!(man.starts_with(".ie") || man.contains(".TH"), "{man}");
+        for sub in Cli::command().get_subcommands() {
+            assert!(
+                bash.contains(sub.get_name()),
+                "{} not in completions",
+                sub.get_name()
+            );
+            assert!(
+                man.contains(sub.get_name()),
+                "{} not in the man page",
+                sub.get_name()
+            );
+        }
+    }
+}

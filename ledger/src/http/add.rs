@@ -80,9 +80,21 @@ fn refused(state: &AppState, e: ApiError) -> Response {
 }
 
 /// The header checks, then the body, read up to the size limit.
+/// A refused body declared at most this large is read and discarded before the answer, so
+/// the client, still sending, gets the 413 instead of a connection reset; larger ones are
+/// refused without reading (the connection is closed).
+const DRAIN_REFUSED_BYTES: u64 = 1 << 20;
+
 async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
     let limit = state.body_limit();
-    check_headers(request.headers(), limit)?;
+    if let Err(refusal) = check_headers(request.headers(), limit) {
+        if let Some(len) = declared_length(request.headers())
+            && len <= DRAIN_REFUSED_BYTES
+        {
+            let _ = axum::body::to_bytes(request.into_body(), DRAIN_REFUSED_BYTES as usize).await;
+        }
+        return Err(refusal);
+    }
     // The router's body limit is `limit + 1`: the read stops as soon as the body is larger.
     let body = Bytes::from_request(request, &())
         .await
@@ -118,11 +130,15 @@ async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
 }
 
 /// The checks that need only the headers: declared size, media type, no content coding.
-fn check_headers(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
-    let declared = headers
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
+        .and_then(|v| v.parse::<u64>().ok())
+}
+
+fn check_headers(headers: &HeaderMap, limit: usize) -> Result<(), ApiError> {
+    let declared = declared_length(headers);
     if declared.is_some_and(|len| len > limit as u64) {
         return Err(too_large(limit));
     }

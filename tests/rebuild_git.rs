@@ -1,0 +1,100 @@
+//! A release whose source is a git repository at a full commit ID: the publisher builds and
+//! publishes it, a rebuilder fetches that exact commit (git checks the object hashes), rebuilds
+//! and reproduces it; a commit the repository does not have is `inputs-unavailable`.
+
+mod common;
+#[path = "common/rebuild.rs"]
+mod rb;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::text;
+use rb::{Ledger, build_artifacts};
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let o = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.test")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.test")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "git {args:?}: {}", text(&o.stderr));
+    text(&o.stdout).trim().to_owned()
+}
+
+fn manifest(repo: &Path, commit: &str, version: &str) -> String {
+    format!(
+        "project = \"hello-git\"\nversion = \"{version}\"\n[source]\ngit = \"{}\"\n\
+         commit = \"{commit}\"\n[recipe]\ncommand = [\"make\", \"dist\"]\n\
+         source_date_epoch = 1700000000\n[recipe.env]\nCC = \"gcc\"\n[recipe.outputs]\n\
+         \"out/hello-c-1.0.0.tar.gz\" = \"hello-git.tar.gz\"\n[[artifact]]\n\
+         name = \"hello-git.tar.gz\"\npath = \"dist/hello-git.tar.gz\"\n",
+        repo.display()
+    )
+}
+
+#[test]
+fn a_git_source_at_a_commit_is_rebuilt_and_reproduced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    for f in ["Makefile", "README", "hello.c"] {
+        std::fs::copy(rb::fixtures().join("hello-c/src").join(f), repo.join(f)).unwrap();
+    }
+    git(&repo, &["init", "--quiet"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "hello"]);
+    let commit = git(&repo, &["rev-parse", "HEAD"]);
+    // A later commit on the branch must not leak into the build of the named one.
+    std::fs::write(repo.join("hello.c"), "int main(void) { return 1; }\n").unwrap();
+    git(&repo, &["commit", "--quiet", "-am", "later"]);
+
+    let publisher_dir = dir.join("pub");
+    std::fs::create_dir_all(&publisher_dir).unwrap();
+    std::fs::write(
+        publisher_dir.join("reprove.toml"),
+        manifest(&repo, &commit, "1.0.0"),
+    )
+    .unwrap();
+    let dist = publisher_dir.join("dist");
+    build_artifacts(&publisher_dir, "reprove.toml", &dist, &dir.join("pub-work"));
+
+    let ledger = Ledger::start(dir);
+    let publisher = ledger.key("publisher.example");
+    let rebuilder = ledger.key("rebuilder.example");
+    ledger.publish(&publisher_dir.join("reprove.toml"), &publisher, Some(&dist));
+    let (code, v, o) = ledger.rebuild(
+        "hello-git@1.0.0",
+        &rebuilder,
+        &dir.join("w1"),
+        &["--submit"],
+    );
+    assert_eq!(code, Some(0), "{v}\n{}", text(&o.stderr));
+    assert_eq!(v["result"], "reproduced", "{v}");
+
+    // A commit the repository does not have: inputs-unavailable, attested, exit 1.
+    let missing = "0123456789abcdef0123456789abcdef01234567";
+    std::fs::write(
+        publisher_dir.join("missing.toml"),
+        manifest(&repo, missing, "1.0.1"),
+    )
+    .unwrap();
+    ledger.publish(&publisher_dir.join("missing.toml"), &publisher, Some(&dist));
+    let (code, v, o) = ledger.rebuild(
+        "hello-git@1.0.1",
+        &rebuilder,
+        &dir.join("w2"),
+        &["--submit"],
+    );
+    assert_eq!(code, Some(1), "{v}\n{}", text(&o.stderr));
+    assert_eq!(v["result"], "inputs-unavailable", "{v}");
+    assert!(v["attestation_index"].as_u64().is_some(), "{v}");
+}
