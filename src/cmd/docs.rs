@@ -50,11 +50,7 @@ mod tests {
                 }
             }
             for sub in cmd.get_subcommands() {
-                walk(
-                    sub,
-                    &format!("{path} {}", sub.get_name()).trim().to_owned(),
-                    missing,
-                );
+                walk(sub, format!("{path} {}", sub.get_name()).trim(), missing);
             }
         }
         let mut missing = Vec::new();
