@@ -104,11 +104,24 @@ impl LogClient {
     /// Loopback URLs never go through a proxy.
     pub fn new(url: &str, options: ClientOptions) -> anyhow::Result<LogClient> {
         let loopback = is_loopback_url(url)?;
-        let mut config = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_global(Some(options.timeout))
             .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")))
             .max_idle_connections_per_host(64);
+        // ureq resolves names on a new thread per request whenever an overall timeout is set
+        // (so the lookup can be abandoned). For an IP address there is nothing to look up: bound
+        // each phase instead, which spares a thread per request (measurable under load).
+        let mut config = if host_is_ip_literal(url) {
+            let t = Some(options.timeout);
+            config
+                .timeout_connect(t)
+                .timeout_send_request(t)
+                .timeout_send_body(t)
+                .timeout_recv_response(t)
+                .timeout_recv_body(t)
+        } else {
+            config.timeout_global(Some(options.timeout))
+        };
         if loopback {
             config = config.proxy(None);
         }
@@ -418,6 +431,18 @@ impl std::error::Error for FetchError {}
 
 /// Whether `url` is an `http(s)://` URL whose host is a loopback address or `localhost`.
 /// Errors on anything that is not an http(s) URL with a host.
+/// Whether the URL's host is an IP address (`127.0.0.1`, `[::1]`), not a name to resolve.
+fn host_is_ip_literal(url: &str) -> bool {
+    let rest = url.split_once("://").map_or(url, |(_, r)| r);
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let host = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    host.parse::<std::net::IpAddr>().is_ok()
+}
+
 pub fn is_loopback_url(url: &str) -> anyhow::Result<bool> {
     let uri: Uri = url
         .parse()
@@ -538,6 +563,25 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ip_literal_hosts() {
+        for ip in [
+            "http://127.0.0.1:8080",
+            "http://10.1.2.3/x/y",
+            "http://[::1]:9/",
+            "https://user@192.0.2.1",
+        ] {
+            assert!(host_is_ip_literal(ip), "{ip}");
+        }
+        for name in [
+            "http://localhost:1/",
+            "https://log.example.org",
+            "http://1.2.3.4.example/",
+        ] {
+            assert!(!host_is_ip_literal(name), "{name}");
+        }
+    }
 
     #[test]
     fn loopback_urls() {
