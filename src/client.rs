@@ -61,7 +61,16 @@ pub struct LogClient {
     base: String,
     agent: ureq::Agent,
     cache: Option<PathBuf>,
+    /// Partial tiles and bundles fetched by this client. A `.p/W` path names fixed content
+    /// just like a full one (c2sp tlog-tiles), so one verification run that proves many
+    /// entries under the same checkpoint fetches each partial tile once. In memory only:
+    /// partial tiles are superseded as the log grows, so keeping them on disk would only
+    /// accumulate garbage. Bounded; emptied when full.
+    partials: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
+
+/// How many partial tiles and bundles a client keeps in memory.
+const PARTIALS_KEPT: usize = 1024;
 
 /// Why a request failed. [`FetchError::Transport`] and [`FetchError::Cache`] are about the
 /// path to the data; the others are about what the server answered.
@@ -129,6 +138,7 @@ impl LogClient {
             base: url.trim_end_matches('/').to_owned(),
             agent: config.build().into(),
             cache: options.cache,
+            partials: Default::default(),
         })
     }
 
@@ -371,9 +381,12 @@ impl LogClient {
 impl LogClient {
     /// `get`, through the cache for immutable paths.
     fn cached_get(&self, path: &str, immutable: bool) -> Result<Vec<u8>, FetchError> {
+        if !immutable {
+            return self.partial_get(path);
+        }
         let file = match &self.cache {
-            Some(dir) if immutable => dir.join(path),
-            _ => return self.get(path),
+            Some(dir) => dir.join(path),
+            None => return self.get(path),
         };
         match std::fs::read(&file) {
             Ok(bytes) => return Ok(bytes),
@@ -382,6 +395,21 @@ impl LogClient {
         }
         let bytes = self.get(path)?;
         write_atomic(&file, &bytes).map_err(|error| FetchError::Cache { path: file, error })?;
+        Ok(bytes)
+    }
+
+    /// `get` of a partial tile or bundle, remembered for the life of this client.
+    fn partial_get(&self, path: &str) -> Result<Vec<u8>, FetchError> {
+        let lock = || self.partials.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(bytes) = lock().get(path) {
+            return Ok(bytes.clone());
+        }
+        let bytes = self.get(path)?;
+        let mut kept = lock();
+        if kept.len() >= PARTIALS_KEPT {
+            kept.clear();
+        }
+        kept.insert(path.to_owned(), bytes.clone());
         Ok(bytes)
     }
 
