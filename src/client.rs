@@ -378,6 +378,69 @@ impl LogClient {
     }
 }
 
+/// The most lookup pages one lookup follows (a page holds up to the server's page limit).
+const MAX_LOOKUP_PAGES: usize = 1000;
+
+impl LogClient {
+    /// Every index a lookup path (`lookup/…`) answers, following `next` through all pages
+    /// (bounded), sorted and without repeats. A 404 is no entries. Lookups are hints: callers
+    /// prove every entry they use.
+    pub fn lookup_all(&self, path: &str) -> anyhow::Result<Vec<u64>> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            indices: Vec<u64>,
+            next: Option<u64>,
+        }
+        let mut out = Vec::new();
+        let mut after: Option<u64> = None;
+        for _ in 0..MAX_LOOKUP_PAGES {
+            let page = match after {
+                None => path.to_owned(),
+                Some(a) => format!("{path}?after={a}"),
+            };
+            let body = match self.get(&page) {
+                Ok(b) => b,
+                Err(FetchError::NotFound { .. }) => break,
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!("looking up {page}")));
+                }
+            };
+            let Page { indices, next } = serde_json::from_slice(&body)
+                .map_err(|e| anyhow::anyhow!("{}: not a lookup answer: {e}", self.url(&page)))?;
+            out.extend(indices);
+            match next {
+                Some(n) if Some(n) != after => after = Some(n),
+                _ => break,
+            }
+        }
+        out.sort_unstable();
+        out.dedup();
+        Ok(out)
+    }
+}
+
+/// The lookup path of the release manifests and rebuild attestations of `name`@`version`.
+pub fn release_lookup_path(name: &str, version: &str) -> String {
+    format!(
+        "lookup/release/{}/{}",
+        path_segment(name),
+        path_segment(version)
+    )
+}
+
+/// Percent-encodes one path segment (everything but unreserved characters).
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 impl LogClient {
     /// `get`, through the cache for immutable paths.
     fn cached_get(&self, path: &str, immutable: bool) -> Result<Vec<u8>, FetchError> {
@@ -591,6 +654,16 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_segments_are_percent_encoded() {
+        assert_eq!(path_segment("a/b c%"), "a%2Fb%20c%25");
+        assert_eq!(path_segment("hello-1.2_~"), "hello-1.2_~");
+        assert_eq!(
+            release_lookup_path("a b", "1/2"),
+            "lookup/release/a%20b/1%2F2"
+        );
+    }
 
     #[test]
     fn ip_literal_hosts() {

@@ -8,11 +8,12 @@ use reprove_verifier::predicates::EntryKind;
 
 use crate::Outcome;
 use crate::cli::Bundle as BundleArgs;
+use crate::client::release_lookup_path;
 use crate::client::write_atomic;
 use crate::cmd::gate::split_release;
 use crate::cmd::verify::cache_dir;
 use crate::consume::bundle::{Bundle, BundleEntry};
-use crate::consume::fetch::{Online, path_segment};
+use crate::consume::fetch::Online;
 use crate::consume::state::StateDir;
 use crate::consume::{Verified, ledger_url, load_policy};
 use crate::progress;
@@ -26,11 +27,7 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
     let state = StateDir::new(args.state.as_deref())?;
     let mut online = Online::connect(&policy, &url, state, Some(cache))?;
 
-    let release = online.lookup(&format!(
-        "lookup/release/{}/{}",
-        path_segment(name),
-        path_segment(version)
-    ))?;
+    let release = online.lookup(&release_lookup_path(name, version))?;
     // The release's entries, then every revocation notice about the policy's keys and about
     // the keys that signed them (a consumer's policy may trust signers this one does not).
     let mut indices: BTreeSet<u64> = BTreeSet::new();

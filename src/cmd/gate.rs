@@ -12,8 +12,9 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Gate;
+use crate::client::release_lookup_path;
 use crate::cmd::verify::cache_dir;
-use crate::consume::fetch::{Online, path_segment};
+use crate::consume::fetch::Online;
 use crate::consume::report::{self, ArtifactReport, LogSeen};
 use crate::consume::state::StateDir;
 use crate::consume::{Verified, ledger_url, load_policy};
@@ -86,11 +87,7 @@ fn check(
     version: &str,
 ) -> anyhow::Result<(Vec<Manifest>, Vec<ArtifactReport>, LogSeen)> {
     let mut online = Online::connect(policy, url, state, Some(cache))?;
-    let path = format!(
-        "lookup/release/{}/{}",
-        path_segment(name),
-        path_segment(version)
-    );
+    let path = release_lookup_path(name, version);
     let mut manifests = Vec::new();
     let mut artifacts: Vec<(String, [u8; 32])> = Vec::new();
     let mut seen: BTreeSet<[u8; 32]> = BTreeSet::new();

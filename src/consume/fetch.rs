@@ -19,10 +19,8 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 
 use super::state::{Seen, StateDir};
 use super::{Evidence, Verified, classify};
-use crate::client::{ClientOptions, FetchError, LogClient};
+use crate::client::{ClientOptions, LogClient};
 
-/// The most lookup pages followed for one key (1,000 indices a page on reprove's ledger).
-const MAX_PAGES: usize = 1000;
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
 
@@ -101,29 +99,8 @@ impl<'p> Online<'p> {
     /// Every index a lookup path (`lookup/…`) answers, all pages, in log order, restricted to
     /// the checkpoint's tree (later ones are noted in [`Online::newer`]). A 404 is no entries.
     pub fn lookup(&mut self, path: &str) -> anyhow::Result<Vec<u64>> {
-        let mut out = Vec::new();
-        let mut after: Option<u64> = None;
-        for _ in 0..MAX_PAGES {
-            let page = match after {
-                None => path.to_string(),
-                Some(a) => format!("{path}?after={a}"),
-            };
-            let body = match self.client.get(&page) {
-                Ok(b) => b,
-                Err(FetchError::NotFound { .. }) => break,
-                Err(e) => return Err(e).context("looking up entries"),
-            };
-            let (indices, next) = parse_page(&body)
-                .with_context(|| format!("{}/{page}: not a lookup answer", self.client.base()))?;
-            out.extend(indices);
-            match next {
-                Some(n) if Some(n) != after => after = Some(n),
-                _ => break,
-            }
-        }
+        let out = self.client.lookup_all(path)?;
         let size = self.checkpoint.checkpoint().size();
-        out.sort_unstable();
-        out.dedup();
         let (inside, newer): (Vec<u64>, Vec<u64>) = out.into_iter().partition(|&i| i < size);
         self.newer.extend(newer);
         Ok(inside)
@@ -235,28 +212,4 @@ impl<'p> Online<'p> {
         }
         Ok(evidence)
     }
-}
-
-/// Parses `{"indices": [...], "next": N|null}`.
-fn parse_page(body: &[u8]) -> anyhow::Result<(Vec<u64>, Option<u64>)> {
-    #[derive(serde::Deserialize)]
-    struct Page {
-        indices: Vec<u64>,
-        next: Option<u64>,
-    }
-    let page: Page = serde_json::from_slice(body)?;
-    Ok((page.indices, page.next))
-}
-
-/// Percent-encodes one path segment (everything but unreserved characters).
-pub fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }

@@ -40,7 +40,7 @@ use reprove_verifier::predicates::{
 };
 use reprove_verifier::statement::PAYLOAD_TYPE;
 
-use crate::client::{LogClient, Submitted};
+use crate::client::{LogClient, Submitted, release_lookup_path};
 use crate::hash::hash_bytes;
 use crate::sign::sign_statement;
 
@@ -394,38 +394,15 @@ pub fn find_release(
     let checkpoint = client
         .checkpoint(log_key)
         .context("cannot get a verified checkpoint")?;
-    let base = format!(
-        "lookup/release/{}/{}",
-        percent_encode(name),
-        percent_encode(version)
-    );
-    let mut after: Option<u64> = None;
-    // Bounded: a release has few entries; 100 pages is far more than any real one.
-    for _ in 0..100 {
-        let path = match after {
-            Some(a) => format!("{base}?after={a}"),
-            None => base.clone(),
-        };
-        let page = client.get(&path).context("release lookup")?;
-        let page: serde_json::Value =
-            serde_json::from_slice(&page).context("the lookup answer is not JSON")?;
-        let indices: Vec<u64> = page["indices"]
-            .as_array()
-            .context("the lookup answer has no indices")?
-            .iter()
-            .filter_map(serde_json::Value::as_u64)
-            .collect();
-        for index in indices {
-            if index >= checkpoint.size() {
-                continue; // logged after our checkpoint; a later lookup will see it
-            }
-            if let Some(record) = release_at(client, &checkpoint, index, name, version)? {
-                return Ok(record);
-            }
+    let indices = client
+        .lookup_all(&release_lookup_path(name, version))
+        .context("release lookup")?;
+    for index in indices {
+        if index >= checkpoint.size() {
+            continue; // logged after our checkpoint; a later lookup will see it
         }
-        match page["next"].as_u64() {
-            Some(n) => after = Some(n),
-            None => break,
+        if let Some(record) = release_at(client, &checkpoint, index, name, version)? {
+            return Ok(record);
         }
     }
     bail!("the log has no release manifest for {name}@{version}")
@@ -501,28 +478,4 @@ pub fn publish_report(
     client
         .submit(&report.envelope)
         .context("appending the attestation")
-}
-
-/// Percent-encodes everything but unreserved characters, for a path segment.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(percent_encode("a-b_1.0~x"), "a-b_1.0~x");
-        assert_eq!(percent_encode("a/b c"), "a%2Fb%20c");
-    }
 }

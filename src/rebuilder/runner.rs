@@ -16,11 +16,8 @@ use reprove_verifier::statement::PAYLOAD_TYPE;
 
 use super::jobs::Job;
 use super::pool::{Attempt, JobRunner};
-use crate::client::{FetchError, LogClient};
+use crate::client::{LogClient, release_lookup_path};
 use crate::rebuild::{NodeConfig, ReleaseRecord, publish_report, rebuild_release};
-
-/// The most lookup pages read when looking for an earlier attestation.
-const MAX_LOOKUP_PAGES: usize = 100;
 
 /// Rebuilds a job's release and publishes the attestation.
 #[derive(Debug)]
@@ -98,51 +95,27 @@ impl NodeRunner {
             id: me.to_string(),
             key: *me.verifying_key(),
         }];
-        let base = format!(
-            "lookup/release/{}/{}",
-            percent_encode(&job.project),
-            percent_encode(&job.version)
-        );
-        let mut after: Option<u64> = None;
-        for _ in 0..MAX_LOOKUP_PAGES {
-            let path = match after {
-                Some(a) => format!("{base}?after={a}"),
-                None => base.clone(),
+        let indices = self
+            .client
+            .lookup_all(&release_lookup_path(&job.project, &job.version))?;
+        for index in indices.into_iter().filter(|&i| i > job.log_index) {
+            let bytes = self.client.entry(index)?;
+            let Ok(envelope) = Envelope::parse(&bytes) else {
+                continue;
             };
-            let page: serde_json::Value = match self.client.get(&path) {
-                Ok(bytes) => serde_json::from_slice(&bytes).context("a lookup answer")?,
-                Err(FetchError::NotFound { .. }) => return Ok(None),
-                Err(e) => return Err(e.into()),
-            };
-            let indices = page["indices"]
-                .as_array()
-                .context("a lookup answer without indices")?;
-            for index in indices.iter().filter_map(serde_json::Value::as_u64) {
-                if index <= job.log_index {
-                    continue;
-                }
-                let bytes = self.client.entry(index)?;
-                let Ok(envelope) = Envelope::parse(&bytes) else {
-                    continue;
-                };
-                if envelope.verify(&trusted, 1, &[PAYLOAD_TYPE]).is_err() {
-                    continue;
-                }
-                let Ok(entry) = Entry::parse(envelope.payload()) else {
-                    continue;
-                };
-                if let EntryKind::Rebuild(r) = entry.kind()
-                    && r.predicate.release.log_index == job.log_index
-                {
-                    return Ok(Some((index, result_name(r.predicate.result))));
-                }
+            if envelope.verify(&trusted, 1, &[PAYLOAD_TYPE]).is_err() {
+                continue;
             }
-            match page["next"].as_u64() {
-                Some(next) => after = Some(next),
-                None => return Ok(None),
+            let Ok(entry) = Entry::parse(envelope.payload()) else {
+                continue;
+            };
+            if let EntryKind::Rebuild(r) = entry.kind()
+                && r.predicate.release.log_index == job.log_index
+            {
+                return Ok(Some((index, result_name(r.predicate.result))));
             }
         }
-        anyhow::bail!("more than {MAX_LOOKUP_PAGES} lookup pages for one release")
+        Ok(None)
     }
 }
 
@@ -168,19 +141,6 @@ fn result_name(result: RebuildResult) -> String {
         .unwrap_or_else(|| format!("{result:?}"))
 }
 
-/// Percent-encodes everything but unreserved characters, for a path segment.
-fn percent_encode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -193,11 +153,5 @@ mod tests {
             result_name(RebuildResult::InputsUnavailable),
             "inputs-unavailable"
         );
-    }
-
-    #[test]
-    fn path_segments_are_encoded() {
-        assert_eq!(percent_encode("a/b c%"), "a%2Fb%20c%25");
-        assert_eq!(percent_encode("hello-1.2_~"), "hello-1.2_~");
     }
 }
