@@ -1,5 +1,5 @@
-//! Progress bars on stderr: drawn only when stderr is a terminal, and without colour when
-//! `NO_COLOR` is set.
+//! What long-running commands show on stderr: progress bars (drawn only when stderr is a
+//! terminal) and structured logs; neither uses colour when `NO_COLOR` is set.
 
 use std::io::IsTerminal;
 
@@ -23,4 +23,19 @@ pub fn bar(len: u64, what: &str) -> ProgressBar {
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
+}
+
+/// Structured `tracing` logs on stderr for the long-running commands (the ledger server, the
+/// rebuilder node), filtered by `RUST_LOG` (default `info`), without colour when stderr is not
+/// a terminal or `NO_COLOR` is set.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi)
+        .try_init();
 }

@@ -76,26 +76,9 @@ pub struct Rebuild {
     /// hostname and directory order, and report which variation changed which output.
     #[arg(long)]
     pub variations: bool,
-    /// DANGEROUS: build without bubblewrap. The build sees the network and this machine, and
-    /// the attestation says `"sandbox": {"kind": "none"}`.
-    #[arg(long)]
-    pub insecure_no_sandbox: bool,
-    /// Kill the build after this many seconds.
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    pub timeout: u64,
-    /// Address-space limit of the build's processes, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 8192)]
-    pub memory: u64,
-    /// Keep at most this many KiB of build log.
-    #[arg(long, value_name = "KIB", default_value_t = 4096)]
-    pub max_log: usize,
-    /// The rust toolchain directory mounted read-only at /opt/rust [default: the output of
-    /// `rustc --print sysroot`].
-    #[arg(long, value_name = "DIR")]
-    pub rust_toolchain: Option<PathBuf>,
-    /// The attestation's builder id [default: the key's name].
-    #[arg(long, value_name = "URI")]
-    pub builder_id: Option<String>,
+    /// Sandbox, limits and identity of the build.
+    #[command(flatten)]
+    pub build: BuildArgs,
     /// Also write a legacy in-toto link (v0.9 `Metablock`, step `rebuild`) of this rebuild to
     /// FILE, signed with the same key, for tools that consume links (as rebuilderd publishes):
     /// materials are the release entry and the source, products the rebuilt outputs.
@@ -133,4 +116,29 @@ pub struct BenchSandbox {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// How a rebuilder builds: shared by `reprove rebuild` and `reprove rebuilder run`.
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    /// DANGEROUS: build without bubblewrap. The build sees the network and this machine, and
+    /// the attestation says `"sandbox": {"kind": "none"}`. Only for machines without bubblewrap.
+    #[arg(long)]
+    pub insecure_no_sandbox: bool,
+    /// Kill a build after this many seconds (it is attested as `build-failed`).
+    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
+    pub timeout: u64,
+    /// Address-space limit of the build's processes, in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 8192)]
+    pub memory: u64,
+    /// Keep at most this many KiB of build log.
+    #[arg(long, value_name = "KIB", default_value_t = 4096)]
+    pub max_log: usize,
+    /// The rust toolchain directory mounted read-only at /opt/rust [default: the output of
+    /// `rustc --print sysroot`].
+    #[arg(long, value_name = "DIR")]
+    pub rust_toolchain: Option<PathBuf>,
+    /// The attestations' builder id [default: the key's name].
+    #[arg(long, value_name = "URI")]
+    pub builder_id: Option<String>,
 }

@@ -43,26 +43,9 @@ pub struct RebuilderRun {
     /// every release in the log is rebuilt. Skipped releases are logged.
     #[arg(long = "publisher", value_name = "VKEY")]
     pub publishers: Vec<String>,
-    /// Build WITHOUT a sandbox: builds see the network and this machine, and attestations say
-    /// `"sandbox": {"kind": "none"}`. Only for machines without bubblewrap.
-    #[arg(long)]
-    pub insecure_no_sandbox: bool,
-    /// Kill a build after this many seconds (it is attested as `build-failed`).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    pub timeout: u64,
-    /// Address-space limit of the build's processes, in MiB.
-    #[arg(long, value_name = "MIB", default_value_t = 8192)]
-    pub memory: u64,
-    /// Keep at most this many KiB of build log.
-    #[arg(long, value_name = "KIB", default_value_t = 4096)]
-    pub max_log: usize,
-    /// The rust toolchain directory mounted read-only at /opt/rust [default: the output of
-    /// `rustc --print sysroot`].
-    #[arg(long, value_name = "DIR")]
-    pub rust_toolchain: Option<PathBuf>,
-    /// The attestations' builder id [default: the key's name].
-    #[arg(long, value_name = "URI")]
-    pub builder_id: Option<String>,
+    /// Sandbox, limits and identity of the builds.
+    #[command(flatten)]
+    pub build: super::BuildArgs,
     /// Seconds between two checks of the log for new entries.
     #[arg(long, value_name = "SECS", default_value_t = 5.0)]
     pub poll_interval: f64,

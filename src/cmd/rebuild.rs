@@ -12,7 +12,7 @@ use reprove_verifier::predicates::{RebuildResult, ReleasePredicate};
 
 use super::release::read_signer;
 use crate::Outcome;
-use crate::cli::Rebuild;
+use crate::cli::{BuildArgs, Rebuild};
 use crate::client::{ClientOptions, LogClient};
 use crate::rebuild::build::{self, Runner, Variant};
 use crate::rebuild::{
@@ -22,20 +22,8 @@ use crate::rebuild::{
 
 /// Runs the command.
 pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
-    let limits = Limits {
-        wall_time: Duration::from_secs(args.timeout),
-        memory_bytes: args.memory << 20,
-        log_bytes: args.max_log << 10,
-        ..Limits::default()
-    };
-    let mode = if args.insecure_no_sandbox {
-        eprintln!(
-            "warning: --insecure-no-sandbox: the build runs unsandboxed, with network access"
-        );
-        SandboxMode::InsecureNone
-    } else {
-        SandboxMode::Bwrap
-    };
+    let limits = limits(&args.build);
+    let mode = sandbox_mode(&args.build);
     if let Some(path) = &args.manifest {
         if args.in_toto_link.is_some() {
             anyhow::bail!(
@@ -54,15 +42,8 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
     let log_key = read_log_key(args)?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
-    config.sandbox = mode;
-    config.limits = limits;
+    configure(&mut config, &args.build);
     config.variations = args.variations;
-    if let Some(dir) = &args.rust_toolchain {
-        config.rust_toolchain = Some(dir.clone());
-    }
-    if let Some(id) = &args.builder_id {
-        config.builder_id = id.clone();
-    }
     config.check_sandbox()?;
     std::fs::create_dir_all(&config.work)
         .with_context(|| format!("cannot create {}", config.work.display()))?;
@@ -196,7 +177,11 @@ fn local(
         source,
         recipe,
     };
-    let rust = args.rust_toolchain.clone().or_else(build::detect_rust);
+    let rust = args
+        .build
+        .rust_toolchain
+        .clone()
+        .or_else(build::detect_rust);
     let inputs = build::fetch_inputs(
         &job,
         &predicate,
@@ -312,4 +297,38 @@ fn write_link(
     )?;
     crate::client::write_atomic(file, &link)
         .with_context(|| format!("writing the in-toto link to {}", file.display()))
+}
+
+/// The limits `args` ask for (the same in `reprove rebuild` and `reprove rebuilder run`).
+pub fn limits(args: &BuildArgs) -> Limits {
+    Limits {
+        wall_time: Duration::from_secs(args.timeout),
+        memory_bytes: args.memory.saturating_mul(1 << 20),
+        log_bytes: args.max_log.saturating_mul(1 << 10),
+        ..Limits::default()
+    }
+}
+
+/// The sandbox `args` ask for, warning loudly when it is none.
+pub fn sandbox_mode(args: &BuildArgs) -> SandboxMode {
+    if args.insecure_no_sandbox {
+        eprintln!(
+            "warning: --insecure-no-sandbox: builds run WITHOUT isolation, with network access"
+        );
+        SandboxMode::InsecureNone
+    } else {
+        SandboxMode::Bwrap
+    }
+}
+
+/// Applies `args` (sandbox, limits, toolchain, builder id) to a node's configuration.
+pub fn configure(config: &mut NodeConfig, args: &BuildArgs) {
+    config.sandbox = sandbox_mode(args);
+    config.limits = limits(args);
+    if let Some(dir) = &args.rust_toolchain {
+        config.rust_toolchain = Some(dir.clone());
+    }
+    if let Some(id) = &args.builder_id {
+        config.builder_id = id.clone();
+    }
 }

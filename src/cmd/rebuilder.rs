@@ -12,7 +12,7 @@ use crate::Outcome;
 use crate::cli::RebuilderRun;
 use crate::client::{ClientOptions, LogClient};
 use crate::cmd::ledger::read_signer;
-use crate::rebuild::{Limits, NodeConfig, SandboxMode};
+use crate::rebuild::NodeConfig;
 use crate::rebuilder::daemon::{self, DaemonConfig};
 use crate::rebuilder::follow::Follower;
 use crate::rebuilder::jobs::JobTable;
@@ -21,7 +21,7 @@ use crate::rebuilder::runner::NodeRunner;
 
 /// Runs the node until it is stopped (or idle, with `--exit-when-idle`).
 pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
-    init_tracing();
+    crate::progress::init_logging();
     let log_key = read_log_key(args)?;
     let publishers = args
         .publishers
@@ -44,24 +44,7 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     std::fs::create_dir_all(&args.work)
         .with_context(|| format!("creating the work directory {}", args.work.display()))?;
     let mut node = NodeConfig::new(signer.clone(), args.work.join("builds"));
-    node.sandbox = if args.insecure_no_sandbox {
-        tracing::warn!("--insecure-no-sandbox: builds run WITHOUT isolation");
-        SandboxMode::InsecureNone
-    } else {
-        SandboxMode::Bwrap
-    };
-    node.limits = Limits {
-        wall_time: Duration::from_secs(args.timeout),
-        memory_bytes: args.memory.saturating_mul(1 << 20),
-        log_bytes: args.max_log.saturating_mul(1 << 10),
-        ..Limits::default()
-    };
-    if let Some(dir) = &args.rust_toolchain {
-        node.rust_toolchain = Some(dir.clone());
-    }
-    if let Some(id) = &args.builder_id {
-        node.builder_id = id.clone();
-    }
+    super::rebuild::configure(&mut node, &args.build);
     // Refuse at once rather than fail every job.
     node.check_sandbox()?;
     let client = LogClient::new(
@@ -185,19 +168,4 @@ fn watch_signals(stop: Arc<AtomicBool>) -> anyhow::Result<()> {
         })
         .context("starting the signal watcher")?;
     Ok(())
-}
-
-/// Logs on stderr, filtered by RUST_LOG (default `info`), without colour when stderr is not
-/// a terminal or NO_COLOR is set.
-fn init_tracing() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
 }

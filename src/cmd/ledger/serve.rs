@@ -16,7 +16,7 @@ use crate::cli::LedgerServe;
 
 /// Serves the log until SIGINT or SIGTERM, then shuts down gracefully.
 pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
-    init_tracing();
+    crate::progress::init_logging();
     if !args.data.is_dir() {
         bail!(
             "{} is not an initialized log (no such directory); create one with `reprove ledger init`",
@@ -108,19 +108,4 @@ fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static
             _ = term.recv() => tracing::info!("SIGTERM received"),
         }
     })
-}
-
-/// Structured logs on stderr, filtered by RUST_LOG (default `info`), without colour when
-/// stderr is not a terminal or NO_COLOR is set.
-fn init_tracing() {
-    use std::io::IsTerminal;
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let ansi = std::io::stderr().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(ansi)
-        .try_init();
 }
