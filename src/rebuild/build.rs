@@ -5,15 +5,15 @@
 //! in; every build (the baseline and each variation) gets its own copy, so builds cannot see
 //! each other's leftovers.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Duration;
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, SystemTime};
 
 use reprove_verifier::predicates::{Artifact, Environment, Recipe, ReleasePredicate, Source};
-use sha2::{Digest as _, Sha256};
 
 use super::fetch::{self, Unavailable};
 use super::sandbox::{
@@ -351,10 +351,27 @@ fn gcc_cc1() -> Option<PathBuf> {
 }
 
 /// The first 16 hex digits of the sha256 of the file `path` resolves to.
+///
+/// Every attestation records these, and the tools (cc1 alone is tens of MB) rarely change, so
+/// each is hashed once per process and again only when its size or mtime changes (a toolchain
+/// upgrade while a node runs).
 fn tool_digest(path: &Path) -> Option<String> {
+    type Seen = HashMap<PathBuf, (u64, Option<SystemTime>, String)>;
+    static SEEN: OnceLock<Mutex<Seen>> = OnceLock::new();
     let real = fs::canonicalize(path).ok()?;
-    let bytes = fs::read(real).ok()?;
-    Some(hex::encode(&Sha256::digest(&bytes)[..8]))
+    let meta = fs::metadata(&real).ok()?;
+    let stamp = (meta.len(), meta.modified().ok());
+    let seen = SEEN.get_or_init(Default::default);
+    if let Some((len, modified, digest)) = seen.lock().ok()?.get(&real)
+        && (*len, *modified) == stamp
+    {
+        return Some(digest.clone());
+    }
+    let digest = hash_file(&real, |_| {}).ok()?.sha256_hex()[..16].to_owned();
+    seen.lock()
+        .ok()?
+        .insert(real, (stamp.0, stamp.1, digest.clone()));
+    Some(digest)
 }
 
 /// A file name for an artifact name (which may hold `/`).
