@@ -33,6 +33,12 @@ use reprove_verifier::tiles::{
 use sha2::{Digest, Sha256};
 use ureq::http::Uri;
 
+/// How many times [`LogClient::submit`] sends a submission the log pushed back (503).
+const SUBMIT_ATTEMPTS: u32 = 4;
+
+/// The longest [`LogClient::submit`] waits before sending a pushed-back submission again.
+const SUBMIT_RETRY_MAX_WAIT: Duration = Duration::from_secs(10);
+
 /// The largest body the client reads: a full bundle of maximal entries (256 × 65,537 bytes)
 /// plus slack.
 const MAX_BODY: u64 = 17 << 20;
@@ -222,7 +228,27 @@ impl LogClient {
     }
 
     /// Submits a DSSE envelope (JSON bytes) to `POST /add` and waits for the durable answer.
+    ///
+    /// A busy log answers 503 with `Retry-After`: the submission is sent again after that
+    /// long (at most [`SUBMIT_RETRY_MAX_WAIT`] each time, [`SUBMIT_ATTEMPTS`] attempts in
+    /// all). Sending again is safe: the log answers a duplicate with the original's index.
     pub fn submit(&self, envelope: &[u8]) -> Result<Submitted, FetchError> {
+        let mut attempt = 1;
+        loop {
+            match self.submit_once(envelope) {
+                Err(e) if attempt < SUBMIT_ATTEMPTS && e.retry_after().is_some() => {
+                    let wait = Duration::from_secs(e.retry_after().unwrap_or(1))
+                        .min(SUBMIT_RETRY_MAX_WAIT);
+                    tracing::info!(attempt, ?wait, "the log is busy (503); submitting again");
+                    std::thread::sleep(wait);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
+    fn submit_once(&self, envelope: &[u8]) -> Result<Submitted, FetchError> {
         let url = self.url("add");
         let transport = |e: ureq::Error| FetchError::Transport {
             url: url.clone(),
@@ -495,10 +521,14 @@ impl FetchError {
         matches!(self, Self::Transport { .. } | Self::Cache { .. })
     }
 
-    /// The `Retry-After` of a refused request, in seconds.
+    /// The `Retry-After` of a request refused with 503 (the server is busy), in seconds.
     pub fn retry_after(&self) -> Option<u64> {
         match self {
-            Self::Status { retry_after, .. } => *retry_after,
+            Self::Status {
+                status: 503,
+                retry_after,
+                ..
+            } => *retry_after,
             _ => None,
         }
     }
@@ -604,7 +634,7 @@ fn check_status(
 }
 
 /// Parses `{"index": N, "duplicate": bool, "proof": "<tlog-proof text>"}`.
-fn parse_submitted(body: &[u8]) -> Result<Submitted, String> {
+pub(crate) fn parse_submitted(body: &[u8]) -> Result<Submitted, String> {
     let v: serde_json::Value =
         serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
     let index = v["index"]

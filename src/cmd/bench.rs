@@ -5,6 +5,10 @@
 //! repeat an envelope already sent, to exercise deduplication. Readers fetch random full
 //! tiles and entry bundles. Latency is measured from sending a submission to holding its
 //! durable answer (index and tlog-proof). The run is bounded by time and by request count.
+//!
+//! The generator shares the machine with the server it measures, so it must be cheap: the
+//! writers are tasks on one thread (a hyper HTTP/1.1 connection each), not a thread each.
+//! With 512 blocking threads, context switches alone took a fifth of the generator's CPU.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -13,6 +17,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{CONTENT_TYPE, HOST, RETRY_AFTER};
+use hyper::{Request, StatusCode, Uri};
+use hyper_util::rt::TokioIo;
 use reprove_verifier::checkpoint::Checkpoint;
 use reprove_verifier::merkle::{leaf_hash, verify_inclusion};
 use reprove_verifier::note::{Note, NoteSigner};
@@ -24,14 +34,14 @@ use reprove_verifier::tiles::{BundleId, TILE_WIDTH, TileId};
 
 use crate::Outcome;
 use crate::cli::BenchLedger;
-use crate::client::{ClientOptions, FetchError, LogClient, Submitted, is_loopback_url};
+use crate::client::{ClientOptions, LogClient, Submitted, is_loopback_url, parse_submitted};
 use crate::cmd::key::fresh_signer;
 use crate::cmd::ledger::read_signer;
 use crate::sign::sign_statement;
 
-/// What every thread shares.
+/// What every writer and reader shares.
 struct Shared {
-    pool: Vec<Vec<u8>>,
+    pool: Vec<Bytes>,
     /// The next fresh envelope of the pool.
     next: AtomicUsize,
     requests: AtomicU64,
@@ -84,6 +94,7 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
             .collect::<anyhow::Result<_>>()?
     };
     let client = LogClient::new(&args.url, ClientOptions::default())?;
+    let target = Arc::new(Target::new(&args.url)?);
     let start_size = tree_size(&client).context("fetching the log's checkpoint")?;
 
     // Enough for ~8,000 appends/s (well above what 2 cores sustain), ~1.3 KiB each.
@@ -112,23 +123,24 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
         deadline: started + Duration::from_secs(args.seconds),
     });
     let (writers, readers) = std::thread::scope(|s| {
-        let writers: Vec<_> = (0..args.writers)
-            .map(|i| {
-                let (shared, client) = (shared.clone(), client.clone());
-                let ratio = args.dedup_ratio;
-                s.spawn(move || writer(&shared, &client, ratio, i as u64))
-            })
-            .collect();
+        let writers = {
+            let (shared, target) = (shared.clone(), target.clone());
+            let (n, ratio) = (args.writers, args.dedup_ratio);
+            s.spawn(move || run_writers(shared, target, n, ratio))
+        };
         let readers: Vec<_> = (0..args.readers)
             .map(|i| {
                 let (shared, client) = (shared.clone(), client.clone());
                 s.spawn(move || reader(&shared, &client, i as u64))
             })
             .collect();
-        let w: Vec<WriterStats> = writers
-            .into_iter()
-            .map(|h| h.join().unwrap_or_default())
-            .collect();
+        let w: Vec<WriterStats> = writers.join().unwrap_or_else(|_| {
+            vec![WriterStats {
+                errors: 1,
+                last_error: Some("the writers' thread panicked".into()),
+                ..Default::default()
+            }]
+        });
         let r: Vec<ReaderStats> = readers
             .into_iter()
             .map(|h| h.join().unwrap_or_default())
@@ -227,13 +239,13 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
 }
 
 /// Signs `n` distinct release manifests, spread over the signers, on every core.
-fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<Vec<u8>>> {
+fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<Bytes>> {
     let mut run = [0u8; 8];
     getrandom::fill(&mut run).map_err(|e| anyhow::anyhow!("reading random bytes: {e}"))?;
     let run = hex::encode(run);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = n.div_ceil(threads).max(1);
-    let parts: Vec<anyhow::Result<Vec<Vec<u8>>>> = std::thread::scope(|s| {
+    let parts: Vec<anyhow::Result<Vec<Bytes>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .step_by(chunk)
             .map(|from| {
@@ -243,7 +255,7 @@ fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<Vec<u8>>> {
                         .map(|i| {
                             let signer = &signers[i % signers.len()];
                             let statement = release(run, i as u64)?;
-                            Ok(sign_statement(signer, &statement)?.encode())
+                            Ok(Bytes::from(sign_statement(signer, &statement)?.encode()))
                         })
                         .collect()
                 })
@@ -292,11 +304,107 @@ pub fn release(run: &str, i: u64) -> anyhow::Result<Vec<u8>> {
     Ok(Entry::new(EntryKind::Release(manifest))?.encode())
 }
 
-/// A writer: submit until the deadline, the request cap or the end of the pool.
-fn writer(shared: &Shared, client: &LogClient, dedup_ratio: f64, seed: u64) -> WriterStats {
+/// Where the writers send their submissions: the server's address and the `POST /add` path.
+#[derive(Debug)]
+struct Target {
+    /// `host:port`, to connect to and to send as `Host`.
+    authority: String,
+    /// The path of `add` under the URL prefix.
+    add: Uri,
+}
+
+impl Target {
+    fn new(url: &str) -> anyhow::Result<Target> {
+        let uri: Uri = url
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+        if uri.scheme_str() != Some("http") {
+            bail!("the load generator speaks plain HTTP only: {url} is not an http:// URL");
+        }
+        let authority = uri
+            .authority()
+            .ok_or_else(|| anyhow::anyhow!("invalid URL {url:?}: no host"))?;
+        let port = authority.port_u16().unwrap_or(80);
+        let add = format!("{}/add", uri.path().trim_end_matches('/'))
+            .parse()
+            .map_err(|e| anyhow::anyhow!("invalid URL {url:?}: {e}"))?;
+        Ok(Target {
+            authority: format!("{}:{port}", authority.host()),
+            add,
+        })
+    }
+}
+
+/// Runs `n` writers as tasks on one thread (its own runtime) until the run is over.
+fn run_writers(shared: Arc<Shared>, target: Arc<Target>, n: usize, ratio: f64) -> Vec<WriterStats> {
+    if n == 0 {
+        return Vec::new();
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            return vec![WriterStats {
+                errors: 1,
+                last_error: Some(format!("starting the writers' runtime: {e}")),
+                ..Default::default()
+            }];
+        }
+    };
+    runtime.block_on(async move {
+        let tasks: Vec<_> = (0..n)
+            .map(|i| tokio::spawn(writer(shared.clone(), target.clone(), ratio, i as u64)))
+            .collect();
+        let mut stats = Vec::with_capacity(n);
+        for task in tasks {
+            stats.push(task.await.unwrap_or_else(|e| WriterStats {
+                errors: 1,
+                last_error: Some(format!("a writer task failed: {e}")),
+                ..Default::default()
+            }));
+        }
+        stats
+    })
+}
+
+/// Why one submission did not get its answer.
+enum Failed {
+    /// The connection broke (or could not be made): reconnect before the next one.
+    Transport(String),
+    /// 503: the server's pool is full.
+    Pushback,
+    /// Any other answer, or an answer that does not check out.
+    Answer(String),
+}
+
+/// A writer: submit until the deadline, the request cap or the end of the pool, over one
+/// keep-alive connection (made again if it breaks).
+async fn writer(
+    shared: Arc<Shared>,
+    target: Arc<Target>,
+    dedup_ratio: f64,
+    seed: u64,
+) -> WriterStats {
     let mut stats = WriterStats::default();
     let mut rng = Rng::new(seed);
-    while take_request(shared) {
+    let mut connection: Option<SendRequest<Full<Bytes>>> = None;
+    while take_request(&shared) {
+        // Connecting is not part of a submission's latency (with thousands of writers, the
+        // first connections can wait for the server's accept queue).
+        let sender = match &mut connection {
+            Some(sender) => sender,
+            None => match connect(&target).await {
+                Ok(sender) => connection.insert(sender),
+                Err(e) => {
+                    stats.errors += 1;
+                    stats.last_error = Some(e);
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                    continue;
+                }
+            },
+        };
         let sent = shared.next.load(Ordering::Relaxed).min(shared.pool.len());
         let i = if sent > 0 && rng.unit() < dedup_ratio {
             (rng.next() % sent as u64) as usize
@@ -307,11 +415,12 @@ fn writer(shared: &Shared, client: &LogClient, dedup_ratio: f64, seed: u64) -> W
             }
             i
         };
+        let envelope = &shared.pool[i];
         let t0 = Instant::now();
-        match client.submit(&shared.pool[i]) {
+        match submit(sender, &target, envelope).await {
             Ok(answer) => {
                 let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-                if let Err(e) = check_answer(&shared.pool[i], &answer) {
+                if let Err(e) = check_answer(envelope, &answer) {
                     stats.errors += 1;
                     stats.last_error = Some(e.to_string());
                     continue;
@@ -324,21 +433,82 @@ fn writer(shared: &Shared, client: &LogClient, dedup_ratio: f64, seed: u64) -> W
                 }
                 stats.max_index = stats.max_index.max(Some(answer.index));
             }
-            Err(e) => {
-                if e.retry_after().is_some() {
-                    stats.pushback += 1;
-                    std::thread::sleep(Duration::from_millis(50));
-                } else {
-                    stats.errors += 1;
-                    if matches!(e, FetchError::Transport { .. }) {
-                        std::thread::sleep(Duration::from_millis(10));
-                    }
-                }
-                stats.last_error = Some(e.to_string());
+            Err(Failed::Pushback) => {
+                stats.pushback += 1;
+                stats.last_error = Some("503: the server's pool is full".into());
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(Failed::Transport(e)) => {
+                stats.errors += 1;
+                stats.last_error = Some(e);
+                connection = None;
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            Err(Failed::Answer(e)) => {
+                stats.errors += 1;
+                stats.last_error = Some(e);
             }
         }
     }
     stats
+}
+
+/// A keep-alive HTTP/1.1 connection to the server.
+async fn connect(target: &Target) -> Result<SendRequest<Full<Bytes>>, String> {
+    let transport =
+        |what: &str, e: &dyn std::fmt::Display| format!("{what} {}: {e}", target.authority);
+    let stream = tokio::net::TcpStream::connect(&target.authority)
+        .await
+        .map_err(|e| transport("connecting to", &e))?;
+    stream
+        .set_nodelay(true)
+        .map_err(|e| transport("configuring the connection to", &e))?;
+    let (sender, driver) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| transport("connecting to", &e))?;
+    // The driver ends with the connection; its error shows up as the next send's.
+    tokio::spawn(driver);
+    Ok(sender)
+}
+
+/// One `POST /add` on the writer's connection.
+async fn submit(
+    sender: &mut SendRequest<Full<Bytes>>,
+    target: &Target,
+    envelope: &Bytes,
+) -> Result<Submitted, Failed> {
+    let transport = |what: &str, e: &dyn std::fmt::Display| {
+        Failed::Transport(format!("{what} {}: {e}", target.authority))
+    };
+    sender
+        .ready()
+        .await
+        .map_err(|e| transport("connection to", &e))?;
+    let request = Request::post(target.add.clone())
+        .header(HOST, &target.authority)
+        .header(CONTENT_TYPE, "application/json")
+        .body(Full::new(envelope.clone()))
+        .map_err(|e| Failed::Answer(format!("building the request: {e}")))?;
+    let response = sender
+        .send_request(request)
+        .await
+        .map_err(|e| transport("POST /add to", &e))?;
+    let status = response.status();
+    let pushback = response.headers().contains_key(RETRY_AFTER);
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| transport("reading the answer from", &e))?
+        .to_bytes();
+    match status {
+        StatusCode::OK => parse_submitted(&body).map_err(Failed::Answer),
+        StatusCode::SERVICE_UNAVAILABLE if pushback => Err(Failed::Pushback),
+        status => Err(Failed::Answer(format!(
+            "POST /add answered {status}: {}",
+            String::from_utf8_lossy(&body[..body.len().min(200)])
+        ))),
+    }
 }
 
 /// A reader: random full tiles and bundles (the partial ones when the log has no full one).
