@@ -731,6 +731,97 @@ fn fsck_and_audit_exit_2_on_errors() {
     );
 }
 
+/// The value of an unlabelled or labelled Prometheus sample, e.g. `reprove_ledger_pool_depth`.
+fn metric(agent: &ureq::Agent, url: &str, sample: &str) -> f64 {
+    let body = text(&get_ok(agent, &format!("{url}/metrics")));
+    body.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("no sample {sample} in {body}"))
+}
+
+#[test]
+fn a_full_pool_answers_503_and_the_client_submits_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    let vkey = init_log(&data);
+    // One place in the pool; a round runs 1.5 s after its submission arrived.
+    let server = Server::start(&data, &["--pool-capacity", "1", "--batch-max-age", "1500"]);
+    let http = agent();
+
+    // A raw submission takes the only place until its round, 1.5 s on.
+    let (url, first) = (
+        server.url.clone(),
+        envelope(&signer("first.example", 1), &release("busy", 0)),
+    );
+    let waiting = std::thread::spawn(move || {
+        post(&agent(), &format!("{url}/add"), "application/json", &first)
+    });
+    let started = std::time::Instant::now();
+    while metric(&http, &server.url, "reprove_ledger_pool_depth") < 1.0 {
+        assert!(
+            started.elapsed() < common::WAIT,
+            "the first submission never reached the pool"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // A direct second submission is pushed back: 503, Retry-After, a JSON reason, not logged.
+    let other = envelope(&signer("other.example", 2), &release("busy", 1));
+    let mut r = http
+        .post(&format!("{}/add", server.url))
+        .header("content-type", "application/json")
+        .send(&other[..])
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 503);
+    assert_eq!(r.headers().get("retry-after").unwrap(), "1");
+    let body: serde_json::Value =
+        serde_json::from_slice(&r.body_mut().read_to_vec().unwrap()).unwrap();
+    assert!(body["error"].as_str().unwrap().contains("full"), "{body}");
+
+    // The CLI's client is pushed back too, waits Retry-After and sends again until it is in.
+    let keys = dir.path().join("keys");
+    let o = reprove(&[
+        "key",
+        "generate",
+        "--name",
+        "alice.example",
+        "--out",
+        keys.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", text(&o.stderr));
+    let key = keys.join("alice.example.key");
+    let o = reprove(&[
+        "key",
+        "revoke",
+        "--key",
+        key.to_str().unwrap(),
+        "--reason",
+        "retired",
+        "--ledger",
+        &server.url,
+        "--log-key",
+        &vkey,
+    ]);
+    assert!(
+        o.status.success(),
+        "{}\n{}",
+        text(&o.stdout),
+        text(&o.stderr)
+    );
+    let (status, _) = waiting.join().unwrap().unwrap();
+    assert_eq!(status, 200);
+    assert!(
+        metric(
+            &http,
+            &server.url,
+            "reprove_ledger_rejections_total{reason=\"pool_full\"}"
+        ) >= 2.0
+    );
+    // The first submission and the revocation notice: nothing else.
+    let key = NoteVerifier::parse(&vkey).unwrap();
+    assert_eq!(checkpoint(&http, &server.url, &key).size(), 2);
+    assert_eq!(server.terminate(), Some(0));
+}
+
 #[test]
 fn every_ledger_command_has_help() {
     for cmd in ["init", "serve", "fsck", "audit", "export"] {

@@ -24,7 +24,7 @@ use hyper::header::{CONTENT_TYPE, HOST, RETRY_AFTER};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
 use reprove_verifier::checkpoint::Checkpoint;
-use reprove_verifier::merkle::{leaf_hash, verify_inclusion};
+use reprove_verifier::merkle::{Hash, leaf_hash, verify_inclusion};
 use reprove_verifier::note::{Note, NoteSigner};
 use reprove_verifier::predicates::{
     Artifact, Digests, Entry, EntryKind, Environment, Recipe, ReleaseManifest, ReleasePredicate,
@@ -41,7 +41,8 @@ use crate::sign::sign_statement;
 
 /// What every writer and reader shares.
 struct Shared {
-    pool: Vec<Bytes>,
+    /// Signed envelopes and their leaf hashes.
+    pool: Vec<(Bytes, Hash)>,
     /// The next fresh envelope of the pool.
     next: AtomicUsize,
     requests: AtomicU64,
@@ -238,14 +239,15 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Signs `n` distinct release manifests, spread over the signers, on every core.
-fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<Bytes>> {
+/// Signs `n` distinct release manifests, spread over the signers, on every core; each with
+/// its leaf hash, to check answers against.
+fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<(Bytes, Hash)>> {
     let mut run = [0u8; 8];
     getrandom::fill(&mut run).map_err(|e| anyhow::anyhow!("reading random bytes: {e}"))?;
     let run = hex::encode(run);
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let chunk = n.div_ceil(threads).max(1);
-    let parts: Vec<anyhow::Result<Vec<Bytes>>> = std::thread::scope(|s| {
+    let parts: Vec<anyhow::Result<Vec<(Bytes, Hash)>>> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..n)
             .step_by(chunk)
             .map(|from| {
@@ -255,7 +257,9 @@ fn make_pool(signers: &[NoteSigner], n: usize) -> anyhow::Result<Vec<Bytes>> {
                         .map(|i| {
                             let signer = &signers[i % signers.len()];
                             let statement = release(run, i as u64)?;
-                            Ok(Bytes::from(sign_statement(signer, &statement)?.encode()))
+                            let envelope = sign_statement(signer, &statement)?.encode();
+                            let leaf = leaf_hash(&envelope);
+                            Ok((Bytes::from(envelope), leaf))
                         })
                         .collect()
                 })
@@ -390,6 +394,7 @@ async fn writer(
     let mut stats = WriterStats::default();
     let mut rng = Rng::new(seed);
     let mut connection: Option<SendRequest<Full<Bytes>>> = None;
+    let mut checker = AnswerChecker::default();
     while take_request(&shared) {
         // Connecting is not part of a submission's latency (with thousands of writers, the
         // first connections can wait for the server's accept queue).
@@ -415,12 +420,12 @@ async fn writer(
             }
             i
         };
-        let envelope = &shared.pool[i];
+        let (envelope, leaf) = &shared.pool[i];
         let t0 = Instant::now();
         match submit(sender, &target, envelope).await {
             Ok(answer) => {
                 let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
-                if let Err(e) = check_answer(envelope, &answer) {
+                if let Err(e) = checker.check(leaf, &answer) {
                     stats.errors += 1;
                     stats.last_error = Some(e.to_string());
                     continue;
@@ -556,18 +561,30 @@ fn reader(shared: &Shared, client: &LogClient, seed: u64) -> ReaderStats {
 }
 
 /// Checks that the answer's inclusion proof leads from the envelope to the root of the
-/// answer's checkpoint (the signature is not checked: this is load, not audit).
-fn check_answer(envelope: &[u8], answer: &Submitted) -> anyhow::Result<()> {
-    let note = Note::parse(answer.proof.checkpoint())?;
-    let checkpoint = Checkpoint::parse(note.text().as_bytes())?;
-    verify_inclusion(
-        &leaf_hash(envelope),
-        answer.index,
-        checkpoint.size(),
-        answer.proof.proof(),
-        checkpoint.root(),
-    )?;
-    Ok(())
+/// answer's checkpoint (the signature is not checked: this is load, not audit). The answers
+/// of one round share their checkpoint, so the last one parsed is kept.
+#[derive(Debug, Default)]
+struct AnswerChecker {
+    /// The last checkpoint note seen, and its tree size and root.
+    last: Option<(Vec<u8>, u64, Hash)>,
+}
+
+impl AnswerChecker {
+    fn check(&mut self, leaf: &Hash, answer: &Submitted) -> anyhow::Result<()> {
+        let note = answer.proof.checkpoint();
+        let (size, root) = match &self.last {
+            Some((last, size, root)) if last.as_slice() == note => (*size, *root),
+            _ => {
+                let parsed = Note::parse(note)?;
+                let checkpoint = Checkpoint::parse(parsed.text().as_bytes())?;
+                let (size, root) = (checkpoint.size(), *checkpoint.root());
+                self.last = Some((note.to_vec(), size, root));
+                (size, root)
+            }
+        };
+        verify_inclusion(leaf, answer.index, size, answer.proof.proof(), &root)?;
+        Ok(())
+    }
 }
 
 /// Claims one request of the budget; false once the run is over.

@@ -77,7 +77,13 @@ impl Server {
         let stderr = data.with_extension(format!("stderr-{}", unique()));
         let mut child = Command::new(env!("CARGO_BIN_EXE_reprove"))
             .args(["ledger", "serve", "--data", data.to_str().unwrap()])
-            .args(["--listen", "127.0.0.1:0", "--batch-max-age", "20"])
+            .args(["--listen", "127.0.0.1:0"])
+            // Short rounds keep tests fast, unless the test sets its own.
+            .args(if extra.contains(&"--batch-max-age") {
+                &[][..]
+            } else {
+                &["--batch-max-age", "20"][..]
+            })
             .args(extra)
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "info")

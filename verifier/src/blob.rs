@@ -102,10 +102,13 @@ impl BlobSignature {
     /// the key that signed it.
     pub fn verify(&self, sha256: &[u8; 32], size: u64) -> Result<&NoteVerifier, BlobAuthError> {
         let signature = Signature::from_bytes(&self.signature);
-        self.key
-            .verifying_key()
-            .verify_strict(&message(sha256, size), &signature)
-            .map_err(|_| BlobAuthError::Invalid)?;
+        if !crate::ed25519::verify_strict(
+            self.key.verifying_key(),
+            &message(sha256, size),
+            &signature,
+        ) {
+            return Err(BlobAuthError::Invalid);
+        }
         Ok(&self.key)
     }
 }

@@ -351,7 +351,7 @@ impl Envelope {
             let hinted = (0..keys.len()).filter(|&i| keys[i].id == s.keyid);
             let others = (0..keys.len()).filter(|&i| keys[i].id != s.keyid);
             for i in hinted.chain(others) {
-                if !accepted[i] && keys[i].key.verify_strict(&message, &sig).is_ok() {
+                if !accepted[i] && crate::ed25519::verify_strict(&keys[i].key, &message, &sig) {
                     accepted[i] = true;
                     break;
                 }

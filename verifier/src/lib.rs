@@ -26,6 +26,7 @@ pub mod blob;
 pub mod checkpoint;
 pub mod consistency;
 pub mod dsse;
+pub mod ed25519;
 pub mod merkle;
 pub mod note;
 pub mod policy;

@@ -488,22 +488,22 @@ impl NoteVerifier {
     pub(crate) fn verify(&self, text: &str, signature: &[u8]) -> bool {
         match self.key_type {
             KeyType::Ed25519 => match <&[u8; 64]>::try_from(signature) {
-                Ok(sig) => self
-                    .key
-                    .verify_strict(text.as_bytes(), &Signature::from_bytes(sig))
-                    .is_ok(),
+                Ok(sig) => crate::ed25519::verify_strict(
+                    &self.key,
+                    text.as_bytes(),
+                    &Signature::from_bytes(sig),
+                ),
                 Err(_) => false,
             },
             KeyType::Ed25519Cosignature => {
                 let Some((timestamp, sig)) = split_cosignature(signature) else {
                     return false;
                 };
-                self.key
-                    .verify_strict(
-                        &cosignature_message(timestamp, text),
-                        &Signature::from_bytes(&sig),
-                    )
-                    .is_ok()
+                crate::ed25519::verify_strict(
+                    &self.key,
+                    &cosignature_message(timestamp, text),
+                    &Signature::from_bytes(&sig),
+                )
             }
         }
     }
