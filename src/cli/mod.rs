@@ -259,8 +259,10 @@ pub enum BenchCommand {
     ///
     /// Envelopes are signed before the clock starts, so signing is not measured. Every answer's
     /// inclusion proof is checked against its checkpoint's root; the run stops at --seconds or
-    /// --max-requests. Closed loop: each writer waits for its answer (about one batch age), so
-    /// saturating the server takes hundreds of writers.
+    /// --max-requests. Closed loop: each writer waits for its answer (about one batch age plus
+    /// one round), so keeping a 2-core server busy at the default 50 ms batch age takes about
+    /// 1,500 writers. Writers are tasks on one thread, so thousands cost little; plain http://
+    /// only.
     Ledger(BenchLedger),
     /// Hash a file with sha256 alone, blake3 alone, and both in one pass; report throughput.
     Hash(BenchHash),
@@ -275,7 +277,7 @@ pub struct BenchLedger {
     /// The ledger's URL prefix. Must be a loopback address unless --allow-remote.
     #[arg(long)]
     pub url: String,
-    /// Writer threads, each with its own keep-alive connection, submitting back to back.
+    /// Concurrent writers, each with its own keep-alive connection, submitting back to back.
     #[arg(long, value_name = "N", default_value_t = 256)]
     pub writers: usize,
     /// Reader threads fetching random full tiles and entry bundles.

@@ -152,6 +152,24 @@ fn signatures(c: &mut Criterion) {
         id: vkey.clone(),
         key: key.verifying_key(),
     }];
+    // The same Ed25519 rules two ways: ed25519-dalek's `verify_strict` and ours, which skips
+    // decoding R (verifier/src/ed25519.rs).
+    let message = b"a message of about the size of a DSSE pre-authentication encoding";
+    let sig = ed25519_dalek::Signer::sign(&key, message);
+    let vk = key.verifying_key();
+    c.bench_function("ed25519_verify_strict_dalek", |b| {
+        b.iter(|| vk.verify_strict(black_box(message), black_box(&sig)).unwrap())
+    });
+    c.bench_function("ed25519_verify_strict_ours", |b| {
+        b.iter(|| {
+            assert!(reprove_verifier::ed25519::verify_strict(
+                &vk,
+                black_box(message),
+                black_box(&sig)
+            ))
+        })
+    });
+
     c.bench_function("dsse_parse_verify", |b| {
         b.iter(|| {
             Envelope::parse(black_box(&env_bytes))
