@@ -373,6 +373,10 @@ fn run_writers(shared: Arc<Shared>, target: Arc<Target>, n: usize, ratio: f64) -
     })
 }
 
+/// How long a writer waits to connect, and for an answer, before giving up on the connection:
+/// a stuck server must not keep the run from ending.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Why one submission did not get its answer.
 enum Failed {
     /// The connection broke (or could not be made): reconnect before the next one.
@@ -400,7 +404,10 @@ async fn writer(
         // first connections can wait for the server's accept queue).
         let sender = match &mut connection {
             Some(sender) => sender,
-            None => match connect(&target).await {
+            None => match tokio::time::timeout(REQUEST_TIMEOUT, connect(&target))
+                .await
+                .unwrap_or_else(|_| Err(format!("connecting to {} timed out", target.authority)))
+            {
                 Ok(sender) => connection.insert(sender),
                 Err(e) => {
                     stats.errors += 1;
@@ -422,7 +429,16 @@ async fn writer(
         };
         let (envelope, leaf) = &shared.pool[i];
         let t0 = Instant::now();
-        match submit(sender, &target, envelope).await {
+        let answer = tokio::time::timeout(REQUEST_TIMEOUT, submit(sender, &target, envelope))
+            .await
+            .unwrap_or_else(|_| {
+                Err(Failed::Transport(format!(
+                    "no answer from {} within {} s",
+                    target.authority,
+                    REQUEST_TIMEOUT.as_secs()
+                )))
+            });
+        match answer {
             Ok(answer) => {
                 let us = t0.elapsed().as_micros().min(u128::from(u32::MAX)) as u32;
                 if let Err(e) = checker.check(leaf, &answer) {

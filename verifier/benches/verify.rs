@@ -158,7 +158,10 @@ fn signatures(c: &mut Criterion) {
     let sig = ed25519_dalek::Signer::sign(&key, message);
     let vk = key.verifying_key();
     c.bench_function("ed25519_verify_strict_dalek", |b| {
-        b.iter(|| vk.verify_strict(black_box(message), black_box(&sig)).unwrap())
+        b.iter(|| {
+            vk.verify_strict(black_box(message), black_box(&sig))
+                .unwrap()
+        })
     });
     c.bench_function("ed25519_verify_strict_ours", |b| {
         b.iter(|| {
