@@ -44,10 +44,5 @@ for _ in $(seq 1 "$max_runs"); do
   bytes=$(du -sb "$data" | awk '{print $1}')
   line="{\"bench\": $report, \"server_cpu_seconds\": $(( (after - before) / ticks )), \"server_rss_kib\": $rss, \"data_bytes\": $bytes}"
   echo "$line" >>"$results"
-  echo "$line" | python3 -c '
-import json, sys
-d = json.load(sys.stdin); b = d["bench"]; l = b["latency_ms"]
-print(f"{b[\"tree_size_before\"]:>10,} -> {b[\"tree_size_after\"]:>10,}: {b[\"appends_per_sec\"]:,.0f} appends/s, "
-      f"p50 {l[\"p50\"]:.0f} ms, p99 {l[\"p99\"]:.0f} ms, max {l[\"max\"]:.0f} ms, {b[\"write_errors\"]} errors; "
-      f"server RSS {d[\"server_rss_kib\"] // 1024} MiB, {d[\"data_bytes\"] / b[\"tree_size_after\"]:.0f} B/entry")'
+  echo "$line"
 done
