@@ -235,15 +235,15 @@ impl LogClient {
     pub fn submit(&self, envelope: &[u8]) -> Result<Submitted, FetchError> {
         let mut attempt = 1;
         loop {
-            match self.submit_once(envelope) {
-                Err(e) if attempt < SUBMIT_ATTEMPTS && e.retry_after().is_some() => {
-                    let wait = Duration::from_secs(e.retry_after().unwrap_or(1))
-                        .min(SUBMIT_RETRY_MAX_WAIT);
+            let result = self.submit_once(envelope);
+            match result.as_ref().err().and_then(FetchError::retry_after) {
+                Some(seconds) if attempt < SUBMIT_ATTEMPTS => {
+                    let wait = Duration::from_secs(seconds).min(SUBMIT_RETRY_MAX_WAIT);
                     tracing::info!(attempt, ?wait, "the log is busy (503); submitting again");
                     std::thread::sleep(wait);
                     attempt += 1;
                 }
-                result => return result,
+                _ => return result,
             }
         }
     }

@@ -204,19 +204,7 @@ impl TlogProof {
         witnesses: &WitnessPolicy,
     ) -> Result<VerifiedInclusion, ProofFileError> {
         let checkpoint = verify_checkpoint(&self.checkpoint, log_key, witnesses)?;
-        let leaf = leaf_hash(entry);
-        verify_inclusion(
-            &leaf,
-            self.index,
-            checkpoint.size(),
-            &self.proof,
-            checkpoint.root(),
-        )?;
-        Ok(VerifiedInclusion {
-            index: self.index,
-            leaf_hash: leaf,
-            checkpoint,
-        })
+        self.include(entry, checkpoint)
     }
 
     /// Like [`TlogProof::verify`], for a proof whose checkpoint was already verified:
@@ -231,6 +219,16 @@ impl TlogProof {
         if self.checkpoint != checkpoint.signed_note() {
             return Err(ProofFileError::OtherCheckpoint);
         }
+        self.include(entry, checkpoint.clone())
+    }
+
+    /// The inclusion proof from `entry`'s leaf hash to the root of `checkpoint`, this proof's
+    /// own (already verified) checkpoint.
+    fn include(
+        &self,
+        entry: &[u8],
+        checkpoint: VerifiedCheckpoint,
+    ) -> Result<VerifiedInclusion, ProofFileError> {
         let leaf = leaf_hash(entry);
         verify_inclusion(
             &leaf,
@@ -242,7 +240,7 @@ impl TlogProof {
         Ok(VerifiedInclusion {
             index: self.index,
             leaf_hash: leaf,
-            checkpoint: checkpoint.clone(),
+            checkpoint,
         })
     }
 

@@ -110,7 +110,7 @@ async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError
     Ok(body)
 }
 
-/// Checks the body (on the blocking pool: signatures and JSON) and logs it.
+/// Checks the body (JSON, the signature, the statement) and logs it.
 async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
     // Validation is about 60 µs of CPU (one Ed25519 verification): cheaper inline on this
     // task than a hop to the blocking pool and back, which cost more in wake-ups than it saved.
@@ -251,9 +251,12 @@ fn verified_signers(
     let verified = envelope
         .verify(&trusted, 1, &[PAYLOAD_TYPE])
         .map_err(|_| forbidden("no signature verifies under the key its keyid names"))?;
+    // `trusted[i].id` is `named[i]` as text: compare those, not a fresh rendering of each key.
     Ok(named
         .into_iter()
-        .filter(|k| verified.key_ids().contains(&k.to_string()))
+        .zip(&trusted)
+        .filter(|(_, t)| verified.key_ids().contains(&t.id))
+        .map(|(k, _)| k)
         .collect())
 }
 
