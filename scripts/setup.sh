@@ -7,8 +7,9 @@ set -euo pipefail
 # libclang-dev + clang: bindgen for librocksdb-sys.  g++/make/pkg-config: the RocksDB C++ build.
 # bubblewrap: the rebuilder's sandbox. chromium: the headless browser that tests the web pages.
 # util-linux (prlimit): memory limits for sandboxed builds, set from outside. faketime: the
-# clock variation of `reprove rebuild --variations`.
-PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates git util-linux chromium faketime)
+# clock variation of `reprove rebuild --variations`. curl: scripts/bench-ledger.sh reads the
+# checkpoint with it.
+PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux chromium faketime)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
