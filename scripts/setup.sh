@@ -8,8 +8,9 @@ set -euo pipefail
 # bubblewrap: the rebuilder's sandbox. chromium: the headless browser that tests the web pages.
 # util-linux (prlimit): memory limits for sandboxed builds, set from outside. faketime: the
 # clock variation of `reprove rebuild --variations`. curl: scripts/bench-ledger.sh reads the
-# checkpoint with it.
-PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux chromium faketime)
+# checkpoint with it. procps (pgrep): the fork-bomb test checks nothing is left running.
+# diffoscope: the rebuilder's diff reports (run sandboxed), and the tests that check them.
+PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

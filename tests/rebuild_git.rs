@@ -29,14 +29,14 @@ fn git(dir: &Path, args: &[&str]) -> String {
     text(&o.stdout).trim().to_owned()
 }
 
-fn manifest(repo: &Path, commit: &str, version: &str) -> String {
+fn manifest(repo: &str, commit: &str, version: &str) -> String {
     format!(
         "project = \"hello-git\"\nversion = \"{version}\"\n[source]\ngit = \"{}\"\n\
          commit = \"{commit}\"\n[recipe]\ncommand = [\"make\", \"dist\"]\n\
          source_date_epoch = 1700000000\n[recipe.env]\nCC = \"gcc\"\n[recipe.outputs]\n\
          \"out/hello-c-1.0.0.tar.gz\" = \"hello-git.tar.gz\"\n[[artifact]]\n\
          name = \"hello-git.tar.gz\"\npath = \"dist/hello-git.tar.gz\"\n",
-        repo.display()
+        repo
     )
 }
 
@@ -59,13 +59,36 @@ fn a_git_source_at_a_commit_is_rebuilt_and_reproduced() {
 
     let publisher_dir = dir.join("pub");
     std::fs::create_dir_all(&publisher_dir).unwrap();
+    // The publisher builds from its local clone (its own manifest may name local paths)...
+    let local = repo.to_str().unwrap();
     std::fs::write(
         publisher_dir.join("reprove.toml"),
-        manifest(&repo, &commit, "1.0.0"),
+        manifest(local, &commit, "1.0.0"),
     )
     .unwrap();
     let dist = publisher_dir.join("dist");
     build_artifacts(&publisher_dir, "reprove.toml", &dist, &dir.join("pub-work"));
+    // ...and logs the repository where rebuilders can fetch it: over HTTP (git's "dumb"
+    // protocol, static files on 127.0.0.1). A logged release never names a local path.
+    let served = dir.join("served");
+    std::fs::create_dir_all(&served).unwrap();
+    git(
+        dir,
+        &[
+            "clone",
+            "--quiet",
+            "--bare",
+            local,
+            served.join("repo.git").to_str().unwrap(),
+        ],
+    );
+    git(&served.join("repo.git"), &["update-server-info"]);
+    let url = format!("{}/repo.git", common::serve_dir(&served));
+    std::fs::write(
+        publisher_dir.join("reprove.toml"),
+        manifest(&url, &commit, "1.0.0"),
+    )
+    .unwrap();
 
     let ledger = Ledger::start(dir);
     let publisher = ledger.key("publisher.example");
@@ -84,7 +107,7 @@ fn a_git_source_at_a_commit_is_rebuilt_and_reproduced() {
     let missing = "0123456789abcdef0123456789abcdef01234567";
     std::fs::write(
         publisher_dir.join("missing.toml"),
-        manifest(&repo, missing, "1.0.1"),
+        manifest(&url, missing, "1.0.1"),
     )
     .unwrap();
     ledger.publish(&publisher_dir.join("missing.toml"), &publisher, Some(&dist));
@@ -97,4 +120,80 @@ fn a_git_source_at_a_commit_is_rebuilt_and_reproduced() {
     assert_eq!(code, Some(1), "{v}\n{}", text(&o.stderr));
     assert_eq!(v["result"], "inputs-unavailable", "{v}");
     assert!(v["attestation_index"].as_u64().is_some(), "{v}");
+}
+
+#[test]
+fn a_logged_git_source_on_this_host_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(&repo).unwrap();
+    std::fs::write(repo.join("README"), "x").unwrap();
+    git(&repo, &["init", "--quiet"]);
+    git(&repo, &["add", "."]);
+    git(&repo, &["commit", "--quiet", "-m", "x"]);
+    let commit = git(&repo, &["rev-parse", "HEAD"]);
+    let publisher_dir = dir.join("pub");
+    std::fs::create_dir_all(publisher_dir.join("dist")).unwrap();
+    std::fs::write(publisher_dir.join("dist/hello-git.tar.gz"), b"x").unwrap();
+    let ledger = Ledger::start(dir);
+    let publisher = ledger.key("publisher.example");
+    let rebuilder = ledger.key("rebuilder.example");
+    for (i, uri) in [
+        repo.to_str().unwrap().to_owned(),
+        format!("file://{}", repo.display()),
+        "ext::sh -c touch% /tmp/pwned".to_owned(),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let version = format!("1.0.{i}");
+        std::fs::write(
+            publisher_dir.join("reprove.toml"),
+            manifest(uri, &commit, &version),
+        )
+        .unwrap();
+        // Publishing it is refused unless told it stays local...
+        let m = publisher_dir.join("reprove.toml");
+        let o = common::reprove(&[
+            "release",
+            "publish",
+            m.to_str().unwrap(),
+            "--key",
+            publisher.to_str().unwrap(),
+            "--ledger",
+            &ledger.server.url,
+        ]);
+        assert_eq!(o.status.code(), Some(2), "{uri}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("Rebuilders would refuse it"),
+            "{}",
+            text(&o.stderr)
+        );
+        let o = common::reprove(&[
+            "release",
+            "publish",
+            m.to_str().unwrap(),
+            "--key",
+            publisher.to_str().unwrap(),
+            "--ledger",
+            &ledger.server.url,
+            "--local-only",
+        ]);
+        assert!(o.status.success(), "{uri}: {}", text(&o.stderr));
+        // ...and a rebuilder refuses it: an inputs-unavailable attestation, nothing fetched.
+        let (code, v, o) = ledger.rebuild(
+            &format!("hello-git@{version}"),
+            &rebuilder,
+            &dir.join(format!("w{i}")),
+            &["--submit"],
+        );
+        assert_eq!(code, Some(1), "{v}\n{}", text(&o.stderr));
+        assert_eq!(v["result"], "inputs-unavailable", "{v}");
+        assert!(
+            v["detail"].as_str().unwrap().contains("only https://"),
+            "{v}"
+        );
+    }
+    assert!(!Path::new("/tmp/pwned").exists());
 }

@@ -20,10 +20,16 @@ pub struct ReleasePublish {
     /// inclusion proof) is verified before the index is printed.
     #[arg(long, value_name = "VKEY")]
     pub log_key: Option<String>,
-    /// Every artifact without a `url` in the manifest is published at PREFIX/<file name of its
-    /// path> (an http(s) or file:// URL, or an absolute directory).
+    /// Every artifact without a `url` in the manifest — and the source archive and root
+    /// filesystem, when given by path — is published at PREFIX/<file name of its path>: an
+    /// `https://` URL (or `http://` on loopback).
     #[arg(long, value_name = "PREFIX")]
     pub artifact_url_prefix: Option<String>,
+    /// Allow local paths and `file://` or plain `http://` locations in the release. Rebuilders
+    /// refuse such inputs (anyone can log a release; a node fetches only https://), so only
+    /// this machine's `rebuild --manifest` can use them.
+    #[arg(long)]
+    pub local_only: bool,
     /// Print the signed release manifest instead of submitting it.
     #[arg(long)]
     pub dry_run: bool,
@@ -141,4 +147,20 @@ pub struct BuildArgs {
     /// The attestations' builder id [default: the key's name].
     #[arg(long, value_name = "URI")]
     pub builder_id: Option<String>,
+    /// The host account builds run as: an account NAME or UID:GID, never root. A node running
+    /// as root always drops to it [default when root: nobody; give an account of its own].
+    #[arg(long, value_name = "USER", env = "REPROVE_BUILD_USER")]
+    pub build_user: Option<String>,
+    /// Most processes of the build's host account at once (a fork bomb stops here).
+    #[arg(long, value_name = "N", default_value_t = 4096)]
+    pub max_procs: u64,
+    /// Size of the build's /tmp (a tmpfs: memory), in MiB.
+    #[arg(long, value_name = "MIB", default_value_t = 2048)]
+    pub tmp_size: u64,
+    /// Most disk the build tree and home may use, in MiB (also the largest single file).
+    #[arg(long, value_name = "MIB", default_value_t = 32768)]
+    pub max_disk: u64,
+    /// Most files and directories the build tree and home may hold.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_files: u64,
 }

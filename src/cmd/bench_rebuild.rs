@@ -99,7 +99,7 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
         env: r.env.clone(),
         outputs: r.outputs.clone(),
     };
-    let inputs = Inputs {
+    let mut inputs = Inputs {
         source_tree: args.fixture.join("src"),
         toolchain: Toolchain::Host {
             rust: build::detect_rust(),
@@ -112,6 +112,12 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
         .clone()
         .unwrap_or_else(|| tmp.path().to_path_buf());
     let limits = Limits::default();
+    let user = crate::rebuild::hostfs::BuildUser::for_this_process(None)
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if let Toolchain::Host { rust: Some(dir) } = &inputs.toolchain {
+        let staged = crate::rebuild::hostfs::reachable_toolchain(dir, &work, user)?;
+        inputs.toolchain = Toolchain::Host { rust: Some(staged) };
+    }
     let runs = args.runs.max(1);
     let mut times = [Vec::new(), Vec::new()];
     let mut digests = [None, None];
@@ -126,6 +132,7 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
                 limits: &limits,
                 inputs: &inputs,
                 recipe: &recipe,
+                user,
             };
             let dir = work.join(format!("bench-{side}-{i}"));
             let t = Instant::now();

@@ -15,6 +15,8 @@ use crate::Outcome;
 use crate::cli::{BuildArgs, Rebuild};
 use crate::client::{ClientOptions, LogClient};
 use crate::rebuild::build::{self, Runner, Variant};
+use crate::rebuild::fetch::Origin;
+use crate::rebuild::hostfs;
 use crate::rebuild::{
     Limits, NodeConfig, SandboxMode, find_release, manifest, publish_report, rebuild_release,
     variations,
@@ -42,7 +44,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
     let log_key = read_log_key(args)?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
-    configure(&mut config, &args.build);
+    configure(&mut config, &args.build)?;
     config.variations = args.variations;
     config.check_sandbox()?;
     std::fs::create_dir_all(&config.work)
@@ -160,15 +162,18 @@ fn local(
         bail!("bubblewrap (bwrap) does not work here; install it or pass --insecure-no-sandbox");
     }
     let loaded = manifest::load(path)?;
-    std::fs::create_dir_all(&args.work)
+    let user = hostfs::BuildUser::for_this_process(args.build.build_user.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    let work = std::path::absolute(&args.work)?;
+    hostfs::private_dir(&work, user.is_some())
         .with_context(|| format!("cannot create {}", args.work.display()))?;
-    let job = std::path::absolute(&args.work)?.join(format!(
+    let job = work.join(format!(
         "local-{}-{}",
         build::safe_name(&loaded.spec.project),
         build::safe_name(&loaded.spec.version)
     ));
     build::remove_dir(&job)?;
-    std::fs::create_dir_all(&job)?;
+    hostfs::private_dir(&job, user.is_some())?;
     let (source, recipe) = loaded.resolve_build(&job, Duration::from_secs(600))?;
     let predicate = ReleasePredicate {
         project: loaded.spec.project.clone(),
@@ -177,18 +182,26 @@ fn local(
         source,
         recipe,
     };
-    let rust = args
+    let rust = match args
         .build
         .rust_toolchain
         .clone()
-        .or_else(build::detect_rust);
+        .or_else(build::detect_rust)
+    {
+        Some(dir) => Some(hostfs::reachable_toolchain(&dir, &work, user)?),
+        None => None,
+    };
+    let rootfs_cache = work.join("rootfs");
+    hostfs::private_dir(&rootfs_cache, user.is_some())?;
+    // The operator's own manifest: its local paths are what it is for.
     let inputs = build::fetch_inputs(
         &job,
         &predicate,
         &[],
         rust.as_deref(),
-        &std::path::absolute(&args.work)?.join("rootfs"),
+        &rootfs_cache,
         Duration::from_secs(600),
+        Origin::Operator,
     )
     .map_err(|u| anyhow::anyhow!("inputs unavailable: {u}"))?;
     let runner = Runner {
@@ -196,6 +209,7 @@ fn local(
         limits: &limits,
         inputs: &inputs,
         recipe: &predicate.recipe,
+        user,
     };
     let run = runner.build(&job.join("build"), &Variant::baseline())?;
     std::fs::write(job.join("build.log"), &run.finished.log)?;
@@ -305,6 +319,10 @@ pub fn limits(args: &BuildArgs) -> Limits {
         wall_time: Duration::from_secs(args.timeout),
         memory_bytes: args.memory.saturating_mul(1 << 20),
         log_bytes: args.max_log.saturating_mul(1 << 10),
+        max_procs: args.max_procs,
+        tmp_bytes: args.tmp_size.saturating_mul(1 << 20),
+        disk_bytes: args.max_disk.saturating_mul(1 << 20),
+        max_files: args.max_files,
         ..Limits::default()
     }
 }
@@ -321,8 +339,11 @@ pub fn sandbox_mode(args: &BuildArgs) -> SandboxMode {
     }
 }
 
-/// Applies `args` (sandbox, limits, toolchain, builder id) to a node's configuration.
-pub fn configure(config: &mut NodeConfig, args: &BuildArgs) {
+/// Applies `args` (sandbox, limits, toolchain, builder id, build user) to a node's
+/// configuration.
+pub fn configure(config: &mut NodeConfig, args: &BuildArgs) -> anyhow::Result<()> {
+    config.build_user = hostfs::BuildUser::for_this_process(args.build_user.as_deref())
+        .map_err(|e| anyhow::anyhow!(e))?;
     config.sandbox = sandbox_mode(args);
     config.limits = limits(args);
     if let Some(dir) = &args.rust_toolchain {
@@ -331,4 +352,5 @@ pub fn configure(config: &mut NodeConfig, args: &BuildArgs) {
     if let Some(id) = &args.builder_id {
         config.builder_id = id.clone();
     }
+    Ok(())
 }

@@ -41,10 +41,11 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     };
     let poll_interval = secs("--poll-interval", args.poll_interval)?;
     let retry_delay = secs("--retry-delay", args.retry_delay)?;
-    std::fs::create_dir_all(&args.work)
-        .with_context(|| format!("creating the work directory {}", args.work.display()))?;
     let mut node = NodeConfig::new(signer.clone(), args.work.join("builds"));
-    super::rebuild::configure(&mut node, &args.build);
+    super::rebuild::configure(&mut node, &args.build)?;
+    // No other local user enters the work directory (a build user may only pass through).
+    crate::rebuild::hostfs::private_dir(&args.work, node.build_user.is_some())
+        .with_context(|| format!("creating the work directory {}", args.work.display()))?;
     // Refuse at once rather than fail every job.
     node.check_sandbox()?;
     let client = LogClient::new(

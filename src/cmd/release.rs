@@ -13,6 +13,36 @@ use crate::client::{ClientOptions, LogClient};
 use crate::rebuild::manifest;
 use crate::sign::sign_statement;
 
+/// Refuses a release whose inputs rebuilders would not fetch: they take only `https://` (or
+/// `http://` to loopback) locations from a logged release, never a path on their own host.
+fn fetchable_by_rebuilders(
+    p: &reprove_verifier::predicates::ReleasePredicate,
+) -> anyhow::Result<()> {
+    use crate::rebuild::fetch::{Location, Origin};
+    use reprove_verifier::predicates::{Environment, Source};
+    let mut named: Vec<(String, &str)> = Vec::new();
+    match &p.source {
+        Source::Archive { uri, .. } => named.push(("the source archive".into(), uri)),
+        Source::Git { uri, .. } => named.push(("the git source".into(), uri)),
+    }
+    if let Environment::Rootfs { uri: Some(uri), .. } = &p.recipe.environment {
+        named.push(("the root filesystem".into(), uri));
+    }
+    for (name, url) in &p.artifacts {
+        named.push((format!("artifact {name}"), url));
+    }
+    for (what, uri) in named {
+        if let Err(e) = Location::parse(uri, Origin::Logged) {
+            anyhow::bail!(
+                "{what}: {e}. Rebuilders would refuse it. Publish the files at an https:// URL \
+                 (the manifest's url, or --artifact-url-prefix, which also sets the source's), \
+                 or pass --local-only to log a release only this machine can rebuild"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// Runs the command.
 pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     let signer = read_signer(&args.key)?;
@@ -25,21 +55,13 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         .context("--ledger is not a usable URL")?;
     let mut loaded = manifest::load(&args.manifest)?;
     if let Some(prefix) = &args.artifact_url_prefix {
-        let prefix = prefix.trim_end_matches('/');
-        for a in &mut loaded.spec.artifacts {
-            if a.url.is_none()
-                && let Some(path) = &a.path
-            {
-                let file = std::path::Path::new(path)
-                    .file_name()
-                    .context("an artifact path has no file name")?
-                    .to_string_lossy();
-                a.url = Some(format!("{prefix}/{file}"));
-            }
-        }
+        loaded.fill_urls(prefix)?;
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let release = loaded.resolve(scratch.path(), std::time::Duration::from_secs(600))?;
+    if !args.local_only {
+        fetchable_by_rebuilders(&release.predicate)?;
+    }
     let entry = Entry::new(EntryKind::Release(release.clone()))?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
     let mut out = std::io::stdout().lock();

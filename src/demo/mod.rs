@@ -6,6 +6,7 @@
 //! consumer and a key owner would run them. Each step states what the story expects and checks
 //! it; a different outcome stops the demo with exit 1 (an error of the machinery: exit 2).
 
+mod files;
 mod procs;
 mod story;
 

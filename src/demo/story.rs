@@ -251,10 +251,14 @@ fn source_tarball(dir: &Path, version: &str, hello_c: &str) -> anyhow::Result<Pa
 }
 
 /// A publisher manifest for hello VERSION built from `source`, publishing `tarball`.
-fn manifest(version: &str, source: &Path, tarball: &Path) -> String {
+fn manifest(version: &str, source: &Path, source_url: Option<&str>, tarball: &Path) -> String {
+    let url = source_url
+        .map(|u| format!("url = \"{u}\"\n"))
+        .unwrap_or_default();
     format!(
         "# hello {version}: written by `reprove demo` (see fixtures/hello-c/reprove.toml)\n\
-         project = \"hello\"\nversion = \"{version}\"\n\n[source]\npath = \"{}\"\n\n\
+         project = \"hello\"\nversion = \"{version}\"\n\n[source]\npath = \"{}\"\n\
+         {url}\n\
          [recipe]\ncommand = [\"make\", \"dist\"]\ntoolchain = \"host\"\n\
          source_date_epoch = {EPOCH}\n\n[recipe.env]\nCC = \"gcc\"\n\n\
          [recipe.outputs]\n\"out/hello-{version}.tar.gz\" = \"hello-{version}.tar.gz\"\n\n\
@@ -295,11 +299,19 @@ fn publish(n: &Narrator, procs: &mut Procs, w: &mut World) -> anyhow::Result<()>
     let dist = home.join("dist");
     std::fs::create_dir_all(&dist)?;
     let key = w.dir.join("keys").join(format!("{PUBLISHER}.key"));
+    // The publisher's download server: rebuilders fetch a logged release's inputs only over
+    // HTTP(S), never from a path on their own machine.
+    let downloads = super::files::serve_dir(&home)?;
+    n.say(&format!("the publisher's download server: {downloads}/"));
     for version in ["1.0.0", "1.0.1"] {
         let source = source_tarball(&home, version, HELLO_C)?;
+        let source_url = format!("{downloads}/hello-{version}-src.tar.gz");
         let tarball = dist.join(format!("hello-{version}.tar.gz"));
         let release = home.join(format!("hello-{version}.toml"));
-        std::fs::write(&release, manifest(version, &source, &tarball))?;
+        std::fs::write(
+            &release,
+            manifest(version, &source, Some(&source_url), &tarball),
+        )?;
         if version == "1.0.0" {
             n.say("hello 1.0.0: built from its source in the same sandbox rebuilders use.");
             build(n, procs, &release, &dist, &home.join("work"))?;
@@ -314,12 +326,11 @@ fn publish(n: &Narrator, procs: &mut Procs, w: &mut World) -> anyhow::Result<()>
             std::fs::create_dir_all(&bad)?;
             let bad_source = source_tarball(&bad, version, TAMPERED_C)?;
             let bad_release = bad.join("hello-1.0.1.toml");
-            std::fs::write(&bad_release, manifest(version, &bad_source, &tarball))?;
+            std::fs::write(&bad_release, manifest(version, &bad_source, None, &tarball))?;
             build(n, procs, &bad_release, &dist, &bad.join("work"))?;
         }
-        // Rebuilders download the published tarball to explain a mismatch: the "download
-        // server" of this demo is a directory, published as file:// URLs.
-        let prefix = format!("file://{}", dist.display());
+        // Rebuilders download the published tarball to explain a mismatch.
+        let prefix = format!("{downloads}/dist");
         let args = [
             "release",
             "publish",

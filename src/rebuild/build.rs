@@ -15,7 +15,8 @@ use std::time::{Duration, SystemTime};
 
 use reprove_verifier::predicates::{Artifact, Environment, Recipe, ReleasePredicate, Source};
 
-use super::fetch::{self, Unavailable};
+use super::fetch::{self, Origin, Unavailable};
+use super::hostfs::{self, BuildUser};
 use super::sandbox::{
     self, BuildSpec, Finished, Limits, RUST_MOUNT, SANDBOX_HOME, SandboxMode, Toolchain,
 };
@@ -42,8 +43,8 @@ pub struct Inputs {
 }
 
 /// Fetches the source, the root filesystem (when the recipe names one) and every published
-/// artifact that has a URL into `job`, checking each digest. `rootfs_cache` keeps extracted
-/// root filesystems by sha256 between jobs.
+/// artifact that has a URL into `job`, checking each digest, from where `origin` allows.
+/// `rootfs_cache` keeps extracted root filesystems by sha256 between jobs.
 pub fn fetch_inputs(
     job: &Path,
     release: &ReleasePredicate,
@@ -51,6 +52,7 @@ pub fn fetch_inputs(
     rust: Option<&Path>,
     rootfs_cache: &Path,
     timeout: Duration,
+    origin: Origin,
 ) -> Result<Inputs, Unavailable> {
     let inputs = job.join("inputs");
     let source_tree = job.join("source");
@@ -61,11 +63,13 @@ pub fn fetch_inputs(
     match &release.source {
         Source::Archive { uri, digest } => {
             let file = inputs.join("source.archive");
-            fetch::fetch_checked("source archive", uri, digest, &file, timeout)?;
-            fetch::extract_archive(&file, &source_tree)
+            fetch::fetch_checked("source archive", uri, origin, digest, &file, timeout)?;
+            fetch::extract_archive(&file, &source_tree, true)
                 .map_err(|e| local(format!("source archive {uri}: {e}")))?;
         }
-        Source::Git { uri, commit } => fetch::git_tree(uri, commit, &inputs, &source_tree)?,
+        Source::Git { uri, commit } => {
+            fetch::git_tree(uri, commit, origin, &inputs, &source_tree, timeout)?;
+        }
     }
     let toolchain = match &release.recipe.environment {
         Environment::Host {} => Toolchain::Host {
@@ -76,17 +80,18 @@ pub fn fetch_inputs(
             if !root.is_dir() {
                 let Some(uri) = uri else {
                     return Err(local(format!(
-                        "root filesystem sha256 {} is not in {} and the recipe gives no URL",
+                        "root filesystem sha256 {} is not cached on this rebuilder and the recipe gives no URL",
                         hex::encode(digest.sha256),
-                        rootfs_cache.display()
                     )));
                 };
                 let file = inputs.join("rootfs.tar");
-                fetch::fetch_checked("root filesystem", uri, digest, &file, timeout)?;
+                fetch::fetch_checked("root filesystem", uri, origin, digest, &file, timeout)?;
                 let staging = rootfs_cache.join(format!("{}.new", hex::encode(digest.sha256)));
-                fetch::extract_archive(&file, &staging)
+                fetch::extract_archive(&file, &staging, false)
                     .map_err(|e| local(format!("root filesystem {uri}: {e}")))?;
-                fs::rename(&staging, &root).map_err(|e| local(e.to_string()))?;
+                fs::rename(&staging, &root).map_err(|e| {
+                    local(format!("root filesystem: cannot store it: {}", e.kind()))
+                })?;
                 let _ = fs::remove_file(&file);
             }
             Toolchain::Rootfs(root)
@@ -96,7 +101,14 @@ pub fn fetch_inputs(
     for subject in subjects {
         if let Some(url) = release.artifacts.get(&subject.name) {
             let file = inputs.join("published").join(safe_name(&subject.name));
-            fetch::fetch_checked("published artifact", url, &subject.digest, &file, timeout)?;
+            fetch::fetch_checked(
+                "published artifact",
+                url,
+                origin,
+                &subject.digest,
+                &file,
+                timeout,
+            )?;
             published.insert(subject.name.clone(), file);
         }
     }
@@ -164,26 +176,38 @@ pub struct Runner<'a> {
     pub inputs: &'a Inputs,
     /// The recipe.
     pub recipe: &'a Recipe,
+    /// The host account the build runs as (`None`: the node's own, which is never root).
+    pub user: Option<BuildUser>,
 }
 
 impl Runner<'_> {
     /// Runs one build in `dir` (created fresh) with `variant`. `Err` only for local failures.
+    ///
+    /// Everything the build leaves is hostile: after it, setuid/setgid bits are stripped from
+    /// the tree and home, and each output is opened without following a symlink anywhere on
+    /// its path and copied out of the tree (into `dir/outputs/`) before it is hashed, so a
+    /// later look at it (the diff report) reads the copy, never something the tree points at.
     pub fn build(&self, dir: &Path, variant: &Variant) -> io::Result<BuildRun> {
         remove_dir(dir)?;
-        fs::create_dir_all(dir)?;
+        hostfs::private_dir(dir, self.user.is_some())?;
         let tree = if variant.reverse_order && Path::new("/dev/shm").is_dir() {
             let mut nonce = [0u8; 8];
             getrandom::fill(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
             let t = PathBuf::from(format!("/dev/shm/reprove-{}", hex::encode(nonce)));
             // Keep a pointer from the job directory to where the tree is.
             fs::write(dir.join("tree-location"), t.to_string_lossy().as_bytes())?;
+            hostfs::private_dir(&t, false)?;
             t
         } else {
             dir.join("tree")
         };
         copy_tree(&self.inputs.source_tree, &tree, variant.reverse_order)?;
         let home = dir.join("home");
-        fs::create_dir_all(&home)?;
+        hostfs::private_dir(&home, false)?;
+        if let Some(user) = self.user {
+            hostfs::chown_tree(&tree, user)?;
+            hostfs::chown_tree(&home, user)?;
+        }
         let (build_path, home_path) = match self.mode {
             SandboxMode::Bwrap => (variant.build_path.clone(), SANDBOX_HOME.to_owned()),
             SandboxMode::InsecureNone => (
@@ -194,7 +218,7 @@ impl Runner<'_> {
         let spec = BuildSpec {
             tree: tree.clone(),
             build_path: build_path.clone(),
-            home,
+            home: home.clone(),
             etc: dir.join("etc"),
             command: self.recipe.command.clone(),
             env: self.environment(variant, &home_path),
@@ -202,14 +226,28 @@ impl Runner<'_> {
             hostname: variant.hostname.clone(),
             toolchain: self.inputs.toolchain.clone(),
             faketime: variant.faketime.clone(),
+            user: self.user,
         };
         let finished = sandbox::run(self.mode, &spec, self.limits)?;
+        // The build's processes are gone (the sandbox's pid namespace died with it): nothing
+        // changes the tree from here on.
+        hostfs::strip_special_bits(&tree)?;
+        hostfs::strip_special_bits(&home)?;
+        let out_dir = dir.join("outputs");
+        hostfs::private_dir(&out_dir, false)?;
         let mut outputs = BTreeMap::new();
         for (path, name) in &self.recipe.outputs {
-            let file = tree.join(path);
-            let found = match fs::symlink_metadata(&file) {
-                Ok(m) if m.is_file() => Some((file.clone(), hash_file(&file, |_| {})?)),
-                _ => None,
+            let found = match hostfs::open_output(&tree, path)? {
+                Some(file) => {
+                    let copy = out_dir.join(safe_name(name));
+                    let _ = fs::remove_file(&copy);
+                    match hostfs::copy_capped(file, &copy, fetch::MAX_DOWNLOAD) {
+                        Ok(_) => Some((copy.clone(), hash_file(&copy, |_| {})?)),
+                        Err(e) if e.kind() == io::ErrorKind::Other => None,
+                        Err(e) => return Err(e),
+                    }
+                }
+                None => None,
             };
             outputs.insert(name.clone(), found);
         }
@@ -398,9 +436,11 @@ pub fn remove_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Copies a tree (files, directories, symlinks) keeping modes and mtimes. With `reverse`,
-/// entries of each directory are created in reverse name order.
+/// Copies a tree (files, directories, symlinks) keeping mtimes and the permission bits
+/// (never setuid, setgid or sticky bits). Symlinks are copied as links, never followed. With
+/// `reverse`, entries of each directory are created in reverse name order.
 pub fn copy_tree(from: &Path, to: &Path, reverse: bool) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
     fs::create_dir_all(to)?;
     let mut entries: Vec<_> = fs::read_dir(from)?.collect::<Result<_, _>>()?;
     entries.sort_by_key(|e| e.file_name());
@@ -414,16 +454,20 @@ pub fn copy_tree(from: &Path, to: &Path, reverse: bool) -> io::Result<()> {
             std::os::unix::fs::symlink(fs::read_link(&src)?, &dst)?;
         } else if meta.is_dir() {
             copy_tree(&src, &dst, reverse)?;
-        } else {
+        } else if meta.is_file() {
             fs::copy(&src, &dst)?;
-            fs::File::options()
-                .write(true)
-                .open(&dst)?
-                .set_modified(meta.modified()?)?;
+            let f = fs::File::options().write(true).open(&dst)?;
+            f.set_permissions(fs::Permissions::from_mode(
+                meta.permissions().mode() & 0o777,
+            ))?;
+            f.set_modified(meta.modified()?)?;
         }
     }
-    let meta = fs::metadata(from)?;
-    fs::set_permissions(to, meta.permissions())?;
+    let meta = fs::symlink_metadata(from)?;
+    fs::set_permissions(
+        to,
+        fs::Permissions::from_mode(meta.permissions().mode() & 0o777),
+    )?;
     fs::File::open(to)?.set_modified(meta.modified()?)?;
     Ok(())
 }
@@ -449,10 +493,18 @@ mod tests {
             .unwrap();
         std::os::unix::fs::symlink("sub/f", a.join("link")).unwrap();
         let b = dir.path().join("b");
+        fs::write(a.join("suid"), b"x").unwrap();
+        fs::set_permissions(a.join("suid"), fs::Permissions::from_mode(0o6755)).unwrap();
         copy_tree(&a, &b, true).unwrap();
         let m = fs::metadata(b.join("sub/f")).unwrap();
         assert_eq!(m.modified().unwrap(), t);
         assert_eq!(m.permissions().mode() & 0o777, 0o755);
+        let m = fs::metadata(b.join("suid")).unwrap();
+        assert_eq!(
+            m.permissions().mode() & 0o7777,
+            0o755,
+            "no setuid bit survives a copy"
+        );
         assert_eq!(fs::read_link(b.join("link")).unwrap(), Path::new("sub/f"));
     }
 

@@ -5,15 +5,19 @@
 //! link target, or content with the first differing offset and the bytes around it. Plain
 //! files get sizes and the first differing offset. Everything is bounded: members read up to
 //! [`MAX_MEMBER`], nesting up to [`MAX_DEPTH`], the report cut at the caller's limit.
-//! When `diffoscope` is on PATH it runs too, under `timeout` and with its output capped, and
-//! its text is appended.
+//! When `diffoscope` is on PATH it runs too, in a sandbox of its own (it parses hostile files
+//! with dozens of external tools), under `timeout` and with its output capped, and its text is
+//! appended after a `== diffoscope` line. Neither part names a path on the node: artifacts are
+//! called by their names (diffoscope sees them as `/in/published/NAME` and `/in/rebuilt/NAME`).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::{Cursor, Read};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+
+use super::hostfs::BuildUser;
+use super::sandbox::Limits;
 
 /// The most bytes of one archive member (or decompressed stream) compared.
 pub const MAX_MEMBER: u64 = 256 << 20;
@@ -36,9 +40,16 @@ pub struct Differing<'a> {
     pub rebuilt_sha256: Option<String>,
 }
 
-/// The text report for every differing artifact, at most `max_bytes` long, with diffoscope's
-/// output appended when it is installed (each run limited to `diffoscope_time`).
-pub fn report(items: &[Differing<'_>], max_bytes: usize, diffoscope_time: Duration) -> Vec<u8> {
+/// The text report for every differing artifact, at most `limits.diff_bytes` long, with
+/// diffoscope's output appended when it is installed (each run limited to `limits.diff_time`,
+/// in a sandbox, as `user`, its inputs staged under `scratch`).
+pub fn report(
+    items: &[Differing<'_>],
+    limits: &Limits,
+    scratch: &Path,
+    user: Option<BuildUser>,
+) -> Vec<u8> {
+    let max_bytes = limits.diff_bytes;
     let mut out = String::new();
     let _ = writeln!(out, "reprove diff report (built-in)");
     for item in items {
@@ -71,7 +82,7 @@ pub fn report(items: &[Differing<'_>], max_bytes: usize, diffoscope_time: Durati
             break;
         }
     }
-    if let Some(text) = diffoscope(items, max_bytes, diffoscope_time) {
+    if let Some(text) = diffoscope(items, limits, scratch, user) {
         let _ = writeln!(out, "\n== diffoscope\n{text}");
     }
     let mut bytes = out.into_bytes();
@@ -313,40 +324,106 @@ fn zip_members(v: &[u8]) -> zip::result::ZipResult<BTreeMap<String, Member>> {
     Ok(out)
 }
 
-/// diffoscope's text output for each item with both sides, when diffoscope is on PATH.
-fn diffoscope(items: &[Differing<'_>], max_bytes: usize, time: Duration) -> Option<String> {
-    let found = Command::new("diffoscope")
+/// Whether diffoscope is installed.
+pub fn diffoscope_installed() -> bool {
+    Command::new("diffoscope")
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !found {
+        .is_ok_and(|s| s.success())
+}
+
+/// diffoscope's text output for each item with both sides, when diffoscope is installed. Each
+/// pair is staged (hard links, or copies) in a fresh directory under `scratch` that the
+/// sandbox sees read-only at `/in`.
+fn diffoscope(
+    items: &[Differing<'_>],
+    limits: &Limits,
+    scratch: &Path,
+    user: Option<BuildUser>,
+) -> Option<String> {
+    if !diffoscope_installed() {
         return None;
     }
+    let max_bytes = limits.diff_bytes;
     let mut text = String::new();
     for item in items {
         let (Some(a), Some(b)) = (item.published, item.rebuilt) else {
             continue;
         };
-        let out = Command::new("timeout")
-            .args(["--kill-after=10", &format!("{}", time.as_secs().max(1))])
-            .arg("diffoscope")
-            .args(["--text", "-", "--max-report-size", &max_bytes.to_string()])
-            .arg(a)
-            .arg(b)
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .ok()?;
-        let mut body = out.stdout;
-        body.truncate(max_bytes);
+        let name = super::build::safe_name(item.name);
+        let dir = scratch.join("diffoscope");
+        let staged = stage(&dir, &name, a, b, user);
+        let (body, timed_out) = match staged.and_then(|()| {
+            super::sandbox::run_tool(
+                &[
+                    "diffoscope",
+                    "--text",
+                    "-",
+                    "--max-report-size",
+                    &max_bytes.to_string(),
+                    &format!("published/{name}"),
+                    &format!("rebuilt/{name}"),
+                ],
+                &dir,
+                user,
+                limits,
+                limits.diff_time,
+                max_bytes,
+            )
+        }) {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = writeln!(
+                    text,
+                    "-- {}\n[diffoscope could not run: {}]",
+                    item.name,
+                    e.kind()
+                );
+                continue;
+            }
+        };
+        let _ = std::fs::remove_dir_all(&dir);
         let _ = writeln!(text, "-- {}\n{}", item.name, String::from_utf8_lossy(&body));
-        if out.status.code() == Some(124) {
-            let _ = writeln!(text, "[diffoscope stopped after {} s]", time.as_secs());
+        if timed_out {
+            let _ = writeln!(
+                text,
+                "[diffoscope stopped after {} s]",
+                limits.diff_time.as_secs()
+            );
         }
     }
     Some(text)
+}
+
+/// `dir/published/NAME` and `dir/rebuilt/NAME`, readable by `user`.
+fn stage(
+    dir: &Path,
+    name: &str,
+    a: &Path,
+    b: &Path,
+    user: Option<BuildUser>,
+) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let _ = std::fs::remove_dir_all(dir);
+    for (side, from) in [("published", a), ("rebuilt", b)] {
+        let to = dir.join(side).join(name);
+        std::fs::create_dir_all(dir.join(side))?;
+        if std::fs::hard_link(from, &to).is_err() {
+            std::fs::copy(from, &to)?;
+        }
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(0o644))?;
+    }
+    super::hostfs::private_dir(dir, user.is_some())?;
+    if user.is_some() {
+        // Others may pass through to the files (0644), not list the directory: the build
+        // user reaches them by name.
+        for side in ["published", "rebuilt"] {
+            std::fs::set_permissions(dir.join(side), std::fs::Permissions::from_mode(0o711))?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -430,7 +507,12 @@ mod tests {
             published_sha256: "aa".into(),
             rebuilt_sha256: Some("bb".into()),
         };
-        let r = report(std::slice::from_ref(&item), 120, Duration::from_secs(1));
+        let limits = Limits {
+            diff_bytes: 120,
+            diff_time: std::time::Duration::from_secs(1),
+            ..Limits::default()
+        };
+        let r = report(std::slice::from_ref(&item), &limits, dir.path(), None);
         assert!(r.len() < 200, "{}", r.len());
         assert!(String::from_utf8_lossy(&r).contains("truncated"));
     }

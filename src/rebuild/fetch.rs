@@ -1,9 +1,17 @@
 //! Fetching the inputs of a build — source archives, git commits, root filesystems, published
 //! artifacts — and checking their digests before anything runs (fail closed).
 //!
-//! A location is an `http://` or `https://` URL, a `file://` URL, or an absolute path. Every
-//! failure says whether it may be transient ([`Unavailable::retryable`]: a transport error
-//! talking to a server), so a daemon knows what to retry.
+//! Where an input may come from depends on who named it ([`Origin`]). A logged release is
+//! written by whoever can log an entry, so a node fetches its inputs only from `https://` (or
+//! `http://` on loopback, for tests and local mirrors): a local path or `file://` URL would let
+//! a release make the node read its own files and publish their digests in a signed
+//! attestation. The operator's own manifest (`reprove rebuild --manifest`) may also name local
+//! files. Every fetch has a size cap and a timeout; a local file must be a regular file.
+//!
+//! Messages name the input and its location as the release gave it, never a path on this
+//! machine or a digest observed here: they end up in public attestations. Every failure says
+//! whether it may be transient ([`Unavailable::retryable`]: a transport error talking to a
+//! server), so a daemon knows what to retry.
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -15,8 +23,14 @@ use reprove_verifier::predicates::Digests;
 
 use crate::hash::{FileDigests, hash_file};
 
-/// The largest input fetched over HTTP (source archives, root filesystems, artifacts).
+/// The largest input fetched (source archives, root filesystems, artifacts, git packs).
 pub const MAX_DOWNLOAD: u64 = 8 << 30;
+
+/// The most bytes an archive may extract to.
+pub const MAX_EXTRACTED: u64 = 32 << 30;
+
+/// The most entries an archive may hold.
+pub const MAX_ENTRIES: u64 = 2_000_000;
 
 /// Why an input could not be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +63,15 @@ impl std::fmt::Display for Unavailable {
     }
 }
 
+/// Who named an input, which decides where it may be fetched from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A logged release (anyone can log one): `https://`, or `http://` to a loopback address.
+    Logged,
+    /// The operator's own publisher manifest: local paths and `file://` URLs too.
+    Operator,
+}
+
 /// Where a location points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
@@ -59,18 +82,30 @@ pub enum Location {
 }
 
 impl Location {
-    /// Reads a location: http(s) URL, `file://` URL or absolute path.
-    pub fn parse(uri: &str) -> Result<Location, String> {
-        if uri.starts_with("http://") || uri.starts_with("https://") {
+    /// Reads a location: an `https://` URL or an `http://` URL to loopback; for
+    /// [`Origin::Operator`], also any `http://` URL, a `file://` URL or an absolute path.
+    pub fn parse(uri: &str, origin: Origin) -> Result<Location, String> {
+        if uri.starts_with("https://") {
             return Ok(Location::Http(uri.to_owned()));
         }
-        let path = uri.strip_prefix("file://").unwrap_or(uri);
-        if path.starts_with('/') {
-            return Ok(Location::File(PathBuf::from(path)));
+        if uri.starts_with("http://") {
+            if origin == Origin::Operator || crate::client::is_loopback_url(uri).unwrap_or(false) {
+                return Ok(Location::Http(uri.to_owned()));
+            }
+            return Err(format!(
+                "{uri:?} is a plain http:// URL; a logged release may name only https:// inputs"
+            ));
         }
-        Err(format!(
-            "{uri:?} is neither an http(s) URL, a file:// URL nor an absolute path"
-        ))
+        let path = uri.strip_prefix("file://").unwrap_or(uri);
+        match origin {
+            Origin::Logged if path.starts_with('/') || uri.starts_with("file://") => Err(format!(
+                "{uri:?} is a local path; a logged release may name only https:// inputs"
+            )),
+            Origin::Operator if path.starts_with('/') => Ok(Location::File(PathBuf::from(path))),
+            _ => Err(format!(
+                "{uri:?} is neither an https:// URL, an http:// URL, a file:// URL nor an absolute path"
+            )),
+        }
     }
 }
 
@@ -79,16 +114,18 @@ impl Location {
 pub fn fetch_checked(
     what: &str,
     uri: &str,
+    origin: Origin,
     expected: &Digests,
     dest: &Path,
     timeout: Duration,
 ) -> Result<FileDigests, Unavailable> {
-    let got = fetch(what, uri, dest, timeout)?;
+    let got = fetch(what, uri, origin, dest, timeout)?;
     check_digests(what, uri, expected, &got)?;
     Ok(got)
 }
 
-/// Fails unless `got` has the `expected` sha256 (and blake3 when given).
+/// Fails unless `got` has the `expected` sha256 (and blake3 when given). The message does not
+/// say what was found: a node must not become an oracle for the digests of what it can reach.
 pub fn check_digests(
     what: &str,
     uri: &str,
@@ -96,9 +133,9 @@ pub fn check_digests(
     got: &FileDigests,
 ) -> Result<(), Unavailable> {
     if got.sha256 != expected.sha256 {
+        tracing::warn!(%uri, found = %got.sha256_hex(), "{what}: sha256 mismatch");
         return Err(Unavailable::permanent(format!(
-            "{what} {uri} has sha256 {}, the release says {}",
-            got.sha256_hex(),
+            "{what} {uri} does not have the sha256 the release gives ({})",
             hex::encode(expected.sha256)
         )));
     }
@@ -106,31 +143,36 @@ pub fn check_digests(
         && b != got.blake3
     {
         return Err(Unavailable::permanent(format!(
-            "{what} {uri} has blake3 {}, the release says {}",
-            got.blake3_hex(),
+            "{what} {uri} does not have the blake3 the release gives ({})",
             hex::encode(b)
         )));
     }
     Ok(())
 }
 
-/// Fetches `uri` to `dest` (any bytes) and hashes them.
+/// Fetches `uri` to `dest` (any bytes, at most [`MAX_DOWNLOAD`], within `timeout`) and hashes
+/// them.
 pub fn fetch(
     what: &str,
     uri: &str,
+    origin: Origin,
     dest: &Path,
     timeout: Duration,
 ) -> Result<FileDigests, Unavailable> {
-    let location = Location::parse(uri).map_err(Unavailable::permanent)?;
+    let location =
+        Location::parse(uri, origin).map_err(|e| Unavailable::permanent(format!("{what}: {e}")))?;
     let local = |e: io::Error| {
-        Unavailable::permanent(format!("{what}: cannot write {}: {e}", dest.display()))
+        Unavailable::permanent(format!(
+            "{what}: cannot store it on this node: {}",
+            e.kind()
+        ))
     };
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent).map_err(local)?;
     }
     match location {
         Location::File(path) => {
-            std::fs::copy(&path, dest)
+            super::hostfs::copy_local_file(&path, dest, MAX_DOWNLOAD, timeout)
                 .map_err(|e| Unavailable::permanent(format!("{what} {}: {e}", path.display())))?;
         }
         Location::Http(url) => download(what, &url, dest, timeout)?,
@@ -162,7 +204,10 @@ fn download(what: &str, url: &str, dest: &Path, timeout: Duration) -> Result<(),
     }
     let mut body = resp.body_mut().with_config().limit(MAX_DOWNLOAD).reader();
     let mut file = File::create(dest).map_err(|e| {
-        Unavailable::permanent(format!("{what}: cannot write {}: {e}", dest.display()))
+        Unavailable::permanent(format!(
+            "{what}: cannot store it on this node: {}",
+            e.kind()
+        ))
     })?;
     let mut buf = vec![0u8; 1 << 20];
     loop {
@@ -173,7 +218,10 @@ fn download(what: &str, url: &str, dest: &Path, timeout: Duration) -> Result<(),
             Err(e) => return Err(Unavailable::transient(format!("{what} {url}: {e}"))),
         };
         file.write_all(&buf[..n]).map_err(|e| {
-            Unavailable::permanent(format!("{what}: cannot write {}: {e}", dest.display()))
+            Unavailable::permanent(format!(
+                "{what}: cannot store it on this node: {}",
+                e.kind()
+            ))
         })?;
     }
     file.sync_all()
@@ -181,11 +229,20 @@ fn download(what: &str, url: &str, dest: &Path, timeout: Duration) -> Result<(),
 }
 
 /// Checks out `commit` of the git repository at `uri` as a plain tree (no `.git`) in `dest`,
-/// via `git archive`: git itself checks that the objects hash to the commit ID.
-pub fn git_tree(uri: &str, commit: &str, scratch: &Path, dest: &Path) -> Result<(), Unavailable> {
+/// via `git archive`: git itself checks that the objects hash to the commit ID. Only the
+/// transports `origin` allows are used (`GIT_ALLOW_PROTOCOL`), the clone runs under `timeout`
+/// with no file of it larger than [`MAX_DOWNLOAD`], and the tree is checked like an archive's.
+pub fn git_tree(
+    uri: &str,
+    commit: &str,
+    origin: Origin,
+    scratch: &Path,
+    dest: &Path,
+    timeout: Duration,
+) -> Result<(), Unavailable> {
     let repo = scratch.join("git");
     let _ = std::fs::remove_dir_all(&repo);
-    let remote = !uri.starts_with('/') && !uri.starts_with("file://");
+    let remote = uri.starts_with("https://") || uri.starts_with("http://");
     let fail = |step: &str, detail: String| {
         let msg = format!("git source {uri} at {commit}: {step}: {detail}");
         if remote && step == "clone" {
@@ -194,30 +251,60 @@ pub fn git_tree(uri: &str, commit: &str, scratch: &Path, dest: &Path) -> Result<
             Unavailable::permanent(msg)
         }
     };
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
+    if let Err(e) = Location::parse(uri, origin) {
+        // A git URL may also be host:path or ssh://: only the forms Location accepts are used.
+        return Err(Unavailable::permanent(format!("git source: {e}")));
+    }
+    let protocols = match origin {
+        Origin::Logged => "https:http",
+        Origin::Operator => "https:http:file",
+    };
+    let git = |args: &[&str], secs: u64| {
+        let out = Command::new("prlimit")
+            .arg(format!("--fsize={MAX_DOWNLOAD}"))
+            .args([
+                "--",
+                "timeout",
+                "--kill-after=10",
+                &secs.max(1).to_string(),
+                "git",
+            ])
             .args(args)
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_ALLOW_PROTOCOL", protocols)
             .stdin(Stdio::null())
             .output();
         match out {
+            Ok(o) if o.status.code() == Some(124) => {
+                Err(format!("stopped after the time limit of {secs} s"))
+            }
             Ok(o) if o.status.success() => Ok(o.stdout),
-            Ok(o) => Err(String::from_utf8_lossy(&o.stderr).trim().to_owned()),
+            Ok(o) => Err(neutral_git_error(
+                &String::from_utf8_lossy(&o.stderr),
+                scratch,
+            )),
             Err(e) => Err(format!("cannot run git: {e}")),
         }
     };
     let repo_s = repo.to_string_lossy().into_owned();
-    git(&["clone", "--quiet", "--no-checkout", "--", uri, &repo_s])
-        .map_err(|e| fail("clone", e))?;
-    let resolved = git(&[
-        "-C",
-        &repo_s,
-        "rev-parse",
-        "--verify",
-        "--quiet",
-        &format!("{commit}^{{commit}}"),
-    ])
+    git(
+        &["clone", "--quiet", "--no-checkout", "--", uri, &repo_s],
+        timeout.as_secs(),
+    )
+    .map_err(|e| fail("clone", e))?;
+    let resolved = git(
+        &[
+            "-C",
+            &repo_s,
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            &format!("{commit}^{{commit}}"),
+        ],
+        60,
+    )
     .map_err(|e| fail("no such commit", e))?;
     if String::from_utf8_lossy(&resolved).trim() != commit {
         return Err(fail(
@@ -225,23 +312,86 @@ pub fn git_tree(uri: &str, commit: &str, scratch: &Path, dest: &Path) -> Result<
             "it resolves to another object".into(),
         ));
     }
-    let tar =
-        git(&["-C", &repo_s, "archive", "--format=tar", commit]).map_err(|e| fail("archive", e))?;
-    std::fs::create_dir_all(dest).map_err(|e| fail("extract", e.to_string()))?;
-    tar::Archive::new(&tar[..])
-        .unpack(dest)
-        .map_err(|e| fail("extract", e.to_string()))?;
+    let archive = scratch.join("git.tar");
+    let tar = git(
+        &[
+            "-C",
+            &repo_s,
+            "archive",
+            "--format=tar",
+            "-o",
+            &archive.to_string_lossy(),
+            commit,
+        ],
+        timeout.as_secs(),
+    );
     let _ = std::fs::remove_dir_all(&repo);
-    Ok(())
+    tar.map_err(|e| fail("archive", e))?;
+    let staging = dest.with_extension("extract");
+    let _ = std::fs::remove_dir_all(&staging);
+    let res = unpack(&archive, &staging).and_then(|()| {
+        super::hostfs::check_links(&staging)?;
+        std::fs::rename(&staging, dest).map_err(|e| e.to_string())
+    });
+    let _ = std::fs::remove_file(&archive);
+    let _ = std::fs::remove_dir_all(&staging);
+    res.map_err(|e| fail("extract", neutral_git_error(&e, scratch)))
+}
+
+/// git's error text without this machine's paths.
+fn neutral_git_error(stderr: &str, scratch: &Path) -> String {
+    let parent = scratch.parent().unwrap_or(scratch);
+    let mut text = stderr.trim().replace(&*parent.to_string_lossy(), "<work>");
+    text.truncate(1000);
+    text
 }
 
 /// Extracts a tar or gzip-compressed tar archive into `dest` (created). When everything in the
 /// archive is under one top-level directory (the usual `name-version/`), that directory's
-/// contents become `dest`. Paths that would leave `dest` are refused by the tar crate.
-pub fn extract_archive(archive: &Path, dest: &Path) -> Result<(), String> {
+/// contents become `dest`. Paths that would leave `dest` are refused by the tar crate; for a
+/// `source` tree, a symlink that points outside the tree is refused too (a root filesystem's
+/// absolute links are its own business: it is only ever seen from inside a sandbox); setuid,
+/// setgid and sticky bits are dropped; at most [`MAX_EXTRACTED`] bytes in [`MAX_ENTRIES`]
+/// entries.
+pub fn extract_archive(archive: &Path, dest: &Path, source: bool) -> Result<(), String> {
+    extract_archive_inner(archive, dest, source).map_err(|e| {
+        // Error texts (the tar crate's) name paths on this machine: keep them out of reports.
+        [archive.parent(), dest.parent()]
+            .into_iter()
+            .flatten()
+            .fold(e, |e, p| e.replace(&*p.to_string_lossy(), "<work>"))
+    })
+}
+
+fn extract_archive_inner(archive: &Path, dest: &Path, source: bool) -> Result<(), String> {
     let staging = dest.with_extension("extract");
     let _ = std::fs::remove_dir_all(&staging);
-    std::fs::create_dir_all(&staging).map_err(|e| e.to_string())?;
+    let res = unpack(archive, &staging).and_then(|()| {
+        let tops: Vec<_> = std::fs::read_dir(&staging)
+            .map_err(|e| e.to_string())?
+            .filter_map(Result::ok)
+            .collect();
+        let single_dir = match tops.as_slice() {
+            [only] => only
+                .file_type()
+                .is_ok_and(|t| t.is_dir())
+                .then(|| only.path()),
+            _ => None,
+        };
+        let root = single_dir.clone().unwrap_or_else(|| staging.clone());
+        if source {
+            super::hostfs::check_links(&root)?;
+        }
+        let _ = std::fs::remove_dir_all(dest);
+        std::fs::rename(&root, dest).map_err(|e| e.to_string())
+    });
+    let _ = std::fs::remove_dir_all(&staging);
+    res
+}
+
+/// Unpacks a (gzip-compressed) tar into `dest`, with the limits and mode rules above.
+fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
+    std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
     let mut magic = [0u8; 2];
     let mut f = File::open(archive).map_err(|e| e.to_string())?;
     let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
@@ -253,36 +403,40 @@ pub fn extract_archive(archive: &Path, dest: &Path) -> Result<(), String> {
     };
     let mut ar = tar::Archive::new(reader);
     ar.set_preserve_mtime(true);
-    ar.set_preserve_permissions(true);
+    // Without it the tar crate keeps only the 0o777 bits: no setuid, setgid or sticky bit.
+    ar.set_preserve_permissions(false);
+    ar.set_unpack_xattrs(false);
+    let (mut bytes, mut count) = (0u64, 0u64);
     for entry in ar
         .entries()
         .map_err(|e| format!("not a tar archive: {e}"))?
     {
         let mut entry = entry.map_err(|e| format!("corrupt archive: {e}"))?;
+        bytes = bytes.saturating_add(entry.header().size().unwrap_or(0));
+        count += 1;
+        if bytes > MAX_EXTRACTED || count > MAX_ENTRIES {
+            return Err(format!(
+                "the archive extracts to more than {MAX_EXTRACTED} bytes or {MAX_ENTRIES} entries"
+            ));
+        }
+        let kind = entry.header().entry_type();
+        if !(kind.is_file()
+            || kind.is_dir()
+            || kind.is_symlink()
+            || kind.is_hard_link()
+            || kind.is_pax_global_extensions()
+            || kind.is_pax_local_extensions()
+            || kind.is_gnu_longname()
+            || kind.is_gnu_longlink())
+        {
+            // Devices and FIFOs have no place in a source tree or root filesystem here.
+            continue;
+        }
         entry
-            .unpack_in(&staging)
+            .unpack_in(dest)
             .map_err(|e| format!("cannot extract: {e}"))?;
     }
-    let tops: Vec<_> = std::fs::read_dir(&staging)
-        .map_err(|e| e.to_string())?
-        .filter_map(Result::ok)
-        .collect();
-    let single_dir = match tops.as_slice() {
-        [only] => only
-            .file_type()
-            .is_ok_and(|t| t.is_dir())
-            .then(|| only.path()),
-        _ => None,
-    };
-    let _ = std::fs::remove_dir_all(dest);
-    match single_dir {
-        Some(dir) => {
-            std::fs::rename(&dir, dest).map_err(|e| e.to_string())?;
-            std::fs::remove_dir_all(&staging).map_err(|e| e.to_string())?;
-        }
-        None => std::fs::rename(&staging, dest).map_err(|e| e.to_string())?,
-    }
-    Ok(())
+    super::hostfs::strip_special_bits(dest).map_err(|e| format!("cannot extract: {e}"))
 }
 
 #[cfg(test)]
@@ -291,20 +445,32 @@ mod tests {
 
     #[test]
     fn locations() {
+        let op = Origin::Operator;
         assert_eq!(
-            Location::parse("https://x.org/a").unwrap(),
+            Location::parse("https://x.org/a", Origin::Logged).unwrap(),
             Location::Http("https://x.org/a".into())
         );
         assert_eq!(
-            Location::parse("file:///srv/a.tgz").unwrap(),
+            Location::parse("file:///srv/a.tgz", op).unwrap(),
             Location::File("/srv/a.tgz".into())
         );
         assert_eq!(
-            Location::parse("/srv/a.tgz").unwrap(),
+            Location::parse("/srv/a.tgz", op).unwrap(),
             Location::File("/srv/a.tgz".into())
         );
         for bad in ["a.tgz", "ftp://x/a", "file://rel/a", ""] {
-            assert!(Location::parse(bad).is_err(), "{bad}");
+            assert!(Location::parse(bad, op).is_err(), "{bad}");
+        }
+        // A logged release names https:// (or loopback http://) inputs, nothing on the host.
+        assert!(Location::parse("http://127.0.0.1:8/a", Origin::Logged).is_ok());
+        for bad in [
+            "/etc/reprove/keys/node.key",
+            "file:///etc/passwd",
+            "http://example.org/a",
+            "/proc/self/cmdline",
+        ] {
+            let err = Location::parse(bad, Origin::Logged).unwrap_err();
+            assert!(err.contains("only https://"), "{bad}: {err}");
         }
     }
 
@@ -317,12 +483,71 @@ mod tests {
         let good = crate::hash::hash_bytes(b"hello");
         let t = Duration::from_secs(5);
         let uri = src.to_str().unwrap();
-        fetch_checked("source", uri, &Digests::sha256(good.sha256), &dest, t).unwrap();
-        let err = fetch_checked("source", uri, &Digests::sha256([0; 32]), &dest, t).unwrap_err();
-        assert!(err.reason.contains("has sha256"), "{err}");
+        let op = Origin::Operator;
+        fetch_checked("source", uri, op, &Digests::sha256(good.sha256), &dest, t).unwrap();
+        let err =
+            fetch_checked("source", uri, op, &Digests::sha256([0; 32]), &dest, t).unwrap_err();
+        assert!(err.reason.contains("does not have the sha256"), "{err}");
+        // What was found is not said (a node is no digest oracle).
+        assert!(!err.reason.contains(&hex::encode(good.sha256)), "{err}");
         assert!(!err.retryable);
         let missing = dir.path().join("nope");
-        let err = fetch("source", missing.to_str().unwrap(), &dest, t).unwrap_err();
+        let err = fetch("source", missing.to_str().unwrap(), op, &dest, t).unwrap_err();
         assert!(!err.retryable, "{err}");
+        let err = fetch("source", uri, Origin::Logged, &dest, t).unwrap_err();
+        assert!(err.reason.contains("only https://"), "{err}");
+    }
+
+    fn tar_with(entries: &[(&str, tar::EntryType, &str, u32)]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, kind, link, mode) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_mode(*mode);
+            h.set_size(if kind.is_file() { 1 } else { 0 });
+            if !link.is_empty() {
+                h.set_link_name(link).unwrap();
+            }
+            h.set_cksum();
+            let data: &[u8] = if kind.is_file() { b"x" } else { b"" };
+            b.append_data(&mut h, name, data).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    #[test]
+    fn archives_lose_special_bits_and_may_not_link_outside() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.tar");
+        std::fs::write(
+            &a,
+            tar_with(&[
+                ("p/", tar::EntryType::Directory, "", 0o755),
+                ("p/suid", tar::EntryType::Regular, "", 0o4755),
+                ("p/ok", tar::EntryType::Symlink, "suid", 0o777),
+            ]),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        extract_archive(&a, &out, true).unwrap();
+        let mode = std::fs::metadata(out.join("suid"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o755);
+        for link in ["/etc/reprove/keys", "../..", "sub/../../x"] {
+            std::fs::write(
+                &a,
+                tar_with(&[
+                    ("p/", tar::EntryType::Directory, "", 0o755),
+                    ("p/k", tar::EntryType::Symlink, link, 0o777),
+                ]),
+            )
+            .unwrap();
+            let err = extract_archive(&a, &dir.path().join("bad"), true).unwrap_err();
+            assert!(err.contains("outside the source tree"), "{link}: {err}");
+            assert!(!dir.path().join("bad").exists());
+        }
     }
 }

@@ -211,6 +211,38 @@ impl Loaded {
         Ok((source, recipe))
     }
 
+    /// Fills in `PREFIX/<file name of path>` as the URL of every artifact, and of the source
+    /// archive and root filesystem, that has a local path and no URL.
+    pub fn fill_urls(&mut self, prefix: &str) -> anyhow::Result<()> {
+        let prefix = prefix.trim_end_matches('/');
+        let at = |path: &str| -> anyhow::Result<String> {
+            let file = Path::new(path)
+                .file_name()
+                .with_context(|| format!("{path:?} has no file name"))?
+                .to_string_lossy()
+                .into_owned();
+            Ok(format!("{prefix}/{file}"))
+        };
+        for a in &mut self.spec.artifacts {
+            if let (None, Some(path)) = (&a.url, &a.path) {
+                a.url = Some(at(path)?);
+            }
+        }
+        let s = &mut self.spec.source;
+        if let (None, Some(path), None) = (&s.url, &s.path, &s.git) {
+            s.url = Some(at(path)?);
+        }
+        if let ToolchainSpec::Rootfs {
+            path: Some(path),
+            url: url @ None,
+            ..
+        } = &mut self.spec.recipe.toolchain
+        {
+            *url = Some(at(path)?);
+        }
+        Ok(())
+    }
+
     /// The complete release manifest: source and recipe, and every artifact hashed.
     pub fn resolve(&self, scratch: &Path, timeout: Duration) -> anyhow::Result<ReleaseManifest> {
         let (source, recipe) = self.resolve_build(scratch, timeout)?;
@@ -229,7 +261,7 @@ impl Loaded {
                 }
                 (None, Some(url)) => {
                     let dest = scratch.join(format!("artifact-{}", subjects.len()));
-                    fetch::fetch("artifact", url, &dest, timeout)
+                    fetch::fetch("artifact", url, fetch::Origin::Operator, &dest, timeout)
                         .map_err(|u| anyhow::anyhow!("artifact {}: {u}", a.name))?
                 }
                 (None, None) => bail!("artifact {} has neither path nor url", a.name),
@@ -289,8 +321,8 @@ impl Loaded {
                     bail!("{what}: a url alone needs its sha256");
                 }
                 let dest = scratch.join(format!("{what}.download"));
-                let d =
-                    fetch::fetch(what, url, &dest, timeout).map_err(|u| anyhow::anyhow!("{u}"))?;
+                let d = fetch::fetch(what, url, fetch::Origin::Operator, &dest, timeout)
+                    .map_err(|u| anyhow::anyhow!("{u}"))?;
                 (url.clone(), d)
             }
             (None, None) => bail!("{what}: give a path or a url"),

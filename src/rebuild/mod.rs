@@ -22,6 +22,7 @@ pub mod build;
 pub mod compare;
 pub mod diff;
 pub mod fetch;
+pub mod hostfs;
 pub mod manifest;
 pub mod sandbox;
 pub mod time;
@@ -69,11 +70,14 @@ pub struct NodeConfig {
     pub builder_id: String,
     /// The longest one input download may take.
     pub fetch_timeout: Duration,
+    /// The host account builds run as: `None` for the node's own (an unprivileged node); a
+    /// node running as root always has one ([`hostfs::BuildUser::for_this_process`]).
+    pub build_user: Option<hostfs::BuildUser>,
 }
 
 impl NodeConfig {
     /// Defaults: bubblewrap, [`Limits::default`], no variations, the host's rust toolchain,
-    /// builder id = key name, 10-minute fetches.
+    /// builder id = key name, 10-minute fetches, builds as `nobody` when running as root.
     pub fn new(signer: NoteSigner, work: PathBuf) -> NodeConfig {
         let builder_id = signer.name().to_owned();
         NodeConfig {
@@ -85,11 +89,18 @@ impl NodeConfig {
             rust_toolchain: build::detect_rust(),
             builder_id,
             fetch_timeout: Duration::from_secs(600),
+            build_user: hostfs::BuildUser::for_this_process(None).unwrap_or(None),
         }
     }
 
     /// Refuses to build when the sandbox is asked for and bubblewrap does not work here.
     pub fn check_sandbox(&self) -> anyhow::Result<()> {
+        if hostfs::running_as_root() && self.build_user.is_none() {
+            bail!(
+                "refusing to run builds as root: give --build-user (an unprivileged account \
+                 of their own; see docs/operations.md)"
+            );
+        }
         if self.sandbox == SandboxMode::Bwrap && !sandbox::bwrap_available() {
             bail!(
                 "bubblewrap (bwrap) is not installed or cannot create namespaces here, so builds \
@@ -143,8 +154,12 @@ pub fn rebuild_release(
     let m = &release.manifest;
     let p = &m.predicate;
     let job = config.work.join(format!("release-{}", release.log_index));
+    let shared = config.build_user.is_some();
+    hostfs::private_dir(&config.work, shared)
+        .with_context(|| format!("cannot create {}", config.work.display()))?;
     build::remove_dir(&job).with_context(|| format!("cannot clear {}", job.display()))?;
-    std::fs::create_dir_all(&job).with_context(|| format!("cannot create {}", job.display()))?;
+    hostfs::private_dir(&job, shared)
+        .with_context(|| format!("cannot create {}", job.display()))?;
     let bar = if show_progress {
         crate::progress::bar(4, &format!("rebuild {}@{}", p.project, p.version))
     } else {
@@ -179,14 +194,22 @@ pub fn rebuild_release(
     );
     bar.set_message(format!("fetch inputs of {}@{}", p.project, p.version));
     let rootfs_cache = config.work.join("rootfs");
-    std::fs::create_dir_all(&rootfs_cache)?;
+    hostfs::private_dir(&rootfs_cache, shared)?;
+    let rust = match &config.rust_toolchain {
+        Some(dir) => Some(
+            hostfs::reachable_toolchain(dir, &config.work, config.build_user)
+                .context("cannot make the rust toolchain readable by the build user")?,
+        ),
+        None => None,
+    };
     let inputs = match build::fetch_inputs(
         &job,
         p,
         &m.subjects,
-        config.rust_toolchain.as_deref(),
+        rust.as_deref(),
         &rootfs_cache,
         config.fetch_timeout,
+        fetch::Origin::Logged,
     ) {
         Ok(inputs) => inputs,
         Err(u) => {
@@ -211,6 +234,7 @@ pub fn rebuild_release(
         limits: &config.limits,
         inputs: &inputs,
         recipe: &p.recipe,
+        user: config.build_user,
     };
     let run = runner
         .build(&job.join("build"), &Variant::baseline())
@@ -235,6 +259,10 @@ pub fn rebuild_release(
         sandbox::Exit::TimedOut => Some(format!(
             "the build was killed after the wall-time limit of {} s",
             config.limits.wall_time.as_secs()
+        )),
+        sandbox::Exit::DiskLimit => Some(format!(
+            "the build was killed when it passed the disk limit of {} bytes or {} files",
+            config.limits.disk_bytes, config.limits.max_files
         )),
     };
     if let Some(detail) = failure {
@@ -269,7 +297,7 @@ pub fn rebuild_release(
                 })
             })
             .collect();
-        let text = diff::report(&items, config.limits.diff_bytes, config.limits.diff_time);
+        let text = diff::report(&items, &config.limits, &job, config.build_user);
         let detail = format!("differing: {}", cmp.differing.join(", "));
         (RebuildResult::Mismatch, Some(text), Some(detail))
     };

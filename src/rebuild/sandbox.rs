@@ -6,10 +6,25 @@
 //! uid/gid 1000, a cleared environment with exactly the variables given, and a fixed umask. The
 //! host's home directories, `/etc`, `/tmp` and everything else are simply not there.
 //!
-//! bwrap has no time, memory or output limits, so they are enforced here: the address space by
-//! `prlimit --as` (util-linux) exec'ing bwrap, the wall time by killing the process group
-//! (bwrap's pid namespace dies with it: `--die-with-parent`), and the log size by reading the
-//! single pipe that both stdout and stderr write to and keeping at most `log_bytes`.
+//! bwrap has no time, memory or output limits, so they are enforced here, without cgroups
+//! (which a node cannot count on being delegated to it):
+//! - processes: `prlimit --nproc` — at most `max_procs` processes of the build's host user (a
+//!   fork bomb stops there; it counts every process of that user, which is why builds should
+//!   run as their own account);
+//! - memory: `prlimit --as` per process; `/tmp` is a tmpfs of at most `tmp_bytes`;
+//! - disk: the build tree and home are measured every [`DISK_POLL`] and the build is killed
+//!   when they pass `disk_bytes` or `max_files` entries; no single file may pass `disk_bytes`
+//!   (`prlimit --fsize`);
+//! - wall time: the process group is killed (bwrap's pid namespace dies with it:
+//!   `--die-with-parent`);
+//! - the log: the single pipe that both stdout and stderr write to, kept up to `log_bytes`.
+//!
+//! What this does not bound: the sum of the memory of all the build's processes (each is
+//! bounded; a cgroup would bound the total). docs/operations.md says so.
+//!
+//! A node running as root never runs a build as root: bwrap is started as the unprivileged
+//! build user ([`BuildSpec::user`]), so the build's files belong to that account and no file
+//! of the host is the build's own.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read};
@@ -19,6 +34,11 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use std::os::unix::process::CommandExt as _;
+
+use super::hostfs::{self, BuildUser};
+
+/// How often the disk use of a running build is measured.
+pub const DISK_POLL: Duration = Duration::from_secs(2);
 
 /// The uid and gid the build runs as inside the sandbox.
 pub const BUILD_UID: u32 = 1000;
@@ -53,6 +73,14 @@ pub struct Limits {
     pub diff_time: Duration,
     /// Largest diff report kept, in bytes.
     pub diff_bytes: usize,
+    /// Most processes of the build's host user at once (`RLIMIT_NPROC`).
+    pub max_procs: u64,
+    /// Size of the build's `/tmp` (a tmpfs: it is memory).
+    pub tmp_bytes: u64,
+    /// Most disk the build tree and home may use together; also the largest single file.
+    pub disk_bytes: u64,
+    /// Most files and directories in the build tree and home together.
+    pub max_files: u64,
 }
 
 impl Default for Limits {
@@ -63,6 +91,10 @@ impl Default for Limits {
             log_bytes: 4 << 20,
             diff_time: Duration::from_secs(300),
             diff_bytes: 1 << 20,
+            max_procs: 4096,
+            tmp_bytes: 2 << 30,
+            disk_bytes: 32 << 30,
+            max_files: 1_000_000,
         }
     }
 }
@@ -100,6 +132,8 @@ pub struct BuildSpec {
     pub toolchain: Toolchain,
     /// Run the command under `faketime <offset>` (the `time` variation).
     pub faketime: Option<String>,
+    /// The host account bwrap (and so the build) runs as; `None`: this process's own.
+    pub user: Option<BuildUser>,
 }
 
 /// How a build ended.
@@ -111,6 +145,8 @@ pub enum Exit {
     Failed(Option<i32>),
     /// Killed when the wall time ran out.
     TimedOut,
+    /// Killed when the tree and home passed the disk limit (bytes or entries).
+    DiskLimit,
 }
 
 /// What a finished build left.
@@ -146,15 +182,22 @@ pub fn bwrap_version() -> Option<String> {
 /// limit tool could not be started, the log pipe failed.
 pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<Finished> {
     let mut cmd = Command::new("prlimit");
-    cmd.arg(format!("--as={}", limits.memory_bytes)).arg("--");
+    cmd.arg(format!("--as={}", limits.memory_bytes))
+        .arg(format!("--nproc={}", limits.max_procs))
+        .arg(format!("--fsize={}", limits.disk_bytes))
+        .arg("--");
     match mode {
         SandboxMode::Bwrap => {
             write_etc(spec)?;
-            cmd.arg("bwrap").args(bwrap_args(spec)?);
+            cmd.arg("bwrap").args(bwrap_args(spec, limits)?);
         }
         SandboxMode::InsecureNone => {
             cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
         }
+    }
+    if let Some(user) = spec.user {
+        // std drops the supplementary groups too when it changes the uid as root.
+        cmd.uid(user.uid).gid(user.gid);
     }
     cmd.args(wrapped_command(spec));
     let (reader, writer) = io::pipe()?;
@@ -181,14 +224,31 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
     std::thread::spawn(move || {
         let _ = exit_tx.send(child.wait());
     });
-    let (status, timed_out) = match exit_rx.recv_timeout(limits.wall_time) {
-        Ok(status) => (status?, false),
-        Err(_) => {
+    let deadline = started + limits.wall_time;
+    let (status, ended) = loop {
+        let wait = deadline
+            .saturating_duration_since(Instant::now())
+            .min(DISK_POLL);
+        match exit_rx.recv_timeout(wait) {
+            Ok(status) => break (status?, None),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(io::Error::other("the build's waiter thread stopped"));
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+        }
+        let over = if Instant::now() >= deadline {
+            Some(Exit::TimedOut)
+        } else if over_disk(spec, limits) {
+            Some(Exit::DiskLimit)
+        } else {
+            None
+        };
+        if let Some(why) = over {
             kill_group(pid);
             let status = exit_rx
                 .recv()
                 .map_err(|_| io::Error::other("the build's waiter thread stopped"))??;
-            (status, true)
+            break (status, Some(why));
         }
     };
     // Anything the build left running in its process group goes too (in the sandbox, the pid
@@ -199,21 +259,42 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
         Ok(log) => log?,
         Err(_) => b"[reprove: the build's output pipe stayed open after it exited]\n".to_vec(),
     };
-    let exit = if timed_out {
-        log.extend_from_slice(
-            format!(
-                "\n[reprove: killed after the wall-time limit of {} s]\n",
-                limits.wall_time.as_secs()
-            )
-            .as_bytes(),
-        );
-        Exit::TimedOut
-    } else if status.success() {
-        Exit::Success
-    } else {
-        Exit::Failed(status.code())
+    let exit = match ended {
+        Some(Exit::TimedOut) => {
+            log.extend_from_slice(
+                format!(
+                    "\n[reprove: killed after the wall-time limit of {} s]\n",
+                    limits.wall_time.as_secs()
+                )
+                .as_bytes(),
+            );
+            Exit::TimedOut
+        }
+        Some(other) => {
+            log.extend_from_slice(
+                format!(
+                    "\n[reprove: killed when the build tree and home passed the disk limit of {} bytes or {} files]\n",
+                    limits.disk_bytes, limits.max_files
+                )
+                .as_bytes(),
+            );
+            other
+        }
+        None if status.success() => Exit::Success,
+        None => Exit::Failed(status.code()),
     };
     Ok(Finished { exit, log, elapsed })
+}
+
+/// Whether the build's tree and home together use more than the disk limits.
+fn over_disk(spec: &BuildSpec, limits: &Limits) -> bool {
+    let (b1, n1) = hostfs::usage(&spec.tree, limits.disk_bytes, limits.max_files);
+    let (b2, n2) = hostfs::usage(
+        &spec.home,
+        limits.disk_bytes.saturating_sub(b1),
+        limits.max_files.saturating_sub(n1),
+    );
+    b1 + b2 > limits.disk_bytes || n1 + n2 > limits.max_files
 }
 
 /// `sh -c 'umask …; exec "$@"'` around the command, so the umask is set without unsafe code.
@@ -235,40 +316,22 @@ fn wrapped_command(spec: &BuildSpec) -> Vec<String> {
 }
 
 /// The bwrap arguments for `spec` (everything before the command).
-fn bwrap_args(spec: &BuildSpec) -> io::Result<Vec<String>> {
+fn bwrap_args(spec: &BuildSpec, limits: &Limits) -> io::Result<Vec<String>> {
     let mut a: Vec<String> = Vec::new();
-    let mut push = |items: &[&str]| a.extend(items.iter().map(|s| (*s).to_owned()));
-    push(&["--unshare-all", "--die-with-parent", "--new-session"]);
+    push(
+        &mut a,
+        &["--unshare-all", "--die-with-parent", "--new-session"],
+    );
     let uid = BUILD_UID.to_string();
-    push(&["--uid", &uid, "--gid", &uid, "--hostname", &spec.hostname]);
+    push(
+        &mut a,
+        &["--uid", &uid, "--gid", &uid, "--hostname", &spec.hostname],
+    );
     match &spec.toolchain {
         Toolchain::Host { rust } => {
-            push(&["--ro-bind", "/usr", "/usr"]);
-            for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
-                let host = Path::new("/").join(top);
-                let Ok(meta) = std::fs::symlink_metadata(&host) else {
-                    continue;
-                };
-                let dest = format!("/{top}");
-                if meta.file_type().is_symlink() {
-                    let target = std::fs::read_link(&host)?;
-                    push(&["--symlink", &target.to_string_lossy(), &dest]);
-                } else if meta.is_dir() {
-                    push(&["--ro-bind", &dest, &dest]);
-                }
-            }
-            push(&["--tmpfs", "/etc"]);
-            for f in ["passwd", "group", "hosts", "hostname"] {
-                let host = spec.etc.join(f);
-                push(&["--ro-bind", &host.to_string_lossy(), &format!("/etc/{f}")]);
-            }
-            // Debian's /usr/bin/cc and friends are links through /etc/alternatives.
-            if Path::new("/etc/alternatives").is_dir() {
-                push(&["--ro-bind", "/etc/alternatives", "/etc/alternatives"]);
-            }
-            push(&["--remount-ro", "/etc"]);
+            a.extend(host_system_args(&spec.etc)?);
             if let Some(rust) = rust {
-                push(&["--ro-bind", &rust.to_string_lossy(), RUST_MOUNT]);
+                push(&mut a, &["--ro-bind", &rust.to_string_lossy(), RUST_MOUNT]);
             }
         }
         Toolchain::Rootfs(root) => {
@@ -289,21 +352,163 @@ fn bwrap_args(spec: &BuildSpec) -> io::Result<Vec<String>> {
                 let dest = format!("/{name}");
                 if meta.file_type().is_symlink() {
                     let target = std::fs::read_link(&host)?;
-                    push(&["--symlink", &target.to_string_lossy(), &dest]);
+                    push(&mut a, &["--symlink", &target.to_string_lossy(), &dest]);
                 } else if meta.is_dir() {
-                    push(&["--ro-bind", &host.to_string_lossy(), &dest]);
+                    push(&mut a, &["--ro-bind", &host.to_string_lossy(), &dest]);
                 }
             }
         }
     }
-    push(&["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp"]);
-    push(&["--bind", &spec.home.to_string_lossy(), SANDBOX_HOME]);
-    push(&["--bind", &spec.tree.to_string_lossy(), &spec.build_path]);
-    push(&["--chdir", &spec.build_path, "--clearenv"]);
+    let tmp_size = limits.tmp_bytes.to_string();
+    push(
+        &mut a,
+        &[
+            "--proc", "/proc", "--dev", "/dev", "--size", &tmp_size, "--tmpfs", "/tmp",
+        ],
+    );
+    push(
+        &mut a,
+        &["--bind", &spec.home.to_string_lossy(), SANDBOX_HOME],
+    );
+    push(
+        &mut a,
+        &["--bind", &spec.tree.to_string_lossy(), &spec.build_path],
+    );
+    push(&mut a, &["--chdir", &spec.build_path, "--clearenv"]);
     for (k, v) in &spec.env {
-        push(&["--setenv", k, v]);
+        push(&mut a, &["--setenv", k, v]);
     }
     Ok(a)
+}
+
+fn push(a: &mut Vec<String>, items: &[&str]) {
+    a.extend(items.iter().map(|s| (*s).to_owned()));
+}
+
+/// The host's system, read-only: `/usr` (and the `/bin`, `/lib*` links into it or the
+/// directories themselves), and an `/etc` holding only the generated files in `etc` (user,
+/// group, hosts, hostname, when present) and `/etc/alternatives` — never the host's own
+/// `/etc`, which may hold secrets (a node's key directory, say).
+fn host_system_args(etc: &Path) -> io::Result<Vec<String>> {
+    let mut a = Vec::new();
+    push(&mut a, &["--ro-bind", "/usr", "/usr"]);
+    for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
+        let host = Path::new("/").join(top);
+        let Ok(meta) = std::fs::symlink_metadata(&host) else {
+            continue;
+        };
+        let dest = format!("/{top}");
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(&host)?;
+            push(&mut a, &["--symlink", &target.to_string_lossy(), &dest]);
+        } else if meta.is_dir() {
+            push(&mut a, &["--ro-bind", &dest, &dest]);
+        }
+    }
+    push(&mut a, &["--tmpfs", "/etc"]);
+    for f in ["passwd", "group", "hosts", "hostname"] {
+        let host = etc.join(f);
+        if host.is_file() {
+            push(
+                &mut a,
+                &["--ro-bind", &host.to_string_lossy(), &format!("/etc/{f}")],
+            );
+        }
+    }
+    // Debian's /usr/bin/cc and friends are links through /etc/alternatives.
+    if Path::new("/etc/alternatives").is_dir() {
+        push(
+            &mut a,
+            &["--ro-bind", "/etc/alternatives", "/etc/alternatives"],
+        );
+    }
+    push(&mut a, &["--remount-ro", "/etc"]);
+    Ok(a)
+}
+
+/// Runs a host tool (diffoscope) on untrusted files in a sandbox of its own: the host's
+/// `/usr`, no network, nothing of the host but `ro_dir` (read-only, at `/in`), a private
+/// `/tmp` of at most `limits.tmp_bytes` as its home, the per-process memory and process-count
+/// limits, as `user` when given, killed after `time`. Returns its stdout (at most `cap`
+/// bytes) and whether it ran out of time.
+pub fn run_tool(
+    argv: &[&str],
+    ro_dir: &Path,
+    user: Option<BuildUser>,
+    limits: &Limits,
+    time: Duration,
+    cap: usize,
+) -> io::Result<(Vec<u8>, bool)> {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={}", limits.memory_bytes))
+        .arg(format!("--nproc={}", limits.max_procs))
+        .args([
+            "--",
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+        ])
+        .args(host_system_args(Path::new("/nonexistent"))?)
+        .args(["--proc", "/proc", "--dev", "/dev"])
+        .args(["--size", &limits.tmp_bytes.to_string(), "--tmpfs", "/tmp"])
+        .arg("--ro-bind")
+        .arg(ro_dir)
+        .args(["/in", "--chdir", "/in", "--clearenv"])
+        .args(["--setenv", "HOME", "/tmp", "--setenv", "TMPDIR", "/tmp"])
+        .args(["--setenv", "PATH", "/usr/local/bin:/usr/bin:/bin"])
+        .args(["--setenv", "LANG", "C.UTF-8"])
+        .args([
+            "timeout",
+            "--kill-after=10",
+            &time.as_secs().max(1).to_string(),
+        ])
+        .args(argv);
+    if let Some(user) = user {
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    let (reader, writer) = io::pipe()?;
+    cmd.stdin(Stdio::null())
+        .stdout(writer)
+        .stderr(Stdio::null())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    drop(cmd);
+    let pid = child.id();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_capped(reader, cap));
+    });
+    // `timeout` inside ends it; this is the backstop should the sandbox itself hang.
+    let status = match wait_bounded(&mut child, time + Duration::from_secs(30))? {
+        Some(status) => status,
+        None => {
+            kill_group(pid);
+            child.wait()?
+        }
+    };
+    kill_group(pid);
+    let out = rx
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| Ok(Vec::new()))?;
+    Ok((out, status.code() == Some(124)))
+}
+
+/// Waits for `child` up to `limit`; `None` if it is still running then.
+fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: Duration,
+) -> io::Result<Option<ExitStatus>> {
+    let until = Instant::now() + limit;
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok(Some(status));
+        }
+        if Instant::now() >= until {
+            return Ok(None);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 /// The generated `/etc` files: a user and group for uid 1000, loopback hosts, the hostname.
@@ -392,6 +597,7 @@ mod tests {
             hostname: "h".into(),
             toolchain: Toolchain::Host { rust: None },
             faketime: Some("+1d".into()),
+            user: None,
         };
         let v = wrapped_command(&spec);
         assert_eq!(v[2], "umask 0022 && exec \"$@\"");

@@ -276,6 +276,56 @@ pub fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
     out
 }
 
+/// What a publisher does before logging a release: puts its files where rebuilders can fetch
+/// them. Serves the manifest's directory on 127.0.0.1 (for the rest of the test process) and
+/// writes a copy of the manifest beside it whose source archive and root filesystem, when given
+/// by local path without a URL, are fetched from that server. Returns the copy.
+pub fn served_manifest(manifest: &Path) -> PathBuf {
+    let dir = manifest.parent().unwrap();
+    let server = StaticServer::start(dir);
+    let mut toml: toml::Table = std::fs::read_to_string(manifest).unwrap().parse().unwrap();
+    let url = |path: &str| format!("{}/{}", server.url, path.trim_start_matches("./"));
+    if let Some(source) = toml.get_mut("source").and_then(|s| s.as_table_mut())
+        && !source.contains_key("url")
+        && !source.contains_key("git")
+        && let Some(path) = source
+            .get("path")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned)
+    {
+        source.insert("url".into(), url(&path).into());
+    }
+    if let Some(rootfs) = toml
+        .get_mut("recipe")
+        .and_then(|r| r.get_mut("toolchain"))
+        .and_then(|t| t.get_mut("rootfs"))
+        .and_then(|t| t.as_table_mut())
+        && !rootfs.contains_key("url")
+        && let Some(path) = rootfs
+            .get("path")
+            .and_then(|p| p.as_str())
+            .map(str::to_owned)
+    {
+        rootfs.insert("url".into(), url(&path).into());
+    }
+    // The server lives as long as the test process: rebuilders fetch later.
+    std::mem::forget(server);
+    let out = manifest.with_file_name(format!(
+        "{}.served.toml",
+        manifest.file_stem().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&out, toml::to_string(&toml).unwrap()).unwrap();
+    out
+}
+
+/// Serves `dir` on 127.0.0.1 for the rest of the test process; its URL.
+pub fn serve_dir(dir: &Path) -> String {
+    let server = StaticServer::start(dir);
+    let url = server.url.clone();
+    std::mem::forget(server);
+    url
+}
+
 /// A minimal static file server over `root` on 127.0.0.1: GET only, one request per
 /// connection, 404 for anything missing or outside the root. Stops when dropped.
 pub struct StaticServer {

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::common::{Server, init_log, reprove, text};
+use crate::common::{Server, init_log, reprove, serve_dir, served_manifest, text};
 
 pub const EPOCH: &str = "1700000000";
 
@@ -101,8 +101,11 @@ impl Ledger {
         keys.join(format!("{}.key", name.replace('/', "_")))
     }
 
-    /// `reprove release publish`, returning the log index.
+    /// `reprove release publish`, returning the log index. The source is served over HTTP on
+    /// 127.0.0.1 ([`served_manifest`]); with `url_prefix`, so are the artifacts, from that
+    /// directory.
     pub fn publish(&self, manifest: &Path, key: &Path, url_prefix: Option<&Path>) -> u64 {
+        let manifest = served_manifest(manifest);
         let mut args = vec![
             "release".to_owned(),
             "publish".to_owned(),
@@ -116,7 +119,7 @@ impl Ledger {
         ];
         if let Some(p) = url_prefix {
             args.push("--artifact-url-prefix".to_owned());
-            args.push(format!("file://{}", p.display()));
+            args.push(serve_dir(p));
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let o = reprove(&args);

@@ -292,6 +292,7 @@ pub fn variant(manifest: &Path, version: &str, command: Option<&[&str]>) -> Path
 
 /// `reprove release publish MANIFEST --key KEY --ledger URL --log-key VKEY`; the log index.
 pub fn publish(manifest: &Path, key: &Key, url: &str, log_vkey: &str) -> u64 {
+    let manifest = crate::common::served_manifest(manifest);
     let o = reprove(&[
         "release",
         "publish",
