@@ -188,7 +188,7 @@ fn no_setuid_file_survives_and_work_directories_are_private() {
     let v = rebuild(&ledger, "suid@1", &rebuilder, &work, &[]);
     assert_eq!(v["result"], "mismatch", "{v}");
     let job = PathBuf::from(v["job_dir"].as_str().unwrap());
-    let tree = job.join("build/tree");
+    let tree = job.join("build/user/tree");
     for f in ["s", "d"] {
         let meta = std::fs::symlink_metadata(tree.join(f)).unwrap();
         assert_eq!(
@@ -202,13 +202,15 @@ fn no_setuid_file_survives_and_work_directories_are_private() {
     }
     // No other local user can enter the work directory or the build's own.
     let root = common_root();
-    for d in [&work, &job, &job.join("build"), &tree] {
+    let build = job.join("build/user");
+    let open = if root { 0o711 } else { 0o700 };
+    for (d, allowed) in [
+        (&work, open),
+        (&job, open),
+        (&job.join("build"), open),
+        (&build, 0o700),
+    ] {
         let mode = std::fs::metadata(d).unwrap().permissions().mode() & 0o777;
-        let allowed = if root && d != &tree && d != &job.join("build") {
-            0o711
-        } else {
-            0o700
-        };
         assert!(
             mode & !allowed == 0,
             "{} is {mode:o}, more open than {allowed:o}",
@@ -216,8 +218,9 @@ fn no_setuid_file_survives_and_work_directories_are_private() {
         );
     }
     if root {
-        // A node running as root builds as an unprivileged account.
+        // A node running as root builds as an unprivileged account, which owns its directory.
         assert_eq!(std::fs::metadata(&tree).unwrap().uid(), 65534);
+        assert_eq!(std::fs::metadata(&build).unwrap().uid(), 65534);
     }
 }
 

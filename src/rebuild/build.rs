@@ -189,7 +189,14 @@ impl Runner<'_> {
     /// later look at it (the diff report) reads the copy, never something the tree points at.
     pub fn build(&self, dir: &Path, variant: &Variant) -> io::Result<BuildRun> {
         remove_dir(dir)?;
-        hostfs::private_dir(dir, self.user.is_some())?;
+        // `dir` stays the node's (the generated /etc, the outputs' copies, the tmpfs pointer);
+        // `dir/user` (0700) holds what the build writes, the build user's own when there is
+        // one: nobody else reaches anything the build makes while it runs, and nothing the
+        // build user can change is ever written to or followed by the node.
+        let shared = self.user.is_some();
+        hostfs::private_dir(dir, shared)?;
+        let own = dir.join("user");
+        hostfs::private_dir(&own, false)?;
         let tree = if variant.reverse_order && Path::new("/dev/shm").is_dir() {
             let mut nonce = [0u8; 8];
             getrandom::fill(&mut nonce).map_err(|e| io::Error::other(e.to_string()))?;
@@ -197,16 +204,20 @@ impl Runner<'_> {
             // Keep a pointer from the job directory to where the tree is.
             fs::write(dir.join("tree-location"), t.to_string_lossy().as_bytes())?;
             hostfs::private_dir(&t, false)?;
-            t
+            if let Some(user) = self.user {
+                std::os::unix::fs::lchown(&t, Some(user.uid), Some(user.gid))?;
+            }
+            t.join("tree")
         } else {
-            dir.join("tree")
+            own.join("tree")
         };
         copy_tree(&self.inputs.source_tree, &tree, variant.reverse_order)?;
-        let home = dir.join("home");
+        let home = own.join("home");
         hostfs::private_dir(&home, false)?;
         if let Some(user) = self.user {
             hostfs::chown_tree(&tree, user)?;
             hostfs::chown_tree(&home, user)?;
+            std::os::unix::fs::lchown(&own, Some(user.uid), Some(user.gid))?;
         }
         let (build_path, home_path) = match self.mode {
             SandboxMode::Bwrap => (variant.build_path.clone(), SANDBOX_HOME.to_owned()),

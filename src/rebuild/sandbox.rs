@@ -329,7 +329,7 @@ fn bwrap_args(spec: &BuildSpec, limits: &Limits) -> io::Result<Vec<String>> {
     );
     match &spec.toolchain {
         Toolchain::Host { rust } => {
-            a.extend(host_system_args(&spec.etc)?);
+            a.extend(host_system_args(&spec.etc, &[])?);
             if let Some(rust) = rust {
                 push(&mut a, &["--ro-bind", &rust.to_string_lossy(), RUST_MOUNT]);
             }
@@ -389,7 +389,7 @@ fn push(a: &mut Vec<String>, items: &[&str]) {
 /// directories themselves), and an `/etc` holding only the generated files in `etc` (user,
 /// group, hosts, hostname, when present) and `/etc/alternatives` — never the host's own
 /// `/etc`, which may hold secrets (a node's key directory, say).
-fn host_system_args(etc: &Path) -> io::Result<Vec<String>> {
+fn host_system_args(etc: &Path, host_etc: &[&str]) -> io::Result<Vec<String>> {
     let mut a = Vec::new();
     push(&mut a, &["--ro-bind", "/usr", "/usr"]);
     for top in ["bin", "sbin", "lib", "lib32", "lib64", "libx32"] {
@@ -449,7 +449,11 @@ pub fn run_tool(
             "--die-with-parent",
             "--new-session",
         ])
-        .args(host_system_args(Path::new("/nonexistent"))?)
+        // Python's ctypes finds libraries (libarchive, for diffoscope) through ldconfig's cache.
+        .args(host_system_args(
+            Path::new("/nonexistent"),
+            &["ld.so.cache"],
+        )?)
         .args(["--proc", "/proc", "--dev", "/dev"])
         .args(["--size", &limits.tmp_bytes.to_string(), "--tmpfs", "/tmp"])
         .arg("--ro-bind")
