@@ -346,7 +346,7 @@ fn a_fork_bomb_is_contained() {
     }
     // Bounded: at most 64 processes, 30 s.
     let (v, log) = limited(
-        "for i in $(seq 200); do sleep 5 & done; wait; :(){ :|:& };: ; sleep 1",
+        "sh -c 'for i in $(seq 200); do sleep 5 & done; wait'; b() { b | b & }; b; sleep 3; exit 1",
         &["--max-procs", "64", "--timeout", "30"],
     );
     assert_eq!(v["result"], "build-failed", "{v}");
@@ -377,4 +377,106 @@ fn tmp_and_disk_are_bounded() {
     );
     assert_eq!(v["result"], "build-failed", "{v}");
     assert!(v["detail"].as_str().unwrap().contains("disk limit"), "{v}");
+}
+
+#[test]
+fn a_node_runs_as_an_unprivileged_account() {
+    if !common_root() {
+        eprintln!("skipped: switching to another account needs root");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ledger = Ledger::start(dir);
+    let publisher = ledger.key("pub.example");
+    let f = rb::copy_fixture(dir, "hello-c", "hello-c-1.0.0");
+    rb::build_artifacts(&f, "reprove.toml", &f.join("dist"), &dir.join("pw"));
+    ledger.publish(&f.join("reprove.toml"), &publisher, Some(&f.join("dist")));
+    // The node's account: its own binary copy, key and work directory, nothing of root's.
+    let home = dir.join("node");
+    std::fs::create_dir_all(&home).unwrap();
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = home.join("reprove");
+    std::fs::copy(env!("CARGO_BIN_EXE_reprove"), &bin).unwrap();
+    let key = ledger.key("node.example");
+    let node_key = home.join("node.key");
+    std::fs::copy(&key, &node_key).unwrap();
+    std::fs::set_permissions(&node_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let o = std::process::Command::new("chown")
+        .args(["-R", "65534:65534"])
+        .arg(&home)
+        .status()
+        .unwrap();
+    assert!(o.success());
+    let work = home.join("work");
+    let o = std::process::Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args([
+            "rebuild",
+            "--release",
+            "hello-c@1.0.0",
+            "--ledger",
+            &ledger.server.url,
+        ])
+        .args([
+            "--log-key",
+            &ledger.vkey,
+            "--key",
+            node_key.to_str().unwrap(),
+        ])
+        .args(["--work", work.to_str().unwrap(), "--submit", "--json"])
+        .env("NO_COLOR", "1")
+        .env("HOME", &home)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|_| panic!("{}{}", text(&o.stdout), text(&o.stderr)));
+    assert_eq!(o.status.code(), Some(0), "{v}\n{}", text(&o.stderr));
+    assert_eq!(v["result"], "reproduced", "{v}");
+    // Everything it made is its own and private.
+    let meta = std::fs::metadata(&work).unwrap();
+    assert_eq!(
+        (meta.uid(), meta.permissions().mode() & 0o777),
+        (65534, 0o700)
+    );
+    let job = PathBuf::from(v["job_dir"].as_str().unwrap());
+    assert_eq!(
+        std::fs::metadata(job.join("build/user/tree"))
+            .unwrap()
+            .uid(),
+        65534
+    );
+}
+
+#[test]
+fn a_key_inside_the_work_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ledger = Ledger::start(dir);
+    let key = ledger.key("node.example");
+    let work = key.parent().unwrap();
+    for cmd in [
+        vec!["rebuild", "--release", "a@1"],
+        vec!["rebuilder", "run"],
+    ] {
+        let mut args = cmd.clone();
+        args.extend_from_slice(&[
+            "--ledger",
+            &ledger.server.url,
+            "--log-key",
+            &ledger.vkey,
+            "--key",
+            key.to_str().unwrap(),
+            "--work",
+            work.to_str().unwrap(),
+        ]);
+        let o = common::reprove(&args);
+        assert_eq!(o.status.code(), Some(2), "{cmd:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).contains("inside the work directory"),
+            "{cmd:?}: {}",
+            text(&o.stderr)
+        );
+    }
 }

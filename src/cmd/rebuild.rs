@@ -42,6 +42,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
         .with_context(|| format!("--release {release:?} is not NAME@VERSION"))?;
     let log_key = read_log_key(args)?;
+    hostfs::key_outside_work(key, &args.work).map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
     configure(&mut config, &args.build)?;

@@ -31,6 +31,8 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("--publisher {p:?} is not a verifier key"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    crate::rebuild::hostfs::key_outside_work(&args.key, &args.work)
+        .map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(&args.key)?;
     // Zero would make the node poll the ledger (or retry) in a busy loop.
     let secs = |what: &str, v: f64| -> anyhow::Result<Duration> {

@@ -89,6 +89,36 @@ pub fn running_as_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
+/// Refuses a signing key kept inside the work directory, where the jobs' files live.
+pub fn key_outside_work(key: &Path, work: &Path) -> Result<(), String> {
+    let real = |p: &Path| -> PathBuf {
+        let abs = std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+        // The longest existing ancestor, resolved, and the rest as written.
+        let mut base = abs.as_path();
+        let mut rest = Vec::new();
+        while !base.exists() {
+            match (base.parent(), base.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    base = parent;
+                }
+                _ => break,
+            }
+        }
+        let mut out = fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+        out.extend(rest.iter().rev());
+        out
+    };
+    if real(key).starts_with(real(work)) {
+        return Err(format!(
+            "the key {} is inside the work directory {}: keep it where no job's files are",
+            key.display(),
+            work.display()
+        ));
+    }
+    Ok(())
+}
+
 /// Creates `dir` (and missing parents) and sets its mode: `0700` — or `0711` when `traverse`,
 /// so that a build user can reach a directory below it without being able to list anything.
 pub fn private_dir(dir: &Path, traverse: bool) -> io::Result<()> {
@@ -408,6 +438,17 @@ mod tests {
         symlink("../../etc", dir.path().join("d/bad")).unwrap();
         let err = check_links(dir.path()).unwrap_err();
         assert!(err.starts_with("d/bad is a symlink"), "{err}");
+    }
+
+    #[test]
+    fn a_key_inside_the_work_directory_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = dir.path().join("work/keys/k.key");
+        fs::create_dir_all(key.parent().unwrap()).unwrap();
+        fs::write(&key, b"k").unwrap();
+        assert!(key_outside_work(&key, &dir.path().join("work")).is_err());
+        assert!(key_outside_work(&key, &dir.path().join("work/./")).is_err());
+        assert!(key_outside_work(&key, &dir.path().join("other/new")).is_ok());
     }
 
     #[test]

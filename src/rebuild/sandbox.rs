@@ -416,11 +416,12 @@ fn host_system_args(etc: &Path, host_etc: &[&str]) -> io::Result<Vec<String>> {
         }
     }
     // Debian's /usr/bin/cc and friends are links through /etc/alternatives.
-    if Path::new("/etc/alternatives").is_dir() {
-        push(
-            &mut a,
-            &["--ro-bind", "/etc/alternatives", "/etc/alternatives"],
-        );
+    for f in std::iter::once("alternatives").chain(host_etc.iter().copied()) {
+        let host = Path::new("/etc").join(f);
+        if host.exists() {
+            let host = host.to_string_lossy();
+            push(&mut a, &["--ro-bind", &host, &host]);
+        }
     }
     push(&mut a, &["--remount-ro", "/etc"]);
     Ok(a)
