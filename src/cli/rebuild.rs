@@ -163,4 +163,10 @@ pub struct BuildArgs {
     /// Most files and directories the build tree and home may hold.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_files: u64,
+    /// A cgroup v2 directory delegated to this node (systemd: Delegate=yes; `memory` and `pids`
+    /// enabled in its cgroup.subtree_control). Each build then runs in a child of it whose
+    /// memory.max (--memory, all processes and tmpfs together) and pids.max (--max-procs)
+    /// bound the whole build.
+    #[arg(long, value_name = "DIR")]
+    pub cgroup: Option<PathBuf>,
 }

@@ -133,6 +133,7 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
                 inputs: &inputs,
                 recipe: &recipe,
                 user,
+                cgroup: None,
             };
             let dir = work.join(format!("bench-{side}-{i}"));
             let t = Instant::now();

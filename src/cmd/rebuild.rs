@@ -165,6 +165,7 @@ fn local(
     let loaded = manifest::load(path)?;
     let user = hostfs::BuildUser::for_this_process(args.build.build_user.as_deref())
         .map_err(|e| anyhow::anyhow!(e))?;
+    let cgroup = delegated_cgroup(&args.build)?;
     let work = std::path::absolute(&args.work)?;
     hostfs::private_dir(&work, user.is_some())
         .with_context(|| format!("cannot create {}", args.work.display()))?;
@@ -211,6 +212,7 @@ fn local(
         inputs: &inputs,
         recipe: &predicate.recipe,
         user,
+        cgroup: cgroup.as_ref(),
     };
     let run = runner.build(&job.join("build"), &Variant::baseline())?;
     std::fs::write(job.join("build.log"), &run.finished.log)?;
@@ -340,9 +342,18 @@ pub fn sandbox_mode(args: &BuildArgs) -> SandboxMode {
     }
 }
 
-/// Applies `args` (sandbox, limits, toolchain, builder id, build user) to a node's
+/// The delegated cgroup `--cgroup` names, checked.
+fn delegated_cgroup(args: &BuildArgs) -> anyhow::Result<Option<crate::rebuild::cgroup::Delegated>> {
+    args.cgroup
+        .as_deref()
+        .map(|d| crate::rebuild::cgroup::Delegated::open(d).map_err(|e| anyhow::anyhow!(e)))
+        .transpose()
+}
+
+/// Applies `args` (sandbox, limits, toolchain, builder id, build user, cgroup) to a node's
 /// configuration.
 pub fn configure(config: &mut NodeConfig, args: &BuildArgs) -> anyhow::Result<()> {
+    config.cgroup = delegated_cgroup(args)?;
     config.build_user = hostfs::BuildUser::for_this_process(args.build_user.as_deref())
         .map_err(|e| anyhow::anyhow!(e))?;
     config.sandbox = sandbox_mode(args);

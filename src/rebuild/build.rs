@@ -178,6 +178,8 @@ pub struct Runner<'a> {
     pub recipe: &'a Recipe,
     /// The host account the build runs as (`None`: the node's own, which is never root).
     pub user: Option<BuildUser>,
+    /// The delegated cgroup builds run in children of, when the operator gave one.
+    pub cgroup: Option<&'a super::cgroup::Delegated>,
 }
 
 impl Runner<'_> {
@@ -238,6 +240,7 @@ impl Runner<'_> {
             toolchain: self.inputs.toolchain.clone(),
             faketime: variant.faketime.clone(),
             user: self.user,
+            cgroup: self.cgroup.cloned(),
         };
         let finished = sandbox::run(self.mode, &spec, self.limits)?;
         // The build's processes are gone (the sandbox's pid namespace died with it): nothing

@@ -123,12 +123,19 @@ mod tests {
         fs::write(dir.path().join("cgroup.subtree_control"), "cpu pids\n").unwrap();
         let err = Delegated::open(dir.path()).unwrap_err();
         assert!(err.contains("memory controller"), "{err}");
-        fs::write(dir.path().join("cgroup.subtree_control"), "cpu memory pids\n").unwrap();
+        fs::write(
+            dir.path().join("cgroup.subtree_control"),
+            "cpu memory pids\n",
+        )
+        .unwrap();
         // A plain directory passes the file checks; the kernel is what makes it a cgroup.
         let d = Delegated::open(dir.path()).unwrap();
         let cg = d.build_cgroup(1 << 30, 64).unwrap();
         let child = cg.procs_file().parent().unwrap().to_path_buf();
-        assert_eq!(fs::read_to_string(child.join("memory.max")).unwrap(), "1073741824");
+        assert_eq!(
+            fs::read_to_string(child.join("memory.max")).unwrap(),
+            "1073741824"
+        );
         assert_eq!(fs::read_to_string(child.join("pids.max")).unwrap(), "64");
         fs::write(child.join("memory.events"), "low 0\noom 1\noom_kill 1\n").unwrap();
         assert!(cg.oom_killed());

@@ -19,6 +19,7 @@
 //! TOML), `time` (RFC 3339 stamps).
 
 pub mod build;
+pub mod cgroup;
 pub mod compare;
 pub mod diff;
 pub mod fetch;
@@ -73,6 +74,8 @@ pub struct NodeConfig {
     /// The host account builds run as: `None` for the node's own (an unprivileged node); a
     /// node running as root always has one ([`hostfs::BuildUser::for_this_process`]).
     pub build_user: Option<hostfs::BuildUser>,
+    /// A delegated cgroup v2 each build runs in a child of (`--cgroup`).
+    pub cgroup: Option<cgroup::Delegated>,
 }
 
 impl NodeConfig {
@@ -90,6 +93,7 @@ impl NodeConfig {
             builder_id,
             fetch_timeout: Duration::from_secs(600),
             build_user: hostfs::BuildUser::for_this_process(None).unwrap_or(None),
+            cgroup: None,
         }
     }
 
@@ -235,6 +239,7 @@ pub fn rebuild_release(
         inputs: &inputs,
         recipe: &p.recipe,
         user: config.build_user,
+        cgroup: config.cgroup.as_ref(),
     };
     let run = runner
         .build(&job.join("build"), &Variant::baseline())

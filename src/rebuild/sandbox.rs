@@ -20,7 +20,9 @@
 //! - the log: the single pipe that both stdout and stderr write to, kept up to `log_bytes`.
 //!
 //! What this does not bound: the sum of the memory of all the build's processes (each is
-//! bounded; a cgroup would bound the total). docs/operations.md says so.
+//! bounded). Given a delegated cgroup v2 (`--cgroup`, [`super::cgroup`]), each build also runs
+//! in a child cgroup whose `memory.max` bounds that sum, tmpfs included, and whose `pids.max`
+//! bounds its processes whatever account they run as. docs/operations.md says so.
 //!
 //! A node running as root never runs a build as root: bwrap is started as the unprivileged
 //! build user ([`BuildSpec::user`]), so the build's files belong to that account and no file
@@ -134,6 +136,8 @@ pub struct BuildSpec {
     pub faketime: Option<String>,
     /// The host account bwrap (and so the build) runs as; `None`: this process's own.
     pub user: Option<BuildUser>,
+    /// A delegated cgroup v2 to run the build in a child of (total memory, process count).
+    pub cgroup: Option<super::cgroup::Delegated>,
 }
 
 /// How a build ended.
@@ -181,25 +185,54 @@ pub fn bwrap_version() -> Option<String> {
 /// Runs the build to its end (or its limit). `Err` only for local failures: the sandbox or the
 /// limit tool could not be started, the log pipe failed.
 pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<Finished> {
-    let mut cmd = Command::new("prlimit");
-    cmd.arg(format!("--as={}", limits.memory_bytes))
-        .arg(format!("--nproc={}", limits.max_procs))
-        .arg(format!("--fsize={}", limits.disk_bytes))
-        .arg("--");
-    match mode {
-        SandboxMode::Bwrap => {
-            write_etc(spec)?;
-            cmd.arg("bwrap").args(bwrap_args(spec, limits)?);
-        }
-        SandboxMode::InsecureNone => {
-            cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
-        }
+    // prlimit … -- [bwrap …] sh -c 'umask …' …: the build, with its per-process limits.
+    let mut inner: Vec<String> = vec![
+        "prlimit".into(),
+        format!("--as={}", limits.memory_bytes),
+        format!("--nproc={}", limits.max_procs),
+        format!("--fsize={}", limits.disk_bytes),
+        "--".into(),
+    ];
+    if mode == SandboxMode::Bwrap {
+        write_etc(spec)?;
+        inner.push("bwrap".into());
+        inner.extend(bwrap_args(spec, limits)?);
     }
-    if let Some(user) = spec.user {
-        // std drops the supplementary groups too when it changes the uid as root.
-        cmd.uid(user.uid).gid(user.gid);
+    inner.extend(wrapped_command(spec));
+    // With a delegated cgroup, a shell joins the build's cgroup first and then becomes the
+    // build (dropping to the build user with setpriv): nothing of the build starts outside it.
+    let cgroup = match &spec.cgroup {
+        Some(d) => Some(d.build_cgroup(limits.memory_bytes, limits.max_procs)?),
+        None => None,
+    };
+    let mut cmd = match &cgroup {
+        Some(cg) => {
+            let mut c = Command::new("/bin/sh");
+            c.arg("-c")
+                .arg("echo $$ > \"$0\" && exec \"$@\"")
+                .arg(cg.procs_file());
+            if let Some(user) = spec.user {
+                c.arg("setpriv")
+                    .arg(format!("--reuid={}", user.uid))
+                    .arg(format!("--regid={}", user.gid))
+                    .args(["--clear-groups", "--"]);
+            }
+            c.args(&inner);
+            c
+        }
+        None => {
+            let mut c = Command::new(&inner[0]);
+            c.args(&inner[1..]);
+            if let Some(user) = spec.user {
+                // std drops the supplementary groups too when it changes the uid as root.
+                c.uid(user.uid).gid(user.gid);
+            }
+            c
+        }
+    };
+    if mode == SandboxMode::InsecureNone {
+        cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
     }
-    cmd.args(wrapped_command(spec));
     let (reader, writer) = io::pipe()?;
     cmd.stdin(Stdio::null())
         .stdout(writer.try_clone()?)
@@ -252,8 +285,13 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
         }
     };
     // Anything the build left running in its process group goes too (in the sandbox, the pid
-    // namespace is already gone with bwrap).
+    // namespace is already gone with bwrap), and so does anything left in its cgroup.
     kill_group(pid);
+    let oom = cgroup.as_ref().is_some_and(|cg| {
+        cg.kill_all(Duration::from_secs(10));
+        cg.oom_killed()
+    });
+    drop(cgroup);
     let elapsed = started.elapsed();
     let mut log = match log_rx.recv_timeout(Duration::from_secs(10)) {
         Ok(log) => log?,
@@ -283,6 +321,15 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
         None if status.success() => Exit::Success,
         None => Exit::Failed(status.code()),
     };
+    if oom {
+        log.extend_from_slice(
+            format!(
+                "\n[reprove: a process was killed at the build's memory limit of {} bytes]\n",
+                limits.memory_bytes
+            )
+            .as_bytes(),
+        );
+    }
     Ok(Finished { exit, log, elapsed })
 }
 
@@ -603,6 +650,7 @@ mod tests {
             toolchain: Toolchain::Host { rust: None },
             faketime: Some("+1d".into()),
             user: None,
+            cgroup: None,
         };
         let v = wrapped_command(&spec);
         assert_eq!(v[2], "umask 0022 && exec \"$@\"");
