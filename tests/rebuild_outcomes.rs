@@ -120,6 +120,11 @@ fn the_tampered_release_gives_mismatch_naming_the_differing_file() {
     };
     assert!(builtin.contains("first difference at offset"), "{builtin}");
     assert!(!builtin.contains("hello-c-1.0.0/README"), "{builtin}");
+    let installed = std::process::Command::new("diffoscope")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert_eq!(diffoscope.is_some(), installed, "{report}");
     if let Some(d) = diffoscope {
         assert!(d.contains("bin/hello"), "{d}");
         // It ran in its own sandbox: its inputs are named there, not by the node's paths.
