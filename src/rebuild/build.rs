@@ -250,10 +250,11 @@ impl Runner<'_> {
         let out_dir = dir.join("outputs");
         hostfs::private_dir(&out_dir, false)?;
         let mut outputs = BTreeMap::new();
-        for (path, name) in &self.recipe.outputs {
+        for (i, (path, name)) in self.recipe.outputs.iter().enumerate() {
             let found = match hostfs::open_output(&tree, path)? {
                 Some(file) => {
-                    let copy = out_dir.join(safe_name(name));
+                    // By position: two artifact names may map to one safe file name.
+                    let copy = out_dir.join(format!("{i}-{}", safe_name(name)));
                     let _ = fs::remove_file(&copy);
                     match hostfs::copy_capped(file, &copy, fetch::MAX_DOWNLOAD) {
                         Ok(_) => Some((copy.clone(), hash_file(&copy, |_| {})?)),
