@@ -404,13 +404,18 @@ impl LogClient {
     }
 }
 
-/// The most lookup pages one lookup follows (a page holds up to the server's page limit).
+/// The most lookup pages one lookup follows, and the page size it asks for (the server's
+/// maximum): a million indices. Past that the lookup fails: a decision on part of the answer
+/// could miss the one entry that matters (a log, or whoever fills a key's index with junk,
+/// can push it past any budget).
 const MAX_LOOKUP_PAGES: usize = 1000;
+const LOOKUP_PAGE: usize = 1000;
 
 impl LogClient {
-    /// Every index a lookup path (`lookup/…`) answers, following `next` through all pages
-    /// (bounded), sorted and without repeats. A 404 is no entries. Lookups are hints: callers
-    /// prove every entry they use.
+    /// Every index a lookup path (`lookup/…`) answers, following `next` through all pages,
+    /// sorted and without repeats. A 404 is no entries. Fails, rather than answer in part, when
+    /// the pages do not end within [`MAX_LOOKUP_PAGES`] or a page's `next` does not move on.
+    /// Lookups are hints: callers prove every entry they use.
     pub fn lookup_all(&self, path: &str) -> anyhow::Result<Vec<u64>> {
         #[derive(serde::Deserialize)]
         struct Page {
@@ -419,14 +424,18 @@ impl LogClient {
         }
         let mut out = Vec::new();
         let mut after: Option<u64> = None;
+        let mut complete = false;
         for _ in 0..MAX_LOOKUP_PAGES {
             let page = match after {
-                None => path.to_owned(),
-                Some(a) => format!("{path}?after={a}"),
+                None => format!("{path}?limit={LOOKUP_PAGE}"),
+                Some(a) => format!("{path}?after={a}&limit={LOOKUP_PAGE}"),
             };
             let body = match self.get(&page) {
                 Ok(b) => b,
-                Err(FetchError::NotFound { .. }) => break,
+                Err(FetchError::NotFound { .. }) => {
+                    complete = true;
+                    break;
+                }
                 Err(e) => {
                     return Err(anyhow::Error::new(e).context(format!("looking up {page}")));
                 }
@@ -435,9 +444,27 @@ impl LogClient {
                 .map_err(|e| anyhow::anyhow!("{}: not a lookup answer: {e}", self.url(&page)))?;
             out.extend(indices);
             match next {
-                Some(n) if Some(n) != after => after = Some(n),
-                _ => break,
+                None => {
+                    complete = true;
+                    break;
+                }
+                Some(n) if after.is_some_and(|a| n <= a) => anyhow::bail!(
+                    "{}: the lookup's next page ({n}) does not move past the last ({}): refusing \
+                     to decide on part of the answer",
+                    self.url(path),
+                    after.unwrap_or_default()
+                ),
+                Some(n) => after = Some(n),
             }
+        }
+        if !complete {
+            anyhow::bail!(
+                "{}: the lookup goes on past {MAX_LOOKUP_PAGES} pages ({} indices so far): \
+                 refusing to decide on part of the answer (someone may be filling this index \
+                 to hide an entry)",
+                self.url(path),
+                out.len()
+            );
         }
         out.sort_unstable();
         out.dedup();
@@ -684,6 +711,72 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A lookup server on 127.0.0.1 whose page after `a` is `page(a)` (bounded: it stops
+    /// answering after 2,000 requests).
+    fn lookup_server(page: fn(Option<u64>) -> String) -> String {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut served = 0;
+            for conn in listener.incoming() {
+                let Ok(conn) = conn else { break };
+                let mut reader = BufReader::new(conn.try_clone().unwrap());
+                let mut out = conn;
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                        break;
+                    }
+                    let after = line
+                        .split_whitespace()
+                        .nth(1)
+                        .and_then(|t| t.split("after=").nth(1))
+                        .and_then(|v| v.split('&').next())
+                        .and_then(|v| v.parse().ok());
+                    loop {
+                        let mut h = String::new();
+                        if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
+                            break;
+                        }
+                    }
+                    let body = page(after);
+                    let _ = write!(
+                        out,
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    served += 1;
+                    if served > 2000 {
+                        return;
+                    }
+                }
+            }
+        });
+        url
+    }
+
+    #[test]
+    fn a_lookup_that_never_ends_fails_instead_of_answering_in_part() {
+        let url = lookup_server(|after| {
+            let a = after.unwrap_or(0);
+            format!("{{\"indices\":[{a}],\"next\":{}}}", a + 1)
+        });
+        let c = LogClient::new(&url, ClientOptions::default()).unwrap();
+        let err = c.lookup_all("lookup/key/530d903a").unwrap_err().to_string();
+        assert!(err.contains("goes on past 1000 pages"), "{err}");
+        let url = lookup_server(|_| "{\"indices\":[1],\"next\":5}".to_owned());
+        let c = LogClient::new(&url, ClientOptions::default()).unwrap();
+        let err = c.lookup_all("lookup/key/530d903a").unwrap_err().to_string();
+        assert!(err.contains("does not move past"), "{err}");
+        let url = lookup_server(|after| match after {
+            None => "{\"indices\":[1,2],\"next\":2}".to_owned(),
+            Some(_) => "{\"indices\":[3],\"next\":null}".to_owned(),
+        });
+        let c = LogClient::new(&url, ClientOptions::default()).unwrap();
+        assert_eq!(c.lookup_all("lookup/key/530d903a").unwrap(), [1, 2, 3]);
+    }
 
     #[test]
     fn path_segments_are_percent_encoded() {

@@ -176,18 +176,38 @@ impl<'p> Online<'p> {
     /// The indices of every revocation notice about `keys` (vkeys), and about the replacement
     /// keys those notices introduce, followed transitively.
     pub fn revocations_of(&mut self, keys: Vec<String>) -> anyhow::Result<BTreeSet<u64>> {
+        let recovery: Vec<NoteVerifier> = self
+            .policy
+            .operators
+            .iter()
+            .filter_map(|o| o.recovery_key.clone())
+            .collect();
         let mut queue = keys;
         let mut asked: BTreeSet<String> = BTreeSet::new();
         let mut found: BTreeSet<u64> = BTreeSet::new();
         while let Some(key) = queue.pop() {
-            if asked.len() >= MAX_KEYS || !asked.insert(key.clone()) {
+            if asked.contains(&key) {
                 continue;
             }
+            if asked.len() >= MAX_KEYS {
+                anyhow::bail!(
+                    "more than {MAX_KEYS} keys to follow through replacement notices: refusing \
+                     to decide on part of the revocations"
+                );
+            }
+            asked.insert(key.clone());
+            let revoked = NoteVerifier::parse(&key).ok();
             let path = format!("lookup/revocations/{}", hex::encode(&key));
             for index in self.lookup(&path)? {
                 found.insert(index);
+                // A replacement is followed only from a notice that could apply: about this
+                // key, signed by it or by a recovery key. Anyone else's notices name whatever
+                // keys they like; following them would let strangers exhaust the budget.
                 if let Verified::Entry(e) = self.verified(index)?
                     && let EntryKind::Revocation(n) = e.entry().kind()
+                    && let Some(revoked) = &revoked
+                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| &k == revoked)
+                    && (e.signer() == revoked || recovery.iter().any(|r| r == e.signer()))
                     && let Some(r) = n.replacement.as_deref()
                     && let Ok(r) = NoteVerifier::parse(r)
                 {

@@ -97,6 +97,10 @@ pub enum CheckpointError {
     /// The root hash is not canonical standard base64 of exactly 32 bytes.
     #[error("root hash is not base64 of 32 bytes")]
     InvalidRootHash,
+    /// A tree of size 0 whose root is not SHA-256 of nothing (RFC 6962 §2.1): no such tree
+    /// exists, and accepting one would let a log start a consumer on a root it never had.
+    #[error("a checkpoint of size 0 must have the empty tree's root (SHA-256 of nothing)")]
+    EmptyTreeRoot,
 
     // Bad input: signatures.
     /// The signed note is malformed, or a known key's signature on it does not verify.
@@ -157,6 +161,9 @@ pub fn verify_checkpoint(
     }
     let note = Note::parse(signed_note)?;
     let checkpoint = Checkpoint::parse(note.text().as_bytes())?;
+    if checkpoint.size() == 0 && *checkpoint.root() != crate::merkle::empty_root() {
+        return Err(CheckpointError::EmptyTreeRoot);
+    }
     if checkpoint.origin != log_key.name() {
         return Err(CheckpointError::OriginMismatch {
             origin: checkpoint.origin,
@@ -582,6 +589,25 @@ mod tests {
         assert_eq!(cosig.key_id(), 0x8d66cf3f);
         assert_eq!(cosig.bytes().len(), 72);
         assert_eq!(split_cosignature(cosig.bytes()).unwrap().0, 1679315147);
+    }
+
+    #[test]
+    fn an_empty_tree_must_have_the_empty_root() {
+        let bad = Checkpoint::new("example.com/log", 0, [7; 32]).unwrap();
+        let err = verify_checkpoint(
+            &sign(&bad, &log()).unwrap(),
+            &log().verifier(),
+            &policy(&[], 0),
+        )
+        .unwrap_err();
+        assert!(matches!(err, CheckpointError::EmptyTreeRoot), "{err}");
+        let good = Checkpoint::new("example.com/log", 0, crate::merkle::empty_root()).unwrap();
+        verify_checkpoint(
+            &sign(&good, &log()).unwrap(),
+            &log().verifier(),
+            &policy(&[], 0),
+        )
+        .unwrap();
     }
 
     #[test]

@@ -120,6 +120,12 @@ pub enum PolicyError {
         first: String,
         second: String,
     },
+    /// One public key under two names (or in two roles) would count twice: a signature can be
+    /// relabelled with the other name's key ID without the private key.
+    #[error(
+        "{second} has the same public key as {first}: one public key may appear once in a policy (operators, recovery keys and witnesses alike)"
+    )]
+    PublicKeyTwice { first: String, second: String },
 }
 
 impl Policy {
@@ -294,6 +300,35 @@ impl RawPolicy {
                 recovery_key,
                 allow_rotation: raw.allow_rotation,
             });
+        }
+        // Every public key once, whatever the name or role it is given under.
+        let mut seen: BTreeMap<[u8; 32], String> = BTreeMap::new();
+        let roles = operators
+            .iter()
+            .flat_map(|o| {
+                o.keys
+                    .iter()
+                    .map(move |k| (format!("a key of operator {:?} ({k})", o.name), k))
+                    .chain(o.recovery_key.iter().map(move |k| {
+                        (
+                            format!("the recovery key of operator {:?} ({k})", o.name),
+                            k,
+                        )
+                    }))
+            })
+            .chain(
+                witnesses
+                    .witnesses()
+                    .iter()
+                    .map(|k| (format!("witness {k}"), k)),
+            );
+        for (role, key) in roles {
+            if let Some(first) = seen.insert(key.public_key(), role.clone()) {
+                return Err(PolicyError::PublicKeyTwice {
+                    first,
+                    second: role,
+                });
+            }
         }
         if self.threshold == 0 {
             return Err(PolicyError::ZeroThreshold);

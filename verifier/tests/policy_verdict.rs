@@ -712,6 +712,14 @@ fn a_policy_round_trips_through_encode() {
     assert_eq!(again.log.url.as_deref(), Some("http://127.0.0.1:8080"));
 }
 
+/// `vkey`'s public key under another name (a valid vkey: its key ID is computed anew).
+fn relabelled(vkey: &str, name: &str) -> String {
+    let k = NoteVerifier::parse(vkey).unwrap();
+    NoteVerifier::new(name, k.key_type(), &k.public_key())
+        .unwrap()
+        .to_string()
+}
+
 /// Every malformed policy is refused with an error that names the problem.
 #[test]
 fn malformed_policies_are_refused_with_a_clear_error() {
@@ -746,6 +754,17 @@ fn malformed_policies_are_refused_with_a_clear_error() {
         (
             good.replace(&w.c1.vkey(), "carol+00000000+AAAA"),
             "operator[2].keys[0]",
+        ),
+        // bob's public key again, under another name, as carol's: one signature by bob could
+        // be relabelled with the other key ID and counted for two operators.
+        (
+            good.replace(&w.c1.vkey(), &relabelled(&w.b1.vkey(), "carol-1")),
+            "same public key",
+        ),
+        // ...or as a recovery key, or a witness.
+        (
+            good.replace(&w.ar.vkey(), &relabelled(&w.c1.vkey(), "alice-recovery")),
+            "same public key",
         ),
         (
             good.replace(
@@ -784,6 +803,23 @@ fn malformed_policies_are_refused_with_a_clear_error() {
         Policy::parse(&vec![b' '; 2 << 20]),
         Err(PolicyError::TooLarge(_))
     ));
+
+    // Two witnesses with one public key would meet a quorum of 2 with one cosignature.
+    let twin = NoteVerifier::new(
+        "witness-twin.example",
+        witness.cosignature_verifier().key_type(),
+        &witness.cosignature_verifier().public_key(),
+    )
+    .unwrap();
+    let err = Policy::parse(
+        format!(
+            "{good}\n[witnesses]\nquorum = 2\nkeys = [\"{}\", \"{twin}\"]\n",
+            witness.cosignature_verifier()
+        )
+        .as_bytes(),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("appears twice"), "{err}");
 
     // A witness quorum that can be met is accepted.
     let ok = format!(
