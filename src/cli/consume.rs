@@ -25,6 +25,11 @@ pub struct Verify {
     /// The consumer policy (TOML): trusted log, witnesses, operators and their keys, threshold.
     #[arg(long, value_name = "POLICY.toml")]
     pub policy: PathBuf,
+    /// The release the files must come from: only attestations of NAME@VERSION count (without
+    /// it, any logged release that lists the bytes — from a publisher the policy accepts —
+    /// does).
+    #[arg(long, value_name = "NAME@VERSION")]
+    pub release: Option<String>,
     /// The log's URL [default: the policy's log.url].
     #[arg(long, value_name = "URL", conflicts_with = "bundle")]
     pub ledger: Option<String>,

@@ -116,7 +116,13 @@ fn check(
         let evidence = online
             .evidence(sha256)
             .with_context(|| format!("gathering evidence about {artifact}"))?;
-        reports.push(report::judge(policy, artifact.clone(), sha256, &evidence));
+        reports.push(report::judge(
+            policy,
+            artifact.clone(),
+            sha256,
+            Some((name, version)),
+            &evidence,
+        ));
     }
     online.commit()?;
     Ok((manifests, reports, LogSeen::of(online.checkpoint())))

@@ -40,6 +40,11 @@ struct Output<'a> {
 /// Runs the command.
 pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
     let policy = load_policy(&args.policy)?;
+    let release = args
+        .release
+        .as_deref()
+        .map(crate::cmd::gate::split_release)
+        .transpose()?;
     let mut subjects = Vec::new();
     for d in &args.digest {
         let sha256 = parse_digest(d)?;
@@ -67,6 +72,7 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
                             &policy,
                             s.name.clone(),
                             &s.sha256,
+                            release,
                             &offline.evidence(&s.sha256),
                         ),
                     )
@@ -85,7 +91,7 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
                     .with_context(|| format!("gathering evidence about {}", s.name))?;
                 reports.push(finish(
                     s,
-                    report::judge(&policy, s.name.clone(), &s.sha256, &evidence),
+                    report::judge(&policy, s.name.clone(), &s.sha256, release, &evidence),
                 ));
             }
             online.commit()?;

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use reprove_verifier::policy::{Policy, PolicyCheckpoint};
-use reprove_verifier::policy::{Reason, Verdict, verdict};
+use reprove_verifier::policy::{Reason, Verdict, verdict_for};
 use reprove_verifier::predicates::EntryKind;
 use serde::Serialize;
 
@@ -67,9 +67,10 @@ pub fn judge(
     policy: &Policy,
     name: String,
     sha256: &[u8; 32],
+    release: Option<(&str, &str)>,
     evidence: &Evidence,
 ) -> ArtifactReport {
-    let v = verdict(policy, sha256, &evidence.entries);
+    let v = verdict_for(policy, sha256, release, &evidence.entries);
     let releases = evidence
         .entries
         .iter()
@@ -186,5 +187,12 @@ pub fn human(r: &ArtifactReport) -> String {
     for w in &v.warnings {
         let _ = writeln!(s, "  warning:     {w}");
     }
+    if !v.publisher_pinned {
+        let _ = writeln!(s, "  WARNING:     {UNPINNED}");
+    }
     s
 }
+
+/// What a verdict without `[[publisher]]` in the policy must say.
+pub const UNPINNED: &str = "the policy pins no publisher ([[publisher]]): any logged release \
+     that lists these bytes can make them trusted, whoever published it";

@@ -26,7 +26,9 @@ use crate::checkpoint::{VerifiedCheckpoint, WitnessPolicy};
 use crate::dsse::{Envelope, TrustedKey};
 use crate::merkle::Hash;
 use crate::note::{KeyType, NoteVerifier};
-use crate::predicates::{Entry, EntryKind, RebuildAttestation, RebuildResult, RevocationReason};
+use crate::predicates::{
+    Entry, EntryKind, RebuildAttestation, RebuildResult, RevocationReason, SandboxKind,
+};
 use crate::proof::TlogProof;
 use crate::statement::{PAYLOAD_TYPE, Statement};
 
@@ -81,6 +83,49 @@ pub struct Policy {
     pub on_mismatch: OnMismatch,
     /// The trusted operators.
     pub operators: Vec<Operator>,
+    /// Who may publish which projects. Empty: any publisher (verdicts say so loudly).
+    pub publishers: Vec<Publisher>,
+    /// Whether an attestation counts only from a sandboxed build (`sandbox.kind` not `none`).
+    pub require_sandbox: bool,
+}
+
+/// A publisher (or importer) trusted for some projects: a release manifest counts only when
+/// one of its keys signed it and one of its patterns matches the release's project.
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    /// A name, for reports.
+    pub name: String,
+    /// Project name patterns: exact names, or with `*` matching any run of characters.
+    pub projects: Vec<String>,
+    /// The publisher's keys (Ed25519).
+    pub keys: Vec<NoteVerifier>,
+}
+
+impl Publisher {
+    /// Whether `project` matches one of the patterns.
+    pub fn covers(&self, project: &str) -> bool {
+        self.projects.iter().any(|p| glob(p, project))
+    }
+}
+
+/// `*` matches any run of characters (none included); everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for mid in &parts[1..parts.len() - 1] {
+        match rest.find(mid) {
+            Some(at) => rest = &rest[at + mid.len()..],
+            None => return false,
+        }
+    }
+    true
 }
 
 /// Why a policy file was refused.
@@ -126,6 +171,10 @@ pub enum PolicyError {
         "{second} has the same public key as {first}: one public key may appear once in a policy (operators, recovery keys and witnesses alike)"
     )]
     PublicKeyTwice { first: String, second: String },
+    #[error("publisher[{0}] names no project (projects = [\"name\", \"prefix-*\", …])")]
+    PublisherWithoutProjects(usize),
+    #[error("publisher[{0}] has no keys")]
+    PublisherWithoutKeys(usize),
 }
 
 impl Policy {
@@ -169,6 +218,16 @@ impl Policy {
                     allow_rotation: o.allow_rotation,
                 })
                 .collect(),
+            require_sandbox: self.require_sandbox,
+            publisher: self
+                .publishers
+                .iter()
+                .map(|p| RawPublisher {
+                    name: p.name.clone(),
+                    projects: p.projects.clone(),
+                    keys: p.keys.iter().map(|k| k.to_string()).collect(),
+                })
+                .collect(),
         };
         // Serializing plain strings, integers and tables cannot fail.
         toml::to_string(&raw).expect("policy serializes")
@@ -194,6 +253,18 @@ struct RawPolicy {
     witnesses: Option<RawWitnesses>,
     #[serde(default)]
     operator: Vec<RawOperator>,
+    #[serde(default)]
+    require_sandbox: bool,
+    #[serde(default)]
+    publisher: Vec<RawPublisher>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPublisher {
+    name: String,
+    projects: Vec<String>,
+    keys: Vec<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -301,7 +372,28 @@ impl RawPolicy {
                 allow_rotation: raw.allow_rotation,
             });
         }
-        // Every public key once, whatever the name or role it is given under.
+        let mut publishers = Vec::with_capacity(self.publisher.len());
+        for (i, raw) in self.publisher.into_iter().enumerate() {
+            if raw.projects.is_empty() || raw.projects.iter().any(String::is_empty) {
+                return Err(PolicyError::PublisherWithoutProjects(i));
+            }
+            if raw.keys.is_empty() {
+                return Err(PolicyError::PublisherWithoutKeys(i));
+            }
+            let keys = raw
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(j, s)| signing_key(format!("publisher[{i}].keys[{j}]"), s))
+                .collect::<Result<Vec<_>, _>>()?;
+            publishers.push(Publisher {
+                name: raw.name,
+                projects: raw.projects,
+                keys,
+            });
+        }
+        // Every public key once, whatever the name or role it is given under. (A publisher's
+        // key may also be an operator's: publishing and rebuilding are different statements.)
         let mut seen: BTreeMap<[u8; 32], String> = BTreeMap::new();
         let roles = operators
             .iter()
@@ -349,6 +441,8 @@ impl RawPolicy {
             threshold: self.threshold,
             on_mismatch: self.on_mismatch,
             operators,
+            publishers,
+            require_sandbox: self.require_sandbox,
         })
     }
 }
@@ -368,6 +462,7 @@ fn same_key(a: &NoteVerifier, b: &NoteVerifier) -> bool {
 pub struct LoggedEntry {
     index: u64,
     leaf_hash: Hash,
+    digest: crate::predicates::Digests,
     signer: NoteVerifier,
     entry: Entry,
     checkpoint: VerifiedCheckpoint,
@@ -381,6 +476,11 @@ impl LoggedEntry {
     /// The entry's RFC 6962 leaf hash.
     pub fn leaf_hash(&self) -> &Hash {
         &self.leaf_hash
+    }
+    /// The sha256 and blake3 of the logged bytes (what an attestation's `release.digest`
+    /// names).
+    pub fn digest(&self) -> &crate::predicates::Digests {
+        &self.digest
     }
     /// The Ed25519 key whose DSSE signature over the entry verified. It may or may not be a key
     /// the policy trusts: that is for [`verdict`] to decide.
@@ -499,6 +599,7 @@ fn logged_entry(
         .operators
         .iter()
         .flat_map(|o| o.keys.iter().chain(o.recovery_key.iter()))
+        .chain(policy.publishers.iter().flat_map(|p| p.keys.iter()))
         .collect();
     // The signers the envelope names (reprove's keyid is the signer's vkey), resolved to policy
     // keys when they are ones, so most entries cost one key parse at most.
@@ -549,6 +650,10 @@ fn logged_entry(
     Ok(LoggedEntry {
         index: inclusion.index(),
         leaf_hash: crate::merkle::leaf_hash(entry),
+        digest: crate::predicates::Digests {
+            sha256: <sha2::Sha256 as sha2::Digest>::digest(entry).into(),
+            blake3: Some(*blake3::hash(entry).as_bytes()),
+        },
         signer,
         entry: entry_value,
         checkpoint: inclusion.checkpoint().clone(),
@@ -581,6 +686,9 @@ pub struct Verdict {
     pub ignored_revocations: Vec<IgnoredRevocation>,
     /// Things the consumer should know that did not decide the verdict.
     pub warnings: Vec<String>,
+    /// Whether the policy names the publishers it trusts (`[[publisher]]`). Without, any
+    /// logged release listing the artifact can make it trusted.
+    pub publisher_pinned: bool,
     /// One line: why trusted or not.
     pub summary: String,
 }
@@ -657,6 +765,15 @@ pub enum Reason {
     NotReproduced { result: RebuildResult },
     /// Another attestation of the same operator already counted.
     OperatorAlreadyCounted { operator: String },
+    /// The attestation's `release` does not resolve to a logged release manifest that lists
+    /// this artifact (with the name, version and entry digest the attestation gives).
+    ReleaseNotBound { release_index: u64, why: String },
+    /// The release is not the one the consumer asked about (`--release`).
+    OtherRelease { name: String, version: String },
+    /// No publisher the policy trusts for the project signed the release.
+    PublisherNotTrusted { release_index: u64, project: String },
+    /// The policy requires a sandboxed build and this one was not.
+    NotSandboxed,
 }
 
 impl fmt::Display for Reason {
@@ -684,8 +801,94 @@ impl fmt::Display for Reason {
             Reason::OperatorAlreadyCounted { operator } => {
                 write!(f, "operator {operator} already counted once")
             }
+            Reason::ReleaseNotBound { release_index, why } => {
+                write!(f, "its release (index {release_index}) {why}")
+            }
+            Reason::OtherRelease { name, version } => {
+                write!(f, "attests {name}@{version}, not the release asked about")
+            }
+            Reason::PublisherNotTrusted {
+                release_index,
+                project,
+            } => write!(
+                f,
+                "the release at index {release_index} is not signed by a publisher the policy trusts for {project}"
+            ),
+            Reason::NotSandboxed => f.write_str("built without a sandbox; the policy requires one"),
         }
     }
+}
+
+/// Checks that `att`'s release resolves among `entries` as [`verdict_for`] requires.
+fn bound_release(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    expected: Option<(&str, &str)>,
+    att: &RebuildAttestation,
+    entries: &[LoggedEntry],
+) -> Result<(), Reason> {
+    let r = &att.predicate.release;
+    let unbound = |why: &str| Reason::ReleaseNotBound {
+        release_index: r.log_index,
+        why: why.to_owned(),
+    };
+    if let Some((name, version)) = expected
+        && (r.name != name || r.version != version)
+    {
+        return Err(Reason::OtherRelease {
+            name: r.name.clone(),
+            version: r.version.clone(),
+        });
+    }
+    let Some(logged) = entries.iter().find(|e| e.index == r.log_index) else {
+        return Err(unbound(
+            "is not a release manifest listing this artifact among the entries seen",
+        ));
+    };
+    let EntryKind::Release(manifest) = logged.entry.kind() else {
+        return Err(unbound("is not a release manifest"));
+    };
+    let digest = logged.digest();
+    if digest.sha256 != r.digest.sha256 || r.digest.blake3.is_some_and(|b| digest.blake3 != Some(b))
+    {
+        return Err(unbound(
+            "has another entry digest than the attestation gives",
+        ));
+    }
+    if manifest.predicate.project != r.name || manifest.predicate.version != r.version {
+        return Err(unbound(
+            "has another name or version than the attestation gives",
+        ));
+    }
+    let listed = manifest
+        .subjects
+        .iter()
+        .find(|s| s.digest.sha256 == *sha256);
+    let Some(listed) = listed else {
+        return Err(unbound("does not list this artifact"));
+    };
+    let attested = att.subjects.iter().find(|s| s.digest.sha256 == *sha256);
+    if let (Some(a), Some(b)) = (listed.digest.blake3, attested.and_then(|s| s.digest.blake3))
+        && a != b
+    {
+        return Err(unbound(
+            "gives this artifact another blake3 than the attestation",
+        ));
+    }
+    if !policy.publishers.is_empty() {
+        let project = &manifest.predicate.project;
+        let trusted = policy
+            .publishers
+            .iter()
+            .any(|p| p.covers(project) && p.keys.iter().any(|k| same_key(k, &logged.signer)));
+        if !trusted {
+            return Err(Reason::PublisherNotTrusted {
+                release_index: r.log_index,
+                project: project.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Where a key stands in the policy at a given log index.
@@ -704,6 +907,22 @@ struct KeyStanding {
 /// entries about other artifacts are listed as not counting. Revocation notices apply to every
 /// attestation by the revoked key at or after the effective index.
 pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> Verdict {
+    verdict_for(policy, sha256, None, entries)
+}
+
+/// [`verdict`], counting only attestations of the release `name`@`version` when one is given.
+///
+/// An attestation counts only when its `release` resolves, among `entries`, to a release
+/// manifest: at its log index, with the entry digest, name and version it gives, listing this
+/// artifact (blake3 agreeing where both give one), and — when the policy names publishers —
+/// signed by a publisher trusted for the project. (A mismatch counts without that: hiding the
+/// release must not hide a trusted operator's mismatch.)
+pub fn verdict_for(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    release: Option<(&str, &str)>,
+    entries: &[LoggedEntry],
+) -> Verdict {
     let mut v = Verdict {
         sha256: hex::encode(sha256),
         trusted: false,
@@ -715,6 +934,7 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
         revocations: Vec::new(),
         ignored_revocations: Vec::new(),
         warnings: Vec::new(),
+        publisher_pinned: !policy.publishers.is_empty(),
         summary: String::new(),
     };
     let standing = key_standing(policy, entries, &mut v);
@@ -727,17 +947,8 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
         let att = match e.entry.kind() {
             EntryKind::Rebuild(att) => att,
             EntryKind::Revocation(_) => continue, // reported under revocations
-            EntryKind::Release(_) => {
-                v.not_counted.push(NotCounted {
-                    index: e.index,
-                    key,
-                    operator: None,
-                    reason: Reason::NotAnAttestation {
-                        predicate_type: e.entry.predicate_type().to_string(),
-                    },
-                });
-                continue;
-            }
+            // What attestations bind to; the report lists the releases.
+            EntryKind::Release(_) => continue,
         };
         let mut not = |operator: Option<&str>, reason: Reason| {
             v.not_counted.push(NotCounted {
@@ -803,6 +1014,14 @@ pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> V
                 not(Some(op), Reason::NotReproduced { result: other });
                 continue;
             }
+        }
+        if policy.require_sandbox && att.predicate.sandbox.kind == SandboxKind::None {
+            not(Some(op), Reason::NotSandboxed);
+            continue;
+        }
+        if let Err(reason) = bound_release(policy, sha256, release, att, entries) {
+            not(Some(op), reason);
+            continue;
         }
         if !counted_ops.insert(op.to_string()) {
             not(

@@ -14,8 +14,9 @@ use reprove_verifier::policy::{
     EntryError, LoggedEntry, OnMismatch, Policy, PolicyError, Reason, verdict, verify_logged_entry,
 };
 use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, RebuildAttestation, RebuildPredicate,
-    RebuildResult, ReleaseRef, RevocationNotice, RevocationReason, Sandbox, SandboxKind,
+    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
+    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
+    RevocationNotice, RevocationReason, Sandbox, SandboxKind, Source,
 };
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::statement::PAYLOAD_TYPE;
@@ -104,17 +105,103 @@ impl Log {
         let hashes = merkle::inclusion_proof(self, index, self.size()).unwrap();
         TlogProof::new(None, index, hashes, self.signed_checkpoint()).unwrap()
     }
-    /// Every entry, verified under `policy`.
+    /// Every entry, verified under `policy`, and the release they attest
+    /// ([`release_logged`]).
     fn verified(&self, policy: &Policy) -> Vec<LoggedEntry> {
-        (0..self.size())
+        let mut v: Vec<LoggedEntry> = (0..self.size())
             .map(|i| {
                 verify_logged_entry(policy, &self.entries[i as usize], &self.proof(i)).unwrap()
             })
-            .collect()
+            .collect();
+        v.push(release_logged(policy));
+        v
     }
 }
 
+/// Where the release every attestation of these tests names is logged: past any index the
+/// tests use, so their entries keep their indices.
+const RELEASE_INDEX: u64 = 64;
+
+/// The publisher of that release.
+fn publisher() -> Key {
+    Key::new("publisher.example", 50)
+}
+
+/// hello@1.0, listing ARTIFACT and OTHER, signed by [`publisher`]: the logged bytes.
+fn release_entry() -> Vec<u8> {
+    let subject = |name: &str, d| Artifact {
+        name: name.into(),
+        digest: Digests::sha256(d),
+    };
+    let manifest = ReleaseManifest {
+        subjects: vec![
+            subject("hello-1.0.tar.gz", ARTIFACT),
+            subject("other.bin", OTHER),
+        ],
+        predicate: ReleasePredicate {
+            project: "hello".into(),
+            version: "1.0".into(),
+            artifacts: BTreeMap::new(),
+            source: Source::Archive {
+                uri: "https://example.org/hello-1.0-src.tar.gz".into(),
+                digest: Digests::sha256([0x55; 32]),
+            },
+            recipe: Recipe {
+                command: vec!["make".into()],
+                environment: Environment::Host {},
+                source_date_epoch: 1_700_000_000,
+                env: BTreeMap::new(),
+                outputs: BTreeMap::from([
+                    ("out/a".to_owned(), "hello-1.0.tar.gz".to_owned()),
+                    ("out/b".to_owned(), "other.bin".to_owned()),
+                ]),
+            },
+        },
+    };
+    publisher().sign(&Entry::new(EntryKind::Release(manifest)).unwrap())
+}
+
+/// The digests of [`release_entry`], as an attestation names them.
+fn release_digest() -> Digests {
+    use sha2::Digest as _;
+    let bytes = release_entry();
+    Digests {
+        sha256: sha2::Sha256::digest(&bytes).into(),
+        blake3: Some(*blake3::hash(&bytes).as_bytes()),
+    }
+}
+
+/// [`release_entry`] at [`RELEASE_INDEX`] of a log of filler entries, verified.
+fn release_logged(policy: &Policy) -> LoggedEntry {
+    let mut side = Log::new();
+    for i in 0..RELEASE_INDEX {
+        side.append(vec![i as u8]);
+    }
+    let at = side.append(release_entry());
+    side.append(b"after".to_vec());
+    verify_logged_entry(policy, &side.entries[at as usize], &side.proof(at)).unwrap()
+}
+
 fn attestation(result: RebuildResult, subject: [u8; 32]) -> Entry {
+    attestation_of(result, subject, release_ref(), SandboxKind::Bubblewrap)
+}
+
+/// The reference to [`release_entry`] an honest attestation gives.
+fn release_ref() -> ReleaseRef {
+    ReleaseRef {
+        log_index: RELEASE_INDEX,
+        name: "hello".into(),
+        version: "1.0".into(),
+        digest: release_digest(),
+    }
+}
+
+fn attestation_of(
+    result: RebuildResult,
+    subject: [u8; 32],
+    release: ReleaseRef,
+    sandbox: SandboxKind,
+) -> Entry {
     let subjects = vec![Artifact {
         name: "hello-1.0.tar.gz".into(),
         digest: Digests::sha256(subject),
@@ -133,19 +220,14 @@ fn attestation(result: RebuildResult, subject: [u8; 32]) -> Entry {
     Entry::new(EntryKind::Rebuild(RebuildAttestation {
         subjects,
         predicate: RebuildPredicate {
-            release: ReleaseRef {
-                log_index: 0,
-                name: "hello".into(),
-                version: "1.0".into(),
-                digest: Digests::sha256([0x11; 32]),
-            },
+            release,
             result,
             comparison: Comparison::BitIdentical,
             rebuilt,
             build_log: None,
             diff_report,
             sandbox: Sandbox {
-                kind: SandboxKind::Bubblewrap,
+                kind: sandbox,
                 details: None,
             },
             builder: Builder {
@@ -671,7 +753,7 @@ fn a_strangers_co_signature_does_not_hide_a_trusted_signer() {
     let p = policy(&w, 1);
     let e = verify_logged_entry(&p, &w.log.entries[0], &w.log.proof(0)).unwrap();
     assert_eq!(e.signer().to_string(), bv);
-    assert!(verdict(&p, &ARTIFACT, &[e]).trusted);
+    assert!(verdict(&p, &ARTIFACT, &[e, release_logged(&p)]).trusted);
 }
 
 #[test]
@@ -843,10 +925,11 @@ fn entries_under_one_policy_checkpoint_verify_as_they_would_alone() {
         .append(w.c1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
     let p = policy(&w, 2);
     let cp = p.verify_checkpoint(&w.log.signed_checkpoint()).unwrap();
-    let entries: Vec<LoggedEntry> = (0..2)
+    let mut entries: Vec<LoggedEntry> = (0..2)
         .map(|i| verify_logged_entry_at(&p, &w.log.entries[i], &w.log.proof(i as u64), &cp))
         .collect::<Result<_, _>>()
         .unwrap();
+    entries.push(release_logged(&p));
     assert!(verdict(&p, &ARTIFACT, &entries).trusted);
     // A proof for another index, or a tampered entry, still fails under the shared checkpoint.
     assert!(matches!(
@@ -866,4 +949,236 @@ fn entries_under_one_policy_checkpoint_verify_as_they_would_alone() {
     // And a checkpoint signed by another key is refused by the policy.
     assert!(p.verify_checkpoint(&w.log.signed_checkpoint()).is_err());
     assert!(p.verify_checkpoint(&older).is_ok());
+}
+
+// --- what an attestation is bound to --------------------------------------------------------
+
+/// The reason bob's attestation (index 0) did not count, or `None` if it counted.
+fn bob_counts(
+    w: &mut World,
+    policy: &Policy,
+    entry: Entry,
+    release: Option<(&str, &str)>,
+) -> Option<Reason> {
+    w.log.append(w.b1.sign(&entry));
+    let v =
+        reprove_verifier::policy::verdict_for(policy, &ARTIFACT, release, &w.log.verified(policy));
+    assert_eq!(v.trusted, v.counted.len() == 1, "{v:?}");
+    v.not_counted
+        .iter()
+        .find(|n| n.index == 0)
+        .map(|n| n.reason.clone())
+}
+
+#[test]
+fn an_attestation_counts_only_for_the_release_it_is_bound_to() {
+    let honest = || attestation(RebuildResult::Reproduced, ARTIFACT);
+    let p = |w: &World| policy(w, 1);
+    let mut w = world();
+    assert_eq!(bob_counts(&mut w, &p(&world()), honest(), None), None);
+    let unbound = |r: ReleaseRef| {
+        attestation_of(
+            RebuildResult::Reproduced,
+            ARTIFACT,
+            r,
+            SandboxKind::Bubblewrap,
+        )
+    };
+    let cases: Vec<(&str, ReleaseRef)> = vec![
+        (
+            "is not a release manifest",
+            ReleaseRef {
+                log_index: 0,
+                ..release_ref()
+            },
+        ),
+        (
+            "among the entries seen",
+            ReleaseRef {
+                log_index: 63,
+                ..release_ref()
+            },
+        ),
+        (
+            "among the entries seen",
+            ReleaseRef {
+                log_index: 1 << 40,
+                ..release_ref()
+            },
+        ),
+        (
+            "another entry digest",
+            ReleaseRef {
+                digest: Digests::sha256([0x11; 32]),
+                ..release_ref()
+            },
+        ),
+        (
+            "another entry digest",
+            ReleaseRef {
+                digest: Digests {
+                    blake3: Some([9; 32]),
+                    ..release_digest()
+                },
+                ..release_ref()
+            },
+        ),
+        (
+            "another name or version",
+            ReleaseRef {
+                name: "hellO".into(),
+                ..release_ref()
+            },
+        ),
+        (
+            "another name or version",
+            ReleaseRef {
+                version: "1.1".into(),
+                ..release_ref()
+            },
+        ),
+    ];
+    for (want, r) in cases {
+        let mut w = world();
+        let pol = p(&w);
+        let why = bob_counts(&mut w, &pol, unbound(r.clone()), None);
+        match why {
+            Some(Reason::ReleaseNotBound { why, .. }) => {
+                assert!(why.contains(want), "{r:?}: {why}")
+            }
+            other => panic!("{r:?}: {other:?}"),
+        }
+    }
+    // The release lists ARTIFACT without blake3; an attestation naming another artifact that
+    // the release does not list does not count for it.
+    let mut w = world();
+    let other = attestation_of(
+        RebuildResult::Reproduced,
+        [0xcc; 32],
+        release_ref(),
+        SandboxKind::Bubblewrap,
+    );
+    w.log.append(w.b1.sign(&other));
+    let v = verdict(&p(&w), &[0xcc; 32], &w.log.verified(&p(&w)));
+    assert!(!v.trusted);
+    assert!(
+        matches!(&v.not_counted[0].reason, Reason::ReleaseNotBound { why, .. } if why.contains("does not list")),
+        "{v:?}"
+    );
+}
+
+#[test]
+fn the_consumer_names_the_release_and_the_policy_its_publishers_and_the_sandbox() {
+    // --release: another release's attestation does not count.
+    let mut w = world();
+    let why = bob_counts(
+        &mut w,
+        &policy(&world(), 1),
+        attestation(RebuildResult::Reproduced, ARTIFACT),
+        Some(("hello", "2.0")),
+    );
+    assert!(matches!(why, Some(Reason::OtherRelease { .. })), "{why:?}");
+    let mut w = world();
+    assert_eq!(
+        bob_counts(
+            &mut w,
+            &policy(&world(), 1),
+            attestation(RebuildResult::Reproduced, ARTIFACT),
+            Some(("hello", "1.0"))
+        ),
+        None
+    );
+
+    // [[publisher]]: the release must be signed by a publisher trusted for the project.
+    let pinned = |projects: &str, key: &str| {
+        let text = format!(
+            "{}\n[[publisher]]\nname = \"hello team\"\nprojects = [{projects}]\nkeys = [\"{key}\"]\n",
+            policy_text(&world(), 1, "fail")
+        );
+        Policy::parse(text.as_bytes()).unwrap()
+    };
+    let publisher_vkey = publisher().vkey();
+    for projects in ["\"hello\"", "\"hel*\"", "\"*\"", "\"other\", \"h*o\""] {
+        let mut w = world();
+        let p = pinned(projects, &publisher_vkey);
+        assert_eq!(
+            bob_counts(
+                &mut w,
+                &p,
+                attestation(RebuildResult::Reproduced, ARTIFACT),
+                None
+            ),
+            None,
+            "{projects}"
+        );
+        let v = verdict(&p, &ARTIFACT, &w.log.verified(&p));
+        assert!(v.publisher_pinned);
+    }
+    for (projects, key) in [
+        ("\"hello-*\"", publisher_vkey.clone()),
+        ("\"hello\"", world().stranger.vkey()),
+    ] {
+        let mut w = world();
+        let p = pinned(projects, &key);
+        let why = bob_counts(
+            &mut w,
+            &p,
+            attestation(RebuildResult::Reproduced, ARTIFACT),
+            None,
+        );
+        assert!(
+            matches!(why, Some(Reason::PublisherNotTrusted { .. })),
+            "{projects}: {why:?}"
+        );
+    }
+    // Without [[publisher]] the verdict says so.
+    let mut w = world();
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    assert!(!judge(&w, &policy(&w, 1)).publisher_pinned);
+
+    // require_sandbox: an unsandboxed build does not count.
+    let strict = Policy::parse(
+        policy_text(&world(), 1, "fail")
+            .replace("threshold = 1", "threshold = 1\nrequire_sandbox = true")
+            .as_bytes(),
+    )
+    .unwrap();
+    assert!(strict.require_sandbox);
+    let mut w = world();
+    let bare = attestation_of(
+        RebuildResult::Reproduced,
+        ARTIFACT,
+        release_ref(),
+        SandboxKind::None,
+    );
+    assert_eq!(
+        bob_counts(&mut w, &strict, bare.clone(), None),
+        Some(Reason::NotSandboxed)
+    );
+    let mut w = world();
+    assert_eq!(bob_counts(&mut w, &policy(&world(), 1), bare, None), None);
+    // Policies with these fields round-trip.
+    let again = Policy::parse(strict.encode().as_bytes()).unwrap();
+    assert!(again.require_sandbox);
+    let p = pinned("\"hel*\"", &publisher_vkey);
+    let again = Policy::parse(p.encode().as_bytes()).unwrap();
+    assert_eq!(again.publishers[0].projects, ["hel*"]);
+}
+
+#[test]
+fn a_mismatch_counts_even_when_its_release_is_not_shown() {
+    // Whoever serves the evidence must not silence a trusted mismatch by leaving out the release.
+    let mut w = world();
+    w.log
+        .append(w.c1.sign(&attestation(RebuildResult::Mismatch, ARTIFACT)));
+    let p = policy(&w, 1);
+    let entries: Vec<LoggedEntry> = w
+        .log
+        .verified(&p)
+        .into_iter()
+        .filter(|e| e.index() != RELEASE_INDEX)
+        .collect();
+    let v = verdict(&p, &ARTIFACT, &entries);
+    assert_eq!(v.mismatches.len(), 1);
 }
