@@ -104,7 +104,7 @@ fn a_bundle_verifies_with_the_network_unreachable() {
         out.contains("revoked:     key carol.example+"),
         "the notice travels in the bundle: {out}"
     );
-    assert!(out.contains("(offline bundle)"), "{out}");
+    assert!(out.contains("(offline bundle, as of tree size 4"), "{out}");
     // And online, against the dead log, it is an error: the offline run used no network.
     let (code, _, err) = outcome(&w.verify(&policy, &[&file]));
     assert_eq!(code, 2);
@@ -153,6 +153,67 @@ fn a_bundle_with_a_proof_for_another_index_is_refused() {
     assert_eq!(code, 2);
     assert!(
         err.contains("bundle format \"https://reprove.dev/bundle/v9\" is not supported"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bundle_is_one_checkpoint_and_not_older_than_what_the_consumer_saw() {
+    let (w, policy, file, bundle) = setup();
+    // Later, carol's replacement... no: bob reports a mismatch, and a second bundle is made.
+    let bob = key("bob.example", 20);
+    let (ri, renv) = (0, w.entries()[0].clone());
+    w.add_signed(
+        &bob,
+        &attestation(ri, &renv, "o", "2.0", &ARTS, RebuildResult::Mismatch),
+    );
+    let newer = w.path("newer.bundle");
+    let args: Vec<String> = [
+        "bundle",
+        "o@2.0",
+        "--policy",
+        policy.to_str().unwrap(),
+        "--ledger",
+        &w.url,
+        "-o",
+        newer.to_str().unwrap(),
+        "--state",
+        w.path("other-state").to_str().unwrap(),
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let (code, out, err) = outcome(&run(&args, w.dir.path()));
+    assert_eq!(code, 0, "{out}{err}");
+    // Entries picked from both bundles, proven under two trees: refused.
+    let old: serde_json::Value = serde_json::from_slice(&std::fs::read(&bundle).unwrap()).unwrap();
+    let mut mixed: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&newer).unwrap()).unwrap();
+    mixed["entries"][0] = old["entries"][0].clone();
+    let mixed_path = w.path("mixed.bundle");
+    std::fs::write(&mixed_path, serde_json::to_vec(&mixed).unwrap()).unwrap();
+    let (code, out, err) = verify_offline(&w, &policy, &file, &mixed_path);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("proven under 2 different checkpoints"),
+        "{err}"
+    );
+    // The newer bundle says what it is as of, and carries the mismatch.
+    let (code, out, err) = verify_offline(&w, &policy, &file, &newer);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("MISMATCH"), "{out}");
+    assert!(
+        out.contains("as of tree size 5; a bundle cannot prove"),
+        "{out}"
+    );
+    // Once this consumer has seen the log at size 5 (online), the old bundle — made before the
+    // mismatch — is refused instead of trusted.
+    let (code, out, err) = outcome(&w.verify(&policy, &[&file]));
+    assert_eq!(code, 1, "{out}{err}");
+    let (code, out, err) = verify_offline(&w, &policy, &file, &bundle);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("older than the checkpoint this consumer already verified"),
         "{err}"
     );
 }

@@ -35,6 +35,10 @@ struct Output<'a> {
     /// Lookup results logged after the checkpoint (seen on the next run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     newer_entries: Vec<u64>,
+    /// Offline: the tree size the bundle is as of. A bundle cannot prove that nothing was left
+    /// out of it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    bundle_as_of: Option<u64>,
 }
 
 /// Runs the command.
@@ -59,10 +63,12 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
         subjects.push(hash(path)?);
     }
     let state = StateDir::new(args.state.as_deref())?;
+    let mut bundle_as_of = None;
     let (reports, log, newer, mode) = match &args.bundle {
         Some(path) => {
             let bundle = Bundle::read(path)?;
             let offline = Offline::verify(&policy, &bundle, &state)?;
+            bundle_as_of = offline.size();
             let reports: Vec<ArtifactReport> = subjects
                 .iter()
                 .map(|s| {
@@ -113,6 +119,7 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
             log,
             artifacts: &reports,
             newer_entries: newer,
+            bundle_as_of,
         };
         serde_json::to_writer_pretty(&mut out, &o)?;
         writeln!(out)?;
@@ -122,7 +129,13 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
         }
         match &log {
             Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
-            None => writeln!(out, "log: {} (offline bundle)", policy.log.origin)?,
+            None => writeln!(
+                out,
+                "log: {} (offline bundle, as of tree size {}; a bundle cannot prove that \
+                 nothing was left out of it)",
+                policy.log.origin,
+                bundle_as_of.unwrap_or(0)
+            )?,
         }
         if !newer.is_empty() {
             writeln!(

@@ -162,6 +162,8 @@ impl Bundle {
 /// A bundle's entries, each proven and verified under the policy.
 pub struct Offline {
     verified: Vec<Verified>,
+    /// The one checkpoint every entry is proven under (`None` for an empty bundle).
+    size: Option<u64>,
 }
 
 impl Offline {
@@ -189,6 +191,26 @@ impl Offline {
                 }
                 checkpoints.insert(note.to_vec(), cp);
             }
+        }
+        // One checkpoint for the whole bundle: entries proven under several trees could be
+        // picked from several forks of the same log (same key) and merged into one story.
+        if checkpoints.len() > 1 {
+            anyhow::bail!(
+                "the bundle's entries are proven under {} different checkpoints; a bundle holds \
+                 entries proven under one (as `reprove bundle` writes them)",
+                checkpoints.len()
+            );
+        }
+        let size = checkpoints.values().next().map(|cp| cp.checkpoint().size());
+        if let (Some(seen), Some(size)) = (&seen, size)
+            && size < seen.checkpoint.size()
+        {
+            anyhow::bail!(
+                "the bundle is as of tree size {size}, older than the checkpoint this consumer \
+                 already verified (size {}): it may predate a revocation or a mismatch logged \
+                 since; get a newer bundle, or verify online",
+                seen.checkpoint.size()
+            );
         }
         // Each entry costs one Ed25519 verification and a JSON parse, independent of the
         // others: spread them over the cores, keeping the bundle's order.
@@ -221,7 +243,12 @@ impl Offline {
             .into_iter()
             .collect::<anyhow::Result<Vec<_>>>()
             .context("the bundle does not hold")?;
-        Ok(Offline { verified })
+        Ok(Offline { verified, size })
+    }
+
+    /// The tree size the bundle's entries are proven under.
+    pub fn size(&self) -> Option<u64> {
+        self.size
     }
 
     /// The verified entries that name `sha256`, every revocation notice, and every rejected
