@@ -1088,117 +1088,174 @@ fn key_standing(
     entries: &[LoggedEntry],
     v: &mut Verdict,
 ) -> BTreeMap<String, KeyStanding> {
-    let mut standing: BTreeMap<String, KeyStanding> = BTreeMap::new();
+    // Revocation by validity, not by order. A notice about key R applies when R is the policy's
+    // (or a replacement that was validly introduced) and it is signed by R itself or by R's
+    // operator's recovery key. Applying a notice only ever takes trust away, so every applicable
+    // notice revokes R, and R's effective index is the earliest any of them gives. A notice that
+    // *grants* something — a replacement key — counts only when signed by the recovery key, or
+    // by R at an index where no *other* applicable notice has already revoked R: a thief holding
+    // a revoked key cannot rotate it to their own, and a back-dated `compromised` notice voids
+    // every rotation R signed from then on, and, transitively, whatever those replacements
+    // introduced. Since a notice about R is signed only by R or a recovery key, R's effective
+    // index depends on the notices about R alone, so the standings are computed without regard
+    // to the order of the log.
+    struct Notice<'a> {
+        e: &'a LoggedEntry,
+        n: &'a crate::predicates::RevocationNotice,
+        revoked: String,
+        effective: u64,
+    }
+    let mut owner: BTreeMap<String, &Operator> = BTreeMap::new();
     for o in &policy.operators {
         for k in &o.keys {
-            standing.insert(
-                k.to_string(),
-                KeyStanding {
-                    operator: o.name.clone(),
-                    revoked: None,
-                    valid_after: None,
-                },
-            );
+            owner.insert(k.to_string(), o);
         }
     }
-    let mut notices: Vec<&LoggedEntry> = entries
+    let mut notices: Vec<Notice> = entries
         .iter()
-        .filter(|e| matches!(e.entry.kind(), EntryKind::Revocation(_)))
-        .collect();
-    notices.sort_by_key(|e| e.index);
-    let mut applied = vec![false; notices.len()];
-    // Each pass can only add keys (replacements); stop when a pass changes nothing. Bounded by
-    // the number of notices.
-    for _ in 0..=notices.len() {
-        let mut changed = false;
-        for (i, e) in notices.iter().enumerate() {
-            if applied[i] {
-                continue;
-            }
-            let EntryKind::Revocation(n) = e.entry.kind() else {
-                continue;
-            };
-            let Some(revoked) = canonical_vkey(&n.revoked_key) else {
-                continue;
-            };
-            let revoked = revoked.as_str();
-            let Some(st) = standing.get(revoked) else {
-                continue;
-            };
-            let operator = st.operator.clone();
-            let op = policy.operators.iter().find(|o| o.name == operator);
-            let signer = e.signer.to_string();
-            let by_recovery = op
-                .and_then(|o| o.recovery_key.as_ref())
-                .is_some_and(|r| r.to_string() == signer);
-            if signer != revoked && !by_recovery {
-                continue; // reported as ignored after the loop
-            }
-            applied[i] = true;
-            changed = true;
-            let reason = n.reason;
-            let mut effective = n.effective_index.unwrap_or(e.index);
-            if reason == RevocationReason::Compromised {
-                effective = effective.min(e.index);
-            }
-            let entry = standing.get_mut(revoked).expect("looked up above");
-            match entry.revoked {
-                Some((_, eff, _)) if eff <= effective => {}
-                _ => entry.revoked = Some((e.index, effective, reason)),
-            }
-            let mut replacement = None;
-            if let Some(new) = n.replacement.as_deref().and_then(canonical_vkey) {
-                let new = new.as_str();
-                if op.is_some_and(|o| o.allow_rotation) && !standing.contains_key(new) {
-                    standing.insert(
-                        new.to_string(),
-                        KeyStanding {
-                            operator: operator.clone(),
-                            revoked: None,
-                            valid_after: Some(e.index),
-                        },
-                    );
-                    replacement = Some(new.to_string());
-                } else if op.is_some_and(|o| !o.allow_rotation) {
-                    v.warnings.push(format!(
-                        "notice at index {} names replacement key {new} for operator {operator}, but the policy does not allow rotation for it",
-                        e.index
-                    ));
+        .filter_map(|e| match e.entry.kind() {
+            EntryKind::Revocation(n) => {
+                let mut effective = n.effective_index.unwrap_or(e.index);
+                if n.reason == RevocationReason::Compromised {
+                    effective = effective.min(e.index);
                 }
+                Some(Notice {
+                    e,
+                    n,
+                    revoked: canonical_vkey(&n.revoked_key)
+                        .unwrap_or_else(|| n.revoked_key.clone()),
+                    effective,
+                })
             }
-            v.revocations.push(AppliedRevocation {
-                index: e.index,
-                key: revoked.to_string(),
-                operator,
-                reason,
-                effective_index: effective,
-                replacement,
-            });
-        }
-        if !changed {
-            break;
+            _ => None,
+        })
+        .collect();
+    notices.sort_by_key(|x| x.e.index);
+    // Whether a notice could apply to its key, given the key's operator.
+    let signed_right = |x: &Notice, op: &Operator| {
+        let signer = x.e.signer.to_string();
+        signer == x.revoked
+            || op
+                .recovery_key
+                .as_ref()
+                .is_some_and(|r| r.to_string() == signer)
+    };
+    // The earliest effective index of the notices about `key` (signed right), leaving one out.
+    let effective_without = |key: &str, op: &Operator, skip: Option<usize>| -> Option<u64> {
+        notices
+            .iter()
+            .enumerate()
+            .filter(|(i, x)| Some(*i) != skip && x.revoked == key && signed_right(x, op))
+            .map(|(_, x)| x.effective)
+            .min()
+    };
+    // The keys the policy trusts: its own, then replacements introduced by valid grants,
+    // breadth first (each key once; a replacement's validity starts after its grant).
+    let mut standing: BTreeMap<String, KeyStanding> = BTreeMap::new();
+    let mut queue: Vec<(String, &Operator, Option<u64>)> = Vec::new();
+    for o in &policy.operators {
+        for k in &o.keys {
+            queue.push((k.to_string(), o, None));
         }
     }
-    for (i, e) in notices.iter().enumerate() {
-        if applied[i] {
+    let mut refused_grants: Vec<String> = Vec::new();
+    while !queue.is_empty() {
+        // Take the earliest-valid key first, so a key named twice gets its earliest grant.
+        queue.sort_by_key(|(_, _, after)| std::cmp::Reverse(after.map_or(0, |a| a + 1)));
+        let (key, op, valid_after) = queue.pop().expect("not empty");
+        if standing.contains_key(&key) {
             continue;
         }
-        let EntryKind::Revocation(n) = e.entry.kind() else {
+        standing.insert(
+            key.clone(),
+            KeyStanding {
+                operator: op.name.clone(),
+                revoked: None,
+                valid_after,
+            },
+        );
+        for (i, x) in notices.iter().enumerate() {
+            if x.revoked != key || !signed_right(x, op) {
+                continue;
+            }
+            let Some(new) = x.n.replacement.as_deref().and_then(canonical_vkey) else {
+                continue;
+            };
+            if !op.allow_rotation {
+                v.warnings.push(format!(
+                    "notice at index {} names replacement key {new} for operator {}, but the policy does not allow rotation for it",
+                    x.e.index, op.name
+                ));
+                continue;
+            }
+            let by_recovery = x.e.signer.to_string() != key;
+            let revoked_before =
+                effective_without(&key, op, Some(i)).filter(|&eff| eff <= x.e.index);
+            let too_early = valid_after.is_some_and(|a| x.e.index <= a);
+            if !by_recovery && (revoked_before.is_some() || too_early) {
+                refused_grants.push(format!(
+                    "notice at index {} names replacement key {new}, but it is signed by {key}, which was {} at that index",
+                    x.e.index,
+                    match revoked_before {
+                        Some(eff) => format!("revoked from index {eff}"),
+                        None => "not yet valid".to_owned(),
+                    }
+                ));
+                continue;
+            }
+            if owner.get(&new).is_some_and(|o| o.name != op.name) {
+                refused_grants.push(format!(
+                    "notice at index {} names replacement key {new}, which the policy lists under another operator",
+                    x.e.index
+                ));
+                continue;
+            }
+            queue.push((new, op, Some(x.e.index)));
+        }
+    }
+    v.warnings.extend(refused_grants);
+    // Every applicable notice revokes its key; report them, and the rest as ignored.
+    for x in &notices {
+        let op = standing
+            .get(&x.revoked)
+            .and_then(|st| policy.operators.iter().find(|o| o.name == st.operator));
+        let Some(op) = op.filter(|op| signed_right(x, op)) else {
+            let why = if standing.contains_key(&x.revoked) {
+                format!(
+                    "signed by {}, which is neither the revoked key nor its operator's recovery key",
+                    x.e.signer
+                )
+            } else {
+                "the revoked key is not in the policy".to_string()
+            };
+            v.ignored_revocations.push(IgnoredRevocation {
+                index: x.e.index,
+                key: x.revoked.clone(),
+                why,
+            });
             continue;
         };
-        let key = canonical_vkey(&n.revoked_key).unwrap_or_else(|| n.revoked_key.clone());
-        let why = if standing.contains_key(&key) {
-            format!(
-                "signed by {}, which is neither the revoked key nor its operator's recovery key",
-                e.signer
-            )
-        } else {
-            "the revoked key is not in the policy".to_string()
-        };
-        v.ignored_revocations.push(IgnoredRevocation {
-            index: e.index,
-            key,
-            why,
+        let st = standing.get_mut(&x.revoked).expect("looked up above");
+        match st.revoked {
+            Some((_, eff, _)) if eff <= x.effective => {}
+            _ => st.revoked = Some((x.e.index, x.effective, x.n.reason)),
+        }
+        let replacement =
+            x.n.replacement
+                .as_deref()
+                .and_then(canonical_vkey)
+                .filter(|new| {
+                    standing
+                        .get(new)
+                        .is_some_and(|s| s.valid_after == Some(x.e.index) && s.operator == op.name)
+                });
+        v.revocations.push(AppliedRevocation {
+            index: x.e.index,
+            key: x.revoked.clone(),
+            operator: op.name.clone(),
+            reason: x.n.reason,
+            effective_index: x.effective,
+            replacement,
         });
     }
     standing

@@ -1182,3 +1182,186 @@ fn a_mismatch_counts_even_when_its_release_is_not_shown() {
     let v = verdict(&p, &ARTIFACT, &entries);
     assert_eq!(v.mismatches.len(), 1);
 }
+
+// --- revocation by validity, not by order -----------------------------------------------------
+
+/// Whether an attestation by `k` appended last counts for alice (threshold 1, alice only
+/// trusted through the keys the notices leave her).
+fn counts_for_alice(w: &mut World, k: &Key) -> bool {
+    let at = w
+        .log
+        .append(k.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    let v = judge(w, &policy(w, 1));
+    v.counted
+        .iter()
+        .any(|c| c.index == at && c.operator == "alice")
+}
+
+#[test]
+fn a_thief_cannot_rotate_a_revoked_key_to_their_own() {
+    // The recovery key revokes a1 as compromised; the thief, holding a1, then rotates a1 to
+    // their own key, and after that is revoked too, rotates again.
+    let thief = Key::new("thief-1", 77);
+    let thief2 = Key::new("thief-2", 78);
+    let mut w = world();
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        None,
+        None,
+    )));
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&thief),
+    )));
+    assert!(
+        !counts_for_alice(&mut w, &thief),
+        "a revoked key introduced a replacement"
+    );
+    let v = judge(&w, &policy(&w, 1));
+    assert!(
+        v.warnings
+            .iter()
+            .any(|m| m.contains("which was revoked from index 0")),
+        "{:?}",
+        v.warnings
+    );
+    w.log.append(thief.sign(&revocation(
+        &thief,
+        RevocationReason::Superseded,
+        None,
+        Some(&thief2),
+    )));
+    assert!(!counts_for_alice(&mut w, &thief2));
+
+    // The same thief rotation logged *before* the recovery key's notice, which back-dates the
+    // compromise to before it: the rotation is void too, whatever the order in the log.
+    let mut w = world();
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&thief),
+    )));
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        Some(0),
+        None,
+    )));
+    assert!(!counts_for_alice(&mut w, &thief));
+}
+
+#[test]
+fn a_back_dated_compromise_voids_later_rotations_transitively() {
+    let k2 = Key::new("alice-new", 13);
+    let k3 = Key::new("alice-newer", 14);
+    let mut w = world();
+    // a1 -> k2 at index 1, k2 -> k3 at index 2: both rotations valid so far.
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, OTHER)));
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&k2),
+    )));
+    w.log.append(k2.sign(&revocation(
+        &k2,
+        RevocationReason::Superseded,
+        None,
+        Some(&k3),
+    )));
+    assert!(counts_for_alice(&mut w, &k3));
+    // Then the recovery key says a1 was compromised from index 1: the rotation a1 signed at
+    // index 1 is void, and with it k2 and everything k2 introduced.
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        Some(1),
+        None,
+    )));
+    assert!(!counts_for_alice(&mut w, &k3));
+    assert!(!counts_for_alice(&mut w, &k2));
+    // A compromise from index 2 leaves the rotation at index 1 standing.
+    let mut w = world();
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, OTHER)));
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&k2),
+    )));
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        Some(2),
+        None,
+    )));
+    assert!(counts_for_alice(&mut w, &k2));
+}
+
+#[test]
+fn standings_do_not_depend_on_the_order_notices_are_given_in() {
+    // The same log, its verified entries handed to the verdict in every order.
+    let k2 = Key::new("alice-new", 13);
+    let thief = Key::new("thief-1", 77);
+    let mut w = world();
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&k2),
+    )));
+    w.log.append(w.ar.sign(&revocation(
+        &w.a1,
+        RevocationReason::Compromised,
+        Some(0),
+        None,
+    )));
+    w.log.append(w.a1.sign(&revocation(
+        &w.a1,
+        RevocationReason::Superseded,
+        None,
+        Some(&thief),
+    )));
+    w.log
+        .append(k2.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(thief.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    w.log
+        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    let p = policy(&w, 1);
+    let entries = w.log.verified(&p);
+    let first = verdict(&p, &ARTIFACT, &entries);
+    let key = |v: &reprove_verifier::policy::Verdict| {
+        (
+            v.trusted,
+            v.operators.clone(),
+            reasons(v),
+            v.revocations.len(),
+        )
+    };
+    // Rotations and reversals of the order (all 7! orders of the first entries is too many
+    // to matter more than these).
+    let n = entries.len();
+    for shift in 0..n {
+        for reverse in [false, true] {
+            let mut e = entries.clone();
+            e.rotate_left(shift);
+            if reverse {
+                e.reverse();
+            }
+            assert_eq!(
+                key(&verdict(&p, &ARTIFACT, &e)),
+                key(&first),
+                "shift {shift} reverse {reverse}"
+            );
+        }
+    }
+    // And the outcome is the one the rules give: only bob counts.
+    assert_eq!(first.operators, ["bob"]);
+}
