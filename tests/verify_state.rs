@@ -81,3 +81,60 @@ fn two_verifies_writing_the_state_at_once_keep_it_consistent() {
     );
     assert_eq!(std::fs::read(files[0].0).unwrap(), b"not a checkpoint\n");
 }
+
+/// The state lock is the kernel's (`flock`): a lock file a crashed run left behind blocks
+/// nobody, and a lock another process holds is waited for, then the run goes on.
+#[test]
+fn a_left_over_lock_file_blocks_nobody_and_a_held_lock_is_waited_for() {
+    let w = World::new();
+    let alice = key("alice.example", 10);
+    let arts = [("s.tar.gz", ART)];
+    let (ri, renv) = w.release(&key("publisher.example", 1), "s", "1", &arts);
+    w.add_signed(
+        &alice,
+        &attestation(ri, &renv, "s", "1", &arts, RebuildResult::Reproduced),
+    );
+    let policy = w.policy("p.toml", 1, "fail", &[Op::new("alice", &[&alice])]);
+    let file = w.file("s.tar.gz", ART);
+    let (code, out, err) = outcome(&w.verify(&policy, &[&file]));
+    assert_eq!(code, 0, "{out}{err}");
+    let state = snapshot_state(&w);
+    let checkpoint = state
+        .keys()
+        .find(|p| p.extension().is_none_or(|e| e != "lock"))
+        .unwrap()
+        .clone();
+    let lock = checkpoint.with_file_name(format!(
+        "{}.lock",
+        checkpoint.file_name().unwrap().to_string_lossy()
+    ));
+    // A fresh lock file with a dead run's pid in it.
+    std::fs::write(&lock, "999999\n").unwrap();
+    w.add_signed(
+        &key("bob.example", 20),
+        &attestation(ri, &renv, "s", "1", &arts, RebuildResult::Reproduced),
+    );
+    let started = std::time::Instant::now();
+    let (code, out, err) = outcome(&w.verify(&policy, &[&file]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "it waited on a dead lock"
+    );
+    assert!(String::from_utf8_lossy(&std::fs::read(&checkpoint).unwrap()).contains("\n3\n"));
+    // Held by another process (this one) for a moment: the run waits, then stores.
+    let held = std::fs::OpenOptions::new().write(true).open(&lock).unwrap();
+    held.lock().unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        drop(held);
+    });
+    w.add_signed(
+        &key("carol.example", 30),
+        &attestation(ri, &renv, "s", "1", &arts, RebuildResult::Reproduced),
+    );
+    let (code, out, err) = outcome(&w.verify(&policy, &[&file]));
+    release.join().unwrap();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(String::from_utf8_lossy(&std::fs::read(&checkpoint).unwrap()).contains("\n4\n"));
+}

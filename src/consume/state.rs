@@ -2,8 +2,8 @@
 //! checkpoint must provably extend it.
 //!
 //! One file per log origin, `<dir>/checkpoints/<origin>-<hash>`, holding the signed checkpoint
-//! note exactly as the log served it. Updates are a compare-and-swap under an exclusive lock (a
-//! sibling `.lock` file created exclusively, present only while a run updates the state): a run
+//! note exactly as the log served it. Updates are a compare-and-swap under an exclusive lock
+//! (`flock` on a sibling `.lock` file, released by the kernel when its holder exits): a run
 //! remembers what it read at its start, and when it comes to store its newer checkpoint it
 //! re-reads the file under the lock; if another run stored something else meanwhile, the two
 //! checkpoints are checked against each other before the larger one is kept. The file itself is
@@ -15,7 +15,6 @@
 
 use std::fmt;
 use std::fs::OpenOptions;
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -127,6 +126,11 @@ impl StateDir {
     /// Stores `new` as the last verified checkpoint, by compare-and-swap against `seen` (what
     /// this run read, and already checked `new` against). If another run stored a different
     /// checkpoint meanwhile, `new` is checked against that one too, and the larger tree is kept.
+    ///
+    /// Whatever consistency proofs that takes are fetched *before* the lock is taken; under the
+    /// lock the decision is made again from the file as it is then, with no network: if it needs
+    /// a proof not fetched yet (another run changed the file in between), the lock is released
+    /// and the round repeats (a few times at most).
     pub fn advance(
         &self,
         policy: &Policy,
@@ -144,101 +148,131 @@ impl StateDir {
             .to_owned();
         lock_name.push(".lock");
         let lock_path = file.with_file_name(lock_name);
-        let lock = Lock::acquire(&lock_path)?;
-        let result = (|| {
+        let mut proofs: std::collections::HashMap<(u64, u64), Vec<Hash>> = Default::default();
+        for _ in 0..ROUNDS {
+            // Outside the lock: fetch every proof deciding needs now.
             let current = read_seen(&file, policy)?;
-            let new_cp = new.checkpoint();
-            let unchanged = match (&current, seen) {
-                (None, None) => true,
-                (Some(c), Some(s)) => c.checkpoint.signed_note() == s.checkpoint.signed_note(),
-                _ => false,
-            };
-            let keep_current = match &current {
-                None => false,
-                Some(c) if unchanged => c.checkpoint.size() >= new_cp.size(),
-                Some(c) if c.checkpoint.size() <= new_cp.size() => {
-                    consistent(c, new_cp, &mut prove)?;
-                    c.checkpoint.size() == new_cp.size()
+            decide(current.as_ref(), seen, new.checkpoint(), &mut |a, b| {
+                let p = prove(a, b)?;
+                proofs.insert((a, b), p.clone());
+                Ok(p)
+            })?;
+            // Under the lock: decide again, from the file as it is now, without the network.
+            let lock = Lock::acquire(&lock_path)?;
+            let current = read_seen(&file, policy)?;
+            let decided = decide(current.as_ref(), seen, new.checkpoint(), &mut |a, b| {
+                proofs
+                    .get(&(a, b))
+                    .cloned()
+                    .ok_or_else(|| anyhow::Error::new(ProofNotFetched))
+            });
+            match decided {
+                Ok(keep_current) => {
+                    if !keep_current {
+                        write_atomic(&file, new.checkpoint().signed_note())
+                            .with_context(|| format!("writing {}", file.display()))?;
+                    }
+                    drop(lock);
+                    return Ok(());
                 }
-                Some(c) => {
-                    // Another run stored a larger tree: ours must be a prefix of it.
-                    let proof = prove(new_cp.size(), c.checkpoint.size())?;
-                    check_consistency(new_cp, &c.checkpoint, &proof).map_err(|why| {
-                        SecurityError {
-                            why,
-                            old: text(c.checkpoint.signed_note()),
-                            old_file: c.file.clone(),
-                            new: text(new_cp.signed_note()),
-                        }
-                    })?;
-                    true
-                }
-            };
-            if !keep_current {
-                write_atomic(&file, new_cp.signed_note())
-                    .with_context(|| format!("writing {}", file.display()))?;
+                Err(e) if e.is::<ProofNotFetched>() => drop(lock),
+                Err(e) => return Err(e),
             }
-            Ok(())
-        })();
-        drop(lock);
-        result
+        }
+        anyhow::bail!(
+            "the state {} kept changing under other runs; try again",
+            file.display()
+        )
     }
 }
 
-/// An exclusive lock: a file created with `create_new` (atomic on every file system we run
-/// on), removed on drop. A lock older than [`STALE_LOCK`] belonged to a run that died inside
-/// the few milliseconds of its critical section, and is broken. (`File::lock` would do, but it
-/// needs Rust 1.89 and the project supports 1.88.)
+/// How many fetch-then-lock rounds [`StateDir::advance`] tries.
+const ROUNDS: usize = 5;
+
+/// Deciding under the lock needed a proof that was not fetched before it.
+#[derive(Debug)]
+struct ProofNotFetched;
+
+impl fmt::Display for ProofNotFetched {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a consistency proof was not fetched before taking the lock")
+    }
+}
+
+impl std::error::Error for ProofNotFetched {}
+
+/// Whether the stored checkpoint `current` is kept (`true`) or replaced by `new`, after checking
+/// them against each other; `seen` is what this run read at its start.
+fn decide(
+    current: Option<&Seen>,
+    seen: Option<&Seen>,
+    new_cp: &VerifiedCheckpoint,
+    prove: &mut dyn FnMut(u64, u64) -> anyhow::Result<Vec<Hash>>,
+) -> anyhow::Result<bool> {
+    let unchanged = match (current, seen) {
+        (None, None) => true,
+        (Some(c), Some(s)) => c.checkpoint.signed_note() == s.checkpoint.signed_note(),
+        _ => false,
+    };
+    Ok(match current {
+        None => false,
+        Some(c) if unchanged => c.checkpoint.size() >= new_cp.size(),
+        Some(c) if c.checkpoint.size() <= new_cp.size() => {
+            consistent(c, new_cp, &mut *prove)?;
+            c.checkpoint.size() == new_cp.size()
+        }
+        Some(c) => {
+            // Another run stored a larger tree: ours must be a prefix of it.
+            let proof = prove(new_cp.size(), c.checkpoint.size())?;
+            check_consistency(new_cp, &c.checkpoint, &proof).map_err(|why| SecurityError {
+                why,
+                old: text(c.checkpoint.signed_note()),
+                old_file: c.file.clone(),
+                new: text(new_cp.signed_note()),
+            })?;
+            true
+        }
+    })
+}
+
+/// An exclusive advisory lock (`flock`) on a sibling `.lock` file, held while the open file
+/// is: the kernel releases it when the holder exits, however it exits, so no lock is ever
+/// stale and none is broken by age; the file itself stays. The critical section does no
+/// network I/O.
 struct Lock {
-    path: PathBuf,
+    _file: std::fs::File,
 }
 
 /// How long a run waits for the lock before giving up.
 const LOCK_WAIT: Duration = Duration::from_secs(30);
-/// A lock this old is abandoned.
-const STALE_LOCK: Duration = Duration::from_secs(60);
 
 impl Lock {
     fn acquire(path: &Path) -> anyhow::Result<Lock> {
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .with_context(|| format!("opening the lock {}", path.display()))?;
         let start = Instant::now();
         loop {
-            match OpenOptions::new().write(true).create_new(true).open(path) {
-                Ok(mut f) => {
-                    let _ = writeln!(f, "{}", std::process::id());
-                    return Ok(Lock {
-                        path: path.to_path_buf(),
-                    });
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    let age = std::fs::metadata(path)
-                        .and_then(|m| m.modified())
-                        .ok()
-                        .and_then(|t| t.elapsed().ok());
-                    if age.is_some_and(|a| a > STALE_LOCK) {
-                        let _ = std::fs::remove_file(path);
-                        continue;
-                    }
+            match file.try_lock() {
+                Ok(()) => return Ok(Lock { _file: file }),
+                Err(std::fs::TryLockError::WouldBlock) => {
                     if start.elapsed() > LOCK_WAIT {
                         anyhow::bail!(
-                            "the state lock {} is held by another run for over {}s; if no \
-                             reprove is running, remove it",
+                            "the state lock {} is held by another reprove run for over {}s",
                             path.display(),
                             LOCK_WAIT.as_secs()
                         );
                     }
                     std::thread::sleep(Duration::from_millis(5));
                 }
-                Err(e) => {
-                    return Err(e).with_context(|| format!("creating the lock {}", path.display()));
+                Err(std::fs::TryLockError::Error(e)) => {
+                    return Err(e).with_context(|| format!("locking {}", path.display()));
                 }
             }
         }
-    }
-}
-
-impl Drop for Lock {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.path);
     }
 }
 
