@@ -73,6 +73,9 @@ pub struct LogClient {
     /// partial tiles are superseded as the log grows, so keeping them on disk would only
     /// accumulate garbage. Bounded; emptied when full.
     partials: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+    /// Full tiles and bundles fetched from the network and not yet used by a proof that
+    /// verified: they reach the disk cache only then, so a lying mirror cannot poison it.
+    unproven: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
 /// How many partial tiles and bundles a client keeps in memory.
@@ -145,6 +148,7 @@ impl LogClient {
             agent: config.build().into(),
             cache: options.cache,
             partials: Default::default(),
+            unproven: Default::default(),
         })
     }
 
@@ -329,14 +333,74 @@ impl LogClient {
             reason: e,
         };
         let nodes = inclusion_nodes(index, size).map_err(|e| invalid(e.to_string()))?;
-        let reader = self.reader(size, nodes.ids())?;
-        let proof = inclusion_proof(&reader, index, size).map_err(|e| invalid(e.to_string()))?;
-        verify_inclusion(leaf, index, size, &proof, checkpoint.root()).map_err(|e| {
-            invalid(format!(
-                "the tiles' inclusion proof of entry {index} in tree {size} fails: {e}"
-            ))
-        })?;
-        Ok(proof)
+        self.proven_once(size, nodes.ids(), |reader| {
+            let proof = inclusion_proof(reader, index, size).map_err(|e| invalid(e.to_string()))?;
+            verify_inclusion(leaf, index, size, &proof, checkpoint.root()).map_err(|e| {
+                invalid(format!(
+                    "the tiles' inclusion proof of entry {index} in tree {size} fails: {e}"
+                ))
+            })?;
+            Ok(proof)
+        })
+    }
+
+    /// Builds and checks a proof from the tiles holding `nodes` with `check`. The tiles it
+    /// used are cached on disk only when it passes; when it fails and a tile came from the
+    /// disk cache, those are evicted and the proof is built once more from the network, so a
+    /// tile a lying mirror once left in the cache is not blamed on the log for ever.
+    fn proven_once(
+        &self,
+        size: u64,
+        nodes: &[reprove_verifier::merkle::NodeId],
+        check: impl Fn(&TileHashReader) -> Result<Vec<Hash>, FetchError>,
+    ) -> Result<Vec<Hash>, FetchError> {
+        let ids = tiles_for_nodes(size, nodes).map_err(|e| self.invalid("tile", e))?;
+        let paths: Vec<String> = ids
+            .iter()
+            .filter(|id| id.is_full())
+            .map(|id| id.path())
+            .collect();
+        let first = self.reader_of(size, &ids).and_then(|r| check(&r));
+        match first {
+            Ok(proof) => {
+                self.keep_proven(&paths);
+                Ok(proof)
+            }
+            Err(e) if self.evict_cached(&paths) => {
+                let again = self.reader_of(size, &ids).and_then(|r| check(&r));
+                if again.is_ok() {
+                    self.keep_proven(&paths);
+                }
+                again.map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes the fetched-but-unproven tiles or bundles at `paths` to the disk cache.
+    pub fn keep_proven(&self, paths: &[String]) {
+        let Some(dir) = &self.cache else { return };
+        let mut unproven = self.unproven.lock().unwrap_or_else(|e| e.into_inner());
+        for path in paths {
+            if let Some(bytes) = unproven.remove(path) {
+                // A cache that cannot be written only costs a refetch next time.
+                let _ = write_atomic(&dir.join(path), &bytes);
+            }
+        }
+    }
+
+    /// Removes the tiles or bundles at `paths` from the disk cache (and from memory); whether
+    /// any was there.
+    pub fn evict_cached(&self, paths: &[String]) -> bool {
+        let mut unproven = self.unproven.lock().unwrap_or_else(|e| e.into_inner());
+        let mut any = false;
+        for path in paths {
+            unproven.remove(path);
+            if let Some(dir) = &self.cache {
+                any |= std::fs::remove_file(dir.join(path)).is_ok();
+            }
+        }
+        any
     }
 
     /// The consistency proof between two verified checkpoints, built from the tiles of the
@@ -351,19 +415,24 @@ impl LogClient {
             url: self.base.clone(),
             reason: e,
         };
-        let proof = if first == 0 || first >= second {
-            Vec::new()
-        } else {
-            let nodes = consistency_nodes(first, second).map_err(|e| invalid(e.to_string()))?;
-            let reader = self.reader(second, nodes.ids())?;
-            consistency_proof(&reader, first, second).map_err(|e| invalid(e.to_string()))?
+        let check = |proof: &[Hash]| {
+            verify_consistency(first, second, proof, old.root(), new.root()).map_err(|e| {
+                invalid(format!(
+                    "tree {second} is not consistent with tree {first}: {e}"
+                ))
+            })
         };
-        verify_consistency(first, second, &proof, old.root(), new.root()).map_err(|e| {
-            invalid(format!(
-                "tree {second} is not consistent with tree {first}: {e}"
-            ))
-        })?;
-        Ok(proof)
+        if first == 0 || first >= second {
+            check(&[])?;
+            return Ok(Vec::new());
+        }
+        let nodes = consistency_nodes(first, second).map_err(|e| invalid(e.to_string()))?;
+        self.proven_once(second, nodes.ids(), |reader| {
+            let proof =
+                consistency_proof(reader, first, second).map_err(|e| invalid(e.to_string()))?;
+            check(&proof)?;
+            Ok(proof)
+        })
     }
 
     /// The consistency proof from tree size `first` to `second`, built from the tiles of tree
@@ -393,8 +462,13 @@ impl LogClient {
         nodes: &[reprove_verifier::merkle::NodeId],
     ) -> Result<TileHashReader, FetchError> {
         let ids = tiles_for_nodes(size, nodes).map_err(|e| self.invalid("tile", e))?;
+        self.reader_of(size, &ids)
+    }
+
+    /// A hash reader over the tiles `ids` of the tree of `size`.
+    fn reader_of(&self, size: u64, ids: &[TileId]) -> Result<TileHashReader, FetchError> {
         let mut reader = TileHashReader::new(size);
-        for id in ids {
+        for &id in ids {
             let tile = self.tile(id)?;
             reader
                 .insert(tile)
@@ -509,8 +583,21 @@ impl LogClient {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(error) => return Err(FetchError::Cache { path: file, error }),
         }
+        if let Some(bytes) = self
+            .unproven
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(path)
+        {
+            return Ok(bytes.clone());
+        }
+        // Cached on disk only once a proof that used it verifies (`keep_proven`).
         let bytes = self.get(path)?;
-        write_atomic(&file, &bytes).map_err(|error| FetchError::Cache { path: file, error })?;
+        let mut unproven = self.unproven.lock().unwrap_or_else(|e| e.into_inner());
+        if unproven.len() >= PARTIALS_KEPT {
+            unproven.clear();
+        }
+        unproven.insert(path.to_owned(), bytes.clone());
         Ok(bytes)
     }
 

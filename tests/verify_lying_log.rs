@@ -221,3 +221,55 @@ fn an_unknown_or_expired_predicate_type_is_rejected_and_said_so() {
         "{out}"
     );
 }
+
+/// The tile cache keeps only what a proof that verified used, and a cached tile that no longer
+/// proves is evicted and fetched again once: one lying mirror cannot make every later run
+/// blame the honest log.
+#[test]
+fn the_tile_cache_holds_only_proven_tiles_and_heals_from_a_bad_one() {
+    let s = setup();
+    // 256 entries: tile 0 and bundle 0 become full, the kind the disk cache keeps.
+    let publisher = key("publisher.example", 1);
+    for i in 0..254 {
+        s.w.release(&publisher, &format!("filler-{i}"), "1", &[("f", b"f")]);
+    }
+    assert_eq!(s.w.entries().len(), 256);
+    let cache = s.w.path("cache");
+    let cached_tile = || {
+        walk(&cache).into_iter().find(|p| {
+            p.to_string_lossy().contains("/tile/0/000") && !p.to_string_lossy().contains(".p")
+        })
+    };
+    // The honest log: verified, and its tile cached.
+    let (code, out, err) = outcome(&s.w.verify(&s.policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}{err}");
+    let tile = cached_tile().expect("the proven tile is cached");
+    let honest = std::fs::read(&tile).unwrap();
+    // The cached tile goes bad (as a poisoned cache would): the next run evicts it, fetches it
+    // again, verifies, and the cache holds the honest bytes again.
+    let mut bad = honest.clone();
+    bad[40] ^= 1;
+    std::fs::write(&tile, &bad).unwrap();
+    let (code, out, err) = outcome(&s.w.verify(&s.policy, &[&s.file]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(std::fs::read(&tile).unwrap(), honest);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}

@@ -111,29 +111,49 @@ impl<'p> Online<'p> {
     pub fn logged(&mut self, index: u64) -> anyhow::Result<(Vec<u8>, TlogProof)> {
         let size = self.checkpoint.checkpoint().size();
         let n = index / 256;
-        let bundle = match self.bundles.get(&n) {
-            Some(b) => b,
-            None => {
-                let id = BundleId::in_tree(n, size)
-                    .with_context(|| format!("entry {index} is outside the tree of {size}"))?;
-                let b = self
-                    .client
-                    .bundle(id)
-                    .with_context(|| format!("fetching the entry bundle of entry {index}"))?;
-                self.bundles.entry(n).or_insert(b)
+        let id = BundleId::in_tree(n, size)
+            .with_context(|| format!("entry {index} is outside the tree of {size}"))?;
+        let mut proven = None;
+        // Twice at most: a bundle the disk cache held that does not prove is evicted and
+        // fetched again, so a lying mirror's leftover is not blamed on the log for ever.
+        for attempt in 0..2 {
+            let bundle = match self.bundles.get(&n) {
+                Some(b) => b,
+                None => {
+                    let b = self
+                        .client
+                        .bundle(id)
+                        .with_context(|| format!("fetching the entry bundle of entry {index}"))?;
+                    self.bundles.entry(n).or_insert(b)
+                }
+            };
+            let entry = bundle.entries()[(index % 256) as usize].clone();
+            match self.client.inclusion_from_tiles(
+                self.checkpoint.checkpoint(),
+                index,
+                &leaf_hash(&entry),
+            ) {
+                Ok(proof) => {
+                    self.client.keep_proven(&[id.path()]);
+                    proven = Some((entry, proof));
+                    break;
+                }
+                Err(e) => {
+                    self.bundles.remove(&n);
+                    if attempt == 0 && self.client.evict_cached(&[id.path()]) {
+                        continue;
+                    }
+                    return Err(anyhow::Error::new(e)).with_context(|| {
+                        format!(
+                            "entry {index}: the log's tiles and entry bundle do not prove it \
+                             under the log's signed checkpoint (tree {size}): the log served \
+                             data that does not match its signed tree"
+                        )
+                    });
+                }
             }
-        };
-        let entry = bundle.entries()[(index % 256) as usize].clone();
-        let proof = self
-            .client
-            .inclusion_from_tiles(self.checkpoint.checkpoint(), index, &leaf_hash(&entry))
-            .with_context(|| {
-                format!(
-                    "entry {index}: the log's tiles and entry bundle do not prove it under the \
-                     log's signed checkpoint (tree {size}): the log served data that does not \
-                     match its signed tree"
-                )
-            })?;
+        }
+        let (entry, proof) = proven.context("the entry was not proven")?;
         let proof = TlogProof::new(
             None,
             index,

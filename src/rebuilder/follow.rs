@@ -165,6 +165,7 @@ impl Follower {
         for sub in compact_range(first, first + u64::from(id.width())) {
             nodes.extend_from_slice(node_inclusion_nodes(sub, size)?.ids());
         }
+        let mut used = vec![id.path()];
         for tile in tiles_for_nodes(size, &nodes)? {
             if tile.level() == 0 && tile.index() == id.index() {
                 continue;
@@ -174,8 +175,11 @@ impl Follower {
                 .tile(tile)
                 .with_context(|| format!("fetching tile {}", tile.path()))?;
             reader.insert(fetched)?;
+            used.push(tile.path());
         }
         reader.verify_bundle(bundle, checkpoint.root())?;
+        // Proven: the tiles and the bundle may go to the disk cache now.
+        self.client.keep_proven(&used);
         Ok(())
     }
 
