@@ -130,6 +130,16 @@ async fn refusals_say_what_is_wrong_and_write_nothing() {
             "no signature verifies",
         ),
         (
+            "too many signatures (each would cost a verification)",
+            vec![],
+            edited(|v| {
+                let one = v["signatures"][0].clone();
+                v["signatures"] = serde_json::Value::Array(vec![one; 9]);
+            }),
+            400,
+            "at most 8 are accepted",
+        ),
+        (
             "payload swapped under the signature",
             vec![],
             edited(|v| v["payload"] = STANDARD.encode(&other_payload).into()),

@@ -230,10 +230,14 @@ impl Audit {
                     }
                 }
                 let leaves = bundle.leaf_hashes();
-                if let Some(tile) = tile
-                    && let Err(e) = reprove_verifier::tiles::verify_bundle(tile, bundle)
+                match tile
+                    .as_ref()
+                    .map(|t| reprove_verifier::tiles::verify_bundle(t, bundle))
                 {
-                    self.problem(format!("{}: {e}", id.tile()));
+                    Some(Err(e)) => self.problem(format!("{}: {e}", id.tile())),
+                    // The bundle's entries give the tile's hashes: both may be cached.
+                    Some(Ok(())) => client.keep_proven(&[id.tile().path(), id.path()]),
+                    None => {}
                 }
                 leaves
             }
@@ -274,10 +278,11 @@ impl Audit {
             return Ok(());
         };
         self.tiles += 1;
-        if let Some(i) = tile.hashes().iter().zip(derived).position(|(a, b)| a != b) {
-            self.problem(format!(
+        match tile.hashes().iter().zip(derived).position(|(a, b)| a != b) {
+            Some(i) => self.problem(format!(
                 "{id}: element {i} differs from the hash the entries give"
-            ));
+            )),
+            None => client.keep_proven(&[id.path()]),
         }
         Ok(())
     }
