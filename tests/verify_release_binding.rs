@@ -72,6 +72,11 @@ fn bytes_reproduced_from_an_unrelated_release_are_not_trusted_as_the_expected_on
         out.contains("WARNING:     the policy pins no publisher"),
         "{out}"
     );
+    assert!(
+        out.contains("reproduced as an artifact of totally-unrelated@6.6.6")
+            && out.contains("pass --release NAME@VERSION"),
+        "the file's name is a hint: {out}"
+    );
     let (_, out, _) = outcome(&w.verify(&open, &[&file, "--json"]));
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(

@@ -70,7 +70,12 @@ pub fn judge(
     release: Option<(&str, &str)>,
     evidence: &Evidence,
 ) -> ArtifactReport {
-    let v = verdict_for(policy, sha256, release, &evidence.entries);
+    let mut v = verdict_for(policy, sha256, release, &evidence.entries);
+    if release.is_none()
+        && let Some(hint) = name_hint(&name, &v, evidence)
+    {
+        v.warnings.push(hint);
+    }
     let releases = evidence
         .entries
         .iter()
@@ -96,6 +101,44 @@ pub fn judge(
         verdict: v,
         rejected: evidence.rejected.clone(),
     }
+}
+
+/// The file's name is a hint of the release it comes from, never a rule: when no release was
+/// named and the attestations that counted are all of releases whose names the file's name does
+/// not contain, say so (the bytes are trusted as *those* releases' artifact).
+fn name_hint(file: &str, v: &Verdict, evidence: &Evidence) -> Option<String> {
+    if file.starts_with("sha256:") || v.counted.is_empty() {
+        return None;
+    }
+    let base = std::path::Path::new(file)
+        .file_name()?
+        .to_string_lossy()
+        .to_lowercase();
+    let mut releases: Vec<String> = v
+        .counted
+        .iter()
+        .filter_map(|c| evidence.entries.iter().find(|e| e.index() == c.index))
+        .filter_map(|e| match e.entry().kind() {
+            EntryKind::Rebuild(a) => Some(format!(
+                "{}@{}",
+                a.predicate.release.name, a.predicate.release.version
+            )),
+            _ => None,
+        })
+        .collect();
+    releases.sort();
+    releases.dedup();
+    let named = releases.iter().any(|r| {
+        let project = r.rsplit_once('@').map_or(r.as_str(), |(n, _)| n);
+        base.contains(&project.to_lowercase())
+    });
+    (!named && !releases.is_empty()).then(|| {
+        format!(
+            "{base} was reproduced as an artifact of {}, whose name(s) the file's do not contain: \
+             pass --release NAME@VERSION to require the release you expect",
+            releases.join(", ")
+        )
+    })
 }
 
 /// A key as people read it: `name+keyid`.
