@@ -462,7 +462,7 @@ fn same_key(a: &NoteVerifier, b: &NoteVerifier) -> bool {
 pub struct LoggedEntry {
     index: u64,
     leaf_hash: Hash,
-    digest: crate::predicates::Digests,
+    digest: Option<crate::predicates::Digests>,
     signer: NoteVerifier,
     entry: Entry,
     checkpoint: VerifiedCheckpoint,
@@ -477,10 +477,11 @@ impl LoggedEntry {
     pub fn leaf_hash(&self) -> &Hash {
         &self.leaf_hash
     }
-    /// The sha256 and blake3 of the logged bytes (what an attestation's `release.digest`
-    /// names).
-    pub fn digest(&self) -> &crate::predicates::Digests {
-        &self.digest
+    /// For a release manifest, the sha256 and blake3 of the logged bytes (what an
+    /// attestation's `release.digest` names); computed for release manifests only, since no
+    /// other entry is ever named by digest.
+    pub fn digest(&self) -> Option<&crate::predicates::Digests> {
+        self.digest.as_ref()
     }
     /// The Ed25519 key whose DSSE signature over the entry verified. It may or may not be a key
     /// the policy trusts: that is for [`verdict`] to decide.
@@ -650,10 +651,12 @@ fn logged_entry(
     Ok(LoggedEntry {
         index: inclusion.index(),
         leaf_hash: crate::merkle::leaf_hash(entry),
-        digest: crate::predicates::Digests {
-            sha256: <sha2::Sha256 as sha2::Digest>::digest(entry).into(),
-            blake3: Some(*blake3::hash(entry).as_bytes()),
-        },
+        digest: matches!(entry_value.kind(), EntryKind::Release(_)).then(|| {
+            crate::predicates::Digests {
+                sha256: <sha2::Sha256 as sha2::Digest>::digest(entry).into(),
+                blake3: Some(*blake3::hash(entry).as_bytes()),
+            }
+        }),
         signer,
         entry: entry_value,
         checkpoint: inclusion.checkpoint().clone(),
@@ -848,7 +851,9 @@ fn bound_release(
     let EntryKind::Release(manifest) = logged.entry.kind() else {
         return Err(unbound("is not a release manifest"));
     };
-    let digest = logged.digest();
+    let Some(digest) = logged.digest() else {
+        return Err(unbound("is not a release manifest"));
+    };
     if digest.sha256 != r.digest.sha256 || r.digest.blake3.is_some_and(|b| digest.blake3 != Some(b))
     {
         return Err(unbound(
