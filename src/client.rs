@@ -500,9 +500,10 @@ impl LogClient {
         let mut after: Option<u64> = None;
         let mut complete = false;
         for _ in 0..MAX_LOOKUP_PAGES {
+            let join = if path.contains('?') { '&' } else { '?' };
             let page = match after {
-                None => format!("{path}?limit={LOOKUP_PAGE}"),
-                Some(a) => format!("{path}?after={a}&limit={LOOKUP_PAGE}"),
+                None => format!("{path}{join}limit={LOOKUP_PAGE}"),
+                Some(a) => format!("{path}{join}after={a}&limit={LOOKUP_PAGE}"),
             };
             let body = match self.get(&page) {
                 Ok(b) => b,
@@ -553,6 +554,13 @@ pub fn release_lookup_path(name: &str, version: &str) -> String {
         path_segment(name),
         path_segment(version)
     )
+}
+
+/// A lookup path (`lookup/sha256/…`, `lookup/release/…`, `lookup/revocations/<vkey>`) scoped
+/// to the entries `signer` signed: the log answers from records it wrote only for signatures
+/// that verified, so strangers' entries cannot crowd the signer's out of the answer.
+pub fn signed_by(path: &str, signer: &NoteVerifier) -> String {
+    format!("{path}?signer={}", hex::encode(signer.to_string()))
 }
 
 /// Percent-encodes one path segment (everything but unreserved characters).

@@ -206,3 +206,63 @@ fn a_failing_build_gives_build_failed_with_its_log() {
         "{log}"
     );
 }
+
+/// `rebuild --publisher` asks the log for that publisher's manifests only: a stranger's earlier
+/// claim to the same NAME@VERSION is not what gets built.
+#[test]
+fn a_rebuild_for_a_pinned_publisher_builds_its_manifest_not_an_earlier_claim() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ledger = Ledger::start(dir);
+    let publisher = ledger.key("pub.example");
+    let stranger = ledger.key("claim.example");
+    let rebuilder = ledger.key("reb.example");
+    let f = copy_fixture(dir, "hello-c", "hello-c-1.0.0");
+    build_artifacts(&f, "reprove.toml", &f.join("dist"), &dir.join("pw"));
+    let claimed = ledger.publish(&f.join("reprove.toml"), &stranger, None);
+    let real = ledger.publish(&f.join("reprove.toml"), &publisher, None);
+    assert!(claimed < real);
+    let vkey_of = |key: &Path| {
+        let text = std::fs::read_to_string(key).unwrap();
+        reprove_verifier::note::NoteSigner::from_private_key(text.trim())
+            .unwrap()
+            .verifier()
+            .to_string()
+    };
+    let (_, v, _) = ledger.rebuild(
+        "hello-c@1.0.0",
+        &rebuilder,
+        &dir.join("w1"),
+        &["--publisher", &vkey_of(&publisher)],
+    );
+    assert_eq!(v["release"]["log_index"], real, "{v}");
+    // Without --publisher: the earliest claim, and a warning saying so.
+    let (_, v, o) = ledger.rebuild("hello-c@1.0.0", &rebuilder, &dir.join("w2"), &[]);
+    assert_eq!(v["release"]["log_index"], claimed, "{v}");
+    assert!(text(&o.stderr).contains("no --publisher given"));
+    // A publisher with no manifest of it: nothing is built, exit 2, a clear message.
+    let other = ledger.key("other.example");
+    let o = common::reprove(&[
+        "rebuild",
+        "--release",
+        "hello-c@1.0.0",
+        "--ledger",
+        &ledger.server.url,
+        "--log-key",
+        &ledger.vkey,
+        "--key",
+        rebuilder.to_str().unwrap(),
+        "--work",
+        dir.join("w3").to_str().unwrap(),
+        "--publisher",
+        &vkey_of(&other),
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr)
+            .contains("no release manifest for hello-c@1.0.0 signed by a --publisher key"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert!(!dir.join("w3").join("release-0").exists());
+}

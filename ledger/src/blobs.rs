@@ -111,6 +111,60 @@ impl Ledger {
     }
 }
 
+impl Ledger {
+    /// A fresh temporary file in the blob store for an upload in progress (streamed into it by
+    /// the caller, then [`Ledger::adopt_blob`]ed or removed).
+    pub fn blob_upload_path(&self, sha256: &[u8; 32]) -> Result<PathBuf, Error> {
+        let tmp_dir = self.path().join("blobs").join("tmp");
+        std::fs::create_dir_all(&tmp_dir).map_err(|e| Error::io(&tmp_dir, e))?;
+        Ok(tmp_dir.join(format!(
+            "{}.{}.{}",
+            hex::encode(sha256),
+            std::process::id(),
+            TMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+
+    /// Makes the uploaded file `tmp` the blob `sha256`: its bytes are hashed again (they must
+    /// be `sha256`, else [`Error::BlobDigestMismatch`]), fsynced, renamed into place and the
+    /// directory fsynced — the durability contract of [`Ledger::put_blob`]. `tmp` is gone
+    /// afterwards whatever the outcome. Memory stays bounded whatever the blob's size.
+    pub fn adopt_blob(&self, tmp: &Path, sha256: &[u8; 32]) -> Result<BlobStored, Error> {
+        let outcome = self.adopt_blob_inner(tmp, sha256);
+        if tmp.exists() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        outcome
+    }
+
+    fn adopt_blob_inner(&self, tmp: &Path, sha256: &[u8; 32]) -> Result<BlobStored, Error> {
+        let mut file = File::open(tmp).map_err(|e| Error::io(tmp, e))?;
+        let mut hasher = Sha256::new();
+        std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(tmp, e))?;
+        let actual: [u8; 32] = hasher.finalize().into();
+        if &actual != sha256 {
+            return Err(Error::BlobDigestMismatch {
+                expected: *sha256,
+                actual,
+            });
+        }
+        if self.has_blob(sha256)? {
+            return Ok(BlobStored::Existing);
+        }
+        file.sync_all().map_err(|e| Error::io(tmp, e))?;
+        let path = blob_path(self.path(), sha256);
+        let dir = path
+            .parent()
+            .ok_or(Error::Bug("a blob path has no parent"))?;
+        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+        std::fs::rename(tmp, &path).map_err(|e| Error::io(&path, e))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir, e))?;
+        Ok(BlobStored::Created)
+    }
+}
+
 /// Where blob `sha256` lives under the data directory `data`.
 pub fn blob_path(data: &Path, sha256: &[u8; 32]) -> PathBuf {
     let hex = hex::encode(sha256);
@@ -168,6 +222,30 @@ mod tests {
         assert!(matches!(e, Error::BlobDigestMismatch { .. }), "{e}");
         assert!(!ledger.has_blob(&d).unwrap());
         assert!(!ledger.path().join("blobs").exists());
+    }
+
+    #[test]
+    fn an_uploaded_file_is_adopted_only_when_its_bytes_match() {
+        let (_dir, ledger) = log();
+        let d = digest(b"streamed");
+        let tmp = ledger.blob_upload_path(&d).unwrap();
+        std::fs::write(&tmp, b"something else").unwrap();
+        let e = ledger.adopt_blob(&tmp, &d).unwrap_err();
+        assert!(matches!(e, Error::BlobDigestMismatch { .. }), "{e}");
+        assert!(!tmp.exists() && !ledger.has_blob(&d).unwrap());
+        let tmp = ledger.blob_upload_path(&d).unwrap();
+        std::fs::write(&tmp, b"streamed").unwrap();
+        assert_eq!(ledger.adopt_blob(&tmp, &d).unwrap(), BlobStored::Created);
+        assert_eq!(ledger.blob(&d).unwrap().as_deref(), Some(&b"streamed"[..]));
+        let tmp = ledger.blob_upload_path(&d).unwrap();
+        std::fs::write(&tmp, b"streamed").unwrap();
+        assert_eq!(ledger.adopt_blob(&tmp, &d).unwrap(), BlobStored::Existing);
+        assert_eq!(
+            std::fs::read_dir(ledger.path().join("blobs/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
     }
 
     #[test]

@@ -33,6 +33,9 @@ pub enum Error {
     /// An index key longer than the limit.
     #[error("index key is {len} bytes, the limit is {max}")]
     IndexKeyTooLarge { len: usize, max: usize },
+    /// A signer-scoped index key whose inner key is of a kind that is not scoped.
+    #[error("only artifact, release and revoked-key lookups can be scoped to a signer")]
+    IndexKeyNotScopable,
     /// Too many index keys for one entry.
     #[error("{count} index keys for one entry, the limit is {max}")]
     TooManyIndexKeys { count: usize, max: usize },
@@ -234,6 +237,7 @@ impl Error {
         match self {
             Self::EntryTooLarge { .. }
             | Self::IndexKeyTooLarge { .. }
+            | Self::IndexKeyNotScopable
             | Self::TooManyIndexKeys { .. }
             | Self::IndexOutOfRange { .. }
             | Self::SizeOutOfRange { .. }

@@ -90,11 +90,19 @@ pub struct HttpConfig {
     pub health_max_staleness: Duration,
     /// The largest blob `PUT /blobs/sha256/<hex>` accepts, in bytes (larger: 413).
     pub max_blob_bytes: usize,
+    /// The most blob uploads streamed at once (more: 503 with `Retry-After`).
+    pub max_blob_uploads: usize,
+    /// The most blob bytes one key may store in all (more: 403).
+    pub max_blob_bytes_per_key: u64,
+    /// The most submissions whose signatures are verified at once, on the blocking pool (0: one
+    /// per CPU).
+    pub verify_concurrency: usize,
 }
 
 impl Default for HttpConfig {
     /// Anyone may submit, 64 KiB bodies, checkpoints cached 2 s, unhealthy after 10 s stuck,
-    /// blobs up to 16 MiB.
+    /// blobs up to 16 MiB, 8 uploads at once, 4 GiB per key; signatures verified on as many
+    /// threads as there are CPUs.
     fn default() -> Self {
         Self {
             allow_keys: None,
@@ -102,9 +110,15 @@ impl Default for HttpConfig {
             checkpoint_max_age_secs: 2,
             health_max_staleness: Duration::from_secs(10),
             max_blob_bytes: 16 << 20,
+            max_blob_uploads: 8,
+            max_blob_bytes_per_key: 4 << 30,
+            verify_concurrency: 0,
         }
     }
 }
+
+/// The most submissions waiting for a verification slot; past it, 503 at once.
+const VERIFY_QUEUE: usize = 1024;
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -116,6 +130,13 @@ struct AppState {
     in_flight: Arc<InFlight>,
     /// Signers' keys, parsed once: decompressing an Ed25519 key costs a third of verifying.
     keys: Arc<add::KeyCache>,
+    /// Submissions being verified (on the blocking pool), and those allowed to wait for it.
+    verify_slots: Arc<tokio::sync::Semaphore>,
+    verify_queue: Arc<tokio::sync::Semaphore>,
+    /// Blob uploads in progress.
+    blob_slots: Arc<tokio::sync::Semaphore>,
+    /// Blob bytes per key.
+    quotas: Arc<blobs::Quotas>,
 }
 
 impl AppState {
@@ -128,7 +149,18 @@ impl AppState {
 /// The API over a ledger and its running sequencer (see the module docs for the endpoints).
 pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new(ledger.head().size()));
+    let verifiers = match config.verify_concurrency {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
     let state = AppState {
+        verify_slots: Arc::new(tokio::sync::Semaphore::new(verifiers)),
+        verify_queue: Arc::new(tokio::sync::Semaphore::new(VERIFY_QUEUE)),
+        blob_slots: Arc::new(tokio::sync::Semaphore::new(config.max_blob_uploads.max(1))),
+        quotas: Arc::new(blobs::Quotas::new(
+            ledger.path(),
+            config.max_blob_bytes_per_key,
+        )),
         ledger,
         sequencer,
         config: Arc::new(config),

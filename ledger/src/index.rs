@@ -13,8 +13,9 @@ use crate::error::{Error, Integrity};
 /// The longest string an index key may hold, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
-/// The most index keys one entry may have (a release can name many artifacts).
-pub const MAX_KEYS_PER_ENTRY: usize = 4096;
+/// The most index keys one entry may have (a release can name many artifacts, each also
+/// recorded under each of its — at most 8 — signers).
+pub const MAX_KEYS_PER_ENTRY: usize = 8192;
 
 /// The most indices one lookup page returns.
 pub const MAX_PAGE: usize = 1000;
@@ -44,6 +45,14 @@ pub enum IndexKey {
     /// Rebuild attestations that finished on this day (days since 1970-01-01, UTC), as the
     /// rebuilder dates them in `finished_on`: the log itself keeps no time.
     RebuildDay(u32),
+    /// Rebuild attestations naming this blob (build log or diff report) by its SHA-256: the
+    /// blob store accepts a blob only from a key whose logged entry names it.
+    Blob([u8; 32]),
+    /// `key`, restricted to the entries `signer` (a vkey, in its one spelling) signed: the
+    /// same records, scoped so that strangers' entries cannot crowd a signer's out of a
+    /// lookup. Only [`IndexKey::Artifact`], [`IndexKey::Release`], [`IndexKey::RevokedKey`]
+    /// and [`IndexKey::Blob`] are scoped (see [`IndexKey::signed_by`]).
+    SignedBy { signer: String, key: Box<IndexKey> },
 }
 
 /// Which way a lookup walks the log.
@@ -97,6 +106,8 @@ const PROJECT: u8 = 7;
 const MISMATCHES: u8 = 8;
 const REBUILDER: u8 = 9;
 const REBUILD_DAY: u8 = 10;
+const SIGNED_BY: u8 = 11;
+const BLOB: u8 = 12;
 
 impl IndexKey {
     /// Checks the length limits, so that the key fits its encoding.
@@ -113,6 +124,7 @@ impl IndexKey {
         };
         match self {
             Self::Artifact(_)
+            | Self::Blob(_)
             | Self::Revocations
             | Self::Releases
             | Self::Mismatches
@@ -121,7 +133,29 @@ impl IndexKey {
                 long(s)
             }
             Self::Release { name, version } => long(name).and(long(version)),
+            Self::SignedBy { signer, key } => {
+                if !key.is_scopable() {
+                    return Err(Error::IndexKeyNotScopable);
+                }
+                long(signer).and(key.check())
+            }
         }
+    }
+
+    /// `key` scoped to the entries `signer` signed, when `key` is of a kind that is scoped.
+    pub fn signed_by(signer: &str, key: IndexKey) -> Option<IndexKey> {
+        key.is_scopable().then(|| IndexKey::SignedBy {
+            signer: signer.to_owned(),
+            key: Box::new(key),
+        })
+    }
+
+    /// Whether lookups of this kind can be scoped to a signer.
+    fn is_scopable(&self) -> bool {
+        matches!(
+            self,
+            Self::Artifact(_) | Self::Release { .. } | Self::RevokedKey(_) | Self::Blob(_)
+        )
     }
 
     /// The stored prefix of this key: every index of it is `prefix || index BE`.
@@ -162,6 +196,15 @@ impl IndexKey {
                 out.push(REBUILD_DAY);
                 out.extend_from_slice(&day.to_be_bytes());
             }
+            Self::Blob(d) => {
+                out.push(BLOB);
+                out.extend_from_slice(d);
+            }
+            Self::SignedBy { signer, key } => {
+                out.push(SIGNED_BY);
+                push_str(&mut out, signer);
+                out.extend_from_slice(&key.prefix());
+            }
         }
         out
     }
@@ -177,57 +220,62 @@ impl IndexKey {
     pub(crate) fn parse_record(bytes: &[u8]) -> Result<(IndexKey, u64), Error> {
         let bad = || Error::Integrity(Integrity::Undecodable(crate::storage::cf::INDEX));
         let (body, index) = bytes.split_last_chunk::<8>().ok_or_else(bad)?;
-        let index = u64::from_be_bytes(*index);
-        let (&kind, mut rest) = body.split_first().ok_or_else(bad)?;
-        let key = match kind {
-            ARTIFACT => IndexKey::Artifact(rest.try_into().map_err(|_| bad())?),
-            SIGNER => IndexKey::Signer(take_str(&mut rest).ok_or_else(bad)?),
-            RELEASE => {
-                let name = take_str(&mut rest).ok_or_else(bad)?;
-                let version = take_str(&mut rest).ok_or_else(bad)?;
-                IndexKey::Release { name, version }
-            }
-            REVOKED_KEY => IndexKey::RevokedKey(take_str(&mut rest).ok_or_else(bad)?),
-            REVOCATIONS if rest.is_empty() => IndexKey::Revocations,
-            RELEASES if rest.is_empty() => IndexKey::Releases,
-            PROJECT => IndexKey::Project(take_str(&mut rest).ok_or_else(bad)?),
-            MISMATCHES if rest.is_empty() => IndexKey::Mismatches,
-            REBUILDER => IndexKey::Rebuilder(take_str(&mut rest).ok_or_else(bad)?),
-            REBUILD_DAY => {
-                IndexKey::RebuildDay(u32::from_be_bytes(rest.try_into().map_err(|_| bad())?))
-            }
-            _ => return Err(bad()),
-        };
-        // The kinds with strings consume `rest` as they go (the others took all of it or
-        // checked it is empty); anything left over is garbage.
-        let consumed_whole = matches!(
-            key,
-            IndexKey::Artifact(_)
-                | IndexKey::Revocations
-                | IndexKey::Releases
-                | IndexKey::Mismatches
-                | IndexKey::RebuildDay(_)
-        );
-        if !consumed_whole && !rest.is_empty() {
-            return Err(bad());
-        }
+        let key = parse_key(body).ok_or_else(bad)?;
         if key.check().is_err() {
             return Err(bad());
         }
-        Ok((key, index))
+        Ok((key, u64::from_be_bytes(*index)))
     }
 
     fn len_hint(&self) -> usize {
         match self {
-            Self::Artifact(_) => 33,
+            Self::Artifact(_) | Self::Blob(_) => 33,
             Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
                 3 + s.len()
             }
             Self::Release { name, version } => 5 + name.len() + version.len(),
             Self::Revocations | Self::Releases | Self::Mismatches => 1,
             Self::RebuildDay(_) => 5,
+            Self::SignedBy { signer, key } => 3 + signer.len() + key.len_hint(),
         }
     }
+}
+
+/// The key whose prefix is exactly `bytes` (a record without its index), or `None`.
+fn parse_key(bytes: &[u8]) -> Option<IndexKey> {
+    let (&kind, mut rest) = bytes.split_first()?;
+    let key = match kind {
+        ARTIFACT => return Some(IndexKey::Artifact(rest.try_into().ok()?)),
+        BLOB => return Some(IndexKey::Blob(rest.try_into().ok()?)),
+        REVOCATIONS if rest.is_empty() => return Some(IndexKey::Revocations),
+        RELEASES if rest.is_empty() => return Some(IndexKey::Releases),
+        MISMATCHES if rest.is_empty() => return Some(IndexKey::Mismatches),
+        REBUILD_DAY => {
+            return Some(IndexKey::RebuildDay(u32::from_be_bytes(
+                rest.try_into().ok()?,
+            )));
+        }
+        SIGNED_BY => {
+            let signer = take_str(&mut rest)?;
+            let key = parse_key(rest)?;
+            return key.is_scopable().then(|| IndexKey::SignedBy {
+                signer,
+                key: Box::new(key),
+            });
+        }
+        SIGNER => IndexKey::Signer(take_str(&mut rest)?),
+        RELEASE => {
+            let name = take_str(&mut rest)?;
+            let version = take_str(&mut rest)?;
+            IndexKey::Release { name, version }
+        }
+        REVOKED_KEY => IndexKey::RevokedKey(take_str(&mut rest)?),
+        PROJECT => IndexKey::Project(take_str(&mut rest)?),
+        REBUILDER => IndexKey::Rebuilder(take_str(&mut rest)?),
+        _ => return None,
+    };
+    // The string kinds consume `rest` as they go; anything left over is garbage.
+    rest.is_empty().then_some(key)
 }
 
 fn push_str(out: &mut Vec<u8>, s: &str) {
@@ -271,6 +319,18 @@ mod tests {
             IndexKey::Rebuilder("k+1234+AAA".into()),
             IndexKey::RebuildDay(0),
             IndexKey::RebuildDay(20_000),
+            IndexKey::Blob([7; 32]),
+            IndexKey::signed_by("k+1234+AAA", IndexKey::Artifact([7; 32])).unwrap(),
+            IndexKey::signed_by("k+1234+AAA", IndexKey::Blob([7; 32])).unwrap(),
+            IndexKey::signed_by("k+1234+AAA", IndexKey::RevokedKey("k+1234+AAA".into())).unwrap(),
+            IndexKey::signed_by(
+                "k+1234+AAB",
+                IndexKey::Release {
+                    name: "hello".into(),
+                    version: "1.0".into(),
+                },
+            )
+            .unwrap(),
         ]
     }
 
@@ -315,6 +375,12 @@ mod tests {
             &[6, 1, 0, 0, 0, 0, 0, 0, 0, 0][..],
             &[10, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0][..],
             &[7, 0, 1, b'a', b'b', 0, 0, 0, 0, 0, 0, 0, 0][..],
+            // Signer-scoped: a kind that is not scoped, nothing scoped, nested scopes.
+            &[11, 0, 1, b'k', 5, 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[11, 0, 1, b'k', 0, 0, 0, 0, 0, 0, 0, 0][..],
+            &[
+                11, 0, 1, b'k', 11, 0, 1, b'k', 4, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+            ][..],
         ] {
             assert!(IndexKey::parse_record(bad).is_err(), "{bad:?}");
         }
@@ -333,5 +399,11 @@ mod tests {
             .is_err()
         );
         assert!(IndexKey::Signer("x".repeat(MAX_KEY_LEN)).check().is_ok());
+        assert!(IndexKey::signed_by("k", IndexKey::Mismatches).is_none());
+        let nested = IndexKey::SignedBy {
+            signer: "k".into(),
+            key: Box::new(IndexKey::Mismatches),
+        };
+        assert!(nested.check().is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! `PUT /blobs/sha256/<hex>` and `GET /blobs/sha256/<hex>` over a real socket: the round
 //! trip, idempotent re-uploads, and every refusal with its status and message, each leaving
-//! the store untouched.
+//! the store untouched. A blob goes in only when a logged attestation by its uploader names
+//! it (or the uploader is allow-listed), within the uploader's quota.
 
 mod common;
 #[path = "common/http.rs"]
@@ -13,7 +14,7 @@ use reprove_ledger::{HttpConfig, blob_path};
 use reprove_verifier::blob::BlobSignature;
 use reprove_verifier::note::NoteSigner;
 use sha2::{Digest, Sha256};
-use signed::{Key, publisher, rebuilder, stranger};
+use signed::{Key, publisher, rebuild_with_log, rebuilder, stranger};
 
 fn sha256(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
@@ -35,9 +36,17 @@ async fn put_as(server: &Server, key: &Key, digest: &[u8; 32], body: &[u8]) -> R
     request(server.addr, "PUT", &path_of(digest), &headers, Some(body)).await
 }
 
-/// `PUT` of `body` under its own digest, signed by the rebuilder.
+/// `PUT` of `body` under its own digest, signed by the rebuilder, after logging a rebuilder's
+/// attestation that names it.
 async fn put(server: &Server, body: &[u8]) -> Response {
+    name(server, &rebuilder(), body).await;
     put_as(server, &rebuilder(), &sha256(body), body).await
+}
+
+/// Logs an attestation by `key` whose build log is `body`.
+async fn name(server: &Server, key: &Key, body: &[u8]) {
+    let r = server.add(&key.sign(&rebuild_with_log(sha256(body)))).await;
+    assert_eq!(r.status, 200, "{}", r.text());
 }
 
 /// Asserts that the store holds no blob at all: no file under `blobs/sha256`.
@@ -97,7 +106,9 @@ async fn a_blob_round_trips_and_a_second_upload_changes_nothing() {
             .contains("sandbox")
     );
 
-    // The same blob again, by another allowed signer: the same answer, 200, nothing rewritten.
+    // The same blob again, by another signer whose attestation names it: the same answer,
+    // 200, nothing rewritten.
+    name(&server, &publisher(), &log).await;
     assert_stored(
         &put_as(&server, &publisher(), &digest, &log).await,
         200,
@@ -174,6 +185,17 @@ async fn every_refused_upload_stores_nothing() {
     let size = body.len() as u64;
     let good = signature(&rebuilder().note, &digest, size);
     let path = path_of(&digest);
+
+    // Not named by any logged entry of the uploader: refused before a byte is read.
+    put_as(&server, &rebuilder(), &digest, &body)
+        .await
+        .assert_error(403, "log the attestation first");
+    // Named, but by another key's attestation.
+    name(&server, &stranger(), &body).await;
+    put_as(&server, &rebuilder(), &digest, &body)
+        .await
+        .assert_error(403, "no logged entry signed by");
+    name(&server, &rebuilder(), &body).await;
 
     // Malformed path.
     let sig_for_upper = [("Reprove-Signature", good.as_str())];
@@ -288,5 +310,65 @@ async fn with_an_allow_list_only_its_keys_may_upload() {
         &body,
         true,
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn each_key_has_a_quota_and_uploads_at_once_are_bounded() {
+    let server = Server::start(HttpConfig {
+        max_blob_bytes_per_key: 25,
+        max_blob_uploads: 1,
+        ..HttpConfig::default()
+    })
+    .await;
+    let (first, second, third) = (vec![b'a'; 10], vec![b'b'; 10], vec![b'c'; 10]);
+    assert_stored(&put(&server, &first).await, 201, &first, true);
+    assert_stored(&put(&server, &second).await, 201, &second, true);
+    // 20 of 25 bytes used: 10 more pass the quota, and nothing of it is stored.
+    put(&server, &third)
+        .await
+        .assert_error(403, "limit of 25 bytes per key");
+    assert!(server.ledger.blob(&sha256(&third)).unwrap().is_none());
+    // A blob the store holds costs nothing again.
+    assert_stored(&put(&server, &first).await, 200, &first, false);
+    // Another key has its own quota.
+    name(&server, &publisher(), &third).await;
+    assert_stored(
+        &put_as(&server, &publisher(), &sha256(&third), &third).await,
+        201,
+        &third,
+        true,
+    );
+    // The usage survives a restart of the handler state: it is on disk.
+    let usage = server.dir.path().join("blobs").join("usage");
+    assert_eq!(std::fs::read_dir(&usage).unwrap().count(), 2);
+
+    // One upload at a time: while one is streaming (its body not yet complete), the next is
+    // 503 with Retry-After, and storing nothing.
+    let slow = vec![b's'; 20];
+    name(&server, &stranger(), &slow).await;
+    let sig = signature(&stranger().note, &sha256(&slow), 20);
+    let head = format!(
+        "PUT {} HTTP/1.1\r\nHost: x\r\nReprove-Signature: {sig}\r\nContent-Length: 20\r\n\r\nssss",
+        path_of(&sha256(&slow))
+    );
+    let mut held = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut held, head.as_bytes())
+        .await
+        .unwrap();
+    let mut busy = None;
+    for _ in 0..100 {
+        let r = put(&server, &[b'z'; 5]).await;
+        if r.status == 503 {
+            busy = Some(r);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let busy = busy.expect("a second upload while one streams is 503");
+    busy.assert_error(503, "as many blobs as it takes at once");
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    drop(held);
+    assert!(server.ledger.blob(&sha256(&slow)).unwrap().is_none());
     server.stop().await;
 }

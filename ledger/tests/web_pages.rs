@@ -490,3 +490,92 @@ async fn lists_paginate_and_refuse_bad_queries() {
         .assert_error(404, "no such endpoint");
     server.stop().await;
 }
+
+/// A release's status counts only attestations bound to this very entry (its sha256 *and*
+/// blake3), weighs a key's own revocation notices however many strangers name the key, and
+/// says "incomplete" rather than judge a release on part of its attestations.
+#[tokio::test]
+async fn a_release_status_follows_the_binding_and_never_judges_on_part() {
+    use reprove_verifier::predicates::{Digests, EntryKind, RebuildResult, RevocationReason};
+    let server = Server::start(HttpConfig::default()).await;
+    let (p, a, s) = (signed::publisher(), signed::rebuilder(), signed::stranger());
+    let digests = [[0x21; 32]];
+    let bytes = p.sign(&web::release_entry("bound", "1.0", &digests, None));
+    let index = web::add(&server, &bytes).await;
+    let attest = |k: &signed::Key, blake3: Option<[u8; 32]>| {
+        let mut e = web::rebuild_entry(
+            "bound",
+            "1.0",
+            index,
+            &bytes,
+            &digests,
+            RebuildResult::Reproduced,
+            None,
+            "2026-01-01",
+            None,
+        );
+        if let EntryKind::Rebuild(r) = e.kind() {
+            let mut r = r.clone();
+            r.predicate.release.digest = Digests {
+                sha256: r.predicate.release.digest.sha256,
+                blake3,
+            };
+            e = reprove_verifier::predicates::Entry::new(EntryKind::Rebuild(r)).unwrap();
+        }
+        k.sign(&e)
+    };
+    // The right sha256 with a wrong blake3 is not this release.
+    web::add(&server, &attest(&s, Some([0; 32]))).await;
+    let path = "/release/bound/1.0";
+    let j = twin(&server, path).await;
+    assert_eq!(
+        j["releases"][0]["release"]["status"]["state"], "pending",
+        "{j}"
+    );
+    // The right blake3 is.
+    let blake3 = *blake3::hash(&bytes).as_bytes();
+    web::add(&server, &attest(&s, Some(blake3))).await;
+    let j = twin(&server, path).await;
+    assert_eq!(
+        j["releases"][0]["release"]["status"]["label"], "reproduced by 1",
+        "{j}"
+    );
+
+    // The rebuilder revokes its own key (compromised), then strangers bury that notice under
+    // more notices naming the key than a page lists; its later attestation still does not count.
+    let own = web::add(
+        &server,
+        &a.sign(&signed::revocation_with(
+            &a.verifier(),
+            RevocationReason::Compromised,
+        )),
+    )
+    .await;
+    for i in 0..25u64 {
+        web::add(
+            &server,
+            &s.sign(&signed::revocation_effective(&a.verifier(), own + 1 + i)),
+        )
+        .await;
+    }
+    web::add(&server, &attest(&a, None)).await;
+    let j = twin(&server, path).await;
+    assert_eq!(
+        j["releases"][0]["release"]["status"]["label"], "reproduced by 1",
+        "{j}"
+    );
+
+    // More attestations than a page weighs: not judged here.
+    for i in 0..201u8 {
+        let k = signed::Key::new(&format!("node{i}.example"), i.wrapping_add(100));
+        web::add(&server, &attest(&k, None)).await;
+    }
+    let j = twin(&server, path).await;
+    assert_eq!(
+        j["releases"][0]["release"]["status"]["state"], "incomplete",
+        "{j}"
+    );
+    let t = page(&server, path).await;
+    assert!(t.text().contains("not judged here"), "{}", t.text());
+    server.stop().await;
+}

@@ -199,6 +199,13 @@ pub struct LedgerServe {
     /// larger uploads are refused with 413 before their body is read.
     #[arg(long, value_name = "BYTES", default_value_t = 16 << 20)]
     pub max_blob_bytes: usize,
+    /// The most blob uploads streamed at once; more are answered 503 with Retry-After.
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    pub max_blob_uploads: usize,
+    /// The most blob bytes one key may store in all (its attestations' build logs and diff
+    /// reports); past it, uploads are refused with 403.
+    #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
+    pub max_blob_bytes_per_key: u64,
 }
 
 #[derive(Debug, Args)]

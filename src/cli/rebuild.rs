@@ -71,6 +71,11 @@ pub struct Rebuild {
     pub key: Option<PathBuf>,
     /// The work directory: inputs, build trees, build logs, diff reports and the signed
     /// attestation of each job (`release-<index>/`).
+    /// Rebuild the release as signed by this publisher key (vkey); repeatable. The log is asked
+    /// for this key's manifests only, so nobody else's claim to NAME@VERSION is built. Without
+    /// it, the earliest manifest by anyone, with a warning.
+    #[arg(long = "publisher", value_name = "VKEY", requires = "release")]
+    pub publishers: Vec<String>,
     #[arg(long, value_name = "DIR", default_value = "reprove-work")]
     pub work: PathBuf,
     /// Upload the build log and diff report to the ledger's blob store and append the

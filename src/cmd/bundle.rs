@@ -4,6 +4,7 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use anyhow::Context;
+use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::EntryKind;
 
 use crate::Outcome;
@@ -29,37 +30,57 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
 
     let release = online.lookup(&release_lookup_path(name, version))?;
     // The release's entries, then every revocation notice about the policy's keys and about
-    // the keys that signed them (a consumer's policy may trust signers this one does not).
+    // the keys that signed them (a consumer's policy may trust signers this one does not),
+    // and the release each attestation names, whatever it is: the consumer's verdict checks
+    // the binding from what the bundle carries.
+    let size = online.checkpoint().checkpoint().size();
     let mut indices: BTreeSet<u64> = BTreeSet::new();
-    let mut signers: BTreeSet<String> = BTreeSet::new();
-    let mut manifests = 0usize;
+    let mut signers: Vec<NoteVerifier> = Vec::new();
+    let (mut manifests, mut trusted_manifests) = (0usize, 0usize);
     for &index in &release {
         if let Verified::Entry(e) = online.verified(index)? {
             let ours = match e.entry().kind() {
                 EntryKind::Release(r) => {
                     let same = r.predicate.project == name && r.predicate.version == version;
                     manifests += usize::from(same);
+                    let trusted = policy
+                        .publishers
+                        .iter()
+                        .any(|p| p.covers(name) && p.keys.contains(e.signer()));
+                    trusted_manifests += usize::from(same && trusted);
                     same
                 }
                 EntryKind::Rebuild(r) => {
-                    r.predicate.release.name == name && r.predicate.release.version == version
+                    let same =
+                        r.predicate.release.name == name && r.predicate.release.version == version;
+                    if same && r.predicate.release.log_index < size {
+                        indices.insert(r.predicate.release.log_index);
+                    }
+                    same
                 }
                 EntryKind::Revocation(_) => false,
             };
             if ours {
-                signers.insert(e.signer().to_string());
+                if !signers.contains(e.signer()) {
+                    signers.push(e.signer().clone());
+                }
                 indices.insert(index);
             }
         }
     }
     if manifests == 0 {
         anyhow::bail!(
-            "the log at {url} (tree size {}) has no release manifest for {name}@{version}",
-            online.checkpoint().checkpoint().size()
+            "the log at {url} (tree size {size}) has no release manifest for {name}@{version}"
+        );
+    }
+    if !policy.publishers.is_empty() && trusted_manifests == 0 {
+        anyhow::bail!(
+            "the log at {url} (tree size {size}) has {manifests} release manifest(s) for \
+             {name}@{version}, none signed by a publisher the policy trusts for {name}"
         );
     }
     indices.extend(online.revocations()?);
-    indices.extend(online.revocations_of(signers.into_iter().collect())?);
+    indices.extend(online.revocations_of(signers)?);
 
     let bar = progress::bar(indices.len() as u64, "collecting proofs");
     let mut entries = Vec::with_capacity(indices.len());

@@ -12,12 +12,13 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Gate;
-use crate::client::release_lookup_path;
+use crate::client::{release_lookup_path, signed_by};
 use crate::cmd::verify::cache_dir;
 use crate::consume::fetch::Online;
 use crate::consume::report::{self, ArtifactReport, LogSeen};
 use crate::consume::state::StateDir;
 use crate::consume::{Verified, ledger_url, load_policy};
+use reprove_verifier::note::NoteVerifier;
 
 /// The longest --wait accepted.
 const MAX_WAIT: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -32,6 +33,8 @@ struct Output {
     artifacts: Vec<ArtifactReport>,
     /// How many times the log was checked.
     checks: u32,
+    /// Whether the policy pins publishers (without, anyone's manifest makes the release).
+    publisher_pinned: bool,
 }
 
 #[derive(Serialize, Clone)]
@@ -61,7 +64,15 @@ pub fn run(args: &Gate) -> anyhow::Result<Outcome> {
         let trusted = !artifacts.is_empty() && artifacts.iter().all(|a| a.trusted);
         let now = Instant::now();
         if trusted || now >= deadline {
-            print(args, &manifests, &artifacts, log, trusted, checks)?;
+            print(
+                args,
+                &manifests,
+                &artifacts,
+                log,
+                trusted,
+                checks,
+                !policy.publishers.is_empty(),
+            )?;
             return Ok(if trusted { Outcome::Ok } else { Outcome::No });
         }
         let pause = Duration::from_secs(args.interval).min(deadline - now);
@@ -88,10 +99,25 @@ fn check(
 ) -> anyhow::Result<(Vec<Manifest>, Vec<ArtifactReport>, LogSeen)> {
     let mut online = Online::connect(policy, url, state, Some(cache))?;
     let path = release_lookup_path(name, version);
+    // With publishers pinned, only their manifests make the release (lookups scoped to their
+    // keys: nobody else's manifests can crowd them out); without, anyone's, as the warning says.
+    let publisher_keys: Vec<&NoteVerifier> = policy
+        .publishers
+        .iter()
+        .filter(|p| p.covers(name))
+        .flat_map(|p| p.keys.iter())
+        .collect();
+    let mut found: BTreeSet<u64> = BTreeSet::new();
+    if policy.publishers.is_empty() {
+        found.extend(online.lookup(&path)?);
+    }
+    for key in publisher_keys {
+        found.extend(online.lookup(&signed_by(&path, key))?);
+    }
     let mut manifests = Vec::new();
     let mut artifacts: Vec<(String, [u8; 32])> = Vec::new();
     let mut seen: BTreeSet<[u8; 32]> = BTreeSet::new();
-    for index in online.lookup(&path)? {
+    for index in found {
         let Verified::Entry(e) = online.verified(index)? else {
             continue;
         };
@@ -99,6 +125,13 @@ fn check(
             continue;
         };
         if r.predicate.project != name || r.predicate.version != version {
+            continue;
+        }
+        let by_trusted = policy
+            .publishers
+            .iter()
+            .any(|p| p.covers(name) && p.keys.contains(e.signer()));
+        if !policy.publishers.is_empty() && !by_trusted {
             continue;
         }
         manifests.push(Manifest {
@@ -135,6 +168,7 @@ fn print(
     log: LogSeen,
     trusted: bool,
     checks: u32,
+    publisher_pinned: bool,
 ) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -145,6 +179,7 @@ fn print(
             manifests: manifests.to_vec(),
             artifacts: artifacts.to_vec(),
             checks,
+            publisher_pinned,
         };
         serde_json::to_writer_pretty(&mut out, &o)?;
         writeln!(out)?;
@@ -153,8 +188,14 @@ fn print(
     if manifests.is_empty() {
         writeln!(
             out,
-            "gate {}: NOT PASSED: no release manifest for it in the log at tree size {}",
-            args.release, log.size
+            "gate {}: NOT PASSED: no release manifest for it{} in the log at tree size {}",
+            args.release,
+            if publisher_pinned {
+                " signed by a publisher the policy trusts for it"
+            } else {
+                ""
+            },
+            log.size
         )?;
         return Ok(());
     }

@@ -52,7 +52,20 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot create {}", config.work.display()))?;
     let client =
         LogClient::new(ledger, ClientOptions::default()).context("--ledger is not a usable URL")?;
-    let record = find_release(&client, &log_key, name, version)?;
+    let publishers = args
+        .publishers
+        .iter()
+        .map(|k| {
+            NoteVerifier::parse(k.trim()).map_err(|e| anyhow::anyhow!("--publisher {k:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if publishers.is_empty() {
+        eprintln!(
+            "warning: no --publisher given: building the earliest manifest anyone logged for \
+             {name}@{version}"
+        );
+    }
+    let record = find_release(&client, &log_key, name, version, &publishers)?;
     let progress = std::io::stderr().is_terminal() && !args.json;
     let report = rebuild_release(&config, &record, progress)?;
     let submitted = if args.submit {

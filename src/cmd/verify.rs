@@ -69,22 +69,52 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
             let bundle = Bundle::read(path)?;
             let offline = Offline::verify(&policy, &bundle, &state)?;
             bundle_as_of = offline.size();
-            let reports: Vec<ArtifactReport> = subjects
-                .iter()
-                .map(|s| {
-                    finish(
-                        s,
-                        report::judge(
-                            &policy,
-                            s.name.clone(),
-                            &s.sha256,
-                            release,
-                            &offline.evidence(&s.sha256),
-                        ),
-                    )
-                })
-                .collect();
-            (reports, None, Vec::new(), "bundle")
+            // The policy may require the live log as well: what a bundle left out (a mismatch,
+            // a revocation) is then found there. No log reachable: no verdict.
+            let mut online = if policy.require_online_recheck {
+                let url = ledger_url(args.ledger.as_deref(), &policy).context(
+                    "the policy requires an online re-check of bundles (require_online_recheck)",
+                )?;
+                let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+                let state = StateDir::new(args.state.as_deref())?;
+                Some(
+                    Online::connect(&policy, &url, state, Some(cache)).with_context(|| {
+                        format!(
+                            "the policy requires an online re-check of bundles \
+                         (require_online_recheck) and the log at {url} could not be checked"
+                        )
+                    })?,
+                )
+            } else {
+                None
+            };
+            let mut reports = Vec::with_capacity(subjects.len());
+            for s in &subjects {
+                let mut evidence = offline.evidence(&s.sha256);
+                if let Some(online) = online.as_mut() {
+                    let live = online
+                        .evidence(&s.sha256)
+                        .with_context(|| format!("re-checking {} online", s.name))?;
+                    evidence.merge(live);
+                }
+                reports.push(finish(
+                    s,
+                    report::judge(&policy, s.name.clone(), &s.sha256, release, &evidence),
+                ));
+            }
+            let log = match online {
+                Some(online) => {
+                    online.commit()?;
+                    Some(LogSeen::of(online.checkpoint()))
+                }
+                None => None,
+            };
+            let mode = if log.is_some() {
+                "bundle, re-checked online"
+            } else {
+                "bundle"
+            };
+            (reports, log, Vec::new(), mode)
         }
         None => {
             let url = ledger_url(args.ledger.as_deref(), &policy)?;

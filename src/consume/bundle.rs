@@ -201,6 +201,11 @@ impl Offline {
                 checkpoints.len()
             );
         }
+        if let Some(cp) = checkpoints.values().next() {
+            policy
+                .check_age(cp.checkpoint(), super::now_secs())
+                .context("the bundle is too old for the policy")?;
+        }
         let size = checkpoints.values().next().map(|cp| cp.checkpoint().size());
         if let (Some(seen), Some(size)) = (&seen, size)
             && size < seen.checkpoint.size()

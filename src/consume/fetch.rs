@@ -18,8 +18,8 @@ use reprove_verifier::proof::TlogProof;
 use reprove_verifier::tiles::{BundleId, EntryBundle};
 
 use super::state::{Seen, StateDir};
-use super::{Evidence, Verified, classify};
-use crate::client::{ClientOptions, LogClient};
+use super::{Evidence, NotWeighed, Verified, classify};
+use crate::client::{ClientOptions, LogClient, signed_by};
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
@@ -34,6 +34,9 @@ pub struct Online<'p> {
     bundles: HashMap<u64, EntryBundle>,
     verified: HashMap<u64, Verified>,
     revocations: Option<Vec<u64>>,
+    /// The keys whose notices were followed: the policy's operator keys and the replacement
+    /// keys valid notices introduced (set with `revocations`).
+    followed: Vec<NoteVerifier>,
     /// Indices a lookup named that the checkpoint does not cover yet (logged after it).
     pub newer: BTreeSet<u64>,
 }
@@ -66,6 +69,11 @@ impl<'p> Online<'p> {
                 policy.witnesses.witnesses().len()
             )
         })?;
+        policy
+            .check_age(checkpoint.checkpoint(), super::now_secs())
+            .with_context(|| {
+                format!("the log at {url} serves a checkpoint too old for the policy")
+            })?;
         let seen = state.load(policy)?;
         state.check(seen.as_ref(), &checkpoint, |a, b| {
             Ok(client.consistency_proof_from_tiles(a, b)?)
@@ -79,6 +87,7 @@ impl<'p> Online<'p> {
             bundles: HashMap::new(),
             verified: HashMap::new(),
             revocations: None,
+            followed: Vec::new(),
             newer: BTreeSet::new(),
         })
     }
@@ -177,25 +186,40 @@ impl<'p> Online<'p> {
     }
 
     /// The indices of every revocation notice about a policy key, or about a replacement key
-    /// that a notice introduced (followed transitively), fetched once per session.
+    /// that a notice introduced (followed transitively), fetched once per session. Only
+    /// notices that can apply are asked for: signed by the revoked key or by a recovery key of
+    /// the policy (lookups scoped to those signers, so nobody else's notices crowd them out).
     pub fn revocations(&mut self) -> anyhow::Result<Vec<u64>> {
         if let Some(r) = &self.revocations {
             return Ok(r.clone());
         }
-        let keys: Vec<String> = self
+        let keys: Vec<NoteVerifier> = self
             .policy
             .operators
             .iter()
-            .flat_map(|o| o.keys.iter().map(|k| k.to_string()))
+            .flat_map(|o| o.keys.iter().cloned())
             .collect();
-        let found: Vec<u64> = self.revocations_of(keys)?.into_iter().collect();
+        let (found, followed) = self.notices_about(keys, true)?;
+        let found: Vec<u64> = found.into_iter().collect();
         self.revocations = Some(found.clone());
+        self.followed = followed;
         Ok(found)
     }
 
-    /// The indices of every revocation notice about `keys` (vkeys), and about the replacement
-    /// keys those notices introduce, followed transitively.
-    pub fn revocations_of(&mut self, keys: Vec<String>) -> anyhow::Result<BTreeSet<u64>> {
+    /// The indices of every revocation notice about `keys`, by anyone, and about the
+    /// replacement keys those notices introduce, followed transitively: what a bundle carries
+    /// for consumers whose policies may name other recovery keys than this one.
+    pub fn revocations_of(&mut self, keys: Vec<NoteVerifier>) -> anyhow::Result<BTreeSet<u64>> {
+        Ok(self.notices_about(keys, false)?.0)
+    }
+
+    /// The notices about `keys` and their replacements, and every key followed. `scoped`: ask
+    /// only for notices signed by the key itself or a recovery key of the policy.
+    fn notices_about(
+        &mut self,
+        keys: Vec<NoteVerifier>,
+        scoped: bool,
+    ) -> anyhow::Result<(BTreeSet<u64>, Vec<NoteVerifier>)> {
         let recovery: Vec<NoteVerifier> = self
             .policy
             .operators
@@ -203,7 +227,7 @@ impl<'p> Online<'p> {
             .filter_map(|o| o.recovery_key.clone())
             .collect();
         let mut queue = keys;
-        let mut asked: BTreeSet<String> = BTreeSet::new();
+        let mut asked: Vec<NoteVerifier> = Vec::new();
         let mut found: BTreeSet<u64> = BTreeSet::new();
         while let Some(key) = queue.pop() {
             if asked.contains(&key) {
@@ -215,41 +239,101 @@ impl<'p> Online<'p> {
                      to decide on part of the revocations"
                 );
             }
-            asked.insert(key.clone());
-            let revoked = NoteVerifier::parse(&key).ok();
-            let path = format!("lookup/revocations/{}", hex::encode(&key));
-            for index in self.lookup(&path)? {
+            asked.push(key.clone());
+            let path = format!("lookup/revocations/{}", hex::encode(key.to_string()));
+            let paths: Vec<String> = if scoped {
+                std::iter::once(&key)
+                    .chain(recovery.iter())
+                    .map(|signer| signed_by(&path, signer))
+                    .collect()
+            } else {
+                vec![path]
+            };
+            let mut indices = BTreeSet::new();
+            for path in paths {
+                indices.extend(self.lookup(&path)?);
+            }
+            for index in indices {
                 found.insert(index);
                 // A replacement is followed only from a notice that could apply: about this
                 // key, signed by it or by a recovery key. Anyone else's notices name whatever
                 // keys they like; following them would let strangers exhaust the budget.
                 if let Verified::Entry(e) = self.verified(index)?
                     && let EntryKind::Revocation(n) = e.entry().kind()
-                    && let Some(revoked) = &revoked
-                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| &k == revoked)
-                    && (e.signer() == revoked || recovery.iter().any(|r| r == e.signer()))
+                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| k == key)
+                    && (e.signer() == &key || recovery.iter().any(|r| r == e.signer()))
                     && let Some(r) = n.replacement.as_deref()
                     && let Ok(r) = NoteVerifier::parse(r)
                 {
-                    queue.push(r.to_string());
+                    queue.push(r);
                 }
             }
         }
-        Ok(found)
+        Ok((found, asked))
     }
 
-    /// Everything the log holds about the artifact `sha256`: the entries naming it, and every
-    /// revocation notice that may apply to the policy's keys.
+    /// Everything the log holds about the artifact `sha256` that the policy can weigh: the
+    /// entries naming it signed by an operator key (or a replacement a notice introduced) or a
+    /// pinned publisher key, every revocation notice that may apply to those keys, and the
+    /// release each attestation names (fetched by its index, whoever signed it, so the verdict
+    /// can check the binding even when no publisher is pinned). Each lookup is scoped to one
+    /// signer: entries by anyone else cannot crowd the ones that decide out of the answer.
     pub fn evidence(&mut self, sha256: &[u8; 32]) -> anyhow::Result<Evidence> {
-        let mut indices: BTreeSet<u64> = self
-            .lookup(&format!("lookup/sha256/{}", hex::encode(sha256)))?
-            .into_iter()
-            .collect();
-        indices.extend(self.revocations()?);
+        let mut indices: BTreeSet<u64> = self.revocations()?.into_iter().collect();
+        let path = format!("lookup/sha256/{}", hex::encode(sha256));
+        let mut signers = self.followed.clone();
+        for k in self.policy.publishers.iter().flat_map(|p| p.keys.iter()) {
+            if !signers.contains(k) {
+                signers.push(k.clone());
+            }
+        }
+        for signer in &signers {
+            indices.extend(self.lookup(&signed_by(&path, signer))?);
+        }
+        let size = self.checkpoint.checkpoint().size();
+        let mut releases = BTreeSet::new();
+        for &index in &indices {
+            if let Verified::Entry(e) = self.verified(index)?
+                && let EntryKind::Rebuild(r) = e.entry().kind()
+                && r.predicate.release.log_index < size
+            {
+                releases.insert(r.predicate.release.log_index);
+            }
+        }
+        indices.extend(releases);
         let mut evidence = Evidence::default();
-        for index in indices {
+        for &index in &indices {
             evidence.push(self.verified(index)?);
         }
+        evidence.not_weighed = Some(self.not_weighed(&path, &indices)?);
         Ok(evidence)
+    }
+
+    /// How many entries the unscoped lookup `path` lists (one page) that are not among
+    /// `weighed`: the report says they exist and were not weighed, nothing more.
+    fn not_weighed(&self, path: &str, weighed: &BTreeSet<u64>) -> anyhow::Result<NotWeighed> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            indices: Vec<u64>,
+            next: Option<u64>,
+        }
+        let page: Page = match self.client.get(&format!("{path}?limit=1000")) {
+            Ok(body) => serde_json::from_slice(&body)
+                .with_context(|| format!("{path}: not a lookup answer"))?,
+            Err(crate::client::FetchError::NotFound { .. }) => Page {
+                indices: Vec::new(),
+                next: None,
+            },
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("looking up {path}"))),
+        };
+        let size = self.checkpoint.checkpoint().size();
+        Ok(NotWeighed {
+            count: page
+                .indices
+                .iter()
+                .filter(|&&i| i < size && !weighed.contains(&i))
+                .count(),
+            more: page.next.is_some(),
+        })
     }
 }

@@ -41,9 +41,38 @@ pub enum Verified {
 pub struct Evidence {
     pub entries: Vec<LoggedEntry>,
     pub rejected: Vec<Rejected>,
+    /// Online: the entries the log lists under the artifact that were not weighed (signed by
+    /// keys the policy does not name), from one unscoped lookup page.
+    pub not_weighed: Option<NotWeighed>,
+}
+
+/// Entries about an artifact by keys the policy does not name: counted from the log's word
+/// (one lookup page), neither fetched nor verified, and never part of the decision.
+#[derive(Debug, Clone, Copy, serde::Serialize)]
+pub struct NotWeighed {
+    /// How many the first page listed beyond the weighed ones.
+    pub count: usize,
+    /// Whether the log had more pages (so there are at least `count`).
+    pub more: bool,
 }
 
 impl Evidence {
+    /// Adds what `other` holds that this does not (by log index): a bundle's evidence with the
+    /// live log's.
+    pub fn merge(&mut self, other: Evidence) {
+        for e in other.entries {
+            if !self.entries.iter().any(|x| x.index() == e.index()) {
+                self.entries.push(e);
+            }
+        }
+        for r in other.rejected {
+            if !self.rejected.iter().any(|x| x.index == r.index) {
+                self.rejected.push(r);
+            }
+        }
+        self.not_weighed = other.not_weighed.or(self.not_weighed);
+    }
+
     fn push(&mut self, v: Verified) {
         match v {
             Verified::Entry(e) => self.entries.push(*e),
@@ -117,4 +146,11 @@ mod tests {
             assert!(parse_digest(bad).is_err(), "{bad}");
         }
     }
+}
+
+/// The time now, in POSIX seconds (what witness timestamps are compared with).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }

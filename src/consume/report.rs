@@ -8,7 +8,7 @@ use reprove_verifier::policy::{Reason, Verdict, verdict_for};
 use reprove_verifier::predicates::EntryKind;
 use serde::Serialize;
 
-use super::{Evidence, Rejected};
+use super::{Evidence, NotWeighed, Rejected};
 
 /// The judgement of one artifact.
 #[derive(Debug, Clone, Serialize)]
@@ -31,6 +31,10 @@ pub struct ArtifactReport {
     pub verdict: Verdict,
     /// Entries found for it that are not valid reprove entries.
     pub rejected: Vec<Rejected>,
+    /// Entries the log lists about it by keys the policy does not name: not fetched, not
+    /// verified, not weighed (online only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub not_weighed: Option<NotWeighed>,
 }
 
 /// A release manifest naming an artifact.
@@ -100,6 +104,7 @@ pub fn judge(
         releases,
         verdict: v,
         rejected: evidence.rejected.clone(),
+        not_weighed: evidence.not_weighed,
     }
 }
 
@@ -226,6 +231,15 @@ pub fn human(r: &ArtifactReport) -> String {
     }
     for rj in &r.rejected {
         let _ = writeln!(s, "  rejected:    index {}: {}", rj.index, rj.why);
+    }
+    if let Some(n) = r.not_weighed.filter(|n| n.count > 0) {
+        let _ = writeln!(
+            s,
+            "  not weighed: {}{} more entr{} about these bytes by keys the policy does not name",
+            if n.more { "at least " } else { "" },
+            n.count,
+            if n.count == 1 && !n.more { "y" } else { "ies" }
+        );
     }
     for w in &v.warnings {
         let _ = writeln!(s, "  warning:     {w}");

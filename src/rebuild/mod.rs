@@ -414,7 +414,8 @@ impl Draft<'_> {
     }
 }
 
-/// The release manifest `name`@`version` from the log: found via `/lookup/release`, each
+/// The release manifest `name`@`version` from the log: found via `/lookup/release` — scoped
+/// to each of `publishers` when any are given, so only their manifests are candidates — each
 /// candidate entry proven included (from tiles) under a checkpoint signed by `log_key`, its
 /// DSSE signature verified under the key its `keyid` names, and parsed. When a release was
 /// logged more than once, the earliest is the release (first claim wins).
@@ -423,22 +424,35 @@ pub fn find_release(
     log_key: &NoteVerifier,
     name: &str,
     version: &str,
+    publishers: &[NoteVerifier],
 ) -> anyhow::Result<ReleaseRecord> {
     let checkpoint = client
         .checkpoint(log_key)
         .context("cannot get a verified checkpoint")?;
-    let indices = client
-        .lookup_all(&release_lookup_path(name, version))
-        .context("release lookup")?;
+    let path = release_lookup_path(name, version);
+    let mut indices = std::collections::BTreeSet::new();
+    if publishers.is_empty() {
+        indices.extend(client.lookup_all(&path).context("release lookup")?);
+    }
+    for p in publishers {
+        indices.extend(
+            client
+                .lookup_all(&crate::client::signed_by(&path, p))
+                .context("release lookup")?,
+        );
+    }
     for index in indices {
         if index >= checkpoint.size() {
             continue; // logged after our checkpoint; a later lookup will see it
         }
-        if let Some(record) = release_at(client, &checkpoint, index, name, version)? {
+        if let Some(record) = release_at(client, &checkpoint, index, name, version, publishers)? {
             return Ok(record);
         }
     }
-    bail!("the log has no release manifest for {name}@{version}")
+    if publishers.is_empty() {
+        bail!("the log has no release manifest for {name}@{version}")
+    }
+    bail!("the log has no release manifest for {name}@{version} signed by a --publisher key")
 }
 
 /// The entry at `index` as a release of `name`@`version`, proven; `None` if it is another kind
@@ -449,6 +463,7 @@ fn release_at(
     index: u64,
     name: &str,
     version: &str,
+    publishers: &[NoteVerifier],
 ) -> anyhow::Result<Option<ReleaseRecord>> {
     let entry = client
         .entry(index)
@@ -459,7 +474,9 @@ fn release_at(
     let env = Envelope::parse(&entry).with_context(|| format!("entry {index}"))?;
     let mut keys = Vec::new();
     for s in env.signatures() {
-        if let Ok(k) = NoteVerifier::parse(&s.keyid) {
+        if let Ok(k) = NoteVerifier::parse(&s.keyid)
+            && (publishers.is_empty() || publishers.contains(&k))
+        {
             keys.push(TrustedKey {
                 id: s.keyid.clone(),
                 key: *k.verifying_key(),
@@ -487,8 +504,9 @@ fn release_at(
     }
 }
 
-/// Uploads the build log and the diff report to the ledger's blob store (signed by `signer`),
-/// then appends the attestation. Returns the log's answer (index and proof).
+/// Appends the attestation, then uploads the build log and the diff report it names to the
+/// ledger's blob store (signed by `signer`: the store takes blobs only from the key whose
+/// logged entry names them). Returns the log's answer (index and proof).
 pub fn publish_report(
     client: &LogClient,
     signer: &NoteSigner,
@@ -504,11 +522,12 @@ pub fn publish_report(
         Ok(())
     };
     let p = &report.attestation.predicate;
+    let submitted = client
+        .submit(&report.envelope)
+        .context("appending the attestation")?;
     check("build log", &report.build_log, p.build_log.as_ref())?;
     if let Some(d) = &report.diff_report {
         check("diff report", d, p.diff_report.as_ref())?;
     }
-    client
-        .submit(&report.envelope)
-        .context("appending the attestation")
+    Ok(submitted)
 }

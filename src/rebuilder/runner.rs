@@ -95,9 +95,12 @@ impl NodeRunner {
             id: me.to_string(),
             key: *me.verifying_key(),
         }];
-        let indices = self
-            .client
-            .lookup_all(&release_lookup_path(&job.project, &job.version))?;
+        // Scoped to this node's key: strangers' attestations of the release cannot push this
+        // node's own out of the answer (and make it rebuild and attest again).
+        let indices = self.client.lookup_all(&crate::client::signed_by(
+            &release_lookup_path(&job.project, &job.version),
+            &me,
+        ))?;
         for index in indices.into_iter().filter(|&i| i > job.log_index) {
             let bytes = self.client.entry(index)?;
             let Ok(envelope) = Envelope::parse(&bytes) else {

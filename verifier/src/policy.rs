@@ -87,6 +87,98 @@ pub struct Policy {
     pub publishers: Vec<Publisher>,
     /// Whether an attestation counts only from a sandboxed build (`sandbox.kind` not `none`).
     pub require_sandbox: bool,
+    /// How old, in seconds, the checkpoint evidence is proven under may be: a witness quorum
+    /// must have cosigned it within this time (witness timestamps are the only clock a
+    /// checkpoint carries). `None`: no limit.
+    pub max_checkpoint_age: Option<u64>,
+    /// Whether an offline bundle's verdict also needs the live log, asked for mismatches and
+    /// revocations the bundle may have left out.
+    pub require_online_recheck: bool,
+}
+
+/// How far in the future a witness timestamp may be and still count (clock skew).
+pub const MAX_CLOCK_SKEW_SECS: u64 = 300;
+
+/// Why a checkpoint is too old for a policy's `max_checkpoint_age`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "the checkpoint (tree size {size}) is older than the policy's max_checkpoint_age of {max_age} s: \
+     {fresh} of the {quorum} witness cosignature(s) required are that recent{newest}"
+)]
+pub struct StaleCheckpoint {
+    pub size: u64,
+    pub max_age: u64,
+    pub fresh: usize,
+    pub quorum: usize,
+    /// ", the newest from <n> s ago", when there is one.
+    pub newest: String,
+}
+
+impl Policy {
+    /// Checks `checkpoint` against `max_checkpoint_age` at `now` (POSIX seconds): at least the
+    /// witness quorum of cosignatures with a timestamp no older than the limit (and no further
+    /// in the future than [`MAX_CLOCK_SKEW_SECS`]). Always fine without a limit.
+    pub fn check_age(
+        &self,
+        checkpoint: &VerifiedCheckpoint,
+        now: u64,
+    ) -> Result<(), StaleCheckpoint> {
+        let Some(max_age) = self.max_checkpoint_age else {
+            return Ok(());
+        };
+        let fresh = checkpoint
+            .cosignatures()
+            .iter()
+            .filter(|c| {
+                c.timestamp() <= now.saturating_add(MAX_CLOCK_SKEW_SECS)
+                    && now.saturating_sub(c.timestamp()) <= max_age
+            })
+            .count();
+        let quorum = self.witnesses.quorum().max(1);
+        if fresh >= quorum {
+            return Ok(());
+        }
+        let newest = checkpoint
+            .cosignatures()
+            .iter()
+            .map(|c| c.timestamp())
+            .max()
+            .map(|t| format!(", the newest from {} s ago", now.saturating_sub(t)))
+            .unwrap_or_default();
+        Err(StaleCheckpoint {
+            size: checkpoint.size(),
+            max_age,
+            fresh,
+            quorum,
+            newest,
+        })
+    }
+}
+
+/// `90`, `90s`, `15m`, `36h`, `7d` as seconds.
+fn parse_age(s: &str) -> Option<u64> {
+    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => s.split_at(i),
+        None => (s, "s"),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let scale = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    n.checked_mul(scale).filter(|&v| v > 0)
+}
+
+fn encode_age(secs: u64) -> String {
+    for (unit, scale) in [("d", 86_400), ("h", 3600), ("m", 60)] {
+        if secs % scale == 0 {
+            return format!("{}{unit}", secs / scale);
+        }
+    }
+    format!("{secs}s")
 }
 
 /// A publisher (or importer) trusted for some projects: a release manifest counts only when
@@ -175,6 +267,14 @@ pub enum PolicyError {
     PublisherWithoutProjects(usize),
     #[error("publisher[{0}] has no keys")]
     PublisherWithoutKeys(usize),
+    #[error(
+        "max_checkpoint_age {0:?} is not a duration such as \"36h\" or \"7d\" (s, m, h, d; more than 0)"
+    )]
+    BadAge(String),
+    #[error(
+        "max_checkpoint_age needs witnesses: their cosignature timestamps are the only clock a checkpoint carries"
+    )]
+    AgeWithoutWitnesses,
 }
 
 impl Policy {
@@ -219,6 +319,8 @@ impl Policy {
                 })
                 .collect(),
             require_sandbox: self.require_sandbox,
+            max_checkpoint_age: self.max_checkpoint_age.map(encode_age),
+            require_online_recheck: self.require_online_recheck,
             publisher: self
                 .publishers
                 .iter()
@@ -257,6 +359,10 @@ struct RawPolicy {
     require_sandbox: bool,
     #[serde(default)]
     publisher: Vec<RawPublisher>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    max_checkpoint_age: Option<String>,
+    #[serde(default)]
+    require_online_recheck: bool,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -422,6 +528,13 @@ impl RawPolicy {
                 });
             }
         }
+        let max_checkpoint_age = match &self.max_checkpoint_age {
+            None => None,
+            Some(s) => Some(parse_age(s).ok_or_else(|| PolicyError::BadAge(s.clone()))?),
+        };
+        if max_checkpoint_age.is_some() && witnesses.witnesses().is_empty() {
+            return Err(PolicyError::AgeWithoutWitnesses);
+        }
         if self.threshold == 0 {
             return Err(PolicyError::ZeroThreshold);
         }
@@ -443,6 +556,8 @@ impl RawPolicy {
             operators,
             publishers,
             require_sandbox: self.require_sandbox,
+            max_checkpoint_age,
+            require_online_recheck: self.require_online_recheck,
         })
     }
 }

@@ -112,9 +112,30 @@ async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError
 
 /// Checks the body (JSON, the signature, the statement) and logs it.
 async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
-    // Validation is about 60 µs of CPU (one Ed25519 verification): cheaper inline on this
-    // task than a hop to the blocking pool and back, which cost more in wake-ups than it saved.
-    let submission = validate(&body, state.config.allow_keys.as_deref(), Some(&state.keys))?;
+    // Validation costs up to MAX_ENTRY_SIGNATURES Ed25519 verifications (about 60 µs each):
+    // on the blocking pool, a bounded number at a time, so a flood of many-signature entries
+    // cannot stall the async workers that serve checkpoints and tiles. Past the waiting room,
+    // 503 with Retry-After at once.
+    let Ok(queued) = state.verify_queue.clone().try_acquire_owned() else {
+        return Err(ApiError::busy(
+            "the log is verifying as many submissions as it can; retry shortly",
+            std::time::Duration::from_secs(1),
+        ));
+    };
+    let slot = state
+        .verify_slots
+        .clone()
+        .acquire_owned()
+        .await
+        .map_err(|_| ApiError::internal("the verification slots are closed"))?;
+    let (config, keys) = (state.config.clone(), state.keys.clone());
+    let submission = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        validate(&body, config.allow_keys.as_deref(), Some(&keys))
+    })
+    .await
+    .map_err(|e| ApiError::internal(&format!("a verification task failed: {e}")))??;
+    drop(queued);
     let waiting = state.in_flight.enter();
     let started = Instant::now();
     let accepted = state.sequencer.submit(submission).await?;
@@ -357,6 +378,10 @@ fn index_keys(entry: &Entry, signers: &[NoteVerifier]) -> Vec<IndexKey> {
             if r.predicate.result == RebuildResult::Mismatch {
                 keys.push(IndexKey::Mismatches);
             }
+            // The blobs it names: the blob store takes them from this entry's signers only.
+            for d in r.predicate.build_log.iter().chain(&r.predicate.diff_report) {
+                keys.push(IndexKey::Blob(d.sha256));
+            }
             if let Some(day) = crate::web::time::rfc3339_day(&r.predicate.finished_on) {
                 keys.push(IndexKey::RebuildDay(day));
             }
@@ -369,6 +394,19 @@ fn index_keys(entry: &Entry, signers: &[NoteVerifier]) -> Vec<IndexKey> {
             }
         }
     }
+    // The same records scoped to each verified signer (the full vkey: a 4-byte key ID can be
+    // ground out by a stranger), so a lookup can ask for one signer's entries only and
+    // strangers' entries under the same artifact, release or revoked key cannot crowd them out.
+    let scoped: Vec<IndexKey> = keys
+        .iter()
+        .filter(|k| !matches!(k, IndexKey::RevokedKey(s) if !s.contains('+')))
+        .flat_map(|k| {
+            signers
+                .iter()
+                .filter_map(|s| IndexKey::signed_by(&s.to_string(), k.clone()))
+        })
+        .collect();
+    keys.extend(scoped);
     keys.sort();
     keys.dedup();
     keys

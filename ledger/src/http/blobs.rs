@@ -13,12 +13,17 @@
 //! | `Content-Length` at most the configured `max_blob_bytes` (before reading the body) | 413 |
 //! | the signature verifies over the path's digest and the `Content-Length` | 403 |
 //! | the signer is on the allow-list, when the log has one | 403 |
+//! | a logged rebuild attestation signed by this key names the blob (build log or diff report), unless the key is on the allow-list | 403 |
+//! | an upload slot is free (at most `max_blob_uploads` at once) | 503 with `Retry-After` |
+//! | the key's stored blobs plus this one stay within `max_blob_bytes_per_key` | 403 |
 //! | the body's SHA-256 is the path's digest | 422 |
 //!
 //! Then the blob is stored durably: `201 Created` with `{"sha256", "size", "created": true}`,
 //! or, when the store already held it, `200 OK` with the same body and `"created": false`
 //! (nothing rewritten). The signature covers the size, so it is checked before a byte of the
-//! body is read: a stranger cannot make the ledger buffer megabytes.
+//! body is read: a stranger cannot make the ledger read megabytes. The body is streamed to a
+//! temporary file while it is hashed, never held whole in memory; a blob the store already
+//! holds is not charged to the key again.
 //!
 //! A download is `200` with the exact bytes, `Content-Type: text/plain; charset=utf-8` when
 //! they are valid UTF-8 (build logs, diff reports) and `application/octet-stream` otherwise,
@@ -40,10 +45,20 @@ use reprove_verifier::blob::{BlobSignature, HEADER};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use http_body_util::BodyExt;
+use reprove_verifier::note::NoteVerifier;
+use tokio::io::AsyncWriteExt;
+
 use super::error::{ApiError, Reject};
 use super::tiles::IMMUTABLE;
 use super::{AppState, blocking, params};
 use crate::blobs::BlobStored;
+use crate::index::{Direction, IndexKey, PageRequest};
 
 /// The answer to an accepted upload.
 #[derive(Debug, Serialize)]
@@ -63,25 +78,36 @@ pub(super) async fn put(
     request: Request,
 ) -> Result<Response, ApiError> {
     let sha256 = parse_digest(&params::path(digest)?)?;
-    let size = check_upload(&state, &sha256, request.headers())?;
-    let len = usize::try_from(size).map_err(|_| ApiError::bad_request("too large"))?;
-    let body = axum::body::to_bytes(request.into_body(), len)
-        .await
-        .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
-    let actual: [u8; 32] = Sha256::digest(&body).into();
-    if actual != sha256 {
-        return Err(ApiError::refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            Reject::Invalid,
-            format!(
-                "digest mismatch: the body's sha256 is {}, the path names {}",
-                hex::encode(actual),
-                hex::encode(sha256)
-            ),
-        ));
+    let (size, signer) = check_upload(&state, &sha256, request.headers())?;
+    let allowed = state
+        .config
+        .allow_keys
+        .as_ref()
+        .is_some_and(|a| a.contains(&signer));
+    if !allowed {
+        named_by(&state, &signer, sha256).await?;
     }
-    let stored = blocking(&state.ledger, move |l| l.put_blob(&sha256, &body)).await?;
+    let Ok(_slot) = state.blob_slots.clone().try_acquire_owned() else {
+        return Err(ApiError::busy(
+            "the log is storing as many blobs as it takes at once; retry shortly",
+            Duration::from_secs(1),
+        ));
+    };
+    // A blob the store already holds costs its uploader nothing (the upload is still read and
+    // checked, then answered 200).
+    let held = blocking(&state.ledger, move |l| l.has_blob(&sha256)).await?;
+    let reservation = state.quotas.reserve(&signer, if held { 0 } else { size })?;
+    let tmp = blocking(&state.ledger, move |l| l.blob_upload_path(&sha256)).await?;
+    let streamed = stream_to(&tmp, request.into_body(), size, &sha256).await;
+    if let Err(e) = streamed {
+        let _ = tokio::fs::remove_file(&tmp).await;
+        return Err(e);
+    }
+    let stored = blocking(&state.ledger, move |l| l.adopt_blob(&tmp, &sha256)).await?;
     let created = stored == BlobStored::Created;
+    if created {
+        reservation.commit(size)?;
+    }
     state.metrics.blob_stored(created, size);
     let hex = hex::encode(sha256);
     let status = if created {
@@ -105,6 +131,205 @@ pub(super) async fn put(
         Json(answer),
     )
         .into_response())
+}
+
+/// 403 unless a logged rebuild attestation signed by `signer` names the blob.
+async fn named_by(
+    state: &AppState,
+    signer: &NoteVerifier,
+    sha256: [u8; 32],
+) -> Result<(), ApiError> {
+    let key = IndexKey::signed_by(&signer.to_string(), IndexKey::Blob(sha256))
+        .ok_or_else(|| ApiError::internal("blob lookups are scoped"))?;
+    let page = PageRequest {
+        cursor: None,
+        limit: 1,
+        direction: Direction::Forward,
+    };
+    let named = blocking(&state.ledger, move |l| l.lookup(&key, page)).await?;
+    if named.indices.is_empty() {
+        return Err(ApiError::refuse(
+            StatusCode::FORBIDDEN,
+            Reject::NotAllowed,
+            format!(
+                "no logged entry signed by {} names the blob {}: the log stores the build logs \
+                 and diff reports of its own attestations — log the attestation first",
+                signer.name(),
+                hex::encode(sha256)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Streams the body into `tmp`, hashing as it goes: exactly `size` bytes whose SHA-256 is
+/// `sha256` (else 400 or 422).
+async fn stream_to(
+    tmp: &std::path::Path,
+    mut body: Body,
+    size: u64,
+    sha256: &[u8; 32],
+) -> Result<(), ApiError> {
+    let io = |e: std::io::Error| {
+        tracing::error!(error = %e, "writing an uploaded blob");
+        ApiError::internal("could not write the blob")
+    };
+    let mut file = tokio::fs::File::create(tmp).await.map_err(io)?;
+    let mut hasher = Sha256::new();
+    let mut read: u64 = 0;
+    while let Some(frame) = body.frame().await {
+        let frame = frame
+            .map_err(|e| ApiError::bad_request(format!("could not read the request body: {e}")))?;
+        let Ok(chunk) = frame.into_data() else {
+            continue;
+        };
+        read += chunk.len() as u64;
+        if read > size {
+            return Err(ApiError::bad_request(
+                "the body is longer than its Content-Length",
+            ));
+        }
+        hasher.update(&chunk);
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    if read != size {
+        return Err(ApiError::bad_request(format!(
+            "the body is {read} bytes, its Content-Length says {size}"
+        )));
+    }
+    file.flush().await.map_err(io)?;
+    let actual: [u8; 32] = hasher.finalize().into();
+    if &actual != sha256 {
+        return Err(ApiError::refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Reject::Invalid,
+            format!(
+                "digest mismatch: the body's sha256 is {}, the path names {}",
+                hex::encode(actual),
+                hex::encode(sha256)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// How many blob bytes each key has stored, against the per-key quota. Kept in one small file
+/// per key under `blobs/usage/` (named by the SHA-256 of the vkey), loaded on first use; an
+/// upload reserves its size before a byte is read, so concurrent uploads cannot overrun it.
+#[derive(Debug)]
+pub(super) struct Quotas {
+    dir: PathBuf,
+    limit: u64,
+    /// Per key: (bytes stored, bytes reserved by uploads in progress).
+    used: Mutex<HashMap<String, (u64, u64)>>,
+}
+
+/// Bytes reserved for one upload: released when dropped, unless committed.
+pub(super) struct Reservation<'a> {
+    quotas: &'a Quotas,
+    key: String,
+    size: u64,
+    committed: bool,
+}
+
+impl Quotas {
+    pub(super) fn new(data: &std::path::Path, limit: u64) -> Quotas {
+        Quotas {
+            dir: data.join("blobs").join("usage"),
+            limit,
+            used: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn file(&self, key: &str) -> PathBuf {
+        self.dir.join(hex::encode(Sha256::digest(key.as_bytes())))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u64, u64)>> {
+        self.used
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Reserves `size` bytes for `signer`, or 403 when that passes its quota.
+    pub(super) fn reserve(
+        &self,
+        signer: &NoteVerifier,
+        size: u64,
+    ) -> Result<Reservation<'_>, ApiError> {
+        let key = signer.to_string();
+        let mut used = self.lock();
+        if !used.contains_key(&key) {
+            let stored = match std::fs::read_to_string(self.file(&key)) {
+                Ok(text) => text
+                    .trim()
+                    .parse::<u64>()
+                    .map_err(|_| ApiError::internal("a blob usage file does not hold a number"))?,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => 0,
+                Err(e) => {
+                    tracing::error!(error = %e, "reading a blob usage file");
+                    return Err(ApiError::internal("could not read a blob usage file"));
+                }
+            };
+            used.insert(key.clone(), (stored, 0));
+        }
+        let entry = used.entry(key.clone()).or_default();
+        if entry.0.saturating_add(entry.1).saturating_add(size) > self.limit {
+            return Err(ApiError::refuse(
+                StatusCode::FORBIDDEN,
+                Reject::TooLarge,
+                format!(
+                    "blob quota: {} has stored {} bytes of blobs; {size} more would pass the log's \
+                     limit of {} bytes per key",
+                    signer.name(),
+                    entry.0,
+                    self.limit
+                ),
+            ));
+        }
+        entry.1 += size;
+        Ok(Reservation {
+            quotas: self,
+            key,
+            size,
+            committed: false,
+        })
+    }
+}
+
+impl Reservation<'_> {
+    /// The blob was stored (`stored` bytes): its size becomes part of the key's usage, durably.
+    fn commit(mut self, stored: u64) -> Result<(), ApiError> {
+        let mut used = self.quotas.lock();
+        let entry = used.entry(self.key.clone()).or_default();
+        entry.1 = entry.1.saturating_sub(self.size);
+        entry.0 = entry.0.saturating_add(stored);
+        let total = entry.0;
+        self.committed = true;
+        let write = std::fs::create_dir_all(&self.quotas.dir).and_then(|()| {
+            let file = self.quotas.file(&self.key);
+            let tmp = file.with_extension("tmp");
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, format!("{total}\n").as_bytes())?;
+            f.sync_all()?;
+            std::fs::rename(&tmp, &file)
+        });
+        write.map_err(|e| {
+            tracing::error!(error = %e, "writing a blob usage file");
+            ApiError::internal("could not record the blob's size against its key's quota")
+        })
+    }
+}
+
+impl Drop for Reservation<'_> {
+    fn drop(&mut self) {
+        if !self.committed {
+            let mut used = self.quotas.lock();
+            if let Some(entry) = used.get_mut(&self.key) {
+                entry.1 = entry.1.saturating_sub(self.size);
+            }
+        }
+    }
 }
 
 /// `GET /blobs/sha256/<hex>`.
@@ -158,7 +383,11 @@ fn parse_digest(s: &str) -> Result<[u8; 32], ApiError> {
 }
 
 /// Every check that needs only the headers (see the module docs); the declared size.
-fn check_upload(state: &AppState, sha256: &[u8; 32], headers: &HeaderMap) -> Result<u64, ApiError> {
+fn check_upload(
+    state: &AppState,
+    sha256: &[u8; 32],
+    headers: &HeaderMap,
+) -> Result<(u64, NoteVerifier), ApiError> {
     let signature = match headers.get(HEADER) {
         None => {
             return Err(ApiError::bad_request(
@@ -219,5 +448,5 @@ fn check_upload(state: &AppState, sha256: &[u8; 32], headers: &HeaderMap) -> Res
             ),
         ));
     }
-    Ok(size)
+    Ok((size, signer.clone()))
 }

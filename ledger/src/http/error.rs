@@ -116,6 +116,16 @@ impl ApiError {
 
     /// 500 for a failure of the HTTP layer itself (a blocking task that died); `what` is
     /// logged, not shown.
+    /// 503 with `Retry-After`: a bounded resource is in use; the same request may succeed later.
+    pub(super) fn busy(message: impl Into<String>, retry_after: std::time::Duration) -> Self {
+        Self {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: message.into(),
+            retry_after: Some(retry_after),
+            reason: Reject::PoolFull,
+        }
+    }
+
     pub(super) fn internal(what: &str) -> Self {
         tracing::error!(what, "internal error serving a request");
         Self::new(

@@ -5,6 +5,12 @@
 //! at [`MAX_PAGE`]), `order=asc` (oldest first, the default) or `order=desc`. Answer:
 //! `{"indices": [...], "next": <the after of the next page, or null>}`.
 //!
+//! `signer=<vkey>` (as it is or hex-encoded; a key ID is refused: four bytes can be ground
+//! out) scopes an artifact, release or revoked-key lookup to the entries that key signed —
+//! its signature verified when the entry was logged — so strangers' entries cannot crowd a
+//! publisher's, an operator's or a key owner's out of the answer. A revoked key is then named
+//! by its vkey too. Other lookups with `signer` are 400.
+//!
 //! Keys are named by their c2sp key ID (8 lowercase hex digits, e.g. `/lookup/key/530d903a`),
 //! or by their note verifier key string (vkey), as it appears in DSSE `keyid`s: either as it is
 //! (percent-encoded where needed; `/` may stay, it is in the wildcard) or hex-encoded, which
@@ -127,8 +133,12 @@ async fn lookup(
     key: IndexKey,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
+    let (page, signer) = page_request(query)?;
+    let key = match signer {
+        None => key,
+        Some(signer) => scoped(&signer, key)?,
+    };
     key.check()?;
-    let page = page_request(query)?;
     let page = blocking(&state.ledger, move |l| l.lookup(&key, page)).await?;
     let body = PageBody {
         indices: page.indices,
@@ -142,9 +152,31 @@ async fn lookup(
         .into_response())
 }
 
-/// The page a query string asks for.
-fn page_request(query: Option<&str>) -> Result<PageRequest, ApiError> {
-    let pairs = params::query(query, &["after", "limit", "order"])?;
+/// `key` scoped to the entries `signer` (a vkey, plain or hex) signed.
+fn scoped(signer: &str, key: IndexKey) -> Result<IndexKey, ApiError> {
+    let signer = vkey(signer)?;
+    if !signer.contains('+') {
+        return Err(ApiError::bad_request(
+            "signer must be a note verifier key (as it is or hex-encoded), not a key ID: four \
+             bytes can be ground out by anyone",
+        ));
+    }
+    if let IndexKey::RevokedKey(k) = &key
+        && !k.contains('+')
+    {
+        return Err(ApiError::bad_request(
+            "with signer=, name the revoked key by its note verifier key, not its key ID",
+        ));
+    }
+    IndexKey::signed_by(&signer, key).ok_or_else(|| {
+        ApiError::bad_request("signer= scopes artifact, release and revoked-key lookups only")
+    })
+}
+
+/// The page a query string asks for, and the signer it is scoped to.
+fn page_request(query: Option<&str>) -> Result<(PageRequest, Option<String>), ApiError> {
+    let pairs = params::query(query, &["after", "limit", "order", "signer"])?;
+    let signer = params::get(&pairs, "signer").map(str::to_owned);
     let mut page = PageRequest::default();
     if let Some(after) = params::get(&pairs, "after") {
         page.cursor = Some(params::number("after", after)?);
@@ -166,7 +198,7 @@ fn page_request(query: Option<&str>) -> Result<PageRequest, ApiError> {
             )));
         }
     };
-    Ok(page)
+    Ok((page, signer))
 }
 
 #[cfg(test)]
@@ -191,15 +223,35 @@ mod tests {
 
     #[test]
     fn pages_are_bounded_and_strict() {
-        let p = page_request(Some("after=5&limit=100000&order=desc")).unwrap();
+        let (p, signer) = page_request(Some("after=5&limit=100000&order=desc")).unwrap();
+        assert_eq!(signer, None);
         assert_eq!(p.cursor, Some(5));
         assert_eq!(p.limit, MAX_PAGE);
         assert_eq!(p.direction, Direction::Backward);
-        assert_eq!(page_request(None).unwrap(), PageRequest::default());
+        assert_eq!(page_request(None).unwrap(), (PageRequest::default(), None));
         for bad in [
             "limit=0", "after=-1", "after=01", "limit=x", "order=up", "page=2",
         ] {
             assert!(page_request(Some(bad)).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn scoping_to_a_signer_takes_a_whole_key_and_a_scopable_lookup() {
+        let key = NoteSigner::from_seed("example.com/rebuilder", &[1; 32])
+            .unwrap()
+            .verifier();
+        let vkey = key.to_string();
+        let id = format!("{:08x}", key.key_id());
+        let scoped_key = scoped(&hex::encode(&vkey), IndexKey::Artifact([1; 32])).unwrap();
+        assert_eq!(
+            scoped_key,
+            IndexKey::signed_by(&vkey, IndexKey::Artifact([1; 32])).unwrap()
+        );
+        assert!(scoped(&id, IndexKey::Artifact([1; 32])).is_err());
+        assert!(scoped(&vkey, IndexKey::Signer(vkey.clone())).is_err());
+        assert!(scoped(&vkey, IndexKey::RevokedKey(id)).is_err());
+        assert!(scoped(&vkey, IndexKey::RevokedKey(vkey.clone())).is_ok());
+        assert!(scoped("nonsense", IndexKey::Artifact([1; 32])).is_err());
     }
 }

@@ -28,8 +28,11 @@ const CACHE_ENTRIES: usize = 8192;
 /// The most attestations of one release a page weighs (one lookup page).
 pub(crate) const MAX_ATTESTATIONS: usize = 200;
 
-/// The most revocation notices of one key looked at.
+/// The most revocation notices of one key listed on a page.
 const MAX_NOTICES: usize = 20;
+
+/// The most lookup pages of a key's own notices weighed for its status.
+const MAX_NOTICE_PAGES: usize = 10;
 
 /// One log entry, decoded and checked: who signed it and what it says.
 #[derive(Debug)]
@@ -318,6 +321,7 @@ impl Site {
             },
         )?;
         let digest = d.sha256();
+        let blake3 = *blake3::hash(&d.bytes).as_bytes();
         let mut revoked = Revocations::default();
         let mut attestations = Vec::new();
         for i in page.indices {
@@ -329,13 +333,24 @@ impl Site {
                 && let EntryKind::Rebuild(rb) = e.kind()
                 && rb.predicate.release.log_index == index
                 && rb.predicate.release.digest.sha256 == digest
+                && rb
+                    .predicate
+                    .release
+                    .digest
+                    .blake3
+                    .is_none_or(|b| b == blake3)
             {
                 let mut view = view;
                 view.counts = view.counts && same_digests(&r.subjects, &rb.subjects);
                 attestations.push(view);
             }
         }
-        let status = release_status(&attestations);
+        let mut status = release_status(&attestations);
+        if page.next.is_some() {
+            // More attestations than a page weighs: any status from part of them could hide a
+            // mismatch (or a revocation) behind strangers' entries. Say so instead.
+            status = Status::incomplete(status);
+        }
         let view = ReleaseView {
             index,
             project: p.project.clone(),
@@ -478,14 +493,42 @@ impl Revocations {
         if let Some(known) = self.0.get(&name) {
             return Ok(*known);
         }
-        let from = site
-            .notices_of(key)?
-            .iter()
-            .filter(|n| n.self_signed)
-            .map(|n| n.effective_index)
-            .min();
-        self.0.insert(name, from);
-        Ok(from)
+        // Every notice the key signed about itself — a lookup scoped to the key as signer, so
+        // nobody else's notices crowd them out — walked to the end: applying a notice only
+        // takes trust away, so the earliest effective index of any of them wins. Only the
+        // key's holder can make this list long; past the budget the key counts as revoked
+        // from the start rather than judged on part of its notices.
+        let scoped = IndexKey::signed_by(&name, IndexKey::RevokedKey(name.clone()))
+            .ok_or(Error::Bug("revoked-key lookups are scoped"))?;
+        let mut from: Option<u64> = None;
+        let mut cursor = None;
+        for _ in 0..MAX_NOTICE_PAGES {
+            let page = site.ledger.lookup(
+                &scoped,
+                PageRequest {
+                    cursor,
+                    limit: crate::index::MAX_PAGE,
+                    direction: Direction::Forward,
+                },
+            )?;
+            for i in page.indices {
+                if let Some(v) = site.revocation(&*site.decoded(i)?)
+                    && v.self_signed
+                    && v.revoked_key == name
+                {
+                    from = Some(from.map_or(v.effective_index, |f| f.min(v.effective_index)));
+                }
+            }
+            match page.next {
+                None => {
+                    self.0.insert(name, from);
+                    return Ok(from);
+                }
+                next => cursor = next,
+            }
+        }
+        self.0.insert(name, Some(0));
+        Ok(Some(0))
     }
 }
 
@@ -527,10 +570,32 @@ pub(crate) fn release_status(attestations: &[AttestationView]) -> Status {
     }
 }
 
-/// Whether two artifact lists name the same set of SHA-256 digests.
+impl Status {
+    /// The status of a release with more attestations than a page weighs.
+    fn incomplete(of_part: Status) -> Status {
+        Status {
+            state: "incomplete",
+            label: format!(
+                "more than {MAX_ATTESTATIONS} attestations: not judged here (reprove verify)"
+            ),
+            ..of_part
+        }
+    }
+}
+
+/// Whether two artifact lists name the same set of SHA-256 digests, with no blake3 the two
+/// disagree on.
 fn same_digests(a: &[Artifact], b: &[Artifact]) -> bool {
     let set = |l: &[Artifact]| l.iter().map(|x| x.digest.sha256).collect::<BTreeSet<_>>();
-    set(a) == set(b)
+    let blake3_agrees = a.iter().all(|x| {
+        b.iter()
+            .filter(|y| y.digest.sha256 == x.digest.sha256)
+            .all(|y| match (x.digest.blake3, y.digest.blake3) {
+                (Some(p), Some(q)) => p == q,
+                _ => true,
+            })
+    });
+    set(a) == set(b) && blake3_agrees
 }
 
 fn hex_of(d: &Digests) -> String {

@@ -324,7 +324,9 @@ pub(crate) fn status_rule() -> Html {
 <b>reproduced by k</b> counts the distinct keys whose rebuild attestation says <code>reproduced</code> \
 with comparison <code>bit-identical</code> for exactly this release's artifact digests (keys revoked by \
 their own notice before the attestation do not count); <b>disputed</b> when any attestation says \
-<code>mismatch</code>; <b>pending</b> when no key reproduced it. Your own policy (<code>reprove verify</code>) \
-decides which operators you trust.</p>"
+<code>mismatch</code>; <b>pending</b> when no key reproduced it; <b>incomplete</b> when the release has more \
+attestations than a page weighs. Only attestations bound to this very entry count (its index, its \
+sha256 and blake3, its artifacts' digests). The page vets no publisher and no rebuilder: your own policy \
+(<code>reprove verify</code>, <code>[[publisher]]</code> and <code>[[operator]]</code>) decides whom you trust.</p>"
     )
 }

@@ -129,6 +129,19 @@ pub fn release(project: &str, version: &str, digests: &[[u8; 32]]) -> Entry {
     .unwrap()
 }
 
+/// A `build-failed` rebuild attestation whose build log is the blob `blob`.
+pub fn rebuild_with_log(blob: [u8; 32]) -> Entry {
+    let mut entry = rebuild("blobbed", "1.0", 0, &[digest(1)]);
+    if let EntryKind::Rebuild(r) = entry.kind() {
+        let mut r = r.clone();
+        r.predicate.result = RebuildResult::BuildFailed;
+        r.predicate.rebuilt = Vec::new();
+        r.predicate.build_log = Some(Digests::sha256(blob));
+        entry = Entry::new(EntryKind::Rebuild(r)).unwrap();
+    }
+    entry
+}
+
 /// A `reproduced` rebuild attestation of the release `project` `version` at `log_index`.
 pub fn rebuild(project: &str, version: &str, log_index: u64, digests: &[[u8; 32]]) -> Entry {
     let subjects = artifacts(project, digests);
@@ -160,6 +173,30 @@ pub fn rebuild(project: &str, version: &str, log_index: u64, digests: &[[u8; 32]
             detail: None,
             variations: Vec::new(),
         },
+    }))
+    .unwrap()
+}
+
+/// A notice revoking `key` for `reason`, effective from the notice.
+pub fn revocation_with(key: &NoteVerifier, reason: RevocationReason) -> Entry {
+    Entry::new(EntryKind::Revocation(RevocationNotice {
+        revoked_key: key.to_string(),
+        reason,
+        effective_index: None,
+        replacement: None,
+        comment: None,
+    }))
+    .unwrap()
+}
+
+/// A notice retiring `key` from index `effective`.
+pub fn revocation_effective(key: &NoteVerifier, effective: u64) -> Entry {
+    Entry::new(EntryKind::Revocation(RevocationNotice {
+        revoked_key: key.to_string(),
+        reason: RevocationReason::Retired,
+        effective_index: Some(effective),
+        replacement: None,
+        comment: None,
     }))
     .unwrap()
 }

@@ -47,6 +47,8 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         let http = HttpConfig {
             allow_keys,
             max_blob_bytes: args.max_blob_bytes,
+            max_blob_uploads: args.max_blob_uploads,
+            max_blob_bytes_per_key: args.max_blob_bytes_per_key,
             ..HttpConfig::default()
         };
         let head = ledger.head();
