@@ -76,8 +76,15 @@ fn strangers_entries_under_an_artifact_or_a_key_are_neither_fetched_nor_weighed(
     let ai = w.add_signed(&a, &att);
     // Mallory piles entries under the artifact (her own attestations of it) and under alice's
     // key (notices "revoking" it, which only alice or her recovery key could issue).
-    for _ in 0..3 {
-        w.add_signed(&mallory, &att);
+    for result in [
+        RebuildResult::Reproduced,
+        RebuildResult::BuildFailed,
+        RebuildResult::InputsUnavailable,
+    ] {
+        w.add_signed(
+            &mallory,
+            &attestation(gi, &genv, "hello", "1.2.0", &good, result),
+        );
     }
     let mut junk_notices = Vec::new();
     for i in 0..3 {
@@ -388,14 +395,37 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
     );
     let file = w.file("hello-1.2.0.tar.gz", GOOD);
     let bundle_arg = bundle.to_str().unwrap();
+    let offline = |policy: &Path, extra: &[&str]| {
+        let mut args: Vec<String> = [
+            "verify",
+            &file,
+            "--bundle",
+            bundle_arg,
+            "--policy",
+            policy.to_str().unwrap(),
+            "--state",
+            w.state().to_str().unwrap(),
+            "--cache",
+            w.path("cache").to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        run(&args, w.dir.path())
+    };
 
     // Offline, the bundle cannot know: trusted, as of its tree.
-    let (code, out, err) = outcome(&w.verify(&policy, &[&file, "--bundle", bundle_arg]));
+    let (code, out, err) = outcome(&offline(&policy, &[]));
     assert_eq!(code, 0, "{out}{err}");
+    // --ledger with a bundle means nothing unless the policy asks for a re-check: exit 2.
+    let (code, out, err) = outcome(&offline(&policy, &["--ledger", &w.url]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(err.contains("--ledger has no use with --bundle"), "{err}");
 
-    // The policy requires the live log too: the mismatch is found.
+    // The policy requires the live log too (its log.url): the mismatch is found.
     prepend(&policy, "require_online_recheck = true");
-    let out = w.verify(&policy, &[&file, "--bundle", bundle_arg, "--json"]);
+    let out = offline(&policy, &["--json"]);
     let (code, stdout, err) = outcome(&out);
     assert_eq!(code, 1, "{stdout}{err}");
     let v = json(&out);
@@ -406,11 +436,7 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
     );
 
     // No log to ask: no verdict.
-    let (code, out, err) = outcome(&w.verify_at(
-        "http://127.0.0.1:1",
-        &policy,
-        &[&file, "--bundle", bundle_arg],
-    ));
+    let (code, out, err) = outcome(&offline(&policy, &["--ledger", "http://127.0.0.1:1"]));
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("requires an online re-check"), "{err}");
 }

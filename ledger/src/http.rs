@@ -47,6 +47,11 @@ mod add;
 mod blobs;
 
 pub use add::derive_index_keys;
+
+/// The derivation of index records [`derive_index_keys`] implements: 2 added signer-scoped
+/// records (`?signer=`) and blob records. A log whose stored records follow an older one is
+/// re-derived ([`Writer::reindex`](crate::Writer::reindex)) before it is served.
+pub const INDEX_VERSION: u64 = 2;
 mod error;
 mod lookup;
 mod metrics;

@@ -161,6 +161,47 @@ impl Writer {
         self.shared.head()
     }
 
+    /// Which derivation of index records the stored ones follow: 1 for a log written before
+    /// the version was recorded.
+    pub fn index_version(&self) -> Result<u64, Error> {
+        self.shared.store.index_version()
+    }
+
+    /// Writes the index records `derive` gives for every entry of the tree, then records
+    /// `version`: how a log written by an earlier version gains the records a newer one
+    /// derives (signer-scoped lookups, blobs). Records are keys with empty values, so writing
+    /// one that exists changes nothing and a reindex interrupted by a crash is simply run again.
+    /// Needs the writer: nothing is appended meanwhile. Returns the number of entries read.
+    pub fn reindex(
+        &mut self,
+        derive: &dyn Fn(&[u8]) -> Vec<crate::index::IndexKey>,
+        version: u64,
+    ) -> Result<u64, Error> {
+        const CHUNK: usize = 4096;
+        let store = &self.shared.store;
+        let size = self.head().size();
+        let mut start = 0u64;
+        while start < size {
+            let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
+            let entries = store.entries(start, count)?;
+            let mut batch = store.batch()?;
+            for entry in &entries {
+                for key in derive(entry) {
+                    key.check()?;
+                    batch.put_index(&key.record(start));
+                }
+                start += 1;
+            }
+            let head = store.head()?;
+            store.commit(batch, head.as_deref(), size)?;
+        }
+        let mut batch = store.batch()?;
+        batch.put_index_version(version);
+        let head = store.head()?;
+        store.commit(batch, head.as_deref(), size)?;
+        Ok(size)
+    }
+
     /// Whether an earlier write failed, so that this writer refuses to append.
     pub fn is_halted(&self) -> bool {
         self.halted

@@ -84,6 +84,8 @@ pub mod key {
     pub const FORMAT: &[u8] = b"format";
     /// `meta`: the latest signed checkpoint.
     pub const HEAD: &[u8] = b"head";
+    /// `meta`: which derivation of index records the stored ones follow (`u64` BE; absent: 1).
+    pub const INDEX_VERSION: &[u8] = b"index-version";
 
     /// `entries`: the entry at leaf `index`.
     pub fn entry(index: u64) -> [u8; 8] {
@@ -222,6 +224,14 @@ impl Store {
     /// The latest signed checkpoint, as stored.
     pub(crate) fn head(&self) -> Result<Option<Vec<u8>>, Error> {
         self.get(self.cfs()?.meta, key::HEAD)
+    }
+
+    /// Which derivation of index records the stored ones follow (1 when never recorded).
+    pub(crate) fn index_version(&self) -> Result<u64, Error> {
+        Ok(self
+            .get(self.cfs()?.meta, key::INDEX_VERSION)?
+            .and_then(|v| key::parse_u64(&v))
+            .unwrap_or(1))
     }
 
     /// The checkpoint signed for tree `size`, if one was.
@@ -481,6 +491,12 @@ impl Batch<'_> {
     /// Stores an index record.
     pub(crate) fn put_index(&mut self, record: &[u8]) {
         self.batch.put_cf(self.cfs.index, record, []);
+    }
+
+    /// Records which derivation the index records follow.
+    pub(crate) fn put_index_version(&mut self, version: u64) {
+        self.batch
+            .put_cf(self.cfs.meta, key::INDEX_VERSION, version.to_be_bytes());
     }
 }
 

@@ -30,10 +30,12 @@ pub struct Verify {
     /// does).
     #[arg(long, value_name = "NAME@VERSION")]
     pub release: Option<String>,
-    /// The log's URL [default: the policy's log.url].
-    #[arg(long, value_name = "URL", conflicts_with = "bundle")]
+    /// The log's URL [default: the policy's log.url]. With --bundle, only for the online
+    /// re-check a policy may require (require_online_recheck).
+    #[arg(long, value_name = "URL")]
     pub ledger: Option<String>,
-    /// Verify offline from a bundle written by `reprove bundle` (no network at all).
+    /// Verify offline from a bundle written by `reprove bundle` (no network at all, unless the
+    /// policy sets require_online_recheck).
     #[arg(long, value_name = "BUNDLE")]
     pub bundle: Option<PathBuf>,
     /// Where the last verified checkpoint of each log is kept

@@ -69,17 +69,17 @@ pub struct Rebuild {
     /// The rebuilder's private key (`PRIVATE+KEY+…`): signs the attestation and blob uploads.
     #[arg(long, value_name = "FILE", required_unless_present = "manifest")]
     pub key: Option<PathBuf>,
-    /// The work directory: inputs, build trees, build logs, diff reports and the signed
-    /// attestation of each job (`release-<index>/`).
     /// Rebuild the release as signed by this publisher key (vkey); repeatable. The log is asked
     /// for this key's manifests only, so nobody else's claim to NAME@VERSION is built. Without
     /// it, the earliest manifest by anyone, with a warning.
     #[arg(long = "publisher", value_name = "VKEY", requires = "release")]
     pub publishers: Vec<String>,
+    /// The work directory: inputs, build trees, build logs, diff reports and the signed
+    /// attestation of each job (`release-<index>/`).
     #[arg(long, value_name = "DIR", default_value = "reprove-work")]
     pub work: PathBuf,
-    /// Upload the build log and diff report to the ledger's blob store and append the
-    /// attestation to the log (without it, the signed attestation is only written to the
+    /// Append the attestation to the log and upload the build log and diff report it names
+    /// to the ledger's blob store (without it, the signed attestation is only written to the
     /// work directory).
     #[arg(long)]
     pub submit: bool,

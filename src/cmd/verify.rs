@@ -66,6 +66,12 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
     let mut bundle_as_of = None;
     let (reports, log, newer, mode) = match &args.bundle {
         Some(path) => {
+            if args.ledger.is_some() && !policy.require_online_recheck {
+                anyhow::bail!(
+                    "--ledger has no use with --bundle: a bundle is verified offline unless the \
+                     policy sets require_online_recheck"
+                );
+            }
             let bundle = Bundle::read(path)?;
             let offline = Offline::verify(&policy, &bundle, &state)?;
             bundle_as_of = offline.size();

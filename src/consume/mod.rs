@@ -127,6 +127,13 @@ pub fn parse_digest(s: &str) -> anyhow::Result<[u8; 32]> {
     Ok(out)
 }
 
+/// The time now, in POSIX seconds (what witness timestamps are compared with).
+pub fn now_secs() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -146,11 +153,4 @@ mod tests {
             assert!(parse_digest(bad).is_err(), "{bad}");
         }
     }
-}
-
-/// The time now, in POSIX seconds (what witness timestamps are compared with).
-pub fn now_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }

@@ -15,10 +15,11 @@ use reprove_verifier::merkle::{
     self, Hash, HashReader, NodeId, consistency_proof, inclusion_proof, root_from_reader,
 };
 use reprove_verifier::note::NoteSigner;
-use reprove_verifier::policy::{Policy, verify_logged_entry};
+use reprove_verifier::policy::{Policy, verdict_for, verify_logged_entry};
 use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, RebuildAttestation, RebuildPredicate,
-    RebuildResult, ReleaseRef, Sandbox, SandboxKind,
+    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
+    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
+    Sandbox, SandboxKind, Source,
 };
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::statement::PAYLOAD_TYPE;
@@ -92,9 +93,78 @@ fn proofs(c: &mut Criterion) {
     });
 }
 
+/// A tree whose leaves are all one filler entry except a few: any node is the filler's
+/// complete-subtree hash unless it covers a special leaf, then it is computed from below.
+struct Sparse {
+    filler: Uniform,
+    special: Vec<(u64, Hash)>,
+}
+
+impl Sparse {
+    fn node(&self, level: u8, index: u64) -> Hash {
+        let first = index << level;
+        let last = first + (1u64 << level) - 1;
+        if !self.special.iter().any(|(i, _)| (first..=last).contains(i)) {
+            return self.filler.by_level[level as usize];
+        }
+        if level == 0 {
+            return self.special.iter().find(|(i, _)| *i == index).unwrap().1;
+        }
+        merkle::node_hash(
+            &self.node(level - 1, index * 2),
+            &self.node(level - 1, index * 2 + 1),
+        )
+    }
+}
+
+impl HashReader for Sparse {
+    type Error = Infallible;
+    fn read_hashes(&self, ids: &[NodeId]) -> Result<Vec<Hash>, Infallible> {
+        Ok(ids.iter().map(|id| self.node(id.level, id.index)).collect())
+    }
+}
+
 const ORIGIN: &str = "log.example.org/reprove";
 
+fn release_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
+    let entry = Entry::new(EntryKind::Release(ReleaseManifest {
+        subjects: vec![Artifact {
+            name: "hello-1.0.0.tar.gz".into(),
+            digest: Digests::sha256([0xaa; 32]),
+        }],
+        predicate: ReleasePredicate {
+            project: "hello".into(),
+            version: "1.0.0".into(),
+            artifacts: Default::default(),
+            source: Source::Git {
+                uri: "https://example.org/hello.git".into(),
+                commit: "a".repeat(40),
+            },
+            recipe: Recipe {
+                command: vec!["make".into()],
+                environment: Environment::Host {},
+                source_date_epoch: 1_700_000_000,
+                env: Default::default(),
+                outputs: [(
+                    "dist/hello-1.0.0.tar.gz".to_owned(),
+                    "hello-1.0.0.tar.gz".to_owned(),
+                )]
+                .into_iter()
+                .collect(),
+            },
+        },
+    }))
+    .unwrap();
+    Envelope::sign(PAYLOAD_TYPE, &entry.encode(), &[(vkey, key)])
+        .unwrap()
+        .encode()
+}
+
 fn attestation_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
+    attestation_of(key, vkey, 7, [0x11; 32])
+}
+
+fn attestation_of(key: &SigningKey, vkey: &str, release_index: u64, release: [u8; 32]) -> Vec<u8> {
     let subjects = vec![Artifact {
         name: "hello-1.0.0.tar.gz".into(),
         digest: Digests::sha256([0xaa; 32]),
@@ -103,10 +173,10 @@ fn attestation_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
         subjects: subjects.clone(),
         predicate: RebuildPredicate {
             release: ReleaseRef {
-                log_index: 7,
+                log_index: release_index,
                 name: "hello".into(),
                 version: "1.0.0".into(),
-                digest: Digests::sha256([0x11; 32]),
+                digest: Digests::sha256(release),
             },
             result: RebuildResult::Reproduced,
             comparison: Comparison::BitIdentical,
@@ -219,11 +289,72 @@ fn one_attestation_offline(c: &mut Criterion) {
     });
 }
 
+/// Issue #13: one attestation verified offline *with its release* — both entries' tlog-proofs
+/// in a 2^30-leaf tree, both DSSE signatures, and the verdict binding the attestation to the
+/// release (index, entry digest, name and version, subjects, pinned publisher).
+fn one_attestation_with_its_release_offline(c: &mut Criterion) {
+    use sha2::Digest as _;
+    let log = NoteSigner::from_seed(ORIGIN, &[1; 32]).unwrap();
+    let rebuilder = NoteSigner::from_seed("rebuilder-a", &[2; 32]).unwrap();
+    let publisher = NoteSigner::from_seed("publisher", &[3; 32]).unwrap();
+    let (rvkey, pvkey) = (
+        rebuilder.verifier().to_string(),
+        publisher.verifier().to_string(),
+    );
+    let release = release_envelope(&SigningKey::from_bytes(&[3; 32]), &pvkey);
+    let (ri, ai): (u64, u64) = ((1 << 29) + 5, (1 << 29) + 777);
+    let digest: [u8; 32] = sha2::Sha256::digest(&release).into();
+    let attestation = attestation_of(&SigningKey::from_bytes(&[2; 32]), &rvkey, ri, digest);
+    let tree = Sparse {
+        filler: Uniform::new(),
+        special: vec![
+            (ri, merkle::leaf_hash(&release)),
+            (ai, merkle::leaf_hash(&attestation)),
+        ],
+    };
+    let size: u64 = (1 << 30) + 12_345;
+    let root = root_from_reader(&tree, size).unwrap();
+    let signed = checkpoint::sign(&Checkpoint::new(ORIGIN, size, root).unwrap(), &log).unwrap();
+    let proof_of = |i| {
+        TlogProof::new(
+            None,
+            i,
+            inclusion_proof(&tree, i, size).unwrap(),
+            signed.clone(),
+        )
+        .unwrap()
+        .encode()
+    };
+    let (release_proof, attestation_proof) = (proof_of(ri), proof_of(ai));
+    let policy = Policy::parse(
+        format!(
+            "threshold = 1\n[log]\norigin = \"{ORIGIN}\"\nkey = \"{}\"\n\n[[operator]]\nname = \"a\"\nkeys = [\"{rvkey}\"]\n\n[[publisher]]\nname = \"p\"\nprojects = [\"hello\"]\nkeys = [\"{pvkey}\"]\n",
+            log.verifier()
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    c.bench_function("attestation_with_release_offline_2^30", |b| {
+        b.iter(|| {
+            let rp = TlogProof::parse(black_box(&release_proof)).unwrap();
+            let ap = TlogProof::parse(black_box(&attestation_proof)).unwrap();
+            let entries = [
+                verify_logged_entry(&policy, black_box(&release), &rp).unwrap(),
+                verify_logged_entry(&policy, black_box(&attestation), &ap).unwrap(),
+            ];
+            let v = verdict_for(&policy, &[0xaa; 32], Some(("hello", "1.0.0")), &entries);
+            assert!(v.trusted, "{}", v.summary);
+            v
+        })
+    });
+}
+
 criterion_group!(
     benches,
     leaf_hashing,
     proofs,
     signatures,
-    one_attestation_offline
+    one_attestation_offline,
+    one_attestation_with_its_release_offline
 );
 criterion_main!(benches);

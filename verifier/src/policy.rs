@@ -174,7 +174,7 @@ fn parse_age(s: &str) -> Option<u64> {
 
 fn encode_age(secs: u64) -> String {
     for (unit, scale) in [("d", 86_400), ("h", 3600), ("m", 60)] {
-        if secs % scale == 0 {
+        if secs.is_multiple_of(scale) {
             return format!("{}{unit}", secs / scale);
         }
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reprove_ledger::http::{HttpConfig, router, serve};
+use reprove_ledger::http::{HttpConfig, INDEX_VERSION, derive_index_keys, router, serve};
 use reprove_ledger::{Ledger, Sequencer, SequencerConfig, TokioClock};
 use reprove_verifier::note::NoteVerifier;
 
@@ -35,8 +35,26 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         pool_capacity: args.pool_capacity,
     };
     // Open before anything else: a directory that is not a sound log is refused at once.
-    let (ledger, writer) =
+    let (ledger, mut writer) =
         Ledger::open(&args.data, signer).map_err(|e| open_error(&args.data, e))?;
+    // A log written by an earlier version gains the lookup records this one derives (signer-
+    // scoped lookups, blobs) before it serves: lookups must not answer from half an index.
+    let version = writer
+        .index_version()
+        .context("reading the index version")?;
+    if version < INDEX_VERSION {
+        let started = std::time::Instant::now();
+        let n = writer
+            .reindex(&derive_index_keys, INDEX_VERSION)
+            .context("re-deriving the lookup index")?;
+        if n > 0 {
+            eprintln!(
+                "re-derived the lookup index of {n} entries (index version {version} -> \
+                 {INDEX_VERSION}) in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
