@@ -17,8 +17,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use reprove_verifier::blob::{self, BlobSignature};
 use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
 use reprove_verifier::merkle::{
@@ -195,40 +193,12 @@ impl LogClient {
     }
 }
 
-// Entries and proofs: what `verify` and the rebuilder need; the ledger commands do not yet.
-#[allow(dead_code)]
+// Entries and submissions: what `verify`, the publisher and the rebuilder need. (Proofs are
+// built from the tiles, never taken from the log's `/proof` or `/consistency`.)
 impl LogClient {
     /// The entry at `index` (unproven: check its leaf hash with a proof).
     pub fn entry(&self, index: u64) -> Result<Vec<u8>, FetchError> {
         self.get(&format!("entry/{index}"))
-    }
-
-    /// The log's tlog-proof of entry `index` against its checkpoint for `size` (the current
-    /// one when `None`). Unverified: see [`TlogProof::verify`].
-    pub fn proof(&self, index: u64, size: Option<u64>) -> Result<TlogProof, FetchError> {
-        let path = match size {
-            Some(size) => format!("proof/{index}?size={size}"),
-            None => format!("proof/{index}"),
-        };
-        let bytes = self.get(&path)?;
-        TlogProof::parse(&bytes).map_err(|e| self.invalid(&path, e))
-    }
-
-    /// The log's consistency proof from tree size `old` to `new` (unverified).
-    pub fn consistency(&self, old: u64, new: u64) -> Result<Vec<Hash>, FetchError> {
-        let path = format!("consistency?old={old}&new={new}");
-        let bytes = self.get(&path)?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| self.invalid(&path, e))?;
-        text.lines()
-            .filter(|l| !l.is_empty())
-            .map(|line| {
-                let raw = STANDARD
-                    .decode(line)
-                    .map_err(|e| self.invalid(&path, format!("{line:?}: {e}")))?;
-                Hash::try_from(raw.as_slice())
-                    .map_err(|_| self.invalid(&path, format!("{line:?} is not a 32-byte hash")))
-            })
-            .collect()
     }
 
     /// Submits a DSSE envelope (JSON bytes) to `POST /add` and waits for the durable answer.

@@ -7,6 +7,7 @@ mod cmd;
 mod consume;
 mod demo;
 mod hash;
+mod keys;
 mod link;
 mod progress;
 mod rebuild;

@@ -395,7 +395,7 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
     );
     let file = w.file("hello-1.2.0.tar.gz", GOOD);
     let bundle_arg = bundle.to_str().unwrap();
-    let offline = |policy: &Path, extra: &[&str]| {
+    let offline_in = |state: &str, policy: &Path, extra: &[&str]| {
         let mut args: Vec<String> = [
             "verify",
             &file,
@@ -404,7 +404,7 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
             "--policy",
             policy.to_str().unwrap(),
             "--state",
-            w.state().to_str().unwrap(),
+            w.path(state).to_str().unwrap(),
             "--cache",
             w.path("cache").to_str().unwrap(),
         ]
@@ -414,6 +414,7 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
         args.extend(extra.iter().map(|s| s.to_string()));
         run(&args, w.dir.path())
     };
+    let offline = |policy: &Path, extra: &[&str]| offline_in("state", policy, extra);
 
     // Offline, the bundle cannot know: trusted, as of its tree.
     let (code, out, err) = outcome(&offline(&policy, &[]));
@@ -435,8 +436,13 @@ fn a_policy_can_require_bundles_to_be_rechecked_online() {
         "bob"
     );
 
-    // No log to ask: no verdict.
-    let (code, out, err) = outcome(&offline(&policy, &["--ledger", "http://127.0.0.1:1"]));
+    // No log to ask: no verdict. (A consumer that has not seen the log since the bundle: one
+    // that has is refused the older bundle before anything else.)
+    let (code, out, err) = outcome(&offline_in(
+        "fresh-state",
+        &policy,
+        &["--ledger", "http://127.0.0.1:1"],
+    ));
     assert_eq!(code, 2, "{out}{err}");
     assert!(err.contains("requires an online re-check"), "{err}");
 }

@@ -46,12 +46,7 @@
 mod add;
 mod blobs;
 
-pub use add::derive_index_keys;
-
-/// The derivation of index records [`derive_index_keys`] implements: 2 added signer-scoped
-/// records (`?signer=`) and blob records. A log whose stored records follow an older one is
-/// re-derived ([`Writer::reindex`](crate::Writer::reindex)) before it is served.
-pub const INDEX_VERSION: u64 = 2;
+pub use crate::keys::{INDEX_VERSION, derive_index_keys};
 mod error;
 mod lookup;
 mod metrics;
@@ -134,7 +129,7 @@ struct AppState {
     metrics: Arc<Metrics>,
     in_flight: Arc<InFlight>,
     /// Signers' keys, parsed once: decompressing an Ed25519 key costs a third of verifying.
-    keys: Arc<add::KeyCache>,
+    keys: Arc<reprove_verifier::signed::KeyCache>,
     /// Submissions being verified (on the blocking pool), and those allowed to wait for it.
     verify_slots: Arc<tokio::sync::Semaphore>,
     verify_queue: Arc<tokio::sync::Semaphore>,
@@ -171,7 +166,7 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         config: Arc::new(config),
         metrics,
         in_flight: Arc::new(InFlight::default()),
-        keys: Arc::new(add::KeyCache::default()),
+        keys: Arc::new(reprove_verifier::signed::KeyCache::default()),
     };
     // One byte more than the limit is enough to tell "too large" apart.
     let body_limit = state.body_limit().saturating_add(1);

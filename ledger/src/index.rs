@@ -10,6 +10,10 @@
 
 use crate::error::{Error, Integrity};
 
+/// The column family the records live in (storage names it after this; the index does not
+/// depend on storage).
+pub(crate) const CF: &str = "index";
+
 /// The longest string an index key may hold, in bytes.
 pub const MAX_KEY_LEN: usize = 1024;
 
@@ -218,7 +222,7 @@ impl IndexKey {
 
     /// Decodes a stored record back into its key and index (for fsck).
     pub(crate) fn parse_record(bytes: &[u8]) -> Result<(IndexKey, u64), Error> {
-        let bad = || Error::Integrity(Integrity::Undecodable(crate::storage::cf::INDEX));
+        let bad = || Error::Integrity(Integrity::Undecodable(CF));
         let (body, index) = bytes.split_last_chunk::<8>().ok_or_else(bad)?;
         let key = parse_key(body).ok_or_else(bad)?;
         if key.check().is_err() {

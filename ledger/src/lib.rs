@@ -41,6 +41,8 @@
 //! - `blobs.rs`: the content-addressed blob store (build logs, diff reports), files beside
 //!   the database, with its own durability contract;
 //! - `http.rs` (and `http/`): the HTTP API over all of it ([`http::router`], [`http::serve`]);
+//! - `keys.rs`: what an entry is looked up by ([`keys_of`]), pure and shared by `/add`, fsck
+//!   and reindexing; `time.rs`: the RFC 3339 dates entries carry;
 //! - `head.rs`, `index.rs`, `clock.rs`, `error.rs`: the types around them.
 
 #![forbid(unsafe_code)]
@@ -52,11 +54,13 @@ mod fsck;
 mod head;
 pub mod http;
 mod index;
+mod keys;
 mod ledger;
 mod read;
 mod round;
 mod sequencer;
 pub mod storage;
+mod time;
 mod tree;
 mod web;
 
@@ -69,6 +73,7 @@ pub use http::HttpConfig;
 pub use index::{
     Direction, IndexKey, MAX_KEY_LEN, MAX_KEYS_PER_ENTRY, MAX_PAGE, Page, PageRequest,
 };
+pub use keys::{INDEX_VERSION, derive_index_keys, keys_of};
 pub use ledger::{Ledger, Writer};
 pub use read::Inclusion;
 pub use round::{Accepted, Submission};

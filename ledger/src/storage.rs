@@ -73,7 +73,7 @@ pub mod cf {
     /// Leaf hash to leaf index.
     pub const DEDUP: &str = "dedup";
     /// Lookup index records.
-    pub const INDEX: &str = "index";
+    pub const INDEX: &str = crate::index::CF;
     /// All of them, in creation order.
     pub const ALL: [&str; 6] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX];
 }

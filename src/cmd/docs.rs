@@ -88,4 +88,99 @@ mod tests {
             );
         }
     }
+
+    /// Every file or directory a module map (`//!` docs) or ARCHITECTURE.md names exists: a
+    /// map that names files that are gone misleads the next reader.
+    #[test]
+    fn every_file_a_module_map_names_exists() {
+        use std::path::{Path, PathBuf};
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+            for e in std::fs::read_dir(dir).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    sources(&p, out);
+                } else if p.extension().is_some_and(|x| x == "rs") {
+                    out.push(p);
+                }
+            }
+        }
+        /// The backticked names in `text` that look like files or directories of ours.
+        fn named(text: &str) -> Vec<String> {
+            text.split('`')
+                .skip(1)
+                .step_by(2)
+                .filter(|t| {
+                    !t.contains(' ')
+                        && !t.contains('<')
+                        && !t.contains('*')
+                        && !t.starts_with('/')
+                        && !t.starts_with("$")
+                        && !t.contains(':')
+                        && (t.ends_with(".rs")
+                            || (t.ends_with('/')
+                                && [
+                                    "src/",
+                                    "ledger/",
+                                    "verifier/",
+                                    "tests/",
+                                    "fixtures/",
+                                    "docs/",
+                                    "scripts/",
+                                ]
+                                .iter()
+                                .any(|top| t.starts_with(top))))
+                })
+                .map(str::to_owned)
+                .collect()
+        }
+        let mut files = Vec::new();
+        for krate in ["src", "ledger/src", "verifier/src"] {
+            sources(&root.join(krate), &mut files);
+        }
+        let mut missing = Vec::new();
+        for file in &files {
+            let text = std::fs::read_to_string(file).unwrap();
+            let docs: String = text
+                .lines()
+                .filter(|l| l.trim_start().starts_with("//!"))
+                .collect::<Vec<_>>()
+                .join("\n");
+            let dir = file.parent().unwrap();
+            // A module's own directory: `foo.rs` maps `foo/…`.
+            let own = file.with_extension("");
+            let krate = file
+                .ancestors()
+                .find(|a| a.ends_with("src"))
+                .unwrap_or(root);
+            for name in named(&docs) {
+                let found = [dir, own.as_path(), krate, root]
+                    .iter()
+                    .any(|base| base.join(&name).exists());
+                if !found {
+                    missing.push(format!(
+                        "{}: `{name}`",
+                        file.strip_prefix(root).unwrap().display()
+                    ));
+                }
+            }
+        }
+        let arch = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+        for name in named(&arch).into_iter().filter(|n| n.contains('/')) {
+            let found = [
+                "",
+                "src",
+                "ledger",
+                "ledger/src",
+                "verifier",
+                "verifier/src",
+            ]
+            .iter()
+            .any(|base| root.join(base).join(&name).exists());
+            if !found {
+                missing.push(format!("ARCHITECTURE.md: `{name}`"));
+            }
+        }
+        assert!(missing.is_empty(), "named but not there: {missing:#?}");
+    }
 }

@@ -10,10 +10,10 @@ use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{RebuildResult, ReleasePredicate};
 
-use super::release::read_signer;
 use crate::Outcome;
 use crate::cli::{BuildArgs, Rebuild};
 use crate::client::{ClientOptions, LogClient};
+use crate::keys::read_signer;
 use crate::rebuild::build::{self, Runner, Variant};
 use crate::rebuild::fetch::Origin;
 use crate::rebuild::hostfs;
@@ -41,7 +41,8 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .rsplit_once('@')
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
         .with_context(|| format!("--release {release:?} is not NAME@VERSION"))?;
-    let log_key = read_log_key(args)?;
+    let log_key =
+        crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
     hostfs::key_outside_work(key, &args.work).map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
@@ -151,17 +152,6 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
     } else {
         Outcome::No
     })
-}
-
-fn read_log_key(args: &Rebuild) -> anyhow::Result<NoteVerifier> {
-    let text = match (&args.log_key, &args.log_key_file) {
-        (Some(k), _) => k.clone(),
-        (None, Some(f)) => {
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?
-        }
-        (None, None) => bail!("--log-key or --log-key-file is needed to verify what the log says"),
-    };
-    NoteVerifier::parse(text.trim()).context("the log key is not a verifier key (vkey)")
 }
 
 /// `--manifest`: build a publisher manifest locally; exit 0 when it built (and, with

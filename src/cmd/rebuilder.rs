@@ -11,7 +11,7 @@ use reprove_verifier::note::NoteVerifier;
 use crate::Outcome;
 use crate::cli::RebuilderRun;
 use crate::client::{ClientOptions, LogClient};
-use crate::cmd::ledger::read_signer;
+use crate::keys::read_signer;
 use crate::rebuild::NodeConfig;
 use crate::rebuilder::daemon::{self, DaemonConfig};
 use crate::rebuilder::follow::Follower;
@@ -22,7 +22,8 @@ use crate::rebuilder::runner::NodeRunner;
 /// Runs the node until it is stopped (or idle, with `--exit-when-idle`).
 pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     crate::progress::init_logging();
-    let log_key = read_log_key(args)?;
+    let log_key =
+        crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
     let publishers = args
         .publishers
         .iter()
@@ -117,25 +118,6 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::Ok)
-}
-
-/// The log key, from `--log-key` or `--log-key-file`.
-fn read_log_key(args: &RebuilderRun) -> anyhow::Result<NoteVerifier> {
-    match (&args.log_key, &args.log_key_file) {
-        (Some(k), _) => NoteVerifier::parse(k.trim())
-            .with_context(|| format!("--log-key {k:?} is not a verifier key")),
-        (None, Some(path)) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("--log-key-file: cannot read {}", path.display()))?;
-            NoteVerifier::parse(text.trim()).with_context(|| {
-                format!(
-                    "--log-key-file: {} does not hold a verifier key",
-                    path.display()
-                )
-            })
-        }
-        (None, None) => anyhow::bail!("--log-key or --log-key-file is required"),
-    }
 }
 
 /// The first SIGINT or SIGTERM sets `stop` (running jobs finish); a second exits at once.

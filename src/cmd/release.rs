@@ -4,12 +4,12 @@ use std::io::Write as _;
 
 use anyhow::Context as _;
 use reprove_verifier::checkpoint::WitnessPolicy;
-use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::predicates::{Entry, EntryKind};
 
 use crate::Outcome;
 use crate::cli::ReleasePublish;
 use crate::client::{ClientOptions, LogClient};
+use crate::keys::read_signer;
 use crate::rebuild::manifest;
 use crate::sign::sign_statement;
 
@@ -46,11 +46,7 @@ fn fetchable_by_rebuilders(
 /// Runs the command.
 pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     let signer = read_signer(&args.key)?;
-    let log_key = args
-        .log_key
-        .as_deref()
-        .map(|k| NoteVerifier::parse(k.trim()).context("--log-key is not a verifier key"))
-        .transpose()?;
+    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
     let client = LogClient::new(&args.ledger, ClientOptions::default())
         .context("--ledger is not a usable URL")?;
     let mut loaded = manifest::load(&args.manifest)?;
@@ -113,12 +109,4 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
-}
-
-/// Reads a `PRIVATE+KEY+…` file.
-pub fn read_signer(path: &std::path::Path) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read the key {}", path.display()))?;
-    NoteSigner::from_private_key(text.trim())
-        .with_context(|| format!("{} is not a private key (PRIVATE+KEY+…)", path.display()))
 }

@@ -5,23 +5,24 @@ use std::path::Path;
 
 use anyhow::Context;
 use reprove_verifier::checkpoint::WitnessPolicy;
-use reprove_verifier::note::{KeyType, NoteSigner, NoteVerifier};
+use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{Entry, EntryKind, RevocationNotice, RevocationReason};
 
 use crate::Outcome;
 use crate::cli::{KeyRevoke, RevokeReason};
 use crate::client::{ClientOptions, LogClient};
+use crate::keys::{read_signer, read_vkey};
 use crate::sign::sign_statement;
 
 /// Runs the command.
 pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
     let (signer, revoked) = match &args.recovery_key {
         Some(path) => {
-            let recovery = read_private_key(path)?;
+            let recovery = read_signer(path)?;
             (recovery, read_vkey("--key", &args.key)?)
         }
         None => {
-            let key = read_private_key(Path::new(&args.key)).with_context(|| {
+            let key = read_signer(Path::new(&args.key)).with_context(|| {
                 "--key must be the revoked key's private key file (or pass --recovery-key to \
                  revoke a key you no longer hold, giving its vkey as --key)"
             })?;
@@ -94,34 +95,4 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::Ok)
-}
-
-fn read_private_key(path: &Path) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the private key {}", path.display()))?;
-    NoteSigner::from_private_key(text.trim())
-        .with_context(|| format!("{} is not a PRIVATE+KEY+… file", path.display()))
-}
-
-/// A vkey given as it is, or as a file holding one (a `.pub` file, or a private key file,
-/// whose public half is taken).
-fn read_vkey(flag: &str, given: &str) -> anyhow::Result<NoteVerifier> {
-    let text = if given.contains('+') && !Path::new(given).exists() {
-        given.to_string()
-    } else {
-        std::fs::read_to_string(given)
-            .with_context(|| format!("{flag}: {given:?} is neither a vkey nor a readable file"))?
-    };
-    let text = text.trim();
-    let key = if text.starts_with("PRIVATE+KEY+") {
-        NoteSigner::from_private_key(text)
-            .with_context(|| format!("{flag}: not a valid private key"))?
-            .verifier()
-    } else {
-        NoteVerifier::parse(text).with_context(|| format!("{flag}: not a valid vkey"))?
-    };
-    if key.key_type() != KeyType::Ed25519 {
-        anyhow::bail!("{flag}: {key} is not an Ed25519 signing key");
-    }
-    Ok(key)
 }

@@ -33,14 +33,13 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use reprove_verifier::dsse::{Envelope, TrustedKey};
 use reprove_verifier::merkle::leaf_hash;
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::predicates::{
     Builder, Comparison as ComparisonKind, Digests, Entry, EntryKind, RebuildAttestation,
     RebuildPredicate, RebuildResult, ReleaseManifest, ReleaseRef, Sandbox, SandboxKind,
 };
-use reprove_verifier::statement::PAYLOAD_TYPE;
+use reprove_verifier::signed::{OpenError, Options, SignedEntry};
 
 use crate::client::{LogClient, Submitted, release_lookup_path};
 use crate::hash::hash_bytes;
@@ -471,25 +470,20 @@ fn release_at(
     client
         .inclusion_from_tiles(checkpoint, index, &leaf_hash(&entry))
         .with_context(|| format!("entry {index} is not proven in the log"))?;
-    let env = Envelope::parse(&entry).with_context(|| format!("entry {index}"))?;
-    let mut keys = Vec::new();
-    for s in env.signatures() {
-        if let Ok(k) = NoteVerifier::parse(&s.keyid)
-            && (publishers.is_empty() || publishers.contains(&k))
-        {
-            keys.push(TrustedKey {
-                id: s.keyid.clone(),
-                key: *k.verifying_key(),
-            });
-        }
-    }
-    if keys.is_empty() {
-        return Ok(None);
-    }
-    let verified = env
-        .verify(&keys, 1, &[PAYLOAD_TYPE])
-        .with_context(|| format!("entry {index}: signature"))?;
-    let parsed = Entry::parse(verified.payload()).with_context(|| format!("entry {index}"))?;
+    let allow = (!publishers.is_empty()).then_some(publishers);
+    let opened = match SignedEntry::open_with(
+        &entry,
+        Options {
+            allow,
+            ..Options::default()
+        },
+    ) {
+        Ok(opened) => opened,
+        // Not signed by a --publisher, or by nobody it names: not this release.
+        Err(OpenError::NotAllowed | OpenError::NoNamedSigner) => return Ok(None),
+        Err(e) => return Err(anyhow::Error::new(e).context(format!("entry {index}"))),
+    };
+    let parsed = opened.into_entry();
     match parsed.into_kind() {
         EntryKind::Release(manifest)
             if manifest.predicate.project == name && manifest.predicate.version == version =>

@@ -12,11 +12,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, bail};
 use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
-use reprove_verifier::dsse::{Envelope, TrustedKey};
 use reprove_verifier::merkle::{NodeId, compact_range, node_inclusion_nodes};
 use reprove_verifier::note::NoteVerifier;
-use reprove_verifier::predicates::{Entry, EntryKind};
-use reprove_verifier::statement::PAYLOAD_TYPE;
+use reprove_verifier::predicates::EntryKind;
+use reprove_verifier::signed::SignedEntry;
 use reprove_verifier::tiles::{
     BundleId, EntryBundle, TILE_WIDTH, Tile, TileHashReader, tiles_for_nodes,
 };
@@ -185,33 +184,17 @@ impl Follower {
 
     /// What entry `index` means to this node.
     fn classify(&self, index: u64, bytes: &[u8]) -> Found {
-        let Ok(envelope) = Envelope::parse(bytes) else {
+        let Ok(opened) = SignedEntry::open(bytes) else {
             return Found::Other;
         };
-        if envelope.payload_type() != PAYLOAD_TYPE {
-            return Found::Other;
-        }
-        let Ok(entry) = Entry::parse(envelope.payload()) else {
-            return Found::Other;
-        };
-        let EntryKind::Release(manifest) = entry.kind() else {
+        let EntryKind::Release(manifest) = opened.entry().kind() else {
             return Found::Other;
         };
         let (project, version) = (&manifest.predicate.project, &manifest.predicate.version);
-        if !self.publishers.is_empty() {
-            let trusted: Vec<TrustedKey> = self
-                .publishers
-                .iter()
-                .map(|k| TrustedKey {
-                    id: k.to_string(),
-                    key: *k.verifying_key(),
-                })
-                .collect();
-            if envelope.verify(&trusted, 1, &[PAYLOAD_TYPE]).is_err() {
-                return Found::Skipped(format!(
-                    "{project}@{version} (entry {index}) is not signed by an accepted --publisher"
-                ));
-            }
+        if !self.publishers.is_empty() && !self.publishers.iter().any(|p| opened.signed_by(p)) {
+            return Found::Skipped(format!(
+                "{project}@{version} (entry {index}) is not signed by an accepted --publisher"
+            ));
         }
         Found::Release(NewJob {
             log_index: index,
@@ -241,7 +224,7 @@ mod tests {
     use reprove_ledger::{Ledger, Sequencer, SequencerConfig, Submission, TokioClock};
     use reprove_verifier::note::NoteSigner;
     use reprove_verifier::predicates::{
-        Artifact, Digests, Environment, Recipe, ReleaseManifest, ReleasePredicate, Source,
+        Artifact, Digests, Entry, Environment, Recipe, ReleaseManifest, ReleasePredicate, Source,
     };
 
     use super::*;

@@ -9,10 +9,9 @@
 
 use anyhow::Context;
 use reprove_verifier::checkpoint::WitnessPolicy;
-use reprove_verifier::dsse::{Envelope, TrustedKey};
 use reprove_verifier::note::NoteVerifier;
-use reprove_verifier::predicates::{Entry, EntryKind, RebuildResult};
-use reprove_verifier::statement::PAYLOAD_TYPE;
+use reprove_verifier::predicates::{EntryKind, RebuildResult};
+use reprove_verifier::signed::{Options, SignedEntry};
 
 use super::jobs::Job;
 use super::pool::{Attempt, JobRunner};
@@ -91,28 +90,25 @@ impl NodeRunner {
     /// This node's attestation of `job`'s release, if the log already has one.
     fn attested_before(&self, job: &Job) -> anyhow::Result<Option<(u64, String)>> {
         let me = self.node.signer.verifier();
-        let trusted = [TrustedKey {
-            id: me.to_string(),
-            key: *me.verifying_key(),
-        }];
         // Scoped to this node's key: strangers' attestations of the release cannot push this
         // node's own out of the answer (and make it rebuild and attest again).
         let indices = self.client.lookup_all(&crate::client::signed_by(
             &release_lookup_path(&job.project, &job.version),
             &me,
         ))?;
+        let mine = [me];
         for index in indices.into_iter().filter(|&i| i > job.log_index) {
             let bytes = self.client.entry(index)?;
-            let Ok(envelope) = Envelope::parse(&bytes) else {
+            let Ok(opened) = SignedEntry::open_with(
+                &bytes,
+                Options {
+                    allow: Some(&mine),
+                    ..Options::default()
+                },
+            ) else {
                 continue;
             };
-            if envelope.verify(&trusted, 1, &[PAYLOAD_TYPE]).is_err() {
-                continue;
-            }
-            let Ok(entry) = Entry::parse(envelope.payload()) else {
-                continue;
-            };
-            if let EntryKind::Rebuild(r) = entry.kind()
+            if let EntryKind::Rebuild(r) = opened.entry().kind()
                 && r.predicate.release.log_index == job.log_index
             {
                 return Ok(Some((index, result_name(r.predicate.result))));
@@ -124,9 +120,8 @@ impl NodeRunner {
 
 /// The release record of a job, from the entry bytes the follower verified.
 fn release_record(job: &Job, entry: &[u8]) -> anyhow::Result<ReleaseRecord> {
-    let envelope = Envelope::parse(entry).context("the stored release entry")?;
-    let parsed = Entry::parse(envelope.payload()).context("the stored release entry")?;
-    match parsed.into_kind() {
+    let opened = SignedEntry::open(entry).context("the stored release entry")?;
+    match opened.into_entry().into_kind() {
         EntryKind::Release(manifest) => Ok(ReleaseRecord {
             log_index: job.log_index,
             entry: entry.to_vec(),

@@ -17,6 +17,8 @@
 //! - [`dsse`]: DSSE v1 envelopes.
 //! - [`statement`]: in-toto Statement v1.
 //! - [`predicates`]: reprove's three entry kinds (release, rebuild, revocation).
+//! - [`signed`]: opening a logged entry — envelope, signers verified, entry parsed — the one
+//!   way every part of reprove reads one.
 //! - [`policy`]: the consumer policy and the verdict.
 //! - [`blob`]: the signature that authorizes a blob upload to a ledger.
 
@@ -32,5 +34,6 @@ pub mod note;
 pub mod policy;
 pub mod predicates;
 pub mod proof;
+pub mod signed;
 pub mod statement;
 pub mod tiles;

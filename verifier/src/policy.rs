@@ -23,14 +23,13 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{VerifiedCheckpoint, WitnessPolicy};
-use crate::dsse::{Envelope, TrustedKey};
 use crate::merkle::Hash;
 use crate::note::{KeyType, NoteVerifier};
 use crate::predicates::{
     Entry, EntryKind, RebuildAttestation, RebuildResult, RevocationReason, SandboxKind,
 };
 use crate::proof::TlogProof;
-use crate::statement::{PAYLOAD_TYPE, Statement};
+use crate::signed::{OpenError, Options, SignedEntry};
 
 /// The largest policy file accepted, in bytes.
 pub const MAX_POLICY_SIZE: usize = 1 << 20;
@@ -619,15 +618,32 @@ pub enum EntryError {
     #[error("inclusion proof: {0}")]
     Proof(#[from] crate::proof::ProofFileError),
     #[error("entry is not a DSSE envelope: {0}")]
-    Envelope(crate::dsse::DsseError),
+    Envelope(String),
     #[error("entry payload type is {0:?}, not an in-toto statement")]
     PayloadType(String),
     #[error("no signature on the entry verifies with the key it names or with any policy key")]
     NoValidSignature,
+    #[error("the entry carries {0} signatures; at most {max} are accepted", max = crate::signed::MAX_SIGNATURES)]
+    TooManySignatures(usize),
     #[error("entry payload is not an in-toto statement: {0}")]
     Statement(crate::statement::StatementError),
     #[error("entry is not a reprove entry: {0}")]
     Predicate(crate::predicates::PredicateError),
+}
+
+impl From<OpenError> for EntryError {
+    fn from(e: OpenError) -> Self {
+        match e {
+            OpenError::Envelope(why) => EntryError::Envelope(why),
+            OpenError::PayloadType(t) => EntryError::PayloadType(t),
+            OpenError::TooManySignatures(n) => EntryError::TooManySignatures(n),
+            OpenError::NoNamedSigner | OpenError::NotAllowed | OpenError::NoValidSignature => {
+                EntryError::NoValidSignature
+            }
+            OpenError::Statement(e) => EntryError::Statement(e),
+            OpenError::Predicate(e) => EntryError::Predicate(e),
+        }
+    }
 }
 
 /// Verifies one entry of the policy's log: inclusion proof and checkpoint (log key and witness
@@ -690,79 +706,38 @@ pub fn verify_logged_entry_at(
     logged_entry(policy, entry, inclusion)
 }
 
-/// The policy key a DSSE `keyid` names (as a vkey), found by name and key ID before any key is
-/// encoded, so a policy of many keys does not cost an encoding of each per entry.
-fn policy_key_named<'a>(keys: &[&'a NoteVerifier], keyid: &str) -> Option<&'a NoteVerifier> {
-    let mut parts = keyid.splitn(3, '+');
-    let (name, id) = (parts.next()?, parts.next()?);
-    let id = u32::from_str_radix(id, 16).ok()?;
-    keys.iter()
-        .copied()
-        .find(|k| k.key_id() == id && k.name() == name && k.to_string() == keyid)
-}
-
-/// The signature and statement checks of [`verify_logged_entry`], after the inclusion.
+/// The signature and statement checks of [`verify_logged_entry`], after the inclusion: the
+/// entry is opened ([`SignedEntry::open_with`]) with the policy's keys as the fallback for
+/// signatures that name no vkey.
 fn logged_entry(
     policy: &Policy,
     entry: &[u8],
     inclusion: crate::proof::VerifiedInclusion,
 ) -> Result<LoggedEntry, EntryError> {
-    let envelope = Envelope::parse(entry).map_err(EntryError::Envelope)?;
-    if envelope.payload_type() != PAYLOAD_TYPE {
-        return Err(EntryError::PayloadType(envelope.payload_type().to_string()));
-    }
-    let policy_keys: Vec<&NoteVerifier> = policy
+    let policy_keys: Vec<NoteVerifier> = policy
         .operators
         .iter()
         .flat_map(|o| o.keys.iter().chain(o.recovery_key.iter()))
         .chain(policy.publishers.iter().flat_map(|p| p.keys.iter()))
+        .cloned()
         .collect();
-    // The signers the envelope names (reprove's keyid is the signer's vkey), resolved to policy
-    // keys when they are ones, so most entries cost one key parse at most.
-    let named: Vec<NoteVerifier> = envelope
-        .signatures()
-        .iter()
-        .filter_map(|s| match policy_key_named(&policy_keys, &s.keyid) {
-            Some(k) => Some(k.clone()),
-            None => NoteVerifier::parse(&s.keyid).ok(),
-        })
-        .filter(|k| k.key_type() == KeyType::Ed25519)
-        .collect();
-    let trusted = |keys: &[&NoteVerifier]| -> Vec<TrustedKey> {
-        keys.iter()
-            .map(|k| TrustedKey {
-                id: k.to_string(),
-                key: *k.verifying_key(),
-            })
-            .collect()
-    };
-    let named_refs: Vec<&NoteVerifier> = named.iter().collect();
-    // Only when no named key verifies, try every policy key (a signature with a missing or
-    // foreign keyid hint).
-    let (verified, candidates) = match envelope.verify(&trusted(&named_refs), 1, &[PAYLOAD_TYPE]) {
-        Ok(v) => (v, named_refs),
-        Err(_) => {
-            let v = envelope
-                .verify(&trusted(&policy_keys), 1, &[PAYLOAD_TYPE])
-                .map_err(|_| EntryError::NoValidSignature)?;
-            (v, policy_keys.clone())
-        }
-    };
+    let opened = SignedEntry::open_with(
+        entry,
+        Options {
+            fallback: &policy_keys,
+            ..Options::default()
+        },
+    )?;
     // Several keys may have signed. The signer reported is one the policy knows when there is
     // one, so a stranger's co-signature cannot hide a trusted key's.
-    let verified_keys: Vec<&NoteVerifier> = verified
-        .key_ids()
-        .iter()
-        .filter_map(|id| candidates.iter().copied().find(|k| k.to_string() == *id))
-        .collect();
-    let signer = verified_keys
+    let signer = opened
+        .signers()
         .iter()
         .find(|k| policy_keys.contains(k))
-        .or(verified_keys.first())
-        .map(|k| (*k).clone())
+        .or(opened.signers().first())
+        .cloned()
         .ok_or(EntryError::NoValidSignature)?;
-    let statement = Statement::parse(verified.payload()).map_err(EntryError::Statement)?;
-    let entry_value = Entry::from_statement(statement).map_err(EntryError::Predicate)?;
+    let entry_value = opened.into_entry();
     Ok(LoggedEntry {
         index: inclusion.index(),
         leaf_hash: crate::merkle::leaf_hash(entry),

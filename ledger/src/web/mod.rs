@@ -28,7 +28,6 @@ mod model;
 mod pages;
 mod render;
 mod stats;
-pub(crate) mod time;
 
 use std::sync::Arc;
 

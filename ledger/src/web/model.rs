@@ -8,13 +8,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use reprove_verifier::dsse::{Envelope, TrustedKey};
 use reprove_verifier::merkle::leaf_hash;
-use reprove_verifier::note::{KeyType, NoteVerifier};
+use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{
     Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult, RevocationReason,
 };
-use reprove_verifier::statement::PAYLOAD_TYPE;
+use reprove_verifier::signed::SignedEntry;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -51,54 +50,13 @@ pub(crate) struct Decoded {
 impl Decoded {
     fn new(index: u64, bytes: Vec<u8>) -> Decoded {
         let leaf_hash = leaf_hash(&bytes);
-        let envelope = match Envelope::parse(&bytes) {
-            Ok(e) => e,
-            Err(e) => {
-                return Decoded {
-                    index,
-                    bytes,
-                    leaf_hash,
-                    signers: Vec::new(),
-                    bad_signatures: 0,
-                    entry: Err(format!("not a DSSE envelope: {e}")),
-                };
+        let (signers, bad_signatures, entry) = match SignedEntry::open(&bytes) {
+            Ok(opened) => {
+                let bad = opened.signatures() - opened.signers().len();
+                let signers = opened.signers().to_vec();
+                (signers, bad, Ok(opened.into_entry()))
             }
-        };
-        let named: Vec<NoteVerifier> = envelope
-            .signatures()
-            .iter()
-            .filter_map(|s| NoteVerifier::parse(&s.keyid).ok())
-            .filter(|k| k.key_type() == KeyType::Ed25519)
-            .collect();
-        let trusted: Vec<TrustedKey> = named
-            .iter()
-            .map(|k| TrustedKey {
-                id: k.to_string(),
-                key: *k.verifying_key(),
-            })
-            .collect();
-        let verified: Vec<String> = if trusted.is_empty() {
-            Vec::new()
-        } else {
-            envelope
-                .verify(&trusted, 1, &[PAYLOAD_TYPE])
-                .map(|v| v.key_ids().to_vec())
-                .unwrap_or_default()
-        };
-        let mut signers: Vec<NoteVerifier> = Vec::new();
-        for k in named {
-            if verified.contains(&k.to_string()) && !signers.contains(&k) {
-                signers.push(k);
-            }
-        }
-        let bad_signatures = envelope.signatures().len().saturating_sub(signers.len());
-        let entry = if envelope.payload_type() == PAYLOAD_TYPE {
-            Entry::parse(envelope.payload()).map_err(|e| format!("not a reprove entry: {e}"))
-        } else {
-            Err(format!(
-                "payload type {:?} is not an in-toto statement",
-                envelope.payload_type()
-            ))
+            Err(e) => (Vec::new(), 0, Err(e.to_string())),
         };
         Decoded {
             index,

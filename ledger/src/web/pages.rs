@@ -855,7 +855,7 @@ async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
             let (entry_title, when, text) = if mismatches {
                 let Some(a) = site.attestation(&d, &mut revoked)? else { continue };
                 let who = a.signers.first().map_or("unknown".to_owned(), |s| s.name.clone());
-                let when = super::time::rfc3339_secs(&a.finished_on).unwrap_or(now);
+                let when = crate::time::rfc3339_secs(&a.finished_on).unwrap_or(now);
                 (
                     format!("mismatch: {} {} rebuilt by {who}", a.project, a.version),
                     when,
@@ -873,7 +873,7 @@ async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
                 tag,
                 i,
                 entry_title,
-                super::time::secs_string(when),
+                crate::time::secs_string(when),
                 i,
                 text
             ));
@@ -890,7 +890,7 @@ async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
             path,
             Html::trusted(title),
             origin,
-            super::time::secs_string(updated),
+            crate::time::secs_string(updated),
             path,
             origin,
             entries

@@ -90,7 +90,7 @@ impl Site {
             .filter_map(|back| today.checked_sub(back))
             .map(|day| {
                 Ok(DayCount {
-                    day: super::time::day_string(day),
+                    day: crate::time::day_string(day),
                     attestations: self.count(&IndexKey::RebuildDay(day))?,
                 })
             })

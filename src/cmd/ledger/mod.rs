@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use reprove_ledger::{Error, ErrorKind};
-use reprove_verifier::note::{NoteSigner, NoteVerifier};
+use reprove_verifier::note::NoteVerifier;
 
 /// The private log key `init` generates, inside the data directory (mode 0600).
 pub const KEY_FILE: &str = "log.key";
@@ -19,13 +19,7 @@ pub const KEY_FILE: &str = "log.key";
 /// The log's verifier key, written by `init` inside the data directory.
 pub const PUB_FILE: &str = "log.pub";
 
-/// The private key at `path` (a `PRIVATE+KEY+…` line).
-pub fn read_signer(path: &Path) -> anyhow::Result<NoteSigner> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("reading the private key {}", path.display()))?;
-    NoteSigner::from_private_key(text.trim())
-        .with_context(|| format!("{} is not a PRIVATE+KEY+… note key", path.display()))
-}
+pub use crate::keys::read_signer;
 
 /// The log key given on the command line, else the one in `DIR/log.pub`.
 pub fn log_key(data: &Path, given: Option<&str>) -> anyhow::Result<NoteVerifier> {
