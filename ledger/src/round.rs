@@ -28,7 +28,7 @@ use crate::error::Error;
 use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
-use crate::tree::RoundReader;
+use crate::tree::{Integrated, RoundReader};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +88,12 @@ impl Submission {
     }
 }
 
+/// Each leaf's index and whether it is a duplicate, and the positions of the new ones.
+struct Sequenced {
+    slots: Vec<(u64, bool)>,
+    fresh: Vec<usize>,
+}
+
 impl Writer {
     /// Appends one round: answers for every submission, in order, once all of it is durable.
     ///
@@ -102,53 +108,19 @@ impl Writer {
         if submissions.is_empty() {
             return Ok(Vec::new());
         }
-        let store = &self.shared.store;
         let previous = self.head();
         let started = std::time::Instant::now();
-
-        // Sequence.
         let entries: Vec<&[u8]> = submissions.iter().map(|s| &s.entry[..]).collect();
         let leaves = leaf_hashes(&entries);
-        let mut first: HashMap<Hash, usize> = HashMap::with_capacity(leaves.len());
-        let mut unique = Vec::with_capacity(leaves.len());
-        for (pos, leaf) in leaves.iter().enumerate() {
-            first.entry(*leaf).or_insert_with(|| {
-                unique.push(pos);
-                pos
-            });
-        }
-        let unique_leaves: Vec<Hash> = unique.iter().map(|&p| leaves[p]).collect();
-        let known = store.dedup(&unique_leaves)?;
-        let mut assigned: HashMap<Hash, (u64, bool)> = HashMap::with_capacity(unique.len());
-        let mut fresh = Vec::new();
-        let mut next = self.tree.size();
-        for (&pos, old) in unique.iter().zip(known) {
-            let slot = match old {
-                Some(index) => (index, true),
-                None => {
-                    fresh.push(pos);
-                    next = next.checked_add(1).ok_or(Error::TreeFull)?;
-                    (next - 1, false)
-                }
-            };
-            assigned.insert(leaves[pos], slot);
-        }
-        let slots: Vec<(u64, bool)> = leaves
-            .iter()
-            .enumerate()
-            .map(|(pos, leaf)| {
-                let (index, dup) = assigned[leaf];
-                (index, dup || first[leaf] != pos)
-            })
-            .collect();
-
+        let sequenced = self.sequence(&leaves)?;
+        let Sequenced { slots, fresh } = &sequenced;
         if fresh.is_empty() {
             // Every entry is already durable under the current head.
             let reader = RoundReader {
                 nodes: &HashMap::new(),
-                store,
+                store: &self.shared.store,
             };
-            return answer(&reader, &leaves, &slots, &previous);
+            return answer(&reader, &leaves, slots, &previous);
         }
 
         // Integrate and sign.
@@ -160,27 +132,18 @@ impl Writer {
         // Prove, before anything is written.
         let reader = RoundReader {
             nodes: &integrated.nodes,
-            store,
+            store: &self.shared.store,
         };
-        let answers = answer(&reader, &leaves, &slots, &head)?;
+        let answers = answer(&reader, &leaves, slots, &head)?;
 
-        // Commit.
-        let mut batch = store.batch()?;
-        for &pos in &fresh {
-            let (index, _) = slots[pos];
-            batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
-            for key in &submissions[pos].keys {
-                batch.put_index(&key.record(index));
-            }
-        }
-        for (level, index, hashes) in &integrated.tiles {
-            batch.put_tile(*level, *index, hashes);
-        }
-        batch.put_head(size, head.note());
-        if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
-            self.halted = true;
-            return Err(e);
-        }
+        self.commit(
+            submissions,
+            &leaves,
+            &sequenced,
+            &integrated,
+            &head,
+            &previous,
+        )?;
         tracing::debug!(
             size,
             new = fresh.len(),
@@ -195,6 +158,77 @@ impl Writer {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = head;
         Ok(answers)
+    }
+
+    /// Gives every leaf its index: an entry already logged keeps its index (a duplicate), a
+    /// repeat within the round shares its first occurrence's, the rest take the next indices
+    /// in submission order.
+    fn sequence(&self, leaves: &[Hash]) -> Result<Sequenced, Error> {
+        let mut first: HashMap<Hash, usize> = HashMap::with_capacity(leaves.len());
+        let mut unique = Vec::with_capacity(leaves.len());
+        for (pos, leaf) in leaves.iter().enumerate() {
+            first.entry(*leaf).or_insert_with(|| {
+                unique.push(pos);
+                pos
+            });
+        }
+        let unique_leaves: Vec<Hash> = unique.iter().map(|&p| leaves[p]).collect();
+        let known = self.shared.store.dedup(&unique_leaves)?;
+        let mut assigned: HashMap<Hash, (u64, bool)> = HashMap::with_capacity(unique.len());
+        let mut fresh = Vec::new();
+        let mut next = self.tree.size();
+        for (&pos, old) in unique.iter().zip(known) {
+            let slot = match old {
+                Some(index) => (index, true),
+                None => {
+                    fresh.push(pos);
+                    next = next.checked_add(1).ok_or(Error::TreeFull)?;
+                    (next - 1, false)
+                }
+            };
+            assigned.insert(leaves[pos], slot);
+        }
+        let slots = leaves
+            .iter()
+            .enumerate()
+            .map(|(pos, leaf)| {
+                let (index, dup) = assigned[leaf];
+                (index, dup || first[leaf] != pos)
+            })
+            .collect();
+        Ok(Sequenced { slots, fresh })
+    }
+
+    /// Writes the round — new entries with their index records, tiles, the signed head — in
+    /// one durable batch, if the stored head is still `previous`. A failed write halts the
+    /// writer: the disk may or may not hold the round.
+    fn commit(
+        &mut self,
+        submissions: &[Submission],
+        leaves: &[Hash],
+        Sequenced { slots, fresh }: &Sequenced,
+        integrated: &Integrated,
+        head: &Head,
+        previous: &Head,
+    ) -> Result<(), Error> {
+        let store = &self.shared.store;
+        let mut batch = store.batch()?;
+        for &pos in fresh {
+            let (index, _) = slots[pos];
+            batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
+            for key in &submissions[pos].keys {
+                batch.put_index(&key.record(index));
+            }
+        }
+        for (level, index, hashes) in &integrated.tiles {
+            batch.put_tile(*level, *index, hashes);
+        }
+        batch.put_head(head.size(), head.note());
+        if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
+            self.halted = true;
+            return Err(e);
+        }
+        Ok(())
     }
 }
 

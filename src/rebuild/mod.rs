@@ -29,7 +29,7 @@ pub mod sandbox;
 pub mod time;
 pub mod variations;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -156,64 +156,24 @@ pub fn rebuild_release(
     let started = time::now_rfc3339();
     let m = &release.manifest;
     let p = &m.predicate;
-    let job = config.work.join(format!("release-{}", release.log_index));
-    let shared = config.build_user.is_some();
-    hostfs::private_dir(&config.work, shared)
-        .with_context(|| format!("cannot create {}", config.work.display()))?;
-    build::remove_dir(&job).with_context(|| format!("cannot clear {}", job.display()))?;
-    hostfs::private_dir(&job, shared)
-        .with_context(|| format!("cannot create {}", job.display()))?;
+    let job = prepare_job(config, release)?;
     let bar = if show_progress {
         crate::progress::bar(4, &format!("rebuild {}@{}", p.project, p.version))
     } else {
         indicatif::ProgressBar::hidden()
     };
-    let program = p.recipe.command[0].as_str();
-    let mut draft = Draft {
+    let details = describe(config, p);
+    let draft = Draft {
         config,
         release,
         started,
         job: job.clone(),
-        header: String::new(),
+        header: header(release, &details),
     };
-    let toolchain_preview = match &p.recipe.environment {
-        reprove_verifier::predicates::Environment::Host {} => sandbox::Toolchain::Host {
-            rust: config.rust_toolchain.clone(),
-        },
-        reprove_verifier::predicates::Environment::Rootfs { digest, .. } => {
-            sandbox::Toolchain::Rootfs(config.work.join("rootfs").join(hex::encode(digest.sha256)))
-        }
-    };
-    let details = build::describe(config.sandbox, &toolchain_preview, program);
-    draft.header = format!(
-        "reprove {} rebuild of {} {} (log index {})\nsandbox: {details}\ncommand: {:?}\nSOURCE_DATE_EPOCH={}\nenv: {:?}\n----\n",
-        env!("CARGO_PKG_VERSION"),
-        p.project,
-        p.version,
-        release.log_index,
-        p.recipe.command,
-        p.recipe.source_date_epoch,
-        p.recipe.env,
-    );
+
+    // Fetch: every input by the digest the release gives.
     bar.set_message(format!("fetch inputs of {}@{}", p.project, p.version));
-    let rootfs_cache = config.work.join("rootfs");
-    hostfs::private_dir(&rootfs_cache, shared)?;
-    let rust = match &config.rust_toolchain {
-        Some(dir) => Some(
-            hostfs::reachable_toolchain(dir, &config.work, config.build_user)
-                .context("cannot make the rust toolchain readable by the build user")?,
-        ),
-        None => None,
-    };
-    let inputs = match build::fetch_inputs(
-        &job,
-        p,
-        &m.subjects,
-        rust.as_deref(),
-        &rootfs_cache,
-        config.fetch_timeout,
-        fetch::Origin::Logged,
-    ) {
+    let inputs = match fetch_inputs(config, release, &job)? {
         Ok(inputs) => inputs,
         Err(u) => {
             let log = format!("{}inputs unavailable: {}\n", draft.header, u.reason);
@@ -231,6 +191,8 @@ pub fn rebuild_release(
         }
     };
     bar.inc(1);
+
+    // Build, in the sandbox.
     bar.set_message(format!("build {}@{}", p.project, p.version));
     let runner = build::Runner {
         mode: config.sandbox,
@@ -254,22 +216,7 @@ pub fn rebuild_release(
         .as_bytes(),
     );
     bar.inc(1);
-    let failure = match run.finished.exit {
-        sandbox::Exit::Success => None,
-        sandbox::Exit::Failed(Some(code)) => {
-            Some(format!("the build command exited with status {code}"))
-        }
-        sandbox::Exit::Failed(None) => Some("the build command was killed by a signal".to_owned()),
-        sandbox::Exit::TimedOut => Some(format!(
-            "the build was killed after the wall-time limit of {} s",
-            config.limits.wall_time.as_secs()
-        )),
-        sandbox::Exit::DiskLimit => Some(format!(
-            "the build was killed when it passed the disk limit of {} bytes or {} files",
-            config.limits.disk_bytes, config.limits.max_files
-        )),
-    };
-    if let Some(detail) = failure {
+    if let Some(detail) = build_failure(&run.finished.exit, &config.limits) {
         let report = draft.finish(
             RebuildResult::BuildFailed,
             Vec::new(),
@@ -281,27 +228,14 @@ pub fn rebuild_release(
         bar.finish_and_clear();
         return Ok(report);
     }
+
+    // Compare, bit for bit; a diff report for what differs.
     bar.set_message(format!("compare {}@{}", p.project, p.version));
     let cmp = compare::compare(&m.subjects, &run.outputs);
     let (result, diff_report, detail) = if cmp.reproduced() {
         (RebuildResult::Reproduced, None, None)
     } else {
-        let items: Vec<diff::Differing<'_>> = cmp
-            .differing
-            .iter()
-            .filter_map(|name| {
-                let subject = m.subjects.iter().find(|s| &s.name == name)?;
-                let out = run.outputs.get(name).and_then(Option::as_ref);
-                Some(diff::Differing {
-                    name,
-                    published: inputs.published.get(name).map(PathBuf::as_path),
-                    rebuilt: out.map(|(p, _)| p.as_path()),
-                    published_sha256: hex::encode(subject.digest.sha256),
-                    rebuilt_sha256: out.map(|(_, d)| d.sha256_hex()),
-                })
-            })
-            .collect();
-        let text = diff::report(&items, &config.limits, &job, config.build_user);
+        let text = diff_report(config, release, &inputs, &run, &cmp.differing, &job);
         let detail = format!("differing: {}", cmp.differing.join(", "));
         (RebuildResult::Mismatch, Some(text), Some(detail))
     };
@@ -313,6 +247,8 @@ pub fn rebuild_release(
         None
     };
     bar.inc(1);
+
+    // Sign.
     let mut report = draft.finish(result, cmp.rebuilt, log, diff_report, detail, &details)?;
     if let Some(v) = &variation_report {
         std::fs::write(job.join("variations.txt"), &v.text)?;
@@ -320,6 +256,119 @@ pub fn rebuild_release(
     report.variations = variation_report;
     bar.finish_and_clear();
     Ok(report)
+}
+
+/// The job's directory, emptied, private to the node (and its build user).
+fn prepare_job(config: &NodeConfig, release: &ReleaseRecord) -> anyhow::Result<PathBuf> {
+    let job = config.work.join(format!("release-{}", release.log_index));
+    let shared = config.build_user.is_some();
+    hostfs::private_dir(&config.work, shared)
+        .with_context(|| format!("cannot create {}", config.work.display()))?;
+    build::remove_dir(&job).with_context(|| format!("cannot clear {}", job.display()))?;
+    hostfs::private_dir(&job, shared)
+        .with_context(|| format!("cannot create {}", job.display()))?;
+    Ok(job)
+}
+
+/// The sandbox and toolchain the build will run with, in words (the attestation's sandbox
+/// details and the build log's header).
+fn describe(config: &NodeConfig, p: &reprove_verifier::predicates::ReleasePredicate) -> String {
+    let toolchain = match &p.recipe.environment {
+        reprove_verifier::predicates::Environment::Host {} => sandbox::Toolchain::Host {
+            rust: config.rust_toolchain.clone(),
+        },
+        reprove_verifier::predicates::Environment::Rootfs { digest, .. } => {
+            sandbox::Toolchain::Rootfs(config.work.join("rootfs").join(hex::encode(digest.sha256)))
+        }
+    };
+    build::describe(config.sandbox, &toolchain, p.recipe.command[0].as_str())
+}
+
+/// The build log's header: what is rebuilt, how.
+fn header(release: &ReleaseRecord, details: &str) -> String {
+    let p = &release.manifest.predicate;
+    format!(
+        "reprove {} rebuild of {} {} (log index {})\nsandbox: {details}\ncommand: {:?}\nSOURCE_DATE_EPOCH={}\nenv: {:?}\n----\n",
+        env!("CARGO_PKG_VERSION"),
+        p.project,
+        p.version,
+        release.log_index,
+        p.recipe.command,
+        p.recipe.source_date_epoch,
+        p.recipe.env,
+    )
+}
+
+/// Every input of the release, fetched into the job (`Ok(Err(_))`: unavailable, a signed
+/// outcome; `Err`: a local error).
+fn fetch_inputs(
+    config: &NodeConfig,
+    release: &ReleaseRecord,
+    job: &Path,
+) -> anyhow::Result<Result<build::Inputs, fetch::Unavailable>> {
+    let rootfs_cache = config.work.join("rootfs");
+    hostfs::private_dir(&rootfs_cache, config.build_user.is_some())?;
+    let rust = match &config.rust_toolchain {
+        Some(dir) => Some(
+            hostfs::reachable_toolchain(dir, &config.work, config.build_user)
+                .context("cannot make the rust toolchain readable by the build user")?,
+        ),
+        None => None,
+    };
+    Ok(build::fetch_inputs(
+        job,
+        &release.manifest.predicate,
+        &release.manifest.subjects,
+        rust.as_deref(),
+        &rootfs_cache,
+        config.fetch_timeout,
+        fetch::Origin::Logged,
+    ))
+}
+
+/// Why a finished build failed, in words; `None` when it succeeded.
+fn build_failure(exit: &sandbox::Exit, limits: &Limits) -> Option<String> {
+    match exit {
+        sandbox::Exit::Success => None,
+        sandbox::Exit::Failed(Some(code)) => {
+            Some(format!("the build command exited with status {code}"))
+        }
+        sandbox::Exit::Failed(None) => Some("the build command was killed by a signal".to_owned()),
+        sandbox::Exit::TimedOut => Some(format!(
+            "the build was killed after the wall-time limit of {} s",
+            limits.wall_time.as_secs()
+        )),
+        sandbox::Exit::DiskLimit => Some(format!(
+            "the build was killed when it passed the disk limit of {} bytes or {} files",
+            limits.disk_bytes, limits.max_files
+        )),
+    }
+}
+
+/// The diff report of the artifacts that differ (diffoscope in its own sandbox).
+fn diff_report(
+    config: &NodeConfig,
+    release: &ReleaseRecord,
+    inputs: &build::Inputs,
+    run: &build::BuildRun,
+    differing: &[String],
+    job: &Path,
+) -> Vec<u8> {
+    let items: Vec<diff::Differing<'_>> = differing
+        .iter()
+        .filter_map(|name| {
+            let subject = release.manifest.subjects.iter().find(|s| &s.name == name)?;
+            let out = run.outputs.get(name).and_then(Option::as_ref);
+            Some(diff::Differing {
+                name,
+                published: inputs.published.get(name).map(PathBuf::as_path),
+                rebuilt: out.map(|(p, _)| p.as_path()),
+                published_sha256: hex::encode(subject.digest.sha256),
+                rebuilt_sha256: out.map(|(_, d)| d.sha256_hex()),
+            })
+        })
+        .collect();
+    diff::report(&items, &config.limits, job, config.build_user)
 }
 
 /// What is fixed before the outcome is known.

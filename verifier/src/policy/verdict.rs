@@ -1,0 +1,436 @@
+//! Step 3: the verdict (see the module docs of `policy`).
+
+use super::revocation::{KeyStanding, key_standing, reason_str};
+use super::*;
+
+/// The outcome of applying a policy to the verified entries about one artifact digest.
+#[derive(Debug, Clone, Serialize)]
+pub struct Verdict {
+    /// The artifact's sha256, lowercase hex.
+    pub sha256: String,
+    /// Whether the policy holds.
+    pub trusted: bool,
+    /// The policy's threshold of distinct operators.
+    pub threshold: usize,
+    /// The distinct operators that reproduced these bytes, in name order.
+    pub operators: Vec<String>,
+    /// Attestations that counted toward the threshold (one per operator).
+    pub counted: Vec<Counted>,
+    /// Entries that did not count, each with the reason.
+    pub not_counted: Vec<NotCounted>,
+    /// `mismatch` attestations from trusted, non-revoked operators.
+    pub mismatches: Vec<Mismatch>,
+    /// Revocation notices that apply to policy keys.
+    pub revocations: Vec<AppliedRevocation>,
+    /// Revocation notices that were ignored, with the reason.
+    pub ignored_revocations: Vec<IgnoredRevocation>,
+    /// Things the consumer should know that did not decide the verdict.
+    pub warnings: Vec<String>,
+    /// Whether the policy names the publishers it trusts (`[[publisher]]`). Without, any
+    /// logged release listing the artifact can make it trusted.
+    pub publisher_pinned: bool,
+    /// One line: why trusted or not.
+    pub summary: String,
+}
+
+/// An attestation that counted.
+#[derive(Debug, Clone, Serialize)]
+pub struct Counted {
+    pub index: u64,
+    pub operator: String,
+    pub key: String,
+}
+
+/// An entry that did not count, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotCounted {
+    pub index: u64,
+    pub key: String,
+    pub operator: Option<String>,
+    pub reason: Reason,
+}
+
+/// A trusted operator's `mismatch`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub index: u64,
+    pub operator: String,
+    pub key: String,
+    /// The rebuilt sha256 of this artifact, when the attestation names one.
+    pub rebuilt_sha256: Option<String>,
+    /// The digest of the diff report, when the attestation names one.
+    pub diff_report: Option<String>,
+}
+
+/// A revocation notice applied to a policy key.
+#[derive(Debug, Clone, Serialize)]
+pub struct AppliedRevocation {
+    pub index: u64,
+    pub key: String,
+    pub operator: String,
+    pub reason: RevocationReason,
+    /// Attestations by the key at this index or later are rejected.
+    pub effective_index: u64,
+    /// A replacement key accepted for the operator (rotation allowed by the policy).
+    pub replacement: Option<String>,
+}
+
+/// A revocation notice that was ignored.
+#[derive(Debug, Clone, Serialize)]
+pub struct IgnoredRevocation {
+    pub index: u64,
+    pub key: String,
+    pub why: String,
+}
+
+/// Why an entry did not count toward the threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Reason {
+    /// Signed by a key that is not in the policy.
+    UntrustedKey,
+    /// The key was revoked from `effective_index` on by the notice at `notice_index`.
+    KeyRevoked {
+        notice_index: u64,
+        effective_index: u64,
+        reason: RevocationReason,
+    },
+    /// A replacement key used before the notice that introduced it.
+    ReplacementNotYetValid { notice_index: u64 },
+    /// The entry is not a rebuild attestation.
+    NotAnAttestation { predicate_type: String },
+    /// The attestation does not name this artifact's sha256 as a subject.
+    DifferentArtifact,
+    /// The rebuild did not reproduce the artifact.
+    NotReproduced { result: RebuildResult },
+    /// Another attestation of the same operator already counted.
+    OperatorAlreadyCounted { operator: String },
+    /// The attestation's `release` does not resolve to a logged release manifest that lists
+    /// this artifact (with the name, version and entry digest the attestation gives).
+    ReleaseNotBound { release_index: u64, why: String },
+    /// The release is not the one the consumer asked about (`--release`).
+    OtherRelease { name: String, version: String },
+    /// No publisher the policy trusts for the project signed the release.
+    PublisherNotTrusted { release_index: u64, project: String },
+    /// The policy requires a sandboxed build and this one was not.
+    NotSandboxed,
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Reason::UntrustedKey => f.write_str("signed by a key the policy does not trust"),
+            Reason::KeyRevoked {
+                notice_index,
+                effective_index,
+                reason,
+            } => write!(
+                f,
+                "key revoked ({}) by the notice at index {notice_index}, effective from index {effective_index}",
+                reason_str(*reason)
+            ),
+            Reason::ReplacementNotYetValid { notice_index } => write!(
+                f,
+                "replacement key used before the notice at index {notice_index} introduced it"
+            ),
+            Reason::NotAnAttestation { predicate_type } => {
+                write!(f, "not a rebuild attestation ({predicate_type})")
+            }
+            Reason::DifferentArtifact => f.write_str("does not attest this artifact's sha256"),
+            Reason::NotReproduced { result } => write!(f, "result is {result}, not reproduced"),
+            Reason::OperatorAlreadyCounted { operator } => {
+                write!(f, "operator {operator} already counted once")
+            }
+            Reason::ReleaseNotBound { release_index, why } => {
+                write!(f, "its release (index {release_index}) {why}")
+            }
+            Reason::OtherRelease { name, version } => {
+                write!(f, "attests {name}@{version}, not the release asked about")
+            }
+            Reason::PublisherNotTrusted {
+                release_index,
+                project,
+            } => write!(
+                f,
+                "the release at index {release_index} is not signed by a publisher the policy trusts for {project}"
+            ),
+            Reason::NotSandboxed => f.write_str("built without a sandbox; the policy requires one"),
+        }
+    }
+}
+
+/// Checks that `att`'s release resolves among `entries` as [`verdict_for`] requires.
+fn bound_release(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    expected: Option<(&str, &str)>,
+    att: &RebuildAttestation,
+    entries: &[LoggedEntry],
+) -> Result<(), Reason> {
+    let r = &att.predicate.release;
+    let unbound = |why: &str| Reason::ReleaseNotBound {
+        release_index: r.log_index,
+        why: why.to_owned(),
+    };
+    if let Some((name, version)) = expected
+        && (r.name != name || r.version != version)
+    {
+        return Err(Reason::OtherRelease {
+            name: r.name.clone(),
+            version: r.version.clone(),
+        });
+    }
+    let Some(logged) = entries.iter().find(|e| e.index == r.log_index) else {
+        return Err(unbound(
+            "is not a release manifest listing this artifact among the entries seen",
+        ));
+    };
+    let EntryKind::Release(manifest) = logged.entry.kind() else {
+        return Err(unbound("is not a release manifest"));
+    };
+    let Some(digest) = logged.digest() else {
+        return Err(unbound("is not a release manifest"));
+    };
+    if digest.sha256 != r.digest.sha256 || r.digest.blake3.is_some_and(|b| digest.blake3 != Some(b))
+    {
+        return Err(unbound(
+            "has another entry digest than the attestation gives",
+        ));
+    }
+    if manifest.predicate.project != r.name || manifest.predicate.version != r.version {
+        return Err(unbound(
+            "has another name or version than the attestation gives",
+        ));
+    }
+    let listed = manifest
+        .subjects
+        .iter()
+        .find(|s| s.digest.sha256 == *sha256);
+    let Some(listed) = listed else {
+        return Err(unbound("does not list this artifact"));
+    };
+    let attested = att.subjects.iter().find(|s| s.digest.sha256 == *sha256);
+    if let (Some(a), Some(b)) = (listed.digest.blake3, attested.and_then(|s| s.digest.blake3))
+        && a != b
+    {
+        return Err(unbound(
+            "gives this artifact another blake3 than the attestation",
+        ));
+    }
+    if !policy.publishers.is_empty() {
+        let project = &manifest.predicate.project;
+        let trusted = policy
+            .publishers
+            .iter()
+            .any(|p| p.covers(project) && p.keys.iter().any(|k| same_key(k, &logged.signer)));
+        if !trusted {
+            return Err(Reason::PublisherNotTrusted {
+                release_index: r.log_index,
+                project: project.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Applies the policy to every verified entry that concerns the artifact with digest `sha256`.
+///
+/// `entries` may hold attestations, release manifests and revocation notices in any order;
+/// entries about other artifacts are listed as not counting. Revocation notices apply to every
+/// attestation by the revoked key at or after the effective index.
+pub fn verdict(policy: &Policy, sha256: &[u8; 32], entries: &[LoggedEntry]) -> Verdict {
+    verdict_for(policy, sha256, None, entries)
+}
+
+/// [`verdict`], counting only attestations of the release `name`@`version` when one is given.
+///
+/// An attestation counts only when its `release` resolves, among `entries`, to a release
+/// manifest: at its log index, with the entry digest, name and version it gives, listing this
+/// artifact (blake3 agreeing where both give one), and — when the policy names publishers —
+/// signed by a publisher trusted for the project. (A mismatch counts without that: hiding the
+/// release must not hide a trusted operator's mismatch.)
+pub fn verdict_for(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    release: Option<(&str, &str)>,
+    entries: &[LoggedEntry],
+) -> Verdict {
+    let mut v = Verdict {
+        sha256: hex::encode(sha256),
+        trusted: false,
+        threshold: policy.threshold,
+        operators: Vec::new(),
+        counted: Vec::new(),
+        not_counted: Vec::new(),
+        mismatches: Vec::new(),
+        revocations: Vec::new(),
+        ignored_revocations: Vec::new(),
+        warnings: Vec::new(),
+        publisher_pinned: !policy.publishers.is_empty(),
+        summary: String::new(),
+    };
+    let standing = key_standing(policy, entries, &mut v);
+    let mut sorted: Vec<&LoggedEntry> = entries.iter().collect();
+    sorted.sort_by_key(|e| e.index);
+    let mut counted_ops: BTreeSet<String> = BTreeSet::new();
+    for e in sorted {
+        // Revocations are reported under revocations; releases are what attestations bind to.
+        let EntryKind::Rebuild(att) = e.entry.kind() else {
+            continue;
+        };
+        let key = e.signer.to_string();
+        let Some(st) = standing.get(&key) else {
+            v.not_counted
+                .push(not_counted(e, None, Reason::UntrustedKey));
+            continue;
+        };
+        let op = st.operator.as_str();
+        let weighed = weigh(policy, sha256, release, entries, st, e, att).and_then(|()| {
+            if counted_ops.insert(op.to_owned()) {
+                Ok(())
+            } else {
+                Err(Reason::OperatorAlreadyCounted {
+                    operator: op.to_owned(),
+                })
+            }
+        });
+        match weighed {
+            Ok(()) => v.counted.push(Counted {
+                index: e.index,
+                operator: op.to_owned(),
+                key,
+            }),
+            Err(reason) => {
+                if reason
+                    == (Reason::NotReproduced {
+                        result: RebuildResult::Mismatch,
+                    })
+                {
+                    v.mismatches.push(mismatch(e, op, att, sha256));
+                }
+                v.not_counted.push(not_counted(e, Some(op), reason));
+            }
+        }
+    }
+    v.operators = counted_ops.into_iter().collect();
+    conclude(policy, &mut v);
+    v
+}
+
+/// Why the attestation `e` by a key standing as `st` does not count toward this artifact, if it
+/// does not: the key's standing at its index, the subject, the result, the sandbox, and the
+/// release it binds to — in that order (a mismatch is reported before its release is checked:
+/// hiding the release must not hide a trusted operator's mismatch).
+fn weigh(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    release: Option<(&str, &str)>,
+    entries: &[LoggedEntry],
+    st: &KeyStanding,
+    e: &LoggedEntry,
+    att: &RebuildAttestation,
+) -> Result<(), Reason> {
+    if let Some(after) = st.valid_after
+        && e.index <= after
+    {
+        return Err(Reason::ReplacementNotYetValid {
+            notice_index: after,
+        });
+    }
+    if let Some((notice_index, effective_index, reason)) = st.revoked
+        && e.index >= effective_index
+    {
+        return Err(Reason::KeyRevoked {
+            notice_index,
+            effective_index,
+            reason,
+        });
+    }
+    if !names_sha256(att, sha256) {
+        return Err(Reason::DifferentArtifact);
+    }
+    if att.predicate.result != RebuildResult::Reproduced {
+        return Err(Reason::NotReproduced {
+            result: att.predicate.result,
+        });
+    }
+    if policy.require_sandbox && att.predicate.sandbox.kind == SandboxKind::None {
+        return Err(Reason::NotSandboxed);
+    }
+    bound_release(policy, sha256, release, att, entries)
+}
+
+fn not_counted(e: &LoggedEntry, operator: Option<&str>, reason: Reason) -> NotCounted {
+    NotCounted {
+        index: e.index,
+        key: e.signer.to_string(),
+        operator: operator.map(str::to_owned),
+        reason,
+    }
+}
+
+fn mismatch(
+    e: &LoggedEntry,
+    operator: &str,
+    att: &RebuildAttestation,
+    sha256: &[u8; 32],
+) -> Mismatch {
+    Mismatch {
+        index: e.index,
+        operator: operator.to_owned(),
+        key: e.signer.to_string(),
+        rebuilt_sha256: rebuilt_sha256_for(att, sha256).map(hex::encode),
+        diff_report: att.predicate.diff_report.map(|d| hex::encode(d.sha256)),
+    }
+}
+
+/// The decision from what was counted: enough distinct operators, and no mismatch the policy
+/// fails on; the warnings and the one-line summary.
+fn conclude(policy: &Policy, v: &mut Verdict) {
+    let enough = v.operators.len() >= policy.threshold;
+    let disputed = !v.mismatches.is_empty();
+    if disputed && policy.on_mismatch == OnMismatch::Warn {
+        for m in &v.mismatches {
+            v.warnings.push(format!(
+                "operator {} reported a mismatch at index {} (policy: warn)",
+                m.operator, m.index
+            ));
+        }
+    }
+    v.trusted = enough && !(disputed && policy.on_mismatch == OnMismatch::Fail);
+    v.summary = if v.trusted {
+        format!(
+            "trusted: reproduced bit for bit by {} of {} required operator(s): {}",
+            v.operators.len(),
+            policy.threshold,
+            v.operators.join(", ")
+        )
+    } else if disputed && policy.on_mismatch == OnMismatch::Fail {
+        let ops: BTreeSet<&str> = v.mismatches.iter().map(|m| m.operator.as_str()).collect();
+        format!(
+            "not trusted: mismatch reported by trusted operator(s) {}",
+            ops.into_iter().collect::<Vec<_>>().join(", ")
+        )
+    } else {
+        format!(
+            "not trusted: reproduced by {} distinct operator(s), the policy requires {}",
+            v.operators.len(),
+            policy.threshold
+        )
+    };
+}
+
+/// Whether the attestation names `sha256` among its subjects (the published artifacts).
+fn names_sha256(att: &RebuildAttestation, sha256: &[u8; 32]) -> bool {
+    att.subjects.iter().any(|s| s.digest.sha256 == *sha256)
+}
+
+/// The rebuilt sha256 of the published artifact with digest `sha256`, if the rebuild produced it.
+fn rebuilt_sha256_for(att: &RebuildAttestation, sha256: &[u8; 32]) -> Option<[u8; 32]> {
+    let subject = att.subjects.iter().find(|s| s.digest.sha256 == *sha256)?;
+    att.predicate
+        .rebuilt
+        .iter()
+        .find(|r| r.name == subject.name)
+        .map(|r| r.digest.sha256)
+}
