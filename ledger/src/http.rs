@@ -47,11 +47,11 @@ mod add;
 mod blobs;
 
 pub use crate::keys::{INDEX_VERSION, derive_index_keys};
-mod error;
+pub(crate) mod error;
 mod lookup;
 mod metrics;
 mod ops;
-mod params;
+pub(crate) mod params;
 mod proofs;
 mod tiles;
 

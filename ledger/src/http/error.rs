@@ -77,7 +77,7 @@ impl Reject {
 
 /// A refusal: status, a message for the client, and what the metrics call it.
 #[derive(Debug)]
-pub(super) struct ApiError {
+pub(crate) struct ApiError {
     status: StatusCode,
     message: String,
     retry_after: Option<Duration>,
@@ -136,8 +136,13 @@ impl ApiError {
     }
 
     /// The status.
-    pub(super) fn status(&self) -> StatusCode {
+    pub(crate) fn status(&self) -> StatusCode {
         self.status
+    }
+
+    /// The message the client is given.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
     }
 
     /// What the rejections metric calls this refusal.

@@ -44,13 +44,12 @@ pub(super) async fn by_sha256(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let digest = params::path(digest)?;
-    let mut bytes = [0u8; 32];
-    if digest.len() != 64 || hex::decode_to_slice(&digest, &mut bytes).is_err() {
+    let Some(bytes) = params::sha256_hex(&digest) else {
         return Err(ApiError::bad_request(format!(
             "{:?} is not a sha256 digest (64 hex characters)",
             params::clip(&digest)
         )));
-    }
+    };
     lookup(&state, IndexKey::Artifact(bytes), query.as_deref()).await
 }
 
@@ -107,16 +106,7 @@ fn vkey(given: &str) -> Result<String, ApiError> {
     {
         return Ok(given.to_owned());
     }
-    let is_hex = !given.is_empty() && given.bytes().all(|b| b.is_ascii_hexdigit());
-    let text = if is_hex {
-        hex::decode(given)
-            .ok()
-            .and_then(|b| String::from_utf8(b).ok())
-            .unwrap_or_default()
-    } else {
-        given.to_owned()
-    };
-    NoteVerifier::parse(&text)
+    NoteVerifier::parse(&params::vkey_text(given))
         .map(|k| k.to_string())
         .map_err(|e| {
             ApiError::bad_request(format!(

@@ -9,7 +9,7 @@ use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
 use super::error::ApiError;
 
 /// A decimal `u64` with no sign, no leading zeros (except `0` itself) and no overflow.
-pub(super) fn parse_u64(s: &str) -> Option<u64> {
+pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     let canonical =
         !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     if canonical { s.parse().ok() } else { None }
@@ -114,7 +114,27 @@ pub(super) fn is_encoded(headers: &HeaderMap) -> bool {
 }
 
 /// At most 100 characters of untrusted input, to quote in an error message.
-pub(super) fn clip(s: &str) -> &str {
+/// A SHA-256 digest given as 64 hex digits (either case), as paths name artifacts.
+pub(crate) fn sha256_hex(s: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    (s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+}
+
+/// The text of a key named in a path by its vkey, as it is or hex-encoded: a vkey always
+/// holds a `+`, hex never does, so the two cannot be confused.
+pub(crate) fn vkey_text(given: &str) -> String {
+    let is_hex = !given.is_empty() && given.bytes().all(|b| b.is_ascii_hexdigit());
+    if is_hex {
+        hex::decode(given)
+            .ok()
+            .and_then(|b| String::from_utf8(b).ok())
+            .unwrap_or_default()
+    } else {
+        given.to_owned()
+    }
+}
+
+pub(crate) fn clip(s: &str) -> &str {
     match s.char_indices().nth(100) {
         Some((at, _)) => &s[..at],
         None => s,

@@ -42,7 +42,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use crate::error::{Error, ErrorKind};
+use crate::error::Error;
 use crate::ledger::Ledger;
 use html::{Html, html};
 use model::Site;
@@ -266,12 +266,14 @@ impl WebError {
     }
 }
 
+/// Ledger errors get the statuses and messages the API gives them (`http/error.rs`, one
+/// mapping for both).
 impl From<Error> for WebError {
     fn from(e: Error) -> WebError {
-        match e.kind() {
-            ErrorKind::NotFound => WebError::not_found(e.to_string()),
-            ErrorKind::BadRequest => WebError::bad_request(e.to_string()),
-            _ => WebError::internal(&e.to_string()),
+        let api = crate::http::error::ApiError::from(e);
+        WebError {
+            status: api.status(),
+            message: api.message().to_owned(),
         }
     }
 }
@@ -328,9 +330,7 @@ impl Query {
 
 /// A decimal `u64` with one spelling (no sign, no leading zeros), or a 400 naming `what`.
 pub(crate) fn number(what: &str, s: &str) -> Result<u64, WebError> {
-    let canonical =
-        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
-    canonical.then(|| s.parse().ok()).flatten().ok_or_else(|| {
+    crate::http::params::parse_u64(s).ok_or_else(|| {
         WebError::bad_request(format!(
             "{what} {:?} is not a decimal number without sign or leading zeros",
             clip(s)
@@ -360,13 +360,7 @@ fn decode(s: &str) -> Result<String, WebError> {
     String::from_utf8(out).map_err(|_| WebError::bad_request("the query is not UTF-8"))
 }
 
-/// At most 100 characters of untrusted input, to quote in a message.
-pub(crate) fn clip(s: &str) -> &str {
-    match s.char_indices().nth(100) {
-        Some((at, _)) => &s[..at],
-        None => s,
-    }
-}
+pub(crate) use crate::http::params::clip;
 
 /// Runs a page's reads on the blocking pool and answers in `format`.
 pub(crate) async fn run(

@@ -59,14 +59,12 @@ macro_rules! prelude {
 
 /// A hex SHA-256 from a path, lowercase.
 fn sha256_param(s: &str) -> Result<[u8; 32], WebError> {
-    let mut out = [0u8; 32];
-    if s.len() != 64 || hex::decode_to_slice(s, &mut out).is_err() {
-        return Err(WebError::bad_request(format!(
+    crate::http::params::sha256_hex(s).ok_or_else(|| {
+        WebError::bad_request(format!(
             "{:?} is not a sha256 digest (64 hex characters)",
             clip(s)
-        )));
-    }
-    Ok(out)
+        ))
+    })
 }
 
 fn today() -> u32 {
@@ -571,12 +569,7 @@ pub(super) async fn rebuilder(
                 }
             }
         } else {
-            let text = if !key.is_empty() && key.bytes().all(|b| b.is_ascii_hexdigit()) {
-                hex::decode(&key).ok().and_then(|b| String::from_utf8(b).ok()).unwrap_or_default()
-            } else {
-                key.clone()
-            };
-            NoteVerifier::parse(&text)
+            NoteVerifier::parse(&crate::http::params::vkey_text(&key))
                 .map_err(|e| {
                     WebError::bad_request(format!(
                         "{:?} is not a key ID (8 lowercase hex) or a verifier key: {e}",
