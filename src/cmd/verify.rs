@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use anyhow::Context;
 use serde::Serialize;
 
+use reprove_verifier::policy::Policy;
+
 use crate::Outcome;
 use crate::cli::Verify;
 use crate::consume::bundle::{Bundle, Offline};
@@ -41,6 +43,15 @@ struct Output<'a> {
     bundle_as_of: Option<u64>,
 }
 
+/// What was judged, and against which log state.
+struct Judged {
+    reports: Vec<ArtifactReport>,
+    log: Option<LogSeen>,
+    newer: Vec<u64>,
+    mode: &'static str,
+    bundle_as_of: Option<u64>,
+}
+
 /// Runs the command.
 pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
     let policy = load_policy(&args.policy)?;
@@ -49,6 +60,18 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(crate::cmd::gate::split_release)
         .transpose()?;
+    let subjects = subjects(args)?;
+    let judged = match &args.bundle {
+        Some(path) => from_bundle(args, &policy, path, &subjects, release)?,
+        None => online(args, &policy, &subjects, release)?,
+    };
+    let trusted = judged.reports.iter().all(|r| r.trusted);
+    print(args, &policy, &judged, trusted)?;
+    Ok(if trusted { Outcome::Ok } else { Outcome::No })
+}
+
+/// The artifacts to judge: `--digest`s, then files (hashed here).
+fn subjects(args: &Verify) -> anyhow::Result<Vec<Subject>> {
     let mut subjects = Vec::new();
     for d in &args.digest {
         let sha256 = parse_digest(d)?;
@@ -62,126 +85,147 @@ pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
     for path in &args.files {
         subjects.push(hash(path)?);
     }
+    Ok(subjects)
+}
+
+/// Judges from an offline bundle — and, when the policy requires it, from the live log too.
+fn from_bundle(
+    args: &Verify,
+    policy: &Policy,
+    path: &std::path::Path,
+    subjects: &[Subject],
+    release: Option<(&str, &str)>,
+) -> anyhow::Result<Judged> {
     let state = StateDir::new(args.state.as_deref())?;
-    let mut bundle_as_of = None;
-    let (reports, log, newer, mode) = match &args.bundle {
-        Some(path) => {
-            if args.ledger.is_some() && !policy.require_online_recheck {
-                anyhow::bail!(
-                    "--ledger has no use with --bundle: a bundle is verified offline unless the \
-                     policy sets require_online_recheck"
-                );
-            }
-            let bundle = Bundle::read(path)?;
-            let offline = Offline::verify(&policy, &bundle, &state)?;
-            bundle_as_of = offline.size();
-            // The policy may require the live log as well: what a bundle left out (a mismatch,
-            // a revocation) is then found there. No log reachable: no verdict.
-            let mut online = if policy.require_online_recheck {
-                let url = ledger_url(args.ledger.as_deref(), &policy).context(
-                    "the policy requires an online re-check of bundles (require_online_recheck)",
-                )?;
-                let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
-                let state = StateDir::new(args.state.as_deref())?;
-                Some(
-                    Online::connect(&policy, &url, state, Some(cache)).with_context(|| {
-                        format!(
-                            "the policy requires an online re-check of bundles \
-                         (require_online_recheck) and the log at {url} could not be checked"
-                        )
-                    })?,
-                )
-            } else {
-                None
-            };
-            let mut reports = Vec::with_capacity(subjects.len());
-            for s in &subjects {
-                let mut evidence = offline.evidence(&s.sha256);
-                if let Some(online) = online.as_mut() {
-                    let live = online
-                        .evidence(&s.sha256)
-                        .with_context(|| format!("re-checking {} online", s.name))?;
-                    evidence.merge(live);
-                }
-                reports.push(finish(
-                    s,
-                    report::judge(&policy, s.name.clone(), &s.sha256, release, &evidence),
-                ));
-            }
-            let log = match online {
-                Some(online) => {
-                    online.commit()?;
-                    Some(LogSeen::of(online.checkpoint()))
-                }
-                None => None,
-            };
-            let mode = if log.is_some() {
-                "bundle, re-checked online"
-            } else {
-                "bundle"
-            };
-            (reports, log, Vec::new(), mode)
-        }
-        None => {
-            let url = ledger_url(args.ledger.as_deref(), &policy)?;
+    if args.ledger.is_some() && !policy.require_online_recheck {
+        anyhow::bail!(
+            "--ledger has no use with --bundle: a bundle is verified offline unless the \
+             policy sets require_online_recheck"
+        );
+    }
+    let bundle = Bundle::read(path)?;
+    let offline = Offline::verify(policy, &bundle, &state)?;
+    // The policy may require the live log as well: what a bundle left out (a mismatch, a
+    // revocation) is then found there. No log reachable: no verdict.
+    let mut online =
+        if policy.require_online_recheck {
+            let url = ledger_url(args.ledger.as_deref(), policy).context(
+                "the policy requires an online re-check of bundles (require_online_recheck)",
+            )?;
             let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
-            let mut online = Online::connect(&policy, &url, state, Some(cache))?;
-            let mut reports = Vec::with_capacity(subjects.len());
-            for s in &subjects {
-                let evidence = online
-                    .evidence(&s.sha256)
-                    .with_context(|| format!("gathering evidence about {}", s.name))?;
-                reports.push(finish(
-                    s,
-                    report::judge(&policy, s.name.clone(), &s.sha256, release, &evidence),
-                ));
-            }
-            online.commit()?;
-            let log = LogSeen::of(online.checkpoint());
-            (
-                reports,
-                Some(log),
-                online.newer.iter().copied().collect(),
-                "online",
+            let state = StateDir::new(args.state.as_deref())?;
+            Some(Online::connect(policy, &url, state, Some(cache)).with_context(|| {
+            format!(
+                "the policy requires an online re-check of bundles (require_online_recheck) \
+                 and the log at {url} could not be checked"
             )
+        })?)
+        } else {
+            None
+        };
+    let mut reports = Vec::with_capacity(subjects.len());
+    for s in subjects {
+        let mut evidence = offline.evidence(&s.sha256);
+        if let Some(online) = online.as_mut() {
+            let live = online
+                .evidence(&s.sha256)
+                .with_context(|| format!("re-checking {} online", s.name))?;
+            evidence.merge(live);
         }
+        reports.push(finish(
+            s,
+            report::judge(policy, s.name.clone(), &s.sha256, release, &evidence),
+        ));
+    }
+    let log = match online {
+        Some(online) => {
+            online.commit()?;
+            Some(LogSeen::of(online.checkpoint()))
+        }
+        None => None,
     };
-    let trusted = reports.iter().all(|r| r.trusted);
+    let mode = if log.is_some() {
+        "bundle, re-checked online"
+    } else {
+        "bundle"
+    };
+    Ok(Judged {
+        reports,
+        log,
+        newer: Vec::new(),
+        mode,
+        bundle_as_of: offline.size(),
+    })
+}
+
+/// Judges from the live log, proving every entry from its tiles.
+fn online(
+    args: &Verify,
+    policy: &Policy,
+    subjects: &[Subject],
+    release: Option<(&str, &str)>,
+) -> anyhow::Result<Judged> {
+    let state = StateDir::new(args.state.as_deref())?;
+    let url = ledger_url(args.ledger.as_deref(), policy)?;
+    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+    let mut online = Online::connect(policy, &url, state, Some(cache))?;
+    let mut reports = Vec::with_capacity(subjects.len());
+    for s in subjects {
+        let evidence = online
+            .evidence(&s.sha256)
+            .with_context(|| format!("gathering evidence about {}", s.name))?;
+        reports.push(finish(
+            s,
+            report::judge(policy, s.name.clone(), &s.sha256, release, &evidence),
+        ));
+    }
+    online.commit()?;
+    Ok(Judged {
+        reports,
+        log: Some(LogSeen::of(online.checkpoint())),
+        newer: online.newer.iter().copied().collect(),
+        mode: "online",
+        bundle_as_of: None,
+    })
+}
+
+/// The reports, as JSON or for people.
+fn print(args: &Verify, policy: &Policy, judged: &Judged, trusted: bool) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let o = Output {
             trusted,
-            mode,
-            log,
-            artifacts: &reports,
-            newer_entries: newer,
-            bundle_as_of,
+            mode: judged.mode,
+            log: judged.log.clone(),
+            artifacts: &judged.reports,
+            newer_entries: judged.newer.clone(),
+            bundle_as_of: judged.bundle_as_of,
         };
         serde_json::to_writer_pretty(&mut out, &o)?;
         writeln!(out)?;
-    } else {
-        for r in &reports {
-            write!(out, "{}", report::human(r))?;
-        }
-        match &log {
-            Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
-            None => writeln!(
-                out,
-                "log: {} (offline bundle, as of tree size {}; a bundle cannot prove that \
-                 nothing was left out of it)",
-                policy.log.origin,
-                bundle_as_of.unwrap_or(0)
-            )?,
-        }
-        if !newer.is_empty() {
-            writeln!(
-                out,
-                "note: {} entries were logged after this checkpoint and were not considered",
-                newer.len()
-            )?;
-        }
+        return Ok(());
     }
-    Ok(if trusted { Outcome::Ok } else { Outcome::No })
+    for r in &judged.reports {
+        write!(out, "{}", report::human(r))?;
+    }
+    match &judged.log {
+        Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
+        None => writeln!(
+            out,
+            "log: {} (offline bundle, as of tree size {}; a bundle cannot prove that \
+             nothing was left out of it)",
+            policy.log.origin,
+            judged.bundle_as_of.unwrap_or(0)
+        )?,
+    }
+    if !judged.newer.is_empty() {
+        writeln!(
+            out,
+            "note: {} entries were logged after this checkpoint and were not considered",
+            judged.newer.len()
+        )?;
+    }
+    Ok(())
 }
 
 fn finish(s: &Subject, mut r: ArtifactReport) -> ArtifactReport {
