@@ -7,6 +7,8 @@ use anyhow::Context;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::EntryKind;
 
+use reprove_verifier::policy::Policy;
+
 use crate::Outcome;
 use crate::cli::Bundle as BundleArgs;
 use crate::client::release_lookup_path;
@@ -28,11 +30,65 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
     let state = StateDir::new(args.state.as_deref())?;
     let mut online = Online::connect(&policy, &url, state, Some(cache))?;
 
+    let indices = release_entries(&mut online, &policy, &url, name, version)?;
+    let bar = progress::bar(indices.len() as u64, "collecting proofs");
+    let mut entries = Vec::with_capacity(indices.len());
+    for index in indices {
+        let (entry, proof) = online.logged(index)?;
+        entries.push(BundleEntry {
+            index,
+            entry,
+            proof,
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    let bundle = Bundle {
+        release: Some((name.to_string(), version.to_string())),
+        entries,
+    };
+    let bytes = bundle.encode();
+    write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
+    online.commit()?;
+
+    let size = online.checkpoint().checkpoint().size();
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let v = serde_json::json!({
+            "bundle": args.out.display().to_string(),
+            "release": args.release,
+            "entries": bundle.entries.len(),
+            "bytes": bytes.len(),
+            "tree_size": size,
+        });
+        writeln!(out, "{v}")?;
+    } else {
+        writeln!(
+            out,
+            "wrote {} ({} entries, {} bytes) for {} at tree size {size}",
+            args.out.display(),
+            bundle.entries.len(),
+            bytes.len(),
+            args.release
+        )?;
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The indices a bundle of `name`@`version` carries: the release's manifests and attestations,
+/// the release each attestation names (whatever it is: the consumer's verdict checks the
+/// binding from what the bundle carries), and every revocation notice about the policy's keys
+/// and about the keys that signed those entries (a consumer's policy may trust signers this one
+/// does not). Refuses a release with no manifest, or none by a publisher the policy trusts when
+/// it pins publishers.
+fn release_entries(
+    online: &mut Online<'_>,
+    policy: &Policy,
+    url: &str,
+    name: &str,
+    version: &str,
+) -> anyhow::Result<BTreeSet<u64>> {
     let release = online.lookup(&release_lookup_path(name, version))?;
-    // The release's entries, then every revocation notice about the policy's keys and about
-    // the keys that signed them (a consumer's policy may trust signers this one does not),
-    // and the release each attestation names, whatever it is: the consumer's verdict checks
-    // the binding from what the bundle carries.
     let size = online.checkpoint().checkpoint().size();
     let mut indices: BTreeSet<u64> = BTreeSet::new();
     let mut signers: Vec<NoteVerifier> = Vec::new();
@@ -82,46 +138,5 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
     indices.extend(online.revocations()?);
     indices.extend(online.revocations_of(signers)?);
 
-    let bar = progress::bar(indices.len() as u64, "collecting proofs");
-    let mut entries = Vec::with_capacity(indices.len());
-    for index in indices {
-        let (entry, proof) = online.logged(index)?;
-        entries.push(BundleEntry {
-            index,
-            entry,
-            proof,
-        });
-        bar.inc(1);
-    }
-    bar.finish_and_clear();
-    let bundle = Bundle {
-        release: Some((name.to_string(), version.to_string())),
-        entries,
-    };
-    let bytes = bundle.encode();
-    write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
-    online.commit()?;
-
-    let size = online.checkpoint().checkpoint().size();
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "bundle": args.out.display().to_string(),
-            "release": args.release,
-            "entries": bundle.entries.len(),
-            "bytes": bytes.len(),
-            "tree_size": size,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(
-            out,
-            "wrote {} ({} entries, {} bytes) for {} at tree size {size}",
-            args.out.display(),
-            bundle.entries.len(),
-            bytes.len(),
-            args.release
-        )?;
-    }
-    Ok(Outcome::Ok)
+    Ok(indices)
 }
