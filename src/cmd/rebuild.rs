@@ -81,6 +81,30 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
     if let Some(file) = &args.in_toto_link {
         write_link(file, &config.signer, &record, &report)?;
     }
+    print(
+        args,
+        (name, version),
+        &record,
+        &report,
+        submitted.as_ref().map(|s| s.index),
+    )?;
+    Ok(
+        if report.attestation.predicate.result == RebuildResult::Reproduced {
+            Outcome::Ok
+        } else {
+            Outcome::No
+        },
+    )
+}
+
+/// The outcome, as JSON or for people.
+fn print(
+    args: &Rebuild,
+    (name, version): (&str, &str),
+    record: &crate::rebuild::ReleaseRecord,
+    report: &crate::rebuild::RebuildReport,
+    attestation_index: Option<u64>,
+) -> anyhow::Result<()> {
     let p = &report.attestation.predicate;
     let job = &report.job_dir;
     let mut out = std::io::stdout().lock();
@@ -105,7 +129,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
             "diff_report": p.diff_report.map(|d| hex::encode(d.sha256)),
             "retryable": report.retryable,
             "job_dir": job,
-            "attestation_index": submitted.as_ref().map(|s| s.index),
+            "attestation_index": attestation_index,
             "variations": report.variations,
         });
         writeln!(out, "{v}")?;
@@ -135,8 +159,8 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
                 job.join("diff-report.txt").display()
             )?;
         }
-        match &submitted {
-            Some(s) => writeln!(out, "attestation: log index {}", s.index)?,
+        match attestation_index {
+            Some(index) => writeln!(out, "attestation: log index {index}")?,
             None => writeln!(
                 out,
                 "attestation: {} (not submitted; pass --submit)",
@@ -147,11 +171,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
             write!(out, "\n{}", v.text)?;
         }
     }
-    Ok(if p.result == RebuildResult::Reproduced {
-        Outcome::Ok
-    } else {
-        Outcome::No
-    })
+    Ok(())
 }
 
 /// `--manifest`: build a publisher manifest locally; exit 0 when it built (and, with
@@ -172,43 +192,8 @@ fn local(
     let work = std::path::absolute(&args.work)?;
     hostfs::private_dir(&work, user.is_some())
         .with_context(|| format!("cannot create {}", args.work.display()))?;
-    let job = work.join(format!(
-        "local-{}-{}",
-        build::safe_name(&loaded.spec.project),
-        build::safe_name(&loaded.spec.version)
-    ));
-    build::remove_dir(&job)?;
-    hostfs::private_dir(&job, user.is_some())?;
-    let (source, recipe) = loaded.resolve_build(&job, Duration::from_secs(600))?;
-    let predicate = ReleasePredicate {
-        project: loaded.spec.project.clone(),
-        version: loaded.spec.version.clone(),
-        artifacts: Default::default(),
-        source,
-        recipe,
-    };
-    let rust = match args
-        .build
-        .rust_toolchain
-        .clone()
-        .or_else(build::detect_rust)
-    {
-        Some(dir) => Some(hostfs::reachable_toolchain(&dir, &work, user)?),
-        None => None,
-    };
-    let rootfs_cache = work.join("rootfs");
-    hostfs::private_dir(&rootfs_cache, user.is_some())?;
-    // The operator's own manifest: its local paths are what it is for.
-    let inputs = build::fetch_inputs(
-        &job,
-        &predicate,
-        &[],
-        rust.as_deref(),
-        &rootfs_cache,
-        Duration::from_secs(600),
-        Origin::Operator,
-    )
-    .map_err(|u| anyhow::anyhow!("inputs unavailable: {u}"))?;
+    let (job, predicate, inputs) =
+        local_inputs(&loaded, &work, user, args.build.rust_toolchain.clone())?;
     let runner = Runner {
         mode,
         limits: &limits,
@@ -278,6 +263,48 @@ fn local(
     } else {
         Outcome::No
     })
+}
+
+/// The local job directory, the release predicate the manifest resolves to, and its inputs
+/// (the operator's own manifest: its local paths are what it is for).
+fn local_inputs(
+    loaded: &manifest::Loaded,
+    work: &Path,
+    user: Option<hostfs::BuildUser>,
+    rust_toolchain: Option<std::path::PathBuf>,
+) -> anyhow::Result<(std::path::PathBuf, ReleasePredicate, build::Inputs)> {
+    let job = work.join(format!(
+        "local-{}-{}",
+        build::safe_name(&loaded.spec.project),
+        build::safe_name(&loaded.spec.version)
+    ));
+    build::remove_dir(&job)?;
+    hostfs::private_dir(&job, user.is_some())?;
+    let (source, recipe) = loaded.resolve_build(&job, Duration::from_secs(600))?;
+    let predicate = ReleasePredicate {
+        project: loaded.spec.project.clone(),
+        version: loaded.spec.version.clone(),
+        artifacts: Default::default(),
+        source,
+        recipe,
+    };
+    let rust = match rust_toolchain.or_else(build::detect_rust) {
+        Some(dir) => Some(hostfs::reachable_toolchain(&dir, work, user)?),
+        None => None,
+    };
+    let rootfs_cache = work.join("rootfs");
+    hostfs::private_dir(&rootfs_cache, user.is_some())?;
+    let inputs = build::fetch_inputs(
+        &job,
+        &predicate,
+        &[],
+        rust.as_deref(),
+        &rootfs_cache,
+        Duration::from_secs(600),
+        Origin::Operator,
+    )
+    .map_err(|u| anyhow::anyhow!("inputs unavailable: {u}"))?;
+    Ok((job, predicate, inputs))
 }
 
 /// Writes the legacy in-toto link of a rebuild (see `crate::link`).

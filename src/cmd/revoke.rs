@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use reprove_verifier::checkpoint::WitnessPolicy;
-use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::predicates::{Entry, EntryKind, RevocationNotice, RevocationReason};
 
 use crate::Outcome;
@@ -16,20 +16,7 @@ use crate::sign::sign_statement;
 
 /// Runs the command.
 pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
-    let (signer, revoked) = match &args.recovery_key {
-        Some(path) => {
-            let recovery = read_signer(path)?;
-            (recovery, read_vkey("--key", &args.key)?)
-        }
-        None => {
-            let key = read_signer(Path::new(&args.key)).with_context(|| {
-                "--key must be the revoked key's private key file (or pass --recovery-key to \
-                 revoke a key you no longer hold, giving its vkey as --key)"
-            })?;
-            let vkey = key.verifier();
-            (key, vkey)
-        }
-    };
+    let (signer, revoked) = signer_and_revoked(args)?;
     let replacement = args
         .replacement
         .as_deref()
@@ -48,11 +35,7 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
     };
     let entry =
         Entry::new(EntryKind::Revocation(notice)).context("the revocation notice is not valid")?;
-    let log_key = args
-        .log_key
-        .as_deref()
-        .map(|k| NoteVerifier::parse(k).context("--log-key is not a verifier key"))
-        .transpose()?;
+    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
 
     let client = LogClient::new(&args.ledger, ClientOptions::default())?;
@@ -95,4 +78,20 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
         )?;
     }
     Ok(Outcome::Ok)
+}
+
+/// Who signs the notice, and the key it revokes: the key itself (its private key file as
+/// `--key`), or a recovery key (`--recovery-key`) for a key given as a vkey.
+fn signer_and_revoked(args: &KeyRevoke) -> anyhow::Result<(NoteSigner, NoteVerifier)> {
+    match &args.recovery_key {
+        Some(path) => Ok((read_signer(path)?, read_vkey("--key", &args.key)?)),
+        None => {
+            let key = read_signer(Path::new(&args.key)).with_context(|| {
+                "--key must be the revoked key's private key file (or pass --recovery-key to \
+                 revoke a key you no longer hold, giving its vkey as --key)"
+            })?;
+            let vkey = key.verifier();
+            Ok((key, vkey))
+        }
+    }
 }

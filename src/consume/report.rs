@@ -192,43 +192,7 @@ pub fn human(r: &ArtifactReport) -> String {
         };
         let _ = writeln!(s, "  not counted: index {} ({who}): {}", n.index, n.reason);
     }
-    for m in &v.mismatches {
-        let rebuilt = m.rebuilt_sha256.as_deref().unwrap_or("nothing");
-        let _ = writeln!(
-            s,
-            "  MISMATCH:    operator {} (index {}) rebuilt sha256:{rebuilt}{}",
-            m.operator,
-            m.index,
-            m.diff_report
-                .as_deref()
-                .map(|d| format!(", diff report sha256:{d}"))
-                .unwrap_or_default()
-        );
-    }
-    for rv in &v.revocations {
-        let _ = writeln!(
-            s,
-            "  revoked:     key {} of operator {} ({:?}) from index {} (notice at index {}){}",
-            short(&rv.key),
-            rv.operator,
-            rv.reason,
-            rv.effective_index,
-            rv.index,
-            rv.replacement
-                .as_deref()
-                .map(|k| format!(", replaced by {}", short(k)))
-                .unwrap_or_default()
-        );
-    }
-    for ig in &v.ignored_revocations {
-        let _ = writeln!(
-            s,
-            "  ignored revocation notice at index {} for key {}: {}",
-            ig.index,
-            short(&ig.key),
-            ig.why
-        );
-    }
+    disputes_and_revocations(&mut s, v);
     for rj in &r.rejected {
         let _ = writeln!(s, "  rejected:    index {}: {}", rj.index, rj.why);
     }
@@ -248,6 +212,47 @@ pub fn human(r: &ArtifactReport) -> String {
         let _ = writeln!(s, "  WARNING:     {UNPINNED}");
     }
     s
+}
+
+/// The mismatch, revocation and ignored-notice lines of a verdict.
+fn disputes_and_revocations(s: &mut String, v: &Verdict) {
+    for m in &v.mismatches {
+        let rebuilt = m.rebuilt_sha256.as_deref().unwrap_or("nothing");
+        let _ = writeln!(
+            *s,
+            "  MISMATCH:    operator {} (index {}) rebuilt sha256:{rebuilt}{}",
+            m.operator,
+            m.index,
+            m.diff_report
+                .as_deref()
+                .map(|d| format!(", diff report sha256:{d}"))
+                .unwrap_or_default()
+        );
+    }
+    for rv in &v.revocations {
+        let _ = writeln!(
+            *s,
+            "  revoked:     key {} of operator {} ({:?}) from index {} (notice at index {}){}",
+            short(&rv.key),
+            rv.operator,
+            rv.reason,
+            rv.effective_index,
+            rv.index,
+            rv.replacement
+                .as_deref()
+                .map(|k| format!(", replaced by {}", short(k)))
+                .unwrap_or_default()
+        );
+    }
+    for ig in &v.ignored_revocations {
+        let _ = writeln!(
+            *s,
+            "  ignored revocation notice at index {} for key {}: {}",
+            ig.index,
+            short(&ig.key),
+            ig.why
+        );
+    }
 }
 
 /// What a verdict without `[[publisher]]` in the policy must say.

@@ -134,17 +134,11 @@ impl Metrics {
             "1 while the sequencer accepts submissions.",
             f64::from(u8::from(gauges.running)),
         );
-        header(
+        counter(
             w,
             "reprove_ledger_rounds_committed_total",
             "Rounds committed (one fsync and one signed checkpoint each).",
-            "counter",
-        );
-        sample(
-            w,
-            "reprove_ledger_rounds_committed_total",
-            "",
-            load(&self.rounds),
+            &[("", load(&self.rounds))],
         );
         self.round_entries.render(
             w,
@@ -156,54 +150,36 @@ impl Metrics {
             "reprove_ledger_submit_duration_seconds",
             "Time from submission to durable answer.",
         );
-        header(
+        counter(
             w,
             "reprove_ledger_submissions_total",
             "Accepted submissions, new or duplicate.",
-            "counter",
+            &[
+                ("{result=\"new\"}", load(&self.new_entries)),
+                ("{result=\"duplicate\"}", load(&self.duplicates)),
+            ],
         );
-        sample(
-            w,
-            "reprove_ledger_submissions_total",
-            "{result=\"new\"}",
-            load(&self.new_entries),
-        );
-        sample(
-            w,
-            "reprove_ledger_submissions_total",
-            "{result=\"duplicate\"}",
-            load(&self.duplicates),
-        );
-        header(
+        counter(
             w,
             "reprove_ledger_blob_uploads_total",
             "Accepted blob uploads: stored, or already held.",
-            "counter",
+            &[
+                ("{result=\"new\"}", load(&self.blobs_created)),
+                ("{result=\"existing\"}", load(&self.blobs_existing)),
+            ],
         );
-        sample(
-            w,
-            "reprove_ledger_blob_uploads_total",
-            "{result=\"new\"}",
-            load(&self.blobs_created),
-        );
-        sample(
-            w,
-            "reprove_ledger_blob_uploads_total",
-            "{result=\"existing\"}",
-            load(&self.blobs_existing),
-        );
-        header(
+        counter(
             w,
             "reprove_ledger_blob_bytes_stored_total",
             "Bytes of new blobs stored.",
-            "counter",
+            &[("", load(&self.blob_bytes_created))],
         );
-        sample(
-            w,
-            "reprove_ledger_blob_bytes_stored_total",
-            "",
-            load(&self.blob_bytes_created),
-        );
+        self.render_by_label(w);
+        out
+    }
+
+    /// The counters with a label per reason or per route.
+    fn render_by_label(&self, w: &mut String) {
         header(
             w,
             "reprove_ledger_rejections_total",
@@ -224,7 +200,6 @@ impl Metrics {
             let labels = format!("{{route=\"{}\",status=\"{status}\"}}", escape(route));
             sample(w, "reprove_ledger_http_requests_total", &labels, *count);
         }
-        out
     }
 
     fn rounds_done(&self, batches: &[u64]) {
@@ -361,6 +336,14 @@ fn header(w: &mut String, name: &str, help: &str, kind: &str) {
 
 fn sample(w: &mut String, name: &str, labels: &str, value: u64) {
     let _ = writeln!(w, "{name}{labels} {value}");
+}
+
+/// A counter family: its header, then one sample per label set.
+fn counter(w: &mut String, name: &str, help: &str, samples: &[(&str, u64)]) {
+    header(w, name, help, "counter");
+    for (labels, value) in samples {
+        sample(w, name, labels, *value);
+    }
 }
 
 fn gauge(w: &mut String, name: &str, help: &str, value: f64) {

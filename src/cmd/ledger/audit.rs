@@ -13,6 +13,7 @@ use std::io::Write;
 use std::sync::Arc;
 
 use anyhow::Context;
+use reprove_verifier::checkpoint::VerifiedCheckpoint;
 use reprove_verifier::dsse::Envelope;
 use reprove_verifier::merkle::{Hash, RightEdge, node_hash};
 use reprove_verifier::note::NoteVerifier;
@@ -28,8 +29,7 @@ const MAX_LISTED: usize = 1000;
 
 /// Audits the log at `args.url`.
 pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
-    let key = NoteVerifier::parse(args.log_key.trim())
-        .with_context(|| format!("--log-key {:?} is not a verifier key", args.log_key))?;
+    let key = crate::keys::require_log_key(Some(&args.log_key), None)?;
     let client = LogClient::new(
         &args.url,
         ClientOptions {
@@ -59,13 +59,26 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
     }
     let clean = audit.problem_count == 0;
 
+    print(args, &client, &key, checkpoint.as_ref(), &audit)?;
+    Ok(if clean { Outcome::Ok } else { Outcome::No })
+}
+
+/// The audit's outcome, as JSON or for people.
+fn print(
+    args: &LedgerAudit,
+    client: &LogClient,
+    key: &NoteVerifier,
+    checkpoint: Option<&VerifiedCheckpoint>,
+    audit: &Audit,
+) -> anyhow::Result<()> {
+    let clean = audit.problem_count == 0;
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
             "url": client.base(),
             "origin": key.name(),
-            "size": checkpoint.as_ref().map(|c| c.size()),
-            "root": checkpoint.as_ref().map(|c| hex::encode(c.root())),
+            "size": checkpoint.map(|c| c.size()),
+            "root": checkpoint.map(|c| hex::encode(c.root())),
             "tiles": audit.tiles,
             "bundles": audit.bundles,
             "entries": audit.edge.size(),
@@ -76,7 +89,7 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
         });
         writeln!(out, "{v}")?;
     } else {
-        if let Some(c) = &checkpoint {
+        if let Some(c) = checkpoint {
             writeln!(
                 out,
                 "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
@@ -106,7 +119,7 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
             writeln!(out, "{} problems found", audit.problem_count)?;
         }
     }
-    Ok(if clean { Outcome::Ok } else { Outcome::No })
+    Ok(())
 }
 
 /// The state of one walk over the tree.
