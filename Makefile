@@ -24,7 +24,7 @@ test: setup
 ## check after each restart that nothing acknowledged was lost (`make test` runs 5 cycles).
 CRASH_CYCLES ?= 100
 crash-test: setup
-	REPROVE_CRASH_CYCLES=$(CRASH_CYCLES) $(CARGO) test --locked --test ledger_crash -- --nocapture
+	REPROVE_CRASH_CYCLES=$(CRASH_CYCLES) $(CARGO) test --locked --test it ledger_crash -- --nocapture
 
 ## Formatting and lints, as CI runs them.
 lint: setup

@@ -2,7 +2,7 @@
 //! demo itself (a different outcome exits 1). This test checks the exit code, that the
 //! narration reached every step, and what the demo leaves in `--data DIR`.
 
-mod common;
+use crate::common;
 
 use common::{reprove, text};
 

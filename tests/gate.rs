@@ -1,9 +1,8 @@
 //! `reprove gate NAME@VERSION`: exit 0 only when every artifact of the release satisfies the
 //! policy; with --wait, poll (bounded) until rebuilders catch up.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

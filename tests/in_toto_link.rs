@@ -2,9 +2,8 @@
 //! `in-toto` crate as an independent verifier (signature under the rebuilder's key, products
 //! equal to the attested rebuilt digests, materials naming the source).
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use in_toto::crypto::{HashAlgorithm, PublicKey};
 use in_toto::models::{Metablock, MetadataWrapper, VirtualTargetPath};

@@ -9,7 +9,7 @@
 //! Cycles: `REPROVE_CRASH_CYCLES` (default 5; `make crash-test` runs 100). Every loop is
 //! bounded in count, every wait in time; every address is 127.0.0.1.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 //! refused), the tree rebuilt from the read API alone with every proof checked, a graceful
 //! shutdown under load, restart, fsck, audit, and export served by a plain static server.
 
-mod common;
+use crate::common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

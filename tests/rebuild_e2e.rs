@@ -3,9 +3,8 @@
 //! and Rust fixtures, both report `reproduced` with identical digests, and both attestations
 //! are in the log with valid inclusion proofs (and their build logs in the blob store).
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use common::{agent, get, get_ok, text};
 use rb::{Ledger, build_artifacts, copy_fixture};

@@ -2,9 +2,8 @@
 //! publishes it, a rebuilder fetches that exact commit (git checks the object hashes), rebuilds
 //! and reproduces it; a commit the repository does not have is `inputs-unavailable`.
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use std::path::Path;
 use std::process::Command;

@@ -5,9 +5,8 @@
 //! the node), a fork bomb, a full `/tmp` or disk. Each must now fail safely: a signed,
 //! neutral outcome, and the key's bytes nowhere in the log or the blob store.
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};

@@ -3,9 +3,8 @@
 //! report names the differing file), `inputs-unavailable` for a missing or wrong-digest input,
 //! `build-failed` with the build log. Each exits 1 (not reproducible).
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use std::path::Path;
 

@@ -3,9 +3,8 @@
 //! limits (wall time, log size), `--insecure-no-sandbox`, and bad arguments (exit 2, nothing
 //! written).
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};

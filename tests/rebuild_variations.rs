@@ -3,9 +3,8 @@
 //! varies between machines; the report must name, for each variation, exactly the output it
 //! changed, and call the output that embeds random bytes non-deterministic.
 
-mod common;
-#[path = "common/rebuild.rs"]
-mod rb;
+use crate::common;
+use crate::rb;
 
 use std::collections::BTreeSet;
 

@@ -2,9 +2,8 @@
 //! 127.0.0.1, real nodes as processes, real sandboxed builds of the fixtures. Every wait is
 //! bounded; the throughput benchmark is `#[ignore]`d (run it with `--ignored --nocapture`).
 
-mod common;
-#[path = "common/rebuilder.rs"]
-mod rebuilder;
+use crate::common;
+use crate::rebuilder;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

@@ -1,9 +1,7 @@
 //! Key revocation end to end: `reprove key revoke` appends signed notices to a real ledger,
 //! and `reprove verify` applies them (effective index, recovery keys, rotation, strangers).
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::consumer;
 
 use consumer::{Op, World, attestation, key, outcome, revocation, run};
 use reprove_verifier::note::NoteSigner;

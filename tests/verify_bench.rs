@@ -13,9 +13,8 @@
 //!   large log, compared with hashing alone (sha256, the slower of the two digests, in
 //!   process), plus the small artifact with a warm cache against the large log.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use std::io::Write;
 use std::path::Path;

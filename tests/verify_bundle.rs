@@ -1,9 +1,7 @@
 //! Offline verification: `reprove bundle` collects a release's entries with their tlog-proofs,
 //! and `reprove verify --bundle` needs no network. A bundle that lies is an error.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::consumer;
 
 use consumer::{Op, World, attestation, key, outcome, revocation, run};
 use reprove_verifier::predicates::{RebuildResult, RevocationReason};

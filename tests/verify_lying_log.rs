@@ -2,9 +2,8 @@
 //! the real log key, tiles, entry bundles, lookups) that forks, rolls back or tampers with what
 //! the consumer sees. Each case asserts the exact reason, and that the state is left untouched.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use common::envelope;
 use consumer::{Op, StaticLog, World, attestation, key, outcome, sha256, snapshot_state};

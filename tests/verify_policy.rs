@@ -1,9 +1,8 @@
 //! `reprove verify` against a real ledger on 127.0.0.1: the policy decides (distinct operators,
 //! threshold, untrusted keys, mismatches), and bad input is a clear error with exit 2.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use consumer::{Op, World, attestation, key, outcome, sha256, snapshot_state};
 use reprove_verifier::predicates::RebuildResult;

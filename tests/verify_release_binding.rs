@@ -3,9 +3,8 @@
 //! publisher the policy trusts for the project (`[[publisher]]`), and the release asked about
 //! (`--release`). Real ledgers on 127.0.0.1, the real `reprove verify`.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use consumer::{Op, World, attestation, key, outcome};
 use reprove_verifier::predicates::RebuildResult;

@@ -4,9 +4,8 @@
 //! `require_online_recheck` for bundles. Real ledgers on 127.0.0.1 (and the static test log for
 //! cosigned checkpoints), the real `reprove`.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use std::path::Path;
 

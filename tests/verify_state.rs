@@ -1,9 +1,8 @@
 //! The consumer's state directory: the last verified checkpoint per log, updated by
 //! compare-and-swap, so concurrent `verify` runs never corrupt it or move it backwards.
 
-mod common;
-#[path = "common/consumer.rs"]
-mod consumer;
+use crate::common;
+use crate::consumer;
 
 use common::{agent, get_ok};
 use consumer::{Op, World, attestation, key, outcome, snapshot_state};

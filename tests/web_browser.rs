@@ -7,7 +7,7 @@
 //! Without chromium it prints SKIPPED and passes, except under `CI=true` (where
 //! `make setup` installs it), where it fails.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! acknowledged size; it is killed (SIGKILL) mid-stream, and the log must reopen with every
 //! acknowledged entry and pass fsck.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -37,7 +37,7 @@ fn killed_writer_loses_nothing_it_acknowledged() {
         .args([
             "--ignored",
             "--exact",
-            "crash_child",
+            "crash::crash_child",
             "--nocapture",
             "--test-threads",
             "1",

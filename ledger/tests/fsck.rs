@@ -1,7 +1,7 @@
 //! fsck finds nothing on a sound log and names every kind of damage done to the database
 //! directly: entries, hashes, dedup and index records, checkpoints.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

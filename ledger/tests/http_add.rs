@@ -1,11 +1,9 @@
 //! `POST /add` over a real socket: accepted entries (all three kinds) with their proofs and
 //! lookup keys, duplicates, pushback, concurrent submitters, and the allow-list.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
+use crate::common;
+use crate::http;
+use crate::signed;
 
 use std::sync::Arc;
 use std::time::Duration;

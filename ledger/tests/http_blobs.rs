@@ -3,11 +3,8 @@
 //! the store untouched. A blob goes in only when a logged attestation by its uploader names
 //! it (or the uploader is allow-listed), within the uploader's quota.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
+use crate::http;
+use crate::signed;
 
 use http::{Response, Server, raw, request};
 use reprove_ledger::{HttpConfig, blob_path};

@@ -2,9 +2,8 @@
 //! attempts, unknown routes and methods, proofs and lookups outside the tree. Each gets a
 //! 4xx with a JSON body that says what is wrong, and the server keeps serving.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
+use crate::common;
+use crate::http;
 
 use common::{fill, new_log};
 use http::{Server, request};

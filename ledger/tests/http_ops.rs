@@ -1,11 +1,9 @@
 //! `/health` and `/metrics`: health follows whether the log can still sign, and the
 //! Prometheus text parses and its counts move with what the server did.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
+use crate::common;
+use crate::http;
+use crate::signed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

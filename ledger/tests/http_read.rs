@@ -2,9 +2,8 @@
 //! from `/checkpoint`, `/tile/...` and `/tile/entries/...` alone (with the verifier's
 //! `TileHashReader`), and the proofs `/proof` and `/consistency` serve are verified against it.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
+use crate::common;
+use crate::http;
 
 use std::io::Read;
 use std::sync::Arc;

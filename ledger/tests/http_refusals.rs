@@ -1,11 +1,8 @@
 //! Every way `POST /add` refuses a submission: the status, a JSON body that says what is
 //! wrong, and that nothing was written.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
+use crate::http;
+use crate::signed;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

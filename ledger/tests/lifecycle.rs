@@ -1,7 +1,7 @@
 //! Creating, opening and reopening a log: `init` and `open` refuse everything that is not
 //! exactly what they are for, and a reopened log is the log that was closed.
 
-mod common;
+use crate::common;
 
 use common::{entry, fill, key, new_log, raw_db, signer, submission};
 use reprove_ledger::storage::{cf, key as db_key};

@@ -1,7 +1,7 @@
 //! The write path and the read path against a real RocksDB: dedup, proofs, tiles, bundles
 //! and lookups, all checked with the verifier's functions from served bytes only.
 
-mod common;
+use crate::common;
 
 use common::{artifact, check_accepted, entry, fill, new_log, submission, tile_id};
 use reprove_ledger::{Direction, Error, ErrorKind, IndexKey, PageRequest, Submission};

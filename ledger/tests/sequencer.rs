@@ -1,7 +1,7 @@
 //! The group-commit sequencer: rounds by size and by age (driven by a manual clock, never by
 //! real time), pushback when the pool is full, many concurrent submitters, graceful shutdown.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -2,13 +2,10 @@
 //! content), 404s and bad input, malicious entries that must not inject markup, the feeds,
 //! search, and the raw-envelope API of `/entry/<index>` left as it was.
 
-mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
-#[path = "common/web.rs"]
-mod web;
+use crate::common;
+use crate::http;
+use crate::signed;
+use crate::web;
 
 use http::{Response, Server};
 use reprove_ledger::HttpConfig;

@@ -5,7 +5,7 @@
 //! parse + verify with the vector's trusted keys, threshold and supported payload types must
 //! accept or reject as `expect` says. All failures are reported together.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

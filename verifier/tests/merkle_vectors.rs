@@ -5,7 +5,7 @@
 //! 32-byte SHA-256 hash (some vectors use `"don't care"` strings or empty byte strings) cannot
 //! even be expressed in our API, so they count as rejected.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
