@@ -6,8 +6,6 @@
 //!
 //! Include with `mod common; #[path = "common/consumer.rs"] mod consumer;`.
 
-#![allow(dead_code)]
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -47,7 +45,6 @@ impl<'a> Op<'a> {
 /// A consumer's world: a real ledger, a state directory and a tile cache, all in one temp dir.
 pub struct World {
     pub dir: tempfile::TempDir,
-    pub data: PathBuf,
     pub log_vkey: String,
     pub log_key: NoteSigner,
     pub server: Option<Server>,
@@ -65,7 +62,6 @@ impl World {
         let url = server.url.clone();
         World {
             dir,
-            data,
             log_vkey,
             log_key,
             server: Some(server),

@@ -2,8 +2,6 @@
 //! 127.0.0.1 (port 0), signed envelopes, a tiny static file server, and an HTTP client.
 //! Every wait is bounded; every address is loopback.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -62,7 +60,6 @@ pub fn init_log(data: &Path) -> String {
 pub struct Server {
     child: Child,
     pub url: String,
-    pub stderr: PathBuf,
 }
 
 impl Server {
@@ -103,17 +100,13 @@ impl Server {
             }
         });
         match rx.recv_timeout(WAIT) {
-            Ok(url) => Ok(Server { child, url, stderr }),
+            Ok(url) => Ok(Server { child, url }),
             Err(_) => {
                 let _ = child.kill();
                 let status = child.wait().unwrap();
                 Err((status.code(), std::fs::read_to_string(&stderr).unwrap()))
             }
         }
-    }
-
-    pub fn pid(&self) -> u32 {
-        self.child.id()
     }
 
     /// SIGKILL, and reap.
@@ -136,10 +129,6 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("the server did not stop within {WAIT:?} of SIGTERM");
-    }
-
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
     }
 }
 

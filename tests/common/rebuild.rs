@@ -1,8 +1,6 @@
 //! Helpers for the rebuild tests: prepared fixtures (source packed, artifacts built once in the
 //! sandbox by `reprove rebuild --manifest`), a ledger with keys, and `reprove` runs.
 
-#![allow(dead_code)]
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 

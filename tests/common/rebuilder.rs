@@ -2,8 +2,6 @@
 //! process (stdout and stderr to files, every wait bounded), and reading the attestations of a
 //! release back from the log with their inclusion proofs checked.
 
-#![allow(dead_code)]
-
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -154,8 +152,6 @@ impl Drop for Daemon {
 /// A rebuild attestation read back from the log.
 #[derive(Debug, Clone)]
 pub struct Logged {
-    /// Its index in the log.
-    pub index: u64,
     /// The key IDs (vkeys) that signed the envelope.
     pub signers: Vec<String>,
     /// The attestation.
@@ -211,7 +207,6 @@ pub fn attestations(url: &str, log_vkey: &str, project: &str, version: &str) -> 
                 .verify(&entry, &log_key, &WitnessPolicy::none())
                 .unwrap_or_else(|e| panic!("entry {index}: inclusion proof: {e}"));
             out.push(Logged {
-                index,
                 signers,
                 attestation,
             });

@@ -4,8 +4,6 @@
 //!
 //! Include with `mod common; #[path = "common/http.rs"] mod http;`.
 
-#![allow(dead_code)]
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,8 +1,6 @@
 //! Helpers shared by the ledger's integration tests: a log in a temporary directory, entries,
 //! and checks that use only the verifier's functions and the served bytes.
 
-#![allow(dead_code)]
-
 use std::path::Path;
 
 use reprove_ledger::storage::cf;

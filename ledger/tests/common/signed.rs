@@ -3,8 +3,6 @@
 //!
 //! Include with `#[path = "common/signed.rs"] mod signed;`.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use reprove_verifier::dsse::Envelope;

@@ -5,8 +5,6 @@
 //! Include with `mod common; #[path = "common/http.rs"] mod http;
 //! #[path = "common/signed.rs"] mod signed; #[path = "common/web.rs"] mod web;`.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 
 use reprove_verifier::predicates::{
@@ -41,15 +39,14 @@ pub struct Fixture {
     pub revocation: u64,
     /// A rebuild by the stranger after its key was revoked.
     pub after_revocation: u64,
-    /// Today, as days since the epoch (the rebuilds finished today).
-    pub today: u32,
 }
 
 fn sha(bytes: &[u8]) -> [u8; 32] {
     Sha256::digest(bytes).into()
 }
 
-fn today() -> (u32, String) {
+/// Today's UTC date, `YYYY-MM-DD`.
+fn today() -> String {
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -65,7 +62,7 @@ fn today() -> (u32, String) {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
-    (days as u32, format!("{y:04}-{m:02}-{d:02}"))
+    format!("{y:04}-{m:02}-{d:02}")
 }
 
 pub fn release_entry(
@@ -186,7 +183,7 @@ pub async fn add(server: &Server, bytes: &[u8]) -> u64 {
 
 /// Fills a served log with the fixture.
 pub async fn fill(server: &Server) -> Fixture {
-    let (today, day) = today();
+    let day = today();
     let (p, a, b) = (publisher(), rebuilder(), stranger());
     let hello_digests = vec![[0x11; 32], [0x12; 32]];
     let hello_bytes = p.sign(&release_entry(
@@ -285,6 +282,5 @@ pub async fn fill(server: &Server) -> Fixture {
         pending,
         revocation,
         after_revocation,
-        today,
     }
 }

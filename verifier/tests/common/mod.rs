@@ -1,7 +1,5 @@
 //! Shared helpers for the verifier's integration tests.
 
-#![allow(dead_code)]
-
 use std::path::PathBuf;
 
 /// The folder of public conformance vectors: `$REPROVE_VECTORS`, or `../shared/vectors` beside
