@@ -24,24 +24,10 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     crate::progress::init_logging();
     let log_key =
         crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
-    let publishers = args
-        .publishers
-        .iter()
-        .map(|p| {
-            NoteVerifier::parse(p.trim())
-                .with_context(|| format!("--publisher {p:?} is not a verifier key"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let publishers = publishers(&args.publishers)?;
     crate::rebuild::hostfs::key_outside_work(&args.key, &args.work)
         .map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(&args.key)?;
-    // Zero would make the node poll the ledger (or retry) in a busy loop.
-    let secs = |what: &str, v: f64| -> anyhow::Result<Duration> {
-        match Duration::try_from_secs_f64(v) {
-            Ok(d) if !d.is_zero() => Ok(d),
-            _ => anyhow::bail!("{what} {v} is not a positive number of seconds"),
-        }
-    };
     let poll_interval = secs("--poll-interval", args.poll_interval)?;
     let retry_delay = secs("--retry-delay", args.retry_delay)?;
     let mut node = NodeConfig::new(signer.clone(), args.work.join("builds"));
@@ -63,20 +49,7 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
         &log_key,
         &signer.verifier(),
     )?);
-    let counts = table.counts();
-    let next_retry_secs = table
-        .next_retry_ms()
-        .map(|at| at.saturating_sub(crate::rebuilder::pool::now_ms()) as f64 / 1000.0);
-    tracing::info!(
-        node = %signer.verifier(),
-        log = log_key.name(),
-        cursor = table.cursor(),
-        queued = counts.queued,
-        retrying = counts.retrying,
-        next_retry_secs,
-        done = counts.done,
-        "rebuilder node starting"
-    );
+    log_start(&table, &signer.verifier(), &log_key);
     let follower = Follower::new(client.clone(), log_key.clone(), publishers);
     let runner = Arc::new(NodeRunner {
         client,
@@ -96,6 +69,50 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone())?;
     let summary = daemon::run(&follower, table, runner, config, stop)?;
+    print(args, &summary)?;
+    Ok(Outcome::Ok)
+}
+
+/// `--publisher` keys.
+fn publishers(given: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
+    given
+        .iter()
+        .map(|p| {
+            NoteVerifier::parse(p.trim())
+                .with_context(|| format!("--publisher {p:?} is not a verifier key"))
+        })
+        .collect()
+}
+
+/// A positive duration in seconds. Zero would make the node poll the ledger (or retry) in a
+/// busy loop.
+fn secs(what: &str, v: f64) -> anyhow::Result<Duration> {
+    match Duration::try_from_secs_f64(v) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => anyhow::bail!("{what} {v} is not a positive number of seconds"),
+    }
+}
+
+/// Where the node starts from: its cursor and its jobs.
+fn log_start(table: &JobTable, node: &NoteVerifier, log_key: &NoteVerifier) {
+    let counts = table.counts();
+    let next_retry_secs = table
+        .next_retry_ms()
+        .map(|at| at.saturating_sub(crate::rebuilder::pool::now_ms()) as f64 / 1000.0);
+    tracing::info!(
+        node = %node,
+        log = log_key.name(),
+        cursor = table.cursor(),
+        queued = counts.queued,
+        retrying = counts.retrying,
+        next_retry_secs,
+        done = counts.done,
+        "rebuilder node starting"
+    );
+}
+
+/// What the node did, as JSON or for people.
+fn print(args: &RebuilderRun, summary: &daemon::Summary) -> anyhow::Result<()> {
     let c = summary.counts;
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -117,7 +134,7 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
             c.retrying
         )?;
     }
-    Ok(Outcome::Ok)
+    Ok(())
 }
 
 /// The first SIGINT or SIGTERM sets `stop` (running jobs finish); a second exits at once.

@@ -13,6 +13,7 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use reprove_ledger::Ledger;
 use reprove_verifier::checkpoint::{WitnessPolicy, verify_checkpoint};
+use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{BundleId, tree_tiles};
 
 use super::{log_key, open_error};
@@ -37,27 +38,8 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
     let head = ledger.head();
     let size = head.size();
 
-    // Never mix two logs, or move a mirror back in time.
     let checkpoint_file = args.out.join("checkpoint");
-    match std::fs::read(&checkpoint_file) {
-        Ok(old) => {
-            let old = verify_checkpoint(&old, &key, &WitnessPolicy::none()).with_context(|| {
-                format!(
-                    "{} holds a checkpoint that is not this log's; refusing to mix two logs",
-                    checkpoint_file.display()
-                )
-            })?;
-            if old.size() > size {
-                bail!(
-                    "{} holds a newer export (tree size {}) than this log's {size}",
-                    args.out.display(),
-                    old.size()
-                );
-            }
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e).context(format!("reading {}", checkpoint_file.display())),
-    }
+    refuse_older_or_other(&checkpoint_file, &args.out, &key, size)?;
 
     let levels = tree_tiles(size);
     let total: u64 = levels
@@ -145,5 +127,35 @@ fn put(
     write_atomic(&file, bytes).with_context(|| format!("writing {}", file.display()))?;
     counts.written += 1;
     counts.bytes += bytes.len() as u64;
+    Ok(())
+}
+
+/// Never mix two logs, or move a mirror back in time: an export directory that already holds a
+/// checkpoint must hold one of this log's, no newer than `size`.
+fn refuse_older_or_other(
+    checkpoint_file: &Path,
+    out: &Path,
+    key: &NoteVerifier,
+    size: u64,
+) -> anyhow::Result<()> {
+    match std::fs::read(checkpoint_file) {
+        Ok(old) => {
+            let old = verify_checkpoint(&old, key, &WitnessPolicy::none()).with_context(|| {
+                format!(
+                    "{} holds a checkpoint that is not this log's; refusing to mix two logs",
+                    checkpoint_file.display()
+                )
+            })?;
+            if old.size() > size {
+                bail!(
+                    "{} holds a newer export (tree size {}) than this log's {size}",
+                    out.display(),
+                    old.size()
+                );
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).context(format!("reading {}", checkpoint_file.display())),
+    }
     Ok(())
 }
