@@ -576,3 +576,53 @@ async fn a_release_status_follows_the_binding_and_never_judges_on_part() {
     assert!(t.text().contains("not judged here"), "{}", t.text());
     server.stop().await;
 }
+
+/// A rebuilder's "revoked" on the list and on its page is judged from all of its own notices,
+/// however many notices naming its key strangers log after them.
+#[tokio::test]
+async fn a_rebuilders_own_revocation_is_not_buried_by_strangers_notices() {
+    use reprove_verifier::predicates::{RebuildResult, RevocationReason};
+    let server = Server::start(HttpConfig::default()).await;
+    let (p, a, s) = (signed::publisher(), signed::rebuilder(), signed::stranger());
+    let digests = [[0x31; 32]];
+    let bytes = p.sign(&web::release_entry("buried", "1.0", &digests, None));
+    let index = web::add(&server, &bytes).await;
+    let attestation = web::rebuild_entry(
+        "buried",
+        "1.0",
+        index,
+        &bytes,
+        &digests,
+        RebuildResult::Reproduced,
+        None,
+        "2026-01-01",
+        None,
+    );
+    web::add(&server, &a.sign(&attestation)).await;
+    let own = web::add(
+        &server,
+        &a.sign(&signed::revocation_with(
+            &a.verifier(),
+            RevocationReason::Compromised,
+        )),
+    )
+    .await;
+    for i in 0..25u64 {
+        web::add(
+            &server,
+            &s.sign(&signed::revocation_effective(&a.verifier(), own + 1 + i)),
+        )
+        .await;
+    }
+    let list = twin(&server, "/rebuilders").await;
+    let entry = list["rebuilders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["key"]["vkey"] == a.vkey())
+        .unwrap_or_else(|| panic!("{list}"));
+    assert_eq!(entry["revoked"], true, "{list}");
+    let page = twin(&server, &format!("/rebuilder/{}", key_id(&a))).await;
+    assert!(page.to_string().contains("\"revoked\":true"), "{page}");
+    server.stop().await;
+}

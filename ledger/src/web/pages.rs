@@ -498,7 +498,7 @@ pub(super) async fn rebuilders(
             let Ok(v) = NoteVerifier::parse(k) else { continue };
             let view = super::model::SignerView::of(&v);
             let count = site.count(&IndexKey::Rebuilder(k.clone()))?;
-            let revoked = site.notices_of(&v)?.iter().any(|n| n.self_signed);
+            let revoked = Revocations::default().effective(site, &v)?.is_some();
             rows.push(html!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                 render::signer(&view),

@@ -197,7 +197,9 @@ impl Site {
             agreed,
             agreement_percent: (compared > 0)
                 .then(|| u32::try_from(agreed * 100 / compared).unwrap_or(100)),
-            revoked: revocations.iter().any(|r| r.self_signed),
+            // Judged from all of the key's own notices (a scoped lookup), not from the newest
+            // few anyone logged about it.
+            revoked: revoked.effective(self, key)?.is_some(),
             revocations,
         })
     }
