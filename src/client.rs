@@ -461,11 +461,6 @@ impl LogClient {
     /// the pages do not end within [`MAX_LOOKUP_PAGES`] or a page's `next` does not move on.
     /// Lookups are hints: callers prove every entry they use.
     pub fn lookup_all(&self, path: &str) -> anyhow::Result<Vec<u64>> {
-        #[derive(serde::Deserialize)]
-        struct Page {
-            indices: Vec<u64>,
-            next: Option<u64>,
-        }
         let mut out = Vec::new();
         let mut after: Option<u64> = None;
         let mut complete = false;
@@ -475,18 +470,10 @@ impl LogClient {
                 None => format!("{path}{join}limit={LOOKUP_PAGE}"),
                 Some(a) => format!("{path}{join}after={a}&limit={LOOKUP_PAGE}"),
             };
-            let body = match self.get(&page) {
-                Ok(b) => b,
-                Err(FetchError::NotFound { .. }) => {
-                    complete = true;
-                    break;
-                }
-                Err(e) => {
-                    return Err(anyhow::Error::new(e).context(format!("looking up {page}")));
-                }
+            let Some(LookupPage { indices, next }) = self.lookup_page(&page)? else {
+                complete = true;
+                break;
             };
-            let Page { indices, next } = serde_json::from_slice(&body)
-                .map_err(|e| anyhow::anyhow!("{}: not a lookup answer: {e}", self.url(&page)))?;
             out.extend(indices);
             match next {
                 None => {
@@ -514,6 +501,27 @@ impl LogClient {
         out.sort_unstable();
         out.dedup();
         Ok(out)
+    }
+}
+
+/// One page of a lookup answer.
+#[derive(Debug, serde::Deserialize)]
+pub struct LookupPage {
+    pub indices: Vec<u64>,
+    pub next: Option<u64>,
+}
+
+impl LogClient {
+    /// One page of a lookup (`path` with its query), `None` for a 404 (no entries).
+    pub fn lookup_page(&self, path: &str) -> anyhow::Result<Option<LookupPage>> {
+        let body = match self.get(path) {
+            Ok(b) => b,
+            Err(FetchError::NotFound { .. }) => return Ok(None),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("looking up {path}"))),
+        };
+        serde_json::from_slice(&body)
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{}: not a lookup answer: {e}", self.url(path)))
     }
 }
 

@@ -53,7 +53,7 @@ pub enum Error {
     SizeDecreased { first: u64, second: u64 },
     /// Blob bytes whose SHA-256 is not the digest they were offered under.
     #[error(
-        "the blob's sha256 is {}, not {}",
+        "digest mismatch: the body's sha256 is {}, the path names {}",
         hex::encode(actual),
         hex::encode(expected)
     )]

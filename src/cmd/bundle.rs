@@ -99,10 +99,7 @@ fn release_entries(
                 EntryKind::Release(r) => {
                     let same = r.predicate.project == name && r.predicate.version == version;
                     manifests += usize::from(same);
-                    let trusted = policy
-                        .publishers
-                        .iter()
-                        .any(|p| p.covers(name) && p.keys.contains(e.signer()));
+                    let trusted = policy.trusts_publisher(name, e.signer());
                     trusted_manifests += usize::from(same && trusted);
                     same
                 }

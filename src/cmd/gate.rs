@@ -127,11 +127,7 @@ fn check(
         if r.predicate.project != name || r.predicate.version != version {
             continue;
         }
-        let by_trusted = policy
-            .publishers
-            .iter()
-            .any(|p| p.covers(name) && p.keys.contains(e.signer()));
-        if !policy.publishers.is_empty() && !by_trusted {
+        if !policy.publishers.is_empty() && !policy.trusts_publisher(name, e.signer()) {
             continue;
         }
         manifests.push(Manifest {

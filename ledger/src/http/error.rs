@@ -160,6 +160,8 @@ impl From<Error> for ApiError {
             Error::EntryTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, Reject::TooLarge),
             Error::SizeOutOfRange { .. } => (StatusCode::NOT_FOUND, Reject::Invalid),
             Error::PoolFull { .. } => (StatusCode::SERVICE_UNAVAILABLE, Reject::PoolFull),
+            // The bytes arrived whole and are not the blob the path names.
+            Error::BlobDigestMismatch { .. } => (StatusCode::UNPROCESSABLE_ENTITY, Reject::Invalid),
             _ => match e.kind() {
                 ErrorKind::BadRequest => (StatusCode::BAD_REQUEST, Reject::Invalid),
                 ErrorKind::NotFound => (StatusCode::NOT_FOUND, Reject::Invalid),

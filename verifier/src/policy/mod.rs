@@ -349,6 +349,13 @@ impl Policy {
         toml::to_string(&raw).expect("policy serializes")
     }
 
+    /// Whether `key` belongs to a publisher the policy trusts for `project`.
+    pub fn trusts_publisher(&self, project: &str, key: &NoteVerifier) -> bool {
+        self.publishers
+            .iter()
+            .any(|p| p.covers(project) && p.keys.iter().any(|k| same_key(k, key)))
+    }
+
     /// The operator that lists `key` among its rebuilder keys.
     pub fn operator_of(&self, key: &NoteVerifier) -> Option<&Operator> {
         self.operators

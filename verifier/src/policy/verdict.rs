@@ -219,11 +219,7 @@ fn bound_release(
     }
     if !policy.publishers.is_empty() {
         let project = &manifest.predicate.project;
-        let trusted = policy
-            .publishers
-            .iter()
-            .any(|p| p.covers(project) && p.keys.iter().any(|k| same_key(k, &logged.signer)));
-        if !trusted {
+        if !policy.trusts_publisher(project, &logged.signer) {
             return Err(Reason::PublisherNotTrusted {
                 release_index: r.log_index,
                 project: project.clone(),
