@@ -22,7 +22,7 @@
 //! or, when the store already held it, `200 OK` with the same body and `"created": false`
 //! (nothing rewritten). The signature covers the size, so it is checked before a byte of the
 //! body is read: a stranger cannot make the ledger read megabytes. The body is streamed to a
-//! temporary file while it is hashed, never held whole in memory; a blob the store already
+//! temporary file, never held whole in memory, then hashed once; a blob the store already
 //! holds is not charged to the key again.
 //!
 //! A download is `200` with the exact bytes, `Content-Type: text/plain; charset=utf-8` when
