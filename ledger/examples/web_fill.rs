@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use reprove_ledger::http::derive_index_keys;
+use reprove_ledger::derive_index_keys;
 use reprove_ledger::{Ledger, Submission};
 use reprove_verifier::dsse::Envelope;
 use reprove_verifier::note::NoteSigner;

@@ -16,9 +16,7 @@
 //! bundle is checking that its entries exist, fit the bundle format and hash to its tile.
 
 use std::collections::{BTreeSet, HashMap};
-use std::fmt;
 use std::path::Path;
-use std::sync::Arc;
 
 use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::NoteVerifier;
@@ -27,19 +25,18 @@ use reprove_verifier::tiles::{MAX_ENTRY_SIZE, TILE_WIDTH, tree_tiles};
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
 use crate::index::IndexKey;
+use crate::keys::derive_index_keys;
 use crate::storage::{Store, cf, key};
 use crate::tree::TreeState;
 
-/// Derives an entry's lookup keys, exactly as the submission path does.
-pub type DeriveKeys = Arc<dyn Fn(&[u8]) -> Vec<IndexKey> + Send + Sync>;
-
 /// What fsck checks beyond the tree.
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct FsckOptions {
-    /// The function the submission path derives index keys with. Without it fsck checks that
-    /// index records decode and point into the tree, but cannot know which records should
-    /// exist.
-    pub derive_keys: Option<DeriveKeys>,
+    /// Whether to re-derive every entry's index keys ([`derive_index_keys`], the submission
+    /// path's own derivation) and report records missing or called for by no entry. Without
+    /// it fsck checks only that index records decode and point into the tree; a log whose
+    /// entries are not signed entries (the storage tests') wants that.
+    pub index_keys: bool,
     /// Problems recorded in the report; more are only counted.
     pub max_problems: usize,
 }
@@ -139,18 +136,9 @@ impl FsckReport {
 impl Default for FsckOptions {
     fn default() -> Self {
         Self {
-            derive_keys: None,
+            index_keys: true,
             max_problems: 10_000,
         }
-    }
-}
-
-impl fmt::Debug for FsckOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("FsckOptions")
-            .field("derive_keys", &self.derive_keys.is_some())
-            .field("max_problems", &self.max_problems)
-            .finish()
     }
 }
 
@@ -419,15 +407,15 @@ impl<'a> Checker<'a> {
     }
 
     fn check_expected_index(&mut self, present: &[(u64, Hash, &[u8])]) -> Result<(), Error> {
-        let Some(derive) = self.options.derive_keys.clone() else {
+        if !self.options.index_keys {
             return Ok(());
-        };
+        }
         // Deriving verifies each entry's signature, by far fsck's largest cost: spread the
         // chunk over the cores, keeping entry order.
         let derive_part = |part: &[(u64, Hash, &[u8])]| -> Vec<(IndexKey, u64)> {
             let mut wanted = Vec::new();
             for &(index, _, entry) in part {
-                let keys: BTreeSet<IndexKey> = derive(entry)
+                let keys: BTreeSet<IndexKey> = derive_index_keys(entry)
                     .into_iter()
                     .filter(|k| k.check().is_ok())
                     .collect();
@@ -522,7 +510,7 @@ impl<'a> Checker<'a> {
         Ok(())
     }
 
-    /// Every index record decodes and points into the tree; with `derive_keys`, records no
+    /// Every index record decodes and points into the tree; with `index_keys`, records no
     /// entry calls for are found by count, then by a scan.
     fn check_index_records(&mut self) -> Result<(), Error> {
         let size = self.report.size;
@@ -541,9 +529,9 @@ impl<'a> Checker<'a> {
                 Ok(_) => valid += 1,
             }
         }
-        let Some(derive) = self.options.derive_keys.clone() else {
+        if !self.options.index_keys {
             return Ok(());
-        };
+        }
         // Every record found by the pass is valid, so the difference is the stray ones.
         if valid == self.index_found {
             return Ok(());
@@ -559,7 +547,7 @@ impl<'a> Checker<'a> {
             let wanted = self
                 .store
                 .entry(index)?
-                .is_some_and(|e| derive(&e).contains(&key));
+                .is_some_and(|e| derive_index_keys(&e).contains(&key));
             if !wanted {
                 self.problem(Problem::IndexExtra { key, index });
             }

@@ -46,7 +46,6 @@
 mod add;
 mod blobs;
 
-pub use crate::keys::{INDEX_VERSION, derive_index_keys};
 pub(crate) mod error;
 mod lookup;
 mod metrics;

@@ -167,16 +167,13 @@ impl Writer {
         self.shared.store.index_version()
     }
 
-    /// Writes the index records `derive` gives for every entry of the tree, then records
-    /// `version`: how a log written by an earlier version gains the records a newer one
-    /// derives (signer-scoped lookups, blobs). Records are keys with empty values, so writing
-    /// one that exists changes nothing and a reindex interrupted by a crash is simply run again.
-    /// Needs the writer: nothing is appended meanwhile. Returns the number of entries read.
-    pub fn reindex(
-        &mut self,
-        derive: &dyn Fn(&[u8]) -> Vec<crate::index::IndexKey>,
-        version: u64,
-    ) -> Result<u64, Error> {
+    /// Writes the index records [`derive_index_keys`](crate::derive_index_keys) gives for
+    /// every entry of the tree, then records [`INDEX_VERSION`](crate::INDEX_VERSION): how a
+    /// log written by an earlier version gains the records a newer one derives (signer-scoped
+    /// lookups, blobs). Records are keys with empty values, so writing one that exists changes
+    /// nothing and a reindex interrupted by a crash is simply run again. Needs the writer:
+    /// nothing is appended meanwhile. Returns the number of entries read.
+    pub fn reindex(&mut self) -> Result<u64, Error> {
         const CHUNK: usize = 4096;
         let store = &self.shared.store;
         let size = self.head().size();
@@ -186,7 +183,7 @@ impl Writer {
             let entries = store.entries(start, count)?;
             let mut batch = store.batch()?;
             for entry in &entries {
-                for key in derive(entry) {
+                for key in crate::keys::derive_index_keys(entry) {
                     key.check()?;
                     batch.put_index(&key.record(start));
                 }
@@ -196,7 +193,7 @@ impl Writer {
             store.commit(batch, head.as_deref(), size)?;
         }
         let mut batch = store.batch()?;
-        batch.put_index_version(version);
+        batch.put_index_version(crate::keys::INDEX_VERSION);
         let head = store.head()?;
         store.commit(batch, head.as_deref(), size)?;
         Ok(size)

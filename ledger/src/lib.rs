@@ -67,7 +67,7 @@ mod web;
 pub use blobs::{BlobStored, blob_path};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use error::{CheckpointRef, Error, ErrorKind, Integrity};
-pub use fsck::{DeriveKeys, FsckOptions, FsckReport, Problem, fsck};
+pub use fsck::{FsckOptions, FsckReport, Problem, fsck};
 pub use head::Head;
 pub use http::HttpConfig;
 pub use index::{

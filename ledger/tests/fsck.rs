@@ -3,26 +3,57 @@
 
 use crate::common;
 
-use std::sync::Arc;
-
-use common::{fill, key, new_log, raw_db, submission};
+use common::signed::{digest, publisher, release};
+use common::{fill, key, new_log, raw_db};
 use reprove_ledger::storage::{cf, key as db_key};
-use reprove_ledger::{FsckOptions, FsckReport, IndexKey, Problem, fsck};
+use reprove_ledger::{
+    FsckOptions, FsckReport, INDEX_VERSION, IndexKey, Problem, Submission, Writer,
+    derive_index_keys, fsck,
+};
 use reprove_verifier::merkle::leaf_hash;
 
-/// The keys the tests' submission path derives, recomputed from the entry bytes.
-fn options() -> FsckOptions {
-    let derive = |e: &[u8]| {
-        let text = std::str::from_utf8(e).unwrap();
-        let i: u64 = text
-            .trim_start_matches("{\"entry\":")
-            .trim_end_matches('}')
-            .parse()
-            .unwrap();
-        submission(i).keys
-    };
+/// Entry `i`: a release manifest of its own project, publishing the artifact `digest(i)`.
+fn signed(i: u64) -> Vec<u8> {
+    publisher().sign(&release(&format!("p{i}"), "1.0", &[digest(i)]))
+}
+
+/// Appends signed entries `from..to` in rounds of `round`, each with the index keys the
+/// submission path derives for it (`keep` picks which, to write an older log).
+fn fill_signed(
+    writer: &mut Writer,
+    range: std::ops::Range<u64>,
+    round: u64,
+    keep: impl Fn(&IndexKey) -> bool,
+) {
+    let all: Vec<u64> = range.collect();
+    for part in all.chunks(usize::try_from(round).unwrap()) {
+        let subs: Vec<Submission> = part
+            .iter()
+            .map(|&i| {
+                let bytes = signed(i);
+                let keys = derive_index_keys(&bytes)
+                    .into_iter()
+                    .filter(&keep)
+                    .collect();
+                Submission::new(bytes, keys)
+            })
+            .collect();
+        writer.append(&subs).unwrap();
+    }
+}
+
+/// A log of `size` signed entries, closed.
+fn signed_log(size: u64) -> tempfile::TempDir {
+    let (dir, ledger, mut writer) = new_log();
+    fill_signed(&mut writer, 0..size, 211, |_| true);
+    drop((ledger, writer));
+    dir
+}
+
+/// fsck without the index-key checks: for logs of the storage tests' unsigned entries.
+fn structural() -> FsckOptions {
     FsckOptions {
-        derive_keys: Some(Arc::new(derive)),
+        index_keys: false,
         ..FsckOptions::default()
     }
 }
@@ -35,7 +66,11 @@ fn closed_log(size: u64) -> tempfile::TempDir {
 }
 
 fn check(dir: &tempfile::TempDir) -> FsckReport {
-    fsck(dir.path(), &key(), &options()).unwrap()
+    fsck(dir.path(), &key(), &FsckOptions::default()).unwrap()
+}
+
+fn check_structure(dir: &tempfile::TempDir) -> FsckReport {
+    fsck(dir.path(), &key(), &structural()).unwrap()
 }
 
 fn put(dir: &tempfile::TempDir, name: &str, k: &[u8], v: &[u8]) {
@@ -55,18 +90,26 @@ fn get(dir: &tempfile::TempDir, name: &str, k: &[u8]) -> Vec<u8> {
 
 #[test]
 fn a_sound_log_is_clean() {
-    let dir = closed_log(1000);
+    let dir = signed_log(1000);
     let report = check(&dir);
     assert!(report.is_clean(), "{:?}", report.problems);
     assert_eq!(report.size, 1000);
     assert_eq!(report.checkpoints, 6, "init + 5 rounds");
-    assert_eq!(report.index_records, 2000);
-    // Without a key deriver the structural checks still pass.
+    let records: usize = (0..1000)
+        .map(|i| {
+            let keys = derive_index_keys(&signed(i));
+            keys.iter().collect::<std::collections::BTreeSet<_>>().len()
+        })
+        .sum();
     assert!(
-        fsck(dir.path(), &key(), &FsckOptions::default())
-            .unwrap()
-            .is_clean()
+        records >= 6000,
+        "artifact, release, signer and scoped keys: {records}"
     );
+    assert_eq!(report.index_records, records as u64);
+    // Without the index-key checks the structural checks still pass, and a log of unsigned
+    // entries passes them too.
+    assert!(check_structure(&dir).is_clean());
+    assert!(check_structure(&closed_log(500)).is_clean());
     // An empty log too.
     let (empty, l, w) = new_log();
     drop((l, w));
@@ -75,8 +118,8 @@ fn a_sound_log_is_clean() {
 
 #[test]
 fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
-    let dir = closed_log(1000);
-    put(&dir, cf::ENTRIES, &db_key::entry(300), b"{\"entry\":12345}");
+    let dir = signed_log(1000);
+    put(&dir, cf::ENTRIES, &db_key::entry(300), &signed(12345));
     let report = check(&dir);
     let p = &report.problems;
     // Its leaf hash is no longer tile 0/1's, its dedup record and keys are missing, the
@@ -96,7 +139,7 @@ fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
             .any(|x| matches!(x, Problem::CheckpointRoot { size: 211, .. })),
         "{p:?}"
     );
-    let missing = IndexKey::Artifact(common::artifact(12345));
+    let missing = IndexKey::Artifact(digest(12345));
     assert!(
         p.contains(&Problem::IndexMissing {
             key: missing,
@@ -104,7 +147,7 @@ fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
         }),
         "{p:?}"
     );
-    let stray = IndexKey::Artifact(common::artifact(300));
+    let stray = IndexKey::Artifact(digest(300));
     assert!(
         p.contains(&Problem::IndexExtra {
             key: stray,
@@ -112,7 +155,7 @@ fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
         }),
         "{p:?}"
     );
-    let old_leaf = leaf_hash(&common::entry(300));
+    let old_leaf = leaf_hash(&signed(300));
     assert!(
         p.contains(&Problem::DedupExtra {
             leaf: old_leaf,
@@ -124,7 +167,7 @@ fn a_corrupted_entry_is_reported_with_everything_it_breaks() {
 
 #[test]
 fn missing_and_stray_entries_are_reported() {
-    let dir = closed_log(500);
+    let dir = signed_log(500);
     delete(&dir, cf::ENTRIES, &db_key::entry(17));
     put(&dir, cf::ENTRIES, &db_key::entry(500), b"extra");
     let p = check(&dir).problems;
@@ -147,7 +190,7 @@ fn a_corrupted_hash_is_reported() {
     }
     put(&dir, cf::TILES, &db_key::tile(0, 999), &[0; 32]);
     delete(&dir, cf::TILES, &db_key::tile(0, 9));
-    let report = check(&dir);
+    let report = check_structure(&dir);
     let p = &report.problems;
     assert_eq!(report.problem_count, 5, "{p:?}");
     for (level, index) in [(0u8, 5u64), (1, 0), (2, 0)] {
@@ -168,14 +211,14 @@ fn a_corrupted_hash_is_reported() {
 
 #[test]
 fn corrupted_dedup_and_index_records_are_reported() {
-    let dir = closed_log(500);
-    let leaf = leaf_hash(&common::entry(42));
+    let dir = signed_log(500);
+    let leaf = leaf_hash(&signed(42));
     put(&dir, cf::DEDUP, &leaf, &7u64.to_be_bytes());
     let bogus = [9u8; 32];
     put(&dir, cf::DEDUP, &bogus, &1u64.to_be_bytes());
-    let artifact = IndexKey::Artifact(common::artifact(10));
+    let artifact = IndexKey::Artifact(digest(10));
     let mut record = vec![1u8];
-    record.extend_from_slice(&common::artifact(10));
+    record.extend_from_slice(&digest(10));
     delete(
         &dir,
         cf::INDEX,
@@ -239,7 +282,7 @@ fn corrupted_dedup_and_index_records_are_reported() {
 
 #[test]
 fn bad_checkpoints_are_reported() {
-    let dir = closed_log(500);
+    let dir = signed_log(500);
     let mut note = get(&dir, cf::CHECKPOINTS, &db_key::checkpoint(211));
     let at = note.windows(4).position(|w| w == b"\n211").unwrap() + 1;
     note[at] = b'3';
@@ -265,40 +308,27 @@ fn bad_checkpoints_are_reported() {
 #[test]
 fn a_directory_that_is_not_a_log_is_an_error_not_a_report() {
     let dir = tempfile::tempdir().unwrap();
-    assert!(fsck(dir.path(), &key(), &options()).is_err());
+    assert!(fsck(dir.path(), &key(), &FsckOptions::default()).is_err());
 }
 
 #[test]
 fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
     let (dir, ledger, mut writer) = new_log();
-    fill(&mut writer, 0, 300, 211);
+    // A log written before signer-scoped records: every record but those.
+    fill_signed(&mut writer, 0..300, 211, |k| {
+        !matches!(k, IndexKey::SignedBy { .. })
+    });
     assert_eq!(writer.index_version().unwrap(), 1);
-    // The newer derivation: every old record, plus one more per entry.
-    let newer = |e: &[u8]| {
-        let text = std::str::from_utf8(e).unwrap();
-        let i: u64 = text
-            .trim_start_matches("{\"entry\":")
-            .trim_end_matches('}')
-            .parse()
-            .unwrap();
-        let mut keys = submission(i).keys;
-        keys.push(IndexKey::Blob([(i % 251) as u8; 32]));
-        keys
-    };
-    let newer_options = || FsckOptions {
-        derive_keys: Some(Arc::new(newer)),
-        ..FsckOptions::default()
-    };
     drop(ledger);
-    let before = fsck(dir.path(), &key(), &newer_options());
+    let before = fsck(dir.path(), &key(), &FsckOptions::default());
     // fsck opens read-only beside the writer; either it reports the missing records or it
     // cannot open, but it never calls the log clean.
     assert!(before.map_or(true, |r| !r.is_clean()));
-    assert_eq!(writer.reindex(&newer, 2).unwrap(), 300);
-    assert_eq!(writer.index_version().unwrap(), 2);
+    assert_eq!(writer.reindex().unwrap(), 300);
+    assert_eq!(writer.index_version().unwrap(), INDEX_VERSION);
     // Run again (as after a crash in the middle): nothing changes.
-    assert_eq!(writer.reindex(&newer, 2).unwrap(), 300);
+    assert_eq!(writer.reindex().unwrap(), 300);
     drop(writer);
-    let report = fsck(dir.path(), &key(), &newer_options()).unwrap();
+    let report = check(&dir);
     assert!(report.is_clean(), "{:?}", report.problems);
 }

@@ -2,8 +2,8 @@
 //! lookup keys, duplicates, pushback, concurrent submitters, and the allow-list.
 
 use crate::common;
-use crate::http;
-use crate::signed;
+use crate::common::http;
+use crate::common::signed;
 
 use std::sync::Arc;
 use std::time::Duration;

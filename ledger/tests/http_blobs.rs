@@ -3,8 +3,8 @@
 //! the store untouched. A blob goes in only when a logged attestation by its uploader names
 //! it (or the uploader is allow-listed), within the uploader's quota.
 
-use crate::http;
-use crate::signed;
+use crate::common::http;
+use crate::common::signed;
 
 use http::{Response, Server, raw, request};
 use reprove_ledger::{HttpConfig, blob_path};

@@ -3,7 +3,7 @@
 //! 4xx with a JSON body that says what is wrong, and the server keeps serving.
 
 use crate::common;
-use crate::http;
+use crate::common::http;
 
 use common::{fill, new_log};
 use http::{Server, request};

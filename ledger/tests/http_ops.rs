@@ -2,8 +2,8 @@
 //! Prometheus text parses and its counts move with what the server did.
 
 use crate::common;
-use crate::http;
-use crate::signed;
+use crate::common::http;
+use crate::common::signed;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

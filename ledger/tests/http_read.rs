@@ -3,7 +3,7 @@
 //! `TileHashReader`), and the proofs `/proof` and `/consistency` serve are verified against it.
 
 use crate::common;
-use crate::http;
+use crate::common::http;
 
 use std::io::Read;
 use std::sync::Arc;

@@ -1,8 +1,8 @@
 //! Every way `POST /add` refuses a submission: the status, a JSON body that says what is
 //! wrong, and that nothing was written.
 
-use crate::http;
-use crate::signed;
+use crate::common::http;
+use crate::common::signed;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;

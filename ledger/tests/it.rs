@@ -2,12 +2,6 @@
 //! the helpers under `common/` are shared by all of them.
 
 mod common;
-#[path = "common/http.rs"]
-mod http;
-#[path = "common/signed.rs"]
-mod signed;
-#[path = "common/web.rs"]
-mod web;
 
 mod crash;
 mod fsck;

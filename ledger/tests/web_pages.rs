@@ -3,9 +3,9 @@
 //! search, and the raw-envelope API of `/entry/<index>` left as it was.
 
 use crate::common;
-use crate::http;
-use crate::signed;
-use crate::web;
+use crate::common::http;
+use crate::common::signed;
+use crate::common::web;
 
 use http::{Response, Server};
 use reprove_ledger::HttpConfig;

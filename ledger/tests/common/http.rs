@@ -1,8 +1,6 @@
 //! The HTTP tests' harness: a ledger served on 127.0.0.1 (port 0) by the real router and
 //! `serve`, and a tiny HTTP/1.1 client over `tokio::net::TcpStream` that sends exactly the
 //! bytes it is given (so malformed paths reach the server unchanged).
-//!
-//! Include with `mod common; #[path = "common/http.rs"] mod http;`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -1,5 +1,10 @@
 //! Helpers shared by the ledger's integration tests: a log in a temporary directory, entries,
-//! and checks that use only the verifier's functions and the served bytes.
+//! and checks that use only the verifier's functions and the served bytes; `http`: a served
+//! log; `signed`: real signed entries; `web`: a log filled for the pages.
+
+pub mod http;
+pub mod signed;
+pub mod web;
 
 use std::path::Path;
 

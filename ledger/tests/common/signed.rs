@@ -1,7 +1,5 @@
 //! Valid reprove entries in DSSE envelopes, signed the way reprove signs them: Ed25519 keys
 //! from `NoteSigner::from_seed`, each signature's `keyid` the signer's vkey.
-//!
-//! Include with `#[path = "common/signed.rs"] mod signed;`.
 
 use std::collections::BTreeMap;
 

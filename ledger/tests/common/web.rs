@@ -1,9 +1,6 @@
 //! A small log for the web page tests: releases, rebuilds of every outcome by two
 //! rebuilders, a malicious release, a revocation and a diff report blob, all signed and
 //! submitted through `POST /add`.
-//!
-//! Include with `mod common; #[path = "common/http.rs"] mod http;
-//! #[path = "common/signed.rs"] mod signed; #[path = "common/web.rs"] mod web;`.
 
 use std::collections::BTreeMap;
 
@@ -14,8 +11,8 @@ use reprove_verifier::predicates::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::http::Server;
-use crate::signed::{Key, publisher, rebuilder, stranger};
+use crate::common::http::Server;
+use crate::common::signed::{Key, publisher, rebuilder, stranger};
 
 /// A project name that is a valid identifier and also markup.
 pub const EVIL_PROJECT: &str = "<script>alert(1)</script>";

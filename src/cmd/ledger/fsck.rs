@@ -3,9 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use std::sync::Arc;
 
-use reprove_ledger::http::derive_index_keys;
 use reprove_ledger::{FsckOptions, fsck};
 
 use super::log_key;
@@ -15,13 +13,9 @@ use crate::cli::LedgerFsck;
 /// Runs fsck on a stopped log; `No` when it found problems.
 pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
     let key = log_key(&args.data, args.log_key.as_deref())?;
-    // The same key derivation as `POST /add`, so fsck checks that every entry has exactly
-    // the index records the log should have written for it.
-    let options = FsckOptions {
-        derive_keys: Some(Arc::new(derive_index_keys)),
-        ..FsckOptions::default()
-    };
-    let report = fsck(&args.data, &key, &options)
+    // By default fsck re-derives every entry's index keys as `POST /add` does, so it checks
+    // that each entry has exactly the index records the log should have written for it.
+    let report = fsck(&args.data, &key, &FsckOptions::default())
         .with_context(|| format!("checking the log in {}", args.data.display()))?;
     let mut out = std::io::stdout().lock();
     let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();

@@ -6,7 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use reprove_ledger::http::{HttpConfig, INDEX_VERSION, derive_index_keys, router, serve};
+use reprove_ledger::INDEX_VERSION;
+use reprove_ledger::http::{HttpConfig, router, serve};
 use reprove_ledger::{Ledger, Sequencer, SequencerConfig, TokioClock};
 use reprove_verifier::note::NoteVerifier;
 
@@ -44,9 +45,7 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         .context("reading the index version")?;
     if version < INDEX_VERSION {
         let started = std::time::Instant::now();
-        let n = writer
-            .reindex(&derive_index_keys, INDEX_VERSION)
-            .context("re-deriving the lookup index")?;
+        let n = writer.reindex().context("re-deriving the lookup index")?;
         if n > 0 {
             eprintln!(
                 "re-derived the lookup index of {n} entries (index version {version} -> \
