@@ -416,13 +416,24 @@ impl NoteVerifier {
     /// Parses a vkey `<name>+<8 lowercase hex id>+<base64(type byte || 32-byte key)>`, checking
     /// the name, the ID format, the type, the length, the key and that the ID matches.
     pub fn parse(vkey: &str) -> Result<NoteVerifier, NoteError> {
+        Self::parse_key(vkey, None)
+    }
+
+    /// Parses a verifier key string that must be of `key_type` (a signer's key in an entry is
+    /// Ed25519, never a cosignature key): another type is refused before the key ID is
+    /// checked.
+    pub fn parse_of_type(vkey: &str, key_type: KeyType) -> Result<NoteVerifier, NoteError> {
+        Self::parse_key(vkey, Some(key_type))
+    }
+
+    fn parse_key(vkey: &str, required: Option<KeyType>) -> Result<NoteVerifier, NoteError> {
         let (name, id, material) = split_key_string(vkey).ok_or(NoteError::MalformedVerifierKey)?;
         check_key_name(name)?;
         let claimed = parse_key_id(id)?;
         let raw = STANDARD
             .decode(material)
             .map_err(|_| NoteError::InvalidKeyEncoding)?;
-        let key_type = check_key_material(&raw, None)?;
+        let key_type = check_key_material(&raw, required)?;
         let public: [u8; 32] = raw[1..]
             .try_into()
             .map_err(|_| NoteError::InvalidPublicKey)?;

@@ -220,7 +220,8 @@ pub enum VkeyProblem {
     /// The type byte is not `0x01` (Ed25519).
     #[error("key type byte is {byte:#04x}, Ed25519 is 0x01")]
     KeyType { byte: u8 },
-    /// The 32 bytes are not an Ed25519 point.
+    /// The 32 bytes are not an Ed25519 point, or one of small order (with which anyone could
+    /// forge signatures; no honest key is one).
     #[error("the public key is not a valid Ed25519 point")]
     NotAPoint,
     /// The key ID is not the one the name and key imply.

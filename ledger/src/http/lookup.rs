@@ -27,6 +27,7 @@ use reprove_verifier::note::NoteVerifier;
 use serde::Serialize;
 
 use super::error::ApiError;
+use super::params::{Query, Values};
 use super::{AppState, blocking, params};
 use crate::index::{Direction, IndexKey, MAX_PAGE, PageRequest};
 
@@ -165,20 +166,17 @@ fn scoped(signer: &str, key: IndexKey) -> Result<IndexKey, ApiError> {
 
 /// The page a query string asks for, and the signer it is scoped to.
 fn page_request(query: Option<&str>) -> Result<(PageRequest, Option<String>), ApiError> {
-    let pairs = params::query(query, &["after", "limit", "order", "signer"])?;
-    let signer = params::get(&pairs, "signer").map(str::to_owned);
+    let q = Query::parse(query, &["after", "limit", "order", "signer"], Values::Raw)?;
+    let signer = q.get("signer").map(str::to_owned);
     let mut page = PageRequest::default();
-    if let Some(after) = params::get(&pairs, "after") {
-        page.cursor = Some(params::number("after", after)?);
-    }
-    if let Some(limit) = params::get(&pairs, "limit") {
-        let limit = params::number("limit", limit)?;
+    page.cursor = q.number("after")?;
+    if let Some(limit) = q.number("limit")? {
         if limit == 0 {
             return Err(ApiError::bad_request("limit must be at least 1"));
         }
         page.limit = usize::try_from(limit).unwrap_or(MAX_PAGE).min(MAX_PAGE);
     }
-    page.direction = match params::get(&pairs, "order") {
+    page.direction = match q.get("order") {
         None | Some("asc") => Direction::Forward,
         Some("desc") => Direction::Backward,
         Some(other) => {

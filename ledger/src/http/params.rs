@@ -15,41 +15,105 @@ pub(crate) fn parse_u64(s: &str) -> Option<u64> {
     if canonical { s.parse().ok() } else { None }
 }
 
+/// A query parameter or path segment that does not parse: the message of a 400, which the
+/// API ([`ApiError`]) and the pages (`WebError`) each turn into their own answer.
+#[derive(Debug)]
+pub(crate) struct BadParam(pub(crate) String);
+
+impl From<BadParam> for ApiError {
+    fn from(e: BadParam) -> ApiError {
+        ApiError::bad_request(e.0)
+    }
+}
+
 /// `what` as a strict decimal `u64`, or a 400 naming it.
-pub(super) fn number(what: &str, s: &str) -> Result<u64, ApiError> {
+pub(crate) fn number(what: &str, s: &str) -> Result<u64, BadParam> {
     parse_u64(s).ok_or_else(|| {
-        ApiError::bad_request(format!(
+        BadParam(format!(
             "{what} {:?} is not a decimal number without sign or leading zeros that fits 64 bits",
             clip(s)
         ))
     })
 }
 
-/// The query string as `(name, value)` pairs, each name one of `allowed` and at most once.
-/// Values are taken as they are (no percent-decoding): every value we accept is a number or a
-/// plain word, so an escaped one is refused by its own parser.
-pub(super) fn query<'q>(
-    raw: Option<&'q str>,
-    allowed: &[&str],
-) -> Result<Vec<(&'q str, &'q str)>, ApiError> {
-    let mut out: Vec<(&str, &str)> = Vec::new();
-    for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-        if !allowed.contains(&name) {
-            return Err(ApiError::bad_request(format!(
-                "unknown query parameter {:?}; this endpoint takes {}",
-                clip(name),
-                allowed.join(", ")
-            )));
+/// How a query's values are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Values {
+    /// As they are: every value the API accepts is a number or a plain word, so an escaped
+    /// one is refused by its own parser.
+    Raw,
+    /// Percent-decoded, `+` a space, as an HTML form sends them (the pages' search box).
+    Form,
+}
+
+/// A query string as `(name, value)` pairs, each name one of the allowed ones and given at
+/// most once.
+#[derive(Debug, Default)]
+pub(crate) struct Query(Vec<(String, String)>);
+
+impl Query {
+    pub(crate) fn parse(
+        raw: Option<&str>,
+        allowed: &[&str],
+        values: Values,
+    ) -> Result<Query, BadParam> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (name, value) = match values {
+                Values::Raw => (name.to_owned(), value.to_owned()),
+                Values::Form => (form_decode(name)?, form_decode(value)?),
+            };
+            if !allowed.contains(&name.as_str()) {
+                return Err(BadParam(format!(
+                    "unknown query parameter {:?}; allowed here: {}",
+                    clip(&name),
+                    allowed.join(", ")
+                )));
+            }
+            if out.iter().any(|(n, _)| *n == name) {
+                return Err(BadParam(format!("query parameter {name} is given twice")));
+            }
+            out.push((name, value));
         }
-        if out.iter().any(|(n, _)| *n == name) {
-            return Err(ApiError::bad_request(format!(
-                "query parameter {name} is given twice"
-            )));
-        }
-        out.push((name, value));
+        Ok(Query(out))
     }
-    Ok(out)
+
+    /// The value of `name`, if given.
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The value of `name` as a strict decimal, if given.
+    pub(crate) fn number(&self, name: &str) -> Result<Option<u64>, BadParam> {
+        self.get(name).map(|v| number(name, v)).transpose()
+    }
+}
+
+/// Percent-decoding as forms encode (`+` is a space); the result must be UTF-8.
+fn form_decode(s: &str) -> Result<String, BadParam> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hex = s
+                    .get(i + 1..i + 3)
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                    .ok_or_else(|| BadParam("bad percent-encoding in the query".to_owned()))?;
+                out.push(hex);
+                i += 2;
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8(out).map_err(|_| BadParam("the query is not UTF-8".to_owned()))
 }
 
 /// The path parameters, or a 400 when they are not valid UTF-8 once percent-decoded.
@@ -57,11 +121,6 @@ pub(super) fn path<T>(extracted: Result<Path<T>, PathRejection>) -> Result<T, Ap
     extracted
         .map(|Path(t)| t)
         .map_err(|e| ApiError::bad_request(format!("invalid path: {}", e.body_text())))
-}
-
-/// The value of `name` in parsed query pairs.
-pub(super) fn get<'q>(pairs: &[(&'q str, &'q str)], name: &str) -> Option<&'q str> {
-    pairs.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 /// Whether the request's `Accept-Encoding` allows gzip (`gzip`, `x-gzip` or `*` with a
@@ -113,7 +172,6 @@ pub(super) fn is_encoded(headers: &HeaderMap) -> bool {
     })
 }
 
-/// At most 100 characters of untrusted input, to quote in an error message.
 /// A SHA-256 digest given as 64 hex digits (either case), as paths name artifacts.
 pub(crate) fn sha256_hex(s: &str) -> Option<[u8; 32]> {
     let mut out = [0u8; 32];
@@ -134,6 +192,7 @@ pub(crate) fn vkey_text(given: &str) -> String {
     }
 }
 
+/// At most 100 characters of untrusted input, to quote in an error message.
 pub(crate) fn clip(s: &str) -> &str {
     match s.char_indices().nth(100) {
         Some((at, _)) => &s[..at],
@@ -171,16 +230,46 @@ mod tests {
 
     #[test]
     fn queries_refuse_unknown_and_repeated_names() {
-        let q = query(Some("after=3&limit=10"), &["after", "limit"]).unwrap();
-        assert_eq!(get(&q, "after"), Some("3"));
-        assert_eq!(get(&q, "limit"), Some("10"));
-        assert!(query(Some("after=3&after=4"), &["after"]).is_err());
-        assert!(query(Some("before=3"), &["after"]).is_err());
-        assert!(query(None, &["after"]).unwrap().is_empty());
-        assert_eq!(
-            get(&query(Some("after"), &["after"]).unwrap(), "after"),
-            Some("")
-        );
+        for values in [Values::Raw, Values::Form] {
+            let query = |raw: Option<&str>, allowed: &[&str]| Query::parse(raw, allowed, values);
+            let q = query(Some("after=3&limit=10"), &["after", "limit"]).unwrap();
+            assert_eq!(q.get("after"), Some("3"));
+            assert_eq!(q.number("limit").unwrap(), Some(10));
+            assert!(query(Some("after=3&after=4"), &["after"]).is_err());
+            assert!(query(Some("before=3"), &["after"]).is_err());
+            assert_eq!(query(None, &["after"]).unwrap().get("after"), None);
+            assert_eq!(
+                query(Some("after"), &["after"]).unwrap().get("after"),
+                Some("")
+            );
+            assert!(
+                query(Some("after=01"), &["after"])
+                    .unwrap()
+                    .number("after")
+                    .is_err()
+            );
+        }
+    }
+
+    #[test]
+    fn form_values_are_decoded_and_raw_ones_are_not() {
+        let form = Query::parse(
+            Some("q=hello+1.0%2Fx&format=json"),
+            &["q", "format"],
+            Values::Form,
+        )
+        .unwrap();
+        assert_eq!(form.get("q"), Some("hello 1.0/x"));
+        assert_eq!(form.get("format"), Some("json"));
+        for bad in ["q=%zz", "q=%ff", "q=%4"] {
+            assert!(
+                Query::parse(Some(bad), &["q"], Values::Form).is_err(),
+                "{bad}"
+            );
+        }
+        let raw = Query::parse(Some("after=%37"), &["after"], Values::Raw).unwrap();
+        assert_eq!(raw.get("after"), Some("%37"));
+        assert!(raw.number("after").is_err());
     }
 
     #[test]

@@ -19,6 +19,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 
 use super::error::ApiError;
+use super::params::{Query, Values};
 use super::tiles::IMMUTABLE;
 use super::{AppState, blocking, params};
 use crate::error::Error;
@@ -30,11 +31,7 @@ pub(super) async fn inclusion(
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
     let index = params::number("entry index", &params::path(index)?)?;
-    let pairs = params::query(query.as_deref(), &["size"])?;
-    let size = match params::get(&pairs, "size") {
-        Some(s) => Some(params::number("size", s)?),
-        None => None,
-    };
+    let size = Query::parse(query.as_deref(), &["size"], Values::Raw)?.number("size")?;
     if let Some(size) = size {
         check_size(&state, size)?;
     }
@@ -50,14 +47,11 @@ pub(super) async fn consistency(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    let pairs = params::query(query.as_deref(), &["old", "new"])?;
-    let old = params::get(&pairs, "old")
+    let q = Query::parse(query.as_deref(), &["old", "new"], Values::Raw)?;
+    let old = q
+        .number("old")?
         .ok_or_else(|| ApiError::bad_request("the query needs old=<tree size>"))?;
-    let old = params::number("old", old)?;
-    let new = match params::get(&pairs, "new") {
-        Some(s) => Some(params::number("new", s)?),
-        None => None,
-    };
+    let new = q.number("new")?;
     let second = new.unwrap_or_else(|| state.ledger.head().size());
     check_size(&state, second)?;
     if old > second {

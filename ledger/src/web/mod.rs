@@ -77,7 +77,7 @@ pub(crate) async fn entry_negotiation(
     next: Next,
 ) -> Response {
     let query = request.uri().query().map(str::to_owned);
-    let format = match Query::parse(query.as_deref(), &["format"]) {
+    let format = match page_query(query.as_deref(), &["format"]) {
         Ok(q) => q.get("format").map(str::to_owned),
         Err(e) => return e.respond(Format::Json, &site),
     };
@@ -287,80 +287,24 @@ impl IntoResponse for WebError {
     }
 }
 
-/// A page's query string, percent-decoded (`+` is a space, as forms send it), with only the
-/// names the page takes and each at most once.
-#[derive(Debug, Default)]
-pub(crate) struct Query(Vec<(String, String)>);
+pub(crate) use crate::http::params::{BadParam, Query, Values, clip};
 
-impl Query {
-    pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> Result<Query, WebError> {
-        let mut out: Vec<(String, String)> = Vec::new();
-        for pair in raw.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-            let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let name = decode(name)?;
-            if !allowed.contains(&name.as_str()) {
-                return Err(WebError::bad_request(format!(
-                    "unknown query parameter {:?}; this page takes {}",
-                    clip(&name),
-                    allowed.join(", ")
-                )));
-            }
-            if out.iter().any(|(n, _)| *n == name) {
-                return Err(WebError::bad_request(format!(
-                    "query parameter {name} is given twice"
-                )));
-            }
-            out.push((name, decode(value)?));
-        }
-        Ok(Query(out))
-    }
-
-    pub(crate) fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    /// `after` as a strict decimal index, if given.
-    pub(crate) fn after(&self) -> Result<Option<u64>, WebError> {
-        self.get("after").map(|a| number("after", a)).transpose()
-    }
+/// The page's query, values form-decoded (the search box), or a 400.
+pub(crate) fn page_query(raw: Option<&str>, allowed: &[&str]) -> Result<Query, WebError> {
+    Ok(Query::parse(raw, allowed, Values::Form)?)
 }
 
 /// A decimal `u64` with one spelling (no sign, no leading zeros), or a 400 naming `what`.
 pub(crate) fn number(what: &str, s: &str) -> Result<u64, WebError> {
-    crate::http::params::parse_u64(s).ok_or_else(|| {
-        WebError::bad_request(format!(
-            "{what} {:?} is not a decimal number without sign or leading zeros",
-            clip(s)
-        ))
-    })
+    Ok(crate::http::params::number(what, s)?)
 }
 
-fn decode(s: &str) -> Result<String, WebError> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hex = s
-                    .get(i + 1..i + 3)
-                    .and_then(|h| u8::from_str_radix(h, 16).ok())
-                    .ok_or_else(|| WebError::bad_request("bad percent-encoding in the query"))?;
-                out.push(hex);
-                i += 2;
-            }
-            b => out.push(b),
-        }
-        i += 1;
+/// A bad parameter is a 400, worded as the API words it.
+impl From<BadParam> for WebError {
+    fn from(e: BadParam) -> WebError {
+        WebError::bad_request(e.0)
     }
-    String::from_utf8(out).map_err(|_| WebError::bad_request("the query is not UTF-8"))
 }
-
-pub(crate) use crate::http::params::clip;
 
 /// Runs a page's reads on the blocking pool and answers in `format`.
 pub(crate) async fn run(
@@ -373,25 +317,5 @@ pub(crate) async fn run(
         Ok(Ok(page)) => page.respond(format, &site),
         Ok(Err(e)) => e.respond(format, &site),
         Err(e) => WebError::internal(&format!("a page task failed: {e}")).respond(format, &site),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn queries_are_decoded_and_strict() {
-        let q = Query::parse(Some("q=hello+1.0%2Fx&format=json"), &["q", "format"]).unwrap();
-        assert_eq!(q.get("q"), Some("hello 1.0/x"));
-        assert_eq!(q.get("format"), Some("json"));
-        assert!(Query::parse(Some("q=a&q=b"), &["q"]).is_err());
-        assert!(Query::parse(Some("x=1"), &["q"]).is_err());
-        assert!(Query::parse(Some("q=%zz"), &["q"]).is_err());
-        assert!(Query::parse(Some("q=%ff"), &["q"]).is_err());
-        assert_eq!(number("after", "12").unwrap(), 12);
-        for bad in ["", "01", "-1", "1x", "99999999999999999999"] {
-            assert!(number("after", bad).is_err(), "{bad}");
-        }
     }
 }

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use reprove_verifier::merkle::leaf_hash;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{
-    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult, RevocationReason,
+    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult,
 };
 use reprove_verifier::signed::SignedEntry;
 use serde::Serialize;
@@ -278,8 +278,10 @@ impl Site {
                 direction: Direction::Forward,
             },
         )?;
-        let digest = d.sha256();
-        let blake3 = *blake3::hash(&d.bytes).as_bytes();
+        let digests = Digests {
+            sha256: d.sha256(),
+            blake3: Some(*blake3::hash(&d.bytes).as_bytes()),
+        };
         let mut revoked = Revocations::default();
         let mut attestations = Vec::new();
         for i in page.indices {
@@ -289,17 +291,10 @@ impl Site {
             };
             if let Ok(e) = &a.entry
                 && let EntryKind::Rebuild(rb) = e.kind()
-                && rb.predicate.release.log_index == index
-                && rb.predicate.release.digest.sha256 == digest
-                && rb
-                    .predicate
-                    .release
-                    .digest
-                    .blake3
-                    .is_none_or(|b| b == blake3)
+                && rb.predicate.release.names(index, &digests)
             {
                 let mut view = view;
-                view.counts = view.counts && same_digests(&r.subjects, &rb.subjects);
+                view.counts = view.counts && rb.covers(&r.subjects);
                 attestations.push(view);
             }
         }
@@ -385,14 +380,9 @@ impl Site {
         };
         let revoked = NoteVerifier::parse(&n.revoked_key).ok()?;
         let self_signed = d.signers.contains(&revoked);
-        let effective_index = n.effective_index.unwrap_or(d.index);
-        let (reason, effective_index) = match n.reason {
-            // A compromised key cannot vouch for its own revocation taking effect later than
-            // the notice: the thief could push it into the future.
-            RevocationReason::Compromised => ("compromised", effective_index.min(d.index)),
-            RevocationReason::Retired => ("retired", effective_index),
-            RevocationReason::Superseded => ("superseded", effective_index),
-        };
+        // The verifier's rule, so the page and `reprove verify` date a revocation alike.
+        let effective_index = n.effective_from(d.index);
+        let reason = n.reason.as_str();
         let mut effect = format!(
             "signatures by {} are not trusted from log index {effective_index} on",
             revoked.name()
@@ -539,21 +529,6 @@ impl Status {
             ..of_part
         }
     }
-}
-
-/// Whether two artifact lists name the same set of SHA-256 digests, with no blake3 the two
-/// disagree on.
-fn same_digests(a: &[Artifact], b: &[Artifact]) -> bool {
-    let set = |l: &[Artifact]| l.iter().map(|x| x.digest.sha256).collect::<BTreeSet<_>>();
-    let blake3_agrees = a.iter().all(|x| {
-        b.iter()
-            .filter(|y| y.digest.sha256 == x.digest.sha256)
-            .all(|y| match (x.digest.blake3, y.digest.blake3) {
-                (Some(p), Some(q)) => p == q,
-                _ => true,
-            })
-    });
-    set(a) == set(b) && blake3_agrees
 }
 
 fn hex_of(d: &Digests) -> String {

@@ -19,7 +19,7 @@ use super::html::{Html, html, segment};
 use super::model::{Decoded, ReleaseView, Revocations, Site};
 use super::render;
 use super::stats::COUNT_CAP;
-use super::{Format, Page, Query, WebError, clip, number, run};
+use super::{Format, Page, Query, WebError, clip, number, page_query, run};
 use crate::index::IndexKey;
 
 /// How many rows a list page shows.
@@ -43,7 +43,7 @@ fn prelude(
     } else {
         Format::Json
     };
-    let q = Query::parse(query, allowed).map_err(|e| Box::new(e.respond(fallback, site)))?;
+    let q = page_query(query, allowed).map_err(|e| Box::new(e.respond(fallback, site)))?;
     let format = Format::of(&q, headers).map_err(|e| Box::new(e.respond(fallback, site)))?;
     Ok((q, format))
 }
@@ -174,7 +174,7 @@ pub(super) async fn releases(
     headers: HeaderMap,
 ) -> Response {
     let (q, format) = prelude!(site, query, headers, &["format", "after", "project"]);
-    let after = match q.after() {
+    let after = match q.number("after").map_err(WebError::from) {
         Ok(a) => a,
         Err(e) => return e.respond(format, &site),
     };
@@ -345,7 +345,7 @@ pub(super) async fn artifact(
     headers: HeaderMap,
 ) -> Response {
     let (q, format) = prelude!(site, query, headers, &["format", "after"]);
-    let after = match q.after() {
+    let after = match q.number("after").map_err(WebError::from) {
         Ok(a) => a,
         Err(e) => return e.respond(format, &site),
     };
@@ -645,7 +645,7 @@ pub(super) async fn revocations(
     headers: HeaderMap,
 ) -> Response {
     let (q, format) = prelude!(site, query, headers, &["format", "after"]);
-    let after = match q.after() {
+    let after = match q.number("after").map_err(WebError::from) {
         Ok(a) => a,
         Err(e) => return e.respond(format, &site),
     };

@@ -64,25 +64,18 @@ impl Notice<'_> {
     }
 }
 
-/// Every revocation notice among `entries`, in log order. A `compromised` notice cannot take
-/// effect after its own index (a compromise is not scheduled).
+/// Every revocation notice among `entries`, in log order, each effective from
+/// [`RevocationNotice::effective_from`](crate::predicates::RevocationNotice::effective_from).
 fn notices(entries: &[LoggedEntry]) -> Vec<Notice<'_>> {
     let mut notices: Vec<Notice> = entries
         .iter()
         .filter_map(|e| match e.entry.kind() {
-            EntryKind::Revocation(n) => {
-                let mut effective = n.effective_index.unwrap_or(e.index);
-                if n.reason == RevocationReason::Compromised {
-                    effective = effective.min(e.index);
-                }
-                Some(Notice {
-                    e,
-                    n,
-                    revoked: canonical_vkey(&n.revoked_key)
-                        .unwrap_or_else(|| n.revoked_key.clone()),
-                    effective,
-                })
-            }
+            EntryKind::Revocation(n) => Some(Notice {
+                e,
+                n,
+                revoked: canonical_vkey(&n.revoked_key).unwrap_or_else(|| n.revoked_key.clone()),
+                effective: n.effective_from(e.index),
+            }),
             _ => None,
         })
         .collect();
@@ -259,12 +252,4 @@ fn apply(
 /// A vkey in its one canonical spelling, so keys compare as strings.
 pub(super) fn canonical_vkey(vkey: &str) -> Option<String> {
     NoteVerifier::parse(vkey).ok().map(|k| k.to_string())
-}
-
-pub(super) fn reason_str(r: RevocationReason) -> &'static str {
-    match r {
-        RevocationReason::Compromised => "compromised",
-        RevocationReason::Retired => "retired",
-        RevocationReason::Superseded => "superseded",
-    }
 }

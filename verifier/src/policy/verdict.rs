@@ -1,6 +1,6 @@
 //! Step 3: the verdict (see the module docs of `policy`).
 
-use super::revocation::{KeyStanding, key_standing, reason_str};
+use super::revocation::{KeyStanding, key_standing};
 use super::*;
 
 /// The outcome of applying a policy to the verified entries about one artifact digest.
@@ -127,7 +127,7 @@ impl fmt::Display for Reason {
             } => write!(
                 f,
                 "key revoked ({}) by the notice at index {notice_index}, effective from index {effective_index}",
-                reason_str(*reason)
+                reason.as_str()
             ),
             Reason::ReplacementNotYetValid { notice_index } => write!(
                 f,
@@ -191,8 +191,7 @@ fn bound_release(
     let Some(digest) = logged.digest() else {
         return Err(unbound("is not a release manifest"));
     };
-    if digest.sha256 != r.digest.sha256 || r.digest.blake3.is_some_and(|b| digest.blake3 != Some(b))
-    {
+    if !r.names(logged.index, digest) {
         return Err(unbound(
             "has another entry digest than the attestation gives",
         ));

@@ -87,6 +87,16 @@ pub struct ReleaseRef {
     pub digest: Digests,
 }
 
+impl ReleaseRef {
+    /// Whether this names the logged entry at `index` whose bytes have `digest`: the same
+    /// index and SHA-256, and the same BLAKE3 when this gives one.
+    pub fn names(&self, index: u64, digest: &Digests) -> bool {
+        self.log_index == index
+            && self.digest.sha256 == digest.sha256
+            && self.digest.blake3.is_none_or(|b| digest.blake3 == Some(b))
+    }
+}
+
 /// The outcome of a rebuild.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -174,6 +184,14 @@ impl RebuildAttestation {
         check_ident("release.name", &p.release.name)?;
         check_ident("release.version", &p.release.version)?;
         check_artifacts_named(&p.rebuilt, "rebuilt artifact name")?;
+        self.check_result()?;
+        p.check_descriptive_fields()?;
+        check_variations(&p.variations)
+    }
+
+    /// `result`, `rebuilt` and `diff_report` agree (the rules of [`Self::validate`]).
+    fn check_result(&self) -> Result<(), PredicateError> {
+        let p = &self.predicate;
         let rebuilt: BTreeMap<&str, &Digests> = p
             .rebuilt
             .iter()
@@ -212,43 +230,26 @@ impl RebuildAttestation {
             }
         }
         match (p.result, &p.diff_report) {
-            (RebuildResult::Mismatch, None) => return Err(PredicateError::MissingDiffReport),
-            (RebuildResult::Mismatch, Some(_)) | (_, None) => {}
-            (result, Some(_)) => return Err(PredicateError::UnexpectedDiffReport { result }),
+            (RebuildResult::Mismatch, None) => Err(PredicateError::MissingDiffReport),
+            (RebuildResult::Mismatch, Some(_)) | (_, None) => Ok(()),
+            (result, Some(_)) => Err(PredicateError::UnexpectedDiffReport { result }),
         }
-        if let Some(details) = &p.sandbox.details {
-            check_text("sandbox.details", details)?;
-        }
-        check_uri("builder.id", &p.builder.id)?;
-        check_ident("builder.version", &p.builder.version)?;
-        check_timestamp("started_on", &p.started_on)?;
-        check_timestamp("finished_on", &p.finished_on)?;
-        if let Some(id) = &p.invocation_id {
-            check_uri("invocation_id", id)?;
-        }
-        if let Some(detail) = &p.detail {
-            check_text("detail", detail)?;
-        }
-        let mut seen = BTreeSet::new();
-        for v in &p.variations {
-            let ok = v.len() <= 64
-                && v.bytes()
-                    .next()
-                    .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-                && v.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-'
-                });
-            if !ok {
-                return Err(PredicateError::InvalidVariation { name: v.clone() });
-            }
-            if !seen.insert(v.as_str()) {
-                return Err(PredicateError::Duplicate {
-                    field: "variation",
-                    value: v.clone(),
-                });
-            }
-        }
-        Ok(())
+    }
+
+    /// Whether this attestation is about exactly the artifacts `release` publishes: the same
+    /// set of SHA-256 digests, and no BLAKE3 on which the two disagree.
+    pub fn covers(&self, release: &[Artifact]) -> bool {
+        let set = |l: &[Artifact]| l.iter().map(|x| x.digest.sha256).collect::<BTreeSet<_>>();
+        let blake3_agrees = self.subjects.iter().all(|x| {
+            release
+                .iter()
+                .filter(|y| y.digest.sha256 == x.digest.sha256)
+                .all(|y| match (x.digest.blake3, y.digest.blake3) {
+                    (Some(p), Some(q)) => p == q,
+                    _ => true,
+                })
+        });
+        set(&self.subjects) == set(release) && blake3_agrees
     }
 
     /// The rebuild as an in-toto Statement with a SLSA Provenance v1 predicate
@@ -272,7 +273,50 @@ impl RebuildAttestation {
     }
 }
 
+/// Variation names: lowercase ASCII letters, digits, `_` and `-`, starting with a letter or
+/// digit, at most 64 bytes, each at most once.
+fn check_variations(variations: &[String]) -> Result<(), PredicateError> {
+    let mut seen = BTreeSet::new();
+    for v in variations {
+        let ok = v.len() <= 64
+            && v.bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && v.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !ok {
+            return Err(PredicateError::InvalidVariation { name: v.clone() });
+        }
+        if !seen.insert(v.as_str()) {
+            return Err(PredicateError::Duplicate {
+                field: "variation",
+                value: v.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
 impl RebuildPredicate {
+    /// The fields that describe the build rather than its outcome: sandbox details, builder,
+    /// times, invocation ID and detail text.
+    fn check_descriptive_fields(&self) -> Result<(), PredicateError> {
+        if let Some(details) = &self.sandbox.details {
+            check_text("sandbox.details", details)?;
+        }
+        check_uri("builder.id", &self.builder.id)?;
+        check_ident("builder.version", &self.builder.version)?;
+        check_timestamp("started_on", &self.started_on)?;
+        check_timestamp("finished_on", &self.finished_on)?;
+        if let Some(id) = &self.invocation_id {
+            check_uri("invocation_id", id)?;
+        }
+        if let Some(detail) = &self.detail {
+            check_text("detail", detail)?;
+        }
+        Ok(())
+    }
+
     /// This rebuild as a SLSA Provenance v1 predicate (`https://slsa.dev/provenance/v1`):
     ///
     /// - `buildDefinition.buildType`: [`REBUILD_BUILD_TYPE`];

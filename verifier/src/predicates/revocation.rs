@@ -1,13 +1,12 @@
 //! Revocation notices: `https://reprove.dev/revocation/v1`, and the private check of verifier
 //! key strings.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 
 use super::checks::check_text;
 use super::{Artifact, Digests, PredicateError, VkeyProblem};
+use crate::note::{KeyType, NoteError, NoteVerifier};
 
 /// A revocation notice ([`REVOCATION_PREDICATE_TYPE`](super::REVOCATION_PREDICATE_TYPE)):
 /// from `effective_index` on, signatures by `revoked_key` are not trusted.
@@ -43,7 +42,30 @@ pub enum RevocationReason {
     Superseded,
 }
 
+impl RevocationReason {
+    /// The reason as the predicate spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RevocationReason::Compromised => "compromised",
+            RevocationReason::Retired => "retired",
+            RevocationReason::Superseded => "superseded",
+        }
+    }
+}
+
 impl RevocationNotice {
+    /// The first log index from which the notice, logged at `notice_index`, takes its key's
+    /// trust away: `effective_index`, or the notice's own index when absent. A `compromised`
+    /// notice never takes effect after its own index: a compromise is not scheduled, and the
+    /// thief holding the key could push it into the future.
+    pub fn effective_from(&self, notice_index: u64) -> u64 {
+        let effective = self.effective_index.unwrap_or(notice_index);
+        match self.reason {
+            RevocationReason::Compromised => effective.min(notice_index),
+            RevocationReason::Retired | RevocationReason::Superseded => effective,
+        }
+    }
+
     /// Checks the key strings, the replacement rules and the comment.
     pub fn validate(&self) -> Result<(), PredicateError> {
         let revoked =
@@ -57,7 +79,7 @@ impl RevocationNotice {
                     field: "replacement",
                     problem,
                 })?;
-                if replacement.material == revoked.material {
+                if replacement.public_key() == revoked.public_key() {
                     return Err(PredicateError::ReplacementIsRevokedKey);
                 }
             }
@@ -80,56 +102,27 @@ impl RevocationNotice {
             field: "revoked_key",
             problem,
         })?;
+        let mut material = [0x01u8; 33];
+        material[1..].copy_from_slice(&key.public_key());
         Ok(Artifact {
-            name: key.name.to_owned(),
-            digest: Digests::sha256(Sha256::digest(key.material).into()),
+            name: key.name().to_owned(),
+            digest: Digests::sha256(Sha256::digest(material).into()),
         })
     }
 }
 
-/// The parts of a verifier key string this module needs.
-pub(super) struct Vkey<'a> {
-    pub(super) name: &'a str,
-    /// `0x01 || public key`, as the third field decodes.
-    pub(super) material: [u8; 33],
-}
-
-/// Checks `<name>+<8 lowercase hex>+<base64(0x01 || Ed25519 public key)>` completely.
-pub(super) fn parse_vkey(s: &str) -> Result<Vkey<'_>, VkeyProblem> {
-    let mut parts = s.splitn(3, '+');
-    let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(VkeyProblem::Shape);
-    };
-    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(VkeyProblem::Name);
-    }
-    let mut id_bytes = [0u8; 4];
-    if id.len() != 8
-        || !id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        || hex::decode_to_slice(id, &mut id_bytes).is_err()
-    {
-        return Err(VkeyProblem::KeyIdFormat);
-    }
-    let decoded = STANDARD.decode(key).map_err(|_| VkeyProblem::Base64)?;
-    let material: [u8; 33] = decoded
-        .try_into()
-        .map_err(|v: Vec<u8>| VkeyProblem::Length { len: v.len() })?;
-    if material[0] != 0x01 {
-        return Err(VkeyProblem::KeyType { byte: material[0] });
-    }
-    let mut public = [0u8; 32];
-    public.copy_from_slice(&material[1..]);
-    if ed25519_dalek::VerifyingKey::from_bytes(&public).is_err() {
-        return Err(VkeyProblem::NotAPoint);
-    }
-    let mut h = Sha256::new();
-    h.update(name.as_bytes());
-    h.update(b"\n");
-    h.update(material);
-    if h.finalize()[..4] != id_bytes {
-        return Err(VkeyProblem::KeyIdMismatch);
-    }
-    Ok(Vkey { name, material })
+/// A verifier key string as an entry may name one: parsed by the one vkey parser
+/// ([`NoteVerifier::parse_of_type`]), Ed25519 only, with the problem named as the
+/// predicates' errors name it.
+pub(super) fn parse_vkey(s: &str) -> Result<NoteVerifier, VkeyProblem> {
+    NoteVerifier::parse_of_type(s, KeyType::Ed25519).map_err(|e| match e {
+        NoteError::MalformedVerifierKey => VkeyProblem::Shape,
+        NoteError::InvalidKeyName { .. } => VkeyProblem::Name,
+        NoteError::InvalidKeyId { .. } => VkeyProblem::KeyIdFormat,
+        NoteError::InvalidKeyEncoding => VkeyProblem::Base64,
+        NoteError::UnsupportedKeyType { type_byte } => VkeyProblem::KeyType { byte: type_byte },
+        NoteError::WrongKeyLength { len, .. } => VkeyProblem::Length { len },
+        NoteError::KeyIdMismatch { .. } => VkeyProblem::KeyIdMismatch,
+        _ => VkeyProblem::NotAPoint,
+    })
 }

@@ -217,7 +217,7 @@ fn json_field_names_are_stable() {
 fn known_vkey_vector_is_accepted() {
     let k = parse_vkey("example.com/foo+530d903a+AekyeRrm56hApGFkyQR4ZCbV54Id2LKaANYcrnKv3U2k")
         .unwrap();
-    assert_eq!(k.name, "example.com/foo");
+    assert_eq!(k.name(), "example.com/foo");
     assert!(
         parse_vkey("PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW").is_ok()
     );
