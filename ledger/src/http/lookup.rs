@@ -168,8 +168,10 @@ fn scoped(signer: &str, key: IndexKey) -> Result<IndexKey, ApiError> {
 fn page_request(query: Option<&str>) -> Result<(PageRequest, Option<String>), ApiError> {
     let q = Query::parse(query, &["after", "limit", "order", "signer"], Values::Raw)?;
     let signer = q.get("signer").map(str::to_owned);
-    let mut page = PageRequest::default();
-    page.cursor = q.number("after")?;
+    let mut page = PageRequest {
+        cursor: q.number("after")?,
+        ..PageRequest::default()
+    };
     if let Some(limit) = q.number("limit")? {
         if limit == 0 {
             return Err(ApiError::bad_request("limit must be at least 1"));
