@@ -20,6 +20,10 @@
 //! change. Lists are newest first, paginated with `?after=<index>` (the `next` of the
 //! previous page).
 //!
+//! Files: `pages.rs` the handlers; `views.rs` page views, each one value serialised for the
+//! JSON twin and rendered for HTML; `model.rs` entries decoded for pages; `stats.rs` counts
+//! and a rebuilder's record; `render.rs` shared HTML fragments; `html.rs` escaping.
+//!
 //! Every interpolation goes through [`html::Html`], and the pages carry a
 //! `Content-Security-Policy` that forbids scripts: an entry cannot inject markup.
 
@@ -28,6 +32,7 @@ mod model;
 mod pages;
 mod render;
 mod stats;
+mod views;
 
 use std::sync::Arc;
 

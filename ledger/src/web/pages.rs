@@ -8,9 +8,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use reprove_verifier::merkle::verify_inclusion;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::EntryKind;
 use serde_json::json;
@@ -19,6 +16,7 @@ use super::html::{Html, html, segment};
 use super::model::{Decoded, ReleaseView, Revocations, Site};
 use super::render;
 use super::stats::COUNT_CAP;
+use super::views::{EntryPage, RebuilderPage};
 use super::{Format, Page, Query, WebError, clip, number, page_query, run};
 use crate::index::IndexKey;
 
@@ -389,95 +387,8 @@ pub(super) async fn entry(site: Arc<Site>, index: String, format: Format) -> Res
     run(site, format, move |site| {
         let index = number("entry index", &index)?;
         let d = site.decoded(index)?;
-        let inclusion = site.ledger.prove(index, None)?;
-        let checkpoint = &inclusion.checkpoint;
-        let proof_ok = verify_inclusion(
-            &d.leaf_hash,
-            index,
-            checkpoint.size(),
-            &inclusion.proof,
-            &checkpoint.root(),
-        )
-        .is_ok();
-        let proof: Vec<String> = inclusion.proof.iter().map(|h| STANDARD.encode(h)).collect();
-        let statement: serde_json::Value = match &d.entry {
-            Ok(e) => serde_json::from_slice(&e.encode()).unwrap_or_default(),
-            Err(_) => serde_json::Value::Null,
-        };
         let (_, summary_row) = summary(site, &d)?;
-        let signers: Vec<_> = d.signers.iter().map(super::model::SignerView::of).collect();
-        let signature = if d.signers.is_empty() {
-            "no signature verifies under the key its keyid names".to_owned()
-        } else if d.bad_signatures > 0 {
-            format!(
-                "{} signature(s) verify; {} do not",
-                d.signers.len(),
-                d.bad_signatures
-            )
-        } else {
-            "every signature verifies under the key its keyid names".to_owned()
-        };
-        let note = String::from_utf8_lossy(checkpoint.note()).into_owned();
-        let json = json!({
-            "index": index,
-            "kind": d.kind(),
-            "size": d.bytes.len(),
-            "leaf_hash": hex::encode(d.leaf_hash),
-            "sha256": hex::encode(d.sha256()),
-            "signers": signers,
-            "signature_check": signature,
-            "error": d.entry.as_ref().err(),
-            "statement": statement,
-            "inclusion": {
-                "tree_size": checkpoint.size(),
-                "root_hash": hex::encode(checkpoint.root()),
-                "proof": proof,
-                "verifies": proof_ok,
-                "checkpoint": note,
-            },
-            "raw": format!("/entry/{index}?format=raw"),
-        });
-        let pretty = serde_json::to_string_pretty(&statement).unwrap_or_default();
-        let proof_lines: Html = proof
-            .iter()
-            .map(|p| html!("<div><code class=\"d\">{}</code></div>", p))
-            .collect();
-        let proof_label = if proof_ok {
-            html!("<span class=\"s ok\">✓ verifies against the checkpoint</span>")
-        } else {
-            html!("<span class=\"s bad\">✗ does not verify</span>")
-        };
-        let body = html!(
-            "<h1>Entry #{}</h1><div class=\"wrap\"><table><tbody>{}</tbody></table></div>\
-<dl><dt>Kind</dt><dd>{}</dd><dt>Signed by</dt><dd>{}</dd><dt>Signatures</dt><dd>{}</dd>\
-<dt>Leaf hash</dt><dd>{}</dd><dt>SHA-256 of the entry</dt><dd>{}</dd><dt>Size</dt><dd>{} bytes</dd>\
-<dt>Raw envelope</dt><dd><a href=\"/entry/{}?format=raw\" download=\"entry-{}.json\">download</a> · \
-<a href=\"/proof/{}\">tlog-proof</a></dd></dl>\
-<h2>Inclusion proof</h2><p>{} Tree size {}, root {}</p>{}<pre>{}</pre>\
-<h2>Statement</h2><pre>{}</pre>",
-            index,
-            summary_row,
-            d.kind(),
-            render::signers(&signers),
-            Html::text(&signature),
-            render::digest(&hex::encode(d.leaf_hash)),
-            render::digest(&hex::encode(d.sha256())),
-            d.bytes.len(),
-            index,
-            index,
-            index,
-            proof_label,
-            checkpoint.size(),
-            render::digest(&hex::encode(checkpoint.root())),
-            proof_lines,
-            note,
-            pretty
-        );
-        Ok(Page {
-            title: format!("Entry {index}"),
-            json,
-            body,
-        })
+        Ok(Page::of(&EntryPage::read(site, &d, summary_row)?))
     })
     .await
 }
@@ -580,8 +491,8 @@ pub(super) async fn rebuilder(
         };
         let verifier = NoteVerifier::parse(&vkey)
             .map_err(|_| WebError::internal("a stored rebuilder key does not parse"))?;
-        let view = site.rebuilder(&verifier)?;
-        if view.attestations.count == 0 {
+        let rebuilder = site.rebuilder(&verifier)?;
+        if rebuilder.attestations.count == 0 {
             return Err(WebError::not_found(format!(
                 "no rebuild attestation in this log is signed by {}",
                 clip(&vkey)
@@ -589,51 +500,16 @@ pub(super) async fn rebuilder(
         }
         let (latest, _) = site.page(&IndexKey::Rebuilder(vkey.clone()), None, 20)?;
         let mut revoked = Revocations::default();
-        let mut rows = Vec::new();
+        let mut latest_attestations = Vec::new();
         for i in latest {
             if let Some(a) = site.attestation(&*site.decoded(i)?, &mut revoked)? {
-                rows.push(a);
+                latest_attestations.push(a);
             }
         }
-        let results: Html = view
-            .recent_results
-            .iter()
-            .map(|(r, n)| html!("{} × {} ", render::result(r), *n))
-            .collect();
-        let agreement = match view.agreement_percent {
-            Some(p) => html!("<b>{}%</b> ({} of {} comparisons)", p, view.agreed, view.compared),
-            None => html!("<span class=\"muted\">no other rebuilder attested the same releases</span>"),
-        };
-        let status = if view.revoked {
-            html!("<span class=\"s bad\">revoked by its own notice</span>")
-        } else if view.revocations.is_empty() {
-            html!("<span class=\"s ok\">not revoked</span>")
-        } else {
-            html!("<span class=\"s wait\">notices by other keys (policy decides)</span>")
-        };
-        let title = format!("Rebuilder {}", view.key.name);
-        let json = json!({"rebuilder": view, "latest_attestations": rows});
-        let body = html!(
-            "<h1>{}</h1><dl><dt>Key</dt><dd><code class=\"d\">{}</code></dd><dt>Key ID</dt><dd>{}</dd>\
-<dt>Attestations</dt><dd>{}</dd><dt>Latest results</dt><dd>{}</dd><dt>Mismatches reported</dt><dd>{} (of the latest {})</dd>\
-<dt>Agreement</dt><dd>{}</dd><dt>Revocation</dt><dd>{}</dd></dl>\
-<p class=\"note\">Agreement: over this key's latest {} attestations, how often another key's \
-<code>reproduced</code> or <code>mismatch</code> attestation of the same release says the same.</p>\
-<h2>Revocation notices</h2>{}<h2>Latest attestations</h2>{}",
-            title,
-            view.key.vkey,
-            render::digest(&view.key.key_id),
-            view.attestations.label(),
-            results,
-            view.mismatches_reported,
-            super::stats::AGREEMENT_WINDOW,
-            agreement,
-            status,
-            super::stats::AGREEMENT_WINDOW,
-            render::revocations(&view.revocations),
-            render::attestations(&rows, true)
-        );
-        Ok(Page { title, json, body })
+        Ok(Page::of(&RebuilderPage {
+            rebuilder,
+            latest_attestations,
+        }))
     })
     .await
 }
