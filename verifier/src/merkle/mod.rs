@@ -247,6 +247,38 @@ pub fn verify_consistency(
     if second < first {
         return Err(ProofError::SizeDecreased { first, second });
     }
+    if first == second || first == 0 {
+        return verify_trivial_consistency(first, second, proof, root1, root2);
+    }
+    let want = consistency_proof_len(first, second);
+    if proof.len() != want {
+        return Err(ProofError::WrongProofLength {
+            got: proof.len(),
+            want,
+        });
+    }
+    let (fr, sr, complete) =
+        consistency_roots(first, second, proof, root1).ok_or(ProofError::WrongProofLength {
+            got: proof.len(),
+            want,
+        })?;
+    if complete && fr == *root1 && sr == *root2 {
+        Ok(())
+    } else {
+        Err(ProofError::RootMismatch)
+    }
+}
+
+/// The cases with nothing to prove: equal sizes (empty proof, equal roots) and `first == 0`
+/// (the empty tree is a prefix of every tree; empty proof). A size-0 root must be the
+/// empty-tree root.
+fn verify_trivial_consistency(
+    first: u64,
+    second: u64,
+    proof: &[Hash],
+    root1: &Hash,
+    root2: &Hash,
+) -> Result<(), ProofError> {
     if first == second {
         if !proof.is_empty() {
             return Err(ProofError::WrongProofLength {
@@ -263,23 +295,25 @@ pub fn verify_consistency(
             Err(ProofError::EqualSizesDifferentRoots)
         };
     }
-    if first == 0 {
-        if *root1 != empty_root() {
-            return Err(ProofError::NotEmptyTreeRoot);
-        }
-        return if proof.is_empty() {
-            Ok(())
-        } else {
-            Err(ProofError::NonEmptyProofFromEmptyTree)
-        };
+    if *root1 != empty_root() {
+        return Err(ProofError::NotEmptyTreeRoot);
     }
-    let want = consistency_proof_len(first, second);
-    if proof.len() != want {
-        return Err(ProofError::WrongProofLength {
-            got: proof.len(),
-            want,
-        });
+    if proof.is_empty() {
+        Ok(())
+    } else {
+        Err(ProofError::NonEmptyProofFromEmptyTree)
     }
+}
+
+/// The roots of the trees of sizes `first` and `second` that a consistency proof of the right
+/// length implies (`0 < first < second`), and whether the proof reached the second tree's
+/// root; `None` when it runs past it (RFC 9162 §2.1.4.2's algorithm).
+fn consistency_roots(
+    first: u64,
+    second: u64,
+    proof: &[Hash],
+    root1: &Hash,
+) -> Option<(Hash, Hash, bool)> {
     // When `first` is a power of two its root is a node of the second tree and is the seed;
     // otherwise the proof starts with the seed.
     let (start, rest): (Hash, &[Hash]) = if first.is_power_of_two() {
@@ -295,10 +329,7 @@ pub fn verify_consistency(
     let (mut fr, mut sr) = (start, start);
     for c in rest {
         if s == 0 {
-            return Err(ProofError::WrongProofLength {
-                got: proof.len(),
-                want,
-            });
+            return None;
         }
         if f & 1 == 1 || f == s {
             fr = node_hash(c, &fr);
@@ -313,11 +344,7 @@ pub fn verify_consistency(
         f >>= 1;
         s >>= 1;
     }
-    if s == 0 && fr == *root1 && sr == *root2 {
-        Ok(())
-    } else {
-        Err(ProofError::RootMismatch)
-    }
+    Some((fr, sr, s == 0))
 }
 
 #[cfg(test)]
