@@ -115,16 +115,9 @@ pub fn ledger_url(given: Option<&str>, policy: &Policy) -> anyhow::Result<String
 /// Parses `sha256:<64 hex>` (or bare 64 hex).
 pub fn parse_digest(s: &str) -> anyhow::Result<[u8; 32]> {
     let hex_part = s.strip_prefix("sha256:").unwrap_or(s);
-    let mut out = [0u8; 32];
-    if hex_part.len() != 64
-        || !hex_part
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        || hex::decode_to_slice(hex_part, &mut out).is_err()
-    {
-        anyhow::bail!("{s:?} is not a digest: expected sha256:<64 lowercase hex digits>");
-    }
-    Ok(out)
+    reprove_verifier::statement::parse_hex32(hex_part).ok_or_else(|| {
+        anyhow::anyhow!("{s:?} is not a digest: expected sha256:<64 lowercase hex digits>")
+    })
 }
 
 /// The time now, in POSIX seconds (what witness timestamps are compared with).

@@ -459,8 +459,7 @@ fn verify(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
         .as_str()
         .unwrap_or_default();
     let digest = digest.strip_prefix("sha256:").unwrap_or(digest);
-    let mut sha256 = [0u8; 32];
-    hex::decode_to_slice(digest, &mut sha256)
+    let sha256 = reprove_verifier::statement::parse_hex32(digest)
         .with_context(|| format!("the mismatch names no diff report: {report}"))?;
     let diff = LogClient::new(&w.url, ClientOptions::default())?
         .get_blob(&sha256)

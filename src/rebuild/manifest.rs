@@ -41,6 +41,7 @@ use reprove_verifier::predicates::{
     Artifact, Digests, Entry, EntryKind, Environment, Recipe, ReleaseManifest, ReleasePredicate,
     Source,
 };
+use reprove_verifier::statement::parse_hex32;
 use serde::Deserialize;
 
 use super::fetch;
@@ -338,15 +339,6 @@ impl Loaded {
         }
         Ok((uri, both(&got)))
     }
-}
-
-/// 64 lowercase hex characters as 32 bytes.
-fn parse_hex32(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    let lower = s
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    (lower && s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
 }
 
 fn both(d: &FileDigests) -> Digests {

@@ -309,8 +309,10 @@ impl Statement {
     }
 }
 
-/// Parses 64 lowercase hex characters.
-pub(crate) fn parse_hex32(s: &str) -> Option<[u8; 32]> {
+/// A 32-byte digest (SHA-256 or BLAKE3) as every reprove format spells it: exactly 64
+/// lowercase hex digits. The one parser of that spelling; where a URL tolerates uppercase,
+/// the caller lowercases first.
+pub fn parse_hex32(s: &str) -> Option<[u8; 32]> {
     if s.len() != 64
         || !s
             .bytes()

@@ -23,8 +23,8 @@ use std::convert::Infallible;
 use std::fmt::{self, Write};
 
 use crate::merkle::{
-    GenerateError, Hash, HashReader, NodeId, compact_range, empty_root, leaf_hashes, node_hash,
-    node_inclusion_proof, root_from_inclusion,
+    GenerateError, Hash, HashReader, NodeId, compact_range, leaf_hashes, node_inclusion_proof,
+    perfect_root, root_from_inclusion,
 };
 
 /// Levels of the Merkle tree per tile level.
@@ -727,18 +727,6 @@ fn check_width(width: u16) -> Result<(), TileError> {
         Ok(())
     } else {
         Err(TileError::InvalidWidth { width })
-    }
-}
-
-/// The root of a perfect subtree from its `2^k` bottom hashes (at most 128 here).
-fn perfect_root(hashes: &[Hash]) -> Hash {
-    match hashes {
-        [] => empty_root(),
-        [h] => *h,
-        _ => {
-            let (left, right) = hashes.split_at(hashes.len() / 2);
-            node_hash(&perfect_root(left), &perfect_root(right))
-        }
     }
 }
 

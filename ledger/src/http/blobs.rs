@@ -349,18 +349,12 @@ pub(super) async fn get(
 
 /// A digest path segment: exactly 64 lowercase hex digits.
 fn parse_digest(s: &str) -> Result<[u8; 32], ApiError> {
-    let bad = || {
+    reprove_verifier::statement::parse_hex32(s).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{:?} is not a sha256 digest (64 lowercase hex digits)",
             params::clip(s)
         ))
-    };
-    if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
-        return Err(bad());
-    }
-    let mut out = [0u8; 32];
-    hex::decode_to_slice(s, &mut out).map_err(|_| bad())?;
-    Ok(out)
+    })
 }
 
 /// Every check that needs only the headers (see the module docs); the declared size.

@@ -174,8 +174,9 @@ pub(super) fn is_encoded(headers: &HeaderMap) -> bool {
 
 /// A SHA-256 digest given as 64 hex digits (either case), as paths name artifacts.
 pub(crate) fn sha256_hex(s: &str) -> Option<[u8; 32]> {
-    let mut out = [0u8; 32];
-    (s.len() == 64 && hex::decode_to_slice(s, &mut out).is_ok()).then_some(out)
+    (s.len() == 64)
+        .then(|| reprove_verifier::statement::parse_hex32(&s.to_ascii_lowercase()))
+        .flatten()
 }
 
 /// The text of a key named in a path by its vkey, as it is or hex-encoded: a vkey always

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use reprove_verifier::checkpoint::VerifiedCheckpoint;
 use reprove_verifier::dsse::Envelope;
-use reprove_verifier::merkle::{Hash, RightEdge, node_hash};
+use reprove_verifier::merkle::{Hash, RightEdge, perfect_root};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{BundleId, EntryBundle, TILE_WIDTH, Tile, TileId, tree_tiles};
 
@@ -328,22 +328,6 @@ fn fetch_all(
             })
             .collect()
     })
-}
-
-/// The root of a perfect tree over `hashes` (a power of two of them).
-fn perfect_root(hashes: &[Hash]) -> Hash {
-    let mut level = hashes.to_vec();
-    while level.len() > 1 {
-        level = level
-            .chunks(2)
-            .map(|p| match p {
-                [l, r] => node_hash(l, r),
-                [one] => *one,
-                _ => unreachable!("chunks(2) yields one or two"),
-            })
-            .collect();
-    }
-    level.first().copied().unwrap_or([0; 32])
 }
 
 #[cfg(test)]

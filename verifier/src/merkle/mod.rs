@@ -222,6 +222,19 @@ pub fn root_from_inclusion(
     Ok(r)
 }
 
+/// The root of a perfect subtree from its `2^k` bottom hashes (a tile's, an auditor's level
+/// of 256): the node `2^k` leaves up. Empty: the empty-tree root.
+pub fn perfect_root(hashes: &[Hash]) -> Hash {
+    match hashes {
+        [] => empty_root(),
+        [h] => *h,
+        _ => {
+            let (left, right) = hashes.split_at(hashes.len() / 2);
+            node_hash(&perfect_root(left), &perfect_root(right))
+        }
+    }
+}
+
 /// The number of hashes in a consistency proof from `first` to `second` (`0 < first < second`).
 pub fn consistency_proof_len(first: u64, second: u64) -> usize {
     let level = first.trailing_zeros() as usize;
