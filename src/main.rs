@@ -1,37 +1,16 @@
 //! The `reprove` command: parses arguments, runs one subcommand, maps the outcome to an exit
 //! code (0 ok, 1 not trusted / not reproducible, 2 error). Each subcommand lives in `cmd/`.
 
-mod cli;
-mod client;
-mod cmd;
-mod consume;
-mod demo;
-mod hash;
-mod keys;
-mod link;
-mod progress;
-mod rebuild;
-mod rebuilder;
-mod sign;
-
 use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
+use reprove::{Outcome, cli, cmd};
 
 /// mimalloc instead of glibc's malloc: under `POST /add` load, allocation was about a tenth of
 /// the ledger server's CPU (README, "Benchmarks", has the before and after).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
-/// What a subcommand concluded, when it ran to the end.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Everything checked out (exit 0).
-    Ok,
-    /// The command worked, and the answer is "no": not trusted, not reproducible (exit 1).
-    No,
-}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();

@@ -160,6 +160,7 @@ impl Bundle {
 }
 
 /// A bundle's entries, each proven and verified under the policy.
+#[derive(Debug)]
 pub struct Offline {
     verified: Vec<Verified>,
     /// The one checkpoint every entry is proven under (`None` for an empty bundle).

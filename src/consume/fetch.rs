@@ -25,6 +25,7 @@ use crate::client::{ClientOptions, LogClient, LookupPage, signed_by};
 const MAX_KEYS: usize = 10_000;
 
 /// A verifying session against one live log, at one checkpoint.
+#[derive(Debug)]
 pub struct Online<'p> {
     policy: &'p Policy,
     client: LogClient,
