@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use reprove_verifier::policy::{Policy, PolicyCheckpoint};
-use reprove_verifier::policy::{Reason, Verdict, verdict_for};
+use reprove_verifier::policy::{Reason, Verdict, Warning, verdict_for};
 use reprove_verifier::predicates::EntryKind;
 use serde::Serialize;
 
@@ -111,7 +111,7 @@ pub fn judge(
 /// The file's name is a hint of the release it comes from, never a rule: when no release was
 /// named and the attestations that counted are all of releases whose names the file's name does
 /// not contain, say so (the bytes are trusted as *those* releases' artifact).
-fn name_hint(file: &str, v: &Verdict, evidence: &Evidence) -> Option<String> {
+fn name_hint(file: &str, v: &Verdict, evidence: &Evidence) -> Option<Warning> {
     if file.starts_with("sha256:") || v.counted.is_empty() {
         return None;
     }
@@ -137,12 +137,9 @@ fn name_hint(file: &str, v: &Verdict, evidence: &Evidence) -> Option<String> {
         let project = r.rsplit_once('@').map_or(r.as_str(), |(n, _)| n);
         base.contains(&project.to_lowercase())
     });
-    (!named && !releases.is_empty()).then(|| {
-        format!(
-            "{base} was reproduced as an artifact of {}, whose name(s) the file's do not contain: \
-             pass --release NAME@VERSION to require the release you expect",
-            releases.join(", ")
-        )
+    (!named && !releases.is_empty()).then_some(Warning::FileNotNamedAfterRelease {
+        file: base,
+        releases,
     })
 }
 

@@ -42,8 +42,8 @@ pub use entry::{
     EntryError, LoggedEntry, PolicyCheckpoint, verify_logged_entry, verify_logged_entry_at,
 };
 pub use verdict::{
-    AppliedRevocation, Counted, IgnoredRevocation, Mismatch, NotCounted, Reason, Verdict, verdict,
-    verdict_for,
+    AppliedRevocation, Counted, IgnoredBecause, IgnoredRevocation, Mismatch, NotCounted, Reason,
+    RefusedReplacement, Summary, Unbound, Verdict, Warning, verdict, verdict_for,
 };
 
 /// The largest policy file accepted, in bytes.

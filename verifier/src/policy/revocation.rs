@@ -1,5 +1,6 @@
 //! Revocation by validity: where each key stands after every notice, whatever their order.
 
+use super::verdict::{IgnoredBecause, RefusedReplacement, Warning};
 use super::*;
 
 /// Where a key stands in the policy at a given log index.
@@ -98,7 +99,7 @@ fn trusted_keys(
             queue.push((k.to_string(), o, None));
         }
     }
-    let mut refused: Vec<String> = Vec::new();
+    let mut refused: Vec<Warning> = Vec::new();
     while !queue.is_empty() {
         // Take the earliest-valid key first, so a key named twice gets its earliest grant.
         queue.sort_by_key(|(_, _, after)| std::cmp::Reverse(after.map_or(0, |a| a + 1)));
@@ -135,9 +136,9 @@ enum Grant {
     /// No replacement named.
     None,
     /// The policy does not allow rotation for the operator.
-    NotAllowed(String),
+    NotAllowed(Warning),
     /// A replacement that does not count, and why.
-    Refused(String),
+    Refused(Warning),
     /// A replacement key that joins the operator.
     Key(String),
 }
@@ -158,10 +159,11 @@ fn grant(
         return Grant::None;
     };
     if !op.allow_rotation {
-        return Grant::NotAllowed(format!(
-            "notice at index {} names replacement key {new} for operator {}, but the policy does not allow rotation for it",
-            x.e.index, op.name
-        ));
+        return Grant::NotAllowed(Warning::RotationNotAllowed {
+            index: x.e.index,
+            replacement: new,
+            operator: op.name.clone(),
+        });
     }
     let by_recovery = x.e.signer.to_string() != key;
     // The earliest effective index of the other notices about `key` that apply.
@@ -174,24 +176,26 @@ fn grant(
         .filter(|&eff| eff <= x.e.index);
     let too_early = valid_after.is_some_and(|a| x.e.index <= a);
     if !by_recovery && (revoked_before.is_some() || too_early) {
-        return Grant::Refused(format!(
-            "notice at index {} names replacement key {new}, but it is signed by {key}, which was {} at that index",
-            x.e.index,
-            match revoked_before {
-                Some(eff) => format!("revoked from index {eff}"),
-                None => "not yet valid".to_owned(),
-            }
-        ));
+        let signer = key.to_owned();
+        return Grant::Refused(Warning::ReplacementRefused {
+            index: x.e.index,
+            replacement: new,
+            why: match revoked_before {
+                Some(effective) => RefusedReplacement::SignerRevoked { signer, effective },
+                None => RefusedReplacement::SignerNotYetValid { signer },
+            },
+        });
     }
     let elsewhere = policy
         .operators
         .iter()
         .any(|o| o.name != op.name && o.keys.iter().any(|k| k.to_string() == new));
     if elsewhere {
-        return Grant::Refused(format!(
-            "notice at index {} names replacement key {new}, which the policy lists under another operator",
-            x.e.index
-        ));
+        return Grant::Refused(Warning::ReplacementRefused {
+            index: x.e.index,
+            replacement: new,
+            why: RefusedReplacement::OtherOperatorsKey,
+        });
     }
     Grant::Key(new)
 }
@@ -210,12 +214,11 @@ fn apply(
             .and_then(|st| policy.operators.iter().find(|o| o.name == st.operator));
         let Some(op) = op.filter(|op| x.signed_right(op)) else {
             let why = if standing.contains_key(&x.revoked) {
-                format!(
-                    "signed by {}, which is neither the revoked key nor its operator's recovery key",
-                    x.e.signer
-                )
+                IgnoredBecause::WrongSigner {
+                    signer: x.e.signer.to_string(),
+                }
             } else {
-                "the revoked key is not in the policy".to_string()
+                IgnoredBecause::KeyNotInPolicy
             };
             v.ignored_revocations.push(IgnoredRevocation {
                 index: x.e.index,

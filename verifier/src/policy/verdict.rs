@@ -25,13 +25,149 @@ pub struct Verdict {
     /// Revocation notices that were ignored, with the reason.
     pub ignored_revocations: Vec<IgnoredRevocation>,
     /// Things the consumer should know that did not decide the verdict.
-    pub warnings: Vec<String>,
+    pub warnings: Vec<Warning>,
     /// Whether the policy names the publishers it trusts (`[[publisher]]`). Without, any
     /// logged release listing the artifact can make it trusted.
     pub publisher_pinned: bool,
-    /// One line: why trusted or not.
-    pub summary: String,
+    /// Why trusted or not, in one line when displayed.
+    pub summary: Summary,
 }
+
+/// Why a verdict is what it is. Displayed (and serialised) as one line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Summary {
+    /// Enough distinct operators reproduced the bytes, and no mismatch the policy fails on.
+    Trusted {
+        operators: Vec<String>,
+        threshold: usize,
+    },
+    /// Trusted operators reported a mismatch and the policy fails on one.
+    Disputed { operators: Vec<String> },
+    /// Too few distinct operators reproduced the bytes.
+    TooFew { reproduced: usize, threshold: usize },
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Summary::Trusted {
+                operators,
+                threshold,
+            } => write!(
+                f,
+                "trusted: reproduced bit for bit by {} of {threshold} required operator(s): {}",
+                operators.len(),
+                operators.join(", ")
+            ),
+            Summary::Disputed { operators } => write!(
+                f,
+                "not trusted: mismatch reported by trusted operator(s) {}",
+                operators.join(", ")
+            ),
+            Summary::TooFew {
+                reproduced,
+                threshold,
+            } => write!(
+                f,
+                "not trusted: reproduced by {reproduced} distinct operator(s), the policy requires {threshold}"
+            ),
+        }
+    }
+}
+
+/// Something the consumer should know that did not decide the verdict. Displayed (and
+/// serialised) as a sentence.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Warning {
+    /// A trusted operator reported a mismatch, and the policy only warns on one.
+    MismatchTolerated { operator: String, index: u64 },
+    /// A notice names a replacement key for an operator the policy allows no rotation for.
+    RotationNotAllowed {
+        index: u64,
+        replacement: String,
+        operator: String,
+    },
+    /// A notice names a replacement key that does not count.
+    ReplacementRefused {
+        index: u64,
+        replacement: String,
+        why: RefusedReplacement,
+    },
+    /// The file was reproduced as an artifact of releases whose names the file name does not
+    /// contain (the consumer named no release).
+    FileNotNamedAfterRelease { file: String, releases: Vec<String> },
+}
+
+/// Why a replacement key named by a notice does not count.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefusedReplacement {
+    /// The notice is signed by the old key, which was already revoked from `effective`.
+    SignerRevoked { signer: String, effective: u64 },
+    /// The notice is signed by the old key before it was valid itself.
+    SignerNotYetValid { signer: String },
+    /// The policy lists the replacement under another operator.
+    OtherOperatorsKey,
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::MismatchTolerated { operator, index } => write!(
+                f,
+                "operator {operator} reported a mismatch at index {index} (policy: warn)"
+            ),
+            Warning::RotationNotAllowed {
+                index,
+                replacement,
+                operator,
+            } => write!(
+                f,
+                "notice at index {index} names replacement key {replacement} for operator {operator}, but the policy does not allow rotation for it"
+            ),
+            Warning::ReplacementRefused {
+                index,
+                replacement,
+                why,
+            } => {
+                write!(
+                    f,
+                    "notice at index {index} names replacement key {replacement}, "
+                )?;
+                match why {
+                    RefusedReplacement::SignerRevoked { signer, effective } => write!(
+                        f,
+                        "but it is signed by {signer}, which was revoked from index {effective} at that index"
+                    ),
+                    RefusedReplacement::SignerNotYetValid { signer } => write!(
+                        f,
+                        "but it is signed by {signer}, which was not yet valid at that index"
+                    ),
+                    RefusedReplacement::OtherOperatorsKey => {
+                        f.write_str("which the policy lists under another operator")
+                    }
+                }
+            }
+            Warning::FileNotNamedAfterRelease { file, releases } => write!(
+                f,
+                "{file} was reproduced as an artifact of {}, whose name(s) the file's do not contain: \
+                 pass --release NAME@VERSION to require the release you expect",
+                releases.join(", ")
+            ),
+        }
+    }
+}
+
+/// Findings are written as their sentence: `--json` readers get the words people read.
+macro_rules! serialize_as_display {
+    ($($t:ty),*) => {$(
+        impl Serialize for $t {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.collect_str(self)
+            }
+        }
+    )*};
+}
+serialize_as_display!(Summary, Warning, Unbound, IgnoredBecause);
 
 /// An attestation that counted.
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +216,60 @@ pub struct AppliedRevocation {
 pub struct IgnoredRevocation {
     pub index: u64,
     pub key: String,
-    pub why: String,
+    pub why: IgnoredBecause,
+}
+
+/// Why a revocation notice was ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IgnoredBecause {
+    /// Signed by a key that is neither the revoked key nor its operator's recovery key.
+    WrongSigner { signer: String },
+    /// The revoked key is not in the policy.
+    KeyNotInPolicy,
+}
+
+impl fmt::Display for IgnoredBecause {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IgnoredBecause::WrongSigner { signer } => write!(
+                f,
+                "signed by {signer}, which is neither the revoked key nor its operator's recovery key"
+            ),
+            IgnoredBecause::KeyNotInPolicy => f.write_str("the revoked key is not in the policy"),
+        }
+    }
+}
+
+/// How an attestation's `release` fails to resolve to the logged release manifest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unbound {
+    /// No entry at that index among those seen lists the artifact.
+    NotSeen,
+    /// The entry at that index is not a release manifest.
+    NotARelease,
+    /// The manifest's entry digest is not the one the attestation gives.
+    OtherDigest,
+    /// The manifest's name or version is not the one the attestation gives.
+    OtherNameOrVersion,
+    /// The manifest does not list the artifact.
+    ArtifactNotListed,
+    /// The manifest gives the artifact another BLAKE3 than the attestation.
+    OtherBlake3,
+}
+
+impl fmt::Display for Unbound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Unbound::NotSeen => {
+                "is not a release manifest listing this artifact among the entries seen"
+            }
+            Unbound::NotARelease => "is not a release manifest",
+            Unbound::OtherDigest => "has another entry digest than the attestation gives",
+            Unbound::OtherNameOrVersion => "has another name or version than the attestation gives",
+            Unbound::ArtifactNotListed => "does not list this artifact",
+            Unbound::OtherBlake3 => "gives this artifact another blake3 than the attestation",
+        })
+    }
 }
 
 /// Why an entry did not count toward the threshold.
@@ -107,7 +296,7 @@ pub enum Reason {
     OperatorAlreadyCounted { operator: String },
     /// The attestation's `release` does not resolve to a logged release manifest that lists
     /// this artifact (with the name, version and entry digest the attestation gives).
-    ReleaseNotBound { release_index: u64, why: String },
+    ReleaseNotBound { release_index: u64, why: Unbound },
     /// The release is not the one the consumer asked about (`--release`).
     OtherRelease { name: String, version: String },
     /// No publisher the policy trusts for the project signed the release.
@@ -168,9 +357,9 @@ fn bound_release(
     entries: &[LoggedEntry],
 ) -> Result<(), Reason> {
     let r = &att.predicate.release;
-    let unbound = |why: &str| Reason::ReleaseNotBound {
+    let unbound = |why: Unbound| Reason::ReleaseNotBound {
         release_index: r.log_index,
-        why: why.to_owned(),
+        why,
     };
     if let Some((name, version)) = expected
         && (r.name != name || r.version != version)
@@ -181,40 +370,32 @@ fn bound_release(
         });
     }
     let Some(logged) = entries.iter().find(|e| e.index == r.log_index) else {
-        return Err(unbound(
-            "is not a release manifest listing this artifact among the entries seen",
-        ));
+        return Err(unbound(Unbound::NotSeen));
     };
     let EntryKind::Release(manifest) = logged.entry.kind() else {
-        return Err(unbound("is not a release manifest"));
+        return Err(unbound(Unbound::NotARelease));
     };
     let Some(digest) = logged.digest() else {
-        return Err(unbound("is not a release manifest"));
+        return Err(unbound(Unbound::NotARelease));
     };
     if !r.names(logged.index, digest) {
-        return Err(unbound(
-            "has another entry digest than the attestation gives",
-        ));
+        return Err(unbound(Unbound::OtherDigest));
     }
     if manifest.predicate.project != r.name || manifest.predicate.version != r.version {
-        return Err(unbound(
-            "has another name or version than the attestation gives",
-        ));
+        return Err(unbound(Unbound::OtherNameOrVersion));
     }
     let listed = manifest
         .subjects
         .iter()
         .find(|s| s.digest.sha256 == *sha256);
     let Some(listed) = listed else {
-        return Err(unbound("does not list this artifact"));
+        return Err(unbound(Unbound::ArtifactNotListed));
     };
     let attested = att.subjects.iter().find(|s| s.digest.sha256 == *sha256);
     if let (Some(a), Some(b)) = (listed.digest.blake3, attested.and_then(|s| s.digest.blake3))
         && a != b
     {
-        return Err(unbound(
-            "gives this artifact another blake3 than the attestation",
-        ));
+        return Err(unbound(Unbound::OtherBlake3));
     }
     if !policy.publishers.is_empty() {
         let project = &manifest.predicate.project;
@@ -262,7 +443,10 @@ pub fn verdict_for(
         ignored_revocations: Vec::new(),
         warnings: Vec::new(),
         publisher_pinned: !policy.publishers.is_empty(),
-        summary: String::new(),
+        summary: Summary::TooFew {
+            reproduced: 0,
+            threshold: policy.threshold,
+        },
     };
     let standing = key_standing(policy, entries, &mut v);
     let mut sorted: Vec<&LoggedEntry> = entries.iter().collect();
@@ -386,32 +570,28 @@ fn conclude(policy: &Policy, v: &mut Verdict) {
     let disputed = !v.mismatches.is_empty();
     if disputed && policy.on_mismatch == OnMismatch::Warn {
         for m in &v.mismatches {
-            v.warnings.push(format!(
-                "operator {} reported a mismatch at index {} (policy: warn)",
-                m.operator, m.index
-            ));
+            v.warnings.push(Warning::MismatchTolerated {
+                operator: m.operator.clone(),
+                index: m.index,
+            });
         }
     }
     v.trusted = enough && !(disputed && policy.on_mismatch == OnMismatch::Fail);
     v.summary = if v.trusted {
-        format!(
-            "trusted: reproduced bit for bit by {} of {} required operator(s): {}",
-            v.operators.len(),
-            policy.threshold,
-            v.operators.join(", ")
-        )
+        Summary::Trusted {
+            operators: v.operators.clone(),
+            threshold: policy.threshold,
+        }
     } else if disputed && policy.on_mismatch == OnMismatch::Fail {
         let ops: BTreeSet<&str> = v.mismatches.iter().map(|m| m.operator.as_str()).collect();
-        format!(
-            "not trusted: mismatch reported by trusted operator(s) {}",
-            ops.into_iter().collect::<Vec<_>>().join(", ")
-        )
+        Summary::Disputed {
+            operators: ops.into_iter().map(str::to_owned).collect(),
+        }
     } else {
-        format!(
-            "not trusted: reproduced by {} distinct operator(s), the policy requires {}",
-            v.operators.len(),
-            policy.threshold
-        )
+        Summary::TooFew {
+            reproduced: v.operators.len(),
+            threshold: policy.threshold,
+        }
     };
 }
 
