@@ -1,7 +1,7 @@
 //! `reprove rebuild`: rebuild one logged release and attest the outcome, or (with
 //! `--manifest`) build a local publisher manifest in the same sandbox.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use crate::rebuild::build::{self, Runner, Variant};
 use crate::rebuild::fetch::Origin;
 use crate::rebuild::hostfs;
 use crate::rebuild::{
-    Limits, NodeConfig, SandboxMode, find_release, manifest, publish_report, rebuild_release,
-    variations,
+    Limits, NodeConfig, Progress, SandboxMode, find_release, manifest, publish_report,
+    rebuild_release, variations,
 };
 
 /// Runs the command.
@@ -67,7 +67,12 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         );
     }
     let record = find_release(&client, &log_key, name, version, &publishers)?;
-    let progress = std::io::stderr().is_terminal() && !args.json;
+    // The bar is drawn only when stderr is a terminal; never beside JSON for a program.
+    let progress = if args.json {
+        Progress::Hidden
+    } else {
+        Progress::Bar
+    };
     let report = rebuild_release(&config, &record, progress)?;
     let submitted = if args.submit {
         let s = publish_report(&client, &config.signer, &report)?;
