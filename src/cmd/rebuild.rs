@@ -41,8 +41,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .rsplit_once('@')
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
         .with_context(|| format!("--release {release:?} is not NAME@VERSION"))?;
-    let log_key =
-        crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
+    let log_key = args.log_key.require()?;
     hostfs::key_outside_work(key, &args.work).map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
