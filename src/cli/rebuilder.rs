@@ -19,7 +19,8 @@ pub struct RebuilderRun {
     /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`).
     #[arg(long, value_name = "URL")]
     pub ledger: String,
-    /// The log's verifier key: every checkpoint the node follows must be signed by it.
+    /// The log's verifier key, required here: every checkpoint the node follows must be signed
+    /// by it.
     #[command(flatten)]
     pub log_key: super::LogKeyArgs,
     /// This node's private key (`reprove key generate`): signs attestations and blob uploads.
