@@ -7,6 +7,8 @@ use std::path::Path;
 use anyhow::Context;
 use reprove_verifier::note::{KeyType, NoteSigner, NoteVerifier};
 
+use crate::cli::LogKeyArgs;
+
 /// The private key in the file at `path` (a `PRIVATE+KEY+…` line, as `reprove key generate`
 /// and `reprove ledger init` write it).
 pub fn read_signer(path: &Path) -> anyhow::Result<NoteSigner> {
@@ -41,6 +43,13 @@ pub fn log_key(vkey: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option
 pub fn require_log_key(vkey: Option<&str>, file: Option<&Path>) -> anyhow::Result<NoteVerifier> {
     log_key(vkey, file)?
         .context("--log-key or --log-key-file is needed to verify what the log says")
+}
+
+impl LogKeyArgs {
+    /// The log's verifier key these arguments give ([`require_log_key`]).
+    pub fn require(&self) -> anyhow::Result<NoteVerifier> {
+        require_log_key(self.log_key.as_deref(), self.log_key_file.as_deref())
+    }
 }
 
 /// An Ed25519 signing key given as a vkey, or as a file holding one (a `.pub` file, or a

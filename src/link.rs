@@ -85,14 +85,22 @@ mod tests {
     use in_toto::crypto::PublicKey;
     use in_toto::models::{Metablock, MetadataWrapper};
 
-    type Targets = Vec<(String, [u8; 32])>;
-
-    fn step_parts() -> (Targets, Targets, Vec<String>) {
-        (
-            vec![("hello-1.0.0-src.tar.gz".to_owned(), [7; 32])],
-            vec![("hello-1.0.0.tar.gz".to_owned(), [9; 32])],
-            vec!["sh".to_owned(), "build.sh".to_owned()],
+    /// The link of one rebuild step (a source archive in, a tarball out) with `env`.
+    fn rebuild_link(signer: &NoteSigner, env: &BTreeMap<String, String>) -> Vec<u8> {
+        let materials = [("hello-1.0.0-src.tar.gz".to_owned(), [7; 32])];
+        let products = [("hello-1.0.0.tar.gz".to_owned(), [9; 32])];
+        let command = ["sh".to_owned(), "build.sh".to_owned()];
+        legacy_link(
+            signer,
+            &LinkStep {
+                name: "rebuild",
+                materials: &materials,
+                products: &products,
+                command: &command,
+                env,
+            },
         )
+        .unwrap()
     }
 
     /// The in-toto crate, as an independent verifier, accepts the link under the public key of
@@ -100,19 +108,8 @@ mod tests {
     #[test]
     fn the_in_toto_crate_verifies_our_link() {
         let signer = NoteSigner::from_seed("rebuilder.example", &[3; 32]).unwrap();
-        let (materials, products, command) = step_parts();
         let env = BTreeMap::from([("SOURCE_DATE_EPOCH".to_owned(), "1700000000".to_owned())]);
-        let bytes = legacy_link(
-            &signer,
-            &LinkStep {
-                name: "rebuild",
-                materials: &materials,
-                products: &products,
-                command: &command,
-                env: &env,
-            },
-        )
-        .unwrap();
+        let bytes = rebuild_link(&signer, &env);
         let metablock: Metablock = serde_json::from_slice(&bytes).unwrap();
         let public =
             PublicKey::from_ed25519(signer.verifier().verifying_key().as_bytes().to_vec()).unwrap();
@@ -145,18 +142,7 @@ mod tests {
     fn another_key_does_not_verify_it() {
         let signer = NoteSigner::from_seed("rebuilder.example", &[3; 32]).unwrap();
         let other = NoteSigner::from_seed("rebuilder.example", &[4; 32]).unwrap();
-        let (materials, products, command) = step_parts();
-        let bytes = legacy_link(
-            &signer,
-            &LinkStep {
-                name: "rebuild",
-                materials: &materials,
-                products: &products,
-                command: &command,
-                env: &BTreeMap::new(),
-            },
-        )
-        .unwrap();
+        let bytes = rebuild_link(&signer, &BTreeMap::new());
         let metablock: Metablock = serde_json::from_slice(&bytes).unwrap();
         let public =
             PublicKey::from_ed25519(other.verifier().verifying_key().as_bytes().to_vec()).unwrap();

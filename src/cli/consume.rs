@@ -22,30 +22,18 @@ pub struct Verify {
     /// Verify an artifact that is not on disk, by its digest (`sha256:<64 hex>`); repeatable.
     #[arg(long, value_name = "sha256:HEX")]
     pub digest: Vec<String>,
-    /// The consumer policy (TOML): trusted log, witnesses, operators and their keys, threshold.
-    #[arg(long, value_name = "POLICY.toml")]
-    pub policy: PathBuf,
+    /// The policy, and where the log is read and its checkpoints and tiles kept.
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
     /// The release the files must come from: only attestations of NAME@VERSION count (without
     /// it, any logged release that lists the bytes — from a publisher the policy accepts —
     /// does).
     #[arg(long, value_name = "NAME@VERSION")]
     pub release: Option<String>,
-    /// The log's URL [default: the policy's log.url]. With --bundle, only for the online
-    /// re-check a policy may require (require_online_recheck).
-    #[arg(long, value_name = "URL")]
-    pub ledger: Option<String>,
     /// Verify offline from a bundle written by `reprove bundle` (no network at all, unless the
-    /// policy sets require_online_recheck).
+    /// policy sets require_online_recheck: --ledger is then used for that re-check only).
     #[arg(long, value_name = "BUNDLE")]
     pub bundle: Option<PathBuf>,
-    /// Where the last verified checkpoint of each log is kept
-    /// [default: $XDG_STATE_HOME/reprove, else ~/.local/state/reprove].
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
-    /// Where full tiles and entry bundles are cached (immutable, re-proven on every use)
-    /// [default: $XDG_CACHE_HOME/reprove/tiles, else ~/.cache/reprove/tiles].
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -63,12 +51,9 @@ pub struct Gate {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
     pub release: String,
-    /// The consumer policy (TOML).
-    #[arg(long, value_name = "POLICY.toml")]
-    pub policy: PathBuf,
-    /// The log's URL [default: the policy's log.url].
-    #[arg(long, value_name = "URL")]
-    pub ledger: Option<String>,
+    /// The policy, and where the log is read and its checkpoints and tiles kept.
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
     /// Keep checking until every artifact is trusted, for at most this long (e.g. `90s`,
     /// `15m`, `1h`; a bare number is seconds).
     #[arg(long, value_name = "DURATION")]
@@ -76,12 +61,6 @@ pub struct Gate {
     /// Seconds between two checks while waiting.
     #[arg(long, value_name = "S", default_value_t = 5)]
     pub interval: u64,
-    /// Where the last verified checkpoint of each log is kept (see `verify --state`).
-    #[arg(long, value_name = "DIR")]
-    pub state: Option<PathBuf>,
-    /// Where full tiles and entry bundles are cached (see `verify --cache`).
-    #[arg(long, value_name = "DIR")]
-    pub cache: Option<PathBuf>,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -98,25 +77,36 @@ pub struct Bundle {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
     pub release: String,
-    /// The consumer policy (TOML): the log key the checkpoint must verify under, and the keys
-    /// whose revocation notices to include.
+    /// The policy (its log key and the keys whose revocation notices to include), and where
+    /// the log is read and its checkpoints and tiles kept.
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    /// Where to write the bundle (replaced atomically).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    pub out: PathBuf,
+    /// Print a summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What every consumer command (verify, gate, bundle) is given: the policy it judges by, the
+/// log it reads, and where it keeps what it learnt of the log between runs.
+#[derive(Debug, Args)]
+pub struct ConsumerArgs {
+    /// The consumer policy (TOML): trusted log, witnesses, operators and their keys, threshold.
     #[arg(long, value_name = "POLICY.toml")]
     pub policy: PathBuf,
     /// The log's URL [default: the policy's log.url].
     #[arg(long, value_name = "URL")]
     pub ledger: Option<String>,
-    /// Where to write the bundle (replaced atomically).
-    #[arg(short = 'o', long = "out", value_name = "FILE")]
-    pub out: PathBuf,
-    /// Where the last verified checkpoint of each log is kept (see `verify --state`).
+    /// Where the last verified checkpoint of each log is kept
+    /// [default: $XDG_STATE_HOME/reprove, else ~/.local/state/reprove].
     #[arg(long, value_name = "DIR")]
     pub state: Option<PathBuf>,
-    /// Where full tiles and entry bundles are cached (see `verify --cache`).
+    /// Where full tiles and entry bundles are cached (immutable, re-proven on every use)
+    /// [default: $XDG_CACHE_HOME/reprove/tiles, else ~/.cache/reprove/tiles].
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
-    /// Print a summary as JSON.
-    #[arg(long)]
-    pub json: bool,
 }
 
 /// Why a key is revoked.

@@ -10,7 +10,7 @@ mod rebuilder;
 mod web;
 
 pub use consume::{Bundle, Gate, KeyRevoke, RevokeReason, Verify};
-pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, Rebuild, ReleasePublish};
+pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
 

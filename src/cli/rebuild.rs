@@ -59,13 +59,9 @@ pub struct Rebuild {
     /// The ledger's URL prefix.
     #[arg(long, value_name = "URL", required_unless_present = "manifest")]
     pub ledger: Option<String>,
-    /// The log's verifier key (vkey): the release is only trusted as logged when proven under
-    /// a checkpoint it signed.
-    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
-    pub log_key: Option<String>,
-    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
-    #[arg(long, value_name = "FILE")]
-    pub log_key_file: Option<PathBuf>,
+    /// The log's verifier key: needed with --release.
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
     /// The rebuilder's private key (`PRIVATE+KEY+…`): signs the attestation and blob uploads.
     #[arg(long, value_name = "FILE", required_unless_present = "manifest")]
     pub key: Option<PathBuf>,
@@ -127,6 +123,19 @@ pub struct BenchSandbox {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The log's verifier key, inline or from a file: shared by `reprove rebuild` and `reprove
+/// rebuilder run` (`crate::keys` reads it).
+#[derive(Debug, Args)]
+pub struct LogKeyArgs {
+    /// The log's verifier key (vkey): every checkpoint must be signed by it, and a release is
+    /// trusted only when proven under such a checkpoint.
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
+    pub log_key: Option<String>,
+    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
 }
 
 /// How a rebuilder builds: shared by `reprove rebuild` and `reprove rebuilder run`.

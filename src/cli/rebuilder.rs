@@ -14,21 +14,15 @@ use clap::Args;
 /// taking new jobs and wait for the running ones (a second signal exits at once; interrupted
 /// jobs are redone at the next start).
 #[derive(Debug, Args)]
+#[command(mut_arg("log_key", |a| a.required_unless_present("log_key_file")))]
 pub struct RebuilderRun {
     /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`).
     #[arg(long, value_name = "URL")]
     pub ledger: String,
-    /// The log's verifier key (vkey): every checkpoint the node follows must be signed by it.
-    #[arg(
-        long,
-        value_name = "VKEY",
-        conflicts_with = "log_key_file",
-        required_unless_present = "log_key_file"
-    )]
-    pub log_key: Option<String>,
-    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
-    #[arg(long, value_name = "FILE")]
-    pub log_key_file: Option<PathBuf>,
+    /// The log's verifier key, required here: every checkpoint the node follows must be signed
+    /// by it.
+    #[command(flatten)]
+    pub log_key: super::LogKeyArgs,
     /// This node's private key (`reprove key generate`): signs attestations and blob uploads.
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,

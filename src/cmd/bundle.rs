@@ -23,11 +23,11 @@ use crate::progress;
 
 /// Runs the command.
 pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.policy)?;
+    let policy = load_policy(&args.consumer.policy)?;
     let (name, version) = split_release(&args.release)?;
-    let url = ledger_url(args.ledger.as_deref(), &policy)?;
-    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
-    let state = StateDir::new(args.state.as_deref())?;
+    let url = ledger_url(args.consumer.ledger.as_deref(), &policy)?;
+    let cache = cache_dir(args.consumer.cache.clone(), &policy.log.origin)?;
+    let state = StateDir::new(args.consumer.state.as_deref())?;
     let mut online = Online::connect(&policy, &url, state, Some(cache))?;
 
     let indices = release_entries(&mut online, &policy, &url, name, version)?;

@@ -45,20 +45,20 @@ struct Manifest {
 
 /// Runs the command.
 pub fn run(args: &Gate) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.policy)?;
+    let policy = load_policy(&args.consumer.policy)?;
     let (name, version) = split_release(&args.release)?;
     let wait = args.wait.as_deref().map(parse_duration).transpose()?;
     if args.interval == 0 {
         anyhow::bail!("--interval must be at least 1 second");
     }
-    let url = ledger_url(args.ledger.as_deref(), &policy)?;
-    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+    let url = ledger_url(args.consumer.ledger.as_deref(), &policy)?;
+    let cache = cache_dir(args.consumer.cache.clone(), &policy.log.origin)?;
     let start = Instant::now();
     let deadline = start + wait.unwrap_or(Duration::ZERO);
     let mut checks = 0u32;
     loop {
         checks += 1;
-        let state = StateDir::new(args.state.as_deref())?;
+        let state = StateDir::new(args.consumer.state.as_deref())?;
         let (manifests, artifacts, log) =
             check(&policy, &url, state, cache.clone(), name, version)?;
         let trusted = !artifacts.is_empty() && artifacts.iter().all(|a| a.trusted);

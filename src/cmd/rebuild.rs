@@ -1,7 +1,7 @@
 //! `reprove rebuild`: rebuild one logged release and attest the outcome, or (with
 //! `--manifest`) build a local publisher manifest in the same sandbox.
 
-use std::io::{IsTerminal as _, Write as _};
+use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
@@ -18,8 +18,8 @@ use crate::rebuild::build::{self, Runner, Variant};
 use crate::rebuild::fetch::Origin;
 use crate::rebuild::hostfs;
 use crate::rebuild::{
-    Limits, NodeConfig, SandboxMode, find_release, manifest, publish_report, rebuild_release,
-    variations,
+    Limits, NodeConfig, Progress, SandboxMode, find_release, manifest, publish_report,
+    rebuild_release, variations,
 };
 
 /// Runs the command.
@@ -41,8 +41,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .rsplit_once('@')
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
         .with_context(|| format!("--release {release:?} is not NAME@VERSION"))?;
-    let log_key =
-        crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
+    let log_key = args.log_key.require()?;
     hostfs::key_outside_work(key, &args.work).map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(key)?;
     let mut config = NodeConfig::new(signer, args.work.clone());
@@ -53,21 +52,13 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot create {}", config.work.display()))?;
     let client =
         LogClient::new(ledger, ClientOptions::default()).context("--ledger is not a usable URL")?;
-    let publishers = args
-        .publishers
-        .iter()
-        .map(|k| {
-            NoteVerifier::parse(k.trim()).map_err(|e| anyhow::anyhow!("--publisher {k:?}: {e}"))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    if publishers.is_empty() {
-        eprintln!(
-            "warning: no --publisher given: building the earliest manifest anyone logged for \
-             {name}@{version}"
-        );
-    }
+    let publishers = publishers(args, (name, version))?;
     let record = find_release(&client, &log_key, name, version, &publishers)?;
-    let progress = std::io::stderr().is_terminal() && !args.json;
+    let progress = if args.json {
+        Progress::Hidden
+    } else {
+        Progress::Bar
+    };
     let report = rebuild_release(&config, &record, progress)?;
     let submitted = if args.submit {
         let s = publish_report(&client, &config.signer, &report)?;
@@ -95,6 +86,24 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
             Outcome::No
         },
     )
+}
+
+/// The `--publisher` keys, warning when there are none (anyone's manifest is then built).
+fn publishers(args: &Rebuild, (name, version): (&str, &str)) -> anyhow::Result<Vec<NoteVerifier>> {
+    let publishers = args
+        .publishers
+        .iter()
+        .map(|k| {
+            NoteVerifier::parse(k.trim()).map_err(|e| anyhow::anyhow!("--publisher {k:?}: {e}"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    if publishers.is_empty() {
+        eprintln!(
+            "warning: no --publisher given: building the earliest manifest anyone logged for \
+             {name}@{version}"
+        );
+    }
+    Ok(publishers)
 }
 
 /// The outcome, as JSON or for people.
@@ -206,16 +215,50 @@ fn local(
     std::fs::write(job.join("build.log"), &run.finished.log)?;
     let mut out = std::io::stdout().lock();
     if run.finished.exit != crate::rebuild::sandbox::Exit::Success {
-        let tail_from = run.finished.log.len().saturating_sub(4000);
-        let _ = std::io::stderr().write_all(&run.finished.log[tail_from..]);
-        writeln!(
-            out,
-            "build-failed ({:?}); build log: {}",
-            run.finished.exit,
-            job.join("build.log").display()
-        )?;
+        print_local_failure(&mut out, &run, &job)?;
         return Ok(Outcome::No);
     }
+    let (outputs, missing) = local_outputs(args, &run, &mut out)?;
+    let report = if args.variations {
+        Some(variations::explore(&runner, &job, &run)?)
+    } else {
+        None
+    };
+    print_local(args, &mut out, outputs, &missing, &job, report.as_ref())?;
+    let robust = report.as_ref().is_none_or(|r| {
+        r.unstable.is_empty() && r.changed_by.values().all(Vec::is_empty) && r.failed.is_empty()
+    });
+    Ok(if missing.is_empty() && robust {
+        Outcome::Ok
+    } else {
+        Outcome::No
+    })
+}
+
+/// A local build that failed: the tail of its log on stderr, how it ended on stdout.
+fn print_local_failure(
+    out: &mut impl std::io::Write,
+    run: &build::BuildRun,
+    job: &Path,
+) -> anyhow::Result<()> {
+    let tail_from = run.finished.log.len().saturating_sub(4000);
+    let _ = std::io::stderr().write_all(&run.finished.log[tail_from..]);
+    writeln!(
+        out,
+        "build-failed ({:?}); build log: {}",
+        run.finished.exit,
+        job.join("build.log").display()
+    )?;
+    Ok(())
+}
+
+/// What a local build produced, copied into `--out` when given and printed for people as it
+/// goes: the outputs as JSON values, and the names of those it did not produce.
+fn local_outputs(
+    args: &Rebuild,
+    run: &build::BuildRun,
+    out: &mut impl std::io::Write,
+) -> anyhow::Result<(Vec<serde_json::Value>, Vec<String>)> {
     let mut missing = Vec::new();
     let mut outputs = Vec::new();
     for (name, found) in &run.outputs {
@@ -234,11 +277,19 @@ fn local(
             None => missing.push(name.clone()),
         }
     }
-    let report = if args.variations {
-        Some(variations::explore(&runner, &job, &run)?)
-    } else {
-        None
-    };
+    Ok((outputs, missing))
+}
+
+/// The rest of a local build's outcome: everything as JSON, or for people what is missing and
+/// the variation report.
+fn print_local(
+    args: &Rebuild,
+    out: &mut impl std::io::Write,
+    outputs: Vec<serde_json::Value>,
+    missing: &[String],
+    job: &Path,
+    report: Option<&variations::VariationReport>,
+) -> anyhow::Result<()> {
     if args.json {
         let v = serde_json::json!({
             "outputs": outputs,
@@ -248,21 +299,14 @@ fn local(
         });
         writeln!(out, "{v}")?;
     } else {
-        for m in &missing {
+        for m in missing {
             writeln!(out, "{m}: NOT PRODUCED by the build")?;
         }
-        if let Some(r) = &report {
+        if let Some(r) = report {
             write!(out, "\n{}", r.text)?;
         }
     }
-    let robust = report.as_ref().is_none_or(|r| {
-        r.unstable.is_empty() && r.changed_by.values().all(Vec::is_empty) && r.failed.is_empty()
-    });
-    Ok(if missing.is_empty() && robust {
-        Outcome::Ok
-    } else {
-        Outcome::No
-    })
+    Ok(())
 }
 
 /// The local job directory, the release predicate the manifest resolves to, and its inputs

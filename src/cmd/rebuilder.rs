@@ -22,8 +22,7 @@ use crate::rebuilder::runner::NodeRunner;
 /// Runs the node until it is stopped (or idle, with `--exit-when-idle`).
 pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     crate::progress::init_logging();
-    let log_key =
-        crate::keys::require_log_key(args.log_key.as_deref(), args.log_key_file.as_deref())?;
+    let log_key = args.log_key.require()?;
     let publishers = publishers(&args.publishers)?;
     crate::rebuild::hostfs::key_outside_work(&args.key, &args.work)
         .map_err(|e| anyhow::anyhow!(e))?;

@@ -54,7 +54,7 @@ struct Judged {
 
 /// Runs the command.
 pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.policy)?;
+    let policy = load_policy(&args.consumer.policy)?;
     let release = args
         .release
         .as_deref()
@@ -96,8 +96,8 @@ fn from_bundle(
     subjects: &[Subject],
     release: Option<(&str, &str)>,
 ) -> anyhow::Result<Judged> {
-    let state = StateDir::new(args.state.as_deref())?;
-    if args.ledger.is_some() && !policy.require_online_recheck {
+    let state = StateDir::new(args.consumer.state.as_deref())?;
+    if args.consumer.ledger.is_some() && !policy.require_online_recheck {
         anyhow::bail!(
             "--ledger has no use with --bundle: a bundle is verified offline unless the \
              policy sets require_online_recheck"
@@ -109,11 +109,11 @@ fn from_bundle(
     // revocation) is then found there. No log reachable: no verdict.
     let mut online =
         if policy.require_online_recheck {
-            let url = ledger_url(args.ledger.as_deref(), policy).context(
+            let url = ledger_url(args.consumer.ledger.as_deref(), policy).context(
                 "the policy requires an online re-check of bundles (require_online_recheck)",
             )?;
-            let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
-            let state = StateDir::new(args.state.as_deref())?;
+            let cache = cache_dir(args.consumer.cache.clone(), &policy.log.origin)?;
+            let state = StateDir::new(args.consumer.state.as_deref())?;
             Some(Online::connect(policy, &url, state, Some(cache)).with_context(|| {
             format!(
                 "the policy requires an online re-check of bundles (require_online_recheck) \
@@ -165,9 +165,9 @@ fn online(
     subjects: &[Subject],
     release: Option<(&str, &str)>,
 ) -> anyhow::Result<Judged> {
-    let state = StateDir::new(args.state.as_deref())?;
-    let url = ledger_url(args.ledger.as_deref(), policy)?;
-    let cache = cache_dir(args.cache.clone(), &policy.log.origin)?;
+    let state = StateDir::new(args.consumer.state.as_deref())?;
+    let url = ledger_url(args.consumer.ledger.as_deref(), policy)?;
+    let cache = cache_dir(args.consumer.cache.clone(), &policy.log.origin)?;
     let mut online = Online::connect(policy, &url, state, Some(cache))?;
     let mut reports = Vec::with_capacity(subjects.len());
     for s in subjects {

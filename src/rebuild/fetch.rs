@@ -242,24 +242,104 @@ pub fn git_tree(
 ) -> Result<(), Unavailable> {
     let repo = scratch.join("git");
     let _ = std::fs::remove_dir_all(&repo);
-    let remote = uri.starts_with("https://") || uri.starts_with("http://");
-    let fail = |step: &str, detail: String| {
-        let msg = format!("git source {uri} at {commit}: {step}: {detail}");
-        if remote && step == "clone" {
-            Unavailable::transient(msg)
-        } else {
-            Unavailable::permanent(msg)
-        }
-    };
     if let Err(e) = Location::parse(uri, origin) {
         // A git URL may also be host:path or ssh://: only the forms Location accepts are used.
         return Err(Unavailable::permanent(format!("git source: {e}")));
     }
-    let protocols = match origin {
-        Origin::Logged => "https:http",
-        Origin::Operator => "https:http:file",
+    let checkout = GitCheckout {
+        uri,
+        commit,
+        scratch,
+        protocols: match origin {
+            Origin::Logged => "https:http",
+            Origin::Operator => "https:http:file",
+        },
+        timeout,
     };
-    let git = |args: &[&str], secs: u64| {
+    checkout.clone_at_commit(&repo)?;
+    let archive = scratch.join("git.tar");
+    let tar = checkout.archive(&repo, &archive);
+    let _ = std::fs::remove_dir_all(&repo);
+    tar?;
+    checkout.extract(&archive, dest)
+}
+
+/// What every step of one [`git_tree`] checkout shares.
+struct GitCheckout<'a> {
+    uri: &'a str,
+    commit: &'a str,
+    /// The job's scratch directory (its path is kept out of error texts).
+    scratch: &'a Path,
+    /// The transports git may use (`GIT_ALLOW_PROTOCOL`).
+    protocols: &'static str,
+    /// The longest the clone, and the archive, may take.
+    timeout: Duration,
+}
+
+impl GitCheckout<'_> {
+    /// Clones the repository into `repo` (no checkout) and checks that `commit` names a commit
+    /// there, by its full ID.
+    fn clone_at_commit(&self, repo: &Path) -> Result<(), Unavailable> {
+        let repo = repo.to_string_lossy();
+        self.git(
+            &["clone", "--quiet", "--no-checkout", "--", self.uri, &repo],
+            self.timeout.as_secs(),
+        )
+        .map_err(|e| self.fail("clone", e))?;
+        let resolved = self
+            .git(
+                &[
+                    "-C",
+                    &repo,
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    &format!("{}^{{commit}}", self.commit),
+                ],
+                60,
+            )
+            .map_err(|e| self.fail("no such commit", e))?;
+        if String::from_utf8_lossy(&resolved).trim() != self.commit {
+            return Err(self.fail("no such commit", "it resolves to another object".into()));
+        }
+        Ok(())
+    }
+
+    /// `git archive` of the commit, as a tar file at `archive`.
+    fn archive(&self, repo: &Path, archive: &Path) -> Result<(), Unavailable> {
+        self.git(
+            &[
+                "-C",
+                &repo.to_string_lossy(),
+                "archive",
+                "--format=tar",
+                "-o",
+                &archive.to_string_lossy(),
+                self.commit,
+            ],
+            self.timeout.as_secs(),
+        )
+        .map(drop)
+        .map_err(|e| self.fail("archive", e))
+    }
+
+    /// Unpacks the archive into `dest` through a staging directory, checking the tree like an
+    /// archive's; the archive and the staging directory are removed either way.
+    fn extract(&self, archive: &Path, dest: &Path) -> Result<(), Unavailable> {
+        let staging = dest.with_extension("extract");
+        let _ = std::fs::remove_dir_all(&staging);
+        let res = unpack(archive, &staging).and_then(|()| {
+            super::hostfs::check_links(&staging)?;
+            std::fs::rename(&staging, dest).map_err(|e| e.to_string())
+        });
+        let _ = std::fs::remove_file(archive);
+        let _ = std::fs::remove_dir_all(&staging);
+        res.map_err(|e| self.fail("extract", neutral_git_error(&e, self.scratch)))
+    }
+
+    /// Runs git with `args` under the time limit `secs` and the file size limit, without the
+    /// system's or the user's git config and never prompting; its stdout, or why it failed.
+    fn git(&self, args: &[&str], secs: u64) -> Result<Vec<u8>, String> {
         let out = Command::new("prlimit")
             .arg(format!("--fsize={MAX_DOWNLOAD}"))
             .args([
@@ -273,7 +353,7 @@ pub fn git_tree(
             .env("GIT_TERMINAL_PROMPT", "0")
             .env("GIT_CONFIG_NOSYSTEM", "1")
             .env("GIT_CONFIG_GLOBAL", "/dev/null")
-            .env("GIT_ALLOW_PROTOCOL", protocols)
+            .env("GIT_ALLOW_PROTOCOL", self.protocols)
             .stdin(Stdio::null())
             .output();
         match out {
@@ -283,59 +363,25 @@ pub fn git_tree(
             Ok(o) if o.status.success() => Ok(o.stdout),
             Ok(o) => Err(neutral_git_error(
                 &String::from_utf8_lossy(&o.stderr),
-                scratch,
+                self.scratch,
             )),
             Err(e) => Err(format!("cannot run git: {e}")),
         }
-    };
-    let repo_s = repo.to_string_lossy().into_owned();
-    git(
-        &["clone", "--quiet", "--no-checkout", "--", uri, &repo_s],
-        timeout.as_secs(),
-    )
-    .map_err(|e| fail("clone", e))?;
-    let resolved = git(
-        &[
-            "-C",
-            &repo_s,
-            "rev-parse",
-            "--verify",
-            "--quiet",
-            &format!("{commit}^{{commit}}"),
-        ],
-        60,
-    )
-    .map_err(|e| fail("no such commit", e))?;
-    if String::from_utf8_lossy(&resolved).trim() != commit {
-        return Err(fail(
-            "no such commit",
-            "it resolves to another object".into(),
-        ));
     }
-    let archive = scratch.join("git.tar");
-    let tar = git(
-        &[
-            "-C",
-            &repo_s,
-            "archive",
-            "--format=tar",
-            "-o",
-            &archive.to_string_lossy(),
-            commit,
-        ],
-        timeout.as_secs(),
-    );
-    let _ = std::fs::remove_dir_all(&repo);
-    tar.map_err(|e| fail("archive", e))?;
-    let staging = dest.with_extension("extract");
-    let _ = std::fs::remove_dir_all(&staging);
-    let res = unpack(&archive, &staging).and_then(|()| {
-        super::hostfs::check_links(&staging)?;
-        std::fs::rename(&staging, dest).map_err(|e| e.to_string())
-    });
-    let _ = std::fs::remove_file(&archive);
-    let _ = std::fs::remove_dir_all(&staging);
-    res.map_err(|e| fail("extract", neutral_git_error(&e, scratch)))
+
+    /// A failed `step`: transient only when cloning from the network failed.
+    fn fail(&self, step: &str, detail: String) -> Unavailable {
+        let msg = format!(
+            "git source {} at {}: {step}: {detail}",
+            self.uri, self.commit
+        );
+        let remote = self.uri.starts_with("https://") || self.uri.starts_with("http://");
+        if remote && step == "clone" {
+            Unavailable::transient(msg)
+        } else {
+            Unavailable::permanent(msg)
+        }
+    }
 }
 
 /// git's error text without this machine's paths.

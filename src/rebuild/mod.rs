@@ -145,117 +145,65 @@ pub struct RebuildReport {
     pub job_dir: PathBuf,
 }
 
+/// Whether [`rebuild_release`] shows its phases (fetch, build, compare, variations) on a
+/// progress bar.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Progress {
+    /// A bar on stderr, drawn only when stderr is a terminal (`reprove rebuild`).
+    Bar,
+    /// No bar (the daemon, which logs instead, or output meant for a program).
+    Hidden,
+}
+
 /// Rebuilds one logged release and signs the outcome. `Err` only for local errors; every
 /// build outcome (reproduced, mismatch, build-failed, inputs-unavailable) is `Ok`.
 pub fn rebuild_release(
     config: &NodeConfig,
     release: &ReleaseRecord,
-    show_progress: bool,
+    progress: Progress,
 ) -> anyhow::Result<RebuildReport> {
     config.check_sandbox()?;
     let started = time::now_rfc3339();
-    let m = &release.manifest;
-    let p = &m.predicate;
     let job = prepare_job(config, release)?;
-    let bar = if show_progress {
-        crate::progress::bar(4, &format!("rebuild {}@{}", p.project, p.version))
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    let details = describe(config, p);
+    let steps = Steps::new(progress, &release.manifest.predicate);
+    let details = describe(config, &release.manifest.predicate);
     let draft = Draft {
         config,
         release,
         started,
-        job: job.clone(),
+        job,
         header: header(release, &details),
+        details,
     };
-
-    // Fetch: every input by the digest the release gives.
-    bar.set_message(format!("fetch inputs of {}@{}", p.project, p.version));
-    let inputs = match fetch_inputs(config, release, &job)? {
-        Ok(inputs) => inputs,
-        Err(u) => {
-            let log = format!("{}inputs unavailable: {}\n", draft.header, u.reason);
-            let mut report = draft.finish(
-                RebuildResult::InputsUnavailable,
-                Vec::new(),
-                log.into_bytes(),
-                None,
-                Some(u.reason.clone()),
-                &details,
-            )?;
-            report.retryable = u.retryable;
-            bar.finish_and_clear();
-            return Ok(report);
-        }
-    };
-    bar.inc(1);
-
-    // Build, in the sandbox.
-    bar.set_message(format!("build {}@{}", p.project, p.version));
-    let runner = build::Runner {
-        mode: config.sandbox,
-        limits: &config.limits,
-        inputs: &inputs,
-        recipe: &p.recipe,
-        user: config.build_user,
-        cgroup: config.cgroup.as_ref(),
-    };
-    let run = runner
-        .build(&job.join("build"), &Variant::baseline())
-        .context("cannot run the build")?;
-    let mut log = draft.header.clone().into_bytes();
-    log.extend_from_slice(&run.finished.log);
-    log.extend_from_slice(
-        format!(
-            "\n----\n[reprove: {:?} after {:.1} s]\n",
-            run.finished.exit,
-            run.finished.elapsed.as_secs_f64()
-        )
-        .as_bytes(),
-    );
-    bar.inc(1);
-    if let Some(detail) = build_failure(&run.finished.exit, &config.limits) {
-        let report = draft.finish(
-            RebuildResult::BuildFailed,
-            Vec::new(),
-            log,
-            None,
-            Some(detail),
-            &details,
-        )?;
-        bar.finish_and_clear();
-        return Ok(report);
-    }
-
-    // Compare, bit for bit; a diff report for what differs.
-    bar.set_message(format!("compare {}@{}", p.project, p.version));
-    let cmp = compare::compare(&m.subjects, &run.outputs);
-    let (result, diff_report, detail) = if cmp.reproduced() {
-        (RebuildResult::Reproduced, None, None)
-    } else {
-        let text = diff_report(config, release, &inputs, &run, &cmp.differing, &job);
-        let detail = format!("differing: {}", cmp.differing.join(", "));
-        (RebuildResult::Mismatch, Some(text), Some(detail))
-    };
-    bar.inc(1);
-    let variation_report = if config.variations {
-        bar.set_message(format!("variation builds of {}@{}", p.project, p.version));
-        Some(variations::explore(&runner, &job, &run).context("variation builds")?)
-    } else {
-        None
-    };
-    bar.inc(1);
-
-    // Sign.
-    let mut report = draft.finish(result, cmp.rebuilt, log, diff_report, detail, &details)?;
-    if let Some(v) = &variation_report {
-        std::fs::write(job.join("variations.txt"), &v.text)?;
-    }
-    report.variations = variation_report;
-    bar.finish_and_clear();
+    let report = draft.rebuild(&steps)?;
+    steps.bar.finish_and_clear();
     Ok(report)
+}
+
+/// The progress bar of one rebuild: one step per phase, each named with the release.
+struct Steps {
+    bar: indicatif::ProgressBar,
+    release: String,
+}
+
+impl Steps {
+    fn new(progress: Progress, p: &reprove_verifier::predicates::ReleasePredicate) -> Steps {
+        let release = format!("{}@{}", p.project, p.version);
+        let bar = match progress {
+            Progress::Bar => crate::progress::bar(4, &format!("rebuild {release}")),
+            Progress::Hidden => indicatif::ProgressBar::hidden(),
+        };
+        Steps { bar, release }
+    }
+
+    /// Names the phase now running (`what` the release).
+    fn start(&self, what: &str) {
+        self.bar.set_message(format!("{what} {}", self.release));
+    }
+
+    fn done(&self) {
+        self.bar.inc(1);
+    }
 }
 
 /// The job's directory, emptied, private to the node (and its build user).
@@ -378,9 +326,120 @@ struct Draft<'a> {
     started: String,
     job: PathBuf,
     header: String,
+    /// The sandbox and toolchain, in words ([`describe`]).
+    details: String,
 }
 
 impl Draft<'_> {
+    /// The phases: fetch every input by the digest the release gives, build in the sandbox,
+    /// compare bit for bit (a diff report for what differs), optionally run the variation
+    /// builds, and sign. A fetch or a build that fails ends it early, signed as such.
+    fn rebuild(&self, steps: &Steps) -> anyhow::Result<RebuildReport> {
+        let m = &self.release.manifest;
+        steps.start("fetch inputs of");
+        let inputs = match fetch_inputs(self.config, self.release, &self.job)? {
+            Ok(inputs) => inputs,
+            Err(u) => return self.inputs_unavailable(&u),
+        };
+        steps.done();
+        steps.start("build");
+        let runner = self.runner(&inputs);
+        let run = runner
+            .build(&self.job.join("build"), &Variant::baseline())
+            .context("cannot run the build")?;
+        let log = self.build_log(&run.finished);
+        steps.done();
+        if let Some(detail) = build_failure(&run.finished.exit, &self.config.limits) {
+            return self.finish(
+                RebuildResult::BuildFailed,
+                Vec::new(),
+                log,
+                None,
+                Some(detail),
+            );
+        }
+        steps.start("compare");
+        let cmp = compare::compare(&m.subjects, &run.outputs);
+        let (result, diff_report, detail) = self.judge(&inputs, &run, &cmp);
+        steps.done();
+        let variation_report = if self.config.variations {
+            steps.start("variation builds of");
+            Some(variations::explore(&runner, &self.job, &run).context("variation builds")?)
+        } else {
+            None
+        };
+        steps.done();
+        let mut report = self.finish(result, cmp.rebuilt, log, diff_report, detail)?;
+        if let Some(v) = &variation_report {
+            std::fs::write(self.job.join("variations.txt"), &v.text)?;
+        }
+        report.variations = variation_report;
+        Ok(report)
+    }
+
+    /// The signed outcome when an input could not be fetched; retryable when that may pass.
+    fn inputs_unavailable(&self, u: &fetch::Unavailable) -> anyhow::Result<RebuildReport> {
+        let log = format!("{}inputs unavailable: {}\n", self.header, u.reason);
+        let mut report = self.finish(
+            RebuildResult::InputsUnavailable,
+            Vec::new(),
+            log.into_bytes(),
+            None,
+            Some(u.reason.clone()),
+        )?;
+        report.retryable = u.retryable;
+        Ok(report)
+    }
+
+    /// What runs the job's builds (the baseline, then any variations) with `inputs`.
+    fn runner<'a>(&'a self, inputs: &'a build::Inputs) -> build::Runner<'a> {
+        build::Runner {
+            mode: self.config.sandbox,
+            limits: &self.config.limits,
+            inputs,
+            recipe: &self.release.manifest.predicate.recipe,
+            user: self.config.build_user,
+            cgroup: self.config.cgroup.as_ref(),
+        }
+    }
+
+    /// The build log: the header, what the build wrote, and how it ended.
+    fn build_log(&self, finished: &sandbox::Finished) -> Vec<u8> {
+        let mut log = self.header.clone().into_bytes();
+        log.extend_from_slice(&finished.log);
+        log.extend_from_slice(
+            format!(
+                "\n----\n[reprove: {:?} after {:.1} s]\n",
+                finished.exit,
+                finished.elapsed.as_secs_f64()
+            )
+            .as_bytes(),
+        );
+        log
+    }
+
+    /// Reproduced, or a mismatch with its diff report and the names of what differs.
+    fn judge(
+        &self,
+        inputs: &build::Inputs,
+        run: &build::BuildRun,
+        cmp: &compare::Comparison,
+    ) -> (RebuildResult, Option<Vec<u8>>, Option<String>) {
+        if cmp.reproduced() {
+            return (RebuildResult::Reproduced, None, None);
+        }
+        let text = diff_report(
+            self.config,
+            self.release,
+            inputs,
+            run,
+            &cmp.differing,
+            &self.job,
+        );
+        let detail = format!("differing: {}", cmp.differing.join(", "));
+        (RebuildResult::Mismatch, Some(text), Some(detail))
+    }
+
     /// Builds and signs the attestation and writes the job's files.
     fn finish(
         &self,
@@ -389,7 +448,6 @@ impl Draft<'_> {
         build_log: Vec<u8>,
         diff_report: Option<Vec<u8>>,
         detail: Option<String>,
-        details: &str,
     ) -> anyhow::Result<RebuildReport> {
         let m = &self.release.manifest;
         let entry_digests = hash_bytes(&self.release.entry);
@@ -429,7 +487,7 @@ impl Draft<'_> {
                         SandboxMode::Bwrap => SandboxKind::Bubblewrap,
                         SandboxMode::InsecureNone => SandboxKind::None,
                     },
-                    details: Some(details.to_owned()),
+                    details: Some(self.details.clone()),
                 },
                 builder: Builder {
                     id: self.config.builder_id.clone(),

@@ -37,6 +37,7 @@ use std::time::{Duration, Instant};
 
 use std::os::unix::process::CommandExt as _;
 
+use super::cgroup::BuildCgroup;
 use super::hostfs::{self, BuildUser};
 
 /// How often the disk use of a running build is measured.
@@ -185,8 +186,44 @@ pub fn bwrap_version() -> Option<String> {
 /// Runs the build to its end (or its limit). `Err` only for local failures: the sandbox or the
 /// limit tool could not be started, the log pipe failed.
 pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<Finished> {
-    // prlimit … -- [bwrap …] sh -c 'umask …' …: the build, with its per-process limits.
-    let mut inner: Vec<String> = vec![
+    let argv = limited_argv(mode, spec, limits)?;
+    let cgroup = match &spec.cgroup {
+        Some(d) => Some(d.build_cgroup(limits.memory_bytes, limits.max_procs)?),
+        None => None,
+    };
+    let mut cmd = launcher(&argv, spec.user, cgroup.as_ref());
+    if mode == SandboxMode::InsecureNone {
+        cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
+    }
+    let build = Running::start(cmd, limits.log_bytes)?;
+    let (status, ended) = build.watch(spec, limits)?;
+    // Anything the build left running in its process group goes too (in the sandbox, the pid
+    // namespace is already gone with bwrap), and so does anything left in its cgroup.
+    kill_group(build.pid);
+    let oom = cgroup.as_ref().is_some_and(|cg| {
+        cg.kill_all(Duration::from_secs(10));
+        cg.oom_killed()
+    });
+    drop(cgroup);
+    let elapsed = build.started.elapsed();
+    let mut log = build.log()?;
+    let exit = exit_of(status, ended, limits, &mut log);
+    if oom {
+        log.extend_from_slice(
+            format!(
+                "\n[reprove: a process was killed at the build's memory limit of {} bytes]\n",
+                limits.memory_bytes
+            )
+            .as_bytes(),
+        );
+    }
+    Ok(Finished { exit, log, elapsed })
+}
+
+/// `prlimit … -- [bwrap …] sh -c 'umask …' …`: the build, with its per-process limits (and, in
+/// the sandbox, its generated `/etc` written).
+fn limited_argv(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<Vec<String>> {
+    let mut argv: Vec<String> = vec![
         "prlimit".into(),
         format!("--as={}", limits.memory_bytes),
         format!("--nproc={}", limits.max_procs),
@@ -195,109 +232,144 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
     ];
     if mode == SandboxMode::Bwrap {
         write_etc(spec)?;
-        inner.push("bwrap".into());
-        inner.extend(bwrap_args(spec, limits)?);
+        argv.push("bwrap".into());
+        argv.extend(bwrap_args(spec, limits)?);
     }
-    inner.extend(wrapped_command(spec));
-    // With a delegated cgroup, a shell joins the build's cgroup first and then becomes the
-    // build (dropping to the build user with setpriv): nothing of the build starts outside it.
-    let cgroup = match &spec.cgroup {
-        Some(d) => Some(d.build_cgroup(limits.memory_bytes, limits.max_procs)?),
-        None => None,
-    };
-    let mut cmd = match &cgroup {
+    argv.extend(wrapped_command(spec));
+    Ok(argv)
+}
+
+/// The process that becomes the build, as `user` when given. With a delegated cgroup, a shell
+/// joins the build's cgroup first and then becomes the build (dropping to the build user with
+/// setpriv): nothing of the build starts outside it.
+fn launcher(argv: &[String], user: Option<BuildUser>, cgroup: Option<&BuildCgroup>) -> Command {
+    match cgroup {
         Some(cg) => {
             let mut c = Command::new("/bin/sh");
             c.arg("-c")
                 .arg("echo $$ > \"$0\" && exec \"$@\"")
                 .arg(cg.procs_file());
-            if let Some(user) = spec.user {
+            if let Some(user) = user {
                 c.arg("setpriv")
                     .arg(format!("--reuid={}", user.uid))
                     .arg(format!("--regid={}", user.gid))
                     .args(["--clear-groups", "--"]);
             }
-            c.args(&inner);
+            c.args(argv);
             c
         }
         None => {
-            let mut c = Command::new(&inner[0]);
-            c.args(&inner[1..]);
-            if let Some(user) = spec.user {
+            let mut c = Command::new(&argv[0]);
+            c.args(&argv[1..]);
+            if let Some(user) = user {
                 // std drops the supplementary groups too when it changes the uid as root.
                 c.uid(user.uid).gid(user.gid);
             }
             c
         }
-    };
-    if mode == SandboxMode::InsecureNone {
-        cmd.current_dir(&spec.tree).env_clear().envs(&spec.env);
     }
-    let (reader, writer) = io::pipe()?;
-    cmd.stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer)
-        .process_group(0);
-    let started = Instant::now();
-    let mut child = cmd.spawn().map_err(|e| {
-        io::Error::new(
-            e.kind(),
-            format!("cannot start the build (prlimit from util-linux and bwrap are needed): {e}"),
-        )
-    })?;
-    // The Command holds the pipe's write ends; drop it so the reader sees EOF at the end.
-    drop(cmd);
-    let pid = child.id();
-    let cap = limits.log_bytes;
-    let (log_tx, log_rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = log_tx.send(read_capped(reader, cap));
-    });
-    let (exit_tx, exit_rx) = mpsc::channel::<io::Result<ExitStatus>>();
-    std::thread::spawn(move || {
-        let _ = exit_tx.send(child.wait());
-    });
-    let deadline = started + limits.wall_time;
-    let (status, ended) = loop {
-        let wait = deadline
-            .saturating_duration_since(Instant::now())
-            .min(DISK_POLL);
-        match exit_rx.recv_timeout(wait) {
-            Ok(status) => break (status?, None),
-            Err(mpsc::RecvTimeoutError::Disconnected) => {
-                return Err(io::Error::other("the build's waiter thread stopped"));
+}
+
+/// A build that has started: its process group, when it started, and two threads reporting
+/// its exit and its (capped) log, so the limits can be watched without blocking on either.
+struct Running {
+    pid: u32,
+    started: Instant,
+    exit: mpsc::Receiver<io::Result<ExitStatus>>,
+    log: mpsc::Receiver<io::Result<Vec<u8>>>,
+}
+
+impl Running {
+    /// Starts `cmd` in a process group of its own, stdout and stderr into one pipe of which
+    /// the first `cap` bytes are kept.
+    fn start(mut cmd: Command, cap: usize) -> io::Result<Running> {
+        let (reader, writer) = io::pipe()?;
+        cmd.stdin(Stdio::null())
+            .stdout(writer.try_clone()?)
+            .stderr(writer)
+            .process_group(0);
+        let started = Instant::now();
+        let mut child = cmd.spawn().map_err(|e| {
+            io::Error::new(
+                e.kind(),
+                format!(
+                    "cannot start the build (prlimit from util-linux and bwrap are needed): {e}"
+                ),
+            )
+        })?;
+        // The Command holds the pipe's write ends; drop it so the reader sees EOF at the end.
+        drop(cmd);
+        let pid = child.id();
+        let (log_tx, log) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = log_tx.send(read_capped(reader, cap));
+        });
+        let (exit_tx, exit) = mpsc::channel();
+        std::thread::spawn(move || {
+            let _ = exit_tx.send(child.wait());
+        });
+        Ok(Running {
+            pid,
+            started,
+            exit,
+            log,
+        })
+    }
+
+    /// Waits for the build to exit, measuring its disk use every [`DISK_POLL`] and killing it
+    /// at the wall-time or disk limit; the limit it was killed at, if any, comes with the status.
+    fn watch(&self, spec: &BuildSpec, limits: &Limits) -> io::Result<(ExitStatus, Option<Exit>)> {
+        let deadline = self.started + limits.wall_time;
+        loop {
+            let wait = deadline
+                .saturating_duration_since(Instant::now())
+                .min(DISK_POLL);
+            match self.exit.recv_timeout(wait) {
+                Ok(status) => return Ok((status?, None)),
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(io::Error::other("the build's waiter thread stopped"));
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            let over = if Instant::now() >= deadline {
+                Some(Exit::TimedOut)
+            } else if over_disk(spec, limits) {
+                Some(Exit::DiskLimit)
+            } else {
+                None
+            };
+            if let Some(why) = over {
+                kill_group(self.pid);
+                let status = self
+                    .exit
+                    .recv()
+                    .map_err(|_| io::Error::other("the build's waiter thread stopped"))??;
+                return Ok((status, Some(why)));
+            }
         }
-        let over = if Instant::now() >= deadline {
-            Some(Exit::TimedOut)
-        } else if over_disk(spec, limits) {
-            Some(Exit::DiskLimit)
-        } else {
-            None
-        };
-        if let Some(why) = over {
-            kill_group(pid);
-            let status = exit_rx
-                .recv()
-                .map_err(|_| io::Error::other("the build's waiter thread stopped"))??;
-            break (status, Some(why));
+    }
+
+    /// The build's log, once the build has exited; a marker instead when something it left
+    /// behind still holds the pipe open.
+    fn log(&self) -> io::Result<Vec<u8>> {
+        match self.log.recv_timeout(Duration::from_secs(10)) {
+            Ok(log) => log,
+            Err(_) => {
+                Ok(b"[reprove: the build's output pipe stayed open after it exited]\n".to_vec())
+            }
         }
-    };
-    // Anything the build left running in its process group goes too (in the sandbox, the pid
-    // namespace is already gone with bwrap), and so does anything left in its cgroup.
-    kill_group(pid);
-    let oom = cgroup.as_ref().is_some_and(|cg| {
-        cg.kill_all(Duration::from_secs(10));
-        cg.oom_killed()
-    });
-    drop(cgroup);
-    let elapsed = started.elapsed();
-    let mut log = match log_rx.recv_timeout(Duration::from_secs(10)) {
-        Ok(log) => log?,
-        Err(_) => b"[reprove: the build's output pipe stayed open after it exited]\n".to_vec(),
-    };
-    let exit = match ended {
+    }
+}
+
+/// How the build ended: the limit it was killed at (noted at the end of its log), else its
+/// exit status.
+fn exit_of(
+    status: ExitStatus,
+    killed_at: Option<Exit>,
+    limits: &Limits,
+    log: &mut Vec<u8>,
+) -> Exit {
+    match killed_at {
         Some(Exit::TimedOut) => {
             log.extend_from_slice(
                 format!(
@@ -320,17 +392,7 @@ pub fn run(mode: SandboxMode, spec: &BuildSpec, limits: &Limits) -> io::Result<F
         }
         None if status.success() => Exit::Success,
         None => Exit::Failed(status.code()),
-    };
-    if oom {
-        log.extend_from_slice(
-            format!(
-                "\n[reprove: a process was killed at the build's memory limit of {} bytes]\n",
-                limits.memory_bytes
-            )
-            .as_bytes(),
-        );
     }
-    Ok(Finished { exit, log, elapsed })
 }
 
 /// Whether the build's tree and home together use more than the disk limits.

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
@@ -85,97 +85,162 @@ pub fn explore(
     job: &Path,
     baseline: &BuildRun,
 ) -> io::Result<VariationReport> {
-    let faketime = Path::new("/usr/bin/faketime").exists();
-    let dir = job.join("variations");
-    let mut text = String::from("reprove variation report\n");
-    let base = Variant::baseline();
-    text.push_str(&format!("baseline: {}\n", describe(&base)));
-    if !faketime {
-        text.push_str(
-            "note: faketime is not installed, so the clock cannot be shifted; the control build \
-             (same settings, run later) stands for the time variation\n",
-        );
+    let mut x = Exploration {
+        runner,
+        dir: job.join("variations"),
+        baseline,
+        faketime: Path::new("/usr/bin/faketime").exists(),
+        changed_by: BTreeMap::new(),
+        failed: BTreeMap::new(),
+        text: String::from("reprove variation report\n"),
+    };
+    x.introduce();
+    let unstable = x.control()?;
+    let isolated = x.combined(&unstable)?;
+    if isolated {
+        x.each_alone(&unstable)?;
     }
-    // Make sure the control build's clock reads a different second.
-    std::thread::sleep(Duration::from_millis(1100));
-    let control = runner.build(&dir.join("control"), &base)?;
-    let unstable = changed(baseline, &control, &[]);
-    if unstable.is_empty() {
-        text.push_str("control build (same settings, later): identical outputs\n");
-    } else {
-        text.push_str(&format!(
-            "control build (same settings, later): {} differ between two identical builds: \
-             they embed the time, random bytes or depend on scheduling\n",
-            unstable.join(", ")
-        ));
+    x.summarize(&unstable);
+    Ok(VariationReport {
+        unstable,
+        changed_by: x.changed_by,
+        failed: x.failed,
+        isolated,
+        text: x.text,
+    })
+}
+
+/// The builds of one [`explore`], and the report they write as they go.
+struct Exploration<'a> {
+    runner: &'a Runner<'a>,
+    /// Where the variation builds run (`job/variations`), each in a directory of its own.
+    dir: PathBuf,
+    baseline: &'a BuildRun,
+    /// Whether the clock can be shifted (`faketime` is installed).
+    faketime: bool,
+    /// Per variation tried on its own: the outputs it changed.
+    changed_by: BTreeMap<String, Vec<String>>,
+    /// Per variation tried on its own whose build failed: how it ended.
+    failed: BTreeMap<String, String>,
+    /// The human-readable report so far.
+    text: String,
+}
+
+impl Exploration<'_> {
+    /// The baseline's settings, and whether the clock can be varied.
+    fn introduce(&mut self) {
+        let base = Variant::baseline();
+        self.text
+            .push_str(&format!("baseline: {}\n", describe(&base)));
+        if !self.faketime {
+            self.text.push_str(
+                "note: faketime is not installed, so the clock cannot be shifted; the control build \
+                 (same settings, run later) stands for the time variation\n",
+            );
+        }
     }
-    cleanup(&dir.join("control"));
-    let mut all = base.clone();
-    for name in VARIATIONS {
-        apply(&mut all, name, faketime);
+
+    /// The control build, with the baseline's settings: the outputs that differ from the
+    /// baseline's are not deterministic at all.
+    fn control(&mut self) -> io::Result<Vec<String>> {
+        // Make sure the control build's clock reads a different second.
+        std::thread::sleep(Duration::from_millis(1100));
+        let control = self
+            .runner
+            .build(&self.dir.join("control"), &Variant::baseline())?;
+        let unstable = changed(self.baseline, &control, &[]);
+        if unstable.is_empty() {
+            self.text
+                .push_str("control build (same settings, later): identical outputs\n");
+        } else {
+            self.text.push_str(&format!(
+                "control build (same settings, later): {} differ between two identical builds: \
+                 they embed the time, random bytes or depend on scheduling\n",
+                unstable.join(", ")
+            ));
+        }
+        cleanup(&self.dir.join("control"));
+        Ok(unstable)
     }
-    let combined = runner.build(&dir.join("all"), &all)?;
-    cleanup(&dir.join("all"));
-    let mut failed = BTreeMap::new();
-    let mut changed_by = BTreeMap::new();
-    let combined_changes = changed(baseline, &combined, &unstable);
-    let isolated = !combined_changes.is_empty() || combined.finished.exit != Exit::Success;
-    text.push_str(&format!("all variations together: {}\n", describe(&all)));
-    if !isolated {
-        text.push_str("  no other output changed: the build is robust to every variation\n");
-    } else {
+
+    /// One build with every variation at once; whether each must be tried on its own (it
+    /// failed, or changed more than the `unstable` outputs).
+    fn combined(&mut self, unstable: &[String]) -> io::Result<bool> {
+        let mut all = Variant::baseline();
         for name in VARIATIONS {
-            if name == "time" && !faketime {
+            apply(&mut all, name, self.faketime);
+        }
+        let combined = self.runner.build(&self.dir.join("all"), &all)?;
+        cleanup(&self.dir.join("all"));
+        let combined_changes = changed(self.baseline, &combined, unstable);
+        let isolated = !combined_changes.is_empty() || combined.finished.exit != Exit::Success;
+        self.text
+            .push_str(&format!("all variations together: {}\n", describe(&all)));
+        if !isolated {
+            self.text
+                .push_str("  no other output changed: the build is robust to every variation\n");
+        }
+        Ok(isolated)
+    }
+
+    /// One build per variation (but the clock without faketime): per variation, the stable
+    /// outputs it changed, or how its build failed.
+    fn each_alone(&mut self, unstable: &[String]) -> io::Result<()> {
+        for name in VARIATIONS {
+            if name == "time" && !self.faketime {
                 continue;
             }
-            let mut v = base.clone();
-            apply(&mut v, name, faketime);
-            let sub = dir.join(name);
-            let run = runner.build(&sub, &v)?;
+            let mut v = Variant::baseline();
+            apply(&mut v, name, self.faketime);
+            let sub = self.dir.join(name);
+            let run = self.runner.build(&sub, &v)?;
             cleanup(&sub);
             if run.finished.exit != Exit::Success {
                 let why = format!("{:?}", run.finished.exit);
-                text.push_str(&format!("{name}: the build failed ({why})\n"));
-                failed.insert(name.to_owned(), why);
+                self.text
+                    .push_str(&format!("{name}: the build failed ({why})\n"));
+                self.failed.insert(name.to_owned(), why);
                 continue;
             }
-            let diff = changed(baseline, &run, &unstable);
+            let diff = changed(self.baseline, &run, unstable);
             if diff.is_empty() {
-                text.push_str(&format!("{name}: no output changed\n"));
+                self.text.push_str(&format!("{name}: no output changed\n"));
             } else {
-                text.push_str(&format!("{name}: changed {}\n", diff.join(", ")));
+                self.text
+                    .push_str(&format!("{name}: changed {}\n", diff.join(", ")));
             }
-            changed_by.insert(name.to_owned(), diff);
+            self.changed_by.insert(name.to_owned(), diff);
+        }
+        Ok(())
+    }
+
+    /// Per output of the baseline: not deterministic, or changed by which variations.
+    fn summarize(&mut self, unstable: &[String]) {
+        self.text.push_str("summary:\n");
+        let mut any = false;
+        for output in self.baseline.outputs.keys() {
+            let causes: Vec<&str> = self
+                .changed_by
+                .iter()
+                .filter(|(_, outs)| outs.contains(output))
+                .map(|(v, _)| v.as_str())
+                .collect();
+            if unstable.contains(output) {
+                self.text.push_str(&format!(
+                    "  {output}: NOT DETERMINISTIC (differs between identical builds: time, randomness or scheduling)\n"
+                ));
+                any = true;
+            } else if !causes.is_empty() {
+                self.text
+                    .push_str(&format!("  {output}: changed by {}\n", causes.join(", ")));
+                any = true;
+            }
+        }
+        if !any {
+            self.text
+                .push_str("  every output is the same under every variation tried\n");
         }
     }
-    text.push_str("summary:\n");
-    let mut any = false;
-    for output in baseline.outputs.keys() {
-        let causes: Vec<&str> = changed_by
-            .iter()
-            .filter(|(_, outs)| outs.contains(output))
-            .map(|(v, _)| v.as_str())
-            .collect();
-        if unstable.contains(output) {
-            text.push_str(&format!(
-                "  {output}: NOT DETERMINISTIC (differs between identical builds: time, randomness or scheduling)\n"
-            ));
-            any = true;
-        } else if !causes.is_empty() {
-            text.push_str(&format!("  {output}: changed by {}\n", causes.join(", ")));
-            any = true;
-        }
-    }
-    if !any {
-        text.push_str("  every output is the same under every variation tried\n");
-    }
-    Ok(VariationReport {
-        unstable,
-        changed_by,
-        failed,
-        isolated,
-        text,
-    })
 }
 
 /// The outputs whose sha256 differs between `a` and `b` (or that only one has), skipping

@@ -16,7 +16,7 @@ use reprove_verifier::signed::{Options, SignedEntry};
 use super::jobs::Job;
 use super::pool::{Attempt, JobRunner};
 use crate::client::{LogClient, release_lookup_path};
-use crate::rebuild::{NodeConfig, ReleaseRecord, publish_report, rebuild_release};
+use crate::rebuild::{NodeConfig, Progress, ReleaseRecord, publish_report, rebuild_release};
 
 /// Rebuilds a job's release and publishes the attestation.
 #[derive(Debug)]
@@ -48,7 +48,7 @@ impl JobRunner for NodeRunner {
             Ok(r) => r,
             Err(e) => return retry(e, true),
         };
-        let report = match rebuild_release(&self.node, &record, false) {
+        let report = match rebuild_release(&self.node, &record, Progress::Hidden) {
             Ok(r) => r,
             Err(e) => return retry(e.context("rebuilding"), true),
         };
