@@ -9,14 +9,13 @@ use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
-use reprove_verifier::predicates::EntryKind;
-use serde_json::json;
 
 use super::html::{Html, html, segment};
-use super::model::{Decoded, ReleaseView, Revocations, Site};
-use super::render;
-use super::stats::COUNT_CAP;
-use super::views::{EntryPage, RebuilderPage};
+use super::model::{ReleaseView, Revocations, SignerView, Site};
+use super::views::{
+    ArtifactPage, BlobPage, EntryPage, EntrySummary, HomePage, KeyIdPage, RebuilderPage,
+    RebuilderRow, RebuildersPage, ReleasePage, ReleaseWithRebuilds, ReleasesPage, RevocationsPage,
+};
 use super::{Format, Page, Query, WebError, clip, number, page_query, run};
 use crate::index::IndexKey;
 
@@ -106,51 +105,18 @@ pub(super) async fn home(
             .into_iter()
             .flatten()
             .collect();
-        let days = site.per_day(today, 14)?;
-        let checkpoint = String::from_utf8_lossy(head.note()).into_owned();
-        let json = json!({
-            "origin": site.ledger.origin(),
-            "log_key": site.ledger.key().to_string(),
-            "tree_size": head.size(),
-            "root_hash": hex::encode(head.root()),
-            "checkpoint": checkpoint,
-            "attestations_per_day": days,
-            "latest_releases": releases,
-            "latest_mismatches": mismatches,
-            "latest_revocations": revocations,
-        });
-        let day_rows: Html = days
-            .iter()
-            .map(|d| html!("<tr><td>{}</td><td>{}</td></tr>", d.day, d.attestations.label()))
-            .collect();
-        let body = html!(
-            "<h1>{}</h1>\
-<div class=\"grid\"><div class=\"card\"><dl><dt>Tree size</dt><dd><b>{}</b> entries</dd>\
-<dt>Root hash</dt><dd>{}</dd><dt>Log key</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
-<div class=\"card\"><b>Latest checkpoint</b><pre>{}</pre><a href=\"/checkpoint\">/checkpoint</a></div></div>\
-<h2>Latest releases</h2>{}<p><a href=\"/releases\">All releases →</a></p>{}\
-<h2>Latest mismatches</h2>{}\
-<h2>Latest revocation notices</h2>{}<p><a href=\"/revocations\">All revocations →</a></p>\
-<h2>Rebuild attestations per day</h2><p class=\"note\">By the day each rebuilder says it finished \
-(<code>finished_on</code>, UTC): the log itself records no time. Counts stop at {}.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th></tr></thead><tbody>{}</tbody></table></div>",
-            site.ledger.origin(),
-            head.size(),
-            render::digest(&hex::encode(head.root())),
-            site.ledger.key().to_string(),
-            checkpoint,
-            render::releases(&releases),
-            render::status_rule(),
-            render::attestations(&mismatches, true),
-            render::revocations(&revocations),
-            COUNT_CAP,
-            day_rows
-        );
-        Ok(Page {
-            title: "Log".into(),
-            json,
-            body,
-        })
+        let head_root = head.root();
+        Ok(Page::of(&HomePage {
+            origin: site.ledger.origin().to_owned(),
+            log_key: site.ledger.key().to_string(),
+            tree_size: head.size(),
+            root_hash: head_root,
+            checkpoint: String::from_utf8_lossy(head.note()).into_owned(),
+            attestations_per_day: site.per_day(today, 14)?,
+            latest_releases: releases,
+            latest_mismatches: mismatches,
+            latest_revocations: revocations,
+        }))
     })
     .await
 }
@@ -194,22 +160,11 @@ pub(super) async fn releases(
                 clip(p)
             )));
         }
-        let (title, extra) = match &project {
-            Some(p) => (
-                format!("Releases of {p}"),
-                format!("&project={}", segment(p)),
-            ),
-            None => ("Releases".to_owned(), String::new()),
-        };
-        let json = json!({ "project": project, "releases": list, "next": next });
-        let body = html!(
-            "<h1>{}</h1>{}{}{}",
-            title,
-            render::releases(&list),
-            render::pager("/releases", next, &extra),
-            render::status_rule()
-        );
-        Ok(Page { title, json, body })
+        Ok(Page::of(&ReleasesPage {
+            project,
+            releases: list,
+            next,
+        }))
     })
     .await
 }
@@ -239,11 +194,14 @@ pub(super) async fn release(
         )?;
         let mut releases = Vec::new();
         for i in page.indices {
-            if let Some((r, a)) = site.release(i)?
-                && r.project == name
-                && r.version == version
+            if let Some((release, attestations)) = site.release(i)?
+                && release.project == name
+                && release.version == version
             {
-                releases.push((r, a));
+                releases.push(ReleaseWithRebuilds {
+                    release,
+                    attestations,
+                });
             }
         }
         if releases.is_empty() {
@@ -253,86 +211,13 @@ pub(super) async fn release(
                 clip(&version)
             )));
         }
-        let title = format!("{name} {version}");
-        let json = json!({
-            "releases": releases.iter().map(|(r, a)| json!({"release": r, "attestations": a})).collect::<Vec<_>>(),
-        });
-        let mut body = html!("<h1>{}</h1>", title);
-        if releases.len() > 1 {
-            body.push(html!(
-                "<p class=\"s wait\">This name and version were logged {} times: each manifest is shown.</p>",
-                releases.len()
-            ));
-        }
-        for (r, attestations) in &releases {
-            body.push(html!(
-                "<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
-<dt>Published by</dt><dd>{}</dd><dt>Source</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
-<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}{}",
-                render::status(&r.status),
-                render::entry_link(r.index),
-                render::signers(&r.signers),
-                r.source.to_string(),
-                render::artifacts(&r.artifacts),
-                render::attestations(attestations, false),
-                render::status_rule()
-            ));
-        }
-        Ok(Page { title, json, body })
+        Ok(Page::of(&ReleasePage {
+            name,
+            version,
+            releases,
+        }))
     })
     .await
-}
-
-/// A one-line summary of any entry, for lists of mixed kinds.
-fn summary(site: &Site, d: &Decoded) -> Result<(serde_json::Value, Html), WebError> {
-    let mut revoked = Revocations::default();
-    let signers: Vec<_> = d.signers.iter().map(super::model::SignerView::of).collect();
-    let (what, html_what) = match &d.entry {
-        Err(e) => (
-            json!({"error": e}),
-            html!("<span class=\"s bad\">invalid</span> {}", e),
-        ),
-        Ok(entry) => match entry.kind() {
-            EntryKind::Release(r) => (
-                json!({"project": r.predicate.project, "version": r.predicate.version}),
-                html!(
-                    "release {}",
-                    render::release_link(&r.predicate.project, &r.predicate.version)
-                ),
-            ),
-            EntryKind::Rebuild(_) => match site.attestation(d, &mut revoked)? {
-                Some(a) => {
-                    let h = html!(
-                        "rebuild of {}: {}",
-                        render::release_link(&a.project, &a.version),
-                        render::result(a.result)
-                    );
-                    (serde_json::to_value(&a).unwrap_or_default(), h)
-                }
-                None => (json!({}), Html::default()),
-            },
-            EntryKind::Revocation(_) => match site.revocation(d) {
-                Some(n) => {
-                    let h = html!(
-                        "revocation of <code class=\"d\">{}</code> ({})",
-                        n.revoked_key,
-                        n.reason
-                    );
-                    (serde_json::to_value(&n).unwrap_or_default(), h)
-                }
-                None => (json!({}), Html::default()),
-            },
-        },
-    };
-    let json = json!({"index": d.index, "kind": d.kind(), "signers": signers, "summary": what});
-    let row = html!(
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        render::entry_link(d.index),
-        d.kind(),
-        html_what,
-        render::signers(&signers)
-    );
-    Ok((json, row))
 }
 
 /// `GET /artifact/sha256/<hex>`.
@@ -356,28 +241,15 @@ pub(super) async fn artifact(
                 "no entry of this log names the sha256 {hex}"
             )));
         }
-        let mut entries = Vec::new();
-        let mut rows = Html::default();
-        for i in indices {
-            let (j, h) = summary(site, &*site.decoded(i)?)?;
-            entries.push(j);
-            rows.push(h);
-        }
-        let json = json!({"sha256": hex, "entries": entries, "next": next});
-        let body = html!(
-            "<h1>Artifact</h1><p><span class=\"muted\">sha256</span> {}</p>\
-<p class=\"note\">Every entry that names this digest, newest first. Verify a file you hold with \
-<code>reprove verify FILE</code>.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Entry</th><th>Kind</th><th>What</th><th>Signed by</th></tr></thead><tbody>{}</tbody></table></div>{}",
-            render::digest(&hex),
-            rows,
-            render::pager(&format!("/artifact/sha256/{hex}"), next, "")
-        );
-        Ok(Page {
-            title: format!("Artifact {}", &hex[..12]),
-            json,
-            body,
-        })
+        let entries = indices
+            .into_iter()
+            .map(|i| EntrySummary::read(site, &*site.decoded(i)?))
+            .collect::<Result<Vec<_>, WebError>>()?;
+        Ok(Page::of(&ArtifactPage {
+            sha256: hex,
+            entries,
+            next,
+        }))
     })
     .await
 }
@@ -386,9 +258,7 @@ pub(super) async fn artifact(
 pub(super) async fn entry(site: Arc<Site>, index: String, format: Format) -> Response {
     run(site, format, move |site| {
         let index = number("entry index", &index)?;
-        let d = site.decoded(index)?;
-        let (_, summary_row) = summary(site, &d)?;
-        Ok(Page::of(&EntryPage::read(site, &d, summary_row)?))
+        Ok(Page::of(&EntryPage::read(site, &*site.decoded(index)?)?))
     })
     .await
 }
@@ -403,46 +273,19 @@ pub(super) async fn rebuilders(
     let after = q.get("after").map(str::to_owned);
     run(site, format, move |site| {
         let (keys, more) = site.rebuilder_keys(after.as_deref(), PAGE_ROWS)?;
-        let mut list = Vec::new();
-        let mut rows = Html::default();
+        let mut rebuilders = Vec::new();
         for k in &keys {
-            let Ok(v) = NoteVerifier::parse(k) else { continue };
-            let view = super::model::SignerView::of(&v);
-            let count = site.count(&IndexKey::Rebuilder(k.clone()))?;
-            let revoked = Revocations::default().effective(site, &v)?.is_some();
-            rows.push(html!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                render::signer(&view),
-                count.label(),
-                if revoked {
-                    html!("<span class=\"s bad\">revoked</span>")
-                } else {
-                    html!("<span class=\"s ok\">active</span>")
-                }
-            ));
-            list.push(json!({"key": view, "attestations": count, "revoked": revoked}));
+            let Ok(v) = NoteVerifier::parse(k) else {
+                continue;
+            };
+            rebuilders.push(RebuilderRow {
+                key: SignerView::of(&v),
+                attestations: site.count(&IndexKey::Rebuilder(k.clone()))?,
+                revoked: Revocations::default().effective(site, &v)?.is_some(),
+            });
         }
         let next = if more { keys.last().cloned() } else { None };
-        let pager = match &next {
-            Some(n) => html!(
-                "<p class=\"pager\"><a href=\"/rebuilders?after={}\">More →</a></p>",
-                segment(n)
-            ),
-            None => Html::default(),
-        };
-        let json = json!({"rebuilders": list, "next": next});
-        let body = html!(
-            "<h1>Rebuilders</h1><p class=\"note\">Every key that signed a rebuild attestation in this log. \
-Which of them you trust is your policy's decision.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Key</th><th>Attestations</th><th>Revocation</th></tr></thead><tbody>{}</tbody></table></div>{}",
-            rows,
-            pager
-        );
-        Ok(Page {
-            title: "Rebuilders".into(),
-            json,
-            body,
-        })
+        Ok(Page::of(&RebuildersPage { rebuilders, next }))
     })
     .await
 }
@@ -457,7 +300,10 @@ pub(super) async fn rebuilder(
     let (_, format) = prelude!(site, query, headers, &["format"]);
     run(site, format, move |site| {
         let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
-        let is_id = key.len() == 8 && key.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+        let is_id = key.len() == 8
+            && key
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
         let vkey = if is_id {
             let found = site.rebuilders_with_id(&key)?;
             match found.len() {
@@ -468,15 +314,10 @@ pub(super) async fn rebuilder(
                 }
                 1 => found[0].clone(),
                 _ => {
-                    let links: Html = found
-                        .iter()
-                        .map(|k| html!("<li><a href=\"/rebuilder/{}\"><code class=\"d\">{}</code></a></li>", hex::encode(k), k))
-                        .collect();
-                    return Ok(Page {
-                        title: format!("Key ID {key}"),
-                        json: json!({"key_id": key, "keys": found}),
-                        body: html!("<h1>Key ID {}</h1><p>Several keys share this 4-byte ID:</p><ul>{}</ul>", key, links),
-                    });
+                    return Ok(Page::of(&KeyIdPage {
+                        key_id: key,
+                        keys: found,
+                    }));
                 }
             }
         } else {
@@ -527,26 +368,13 @@ pub(super) async fn revocations(
     };
     run(site, format, move |site| {
         let (indices, next) = site.page(&IndexKey::Revocations, after, PAGE_ROWS)?;
-        let mut list = Vec::new();
+        let mut revocations = Vec::new();
         for i in indices {
             if let Some(n) = site.revocation(&*site.decoded(i)?) {
-                list.push(n);
+                revocations.push(n);
             }
         }
-        let json = json!({"revocations": list, "next": next});
-        let body = html!(
-            "<h1>Revocation notices</h1><p class=\"note\">A notice signed by the revoked key itself \
-takes effect for everyone from its effective index; a notice signed by another key counts only where \
-a consumer's policy names that key as the operator's recovery key. Entries logged before the \
-effective index stay valid: the log proves they came first.</p>{}{}",
-            render::revocations(&list),
-            render::pager("/revocations", next, "")
-        );
-        Ok(Page {
-            title: "Revocations".into(),
-            json,
-            body,
-        })
+        Ok(Page::of(&RevocationsPage { revocations, next }))
     })
     .await
 }
@@ -569,37 +397,14 @@ pub(super) async fn blob(
             )));
         };
         let shown = &blob[..blob.len().min(BLOB_TEXT_BYTES)];
-        let text = String::from_utf8_lossy(shown).into_owned();
-        let truncated = blob.len() > shown.len();
-        let json = json!({
-            "sha256": hex,
-            "size": blob.len(),
-            "text": text,
-            "truncated": truncated,
-            "download": format!("/blobs/sha256/{hex}"),
-        });
-        let cut = if truncated {
-            html!(
-                "<p class=\"s wait\">Showing the first {} bytes.</p>",
-                BLOB_TEXT_BYTES
-            )
-        } else {
-            Html::default()
-        };
-        let body = html!(
-            "<h1>Blob</h1><dl><dt>sha256</dt><dd>{}</dd><dt>Size</dt><dd>{} bytes</dd>\
-<dt>Download</dt><dd><a href=\"/blobs/sha256/{}\" download>raw bytes</a></dd></dl>{}<pre>{}</pre>",
-            render::digest(&hex),
-            blob.len(),
-            hex,
-            cut,
-            text
-        );
-        Ok(Page {
-            title: format!("Blob {}", &hex[..12]),
-            json,
-            body,
-        })
+        Ok(Page::of(&BlobPage {
+            download: format!("/blobs/sha256/{hex}"),
+            sha256: hex,
+            size: blob.len(),
+            text: String::from_utf8_lossy(shown).into_owned(),
+            truncated: blob.len() > shown.len(),
+            shown_at_most: BLOB_TEXT_BYTES,
+        }))
     })
     .await
 }

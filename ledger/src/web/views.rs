@@ -6,10 +6,14 @@ use base64::engine::general_purpose::STANDARD;
 use reprove_verifier::merkle::verify_inclusion;
 use serde::Serialize;
 
-use super::html::{Html, html};
-use super::model::{AttestationView, Decoded, SignerView, Site};
+use reprove_verifier::predicates::EntryKind;
+
+use super::html::{Html, html, segment};
+use super::model::{
+    AttestationView, Decoded, ReleaseView, RevocationView, Revocations, SignerView, Site,
+};
 use super::render;
-use super::stats::{AGREEMENT_WINDOW, RebuilderView};
+use super::stats::{AGREEMENT_WINDOW, COUNT_CAP, Count, DayCount, RebuilderView};
 use super::{Page, WebError};
 
 /// A page's content.
@@ -50,7 +54,7 @@ pub(crate) struct EntryPage {
     raw: String,
     /// The entry's one-line summary, as lists show it.
     #[serde(skip)]
-    summary_row: Html,
+    summary: EntrySummary,
 }
 
 /// An inclusion proof against the log's current checkpoint.
@@ -72,7 +76,7 @@ fn hex_digest<S: serde::Serializer>(d: &[u8; 32], s: S) -> Result<S::Ok, S::Erro
 
 impl EntryPage {
     /// The entry `d`, proven against the log's latest checkpoint.
-    pub(crate) fn read(site: &Site, d: &Decoded, summary_row: Html) -> Result<Self, WebError> {
+    pub(crate) fn read(site: &Site, d: &Decoded) -> Result<Self, WebError> {
         let index = d.index;
         let proven = site.ledger.prove(index, None)?;
         let checkpoint = &proven.checkpoint;
@@ -105,7 +109,7 @@ impl EntryPage {
                 checkpoint: String::from_utf8_lossy(checkpoint.note()).into_owned(),
             },
             raw: format!("/entry/{index}?format=raw"),
-            summary_row,
+            summary: EntrySummary::read(site, d)?,
         })
     }
 
@@ -158,7 +162,7 @@ impl View for EntryPage {
 <h2>Inclusion proof</h2><p>{} Tree size {}, root {}</p>{}<pre>{}</pre>\
 <h2>Statement</h2><pre>{}</pre>",
             index,
-            self.summary_row,
+            self.summary.row(),
             self.kind,
             render::signers(&self.signers),
             Html::text(&self.signature_check),
@@ -242,6 +246,402 @@ impl View for RebuilderPage {
             AGREEMENT_WINDOW,
             render::revocations(&view.revocations),
             render::attestations(&self.latest_attestations, true)
+        )
+    }
+}
+
+/// Any entry in one line, for lists of mixed kinds.
+#[derive(Serialize)]
+pub(crate) struct EntrySummary {
+    index: u64,
+    kind: &'static str,
+    signers: Vec<SignerView>,
+    summary: What,
+}
+
+/// What an entry says, as its kind's view.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum What {
+    Invalid { error: String },
+    Release { project: String, version: String },
+    Attestation(Box<AttestationView>),
+    Revocation(Box<RevocationView>),
+    Nothing {},
+}
+
+impl EntrySummary {
+    pub(crate) fn read(site: &Site, d: &Decoded) -> Result<Self, WebError> {
+        let summary = match &d.entry {
+            Err(error) => What::Invalid {
+                error: error.clone(),
+            },
+            Ok(entry) => match entry.kind() {
+                EntryKind::Release(r) => What::Release {
+                    project: r.predicate.project.clone(),
+                    version: r.predicate.version.clone(),
+                },
+                EntryKind::Rebuild(_) => site
+                    .attestation(d, &mut Revocations::default())?
+                    .map_or(What::Nothing {}, |a| What::Attestation(Box::new(a))),
+                EntryKind::Revocation(_) => site
+                    .revocation(d)
+                    .map_or(What::Nothing {}, |n| What::Revocation(Box::new(n))),
+            },
+        };
+        Ok(EntrySummary {
+            index: d.index,
+            kind: d.kind(),
+            signers: d.signers.iter().map(SignerView::of).collect(),
+            summary,
+        })
+    }
+
+    /// The table row.
+    pub(crate) fn row(&self) -> Html {
+        let what = match &self.summary {
+            What::Invalid { error } => html!("<span class=\"s bad\">invalid</span> {}", error),
+            What::Release { project, version } => {
+                html!("release {}", render::release_link(project, version))
+            }
+            What::Attestation(a) => html!(
+                "rebuild of {}: {}",
+                render::release_link(&a.project, &a.version),
+                render::result(a.result)
+            ),
+            What::Revocation(n) => html!(
+                "revocation of <code class=\"d\">{}</code> ({})",
+                n.revoked_key,
+                n.reason
+            ),
+            What::Nothing {} => Html::default(),
+        };
+        html!(
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            render::entry_link(self.index),
+            self.kind,
+            what,
+            render::signers(&self.signers)
+        )
+    }
+}
+
+/// `/`: the log at a glance.
+#[derive(Serialize)]
+pub(crate) struct HomePage {
+    pub(crate) origin: String,
+    pub(crate) log_key: String,
+    pub(crate) tree_size: u64,
+    #[serde(serialize_with = "hex_digest")]
+    pub(crate) root_hash: [u8; 32],
+    pub(crate) checkpoint: String,
+    pub(crate) attestations_per_day: Vec<DayCount>,
+    pub(crate) latest_releases: Vec<ReleaseView>,
+    pub(crate) latest_mismatches: Vec<AttestationView>,
+    pub(crate) latest_revocations: Vec<RevocationView>,
+}
+
+impl View for HomePage {
+    fn title(&self) -> String {
+        "Log".into()
+    }
+
+    fn body(&self) -> Html {
+        let day_rows: Html = self
+            .attestations_per_day
+            .iter()
+            .map(|d| {
+                html!(
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    d.day,
+                    d.attestations.label()
+                )
+            })
+            .collect();
+        html!(
+            "<h1>{}</h1>\
+<div class=\"grid\"><div class=\"card\"><dl><dt>Tree size</dt><dd><b>{}</b> entries</dd>\
+<dt>Root hash</dt><dd>{}</dd><dt>Log key</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
+<div class=\"card\"><b>Latest checkpoint</b><pre>{}</pre><a href=\"/checkpoint\">/checkpoint</a></div></div>\
+<h2>Latest releases</h2>{}<p><a href=\"/releases\">All releases →</a></p>{}\
+<h2>Latest mismatches</h2>{}\
+<h2>Latest revocation notices</h2>{}<p><a href=\"/revocations\">All revocations →</a></p>\
+<h2>Rebuild attestations per day</h2><p class=\"note\">By the day each rebuilder says it finished \
+(<code>finished_on</code>, UTC): the log itself records no time. Counts stop at {}.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th></tr></thead><tbody>{}</tbody></table></div>",
+            self.origin,
+            self.tree_size,
+            render::digest(&hex::encode(self.root_hash)),
+            self.log_key,
+            self.checkpoint,
+            render::releases(&self.latest_releases),
+            render::status_rule(),
+            render::attestations(&self.latest_mismatches, true),
+            render::revocations(&self.latest_revocations),
+            COUNT_CAP,
+            day_rows
+        )
+    }
+}
+
+/// `/releases[?project=]`: releases, newest first.
+#[derive(Serialize)]
+pub(crate) struct ReleasesPage {
+    pub(crate) project: Option<String>,
+    pub(crate) releases: Vec<ReleaseView>,
+    pub(crate) next: Option<u64>,
+}
+
+impl View for ReleasesPage {
+    fn title(&self) -> String {
+        match &self.project {
+            Some(p) => format!("Releases of {p}"),
+            None => "Releases".to_owned(),
+        }
+    }
+
+    fn body(&self) -> Html {
+        let extra = match &self.project {
+            Some(p) => format!("&project={}", segment(p)),
+            None => String::new(),
+        };
+        html!(
+            "<h1>{}</h1>{}{}{}",
+            self.title(),
+            render::releases(&self.releases),
+            render::pager("/releases", self.next, &extra),
+            render::status_rule()
+        )
+    }
+}
+
+/// `/release/<name>/<version>`: every manifest logged under the name and version, each with
+/// its rebuilds.
+#[derive(Serialize)]
+pub(crate) struct ReleasePage {
+    #[serde(skip)]
+    pub(crate) name: String,
+    #[serde(skip)]
+    pub(crate) version: String,
+    pub(crate) releases: Vec<ReleaseWithRebuilds>,
+}
+
+/// One release manifest and the attestations bound to it.
+#[derive(Serialize)]
+pub(crate) struct ReleaseWithRebuilds {
+    pub(crate) release: ReleaseView,
+    pub(crate) attestations: Vec<AttestationView>,
+}
+
+impl View for ReleasePage {
+    fn title(&self) -> String {
+        format!("{} {}", self.name, self.version)
+    }
+
+    fn body(&self) -> Html {
+        let mut body = html!("<h1>{}</h1>", self.title());
+        if self.releases.len() > 1 {
+            body.push(html!(
+                "<p class=\"s wait\">This name and version were logged {} times: each manifest is shown.</p>",
+                self.releases.len()
+            ));
+        }
+        for ReleaseWithRebuilds {
+            release: r,
+            attestations,
+        } in &self.releases
+        {
+            body.push(html!(
+                "<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
+<dt>Published by</dt><dd>{}</dd><dt>Source</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
+<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}{}",
+                render::status(&r.status),
+                render::entry_link(r.index),
+                render::signers(&r.signers),
+                r.source.to_string(),
+                render::artifacts(&r.artifacts),
+                render::attestations(attestations, false),
+                render::status_rule()
+            ));
+        }
+        body
+    }
+}
+
+/// `/artifact/sha256/<hex>`: every entry naming a digest.
+#[derive(Serialize)]
+pub(crate) struct ArtifactPage {
+    pub(crate) sha256: String,
+    pub(crate) entries: Vec<EntrySummary>,
+    pub(crate) next: Option<u64>,
+}
+
+impl View for ArtifactPage {
+    fn title(&self) -> String {
+        format!("Artifact {}", &self.sha256[..12])
+    }
+
+    fn body(&self) -> Html {
+        let rows: Html = self.entries.iter().map(EntrySummary::row).collect();
+        html!(
+            "<h1>Artifact</h1><p><span class=\"muted\">sha256</span> {}</p>\
+<p class=\"note\">Every entry that names this digest, newest first. Verify a file you hold with \
+<code>reprove verify FILE</code>.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Entry</th><th>Kind</th><th>What</th><th>Signed by</th></tr></thead><tbody>{}</tbody></table></div>{}",
+            render::digest(&self.sha256),
+            rows,
+            render::pager(&format!("/artifact/sha256/{}", self.sha256), self.next, "")
+        )
+    }
+}
+
+/// `/rebuilders`: every key that signed a rebuild attestation.
+#[derive(Serialize)]
+pub(crate) struct RebuildersPage {
+    pub(crate) rebuilders: Vec<RebuilderRow>,
+    pub(crate) next: Option<String>,
+}
+
+/// One rebuilder key in the list.
+#[derive(Serialize)]
+pub(crate) struct RebuilderRow {
+    pub(crate) key: SignerView,
+    pub(crate) attestations: Count,
+    /// Revoked by a notice it signed itself.
+    pub(crate) revoked: bool,
+}
+
+impl View for RebuildersPage {
+    fn title(&self) -> String {
+        "Rebuilders".into()
+    }
+
+    fn body(&self) -> Html {
+        let rows: Html = self
+            .rebuilders
+            .iter()
+            .map(|r| {
+                html!(
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    render::signer(&r.key),
+                    r.attestations.label(),
+                    if r.revoked {
+                        html!("<span class=\"s bad\">revoked</span>")
+                    } else {
+                        html!("<span class=\"s ok\">active</span>")
+                    }
+                )
+            })
+            .collect();
+        let pager = match &self.next {
+            Some(n) => html!(
+                "<p class=\"pager\"><a href=\"/rebuilders?after={}\">More →</a></p>",
+                segment(n)
+            ),
+            None => Html::default(),
+        };
+        html!(
+            "<h1>Rebuilders</h1><p class=\"note\">Every key that signed a rebuild attestation in this log. \
+Which of them you trust is your policy's decision.</p>\
+<div class=\"wrap\"><table><thead><tr><th>Key</th><th>Attestations</th><th>Revocation</th></tr></thead><tbody>{}</tbody></table></div>{}",
+            rows,
+            pager
+        )
+    }
+}
+
+/// `/rebuilder/<key ID>` when several keys share the ID.
+#[derive(Serialize)]
+pub(crate) struct KeyIdPage {
+    pub(crate) key_id: String,
+    pub(crate) keys: Vec<String>,
+}
+
+impl View for KeyIdPage {
+    fn title(&self) -> String {
+        format!("Key ID {}", self.key_id)
+    }
+
+    fn body(&self) -> Html {
+        let links: Html = self
+            .keys
+            .iter()
+            .map(|k| {
+                html!(
+                    "<li><a href=\"/rebuilder/{}\"><code class=\"d\">{}</code></a></li>",
+                    hex::encode(k),
+                    k
+                )
+            })
+            .collect();
+        html!(
+            "<h1>Key ID {}</h1><p>Several keys share this 4-byte ID:</p><ul>{}</ul>",
+            self.key_id,
+            links
+        )
+    }
+}
+
+/// `/revocations`: every revocation notice with its effect.
+#[derive(Serialize)]
+pub(crate) struct RevocationsPage {
+    pub(crate) revocations: Vec<RevocationView>,
+    pub(crate) next: Option<u64>,
+}
+
+impl View for RevocationsPage {
+    fn title(&self) -> String {
+        "Revocations".into()
+    }
+
+    fn body(&self) -> Html {
+        html!(
+            "<h1>Revocation notices</h1><p class=\"note\">A notice signed by the revoked key itself \
+takes effect for everyone from its effective index; a notice signed by another key counts only where \
+a consumer's policy names that key as the operator's recovery key. Entries logged before the \
+effective index stay valid: the log proves they came first.</p>{}{}",
+            render::revocations(&self.revocations),
+            render::pager("/revocations", self.next, "")
+        )
+    }
+}
+
+/// `/blob/sha256/<hex>`: a build log or diff report as escaped text.
+#[derive(Serialize)]
+pub(crate) struct BlobPage {
+    pub(crate) sha256: String,
+    pub(crate) size: usize,
+    /// The first bytes, as text (invalid UTF-8 replaced).
+    pub(crate) text: String,
+    pub(crate) truncated: bool,
+    pub(crate) download: String,
+    /// How many bytes `text` shows at most.
+    #[serde(skip)]
+    pub(crate) shown_at_most: usize,
+}
+
+impl View for BlobPage {
+    fn title(&self) -> String {
+        format!("Blob {}", &self.sha256[..12])
+    }
+
+    fn body(&self) -> Html {
+        let cut = if self.truncated {
+            html!(
+                "<p class=\"s wait\">Showing the first {} bytes.</p>",
+                self.shown_at_most
+            )
+        } else {
+            Html::default()
+        };
+        html!(
+            "<h1>Blob</h1><dl><dt>sha256</dt><dd>{}</dd><dt>Size</dt><dd>{} bytes</dd>\
+<dt>Download</dt><dd><a href=\"/blobs/sha256/{}\" download>raw bytes</a></dd></dl>{}<pre>{}</pre>",
+            render::digest(&self.sha256),
+            self.size,
+            self.sha256,
+            cut,
+            self.text
         )
     }
 }
