@@ -1,11 +1,13 @@
 //! The page handlers: each reads its views from the [`Site`] (on the blocking pool) and
 //! answers them as HTML or as their JSON twin.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequestParts, Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
@@ -45,13 +47,41 @@ fn prelude(
     Ok((q, format))
 }
 
-macro_rules! prelude {
-    ($site:expr, $query:expr, $headers:expr, $allowed:expr) => {
-        match prelude(&$site, $query.as_deref(), &$headers, $allowed) {
-            Ok(p) => p,
-            Err(r) => return *r,
+/// What every page handler starts from: the site, the raw query and the headers.
+pub(super) struct PageRequest {
+    site: Arc<Site>,
+    query: Option<String>,
+    headers: HeaderMap,
+}
+
+impl FromRequestParts<Arc<Site>> for PageRequest {
+    type Rejection = Infallible;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        site: &Arc<Site>,
+    ) -> Result<PageRequest, Infallible> {
+        Ok(PageRequest {
+            site: site.clone(),
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers.clone(),
+        })
+    }
+}
+
+impl PageRequest {
+    /// The page `build` makes from the query (which may name only `allowed`), read on the
+    /// blocking pool and answered in the format asked for; a refusal in that format too.
+    async fn page(
+        self,
+        allowed: &[&str],
+        build: impl FnOnce(&Site, &Query) -> Result<Page, WebError> + Send + 'static,
+    ) -> Response {
+        match prelude(&self.site, self.query.as_deref(), &self.headers, allowed) {
+            Ok((q, format)) => run(self.site, format, move |site| build(site, &q)).await,
+            Err(refused) => *refused,
         }
-    };
+    }
 }
 
 /// A hex SHA-256 from a path, lowercase.
@@ -78,14 +108,9 @@ fn now_secs() -> i64 {
 }
 
 /// `GET /`.
-pub(super) async fn home(
-    State(site): State<Arc<Site>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (_, format) = prelude!(site, query, headers, &["format"]);
+pub(super) async fn home(req: PageRequest) -> Response {
     let today = today();
-    run(site, format, move |site| {
+    req.page(&["format"], move |site, _| {
         let head = site.ledger.head();
         let (release_indices, _) = site.page(&IndexKey::Releases, None, HOME_ROWS)?;
         let releases = release_views(site, &release_indices)?;
@@ -132,18 +157,10 @@ fn release_views(site: &Site, indices: &[u64]) -> Result<Vec<ReleaseView>, WebEr
 }
 
 /// `GET /releases[?project=<name>][&after=<index>]`.
-pub(super) async fn releases(
-    State(site): State<Arc<Site>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (q, format) = prelude!(site, query, headers, &["format", "after", "project"]);
-    let after = match q.number("after").map_err(WebError::from) {
-        Ok(a) => a,
-        Err(e) => return e.respond(format, &site),
-    };
-    let project = q.get("project").map(str::to_owned);
-    run(site, format, move |site| {
+pub(super) async fn releases(req: PageRequest) -> Response {
+    req.page(&["format", "after", "project"], move |site, q| {
+        let after = q.number("after")?;
+        let project = q.get("project").map(str::to_owned);
         let key = match &project {
             Some(p) => IndexKey::Project(p.clone()),
             None => IndexKey::Releases,
@@ -171,13 +188,10 @@ pub(super) async fn releases(
 
 /// `GET /release/<name>/<version>`.
 pub(super) async fn release(
-    State(site): State<Arc<Site>>,
+    req: PageRequest,
     Path((name, version)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
 ) -> Response {
-    let (_, format) = prelude!(site, query, headers, &["format"]);
-    run(site, format, move |site| {
+    req.page(&["format"], move |site, _| {
         let key = IndexKey::Release {
             name: name.clone(),
             version: version.clone(),
@@ -221,18 +235,9 @@ pub(super) async fn release(
 }
 
 /// `GET /artifact/sha256/<hex>`.
-pub(super) async fn artifact(
-    State(site): State<Arc<Site>>,
-    Path(digest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
-    let after = match q.number("after").map_err(WebError::from) {
-        Ok(a) => a,
-        Err(e) => return e.respond(format, &site),
-    };
-    run(site, format, move |site| {
+pub(super) async fn artifact(req: PageRequest, Path(digest): Path<String>) -> Response {
+    req.page(&["format", "after"], move |site, q| {
+        let after = q.number("after")?;
         let bytes = sha256_param(&digest)?;
         let hex = hex::encode(bytes);
         let (indices, next) = site.page(&IndexKey::Artifact(bytes), after, PAGE_ROWS)?;
@@ -264,14 +269,9 @@ pub(super) async fn entry(site: Arc<Site>, index: String, format: Format) -> Res
 }
 
 /// `GET /rebuilders[?after=<vkey>]`.
-pub(super) async fn rebuilders(
-    State(site): State<Arc<Site>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
-    let after = q.get("after").map(str::to_owned);
-    run(site, format, move |site| {
+pub(super) async fn rebuilders(req: PageRequest) -> Response {
+    req.page(&["format", "after"], move |site, q| {
+        let after = q.get("after").map(str::to_owned);
         let (keys, more) = site.rebuilder_keys(after.as_deref(), PAGE_ROWS)?;
         let mut rebuilders = Vec::new();
         for k in &keys {
@@ -291,14 +291,8 @@ pub(super) async fn rebuilders(
 }
 
 /// `GET /rebuilder/<key ID, vkey or hex vkey>`.
-pub(super) async fn rebuilder(
-    State(site): State<Arc<Site>>,
-    Path(key): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (_, format) = prelude!(site, query, headers, &["format"]);
-    run(site, format, move |site| {
+pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Response {
+    req.page(&["format"], move |site, _| {
         let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
         let is_id = key.len() == 8
             && key
@@ -356,17 +350,9 @@ pub(super) async fn rebuilder(
 }
 
 /// `GET /revocations[?after=<index>]`.
-pub(super) async fn revocations(
-    State(site): State<Arc<Site>>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (q, format) = prelude!(site, query, headers, &["format", "after"]);
-    let after = match q.number("after").map_err(WebError::from) {
-        Ok(a) => a,
-        Err(e) => return e.respond(format, &site),
-    };
-    run(site, format, move |site| {
+pub(super) async fn revocations(req: PageRequest) -> Response {
+    req.page(&["format", "after"], move |site, q| {
+        let after = q.number("after")?;
         let (indices, next) = site.page(&IndexKey::Revocations, after, PAGE_ROWS)?;
         let mut revocations = Vec::new();
         for i in indices {
@@ -380,14 +366,8 @@ pub(super) async fn revocations(
 }
 
 /// `GET /blob/sha256/<hex>`: a build log or diff report, as escaped text.
-pub(super) async fn blob(
-    State(site): State<Arc<Site>>,
-    Path(digest): Path<String>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let (_, format) = prelude!(site, query, headers, &["format"]);
-    run(site, format, move |site| {
+pub(super) async fn blob(req: PageRequest, Path(digest): Path<String>) -> Response {
+    req.page(&["format"], move |site, _| {
         let bytes = sha256_param(&digest)?;
         let hex = hex::encode(bytes);
         let Some(blob) = site.ledger.blob(&bytes)? else {
@@ -415,7 +395,10 @@ pub(super) async fn search(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Response {
-    let (q, format) = prelude!(site, query, headers, &["q", "format"]);
+    let (q, format) = match prelude(&site, query.as_deref(), &headers, &["q", "format"]) {
+        Ok(p) => p,
+        Err(refused) => return *refused,
+    };
     let term = q.get("q").unwrap_or("").trim().to_owned();
     let worker = site.clone();
     let found = tokio::task::spawn_blocking(move || resolve(&worker, &term)).await;
