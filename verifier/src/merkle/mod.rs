@@ -202,24 +202,39 @@ pub fn root_from_inclusion(
             want,
         });
     }
-    let (mut f, mut s) = (index, size - 1);
     let mut r = *leaf;
+    let end = climb(index, size - 1, proof, |p, left| {
+        r = if left {
+            node_hash(p, &r)
+        } else {
+            node_hash(&r, p)
+        };
+    });
+    // With the length checked above the walk always ends at the root.
+    debug_assert_eq!(end, Some(0));
+    Ok(r)
+}
+
+/// RFC 9162's verification loop: climbs from node `f` of a tree whose last node is `s`,
+/// telling `join` each proof hash and whether it is the left sibling of the path so far.
+/// Returns where `s` ended (`0`: at the root), or `None` when the proof runs past the root.
+fn climb(mut f: u64, mut s: u64, proof: &[Hash], mut join: impl FnMut(&Hash, bool)) -> Option<u64> {
     for p in proof {
-        if f & 1 == 1 || f == s {
-            r = node_hash(p, &r);
+        if s == 0 {
+            return None;
+        }
+        let left = f & 1 == 1 || f == s;
+        join(p, left);
+        if left {
             while f & 1 == 0 && f != 0 {
                 f >>= 1;
                 s >>= 1;
             }
-        } else {
-            r = node_hash(&r, p);
         }
         f >>= 1;
         s >>= 1;
     }
-    // With the length checked above the walk always ends at the root.
-    debug_assert_eq!(s, 0);
-    Ok(r)
+    Some(s)
 }
 
 /// The root of a perfect subtree from its `2^k` bottom hashes (a tile's, an auditor's level
@@ -340,24 +355,15 @@ fn consistency_roots(
         s >>= 1;
     }
     let (mut fr, mut sr) = (start, start);
-    for c in rest {
-        if s == 0 {
-            return None;
-        }
-        if f & 1 == 1 || f == s {
+    let end = climb(f, s, rest, |c, left| {
+        if left {
             fr = node_hash(c, &fr);
             sr = node_hash(c, &sr);
-            while f & 1 == 0 && f != 0 {
-                f >>= 1;
-                s >>= 1;
-            }
         } else {
             sr = node_hash(&sr, c);
         }
-        f >>= 1;
-        s >>= 1;
-    }
-    Some((fr, sr, s == 0))
+    })?;
+    Some((fr, sr, end == 0))
 }
 
 #[cfg(test)]
