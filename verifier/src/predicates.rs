@@ -270,6 +270,18 @@ pub enum EntryKind {
     Revocation(RevocationNotice),
 }
 
+impl EntryKind {
+    /// The kind's one-word name, as pages and reports show it: `release`, `rebuild` or
+    /// `revocation`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EntryKind::Release(_) => "release",
+            EntryKind::Rebuild(_) => "rebuild",
+            EntryKind::Revocation(_) => "revocation",
+        }
+    }
+}
+
 impl Digests {
     /// Just a SHA-256 digest.
     pub fn sha256(sha256: [u8; 32]) -> Self {

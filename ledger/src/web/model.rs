@@ -76,11 +76,7 @@ impl Decoded {
     /// "release", "rebuild", "revocation" or "invalid".
     pub(crate) fn kind(&self) -> &'static str {
         match &self.entry {
-            Ok(e) => match e.kind() {
-                EntryKind::Release(_) => "release",
-                EntryKind::Rebuild(_) => "rebuild",
-                EntryKind::Revocation(_) => "revocation",
-            },
+            Ok(e) => e.kind().name(),
             Err(_) => "invalid",
         }
     }
