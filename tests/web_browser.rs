@@ -15,13 +15,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, agent, envelope, init_log, post, signer};
+use reprove_testkit::{entry, rebuild_attestation, release_manifest, release_ref, sha256};
 use reprove_verifier::note::NoteSigner;
-use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
-    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
-    Sandbox, SandboxKind, Source,
-};
-use sha2::{Digest, Sha256};
+use reprove_verifier::predicates::{Artifact, Digests, Entry, EntryKind};
 
 /// The longest one browser run may take.
 const BROWSER_WAIT: Duration = Duration::from_secs(90);
@@ -123,68 +119,28 @@ fn link(dom: &str, prefix: &str) -> String {
     rest[..rest.find('"').unwrap()].replace("&amp;", "&")
 }
 
+/// The one artifact of the browsed release.
+fn hello(digest: [u8; 32]) -> Vec<Artifact> {
+    vec![Artifact {
+        name: "hello-2.1.tar.gz".into(),
+        digest: Digests::sha256(digest),
+    }]
+}
+
 fn release_statement(digest: [u8; 32]) -> Entry {
-    let name = "hello-2.1.tar.gz".to_owned();
-    Entry::new(EntryKind::Release(ReleaseManifest {
-        subjects: vec![Artifact {
-            name: name.clone(),
-            digest: Digests::sha256(digest),
-        }],
-        predicate: ReleasePredicate {
-            project: "hello-browser".into(),
-            version: "2.1".into(),
-            artifacts: BTreeMap::from([(name.clone(), format!("https://example.org/{name}"))]),
-            source: Source::Git {
-                uri: "https://example.org/hello.git".into(),
-                commit: "c".repeat(40),
-            },
-            recipe: Recipe {
-                command: vec!["make".into()],
-                environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
-                env: BTreeMap::new(),
-                outputs: BTreeMap::from([(format!("out/{name}"), name)]),
-            },
-        },
-    }))
-    .unwrap()
+    let mut manifest = release_manifest("hello-browser", "2.1", hello(digest));
+    let name = &manifest.subjects[0].name;
+    manifest.predicate.artifacts =
+        BTreeMap::from([(name.clone(), format!("https://example.org/{name}"))]);
+    entry(EntryKind::Release(manifest))
 }
 
 fn rebuild_statement(digest: [u8; 32], index: u64, release_bytes: &[u8]) -> Entry {
-    let subjects = vec![Artifact {
-        name: "hello-2.1.tar.gz".into(),
-        digest: Digests::sha256(digest),
-    }];
-    Entry::new(EntryKind::Rebuild(RebuildAttestation {
-        subjects: subjects.clone(),
-        predicate: RebuildPredicate {
-            release: ReleaseRef {
-                log_index: index,
-                name: "hello-browser".into(),
-                version: "2.1".into(),
-                digest: Digests::sha256(Sha256::digest(release_bytes).into()),
-            },
-            result: RebuildResult::Reproduced,
-            comparison: Comparison::BitIdentical,
-            rebuilt: subjects,
-            build_log: None,
-            diff_report: None,
-            sandbox: Sandbox {
-                kind: SandboxKind::Bubblewrap,
-                details: None,
-            },
-            builder: Builder {
-                id: "https://rebuilder.example.org".into(),
-                version: "0.1.0".into(),
-            },
-            started_on: "2026-01-01T00:00:00Z".into(),
-            finished_on: "2026-01-01T00:01:00Z".into(),
-            invocation_id: None,
-            detail: None,
-            variations: Vec::new(),
-        },
-    }))
-    .unwrap()
+    let release = release_ref("hello-browser", "2.1", index, sha256(release_bytes));
+    entry(EntryKind::Rebuild(rebuild_attestation(
+        release,
+        hello(digest),
+    )))
 }
 
 fn submit(url: &str, key: &NoteSigner, entry: &Entry) -> (u64, Vec<u8>) {
@@ -212,7 +168,7 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
 
     let publisher = signer("publisher.example.org", 11);
     let rebuilder = signer("rebuilder.example.org", 12);
-    let digest: [u8; 32] = Sha256::digest(b"hello-2.1 bytes").into();
+    let digest = sha256(b"hello-2.1 bytes");
     let (release_index, release_bytes) = submit(&url, &publisher, &release_statement(digest));
     let (rebuild_index, _) = submit(
         &url,

@@ -15,122 +15,63 @@ use std::time::Instant;
 
 use reprove_ledger::derive_index_keys;
 use reprove_ledger::{Ledger, Submission};
-use reprove_verifier::dsse::Envelope;
+use reprove_testkit::{
+    Key, entry, rebuild_attestation, release_manifest, release_ref, revocation_notice, sha256,
+};
 use reprove_verifier::note::NoteSigner;
 use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
-    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
-    RevocationNotice, RevocationReason, Sandbox, SandboxKind, Source,
+    Artifact, Digests, Entry, EntryKind, RebuildResult, ReleaseManifest, RevocationReason, Source,
 };
-use reprove_verifier::statement::PAYLOAD_TYPE;
-use sha2::{Digest, Sha256};
-
-struct Key {
-    seed: [u8; 32],
-    vkey: String,
-}
-
-impl Key {
-    fn new(name: &str, seed: u8) -> Key {
-        let seed = [seed; 32];
-        let vkey = NoteSigner::from_seed(name, &seed)
-            .unwrap()
-            .verifier()
-            .to_string();
-        Key { seed, vkey }
-    }
-
-    fn sign(&self, entry: &Entry) -> Vec<u8> {
-        let key = TryFrom::try_from(&self.seed[..]).unwrap();
-        Envelope::sign(PAYLOAD_TYPE, &entry.encode(), &[(self.vkey.as_str(), &key)])
-            .unwrap()
-            .encode()
-    }
-}
 
 fn digest(tag: &str, n: u64) -> [u8; 32] {
-    Sha256::digest(format!("{tag}/{n}")).into()
+    sha256(format!("{tag}/{n}").as_bytes())
+}
+
+/// Release `n`: one artifact, downloadable, built from a source archive.
+fn manifest(n: u64) -> ReleaseManifest {
+    let name = format!("pkg-{n}.tar.gz");
+    let subjects = vec![Artifact {
+        name: name.clone(),
+        digest: Digests::sha256(digest("artifact", n)),
+    }];
+    let project = format!("project-{}", n % 50_000);
+    let mut m = release_manifest(&project, &format!("1.{}", n / 50_000), subjects);
+    m.predicate.artifacts = BTreeMap::from([(
+        name.clone(),
+        format!("https://downloads.example.org/{name}"),
+    )]);
+    m.predicate.source = Source::Archive {
+        uri: format!("https://example.org/src/{n}.tar.gz"),
+        digest: Digests::sha256(digest("source", n)),
+    };
+    m.predicate.recipe.outputs = BTreeMap::from([(format!("out/{name}"), name)]);
+    m
 }
 
 fn release(n: u64) -> Entry {
-    let name = format!("pkg-{n}.tar.gz");
-    Entry::new(EntryKind::Release(ReleaseManifest {
-        subjects: vec![Artifact {
-            name: name.clone(),
-            digest: Digests::sha256(digest("artifact", n)),
-        }],
-        predicate: ReleasePredicate {
-            project: format!("project-{}", n % 50_000),
-            version: format!("1.{}", n / 50_000),
-            artifacts: BTreeMap::from([(
-                name.clone(),
-                format!("https://downloads.example.org/{name}"),
-            )]),
-            source: Source::Archive {
-                uri: format!("https://example.org/src/{n}.tar.gz"),
-                digest: Digests::sha256(digest("source", n)),
-            },
-            recipe: Recipe {
-                command: vec!["make".into(), "dist".into()],
-                environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
-                env: BTreeMap::new(),
-                outputs: BTreeMap::from([(format!("out/{name}"), name)]),
-            },
-        },
-    }))
-    .unwrap()
+    entry(EntryKind::Release(manifest(n)))
 }
 
+/// A rebuild of release `n` logged at `index`: reproduced, or a mismatch with a diff report.
 fn rebuild(n: u64, index: u64, release_bytes: &[u8], mismatch: bool, day: u64) -> Entry {
-    let r = release(n);
-    let EntryKind::Release(m) = r.kind() else {
-        unreachable!()
-    };
-    let subjects = m.subjects.clone();
-    let (result, rebuilt, diff) = if mismatch {
-        let mut other = subjects[0].clone();
+    let m = manifest(n);
+    let p = &m.predicate;
+    let release = release_ref(&p.project, &p.version, index, sha256(release_bytes));
+    let mut att = rebuild_attestation(release, m.subjects.clone());
+    let q = &mut att.predicate;
+    if mismatch {
+        let mut other = m.subjects[0].clone();
         other.digest = Digests::sha256(digest("other", n));
-        (
-            RebuildResult::Mismatch,
-            vec![other],
-            Some(Digests::sha256(digest("diff", n))),
-        )
-    } else {
-        (RebuildResult::Reproduced, subjects.clone(), None)
-    };
+        q.result = RebuildResult::Mismatch;
+        q.rebuilt = vec![other];
+        q.diff_report = Some(Digests::sha256(digest("diff", n)));
+    }
+    q.build_log = Some(Digests::sha256(digest("log", n)));
     // Days 20400..20430 (late 2025), spread over the log.
     let date = format!("2025-{:02}-{:02}", 11 + day / 30, 1 + day % 28);
-    Entry::new(EntryKind::Rebuild(RebuildAttestation {
-        subjects,
-        predicate: RebuildPredicate {
-            release: ReleaseRef {
-                log_index: index,
-                name: m.predicate.project.clone(),
-                version: m.predicate.version.clone(),
-                digest: Digests::sha256(Sha256::digest(release_bytes).into()),
-            },
-            result,
-            comparison: Comparison::BitIdentical,
-            rebuilt,
-            build_log: Some(Digests::sha256(digest("log", n))),
-            diff_report: diff,
-            sandbox: Sandbox {
-                kind: SandboxKind::Bubblewrap,
-                details: None,
-            },
-            builder: Builder {
-                id: "https://rebuilder.example.org".into(),
-                version: "0.1.0".into(),
-            },
-            started_on: format!("{date}T10:00:00Z"),
-            finished_on: format!("{date}T10:05:00Z"),
-            invocation_id: None,
-            detail: None,
-            variations: Vec::new(),
-        },
-    }))
-    .unwrap()
+    q.started_on = format!("{date}T10:00:00Z");
+    q.finished_on = format!("{date}T10:05:00Z");
+    entry(EntryKind::Rebuild(att))
 }
 
 fn main() {
@@ -176,15 +117,10 @@ fn main() {
                     rebuild_round.push(Submission::new(e.clone(), derive_index_keys(&e)));
                 }
                 if k % 100_000 == 99_999 && next + (rebuild_round.len() as u64) < total {
-                    let notice = Entry::new(EntryKind::Revocation(RevocationNotice {
-                        revoked_key: Key::new(&format!("old-{k}.example.org"), 9).vkey,
-                        reason: RevocationReason::Retired,
-                        effective_index: None,
-                        replacement: None,
-                        comment: Some("retired".into()),
-                    }))
-                    .unwrap();
-                    let e = Key::new(&format!("old-{k}.example.org"), 9).sign(&notice);
+                    let old = Key::new(&format!("old-{k}.example.org"), 9);
+                    let mut notice = revocation_notice(&old.verifier(), RevocationReason::Retired);
+                    notice.comment = Some("retired".into());
+                    let e = old.sign(&entry(EntryKind::Revocation(notice)));
                     rebuild_round.push(Submission::new(e.clone(), derive_index_keys(&e)));
                 }
             }

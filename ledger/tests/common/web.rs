@@ -2,14 +2,12 @@
 //! rebuilders, a malicious release, a revocation and a diff report blob, all signed and
 //! submitted through `POST /add`.
 
-use std::collections::BTreeMap;
-
-use reprove_verifier::predicates::{
-    Artifact, Builder, Comparison, Digests, Entry, EntryKind, Environment, RebuildAttestation,
-    RebuildPredicate, RebuildResult, Recipe, ReleaseManifest, ReleasePredicate, ReleaseRef,
-    RevocationNotice, RevocationReason, Sandbox, SandboxKind, Source,
+use reprove_testkit::{
+    artifacts, entry, rebuild_attestation, release_manifest, release_ref, revocation_notice, sha256,
 };
-use sha2::{Digest, Sha256};
+use reprove_verifier::predicates::{
+    Artifact, Digests, Entry, EntryKind, RebuildResult, RevocationReason, Source,
+};
 
 use crate::common::http::Server;
 use crate::common::signed::{Key, publisher, rebuilder, stranger};
@@ -38,10 +36,6 @@ pub struct Fixture {
     pub after_revocation: u64,
 }
 
-fn sha(bytes: &[u8]) -> [u8; 32] {
-    Sha256::digest(bytes).into()
-}
-
 /// Today's UTC date, `YYYY-MM-DD`.
 fn today() -> String {
     let secs = std::time::SystemTime::now()
@@ -68,45 +62,20 @@ pub fn release_entry(
     digests: &[[u8; 32]],
     url: Option<&str>,
 ) -> Entry {
-    let subjects: Vec<Artifact> = digests
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Artifact {
-            name: format!("art-{i}.tar.gz"),
-            digest: Digests::sha256(*d),
-        })
-        .collect();
-    let outputs = subjects
-        .iter()
-        .map(|a| (format!("dist/{}", a.name), a.name.clone()))
-        .collect();
-    let artifacts = match url {
-        Some(u) => subjects
+    let mut manifest = release_manifest(project, version, artifacts("art", digests));
+    if let Some(u) = url {
+        manifest.predicate.artifacts = manifest
+            .subjects
             .iter()
             .map(|a| (a.name.clone(), u.to_owned()))
-            .collect(),
-        None => BTreeMap::new(),
+            .collect();
+    }
+    // A project name may be markup: the source URI stays a valid URI.
+    manifest.predicate.source = Source::Git {
+        uri: format!("https://example.com/{}.git", project.len()),
+        commit: "b".repeat(40),
     };
-    Entry::new(EntryKind::Release(ReleaseManifest {
-        subjects,
-        predicate: ReleasePredicate {
-            project: project.into(),
-            version: version.into(),
-            artifacts,
-            source: Source::Git {
-                uri: format!("https://example.com/{}.git", project.len()),
-                commit: "b".repeat(40),
-            },
-            recipe: Recipe {
-                command: vec!["make".into()],
-                environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
-                env: BTreeMap::new(),
-                outputs,
-            },
-        },
-    }))
-    .unwrap()
+    entry(EntryKind::Release(manifest))
 }
 
 /// A rebuild attestation of the release logged at `index` as `release_bytes`.
@@ -123,52 +92,23 @@ pub fn rebuild_entry(
     day: &str,
     detail: Option<&str>,
 ) -> Entry {
-    let subjects: Vec<Artifact> = digests
-        .iter()
-        .enumerate()
-        .map(|(i, d)| Artifact {
-            name: format!("art-{i}.tar.gz"),
-            digest: Digests::sha256(*d),
-        })
-        .collect();
-    let rebuilt = match result {
-        RebuildResult::Reproduced => subjects.clone(),
+    let release = release_ref(project, version, index, sha256(release_bytes));
+    let mut att = rebuild_attestation(release, artifacts("art", digests));
+    let p = &mut att.predicate;
+    p.result = result;
+    p.rebuilt = match result {
+        RebuildResult::Reproduced => att.subjects.clone(),
         RebuildResult::Mismatch => vec![Artifact {
-            name: subjects[0].name.clone(),
+            name: att.subjects[0].name.clone(),
             digest: Digests::sha256([0xee; 32]),
         }],
         _ => Vec::new(),
     };
-    Entry::new(EntryKind::Rebuild(RebuildAttestation {
-        subjects,
-        predicate: RebuildPredicate {
-            release: ReleaseRef {
-                log_index: index,
-                name: project.into(),
-                version: version.into(),
-                digest: Digests::sha256(sha(release_bytes)),
-            },
-            result,
-            comparison: Comparison::BitIdentical,
-            rebuilt,
-            build_log: None,
-            diff_report: diff.map(Digests::sha256),
-            sandbox: Sandbox {
-                kind: SandboxKind::Bubblewrap,
-                details: None,
-            },
-            builder: Builder {
-                id: "https://rebuilder.example.org".into(),
-                version: "0.1.0".into(),
-            },
-            started_on: format!("{day}T00:00:00Z"),
-            finished_on: format!("{day}T00:01:00Z"),
-            invocation_id: None,
-            detail: detail.map(str::to_owned),
-            variations: Vec::new(),
-        },
-    }))
-    .unwrap()
+    p.diff_report = diff.map(Digests::sha256);
+    p.started_on = format!("{day}T00:00:00Z");
+    p.finished_on = format!("{day}T00:01:00Z");
+    p.detail = detail.map(str::to_owned);
+    entry(EntryKind::Rebuild(att))
 }
 
 /// Submits `bytes`, returning the index.
@@ -214,7 +154,7 @@ pub async fn fill(server: &Server) -> Fixture {
         Some("javascript:alert(3)"),
     ));
     let evil = add(server, &evil_bytes).await;
-    let diff_report = sha(EVIL_DIFF.as_bytes());
+    let diff_report = sha256(EVIL_DIFF.as_bytes());
     server
         .ledger
         .put_blob(&diff_report, EVIL_DIFF.as_bytes())
@@ -238,20 +178,9 @@ pub async fn fill(server: &Server) -> Fixture {
     let pending_bytes = p.sign(&release_entry("pending-proj", "2.0", &[[0x77; 32]], None));
     let pending = add(server, &pending_bytes).await;
 
-    let revocation = add(
-        server,
-        &b.sign(
-            &Entry::new(EntryKind::Revocation(RevocationNotice {
-                revoked_key: b.vkey(),
-                reason: RevocationReason::Retired,
-                effective_index: None,
-                replacement: None,
-                comment: Some("<b>bye</b>".into()),
-            }))
-            .unwrap(),
-        ),
-    )
-    .await;
+    let mut notice = revocation_notice(&b.verifier(), RevocationReason::Retired);
+    notice.comment = Some("<b>bye</b>".into());
+    let revocation = add(server, &b.sign(&entry(EntryKind::Revocation(notice)))).await;
     let after_revocation = add(
         server,
         &b.sign(&rebuild_entry(
