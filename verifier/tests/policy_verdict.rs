@@ -555,59 +555,56 @@ fn an_explicit_effective_index_reaches_back_but_a_compromise_is_never_scheduled_
     assert!(!v.trusted);
 }
 
+/// Who may revoke a key: the key itself or its own operator's recovery key. Each case is
+/// (signer of a `compromised` notice effective from 0, the key it revokes, whether the notice
+/// applies); the revoked key then attests, under a policy of threshold 1.
 #[test]
-fn a_notice_signed_by_a_stranger_is_ignored_and_said_so() {
+fn only_the_key_or_its_operators_recovery_key_can_revoke_it() {
+    type Pick = fn(&World) -> &Key;
+    let cases: [(&str, Pick, Pick, bool); 4] = [
+        ("a stranger", |w| &w.stranger, |w| &w.b1, false),
+        (
+            "another operator's recovery key",
+            |w| &w.ar,
+            |w| &w.b1,
+            false,
+        ),
+        ("the operator's recovery key", |w| &w.ar, |w| &w.a1, true),
+        ("the key itself", |w| &w.b1, |w| &w.b1, true),
+    ];
+    for (who, signer, revoked, applies) in cases {
+        let mut w = world();
+        let notice = revocation(revoked(&w), RevocationReason::Compromised, Some(0), None);
+        let attestation = attestation(RebuildResult::Reproduced, ARTIFACT);
+        let (notice, attestation) = (signer(&w).sign(&notice), revoked(&w).sign(&attestation));
+        w.log.append(notice);
+        w.log.append(attestation);
+        let v = judge(&w, &policy(&w, 1));
+        assert_eq!(v.trusted, !applies, "{who}: {}", v.summary);
+        assert_eq!(v.revocations.len(), usize::from(applies), "{who}");
+        assert_eq!(v.ignored_revocations.len(), usize::from(!applies), "{who}");
+        if applies {
+            assert!(
+                matches!(reasons(&v)[&1], Reason::KeyRevoked { .. }),
+                "{who}"
+            );
+        } else {
+            assert!(
+                v.ignored_revocations[0]
+                    .why
+                    .to_string()
+                    .contains("neither the revoked key nor its operator's recovery key"),
+                "{who}"
+            );
+        }
+    }
+    // The operator is named with the revocation its recovery key signed.
     let mut w = world();
-    w.log.append(w.stranger.sign(&revocation(
-        &w.b1,
-        RevocationReason::Compromised,
-        Some(0),
-        None,
-    )));
-    w.log
-        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
+    let notice = revocation(&w.a1, RevocationReason::Compromised, Some(0), None);
+    let notice = w.ar.sign(&notice);
+    w.log.append(notice);
     let v = judge(&w, &policy(&w, 1));
-    assert!(v.trusted);
-    assert!(v.revocations.is_empty());
-    assert_eq!(v.ignored_revocations.len(), 1);
-    assert!(
-        v.ignored_revocations[0]
-            .why
-            .to_string()
-            .contains("neither the revoked key nor its operator's recovery key")
-    );
-
-    // Another operator's recovery key has no say over bob's keys either.
-    let mut w = world();
-    w.log.append(w.ar.sign(&revocation(
-        &w.b1,
-        RevocationReason::Compromised,
-        Some(0),
-        None,
-    )));
-    w.log
-        .append(w.b1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    let v = judge(&w, &policy(&w, 1));
-    assert!(v.trusted);
-    assert_eq!(v.ignored_revocations.len(), 1);
-}
-
-#[test]
-fn the_operators_recovery_key_can_revoke_a_key_it_does_not_hold() {
-    let mut w = world();
-    w.log.append(w.ar.sign(&revocation(
-        &w.a1,
-        RevocationReason::Compromised,
-        Some(0),
-        None,
-    )));
-    w.log
-        .append(w.a1.sign(&attestation(RebuildResult::Reproduced, ARTIFACT)));
-    let v = judge(&w, &policy(&w, 1));
-    assert!(!v.trusted);
-    assert_eq!(v.revocations.len(), 1);
     assert_eq!(v.revocations[0].operator, "alice");
-    assert!(matches!(reasons(&v)[&1], Reason::KeyRevoked { .. }));
 }
 
 #[test]
