@@ -7,7 +7,8 @@
 //! operator's own data directory aside); `consume/` verify, gate, bundle; `rebuild/` the
 //! sandboxed rebuild; `rebuilder/` the rebuilder node; `demo/` the fixture story; `keys.rs`
 //! reading keys; `sign.rs` signing entries; `hash.rs` file digests; `link.rs` in-toto links;
-//! `progress.rs` progress bars.
+//! `progress.rs` progress bars; `report.rs` what a command prints (one value, for `--json` and
+//! for people).
 
 pub mod cli;
 pub mod client;
@@ -20,6 +21,7 @@ pub mod link;
 pub mod progress;
 pub mod rebuild;
 pub mod rebuilder;
+pub mod report;
 pub mod sign;
 
 /// What a subcommand concluded, when it ran to the end.

@@ -1,13 +1,14 @@
 //! `reprove bundle NAME@VERSION -o FILE`: everything needed to verify a release offline.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::fmt;
 
 use anyhow::Context;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::EntryKind;
 
 use reprove_verifier::policy::Policy;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Bundle as BundleArgs;
@@ -51,28 +52,38 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
     write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     online.commit()?;
 
-    let size = online.checkpoint().checkpoint().size();
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "bundle": args.out.display().to_string(),
-            "release": args.release,
-            "entries": bundle.entries.len(),
-            "bytes": bytes.len(),
-            "tree_size": size,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(
-            out,
-            "wrote {} ({} entries, {} bytes) for {} at tree size {size}",
-            args.out.display(),
-            bundle.entries.len(),
-            bytes.len(),
-            args.release
-        )?;
-    }
+    let report = Written {
+        bundle: args.out.display().to_string(),
+        release: &args.release,
+        entries: bundle.entries.len(),
+        bytes: bytes.len(),
+        tree_size: online.checkpoint().checkpoint().size(),
+    };
+    crate::report::print(&report, args.json)?;
     Ok(Outcome::Ok)
+}
+
+/// What `bundle` prints: the file it wrote, and what is in it.
+#[derive(Debug, Serialize)]
+struct Written<'a> {
+    /// The bundle's path, as displayed.
+    bundle: String,
+    /// `NAME@VERSION`.
+    release: &'a str,
+    entries: usize,
+    bytes: usize,
+    /// The tree size the entries are proven under.
+    tree_size: u64,
+}
+
+impl fmt::Display for Written<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "wrote {} ({} entries, {} bytes) for {} at tree size {}",
+            self.bundle, self.entries, self.bytes, self.release, self.tree_size
+        )
+    }
 }
 
 /// The indices a bundle of `name`@`version` carries: the release's manifests and attestations,

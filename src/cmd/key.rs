@@ -1,11 +1,13 @@
 //! `reprove key …`
 
+use std::fmt;
 use std::fs::OpenOptions;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use reprove_verifier::note::{NoteSigner, is_valid_key_name};
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::KeyGenerate;
@@ -45,25 +47,39 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
         return Err(e);
     }
 
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "name": args.name,
-            "vkey": vkey,
-            "key_id": format!("{:08x}", signer.key_id()),
-            "private_key_file": key_path,
-            "public_key_file": pub_path,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(out, "{vkey}")?;
+    let report = Generated {
+        name: &args.name,
+        vkey,
+        key_id: format!("{:08x}", signer.key_id()),
+        private_key_file: key_path,
+        public_key_file: pub_path,
+    };
+    crate::report::print(&report, args.json)?;
+    if !args.json {
         eprintln!(
             "wrote {} (private, mode 0600) and {}",
-            key_path.display(),
-            pub_path.display()
+            report.private_key_file.display(),
+            report.public_key_file.display()
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// What `key generate` prints: the new key's vkey (for people), with its files (JSON).
+#[derive(Debug, Serialize)]
+struct Generated<'a> {
+    name: &'a str,
+    vkey: String,
+    /// The key ID, as 8 lowercase hex digits.
+    key_id: String,
+    private_key_file: PathBuf,
+    public_key_file: PathBuf,
+}
+
+impl fmt::Display for Generated<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.vkey)
+    }
 }
 
 /// A fresh Ed25519 note key named `name`, from the OS's random number generator.

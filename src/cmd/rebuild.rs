@@ -1,14 +1,16 @@
 //! `reprove rebuild`: rebuild one logged release and attest the outcome, or (with
 //! `--manifest`) build a local publisher manifest in the same sandbox.
 
+use std::fmt;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{RebuildResult, ReleasePredicate};
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::{BuildArgs, Rebuild};
@@ -21,6 +23,7 @@ use crate::rebuild::{
     Limits, NodeConfig, Progress, SandboxMode, find_release, manifest, publish_report,
     rebuild_release, variations,
 };
+use crate::report::{as_hex, as_hex_opt};
 
 /// Runs the command.
 pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
@@ -72,12 +75,10 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
     if let Some(file) = &args.in_toto_link {
         write_link(file, &config.signer, &record, &report)?;
     }
-    print(
-        args,
-        (name, version),
-        &record,
-        &report,
-        submitted.as_ref().map(|s| s.index),
+    let index = submitted.as_ref().map(|s| s.index);
+    crate::report::print(
+        &Rebuilt::new((name, version), &record, &report, index),
+        args.json,
     )?;
     Ok(
         if report.attestation.predicate.result == RebuildResult::Reproduced {
@@ -106,81 +107,111 @@ fn publishers(args: &Rebuild, (name, version): (&str, &str)) -> anyhow::Result<V
     Ok(publishers)
 }
 
-/// The outcome, as JSON or for people.
-fn print(
-    args: &Rebuild,
-    (name, version): (&str, &str),
-    record: &crate::rebuild::ReleaseRecord,
-    report: &crate::rebuild::RebuildReport,
+/// What `rebuild --release` prints: the outcome, what was rebuilt, and where the job's files
+/// and the attestation are.
+#[derive(Debug, Serialize)]
+struct Rebuilt<'a> {
+    release: RebuiltRelease<'a>,
+    result: RebuildResult,
+    detail: Option<&'a str>,
+    rebuilt: Vec<RebuiltArtifact<'a>>,
+    #[serde(serialize_with = "as_hex_opt")]
+    build_log: Option<[u8; 32]>,
+    #[serde(serialize_with = "as_hex_opt")]
+    diff_report: Option<[u8; 32]>,
+    /// The failure may be transient (an input fetch failed in transport).
+    retryable: bool,
+    job_dir: &'a Path,
+    /// Where the attestation was logged, when it was submitted.
     attestation_index: Option<u64>,
-) -> anyhow::Result<()> {
-    let p = &report.attestation.predicate;
-    let job = &report.job_dir;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let rebuilt: Vec<_> = p
-            .rebuilt
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "name": a.name,
-                    "sha256": hex::encode(a.digest.sha256),
-                    "blake3": a.digest.blake3.map(hex::encode),
+    variations: Option<&'a variations::VariationReport>,
+}
+
+/// The release a rebuild was of.
+#[derive(Debug, Serialize)]
+struct RebuiltRelease<'a> {
+    name: &'a str,
+    version: &'a str,
+    log_index: u64,
+}
+
+/// One artifact a rebuild produced.
+#[derive(Debug, Serialize)]
+struct RebuiltArtifact<'a> {
+    name: &'a str,
+    #[serde(serialize_with = "as_hex")]
+    sha256: [u8; 32],
+    #[serde(serialize_with = "as_hex_opt")]
+    blake3: Option<[u8; 32]>,
+}
+
+impl<'a> Rebuilt<'a> {
+    fn new(
+        (name, version): (&'a str, &'a str),
+        record: &crate::rebuild::ReleaseRecord,
+        report: &'a crate::rebuild::RebuildReport,
+        attestation_index: Option<u64>,
+    ) -> Self {
+        let p = &report.attestation.predicate;
+        Rebuilt {
+            release: RebuiltRelease {
+                name,
+                version,
+                log_index: record.log_index,
+            },
+            result: p.result,
+            detail: p.detail.as_deref(),
+            rebuilt: p
+                .rebuilt
+                .iter()
+                .map(|a| RebuiltArtifact {
+                    name: &a.name,
+                    sha256: a.digest.sha256,
+                    blake3: a.digest.blake3,
                 })
-            })
-            .collect();
-        let v = serde_json::json!({
-            "release": {"name": name, "version": version, "log_index": record.log_index},
-            "result": p.result.as_str(),
-            "detail": p.detail,
-            "rebuilt": rebuilt,
-            "build_log": p.build_log.map(|d| hex::encode(d.sha256)),
-            "diff_report": p.diff_report.map(|d| hex::encode(d.sha256)),
-            "retryable": report.retryable,
-            "job_dir": job,
-            "attestation_index": attestation_index,
-            "variations": report.variations,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(out, "{}", p.result)?;
+                .collect(),
+            build_log: p.build_log.map(|d| d.sha256),
+            diff_report: p.diff_report.map(|d| d.sha256),
+            retryable: report.retryable,
+            job_dir: &report.job_dir,
+            attestation_index,
+            variations: report.variations.as_ref(),
+        }
+    }
+}
+
+impl fmt::Display for Rebuilt<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (r, job) = (&self.release, self.job_dir);
+        writeln!(f, "{}", self.result)?;
         writeln!(
-            out,
-            "release: {name}@{version} (log index {})",
-            record.log_index
+            f,
+            "release: {}@{} (log index {})",
+            r.name, r.version, r.log_index
         )?;
-        if let Some(d) = &p.detail {
-            writeln!(out, "detail: {d}")?;
+        if let Some(d) = self.detail {
+            writeln!(f, "detail: {d}")?;
         }
-        for a in &p.rebuilt {
-            writeln!(
-                out,
-                "rebuilt: {} sha256 {}",
-                a.name,
-                hex::encode(a.digest.sha256)
-            )?;
+        for a in &self.rebuilt {
+            writeln!(f, "rebuilt: {} sha256 {}", a.name, hex::encode(a.sha256))?;
         }
-        writeln!(out, "build log: {}", job.join("build.log").display())?;
-        if report.diff_report.is_some() {
-            writeln!(
-                out,
-                "diff report: {}",
-                job.join("diff-report.txt").display()
-            )?;
+        writeln!(f, "build log: {}", job.join("build.log").display())?;
+        if self.diff_report.is_some() {
+            writeln!(f, "diff report: {}", job.join("diff-report.txt").display())?;
         }
-        match attestation_index {
-            Some(index) => writeln!(out, "attestation: log index {index}")?,
+        match self.attestation_index {
+            Some(index) => writeln!(f, "attestation: log index {index}")?,
             None => writeln!(
-                out,
+                f,
                 "attestation: {} (not submitted; pass --submit)",
                 job.join("attestation.dsse.json").display()
             )?,
         }
-        if let Some(v) = &report.variations {
-            write!(out, "\n{}", v.text)?;
+        if let Some(v) = self.variations {
+            write!(f, "\n{}", v.text)?;
         }
+        Ok(())
     }
-    Ok(())
 }
 
 /// `--manifest`: build a publisher manifest locally; exit 0 when it built (and, with
@@ -213,22 +244,27 @@ fn local(
     };
     let run = runner.build(&job.join("build"), &Variant::baseline())?;
     std::fs::write(job.join("build.log"), &run.finished.log)?;
-    let mut out = std::io::stdout().lock();
     if run.finished.exit != crate::rebuild::sandbox::Exit::Success {
-        print_local_failure(&mut out, &run, &job)?;
+        print_local_failure(&run, &job)?;
         return Ok(Outcome::No);
     }
-    let (outputs, missing) = local_outputs(args, &run, &mut out)?;
+    let (outputs, missing) = local_outputs(args, &run)?;
     let report = if args.variations {
         Some(variations::explore(&runner, &job, &run)?)
     } else {
         None
     };
-    print_local(args, &mut out, outputs, &missing, &job, report.as_ref())?;
+    let built = Built {
+        outputs,
+        missing,
+        build_log: job.join("build.log"),
+        variations: report.as_ref(),
+    };
+    crate::report::print(&built, args.json)?;
     let robust = report.as_ref().is_none_or(|r| {
         r.unstable.is_empty() && r.changed_by.values().all(Vec::is_empty) && r.failed.is_empty()
     });
-    Ok(if missing.is_empty() && robust {
+    Ok(if built.missing.is_empty() && robust {
         Outcome::Ok
     } else {
         Outcome::No
@@ -236,15 +272,11 @@ fn local(
 }
 
 /// A local build that failed: the tail of its log on stderr, how it ended on stdout.
-fn print_local_failure(
-    out: &mut impl std::io::Write,
-    run: &build::BuildRun,
-    job: &Path,
-) -> anyhow::Result<()> {
+fn print_local_failure(run: &build::BuildRun, job: &Path) -> anyhow::Result<()> {
     let tail_from = run.finished.log.len().saturating_sub(4000);
     let _ = std::io::stderr().write_all(&run.finished.log[tail_from..]);
     writeln!(
-        out,
+        std::io::stdout().lock(),
         "build-failed ({:?}); build log: {}",
         run.finished.exit,
         job.join("build.log").display()
@@ -252,13 +284,12 @@ fn print_local_failure(
     Ok(())
 }
 
-/// What a local build produced, copied into `--out` when given and printed for people as it
-/// goes: the outputs as JSON values, and the names of those it did not produce.
+/// What a local build produced, copied into `--out` when given: its outputs, and the names of
+/// those it did not produce.
 fn local_outputs(
     args: &Rebuild,
     run: &build::BuildRun,
-    out: &mut impl std::io::Write,
-) -> anyhow::Result<(Vec<serde_json::Value>, Vec<String>)> {
+) -> anyhow::Result<(Vec<BuiltOutput>, Vec<String>)> {
     let mut missing = Vec::new();
     let mut outputs = Vec::new();
     for (name, found) in &run.outputs {
@@ -269,10 +300,12 @@ fn local_outputs(
                     std::fs::copy(file, dir.join(name))
                         .with_context(|| format!("cannot copy {name} to {}", dir.display()))?;
                 }
-                outputs.push(serde_json::json!({"name": name, "sha256": d.sha256_hex(), "blake3": d.blake3_hex(), "size": d.size}));
-                if !args.json {
-                    writeln!(out, "{name} sha256 {} ({} bytes)", d.sha256_hex(), d.size)?;
-                }
+                outputs.push(BuiltOutput {
+                    name: name.clone(),
+                    sha256: d.sha256,
+                    blake3: d.blake3,
+                    size: d.size,
+                });
             }
             None => missing.push(name.clone()),
         }
@@ -280,33 +313,47 @@ fn local_outputs(
     Ok((outputs, missing))
 }
 
-/// The rest of a local build's outcome: everything as JSON, or for people what is missing and
-/// the variation report.
-fn print_local(
-    args: &Rebuild,
-    out: &mut impl std::io::Write,
-    outputs: Vec<serde_json::Value>,
-    missing: &[String],
-    job: &Path,
-    report: Option<&variations::VariationReport>,
-) -> anyhow::Result<()> {
-    if args.json {
-        let v = serde_json::json!({
-            "outputs": outputs,
-            "missing": missing,
-            "build_log": job.join("build.log"),
-            "variations": report,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        for m in missing {
-            writeln!(out, "{m}: NOT PRODUCED by the build")?;
+/// What `rebuild --manifest` prints for a build that succeeded: its outputs, those it did not
+/// produce, and the variation report.
+#[derive(Debug, Serialize)]
+struct Built<'a> {
+    outputs: Vec<BuiltOutput>,
+    /// Outputs the manifest names that the build did not produce.
+    missing: Vec<String>,
+    build_log: PathBuf,
+    variations: Option<&'a variations::VariationReport>,
+}
+
+/// One output of a local build.
+#[derive(Debug, Serialize)]
+struct BuiltOutput {
+    name: String,
+    #[serde(serialize_with = "as_hex")]
+    sha256: [u8; 32],
+    #[serde(serialize_with = "as_hex")]
+    blake3: [u8; 32],
+    size: u64,
+}
+
+impl fmt::Display for Built<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for o in &self.outputs {
+            writeln!(
+                f,
+                "{} sha256 {} ({} bytes)",
+                o.name,
+                hex::encode(o.sha256),
+                o.size
+            )?;
         }
-        if let Some(r) = report {
-            write!(out, "\n{}", r.text)?;
+        for m in &self.missing {
+            writeln!(f, "{m}: NOT PRODUCED by the build")?;
         }
+        if let Some(r) = self.variations {
+            write!(f, "\n{}", r.text)?;
+        }
+        Ok(())
     }
-    Ok(())
 }
 
 /// The local job directory, the release predicate the manifest resolves to, and its inputs

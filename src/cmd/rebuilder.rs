@@ -1,12 +1,13 @@
 //! `reprove rebuilder run`: the long-running rebuilder node.
 
-use std::io::Write;
+use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context;
 use reprove_verifier::note::NoteVerifier;
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::RebuilderRun;
@@ -15,7 +16,7 @@ use crate::keys::read_signer;
 use crate::rebuild::NodeConfig;
 use crate::rebuilder::daemon::{self, DaemonConfig};
 use crate::rebuilder::follow::Follower;
-use crate::rebuilder::jobs::JobTable;
+use crate::rebuilder::jobs::{Counts, JobTable};
 use crate::rebuilder::pool::PoolConfig;
 use crate::rebuilder::runner::NodeRunner;
 
@@ -68,7 +69,7 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     let stop = Arc::new(AtomicBool::new(false));
     watch_signals(stop.clone())?;
     let summary = daemon::run(&follower, table, runner, config, stop)?;
-    print(args, &summary)?;
+    crate::report::print(&Stopped::of(&summary), args.json)?;
     Ok(Outcome::Ok)
 }
 
@@ -110,30 +111,39 @@ fn log_start(table: &JobTable, node: &NoteVerifier, log_key: &NoteVerifier) {
     );
 }
 
-/// What the node did, as JSON or for people.
-fn print(args: &RebuilderRun, summary: &daemon::Summary) -> anyhow::Result<()> {
-    let c = summary.counts;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "log_size": summary.log_size,
-            "jobs": c,
-            "elapsed_secs": summary.elapsed.as_secs_f64(),
-        });
-        writeln!(out, "{v}")?;
-    } else {
+/// What `rebuilder run` prints when the node stops: what it did.
+#[derive(Debug, Serialize)]
+struct Stopped {
+    /// The log size the node had followed to.
+    log_size: u64,
+    jobs: Counts,
+    elapsed_secs: f64,
+}
+
+impl Stopped {
+    fn of(summary: &daemon::Summary) -> Self {
+        Stopped {
+            log_size: summary.log_size,
+            jobs: summary.counts,
+            elapsed_secs: summary.elapsed.as_secs_f64(),
+        }
+    }
+}
+
+impl fmt::Display for Stopped {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let c = &self.jobs;
         writeln!(
-            out,
+            f,
             "stopped after {:.1} s at log size {}: {} done, {} failed, {} queued, {} waiting to retry",
-            summary.elapsed.as_secs_f64(),
-            summary.log_size,
+            self.elapsed_secs,
+            self.log_size,
             c.done,
             c.failed,
             c.queued + c.running,
             c.retrying
-        )?;
+        )
     }
-    Ok(())
 }
 
 /// The first SIGINT or SIGTERM sets `stop` (running jobs finish); a second exits at once.

@@ -1,10 +1,12 @@
 //! `reprove release publish`: hash the artifacts, sign the release manifest, append it.
 
+use std::fmt;
 use std::io::Write as _;
 
 use anyhow::Context as _;
 use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::predicates::{Entry, EntryKind};
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::ReleasePublish;
@@ -60,8 +62,8 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     }
     let entry = Entry::new(EntryKind::Release(release.clone()))?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
-    let mut out = std::io::stdout().lock();
     if args.dry_run {
+        let mut out = std::io::stdout().lock();
         out.write_all(&envelope)?;
         writeln!(out)?;
         return Ok(Outcome::Ok);
@@ -76,37 +78,65 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
             .context("the ledger's proof of the new entry does not verify")?;
     }
     let p = &release.predicate;
-    if args.json {
-        let subjects: Vec<_> = release
+    let report = Published {
+        index: submitted.index,
+        duplicate: submitted.duplicate,
+        project: &p.project,
+        version: &p.version,
+        artifacts: release
             .subjects
             .iter()
-            .map(|s| serde_json::json!({"name": s.name, "sha256": hex::encode(s.digest.sha256)}))
-            .collect();
-        let v = serde_json::json!({
-            "index": submitted.index,
-            "duplicate": submitted.duplicate,
-            "project": p.project,
-            "version": p.version,
-            "artifacts": subjects,
-            "proof_verified": log_key.is_some(),
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(out, "{}", submitted.index)?;
+            .map(|s| PublishedArtifact {
+                name: &s.name,
+                sha256: s.digest.sha256,
+            })
+            .collect(),
+        proof_verified: log_key.is_some(),
+    };
+    crate::report::print(&report, args.json)?;
+    if !args.json {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
             "published {}@{} at log index {}{} ({} artifact(s))",
-            p.project,
-            p.version,
-            submitted.index,
-            if submitted.duplicate {
+            report.project,
+            report.version,
+            report.index,
+            if report.duplicate {
                 " (already logged)"
             } else {
                 ""
             },
-            release.subjects.len()
+            report.artifacts.len()
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// What `release publish` prints: the manifest's log index (for people), with what it names
+/// (JSON). The rest of the human summary goes to stderr.
+#[derive(Debug, Serialize)]
+struct Published<'a> {
+    index: u64,
+    /// The log already held this very manifest.
+    duplicate: bool,
+    project: &'a str,
+    version: &'a str,
+    artifacts: Vec<PublishedArtifact<'a>>,
+    /// The log's answer was proven under the log key.
+    proof_verified: bool,
+}
+
+/// One artifact of a published release.
+#[derive(Debug, Serialize)]
+struct PublishedArtifact<'a> {
+    name: &'a str,
+    #[serde(serialize_with = "crate::report::as_hex")]
+    sha256: [u8; 32],
+}
+
+impl fmt::Display for Published<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.index)
+    }
 }

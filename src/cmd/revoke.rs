@@ -1,12 +1,13 @@
 //! `reprove key revoke`: append a signed revocation notice to the log.
 
-use std::io::Write;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::Context;
 use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::predicates::{Entry, EntryKind, RevocationNotice, RevocationReason};
+use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::{KeyRevoke, RevokeReason};
@@ -52,32 +53,49 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
         }
         None => false,
     };
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "index": answer.index,
-            "duplicate": answer.duplicate,
-            "revoked_key": revoked.to_string(),
-            "signed_by": signer.verifier().to_string(),
-            "proof_verified": verified,
-        });
-        writeln!(out, "{v}")?;
-    } else {
+    let report = Revoked {
+        index: answer.index,
+        duplicate: answer.duplicate,
+        revoked_key: revoked.to_string(),
+        signed_by: signer.verifier().to_string(),
+        proof_verified: verified,
+    };
+    crate::report::print(&report, args.json)?;
+    Ok(Outcome::Ok)
+}
+
+/// What `key revoke` prints: where the notice was logged, and by whom.
+#[derive(Debug, Serialize)]
+struct Revoked {
+    index: u64,
+    /// The log already held this very notice.
+    duplicate: bool,
+    revoked_key: String,
+    signed_by: String,
+    /// The log's answer was proven under the log key.
+    proof_verified: bool,
+}
+
+impl fmt::Display for Revoked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
-            out,
+            f,
             "revocation notice for {} logged at index {}{} (signed by {}){}",
-            revoked,
-            answer.index,
-            if answer.duplicate {
+            self.revoked_key,
+            self.index,
+            if self.duplicate {
                 " (already logged)"
             } else {
                 ""
             },
-            signer.verifier(),
-            if verified { ", inclusion verified" } else { "" }
-        )?;
+            self.signed_by,
+            if self.proof_verified {
+                ", inclusion verified"
+            } else {
+                ""
+            }
+        )
     }
-    Ok(Outcome::Ok)
 }
 
 /// Who signs the notice, and the key it revokes: the key itself (its private key file as

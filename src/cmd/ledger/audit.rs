@@ -9,7 +9,7 @@
 //! from the entries, never from a served tile. The root of all the entries must be the
 //! checkpoint's root. Memory is O(256 × levels) whatever the log's size.
 
-use std::io::Write;
+use std::fmt;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -18,7 +18,9 @@ use reprove_verifier::dsse::Envelope;
 use reprove_verifier::merkle::{Hash, RightEdge, perfect_root};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{BundleId, EntryBundle, TILE_WIDTH, Tile, TileId, tree_tiles};
+use serde::Serialize;
 
+use super::write_problems;
 use crate::Outcome;
 use crate::cli::LedgerAudit;
 use crate::client::{ClientOptions, FetchError, LogClient};
@@ -57,69 +59,83 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
             ));
         }
     }
-    let clean = audit.problem_count == 0;
-
-    print(args, &client, &key, checkpoint.as_ref(), &audit)?;
-    Ok(if clean { Outcome::Ok } else { Outcome::No })
+    let report = Audited::new(&client, &key, checkpoint.as_ref(), &audit);
+    crate::report::print(&report, args.json)?;
+    Ok(if report.clean {
+        Outcome::Ok
+    } else {
+        Outcome::No
+    })
 }
 
-/// The audit's outcome, as JSON or for people.
-fn print(
-    args: &LedgerAudit,
-    client: &LogClient,
-    key: &NoteVerifier,
-    checkpoint: Option<&VerifiedCheckpoint>,
-    audit: &Audit,
-) -> anyhow::Result<()> {
-    let clean = audit.problem_count == 0;
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "url": client.base(),
-            "origin": key.name(),
-            "size": checkpoint.map(|c| c.size()),
-            "root": checkpoint.map(|c| hex::encode(c.root())),
-            "tiles": audit.tiles,
-            "bundles": audit.bundles,
-            "entries": audit.edge.size(),
-            "dsse_checked": args.dsse,
-            "clean": clean,
-            "problem_count": audit.problem_count,
-            "problems": audit.problems,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        if let Some(c) = checkpoint {
-            writeln!(
-                out,
-                "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
-                key.name(),
-                client.base(),
-                c.size(),
-                hex::encode(c.root()),
-                audit.tiles,
-                audit.bundles,
-                audit.edge.size(),
-                if args.dsse { " (all DSSE-checked)" } else { "" }
-            )?;
-        }
-        for p in &audit.problems {
-            writeln!(out, "problem: {p}")?;
-        }
-        if audit.problem_count > audit.problems.len() as u64 {
-            writeln!(
-                out,
-                "… and {} more problems",
-                audit.problem_count - audit.problems.len() as u64
-            )?;
-        }
-        if clean {
-            writeln!(out, "clean")?;
-        } else {
-            writeln!(out, "{} problems found", audit.problem_count)?;
+/// What `ledger audit` prints: the checkpoint, what the walk checked, and the problems found.
+#[derive(Debug, Serialize)]
+struct Audited<'a> {
+    url: &'a str,
+    origin: &'a str,
+    /// The checkpoint's tree size (`null` when no checkpoint verified).
+    size: Option<u64>,
+    /// The checkpoint's root (`null` when no checkpoint verified).
+    #[serde(serialize_with = "crate::report::as_hex_opt")]
+    root: Option<Hash>,
+    tiles: u64,
+    bundles: u64,
+    entries: u64,
+    /// Every entry's DSSE envelope was checked too.
+    dsse_checked: bool,
+    /// No problems at all.
+    clean: bool,
+    /// How many problems there were in all.
+    problem_count: u64,
+    /// The first problems, in the order found.
+    problems: &'a [String],
+}
+
+impl<'a> Audited<'a> {
+    fn new(
+        client: &'a LogClient,
+        key: &'a NoteVerifier,
+        checkpoint: Option<&VerifiedCheckpoint>,
+        audit: &'a Audit,
+    ) -> Self {
+        Audited {
+            url: client.base(),
+            origin: key.name(),
+            size: checkpoint.map(VerifiedCheckpoint::size),
+            root: checkpoint.map(|c| *c.root()),
+            tiles: audit.tiles,
+            bundles: audit.bundles,
+            entries: audit.edge.size(),
+            dsse_checked: audit.dsse,
+            clean: audit.problem_count == 0,
+            problem_count: audit.problem_count,
+            problems: &audit.problems,
         }
     }
-    Ok(())
+}
+
+impl fmt::Display for Audited<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let (Some(size), Some(root)) = (self.size, &self.root) {
+            writeln!(
+                f,
+                "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
+                self.origin,
+                self.url,
+                size,
+                hex::encode(root),
+                self.tiles,
+                self.bundles,
+                self.entries,
+                if self.dsse_checked {
+                    " (all DSSE-checked)"
+                } else {
+                    ""
+                }
+            )?;
+        }
+        write_problems(f, self.problems, self.problem_count)
+    }
 }
 
 /// The state of one walk over the tree.

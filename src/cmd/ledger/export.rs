@@ -7,7 +7,7 @@
 //! export runs serves the old tree (whose files are all still there: full files are never
 //! rewritten and older partial tiles are not removed) or the new one, never half of one.
 
-use std::io::Write;
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, bail};
@@ -15,6 +15,7 @@ use reprove_ledger::Ledger;
 use reprove_verifier::checkpoint::{WitnessPolicy, verify_checkpoint};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{BundleId, tree_tiles};
+use serde::Serialize;
 
 use super::{log_key, open_error};
 use crate::Outcome;
@@ -76,28 +77,43 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
         .with_context(|| format!("writing {}", checkpoint_file.display()))?;
     bar.finish_and_clear();
 
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "out": args.out,
-            "origin": key.name(),
-            "size": size,
-            "files_written": counts.written + 1,
-            "files_unchanged": counts.unchanged,
-            "bytes_written": counts.bytes + head.note().len() as u64,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(
-            out,
-            "exported {} at tree size {size} to {}: {} files written, {} unchanged",
-            key.name(),
-            args.out.display(),
-            counts.written + 1,
-            counts.unchanged
-        )?;
-    }
+    let report = Exported {
+        out: &args.out,
+        origin: key.name(),
+        size,
+        // The checkpoint is always written.
+        files_written: counts.written + 1,
+        files_unchanged: counts.unchanged,
+        bytes_written: counts.bytes + head.note().len() as u64,
+    };
+    crate::report::print(&report, args.json)?;
     Ok(Outcome::Ok)
+}
+
+/// What `ledger export` prints: the tree exported, and what it took to write it.
+#[derive(Debug, Serialize)]
+struct Exported<'a> {
+    out: &'a Path,
+    origin: &'a str,
+    size: u64,
+    files_written: u64,
+    /// Immutable files already there, with the same contents.
+    files_unchanged: u64,
+    bytes_written: u64,
+}
+
+impl fmt::Display for Exported<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "exported {} at tree size {} to {}: {} files written, {} unchanged",
+            self.origin,
+            self.size,
+            self.out.display(),
+            self.files_written,
+            self.files_unchanged
+        )
+    }
 }
 
 /// Writes one file. An immutable file already there must hold exactly these bytes.

@@ -1,12 +1,14 @@
 //! `reprove ledger fsck`: the core's fsck, as a report.
 
-use std::io::Write;
+use std::fmt;
+use std::path::Path;
 
 use anyhow::Context;
 
 use reprove_ledger::{FsckOptions, fsck};
+use serde::Serialize;
 
-use super::log_key;
+use super::{log_key, write_problems};
 use crate::Outcome;
 use crate::cli::LedgerFsck;
 
@@ -17,50 +19,55 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
     // that each entry has exactly the index records the log should have written for it.
     let report = fsck(&args.data, &key, &FsckOptions::default())
         .with_context(|| format!("checking the log in {}", args.data.display()))?;
-    let mut out = std::io::stdout().lock();
-    let problems: Vec<String> = report.problems.iter().map(ToString::to_string).collect();
-    if args.json {
-        let v = serde_json::json!({
-            "data": args.data,
-            "origin": key.name(),
-            "clean": report.is_clean(),
-            "size": report.size,
-            "root": hex::encode(report.root),
-            "checkpoints": report.checkpoints,
-            "index_records": report.index_records,
-            "problem_count": report.problem_count,
-            "problems": problems,
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(
-            out,
-            "{}: tree size {}, root {}, {} signed checkpoints, {} index records",
-            key.name(),
-            report.size,
-            hex::encode(report.root),
-            report.checkpoints,
-            report.index_records
-        )?;
-        for p in &problems {
-            writeln!(out, "problem: {p}")?;
-        }
-        if report.problem_count > problems.len() as u64 {
-            writeln!(
-                out,
-                "… and {} more problems",
-                report.problem_count - problems.len() as u64
-            )?;
-        }
-        if report.is_clean() {
-            writeln!(out, "clean")?;
-        } else {
-            writeln!(out, "{} problems found", report.problem_count)?;
-        }
-    }
-    Ok(if report.is_clean() {
+    let checked = Checked {
+        data: &args.data,
+        origin: key.name(),
+        clean: report.is_clean(),
+        size: report.size,
+        root: report.root,
+        checkpoints: report.checkpoints,
+        index_records: report.index_records,
+        problem_count: report.problem_count,
+        problems: report.problems.iter().map(ToString::to_string).collect(),
+    };
+    crate::report::print(&checked, args.json)?;
+    Ok(if checked.clean {
         Outcome::Ok
     } else {
         Outcome::No
     })
+}
+
+/// What `ledger fsck` prints: what it checked, and the problems it found.
+#[derive(Debug, Serialize)]
+struct Checked<'a> {
+    data: &'a Path,
+    origin: &'a str,
+    /// No problems at all.
+    clean: bool,
+    size: u64,
+    /// The root re-derived from the entries.
+    #[serde(serialize_with = "crate::report::as_hex")]
+    root: [u8; 32],
+    checkpoints: u64,
+    index_records: u64,
+    /// How many problems there were in all.
+    problem_count: u64,
+    /// The first problems, in the order found.
+    problems: Vec<String>,
+}
+
+impl fmt::Display for Checked<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{}: tree size {}, root {}, {} signed checkpoints, {} index records",
+            self.origin,
+            self.size,
+            hex::encode(self.root),
+            self.checkpoints,
+            self.index_records
+        )?;
+        write_problems(f, &self.problems, self.problem_count)
+    }
 }

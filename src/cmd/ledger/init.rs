@@ -1,10 +1,12 @@
 //! `reprove ledger init`: create a log, explicitly, once.
 
-use std::io::Write;
+use std::fmt;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use reprove_ledger::Ledger;
 use reprove_verifier::note::is_valid_key_name;
+use serde::Serialize;
 
 use super::{KEY_FILE, PUB_FILE, read_signer};
 use crate::Outcome;
@@ -55,32 +57,48 @@ pub fn run(args: &LedgerInit) -> anyhow::Result<Outcome> {
         return Err(e.context("writing the log's key files"));
     }
 
-    let mut out = std::io::stdout().lock();
-    if args.json {
-        let v = serde_json::json!({
-            "origin": args.origin,
-            "vkey": vkey,
-            "data": args.data,
-            "private_key_file": generated.then_some(&key_file),
-            "public_key_file": pub_file,
-            "checkpoint": String::from_utf8_lossy(head.note()),
-        });
-        writeln!(out, "{v}")?;
-    } else {
-        writeln!(out, "{vkey}")?;
-        if generated {
-            eprintln!(
+    let report = Created {
+        origin: &args.origin,
+        vkey,
+        data: &args.data,
+        private_key_file: generated.then_some(key_file),
+        public_key_file: pub_file,
+        checkpoint: String::from_utf8_lossy(head.note()).into_owned(),
+    };
+    crate::report::print(&report, args.json)?;
+    if !args.json {
+        match &report.private_key_file {
+            Some(key_file) => eprintln!(
                 "created log {} in {}; its private key is {} (mode 0600): keep it secret and \
                  back it up",
                 args.origin,
                 args.data.display(),
                 key_file.display()
-            );
-        } else {
-            eprintln!("created log {} in {}", args.origin, args.data.display());
+            ),
+            None => eprintln!("created log {} in {}", args.origin, args.data.display()),
         }
     }
     Ok(Outcome::Ok)
+}
+
+/// What `ledger init` prints: the log's vkey (for people), with where its files are and its
+/// first checkpoint (JSON).
+#[derive(Debug, Serialize)]
+struct Created<'a> {
+    origin: &'a str,
+    vkey: String,
+    data: &'a Path,
+    /// The private key file, when init generated the key (`null` when it was given).
+    private_key_file: Option<PathBuf>,
+    public_key_file: PathBuf,
+    /// The signed checkpoint of the empty tree.
+    checkpoint: String,
+}
+
+impl fmt::Display for Created<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.vkey)
+    }
 }
 
 /// An origin is a key name (no whitespace, no `+`) and a schema-less URL.

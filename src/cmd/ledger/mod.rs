@@ -7,6 +7,7 @@ pub mod fsck;
 pub mod init;
 pub mod serve;
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
@@ -56,4 +57,28 @@ pub fn open_error(data: &Path, e: Error) -> anyhow::Error {
         _ => format!("opening the log in {}", data.display()),
     };
     anyhow::Error::new(e).context(hint)
+}
+
+/// The problems listed, how many more there were, and the conclusion: the end of both the
+/// inside (`fsck`) and the outside (`audit`) check's text.
+fn write_problems(
+    f: &mut fmt::Formatter<'_>,
+    problems: &[String],
+    problem_count: u64,
+) -> fmt::Result {
+    for p in problems {
+        writeln!(f, "problem: {p}")?;
+    }
+    if problem_count > problems.len() as u64 {
+        writeln!(
+            f,
+            "… and {} more problems",
+            problem_count - problems.len() as u64
+        )?;
+    }
+    if problem_count == 0 {
+        writeln!(f, "clean")
+    } else {
+        writeln!(f, "{problem_count} problems found")
+    }
 }
