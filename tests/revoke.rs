@@ -128,7 +128,7 @@ fn a_later_effective_index_keeps_earlier_attestations_valid_for_retired_keys() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(
         out.contains("revoked:     key alice.example+")
-            && out.contains("from index 5 (notice at index 1)"),
+            && out.contains("(retired) from index 5 (notice at index 1)"),
         "{out}"
     );
 }

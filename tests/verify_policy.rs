@@ -106,6 +106,44 @@ fn threshold_not_met_is_exit_1_and_says_so() {
     assert!(out.contains("the policy requires 2"), "{out}");
 }
 
+/// Bytes no entry of the log names are "unknown to the log" (exit 1, a status of their own),
+/// not "reproduced by 0 operators"; bytes only strangers wrote about are "not trusted".
+#[test]
+fn bytes_the_log_never_saw_are_unknown_to_it_not_reproduced_by_zero() {
+    let (a, mallory) = (key("alice.example", 10), key("mallory.example", 66));
+    let (w, _) = world_with(&[(&a, RebuildResult::Reproduced)]);
+    let policy = w.policy("p.toml", 1, "fail", &[Op::new("alice", &[&a])]);
+    let stray = w.file("stray-1.0.tar.gz", b"bytes nobody published\n");
+    let (code, out, err) = outcome(&w.verify(&policy, &[&stray]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("UNKNOWN TO THE LOG"), "{out}");
+    assert!(out.contains("no entry in it names these bytes"), "{out}");
+    assert!(!out.contains("reproduced by 0"), "{out}");
+    let (code, out, _) = outcome(&w.verify(&policy, &[&stray, "--json"]));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["artifacts"][0]["status"], "unknown", "{v}");
+    assert_eq!(v["artifacts"][0]["trusted"], false, "{v}");
+
+    // Known to the log, but only through a stranger's entries: not trusted, not unknown.
+    let (w, file) = world_with(&[(&mallory, RebuildResult::Reproduced)]);
+    let policy = w.policy("p.toml", 1, "fail", &[Op::new("alice", &[&a])]);
+    let (code, out, _) = outcome(&w.verify(&policy, &[&file, "--json"]));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["artifacts"][0]["status"], "not-trusted", "{v}");
+    // Trusted bytes say so too.
+    let (w, file) = world_with(&[(&a, RebuildResult::Reproduced)]);
+    let (code, out, _) = outcome(&w.verify(&policy_of(&w, &a), &[&file, "--json"]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["artifacts"][0]["status"], "trusted", "{v}");
+}
+
+fn policy_of(w: &World, a: &reprove_verifier::note::NoteSigner) -> std::path::PathBuf {
+    w.policy("p.toml", 1, "fail", &[Op::new("alice", &[a])])
+}
+
 /// An attestation by a key the policy does not name is not fetched (lookups are scoped to the
 /// policy's keys); the report says such entries exist.
 #[test]

@@ -277,7 +277,7 @@ fn print_local_failure(run: &build::BuildRun, job: &Path) -> anyhow::Result<()> 
     let _ = std::io::stderr().write_all(&run.finished.log[tail_from..]);
     writeln!(
         std::io::stdout().lock(),
-        "build-failed ({:?}); build log: {}",
+        "build-failed ({}); build log: {}",
         run.finished.exit,
         job.join("build.log").display()
     )?;

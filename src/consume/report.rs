@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use reprove_verifier::policy::{Policy, PolicyCheckpoint};
-use reprove_verifier::policy::{Reason, Verdict, Warning, verdict_for};
+use reprove_verifier::policy::{Reason, Summary, Verdict, Warning, verdict_for};
 use reprove_verifier::predicates::EntryKind;
 use serde::Serialize;
 
@@ -25,6 +25,9 @@ pub struct ArtifactReport {
     pub size: Option<u64>,
     /// Whether the policy holds for it.
     pub trusted: bool,
+    /// `trusted`, `not-trusted`, or `unknown`: no entry in the log names these bytes at all
+    /// (none weighed, none by other keys, none rejected) — not "reproduced by 0".
+    pub status: Standing,
     /// Release manifests that name these bytes.
     pub releases: Vec<ReleaseSeen>,
     /// The pure core's verdict, unchanged.
@@ -35,6 +38,29 @@ pub struct ArtifactReport {
     /// verified, not weighed (online only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub not_weighed: Option<NotWeighed>,
+}
+
+/// Where an artifact stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Standing {
+    Trusted,
+    NotTrusted,
+    /// The log has no entry about these bytes: nobody published or rebuilt them there.
+    Unknown,
+}
+
+impl Standing {
+    fn of(v: &Verdict, evidence: &Evidence) -> Standing {
+        let unweighed = evidence.not_weighed.map_or(0, |n| n.count);
+        if v.trusted {
+            Standing::Trusted
+        } else if v.summary == Summary::Unknown && unweighed == 0 && evidence.rejected.is_empty() {
+            Standing::Unknown
+        } else {
+            Standing::NotTrusted
+        }
+    }
 }
 
 /// A release manifest naming an artifact.
@@ -101,6 +127,7 @@ pub fn judge(
         blake3: None,
         size: None,
         trusted: v.trusted,
+        status: Standing::of(&v, evidence),
         releases,
         verdict: v,
         rejected: evidence.rejected.clone(),
@@ -155,10 +182,22 @@ fn short(vkey: &str) -> String {
 /// The human summary of one artifact.
 pub fn human(r: &ArtifactReport) -> String {
     let mut s = String::new();
-    let status = if r.trusted { "TRUSTED" } else { "NOT TRUSTED" };
-    let _ = writeln!(s, "{}  sha256:{}  {status}", r.name, r.sha256);
     let v = &r.verdict;
-    let _ = writeln!(s, "  {}", v.summary);
+    let status = match r.status {
+        Standing::Trusted => "TRUSTED",
+        Standing::NotTrusted => "NOT TRUSTED",
+        Standing::Unknown => "UNKNOWN TO THE LOG",
+    };
+    let _ = writeln!(s, "{}  sha256:{}  {status}", r.name, r.sha256);
+    if r.status == Standing::Unknown {
+        let _ = writeln!(
+            s,
+            "  not trusted: unknown to the log — no entry in it names these bytes (nobody \
+             published or rebuilt them there)"
+        );
+    } else {
+        let _ = writeln!(s, "  {}", v.summary);
+    }
     for rel in &r.releases {
         let _ = writeln!(
             s,
@@ -229,10 +268,10 @@ fn disputes_and_revocations(s: &mut String, v: &Verdict) {
     for rv in &v.revocations {
         let _ = writeln!(
             *s,
-            "  revoked:     key {} of operator {} ({:?}) from index {} (notice at index {}){}",
+            "  revoked:     key {} of operator {} ({}) from index {} (notice at index {}){}",
             short(&rv.key),
             rv.operator,
-            rv.reason,
+            rv.reason.as_str(),
             rv.effective_index,
             rv.index,
             rv.replacement

@@ -236,15 +236,31 @@ fn describe(config: &NodeConfig, p: &reprove_verifier::predicates::ReleasePredic
 fn header(release: &ReleaseRecord, details: &str) -> String {
     let p = &release.manifest.predicate;
     format!(
-        "reprove {} rebuild of {} {} (log index {})\nsandbox: {details}\ncommand: {:?}\nSOURCE_DATE_EPOCH={}\nenv: {:?}\n----\n",
+        "reprove {} rebuild of {} {} (log index {})\nsandbox: {details}\ncommand: {}\nSOURCE_DATE_EPOCH={}\nenv: {}\n----\n",
         env!("CARGO_PKG_VERSION"),
         p.project,
         p.version,
         release.log_index,
-        p.recipe.command,
+        shell_words(&p.recipe.command),
         p.recipe.source_date_epoch,
-        p.recipe.env,
+        shell_words(p.recipe.env.iter().map(|(k, v)| format!("{k}={v}"))),
     )
+}
+
+/// Words as a shell would read them back: plain where safe, else single-quoted.
+fn shell_words<S: AsRef<str>>(words: impl IntoIterator<Item = S>) -> String {
+    let quote = |w: &str| {
+        let plain = !w.is_empty()
+            && w.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_./=:@%+-,".contains(&b));
+        if plain {
+            w.to_owned()
+        } else {
+            format!("'{}'", w.replace('\'', "'\\''"))
+        }
+    };
+    let words: Vec<String> = words.into_iter().map(|w| quote(w.as_ref())).collect();
+    words.join(" ")
 }
 
 /// Every input of the release, fetched into the job (`Ok(Err(_))`: unavailable, a signed
@@ -409,7 +425,7 @@ impl Draft<'_> {
         log.extend_from_slice(&finished.log);
         log.extend_from_slice(
             format!(
-                "\n----\n[reprove: {:?} after {:.1} s]\n",
+                "\n----\n[reprove: {} after {:.1} s]\n",
                 finished.exit,
                 finished.elapsed.as_secs_f64()
             )
@@ -631,4 +647,29 @@ pub fn publish_report(
         check("diff report", d, p.diff_report.as_ref())?;
     }
     Ok(submitted)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_words;
+    use crate::rebuild::sandbox::Exit;
+
+    #[test]
+    fn commands_and_exits_are_written_for_people_not_as_debug_text() {
+        assert_eq!(shell_words(["make", "dist"]), "make dist");
+        assert_eq!(
+            shell_words(["sh", "-c", "echo it's $HOME", ""]),
+            r"sh -c 'echo it'\''s $HOME' ''"
+        );
+        assert_eq!(shell_words(["CC=gcc -O2"]), "'CC=gcc -O2'");
+        for (exit, text) in [
+            (Exit::Success, "exit status 0"),
+            (Exit::Failed(Some(2)), "exit status 2"),
+            (Exit::Failed(None), "killed by a signal"),
+            (Exit::TimedOut, "timed out"),
+            (Exit::DiskLimit, "over the disk limit"),
+        ] {
+            assert_eq!(exit.to_string(), text);
+        }
+    }
 }

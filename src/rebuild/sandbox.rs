@@ -154,6 +154,18 @@ pub enum Exit {
     DiskLimit,
 }
 
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Exit::Success => f.write_str("exit status 0"),
+            Exit::Failed(Some(code)) => write!(f, "exit status {code}"),
+            Exit::Failed(None) => f.write_str("killed by a signal"),
+            Exit::TimedOut => f.write_str("timed out"),
+            Exit::DiskLimit => f.write_str("over the disk limit"),
+        }
+    }
+}
+
 /// What a finished build left.
 #[derive(Debug, Clone)]
 pub struct Finished {

@@ -196,7 +196,7 @@ impl Exploration<'_> {
             let run = self.runner.build(&sub, &v)?;
             cleanup(&sub);
             if run.finished.exit != Exit::Success {
-                let why = format!("{:?}", run.finished.exit);
+                let why = run.finished.exit.to_string();
                 self.text
                     .push_str(&format!("{name}: the build failed ({why})\n"));
                 self.failed.insert(name.to_owned(), why);

@@ -133,10 +133,7 @@ fn release_record(job: &Job, entry: &[u8]) -> anyhow::Result<ReleaseRecord> {
 
 /// The wire name of a result (`reproduced`, `mismatch`, ...).
 fn result_name(result: RebuildResult) -> String {
-    serde_json::to_value(result)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_else(|| format!("{result:?}"))
+    result.to_string()
 }
 
 #[cfg(test)]

@@ -45,6 +45,9 @@ pub enum Summary {
     Disputed { operators: Vec<String> },
     /// Too few distinct operators reproduced the bytes.
     TooFew { reproduced: usize, threshold: usize },
+    /// No entry among those weighed names the bytes: no release manifest lists them and no
+    /// attestation is about them. Not "reproduced by 0": nobody claimed anything.
+    Unknown,
 }
 
 impl fmt::Display for Summary {
@@ -70,6 +73,9 @@ impl fmt::Display for Summary {
             } => write!(
                 f,
                 "not trusted: reproduced by {reproduced} distinct operator(s), the policy requires {threshold}"
+            ),
+            Summary::Unknown => f.write_str(
+                "not trusted: unknown — no release manifest or rebuild attestation weighed names these bytes",
             ),
         }
     }
@@ -493,7 +499,22 @@ pub fn verdict_for(
     }
     v.operators = counted_ops.into_iter().collect();
     conclude(policy, &mut v);
+    if !v.trusted && !entries.iter().any(|e| names_artifact(e, sha256)) {
+        v.summary = Summary::Unknown;
+    }
     v
+}
+
+/// Whether a release manifest lists `sha256` or an attestation names it as a subject.
+fn names_artifact(e: &LoggedEntry, sha256: &[u8; 32]) -> bool {
+    match e.entry.kind() {
+        EntryKind::Release(_) | EntryKind::Rebuild(_) => e
+            .entry
+            .subjects()
+            .iter()
+            .any(|s| s.digest.sha256 == *sha256),
+        EntryKind::Revocation(_) => false,
+    }
 }
 
 /// Why the attestation `e` by a key standing as `st` does not count toward this artifact, if it
