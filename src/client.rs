@@ -457,7 +457,7 @@ const LOOKUP_PAGE: usize = 1000;
 
 impl LogClient {
     /// Every index a lookup path (`lookup/…`) answers, following `next` through all pages,
-    /// sorted and without repeats. A 404 is no entries. Fails, rather than answer in part, when
+    /// sorted and without repeats. Fails, rather than answer in part, when
     /// the pages do not end within [`MAX_LOOKUP_PAGES`] or a page's `next` does not move on.
     /// Lookups are hints: callers prove every entry they use.
     pub fn lookup_all(&self, path: &str) -> anyhow::Result<Vec<u64>> {
@@ -470,10 +470,7 @@ impl LogClient {
                 None => format!("{path}{join}limit={LOOKUP_PAGE}"),
                 Some(a) => format!("{path}{join}after={a}&limit={LOOKUP_PAGE}"),
             };
-            let Some(LookupPage { indices, next }) = self.lookup_page(&page)? else {
-                complete = true;
-                break;
-            };
+            let LookupPage { indices, next } = self.lookup_page(&page)?;
             out.extend(indices);
             match next {
                 None => {
@@ -512,15 +509,22 @@ pub struct LookupPage {
 }
 
 impl LogClient {
-    /// One page of a lookup (`path` with its query), `None` for a 404 (no entries).
-    pub fn lookup_page(&self, path: &str) -> anyhow::Result<Option<LookupPage>> {
+    /// One page of a lookup (`path` with its query). A ledger answers every lookup, with
+    /// no indices when nothing matches, so a 404 means the server has no lookups at all (a
+    /// static mirror of the tiles): an error, never "no entries" — deciding "not trusted"
+    /// from a mirror that cannot say would be a wrong answer, not a safe one.
+    pub fn lookup_page(&self, path: &str) -> anyhow::Result<LookupPage> {
         let body = match self.get(path) {
             Ok(b) => b,
-            Err(FetchError::NotFound { .. }) => return Ok(None),
+            Err(FetchError::NotFound { url }) => anyhow::bail!(
+                "{url}: not found (404): this server serves no lookups — a static mirror of a \
+                 log's tiles and checkpoint cannot say which entries name an artifact. Point \
+                 --ledger at a reprove ledger (`reprove ledger serve`), or verify offline with \
+                 --bundle"
+            ),
             Err(e) => return Err(anyhow::Error::new(e).context(format!("looking up {path}"))),
         };
         serde_json::from_slice(&body)
-            .map(Some)
             .map_err(|e| anyhow::anyhow!("{}: not a lookup answer: {e}", self.url(path)))
     }
 }

@@ -82,6 +82,28 @@ fn an_honest_mirror_of_the_log_verifies() {
     assert_eq!(snapshot_state(&s.w), state);
 }
 
+/// A mirror of the tiles and checkpoint only (as `reprove ledger export` writes) cannot say
+/// which entries name the artifact: an error (exit 2) that says so, never "not trusted" or
+/// "unknown" from its 404s; the state is left as it was.
+#[test]
+fn a_mirror_without_lookups_is_an_error_that_says_so() {
+    let s = setup();
+    let state = s.remember();
+    let mirror = s.lying("tiles-only", &s.w.entries());
+    std::fs::remove_dir_all(mirror.root.join("lookup")).unwrap();
+    let (code, out, err) = outcome(&s.w.verify_at(mirror.url(), &s.policy, &[&s.file]));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains("this server serves no lookups") && err.contains("--bundle"),
+        "{err}"
+    );
+    assert!(
+        !out.contains("NOT TRUSTED") && !out.contains("UNKNOWN"),
+        "{out}"
+    );
+    assert_eq!(snapshot_state(&s.w), state);
+}
+
 #[test]
 fn a_forked_checkpoint_of_the_same_size_is_a_security_error() {
     let s = setup();

@@ -19,7 +19,7 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 
 use super::state::{Seen, StateDir};
 use super::{Evidence, NotWeighed, Verified, classify};
-use crate::client::{ClientOptions, LogClient, LookupPage, signed_by};
+use crate::client::{ClientOptions, LogClient, signed_by};
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
@@ -313,13 +313,7 @@ impl<'p> Online<'p> {
     /// How many entries the unscoped lookup `path` lists (one page) that are not among
     /// `weighed`: the report says they exist and were not weighed, nothing more.
     fn not_weighed(&self, path: &str, weighed: &BTreeSet<u64>) -> anyhow::Result<NotWeighed> {
-        let page = self
-            .client
-            .lookup_page(&format!("{path}?limit=1000"))?
-            .unwrap_or(LookupPage {
-                indices: Vec::new(),
-                next: None,
-            });
+        let page = self.client.lookup_page(&format!("{path}?limit=1000"))?;
         let size = self.checkpoint.checkpoint().size();
         Ok(NotWeighed {
             count: page
