@@ -194,6 +194,46 @@ fn without_the_sandbox_the_build_runs_on_the_host() {
     assert_ne!(pwd.trim(), "/build");
 }
 
+/// When bubblewrap cannot sandbox here, the error starts with bwrap's own words, then says
+/// what to do; nothing is built (a `bwrap` on PATH that fails as it does without user
+/// namespaces stands in for a host that forbids them).
+#[test]
+fn a_failing_bubblewrap_is_reported_in_its_own_words_first() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let fake = bin.join("bwrap");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'bwrap: No permissions to create new namespace' >&2\nexit 1\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let manifest = project(tmp.path(), "echo hi > out\n");
+    let work = tmp.path().join("work");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"))
+        .args(["rebuild", "--manifest", manifest.to_str().unwrap()])
+        .args(["--work", work.to_str().unwrap()])
+        .env("PATH", path)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let err = text(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.starts_with("error: bwrap: No permissions to create new namespace — "),
+        "{err}"
+    );
+    assert!(err.contains("--insecure-no-sandbox"), "{err}");
+    assert!(!work.exists(), "nothing built");
+}
+
 #[test]
 fn bad_arguments_exit_2_and_write_nothing() {
     let tmp = tempfile::tempdir().unwrap();

@@ -222,8 +222,10 @@ fn local(
     mode: SandboxMode,
     limits: Limits,
 ) -> anyhow::Result<Outcome> {
-    if mode == SandboxMode::Bwrap && !crate::rebuild::sandbox::bwrap_available() {
-        bail!("bubblewrap (bwrap) does not work here; install it or pass --insecure-no-sandbox");
+    if mode == SandboxMode::Bwrap
+        && let Err(cause) = crate::rebuild::sandbox::bwrap_probe()
+    {
+        bail!(crate::rebuild::sandbox::bwrap_refusal(&cause));
     }
     let loaded = manifest::load(path)?;
     let user = hostfs::BuildUser::for_this_process(args.build.build_user.as_deref())

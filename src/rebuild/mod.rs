@@ -104,12 +104,10 @@ impl NodeConfig {
                  of their own; see docs/operations.md)"
             );
         }
-        if self.sandbox == SandboxMode::Bwrap && !sandbox::bwrap_available() {
-            bail!(
-                "bubblewrap (bwrap) is not installed or cannot create namespaces here, so builds \
-                 cannot be sandboxed; install it (`make setup`) or, knowing that the build will \
-                 then see the network and this machine, pass --insecure-no-sandbox"
-            );
+        if self.sandbox == SandboxMode::Bwrap
+            && let Err(cause) = sandbox::bwrap_probe()
+        {
+            bail!(sandbox::bwrap_refusal(&cause));
         }
         Ok(())
     }

@@ -179,13 +179,39 @@ pub struct Finished {
 
 /// Whether bubblewrap is installed (on PATH) and works here.
 pub fn bwrap_available() -> bool {
-    Command::new("bwrap")
+    bwrap_probe().is_ok()
+}
+
+/// Why bubblewrap cannot sandbox a build here, in its own words: `bwrap`'s message (e.g.
+/// "No permissions to create new namespace"), or why it could not be started at all.
+pub fn bwrap_probe() -> Result<(), String> {
+    let out = Command::new("bwrap")
         .args(["--ro-bind", "/", "/", "true"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
+        .stderr(Stdio::piped())
+        .output()
+        .map_err(|e| format!("cannot run bwrap: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let said = String::from_utf8_lossy(&out.stderr);
+    let said = said.trim();
+    Err(if said.is_empty() {
+        format!("bwrap failed ({})", out.status)
+    } else {
+        format!("bwrap: {}", said.trim_start_matches("bwrap: "))
+    })
+}
+
+/// The refusal when the sandbox is asked for and bubblewrap fails: bwrap's own words first,
+/// then what to do.
+pub fn bwrap_refusal(cause: &str) -> String {
+    format!(
+        "{cause} — builds cannot be sandboxed here. Install bubblewrap (`make setup`) and allow \
+         unprivileged user namespaces, or, knowing that the build will then see the network \
+         and this machine, pass --insecure-no-sandbox"
+    )
 }
 
 /// `bwrap --version`, e.g. `bubblewrap 0.8.0`.
