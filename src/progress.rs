@@ -7,22 +7,41 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// A bar counting to `len` (hidden when stderr is not a terminal).
 pub fn bar(len: u64, what: &str) -> ProgressBar {
+    styled(len, what, "{pos}/{len} ({per_sec}, {eta})")
+}
+
+/// A bar counting `len` bytes, in units people read: `1.0 GiB/2.0 GiB (1.4 GiB/s, 1s)`.
+pub fn bytes_bar(len: u64, what: &str) -> ProgressBar {
+    styled(
+        len,
+        what,
+        "{binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+    )
+}
+
+fn styled(len: u64, what: &str, counts: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }
     let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-    let template = if no_color {
-        "{msg} [{bar:40}] {pos}/{len} ({per_sec}, {eta})"
-    } else {
-        "{msg} [{bar:40.cyan/blue}] {pos}/{len} ({per_sec}, {eta})"
-    };
-    let style = ProgressStyle::with_template(template)
+    let template = template(counts, no_color);
+    let style = ProgressStyle::with_template(&template)
         .unwrap_or_else(|_| ProgressStyle::default_bar())
         .progress_chars("=> ");
     let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
     bar.set_style(style);
     bar.set_message(what.to_owned());
     bar
+}
+
+/// The bar's template: the message, the bar (coloured unless `no_color`), then `counts`.
+fn template(counts: &str, no_color: bool) -> String {
+    let bar = if no_color {
+        "[{bar:40}]"
+    } else {
+        "[{bar:40.cyan/blue}]"
+    };
+    format!("{{msg}} {bar} {counts}")
 }
 
 /// Structured `tracing` logs on stderr for the long-running commands (the ledger server, the
@@ -38,4 +57,23 @@ pub fn init_logging() {
         .with_writer(std::io::stderr)
         .with_ansi(ansi)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_bar_template_parses() {
+        for counts in [
+            "{pos}/{len} ({per_sec}, {eta})",
+            "{binary_bytes}/{binary_total_bytes} ({binary_bytes_per_sec}, {eta})",
+        ] {
+            for no_color in [true, false] {
+                let t = template(counts, no_color);
+                assert!(ProgressStyle::with_template(&t).is_ok(), "{t}");
+                assert_eq!(t.contains("cyan"), !no_color);
+            }
+        }
+    }
 }

@@ -239,7 +239,7 @@ fn hash(path: &PathBuf) -> anyhow::Result<Subject> {
     let len = std::fs::metadata(path)
         .with_context(|| format!("reading {}", path.display()))?
         .len();
-    let bar = progress::bar(len, &format!("hashing {}", path.display()));
+    let bar = progress::bytes_bar(len, &format!("hashing {}", path.display()));
     let d =
         hash_file(path, |n| bar.inc(n)).with_context(|| format!("hashing {}", path.display()))?;
     bar.finish_and_clear();
