@@ -15,6 +15,7 @@ mod gate;
 mod in_toto_link;
 mod ledger_crash;
 mod ledger_e2e;
+mod log_browse;
 mod rebuild_e2e;
 mod rebuild_git;
 mod rebuild_hostile;

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod consume;
+mod log;
 mod rebuild;
 mod rebuilder;
 mod web;
 
-pub use consume::{Bundle, Gate, KeyRevoke, RevokeReason, Verify};
+pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
+pub use log::{LogCommand, LogShow, LogTail};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
@@ -39,6 +41,9 @@ pub enum Command {
     Gate(Gate),
     /// Write a self-contained bundle for verifying a release offline.
     Bundle(Bundle),
+    /// Browse the log from the command line: a release's entries, the newest entries.
+    #[command(subcommand)]
+    Log(LogCommand),
     /// Publish releases: record a release manifest in the log.
     #[command(subcommand)]
     Release(ReleaseCommand),

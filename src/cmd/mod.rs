@@ -9,6 +9,7 @@ mod docs;
 mod gate;
 pub mod key;
 mod ledger;
+mod log;
 mod rebuild;
 mod rebuilder;
 mod release;
@@ -17,7 +18,8 @@ mod verify;
 
 use crate::Outcome;
 use crate::cli::{
-    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, RebuilderCommand, ReleaseCommand,
+    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, LogCommand, RebuilderCommand,
+    ReleaseCommand,
 };
 
 /// Runs the parsed command line.
@@ -26,6 +28,8 @@ pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
         Command::Verify(args) => verify::run(&args),
         Command::Gate(args) => gate::run(&args),
         Command::Bundle(args) => bundle::run(&args),
+        Command::Log(LogCommand::Show(args)) => log::show(&args),
+        Command::Log(LogCommand::Tail(args)) => log::tail(&args),
         Command::Release(ReleaseCommand::Publish(args)) => release::publish(&args),
         Command::Rebuild(args) => rebuild::run(&args),
         Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),

@@ -1,0 +1,45 @@
+//! `reprove log …`: browse a log from the command line, every entry proven.
+
+use clap::{Args, Subcommand};
+
+use super::ConsumerArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum LogCommand {
+    /// Show a release's entries: its manifests and every rebuild attestation, each proven in
+    /// the log and signature-checked; who signed them, and whether the policy names them.
+    ///
+    /// Nothing is decided here (`reprove verify` does that): the listing shows what the log
+    /// holds, including entries by keys the policy does not trust.
+    ///
+    /// Example: `reprove log show hello@1.2.0 --policy policy.toml`
+    Show(LogShow),
+    /// Show the newest entries of the log, each proven and signature-checked.
+    ///
+    /// Example: `reprove log tail -n 20 --policy policy.toml --json`
+    Tail(LogTail),
+}
+
+#[derive(Debug, Args)]
+pub struct LogShow {
+    /// The release, as NAME@VERSION.
+    #[arg(value_name = "NAME@VERSION")]
+    pub release: String,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LogTail {
+    /// How many of the newest entries (1 to 1000).
+    #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub count: u64,
+    #[command(flatten)]
+    pub consumer: ConsumerArgs,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
