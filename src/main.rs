@@ -4,7 +4,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{ArgMatches, CommandFactory, FromArgMatches};
+use reprove::report::{self, Failure};
 use reprove::{Outcome, cli, cmd};
 
 /// mimalloc instead of glibc's malloc: under `POST /add` load, allocation was about a tenth of
@@ -13,7 +14,12 @@ use reprove::{Outcome, cli, cmd};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let matches = cli::Cli::command().get_matches();
+    let json = wants_json(&matches);
+    let args = match cli::Cli::from_arg_matches(&matches) {
+        Ok(args) => args,
+        Err(e) => e.exit(),
+    };
     match cmd::run(args) {
         Ok(Outcome::Ok) => ExitCode::SUCCESS,
         Ok(Outcome::No) => ExitCode::from(1),
@@ -26,13 +32,27 @@ fn main() -> ExitCode {
             {
                 return ExitCode::SUCCESS;
             }
-            let mut stderr = std::io::stderr().lock();
-            let _ = write!(stderr, "error: {err}");
-            for cause in err.chain().skip(1) {
-                let _ = write!(stderr, "\n  caused by: {cause}");
+            let failure = Failure::of(&err);
+            if json {
+                // Machines reading `--json` get the error on stdout too, as one JSON line.
+                let _ = report::print(&failure, true);
             }
-            let _ = writeln!(stderr);
+            let _ = write!(std::io::stderr().lock(), "{failure}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// Whether the (sub)command given has `--json` set.
+fn wants_json(matches: &ArgMatches) -> bool {
+    let mut m = matches;
+    loop {
+        if m.try_get_one::<bool>("json").ok().flatten() == Some(&true) {
+            return true;
+        }
+        match m.subcommand() {
+            Some((_, sub)) => m = sub,
+            None => return false,
         }
     }
 }

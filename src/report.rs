@@ -29,6 +29,33 @@ pub fn print(report: &impl Report, json: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A command that failed (exit 2), as `--json` readers get it on stdout: `{"error": "…",
+/// "causes": ["…", …]}`, the outermost message first. People read the same on stderr.
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub error: String,
+    pub causes: Vec<String>,
+}
+
+impl Failure {
+    pub fn of(err: &anyhow::Error) -> Failure {
+        Failure {
+            error: err.to_string(),
+            causes: err.chain().skip(1).map(ToString::to_string).collect(),
+        }
+    }
+}
+
+impl Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "error: {}", self.error)?;
+        for cause in &self.causes {
+            write!(f, "\n  caused by: {cause}")?;
+        }
+        writeln!(f)
+    }
+}
+
 /// Serialises a digest as lowercase hex, as reports spell every hash (`serialize_with`).
 pub fn as_hex<S: Serializer>(digest: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(digest))

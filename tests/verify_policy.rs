@@ -280,3 +280,22 @@ fn a_malformed_policy_is_a_clear_error_and_writes_nothing() {
     assert!(err.contains("fetching the checkpoint"), "{err}");
     assert!(snapshot_state(&w).is_empty());
 }
+
+/// With `--json`, an error (exit 2) is also one JSON line on stdout: `error` and `causes`.
+#[test]
+fn with_json_an_error_is_json_on_stdout_too() {
+    let w = World::new();
+    let missing = w.path("no-such-policy.toml");
+    let file = w.file("a.tar.gz", ART);
+    let (code, out, err) = outcome(&w.verify(&missing, &[&file, "--json"]));
+    assert_eq!(code, 2, "{out}{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("one JSON line on stdout");
+    let text = format!("{} {}", v["error"], v["causes"]);
+    assert!(text.contains("no-such-policy.toml"), "{v}");
+    assert!(v["causes"].is_array(), "{v}");
+    assert!(err.starts_with("error: "), "{err}");
+    // Without --json, stdout stays empty.
+    let (code, out, _) = outcome(&w.verify(&missing, &[&file]));
+    assert_eq!(code, 2);
+    assert!(out.is_empty(), "{out}");
+}
