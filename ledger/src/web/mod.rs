@@ -27,6 +27,7 @@
 //! Every interpolation goes through [`html::Html`], and the pages carry a
 //! `Content-Security-Policy` that forbids scripts: an entry cannot inject markup.
 
+mod answers;
 pub(crate) mod html;
 mod model;
 mod pages;

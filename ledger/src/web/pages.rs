@@ -6,12 +6,13 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
 
+use super::answers::{add_excerpts, verify_command};
 use super::html::{Html, html, segment};
 use super::model::{ReleaseView, Revocations, SignerView, Site};
 use super::views::{
@@ -67,6 +68,28 @@ impl FromRequestParts<Arc<Site>> for PageRequest {
             headers: parts.headers.clone(),
         })
     }
+}
+
+/// The URL a request reached this log at, from its `Host` (and a proxy's
+/// `X-Forwarded-Proto: https`), when the host is a plain `name[:port]` or `[v6][:port]`;
+/// `None` when absent or anything else. Not trust-bearing: `reprove verify` checks the log's
+/// key from its policy whatever URL it fetches from.
+fn ledger_url(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !plain {
+        return None;
+    }
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https" } else { "http" };
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
 impl PageRequest {
@@ -191,6 +214,7 @@ pub(super) async fn release(
     req: PageRequest,
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
+    let url = ledger_url(&req.headers);
     req.page(&["format"], move |site, _| {
         let key = IndexKey::Release {
             name: name.clone(),
@@ -207,12 +231,16 @@ pub(super) async fn release(
             },
         )?;
         let mut releases = Vec::new();
+        let mut excerpts = 0;
         for i in page.indices {
-            if let Some((release, attestations)) = site.release(i)?
+            if let Some((release, mut attestations)) = site.release(i)?
                 && release.project == name
                 && release.version == version
             {
+                add_excerpts(site, &mut attestations, &mut excerpts)?;
                 releases.push(ReleaseWithRebuilds {
+                    verify_command: verify_command(&release, url.as_deref()),
+                    ledger_url: url.clone(),
                     release,
                     attestations,
                 });

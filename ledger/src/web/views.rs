@@ -431,6 +431,40 @@ pub(crate) struct ReleasePage {
 pub(crate) struct ReleaseWithRebuilds {
     pub(crate) release: ReleaseView,
     pub(crate) attestations: Vec<AttestationView>,
+    /// The command that checks the release under the reader's own policy.
+    pub(crate) verify_command: String,
+    /// This log's URL as the request reached it (`Host`), when the request said.
+    pub(crate) ledger_url: Option<String>,
+}
+
+impl ReleaseWithRebuilds {
+    fn html(&self) -> Html {
+        let r = &self.release;
+        let ledger_note = if self.ledger_url.is_none() {
+            html!(" Replace <code>URL</code> with the address you reach this log at.")
+        } else {
+            html!(" The URL is the one your browser used to reach this page.")
+        };
+        html!(
+            "{}<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
+<dt>Published by</dt><dd>{}</dd></dl></div>\
+<h2>Recipe</h2>{}<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}\
+<h2>Check it yourself</h2><pre>{}</pre><p class=\"note\">Run in the directory holding the \
+downloaded artifacts (or give <code>--digest sha256:HEX</code> instead of a file). \
+<code>POLICY.toml</code> is your policy: it names this log's key and the publishers and rebuilders \
+you trust; the log URL only says where to fetch from, the log's key is checked.{}</p>{}",
+            render::verdict(&r.status),
+            render::status(&r.status),
+            render::entry_link(r.index),
+            render::signers(&r.signers),
+            super::answers::recipe_html(&r.source, &r.recipe),
+            render::artifacts(&r.artifacts),
+            render::attestations(&self.attestations, false),
+            self.verify_command,
+            ledger_note,
+            render::status_rule()
+        )
+    }
 }
 
 impl View for ReleasePage {
@@ -446,23 +480,8 @@ impl View for ReleasePage {
                 self.releases.len()
             ));
         }
-        for ReleaseWithRebuilds {
-            release: r,
-            attestations,
-        } in &self.releases
-        {
-            body.push(html!(
-                "<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
-<dt>Published by</dt><dd>{}</dd><dt>Source</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
-<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}{}",
-                render::status(&r.status),
-                render::entry_link(r.index),
-                render::signers(&r.signers),
-                r.source.to_string(),
-                render::artifacts(&r.artifacts),
-                render::attestations(attestations, false),
-                render::status_rule()
-            ));
+        for r in &self.releases {
+            body.push(r.html());
         }
         body
     }
