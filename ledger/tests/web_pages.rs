@@ -413,7 +413,7 @@ async fn search_finds_digests_releases_keys_and_indices() {
         ("hello%401.0".to_owned(), "/release/hello/1.0".to_owned()),
         ("+hello+".to_owned(), "/releases?project=hello".to_owned()),
         (f.pending.to_string(), format!("/entry/{}", f.pending)),
-        (id.clone(), format!("/rebuilder/{id}")),
+        (id.clone(), format!("/key/{id}")),
     ] {
         let r = server.get_with(&format!("/search?q={q}"), &[HTML]).await;
         assert_eq!(r.status, 303, "{q}: {}", r.text());

@@ -28,6 +28,7 @@
 //! `Content-Security-Policy` that forbids scripts: an entry cannot inject markup.
 
 mod answers;
+mod charts;
 pub(crate) mod html;
 mod model;
 mod pages;
@@ -66,6 +67,7 @@ where
         .route("/artifact/sha256/{digest}", get(pages::artifact))
         .route("/rebuilders", get(pages::rebuilders))
         .route("/rebuilder/{*key}", get(pages::rebuilder))
+        .route("/key/{*key}", get(pages::key))
         .route("/revocations", get(pages::revocations))
         .route("/blob/sha256/{digest}", get(pages::blob))
         .route("/search", get(pages::search))
