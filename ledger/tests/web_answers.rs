@@ -204,10 +204,8 @@ async fn a_release_page_shows_its_recipe_its_diff_and_how_to_check_it() {
         );
         assert!(j["releases"][0]["ledger_url"].is_null());
     }
-    let request = format!(
-        "GET /release/hello/1.0?format=json HTTP/1.1\r\nHost: log.example.org\r\n\
-         X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n"
-    );
+    let request = "GET /release/hello/1.0?format=json HTTP/1.1\r\nHost: log.example.org\r\n\
+                   X-Forwarded-Proto: https\r\nConnection: close\r\n\r\n";
     let j = http::raw(server.addr, request.as_bytes()).await.json();
     assert_eq!(j["releases"][0]["ledger_url"], "https://log.example.org");
     server.stop().await;
