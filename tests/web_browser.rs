@@ -1,8 +1,10 @@
 //! A real browser on the log's pages: the real `reprove ledger serve` with a log of crafted
 //! signed entries, and headless Debian `chromium` loading the home page, searching for an
-//! artifact, following the link to its release and from there to an entry. Each step is
+//! artifact (`sha256:<hex>`), following the link to its release (its verdict, recipe and
+//! `reprove verify` command), to its publisher's key page and to an entry. Each step is
 //! rendered by the browser (`--dump-dom` for the text, `--screenshot` for a PNG under
-//! `target/`); the test asserts on the rendered text and that every screenshot is a PNG.
+//! `target/`), at 1280 px wide and for some at 390 px (a phone); the test asserts on the
+//! rendered text and that every screenshot is a PNG of the window's width.
 //!
 //! Without chromium it prints SKIPPED and passes, except under `CI=true` (where
 //! `make setup` installs it), where it fails.
@@ -39,7 +41,6 @@ fn browse(bin: &Path, profile: &Path, args: &[String], url: &str) -> String {
             "--disable-dev-shm-usage",
             "--no-first-run",
             "--hide-scrollbars",
-            "--window-size=1100,1400",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .args(args)
@@ -70,13 +71,24 @@ fn browse(bin: &Path, profile: &Path, args: &[String], url: &str) -> String {
     reader.join().unwrap()
 }
 
-/// The rendered DOM of `url`, and a screenshot of it saved as `shot`.
-fn render(bin: &Path, profile: &Path, url: &str, shot: &Path) -> String {
-    let dom = browse(bin, profile, &["--dump-dom".to_owned()], url);
+/// A phone's and a laptop's window, as `--window-size` takes them.
+const NARROW: &str = "390,844";
+const WIDE: &str = "1280,900";
+
+/// The rendered DOM of `url` in a window of `size` (`W,H`), and a screenshot of it saved as
+/// `shot`: a PNG exactly `W` pixels wide.
+fn render(bin: &Path, profile: &Path, url: &str, shot: &Path, size: &str) -> String {
+    let window = format!("--window-size={size}");
+    let dom = browse(
+        bin,
+        profile,
+        &["--dump-dom".to_owned(), window.clone()],
+        url,
+    );
     browse(
         bin,
         profile,
-        &[format!("--screenshot={}", shot.display())],
+        &[format!("--screenshot={}", shot.display()), window],
         url,
     );
     let png = std::fs::read(shot).unwrap_or_default();
@@ -87,6 +99,11 @@ fn render(bin: &Path, profile: &Path, url: &str, shot: &Path) -> String {
         "{} is not a PNG",
         shot.display()
     );
+    // The IHDR chunk comes first: its width is the 4 bytes after its length and type.
+    assert_eq!(&png[12..16], b"IHDR", "{}", shot.display());
+    let width = u32::from_be_bytes(png[16..20].try_into().unwrap());
+    let want: u32 = size.split(',').next().unwrap().parse().unwrap();
+    assert_eq!(width, want, "{} is {width} px wide", shot.display());
     dom
 }
 
@@ -186,19 +203,32 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
         &profile,
         &format!("{url}/"),
         &shots.join("1-home.png"),
+        WIDE,
     );
     let text = visible_text(&dom);
     assert!(text.contains("log.example.test/reprove"), "{text}");
     assert!(text.contains("Tree size 2 entries"), "{text}");
     assert!(text.contains("hello-browser 2.1 reproduced by 1"), "{text}");
+    let text = visible_text(&render(
+        &bin,
+        &profile,
+        &format!("{url}/"),
+        &shots.join("1-home-390.png"),
+        NARROW,
+    ));
+    assert!(
+        text.contains("Rebuild attestations per day, mismatches in red"),
+        "{text}"
+    );
 
     // 2. Searching for the artifact's digest (what the search form submits) lands on its page.
     let hex = hex::encode(digest);
     let dom = render(
         &bin,
         &profile,
-        &format!("{url}/search?q={hex}"),
+        &format!("{url}/search?q=sha256%3A{hex}"),
         &shots.join("2-artifact.png"),
+        WIDE,
     );
     let text = visible_text(&dom);
     assert!(text.contains(&format!("Artifact sha256 {hex}")), "{text}");
@@ -211,16 +241,49 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
     // 3. Its release.
     let release = link(&dom, "/release/");
     assert_eq!(release, "/release/hello-browser/2.1");
-    let dom = render(
+    let verdict = "hello-browser 2.1 reproduced by 1 rebuilder key: it rebuilt exactly the \
+                   published bytes of every artifact Status";
+    let command = format!(
+        "reprove verify hello-2.1.tar.gz --release hello-browser@2.1 --policy POLICY.toml \
+         --ledger {url}"
+    );
+    for (size, shot) in [(WIDE, "3-release.png"), (NARROW, "3-release-390.png")] {
+        let dom = render(
+            &bin,
+            &profile,
+            &format!("{url}{release}"),
+            &shots.join(shot),
+            size,
+        );
+        let text = visible_text(&dom);
+        assert!(text.contains(verdict), "{size}: {text}");
+        assert!(text.contains("Status reproduced by 1"), "{text}");
+        assert!(
+            text.contains("Published by publisher.example.org"),
+            "{text}"
+        );
+        assert!(text.contains("Command make dist"), "{text}");
+        assert!(text.contains(&command), "{size}: {text}");
+        assert!(text.contains("rebuilder.example.org"), "{text}");
+        assert!(text.contains(&format!("#{rebuild_index}")), "{text}");
+    }
+    let dom = browse(
         &bin,
         &profile,
+        &["--dump-dom".to_owned()],
         &format!("{url}{release}"),
-        &shots.join("3-release.png"),
     );
-    let text = visible_text(&dom);
-    assert!(text.contains("Status reproduced by 1"), "{text}");
-    assert!(text.contains("rebuilder.example.org"), "{text}");
-    assert!(text.contains(&format!("#{rebuild_index}")), "{text}");
+    // "Published by" leads to the publisher's key page.
+    let key = link(&dom, "/key/");
+    let text = visible_text(&render(
+        &bin,
+        &profile,
+        &format!("{url}{key}"),
+        &shots.join("3-publisher.png"),
+        NARROW,
+    ));
+    assert!(text.contains("Key publisher.example.org"), "{text}");
+    assert!(text.contains("release hello-browser 2.1"), "{text}");
 
     // 4. The rebuild attestation's entry.
     let entry = link(&dom, &format!("/entry/{rebuild_index}"));
@@ -229,6 +292,7 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
         &profile,
         &format!("{url}{entry}"),
         &shots.join("4-entry.png"),
+        WIDE,
     );
     let text = visible_text(&dom);
     assert!(text.contains(&format!("Entry #{rebuild_index}")), "{text}");

@@ -25,7 +25,7 @@
 //!   tampering) is an integrity error, never served.
 
 use std::fs::File;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -41,6 +41,17 @@ pub enum BlobStored {
     Created,
     /// The store already held it; nothing was written.
     Existing,
+}
+
+/// What [`Ledger::blob_at_most`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BoundedBlob {
+    /// The store does not hold the blob.
+    Missing,
+    /// The blob is longer than the bound (it was not read whole, nor checked).
+    TooLarge,
+    /// The whole blob, checked against its digest.
+    Bytes(Vec<u8>),
 }
 
 /// Makes temporary file names unique within the process (one process holds a log).
@@ -60,6 +71,29 @@ impl Ledger {
             return Err(Integrity::BlobCorrupt(*sha256).into());
         }
         Ok(Some(bytes))
+    }
+
+    /// The blob `sha256` if it is at most `max` bytes long (read and checked like
+    /// [`Ledger::blob`]); [`BoundedBlob::TooLarge`] without reading more than `max + 1` bytes
+    /// otherwise, so a caller showing part of a blob never loads a huge one.
+    pub fn blob_at_most(&self, sha256: &[u8; 32], max: u64) -> Result<BoundedBlob, Error> {
+        let path = blob_path(self.path(), sha256);
+        let file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(BoundedBlob::Missing),
+            Err(e) => return Err(Error::io(path, e)),
+        };
+        let mut bytes = Vec::new();
+        file.take(max.saturating_add(1))
+            .read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&path, e))?;
+        if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max {
+            return Ok(BoundedBlob::TooLarge);
+        }
+        if Sha256::digest(&bytes).as_slice() != sha256 {
+            return Err(Integrity::BlobCorrupt(*sha256).into());
+        }
+        Ok(BoundedBlob::Bytes(bytes))
     }
 
     /// Whether the store holds the blob `sha256` (without reading or checking it).
@@ -212,6 +246,23 @@ mod tests {
         // No temporary file is left behind.
         let tmp = ledger.path().join("blobs/tmp");
         assert_eq!(std::fs::read_dir(tmp).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_bounded_read_refuses_blobs_over_its_bound() {
+        let (_dir, ledger) = log();
+        let bytes = b"0123456789";
+        let d = digest(bytes);
+        assert_eq!(ledger.blob_at_most(&d, 10).unwrap(), BoundedBlob::Missing);
+        ledger.put_blob(&d, bytes).unwrap();
+        assert_eq!(
+            ledger.blob_at_most(&d, 10).unwrap(),
+            BoundedBlob::Bytes(bytes.to_vec())
+        );
+        assert_eq!(ledger.blob_at_most(&d, 9).unwrap(), BoundedBlob::TooLarge);
+        // Still checked against its name when it fits.
+        std::fs::write(blob_path(ledger.path(), &d), b"0123456780").unwrap();
+        assert!(ledger.blob_at_most(&d, 10).is_err());
     }
 
     #[test]

@@ -64,7 +64,7 @@ mod time;
 mod tree;
 mod web;
 
-pub use blobs::{BlobStored, blob_path};
+pub use blobs::{BlobStored, BoundedBlob, blob_path};
 pub use clock::{Clock, ManualClock, Sleep, TokioClock};
 pub use error::{CheckpointRef, Error, ErrorKind, Integrity};
 pub use fsck::{FsckOptions, FsckReport, Problem, fsck};

@@ -14,4 +14,5 @@ mod http_refusals;
 mod lifecycle;
 mod read_write;
 mod sequencer;
+mod web_answers;
 mod web_pages;

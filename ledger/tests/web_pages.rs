@@ -11,10 +11,10 @@ use http::{Response, Server};
 use reprove_ledger::HttpConfig;
 use reprove_verifier::merkle::leaf_hash;
 
-const HTML: (&str, &str) = ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
-const JSON: (&str, &str) = ("Accept", "application/json");
+pub const HTML: (&str, &str) = ("Accept", "text/html,application/xhtml+xml,*/*;q=0.8");
+pub const JSON: (&str, &str) = ("Accept", "application/json");
 
-async fn page(server: &Server, path: &str) -> Response {
+pub async fn page(server: &Server, path: &str) -> Response {
     let r = server.get_with(path, &[HTML]).await;
     assert_eq!(r.status, 200, "{path}: {}", r.text());
     assert_eq!(
@@ -37,7 +37,7 @@ async fn page(server: &Server, path: &str) -> Response {
     r
 }
 
-async fn twin(server: &Server, path: &str) -> serde_json::Value {
+pub async fn twin(server: &Server, path: &str) -> serde_json::Value {
     let r = server.get_with(path, &[JSON]).await;
     assert_eq!(r.status, 200, "{path}: {}", r.text());
     assert_eq!(r.header("content-type"), Some("application/json"), "{path}");
@@ -52,7 +52,7 @@ async fn twin(server: &Server, path: &str) -> serde_json::Value {
     r.json()
 }
 
-fn assert_error_page(r: &Response, status: u16, needle: &str) {
+pub fn assert_error_page(r: &Response, status: u16, needle: &str) {
     assert_eq!(r.status, status, "{}", r.text());
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.text().contains(needle), "{needle:?} not in {}", r.text());
@@ -62,7 +62,7 @@ fn assert_error_page(r: &Response, status: u16, needle: &str) {
     );
 }
 
-async fn fixture() -> (Server, web::Fixture) {
+pub async fn fixture() -> (Server, web::Fixture) {
     let server = Server::start(HttpConfig::default()).await;
     let f = web::fill(&server).await;
     (server, f)
@@ -166,6 +166,8 @@ async fn nothing_from_an_entry_can_inject_markup() {
         "/revocations".to_owned(),
         "/rebuilders".to_owned(),
         format!("/rebuilder/{}", key_id(&signed::rebuilder())),
+        format!("/key/{}", key_id(&signed::rebuilder())),
+        format!("/key/{}", key_id(&signed::publisher())),
     ];
     for path in &pages {
         let t = page(&server, path).await.text().to_owned();
@@ -209,7 +211,7 @@ async fn nothing_from_an_entry_can_inject_markup() {
     server.stop().await;
 }
 
-fn key_id(k: &signed::Key) -> String {
+pub fn key_id(k: &signed::Key) -> String {
     format!("{:08x}", k.verifier().key_id())
 }
 
@@ -413,7 +415,7 @@ async fn search_finds_digests_releases_keys_and_indices() {
         ("hello%401.0".to_owned(), "/release/hello/1.0".to_owned()),
         ("+hello+".to_owned(), "/releases?project=hello".to_owned()),
         (f.pending.to_string(), format!("/entry/{}", f.pending)),
-        (id.clone(), format!("/rebuilder/{id}")),
+        (id.clone(), format!("/key/{id}")),
     ] {
         let r = server.get_with(&format!("/search?q={q}"), &[HTML]).await;
         assert_eq!(r.status, 303, "{q}: {}", r.text());
@@ -570,6 +572,13 @@ async fn a_release_status_follows_the_binding_and_never_judges_on_part() {
     let j = twin(&server, path).await;
     assert_eq!(
         j["releases"][0]["release"]["status"]["state"], "incomplete",
+        "{j}"
+    );
+    assert!(
+        j["releases"][0]["release"]["status"]["verdict"]
+            .as_str()
+            .unwrap()
+            .starts_with("not judged here: this release has more than 200 rebuild attestations"),
         "{j}"
     );
     let t = page(&server, path).await;

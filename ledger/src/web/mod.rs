@@ -3,15 +3,38 @@
 //! ```text
 //! GET /                               the log at a glance, search box
 //! GET /releases[?project=N]           every release (or one project's), newest first
-//! GET /release/<name>/<version>       a release: artifacts, one row per rebuild, status
+//! GET /release/<name>/<version>       a release: verdict, recipe, artifacts, rebuilds, command
 //! GET /artifact/sha256/<hex>          every entry that names this digest
 //! GET /entry/<index>                  (Accept: text/html) the decoded entry, its proof
-//! GET /rebuilders, /rebuilder/<key>   rebuilder keys; one key's record
+//! GET /rebuilders, /rebuilder/<key>   rebuilder keys and their agreement; one key's record
+//! GET /key/<key>                      any key the log knows: entries signed, notices about it
 //! GET /revocations                    every revocation notice with its effect
 //! GET /blob/sha256/<hex>              a build log or diff report as escaped text
-//! GET /search?q=...                   sha256, release name, key ID or log index -> a page
+//! GET /search?q=...                   [sha256:]hex, release name, key ID or log index -> a page
 //! GET /feed/mismatches.atom, /feed/revocations.atom
 //! ```
+//!
+//! A release page answers the visitor's question first: its status as one sentence (the
+//! verdict, `answers.rs`), derived from the status the default policy gives it and from the
+//! attestations' facts — how many distinct keys reproduced it; whether mismatching keys
+//! rebuilt identical bytes (equal rebuilt sha256) or not. It counts keys, never operators: the
+//! log knows no policy, and the pages vet no publisher or rebuilder. Then the recipe (source,
+//! command, toolchain, `SOURCE_DATE_EPOCH`, outputs), one row per rebuild with, under a
+//! mismatch, the first 40 lines (4 KiB) of its diff report when the log holds one of at most
+//! 1 MiB (read with `Ledger::blob_at_most`, at most 8 per page; larger ones are linked), and
+//! the `reprove verify` command. Its `--ledger` URL is the one the request reached the log at
+//! (`Host`, plus `X-Forwarded-Proto: https` from a proxy; a Host that is not a plain
+//! `name[:port]` is not repeated, and the command then says `URL`). That URL is not
+//! trust-bearing — `reprove verify` checks the log's key from the reader's policy — and a
+//! proxy that serves the log under a path prefix makes it incomplete.
+//!
+//! Charts are inline SVG drawn on the server (`charts.rs`), each with a `<title>` and its
+//! numbers in a table or sentence beside it and in the JSON twin: attestations per day with
+//! their mismatches on `/` (a walk of the mismatch index from the days' oldest entry, bounded
+//! like every count), each listed key's agreement on `/rebuilders` (20 keys a page, as
+//! `/rebuilder/<key>` weighs it), and the listed releases by status on `/releases`.
+//! Every signer links to `/key/<key ID>`, which answers for any key that signed an entry or
+//! that a notice revokes (a key ID shared by several keys lists them).
 //!
 //! Every page answers JSON with the same data for `?format=json` or an `Accept` that asks
 //! for `application/json` and not `text/html`. `/entry/<index>` is also the raw-envelope
@@ -21,12 +44,16 @@
 //! previous page).
 //!
 //! Files: `pages.rs` the handlers; `views.rs` page views, each one value serialised for the
-//! JSON twin and rendered for HTML; `model.rs` entries decoded for pages; `stats.rs` counts
-//! and a rebuilder's record; `render.rs` shared HTML fragments; `html.rs` escaping.
+//! JSON twin and rendered for HTML; `model.rs` entries decoded for pages; `answers.rs` a
+//! release's verdict, recipe, diff excerpts and verify command; `stats.rs` counts and a
+//! rebuilder's record; `charts.rs` SVG charts; `render.rs` shared HTML fragments; `html.rs`
+//! escaping.
 //!
 //! Every interpolation goes through [`html::Html`], and the pages carry a
 //! `Content-Security-Policy` that forbids scripts: an entry cannot inject markup.
 
+mod answers;
+mod charts;
 pub(crate) mod html;
 mod model;
 mod pages;
@@ -65,6 +92,7 @@ where
         .route("/artifact/sha256/{digest}", get(pages::artifact))
         .route("/rebuilders", get(pages::rebuilders))
         .route("/rebuilder/{*key}", get(pages::rebuilder))
+        .route("/key/{*key}", get(pages::key))
         .route("/revocations", get(pages::revocations))
         .route("/blob/sha256/{digest}", get(pages::blob))
         .route("/search", get(pages::search))

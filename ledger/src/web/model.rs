@@ -11,12 +11,13 @@ use std::sync::{Arc, Mutex, PoisonError};
 use reprove_verifier::merkle::leaf_hash;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{
-    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult,
+    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult, Recipe, Source,
 };
 use reprove_verifier::signed::SignedEntry;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::answers::DiffExcerpt;
 use crate::error::Error;
 use crate::index::{Direction, IndexKey, PageRequest};
 use crate::ledger::Ledger;
@@ -138,6 +139,8 @@ pub(crate) struct Status {
     pub(crate) failures: usize,
     /// The label people read: `pending`, `reproduced by k`, `disputed`.
     pub(crate) label: String,
+    /// The status in one sentence, from the attestations' facts (see [`super::answers`]).
+    pub(crate) verdict: String,
 }
 
 /// A release manifest as a page shows it.
@@ -147,7 +150,9 @@ pub(crate) struct ReleaseView {
     pub(crate) project: String,
     pub(crate) version: String,
     pub(crate) artifacts: Vec<ArtifactView>,
-    pub(crate) source: serde_json::Value,
+    pub(crate) source: Source,
+    /// How to build it: command, toolchain, `SOURCE_DATE_EPOCH`, outputs.
+    pub(crate) recipe: Recipe,
     pub(crate) signers: Vec<SignerView>,
     pub(crate) status: Status,
 }
@@ -176,6 +181,9 @@ pub(crate) struct AttestationView {
     pub(crate) counts: bool,
     /// Signers whose key was revoked (by a self-signed notice) at or before this entry.
     pub(crate) revoked_signers: Vec<String>,
+    /// The start of its diff report, where a release page shows it inline.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) diff_excerpt: Option<DiffExcerpt>,
 }
 
 /// A revocation notice as a page shows it.
@@ -309,7 +317,8 @@ impl Site {
                 .iter()
                 .map(|a| ArtifactView::of(a, p.artifacts.get(&a.name)))
                 .collect(),
-            source: serde_json::to_value(&p.source).unwrap_or_default(),
+            source: p.source.clone(),
+            recipe: p.recipe.clone(),
             signers: d.signers.iter().map(SignerView::of).collect(),
             status,
         };
@@ -365,6 +374,7 @@ impl Site {
             detail: p.detail.clone(),
             counts,
             revoked_signers,
+            diff_excerpt: None,
         }))
     }
 
@@ -505,13 +515,16 @@ pub(crate) fn release_status(attestations: &[AttestationView]) -> Status {
     } else {
         ("pending", "pending".to_owned())
     };
-    Status {
+    let mut status = Status {
         state,
         reproduced_by,
         mismatches,
         failures,
         label,
-    }
+        verdict: String::new(),
+    };
+    status.verdict = super::answers::verdict(&status, attestations);
+    status
 }
 
 impl Status {
@@ -521,6 +534,10 @@ impl Status {
             state: "incomplete",
             label: format!(
                 "more than {MAX_ATTESTATIONS} attestations: not judged here (reprove verify)"
+            ),
+            verdict: format!(
+                "not judged here: this release has more than {MAX_ATTESTATIONS} rebuild \
+                 attestations, more than a page weighs — check it with reprove verify below"
             ),
             ..of_part
         }

@@ -6,23 +6,29 @@ use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, HOST, LOCATION};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
 
+use super::answers::{add_excerpts, verify_command};
 use super::html::{Html, html, segment};
 use super::model::{ReleaseView, Revocations, SignerView, Site};
 use super::views::{
-    ArtifactPage, BlobPage, EntryPage, EntrySummary, HomePage, KeyIdPage, RebuilderPage,
+    ArtifactPage, BlobPage, EntryPage, EntrySummary, HomePage, KeyIdPage, KeyPage, RebuilderPage,
     RebuilderRow, RebuildersPage, ReleasePage, ReleaseWithRebuilds, ReleasesPage, RevocationsPage,
+    Tally,
 };
 use super::{Format, Page, Query, WebError, clip, number, page_query, run};
 use crate::index::IndexKey;
 
 /// How many rows a list page shows.
 const PAGE_ROWS: usize = 50;
+
+/// How many keys `/rebuilders` lists: each row weighs the key's agreement, as its own page
+/// does (its latest attestations against the others of the same releases).
+const REBUILDER_ROWS: usize = 20;
 
 /// How many rows each list of the home page shows.
 const HOME_ROWS: usize = 10;
@@ -67,6 +73,28 @@ impl FromRequestParts<Arc<Site>> for PageRequest {
             headers: parts.headers.clone(),
         })
     }
+}
+
+/// The URL a request reached this log at, from its `Host` (and a proxy's
+/// `X-Forwarded-Proto: https`), when the host is a plain `name[:port]` or `[v6][:port]`;
+/// `None` when absent or anything else. Not trust-bearing: `reprove verify` checks the log's
+/// key from its policy whatever URL it fetches from.
+fn ledger_url(headers: &HeaderMap) -> Option<String> {
+    let host = headers.get(HOST)?.to_str().ok()?;
+    let plain = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'));
+    if !plain {
+        return None;
+    }
+    let https = headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("https"));
+    let scheme = if https { "https" } else { "http" };
+    Some(format!("{scheme}://{}", host.to_ascii_lowercase()))
 }
 
 impl PageRequest {
@@ -179,6 +207,7 @@ pub(super) async fn releases(req: PageRequest) -> Response {
         }
         Ok(Page::of(&ReleasesPage {
             project,
+            statuses: Tally::of(&list),
             releases: list,
             next,
         }))
@@ -191,6 +220,7 @@ pub(super) async fn release(
     req: PageRequest,
     Path((name, version)): Path<(String, String)>,
 ) -> Response {
+    let url = ledger_url(&req.headers);
     req.page(&["format"], move |site, _| {
         let key = IndexKey::Release {
             name: name.clone(),
@@ -207,12 +237,16 @@ pub(super) async fn release(
             },
         )?;
         let mut releases = Vec::new();
+        let mut excerpts = 0;
         for i in page.indices {
-            if let Some((release, attestations)) = site.release(i)?
+            if let Some((release, mut attestations)) = site.release(i)?
                 && release.project == name
                 && release.version == version
             {
+                add_excerpts(site, &mut attestations, &mut excerpts)?;
                 releases.push(ReleaseWithRebuilds {
+                    verify_command: verify_command(&release, url.as_deref()),
+                    ledger_url: url.clone(),
                     release,
                     attestations,
                 });
@@ -272,16 +306,20 @@ pub(super) async fn entry(site: Arc<Site>, index: String, format: Format) -> Res
 pub(super) async fn rebuilders(req: PageRequest) -> Response {
     req.page(&["format", "after"], move |site, q| {
         let after = q.get("after").map(str::to_owned);
-        let (keys, more) = site.rebuilder_keys(after.as_deref(), PAGE_ROWS)?;
+        let (keys, more) = site.rebuilder_keys(after.as_deref(), REBUILDER_ROWS)?;
         let mut rebuilders = Vec::new();
         for k in &keys {
             let Ok(v) = NoteVerifier::parse(k) else {
                 continue;
             };
+            let record = site.rebuilder(&v)?;
             rebuilders.push(RebuilderRow {
-                key: SignerView::of(&v),
-                attestations: site.count(&IndexKey::Rebuilder(k.clone()))?,
-                revoked: Revocations::default().effective(site, &v)?.is_some(),
+                key: record.key,
+                attestations: record.attestations,
+                revoked: record.revoked,
+                compared: record.compared,
+                agreed: record.agreed,
+                agreement_percent: record.agreement_percent,
             });
         }
         let next = if more { keys.last().cloned() } else { None };
@@ -294,11 +332,7 @@ pub(super) async fn rebuilders(req: PageRequest) -> Response {
 pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Response {
     req.page(&["format"], move |site, _| {
         let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
-        let is_id = key.len() == 8
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-        let vkey = if is_id {
+        let vkey = if is_key_id(&key) {
             let found = site.rebuilders_with_id(&key)?;
             match found.len() {
                 0 => {
@@ -311,18 +345,12 @@ pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Resp
                     return Ok(Page::of(&KeyIdPage {
                         key_id: key,
                         keys: found,
+                        base: "/rebuilder",
                     }));
                 }
             }
         } else {
-            NoteVerifier::parse(&crate::http::params::vkey_text(&key))
-                .map_err(|e| {
-                    WebError::bad_request(format!(
-                        "{:?} is not a key ID (8 lowercase hex) or a verifier key: {e}",
-                        clip(&key)
-                    ))
-                })?
-                .to_string()
+            vkey_param(&key)?
         };
         let verifier = NoteVerifier::parse(&vkey)
             .map_err(|_| WebError::internal("a stored rebuilder key does not parse"))?;
@@ -344,6 +372,80 @@ pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Resp
         Ok(Page::of(&RebuilderPage {
             rebuilder,
             latest_attestations,
+        }))
+    })
+    .await
+}
+
+/// Whether a path names a key by its ID (8 lowercase hex).
+fn is_key_id(key: &str) -> bool {
+    key.len() == 8
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// A verifier key from a path (as it is, or hex-encoded), in its one spelling, or a 400.
+fn vkey_param(key: &str) -> Result<String, WebError> {
+    Ok(NoteVerifier::parse(&crate::http::params::vkey_text(key))
+        .map_err(|e| {
+            WebError::bad_request(format!(
+                "{:?} is not a key ID (8 lowercase hex) or a verifier key: {e}",
+                clip(key)
+            ))
+        })?
+        .to_string())
+}
+
+/// `GET /key/<key ID, vkey or hex vkey>[?after=<index>]`: any key that signed an entry of
+/// this log or that a revocation notice names.
+pub(super) async fn key(req: PageRequest, Path(key): Path<String>) -> Response {
+    req.page(&["format", "after"], move |site, q| {
+        let after = q.number("after")?;
+        let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
+        let vkey = if is_key_id(&key) {
+            let mut found = site.keys_with_id(&key)?;
+            match found.len() {
+                0 => {
+                    return Err(WebError::not_found(format!(
+                        "no entry in this log is signed by or revokes a key with ID {key}"
+                    )));
+                }
+                1 => found.remove(0),
+                _ => {
+                    return Ok(Page::of(&KeyIdPage {
+                        key_id: key,
+                        keys: found,
+                        base: "/key",
+                    }));
+                }
+            }
+        } else {
+            vkey_param(&key)?
+        };
+        let verifier = NoteVerifier::parse(&vkey)
+            .map_err(|_| WebError::internal("a stored key does not parse"))?;
+        let signer = IndexKey::Signer(vkey.clone());
+        let (indices, next) = site.page(&signer, after, PAGE_ROWS)?;
+        let revocations = site.notices_of(&verifier)?;
+        if indices.is_empty() && after.is_none() && revocations.is_empty() {
+            return Err(WebError::not_found(format!(
+                "no entry in this log is signed by {} or revokes it",
+                clip(&vkey)
+            )));
+        }
+        let entries = indices
+            .into_iter()
+            .map(|i| EntrySummary::read(site, &*site.decoded(i)?))
+            .collect::<Result<Vec<_>, WebError>>()?;
+        Ok(Page::of(&KeyPage {
+            key: SignerView::of(&verifier),
+            entries_signed: site.count(&signer)?,
+            rebuild_attestations: site.count(&IndexKey::Rebuilder(vkey))?,
+            revoked: Revocations::default().effective(site, &verifier)?.is_some(),
+            revocations,
+            entries,
+            next,
         }))
     })
     .await
@@ -435,6 +537,15 @@ fn resolve(site: &Site, term: &str) -> Result<String, WebError> {
         ));
     }
     let lower = term.to_ascii_lowercase();
+    if let Some(hex) = lower.strip_prefix("sha256:") {
+        return match crate::http::params::sha256_hex(hex.trim()) {
+            Some(d) => Ok(format!("/artifact/sha256/{}", hex::encode(d))),
+            None => Err(WebError::bad_request(format!(
+                "{:?} is not a sha256 digest: after \"sha256:\" come 64 hex characters",
+                clip(term)
+            ))),
+        };
+    }
     let is_hex = lower.bytes().all(|b| b.is_ascii_hexdigit());
     if is_hex && lower.len() == 64 {
         return Ok(format!("/artifact/sha256/{lower}"));
@@ -450,10 +561,10 @@ fn resolve(site: &Site, term: &str) -> Result<String, WebError> {
         return Ok(format!("/entry/{index}"));
     }
     if is_hex && lower.len() == 8 {
-        return Ok(format!("/rebuilder/{lower}"));
+        return Ok(format!("/key/{lower}"));
     }
     if term.contains('+') && NoteVerifier::parse(term).is_ok() {
-        return Ok(format!("/rebuilder/{}", hex::encode(term)));
+        return Ok(format!("/key/{}", hex::encode(term)));
     }
     // "name version", "name@version" or "name/version" names a release; a bare name a project.
     let split = term

@@ -40,6 +40,12 @@ form.search input{flex:1;padding:.4rem .6rem;border:1px solid var(--line);border
 form.search button{padding:.4rem .8rem;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg);font:inherit}
 .pager{margin:1rem 0}
 footer{max-width:72rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.85rem}
+td,dd{overflow-wrap:anywhere}
+p.verdict{font-size:1.1rem;font-weight:600;margin:.2rem 0 1rem;padding:.6rem .9rem;border-left:5px solid currentColor;border-radius:4px}
+.chart{display:block;width:100%;max-width:46rem;height:auto;margin:.4rem 0 .6rem}
+.chart text{fill:var(--fg);font:11px system-ui,sans-serif}.chart .axis{stroke:var(--line)}
+.chart .f-ok{fill:var(--ok)}.chart .f-bad{fill:var(--bad)}.chart .f-wait{fill:var(--wait)}.chart .f-other{fill:var(--muted)}
+.chart .f-none{fill:var(--line)}
 @media (max-width:40rem){th,td{padding:.35rem .3rem}dl{grid-template-columns:1fr}dt{margin-top:.4rem}}
 "#;
 
@@ -91,6 +97,16 @@ pub(crate) fn status(s: &Status) -> Html {
     html!("<span class=\"s {}\">{}</span>", class, s.label)
 }
 
+/// A release's verdict: its status in one sentence, colored as its label.
+pub(crate) fn verdict(s: &Status) -> Html {
+    let class = match s.state {
+        "reproduced" => Html::trusted("ok"),
+        "disputed" => Html::trusted("bad"),
+        _ => Html::trusted("wait"),
+    };
+    html!("<p class=\"verdict {}\">{}</p>", class, s.verdict)
+}
+
 /// A rebuild result label.
 pub(crate) fn result(r: &str) -> Html {
     let (class, mark) = match r {
@@ -101,10 +117,10 @@ pub(crate) fn result(r: &str) -> Html {
     html!("<span class=\"s {}\">{}{}</span>", class, mark, r)
 }
 
-/// A signer: name and key ID, linking to its rebuilder page.
+/// A signer: name and key ID, linking to its key page (any key that signed an entry has one).
 pub(crate) fn signer(s: &SignerView) -> Html {
     html!(
-        "<a href=\"/rebuilder/{}\" title=\"{}\">{}</a> <code class=\"d\">{}</code>",
+        "<a href=\"/key/{}\" title=\"{}\">{}</a> <code class=\"d\">{}</code>",
         segment(&s.key_id),
         s.vkey,
         s.name,
@@ -237,7 +253,7 @@ pub(crate) fn attestations(list: &[AttestationView], show_release: bool) -> Html
                 None => Html::default(),
             };
             html!(
-                "<tr><td>{}</td>{}<td>{}{}</td><td>{}{}</td><td>{}</td><td><span class=\"muted\">{}</span></td><td>{}</td></tr>",
+                "<tr><td>{}</td>{}<td>{}{}</td><td>{}{}</td><td>{}</td><td><span class=\"muted\">{}</span></td><td>{}</td></tr>{}",
                 entry_link(a.index),
                 release,
                 signers(&a.signers),
@@ -246,7 +262,8 @@ pub(crate) fn attestations(list: &[AttestationView], show_release: bool) -> Html
                 detail,
                 rebuilt,
                 a.finished_on,
-                links
+                links,
+                excerpt(a, if show_release { 7u8 } else { 6 })
             )
         })
         .collect();
@@ -259,6 +276,27 @@ pub(crate) fn attestations(list: &[AttestationView], show_release: bool) -> Html
         "<div class=\"wrap\"><table><thead><tr><th>Entry</th>{}<th>Rebuilder</th><th>Result</th><th>Rebuilt digest</th><th>Finished</th><th>Logs</th></tr></thead><tbody>{}</tbody></table></div>",
         release_head,
         rows
+    )
+}
+
+/// A mismatch's diff excerpt as a table row spanning `columns`, when the page read one.
+fn excerpt(a: &AttestationView, columns: u8) -> Html {
+    let (Some(x), Some(d)) = (&a.diff_excerpt, &a.diff_report) else {
+        return Html::default();
+    };
+    let more = if x.truncated {
+        html!("<span class=\"muted\">… </span>")
+    } else {
+        Html::default()
+    };
+    html!(
+        "<tr class=\"excerpt\"><td colspan=\"{}\"><div class=\"muted\">Diff report of #{}, \
+the start:</div><pre>{}</pre>{}{}</td></tr>",
+        columns,
+        a.index,
+        x.text,
+        more,
+        blob_link("the whole diff report", d)
     )
 }
 
@@ -299,7 +337,7 @@ pub(crate) fn revocations(list: &[RevocationView]) -> Html {
                 html!("<span class=\"s wait\">policy decides</span>")
             };
             html!(
-                "<tr><td>{}</td><td><a href=\"/rebuilder/{}\">{}</a><br><code class=\"d\">{}</code></td><td>{}</td><td>{}<br>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td><a href=\"/key/{}\">{}</a><br><code class=\"d\">{}</code></td><td>{}</td><td>{}<br>{}</td><td>{}</td></tr>",
                 entry_link(n.index),
                 segment(&n.revoked_key_id),
                 n.revoked_key_id,

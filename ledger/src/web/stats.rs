@@ -2,6 +2,8 @@
 //! each read from the indexes with a bound on the work, so a page stays fast at any log size.
 //! Where a figure is cut at its bound, the view says so (`capped`).
 
+use std::collections::HashMap;
+
 use serde::Serialize;
 
 use reprove_verifier::note::NoteVerifier;
@@ -13,6 +15,9 @@ use crate::storage::cf;
 
 /// The most records one count walks before it says "at least".
 pub(crate) const COUNT_CAP: usize = 10_000;
+
+/// How many entries signed under a key ID (or notices revoking it) a key ID is resolved from.
+pub(crate) const KEY_ID_WINDOW: usize = 100;
 
 /// How many of a rebuilder's latest attestations its agreement rate weighs.
 pub(crate) const AGREEMENT_WINDOW: usize = 50;
@@ -35,11 +40,12 @@ impl Count {
     }
 }
 
-/// One day's attestations.
+/// One day's attestations, and how many of them report `mismatch`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DayCount {
     pub(crate) day: String,
     pub(crate) attestations: Count,
+    pub(crate) mismatches: Count,
 }
 
 /// A rebuilder's record.
@@ -63,11 +69,16 @@ pub(crate) struct RebuilderView {
 impl Site {
     /// Counts the records under `key`, walking at most [`COUNT_CAP`].
     pub(crate) fn count(&self, key: &IndexKey) -> Result<Count, Error> {
-        let prefix = key.prefix();
+        self.walk(&key.prefix(), &key.prefix(), |_| {})
+    }
+
+    /// Walks the records under `prefix` from `from` on, at most [`COUNT_CAP`], calling `each`
+    /// with each record's log index; returns how many there were.
+    fn walk(&self, prefix: &[u8], from: &[u8], mut each: impl FnMut(u64)) -> Result<Count, Error> {
         let mut count = 0;
-        for record in self.ledger.store().scan(cf::INDEX, &prefix)? {
+        for record in self.ledger.store().scan(cf::INDEX, from)? {
             let (k, _) = record?;
-            if !k.starts_with(&prefix) {
+            if !k.starts_with(prefix) {
                 break;
             }
             if count == COUNT_CAP {
@@ -77,6 +88,12 @@ impl Site {
                 });
             }
             count += 1;
+            // Every record is `prefix || index BE`.
+            if let Some(tail) = k.len().checked_sub(8).and_then(|at| k.get(at..))
+                && let Ok(bytes) = <[u8; 8]>::try_from(tail)
+            {
+                each(u64::from_be_bytes(bytes));
+            }
         }
         Ok(Count {
             count,
@@ -84,17 +101,45 @@ impl Site {
         })
     }
 
-    /// Rebuild attestations per day for the `days` days ending with `today` (newest first).
+    /// Rebuild attestations per day for the `days` days ending with `today` (newest first),
+    /// and how many of them report `mismatch`: the days' records and the mismatch records
+    /// from the days' oldest index on, each walk bounded by [`COUNT_CAP`]. A day's mismatch
+    /// count is `capped` when either walk was.
     pub(crate) fn per_day(&self, today: u32, days: u32) -> Result<Vec<DayCount>, Error> {
-        (0..days)
-            .filter_map(|back| today.checked_sub(back))
-            .map(|day| {
-                Ok(DayCount {
-                    day: crate::time::day_string(day),
-                    attestations: self.count(&IndexKey::RebuildDay(day))?,
-                })
-            })
-            .collect()
+        let mut out = Vec::new();
+        let mut day_of: HashMap<u64, usize> = HashMap::new();
+        for day in (0..days).filter_map(|back| today.checked_sub(back)) {
+            let key = IndexKey::RebuildDay(day);
+            let at = out.len();
+            let attestations = self.walk(&key.prefix(), &key.prefix(), |i| {
+                day_of.insert(i, at);
+            })?;
+            out.push(DayCount {
+                day: crate::time::day_string(day),
+                attestations,
+                mismatches: Count {
+                    count: 0,
+                    capped: attestations.capped,
+                },
+            });
+        }
+        let Some(&oldest) = day_of.keys().min() else {
+            return Ok(out);
+        };
+        let prefix = IndexKey::Mismatches.prefix();
+        let mut from = prefix.clone();
+        from.extend_from_slice(&oldest.to_be_bytes());
+        let walked = self.walk(&prefix, &from, |i| {
+            if let Some(&at) = day_of.get(&i) {
+                out[at].mismatches.count += 1;
+            }
+        })?;
+        if walked.capped {
+            for d in &mut out {
+                d.mismatches.capped = true;
+            }
+        }
+        Ok(out)
     }
 
     /// The distinct rebuilder keys after `after` (exclusive, in key order), at most `limit`,
@@ -148,6 +193,33 @@ impl Site {
             after = keys.last().cloned();
         }
         Ok(found)
+    }
+
+    /// The keys with ID `key_id` that signed one of the latest [`KEY_ID_WINDOW`] entries
+    /// signed under that ID, or that one of the latest notices revoking that ID names.
+    pub(crate) fn keys_with_id(&self, key_id: &str) -> Result<Vec<String>, Error> {
+        let mut found = std::collections::BTreeSet::new();
+        let (signed, _) = self.page(&IndexKey::Signer(key_id.to_owned()), None, KEY_ID_WINDOW)?;
+        for i in signed {
+            for k in &self.decoded(i)?.signers {
+                if format!("{:08x}", k.key_id()) == key_id {
+                    found.insert(k.to_string());
+                }
+            }
+        }
+        let (notices, _) = self.page(
+            &IndexKey::RevokedKey(key_id.to_owned()),
+            None,
+            KEY_ID_WINDOW,
+        )?;
+        for i in notices {
+            if let Some(n) = self.revocation(&*self.decoded(i)?)
+                && n.revoked_key_id == key_id
+            {
+                found.insert(n.revoked_key);
+            }
+        }
+        Ok(found.into_iter().collect())
     }
 
     /// A rebuilder's record: counts, its latest results, how often it agrees with others.

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use reprove_verifier::predicates::EntryKind;
 
+use super::charts::{self, Bar, Segment};
 use super::html::{Html, html, segment};
 use super::model::{
     AttestationView, Decoded, ReleaseView, RevocationView, Revocations, SignerView, Site,
@@ -341,6 +342,37 @@ pub(crate) struct HomePage {
     pub(crate) latest_revocations: Vec<RevocationView>,
 }
 
+impl HomePage {
+    /// Attestations per day, oldest left: mismatches under every other result.
+    fn per_day_chart(&self) -> Html {
+        let bars: Vec<Bar> = self
+            .attestations_per_day
+            .iter()
+            .rev()
+            .map(|d| Bar {
+                label: d.day.get(5..).unwrap_or(&d.day).to_owned(),
+                segments: vec![
+                    Segment {
+                        value: d.mismatches.count,
+                        class: "f-bad",
+                        what: "mismatch",
+                    },
+                    Segment {
+                        value: d.attestations.count.saturating_sub(d.mismatches.count),
+                        class: "f-other",
+                        what: "other results",
+                    },
+                ],
+                note: String::new(),
+            })
+            .collect();
+        charts::columns(
+            "Rebuild attestations per day, mismatches in red (the table below has the numbers)",
+            &bars,
+        )
+    }
+}
+
 impl View for HomePage {
     fn title(&self) -> String {
         "Log".into()
@@ -352,9 +384,10 @@ impl View for HomePage {
             .iter()
             .map(|d| {
                 html!(
-                    "<tr><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
                     d.day,
-                    d.attestations.label()
+                    d.attestations.label(),
+                    d.mismatches.label()
                 )
             })
             .collect();
@@ -366,9 +399,11 @@ impl View for HomePage {
 <h2>Latest releases</h2>{}<p><a href=\"/releases\">All releases →</a></p>{}\
 <h2>Latest mismatches</h2>{}\
 <h2>Latest revocation notices</h2>{}<p><a href=\"/revocations\">All revocations →</a></p>\
-<h2>Rebuild attestations per day</h2><p class=\"note\">By the day each rebuilder says it finished \
+<h2>Rebuild attestations per day</h2>{}<p class=\"note\">Red: attestations that report \
+<code>mismatch</code>; grey: every other result (<code>reproduced</code>, or a failed build or \
+unavailable inputs). By the day each rebuilder says it finished \
 (<code>finished_on</code>, UTC): the log itself records no time. Counts stop at {}.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th></tr></thead><tbody>{}</tbody></table></div>",
+<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th><th>Of which mismatches</th></tr></thead><tbody>{}</tbody></table></div>",
             self.origin,
             self.tree_size,
             render::digest(&hex::encode(self.root_hash)),
@@ -378,6 +413,7 @@ impl View for HomePage {
             render::status_rule(),
             render::attestations(&self.latest_mismatches, true),
             render::revocations(&self.latest_revocations),
+            self.per_day_chart(),
             COUNT_CAP,
             day_rows
         )
@@ -390,6 +426,75 @@ pub(crate) struct ReleasesPage {
     pub(crate) project: Option<String>,
     pub(crate) releases: Vec<ReleaseView>,
     pub(crate) next: Option<u64>,
+    /// The listed releases by status.
+    pub(crate) statuses: Tally,
+}
+
+/// Releases by status, and the share reproduced.
+#[derive(Serialize, Default)]
+pub(crate) struct Tally {
+    pub(crate) listed: usize,
+    pub(crate) reproduced: usize,
+    pub(crate) disputed: usize,
+    pub(crate) pending: usize,
+    pub(crate) incomplete: usize,
+    /// `reproduced / listed` as a percentage, when any is listed.
+    pub(crate) reproduced_percent: Option<u32>,
+}
+
+impl Tally {
+    pub(crate) fn of(releases: &[ReleaseView]) -> Tally {
+        let mut t = Tally {
+            listed: releases.len(),
+            ..Tally::default()
+        };
+        for r in releases {
+            match r.status.state {
+                "reproduced" => t.reproduced += 1,
+                "disputed" => t.disputed += 1,
+                "pending" => t.pending += 1,
+                _ => t.incomplete += 1,
+            }
+        }
+        t.reproduced_percent =
+            (t.listed > 0).then(|| u32::try_from(t.reproduced * 100 / t.listed).unwrap_or(100));
+        t
+    }
+
+    /// The reproduction rate as a sentence and a one-bar chart.
+    fn html(&self, project: Option<&str>) -> Html {
+        let Some(p) = self.reproduced_percent else {
+            return Html::default();
+        };
+        let sentence = format!(
+            "Of the {} releases listed here, {} ({p}%) are reproduced, {} disputed, {} pending{}.",
+            self.listed,
+            self.reproduced,
+            self.disputed,
+            self.pending,
+            if self.incomplete > 0 {
+                format!(", {} not judged here", self.incomplete)
+            } else {
+                String::new()
+            }
+        );
+        let segment = |value, class, what| Segment { value, class, what };
+        let bar = Bar {
+            label: project.unwrap_or("all projects").to_owned(),
+            segments: vec![
+                segment(self.reproduced, "f-ok", "reproduced"),
+                segment(self.disputed, "f-bad", "disputed"),
+                segment(self.pending, "f-wait", "pending"),
+                segment(self.incomplete, "f-other", "not judged here"),
+            ],
+            note: format!("{p}% reproduced"),
+        };
+        html!(
+            "<h2>Reproduction rate</h2>{}<p>{}</p>",
+            charts::rows(&sentence, &[bar], None),
+            sentence
+        )
+    }
 }
 
 impl View for ReleasesPage {
@@ -406,8 +511,9 @@ impl View for ReleasesPage {
             None => String::new(),
         };
         html!(
-            "<h1>{}</h1>{}{}{}",
+            "<h1>{}</h1>{}{}{}{}",
             self.title(),
+            self.statuses.html(self.project.as_deref()),
             render::releases(&self.releases),
             render::pager("/releases", self.next, &extra),
             render::status_rule()
@@ -431,6 +537,40 @@ pub(crate) struct ReleasePage {
 pub(crate) struct ReleaseWithRebuilds {
     pub(crate) release: ReleaseView,
     pub(crate) attestations: Vec<AttestationView>,
+    /// The command that checks the release under the reader's own policy.
+    pub(crate) verify_command: String,
+    /// This log's URL as the request reached it (`Host`), when the request said.
+    pub(crate) ledger_url: Option<String>,
+}
+
+impl ReleaseWithRebuilds {
+    fn html(&self) -> Html {
+        let r = &self.release;
+        let ledger_note = if self.ledger_url.is_none() {
+            html!(" Replace <code>URL</code> with the address you reach this log at.")
+        } else {
+            html!(" The URL is the one your browser used to reach this page.")
+        };
+        html!(
+            "{}<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
+<dt>Published by</dt><dd>{}</dd></dl></div>\
+<h2>Recipe</h2>{}<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}\
+<h2>Check it yourself</h2><pre>{}</pre><p class=\"note\">Run in the directory holding the \
+downloaded artifacts (or give <code>--digest sha256:HEX</code> instead of a file). \
+<code>POLICY.toml</code> is your policy: it names this log's key and the publishers and rebuilders \
+you trust; the log URL only says where to fetch from, the log's key is checked.{}</p>{}",
+            render::verdict(&r.status),
+            render::status(&r.status),
+            render::entry_link(r.index),
+            render::signers(&r.signers),
+            super::answers::recipe_html(&r.source, &r.recipe),
+            render::artifacts(&r.artifacts),
+            render::attestations(&self.attestations, false),
+            self.verify_command,
+            ledger_note,
+            render::status_rule()
+        )
+    }
 }
 
 impl View for ReleasePage {
@@ -446,23 +586,8 @@ impl View for ReleasePage {
                 self.releases.len()
             ));
         }
-        for ReleaseWithRebuilds {
-            release: r,
-            attestations,
-        } in &self.releases
-        {
-            body.push(html!(
-                "<div class=\"card\"><dl><dt>Status</dt><dd>{}</dd><dt>Manifest</dt><dd>{}</dd>\
-<dt>Published by</dt><dd>{}</dd><dt>Source</dt><dd><code class=\"d\">{}</code></dd></dl></div>\
-<h2>Artifacts</h2>{}<h2>Rebuilds</h2>{}{}",
-                render::status(&r.status),
-                render::entry_link(r.index),
-                render::signers(&r.signers),
-                r.source.to_string(),
-                render::artifacts(&r.artifacts),
-                render::attestations(attestations, false),
-                render::status_rule()
-            ));
+        for r in &self.releases {
+            body.push(r.html());
         }
         body
     }
@@ -509,6 +634,57 @@ pub(crate) struct RebuilderRow {
     pub(crate) attestations: Count,
     /// Revoked by a notice it signed itself.
     pub(crate) revoked: bool,
+    /// Its agreement with other keys, as on its own page ([`RebuilderView`]).
+    pub(crate) compared: usize,
+    pub(crate) agreed: usize,
+    pub(crate) agreement_percent: Option<u32>,
+}
+
+impl RebuildersPage {
+    /// One bar per listed key: agreed and disagreed, as percentages of its comparisons.
+    fn agreement_chart(&self) -> Html {
+        let bars: Vec<Bar> = self
+            .rebuilders
+            .iter()
+            .map(|r| {
+                let (segments, note) = match r.agreement_percent {
+                    Some(p) => (
+                        vec![
+                            Segment {
+                                value: p as usize,
+                                class: "f-ok",
+                                what: "% agreed",
+                            },
+                            Segment {
+                                value: 100 - p.min(100) as usize,
+                                class: "f-bad",
+                                what: "% disagreed",
+                            },
+                        ],
+                        format!("{p}% ({} of {})", r.agreed, r.compared),
+                    ),
+                    None => (
+                        vec![Segment {
+                            value: 100,
+                            class: "f-none",
+                            what: "% not compared",
+                        }],
+                        "nothing to compare".to_owned(),
+                    ),
+                };
+                Bar {
+                    label: r.key.name.clone(),
+                    segments,
+                    note,
+                }
+            })
+            .collect();
+        charts::rows(
+            "Agreement of each rebuilder key with the others (the table has the numbers)",
+            &bars,
+            Some(100),
+        )
+    }
 }
 
 impl View for RebuildersPage {
@@ -521,10 +697,15 @@ impl View for RebuildersPage {
             .rebuilders
             .iter()
             .map(|r| {
+                let agreement = match r.agreement_percent {
+                    Some(p) => html!("{}% ({} of {})", p, r.agreed, r.compared),
+                    None => html!("<span class=\"muted\">nothing to compare</span>"),
+                };
                 html!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     render::signer(&r.key),
                     r.attestations.label(),
+                    agreement,
                     if r.revoked {
                         html!("<span class=\"s bad\">revoked</span>")
                     } else {
@@ -543,18 +724,87 @@ impl View for RebuildersPage {
         html!(
             "<h1>Rebuilders</h1><p class=\"note\">Every key that signed a rebuild attestation in this log. \
 Which of them you trust is your policy's decision.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Key</th><th>Attestations</th><th>Revocation</th></tr></thead><tbody>{}</tbody></table></div>{}",
+<h2>Agreement</h2>{}<p class=\"note\">Over each key's latest {} attestations, how often another key's \
+<code>reproduced</code> or <code>mismatch</code> attestation of the same release says the same \
+(green agreed, red disagreed).</p>\
+<div class=\"wrap\"><table><thead><tr><th>Key</th><th>Attestations</th><th>Agreement</th><th>Revocation</th></tr></thead><tbody>{}</tbody></table></div>{}",
+            self.agreement_chart(),
+            AGREEMENT_WINDOW,
             rows,
             pager
         )
     }
 }
 
-/// `/rebuilder/<key ID>` when several keys share the ID.
+/// `/rebuilder/<key ID>` or `/key/<key ID>` when several keys share the ID.
 #[derive(Serialize)]
 pub(crate) struct KeyIdPage {
     pub(crate) key_id: String,
     pub(crate) keys: Vec<String>,
+    /// Where each key's link goes: `/rebuilder` or `/key`.
+    #[serde(skip)]
+    pub(crate) base: &'static str,
+}
+
+/// `/key/<key>`: any key the log knows — one that signed an entry or that a notice revokes.
+#[derive(Serialize)]
+pub(crate) struct KeyPage {
+    pub(crate) key: SignerView,
+    pub(crate) entries_signed: Count,
+    pub(crate) rebuild_attestations: Count,
+    /// Revoked by a notice it signed itself.
+    pub(crate) revoked: bool,
+    pub(crate) revocations: Vec<RevocationView>,
+    /// The entries it signed, newest first.
+    pub(crate) entries: Vec<EntrySummary>,
+    pub(crate) next: Option<u64>,
+}
+
+impl View for KeyPage {
+    fn title(&self) -> String {
+        format!("Key {}", self.key.name)
+    }
+
+    fn body(&self) -> Html {
+        let rebuilder = if self.rebuild_attestations.count > 0 {
+            html!(
+                " · <a href=\"/rebuilder/{}\">its record as a rebuilder</a>",
+                hex::encode(&self.key.vkey)
+            )
+        } else {
+            Html::default()
+        };
+        let status = if self.revoked {
+            html!("<span class=\"s bad\">revoked by its own notice</span>")
+        } else if self.revocations.is_empty() {
+            html!("<span class=\"s ok\">not revoked</span>")
+        } else {
+            html!("<span class=\"s wait\">notices by other keys (policy decides)</span>")
+        };
+        let rows: Html = self.entries.iter().map(EntrySummary::row).collect();
+        html!(
+            "<h1>{}</h1><dl><dt>Key</dt><dd><code class=\"d\">{}</code></dd><dt>Key ID</dt><dd>{}</dd>\
+<dt>Entries signed</dt><dd>{} (rebuild attestations: {}{})</dd><dt>Revocation</dt><dd>{}</dd></dl>\
+<p class=\"note\">What this log holds about the key. The log vets nobody: whether you trust the key is \
+your policy's decision.</p><h2>Revocation notices</h2>{}<h2>Entries signed</h2>\
+<div class=\"wrap\"><table><thead><tr><th>Entry</th><th>Kind</th><th>What</th><th>Signed by</th></tr></thead>\
+<tbody>{}</tbody></table></div>{}",
+            self.title(),
+            self.key.vkey,
+            render::digest(&self.key.key_id),
+            self.entries_signed.label(),
+            self.rebuild_attestations.label(),
+            rebuilder,
+            status,
+            render::revocations(&self.revocations),
+            rows,
+            render::pager(
+                &format!("/key/{}", hex::encode(&self.key.vkey)),
+                self.next,
+                ""
+            )
+        )
+    }
 }
 
 impl View for KeyIdPage {
@@ -568,7 +818,8 @@ impl View for KeyIdPage {
             .iter()
             .map(|k| {
                 html!(
-                    "<li><a href=\"/rebuilder/{}\"><code class=\"d\">{}</code></a></li>",
+                    "<li><a href=\"{}/{}\"><code class=\"d\">{}</code></a></li>",
+                    self.base,
                     hex::encode(k),
                     k
                 )
