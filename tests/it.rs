@@ -9,6 +9,7 @@ mod rb;
 #[path = "common/rebuilder.rs"]
 mod rebuilder;
 
+mod cli_config;
 mod cli_key;
 mod demo;
 mod gate;

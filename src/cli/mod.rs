@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod consume;
+mod duration;
 mod rebuild;
 mod rebuilder;
 mod web;
 
-pub use consume::{Bundle, Gate, KeyRevoke, RevokeReason, Verify};
+pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
+pub use duration::{duration, duration_ms};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
@@ -19,6 +21,15 @@ pub use web::BenchWeb;
 /// Publishers record releases in an append-only transparency log; independent rebuilders
 /// rebuild them and log signed attestations; consumers verify artifacts against their own
 /// policy. Exit codes: 0 ok, 1 not trusted / not reproducible, 2 error.
+///
+/// The ledger's URL, the log's key and the consumer policy need not be retyped: each comes from
+/// its flag (--ledger, --log-key or --log-key-file, --policy), else from the environment
+/// (REPROVE_LEDGER, REPROVE_LOG_KEY, REPROVE_POLICY), else from the config file
+/// ($REPROVE_CONFIG, else $XDG_CONFIG_HOME/reprove/config.toml, else
+/// ~/.config/reprove/config.toml; TOML with the keys ledger, log_key and policy), else from
+/// the built-in default. A flag beats the environment, which beats the config file.
+///
+/// Durations are written 500ms, 90s, 15m, 1h or 2d; a bare number is seconds.
 #[derive(Debug, Parser)]
 #[command(
     name = "reprove",
@@ -185,10 +196,10 @@ pub struct LedgerServe {
     /// comment). Without it any validly self-signed envelope is accepted.
     #[arg(long, value_name = "FILE")]
     pub allow_keys: Option<PathBuf>,
-    /// A sequencing round runs at the latest this many milliseconds after its oldest
-    /// submission arrived.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
-    pub batch_max_age: u64,
+    /// A sequencing round runs at the latest this long after its oldest submission arrived
+    /// (a bare number is milliseconds here, as it always was).
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = duration_ms)]
+    pub batch_max_age: std::time::Duration,
     /// A round runs as soon as this many submissions wait, and takes at most this many.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub batch_max_size: usize,
@@ -213,9 +224,13 @@ pub struct LedgerFsck {
     /// The log's data directory. Stop the server first: fsck checks a still log.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// The log's verifier key [default: DIR/log.pub].
-    #[arg(long, value_name = "VKEY")]
+    /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
+    /// [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
     pub log_key: Option<String>,
+    /// A file holding the log's verifier key, instead of --log-key.
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -224,10 +239,15 @@ pub struct LedgerFsck {
 #[derive(Debug, Args)]
 pub struct LedgerAudit {
     /// The log's URL prefix (e.g. `http://127.0.0.1:8080`); `<URL>/checkpoint` is fetched.
-    pub url: String,
-    /// The log's verifier key (vkey); the checkpoint must be signed by it.
-    #[arg(long, value_name = "VKEY")]
-    pub log_key: String,
+    /// The same as --ledger URL.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// The log's URL prefix, as every other command takes it (URL, when given, wins).
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
+    /// The log's verifier key (required); the checkpoint must be signed by it.
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
     /// Also check that every entry is a well-formed DSSE envelope.
     #[arg(long)]
     pub dsse: bool,
@@ -251,9 +271,13 @@ pub struct LedgerExport {
     /// Where to write the static files (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The log's verifier key [default: DIR/log.pub].
-    #[arg(long, value_name = "VKEY")]
+    /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
+    /// [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
     pub log_key: Option<String>,
+    /// A file holding the log's verifier key, instead of --log-key.
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
     /// Print a summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -281,8 +305,9 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchLedger {
-    /// The ledger's URL prefix. Must be a loopback address unless --allow-remote.
-    #[arg(long)]
+    /// The ledger's URL prefix. Must be a loopback address unless --allow-remote. Not read
+    /// from REPROVE_LEDGER: a load generator is aimed by hand.
+    #[arg(long = "ledger", alias = "url", value_name = "URL")]
     pub url: String,
     /// Concurrent writers, each with its own keep-alive connection, submitting back to back.
     #[arg(long, value_name = "N", default_value_t = 256)]
@@ -291,8 +316,8 @@ pub struct BenchLedger {
     #[arg(long, value_name = "M", default_value_t = 2)]
     pub readers: usize,
     /// How long to run.
-    #[arg(long, value_name = "S", default_value_t = 10)]
-    pub seconds: u64,
+    #[arg(long, alias = "seconds", value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub duration: std::time::Duration,
     /// Stop after this many requests in all (writes and reads).
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_requests: u64,

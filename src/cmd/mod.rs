@@ -20,8 +20,10 @@ use crate::cli::{
     BenchCommand, Cli, Command, KeyCommand, LedgerCommand, RebuilderCommand, ReleaseCommand,
 };
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+/// Runs the parsed command line; `matches` are what it was parsed from (they tell which
+/// settings came from the environment). The config file fills in what is still unset first.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> {
+    crate::config::resolve(&mut cli, matches)?;
     match cli.command {
         Command::Verify(args) => verify::run(&args),
         Command::Gate(args) => gate::run(&args),

@@ -37,9 +37,10 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         }
         return local(args, path, mode, limits);
     }
-    let (Some(ledger), Some(key), Some(release)) = (&args.ledger, &args.key, &args.release) else {
-        bail!("--release needs --ledger and --key");
+    let (Some(key), Some(release)) = (&args.key, &args.release) else {
+        bail!("--release needs --key");
     };
+    let ledger = crate::config::ledger(&args.ledger)?;
     let (name, version) = release
         .rsplit_once('@')
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
@@ -440,7 +441,7 @@ fn write_link(
 /// The limits `args` ask for (the same in `reprove rebuild` and `reprove rebuilder run`).
 pub fn limits(args: &BuildArgs) -> Limits {
     Limits {
-        wall_time: Duration::from_secs(args.timeout),
+        wall_time: args.timeout,
         memory_bytes: args.memory.saturating_mul(1 << 20),
         log_bytes: args.max_log.saturating_mul(1 << 10),
         max_procs: args.max_procs,

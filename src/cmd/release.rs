@@ -48,9 +48,12 @@ fn fetchable_by_rebuilders(
 /// Runs the command.
 pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     let signer = read_signer(&args.key)?;
-    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
-    let client = LogClient::new(&args.ledger, ClientOptions::default())
-        .context("--ledger is not a usable URL")?;
+    let log_key = args.log_key.get()?;
+    let client = LogClient::new(
+        crate::config::ledger(&args.ledger)?,
+        ClientOptions::default(),
+    )
+    .context("--ledger is not a usable URL")?;
     let mut loaded = manifest::load(&args.manifest)?;
     if let Some(prefix) = &args.artifact_url_prefix {
         loaded.fill_urls(prefix)?;

@@ -36,13 +36,14 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
     };
     let entry =
         Entry::new(EntryKind::Revocation(notice)).context("the revocation notice is not valid")?;
-    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
+    let log_key = args.log_key.get()?;
+    let ledger = crate::config::ledger(&args.ledger)?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
 
-    let client = LogClient::new(&args.ledger, ClientOptions::default())?;
+    let client = LogClient::new(ledger, ClientOptions::default())?;
     let answer = client
         .submit(&envelope)
-        .with_context(|| format!("appending the notice to the log at {}", args.ledger))?;
+        .with_context(|| format!("appending the notice to the log at {ledger}"))?;
     let verified = match &log_key {
         Some(key) => {
             answer
