@@ -338,3 +338,38 @@ pub struct BenchLedger {
     #[arg(long)]
     pub json: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renamed flags keep their old spellings, and durations their old bare numbers.
+    #[test]
+    fn old_spellings_still_parse() {
+        let parse = |args: &str| Cli::try_parse_from(args.split(' ')).map(|c| c.command);
+        let Ok(Command::Bench(BenchCommand::Ledger(b))) =
+            parse("reprove bench ledger --url http://127.0.0.1:1 --seconds 7")
+        else {
+            panic!("bench ledger --url --seconds");
+        };
+        assert_eq!(
+            (b.url.as_str(), b.duration.as_secs()),
+            ("http://127.0.0.1:1", 7)
+        );
+        let Ok(Command::Ledger(LedgerCommand::Serve(s))) =
+            parse("reprove ledger serve --data d --batch-max-age 50")
+        else {
+            panic!("ledger serve");
+        };
+        assert_eq!(s.batch_max_age.as_millis(), 50);
+        let Ok(Command::Rebuilder(RebuilderCommand::Run(r))) = parse(
+            "reprove rebuilder run --ledger http://x --log-key k --key k --work w \
+             --poll-interval 0.2 --timeout 90",
+        ) else {
+            panic!("rebuilder run");
+        };
+        assert_eq!(r.poll_interval.as_millis(), 200);
+        assert_eq!(r.build.timeout.as_secs(), 90);
+        assert!(parse("reprove gate a@1 --wait 5y").is_err());
+    }
+}
