@@ -23,6 +23,7 @@ mod rebuild_outcomes;
 mod rebuild_sandbox;
 mod rebuild_variations;
 mod rebuilder_daemon;
+mod release_publish;
 mod revoke;
 mod verify_bench;
 mod verify_bundle;

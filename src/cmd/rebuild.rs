@@ -68,7 +68,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         let s = publish_report(&client, &config.signer, &report)?;
         s.proof
             .verify(&report.envelope, &log_key, &WitnessPolicy::none())
-            .context("the ledger's proof of the attestation does not verify")?;
+            .map_err(|e| super::logged_but_not_proven("the attestation", s.index, &log_key, e))?;
         Some(s)
     } else {
         None

@@ -63,6 +63,7 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     if !args.local_only {
         fetchable_by_rebuilders(&release.predicate)?;
     }
+    let p = &release.predicate;
     let entry = Entry::new(EntryKind::Release(release.clone()))?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
     if args.dry_run {
@@ -75,12 +76,12 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         .submit(&envelope)
         .context("the ledger did not accept the release")?;
     if let Some(key) = &log_key {
+        let what = format!("the release {}@{}", p.project, p.version);
         submitted
             .proof
             .verify(&envelope, key, &WitnessPolicy::none())
-            .context("the ledger's proof of the new entry does not verify")?;
+            .map_err(|e| super::logged_but_not_proven(&what, submitted.index, key, e))?;
     }
-    let p = &release.predicate;
     let report = Published {
         index: submitted.index,
         duplicate: submitted.duplicate,

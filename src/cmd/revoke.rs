@@ -53,7 +53,9 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
             answer
                 .proof
                 .verify(&envelope, key, &WitnessPolicy::none())
-                .context("the log's answer does not prove the notice under the log key")?;
+                .map_err(|e| {
+                    super::logged_but_not_proven("the revocation notice", answer.index, key, e)
+                })?;
             true
         }
         None => false,
