@@ -18,8 +18,8 @@ use reprove_verifier::note::NoteVerifier;
 use serde::Deserialize;
 
 use crate::cli::{
-    Cli, Command, ConsumerArgs, KeyCommand, LedgerCommand, LogKeyArgs, RebuilderCommand,
-    ReleaseCommand,
+    Cli, Command, ConsumerArgs, KeyCommand, LedgerCommand, LogKeyArgs, PolicyCommand,
+    RebuilderCommand, ReleaseCommand,
 };
 
 /// The environment variable naming the config file.
@@ -137,11 +137,16 @@ pub fn resolve(cli: &mut Cli, matches: &ArgMatches) -> anyhow::Result<()> {
 
 /// The error for a setting that nothing gave: what to give, and the three places to give it.
 pub fn missing(what: &str, flag: &str, env: &str, key: &str) -> anyhow::Error {
-    let file = path().map_or_else(
+    let file = display_path();
+    anyhow::anyhow!("{what} is needed: give {flag}, set {env}, or set `{key}` in {file}")
+}
+
+/// The config file's path, for messages.
+pub fn display_path() -> String {
+    path().map_or_else(
         || "~/.config/reprove/config.toml".to_owned(),
         |p| p.display().to_string(),
-    );
-    anyhow::anyhow!("{what} is needed: give {flag}, set {env}, or set `{key}` in {file}")
+    )
 }
 
 /// The ledger URL a command needs: `given`, or the error saying where to give it.
@@ -199,6 +204,7 @@ fn slots(command: &mut Command) -> Option<Slots<'_>> {
         Command::Rebuilder(RebuilderCommand::Run(a)) => with_key(&mut a.ledger, &mut a.log_key),
         Command::Key(KeyCommand::Revoke(a)) => with_key(&mut a.ledger, &mut a.log_key),
         Command::Ledger(LedgerCommand::Audit(a)) => with_key(&mut a.ledger, &mut a.log_key),
+        Command::Policy(PolicyCommand::Init(a)) => with_key(&mut a.ledger, &mut a.log_key),
         _ => return None,
     })
 }

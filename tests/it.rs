@@ -16,6 +16,7 @@ mod gate;
 mod in_toto_link;
 mod ledger_crash;
 mod ledger_e2e;
+mod onboarding;
 mod rebuild_e2e;
 mod rebuild_git;
 mod rebuild_hostile;

@@ -6,12 +6,14 @@ use clap::{Args, Parser, Subcommand};
 
 mod consume;
 mod duration;
+mod onboard;
 mod rebuild;
 mod rebuilder;
 mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
 pub use duration::{duration, duration_ms};
+pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
@@ -44,6 +46,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: write a commented publisher manifest (reprove.toml) for a directory.
+    Init(Init),
+    /// Consumer policies: `policy init` writes one that trusts a log.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Verify artifacts against your policy: proofs, signatures, revocations, threshold.
     Verify(Verify),
     /// Exit 0 only when every artifact of a release satisfies the policy (a release gate).
@@ -73,6 +80,12 @@ pub enum Command {
     /// Load generators and throughput measurements (loopback only unless told otherwise).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented consumer policy trusting the log at --ledger, under its verified key.
+    Init(PolicyInit),
 }
 
 #[derive(Debug, Subcommand)]

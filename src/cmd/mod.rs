@@ -7,8 +7,10 @@ mod bundle;
 mod demo;
 mod docs;
 mod gate;
+mod init;
 pub mod key;
 mod ledger;
+mod policy;
 mod rebuild;
 mod rebuilder;
 mod release;
@@ -17,7 +19,8 @@ mod verify;
 
 use crate::Outcome;
 use crate::cli::{
-    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, RebuilderCommand, ReleaseCommand,
+    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, PolicyCommand, RebuilderCommand,
+    ReleaseCommand,
 };
 
 /// The error when the log accepted an entry but its answer does not prove it under the log key
@@ -42,6 +45,8 @@ pub(crate) fn logged_but_not_proven(
 pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> {
     crate::config::resolve(&mut cli, matches)?;
     match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Policy(PolicyCommand::Init(args)) => policy::init(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Gate(args) => gate::run(&args),
         Command::Bundle(args) => bundle::run(&args),

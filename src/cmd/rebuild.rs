@@ -226,11 +226,18 @@ fn local(
     if mode == SandboxMode::Bwrap && !crate::rebuild::sandbox::bwrap_available() {
         bail!("bubblewrap (bwrap) does not work here; install it or pass --insecure-no-sandbox");
     }
-    let loaded = manifest::load(path)?;
+    let mut loaded = manifest::load(path)?;
     let user = hostfs::BuildUser::for_this_process(args.build.build_user.as_deref())
         .map_err(|e| anyhow::anyhow!(e))?;
     let cgroup = delegated_cgroup(&args.build)?;
     let work = std::path::absolute(&args.work)?;
+    // A source directory is packed; the work and output directories may sit inside it.
+    loaded.pack_source_dir = Some(
+        [Some(work.clone()), args.out.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
     hostfs::private_dir(&work, user.is_some())
         .with_context(|| format!("cannot create {}", args.work.display()))?;
     let (job, predicate, inputs) =
