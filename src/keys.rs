@@ -22,9 +22,9 @@ pub fn read_signer(path: &Path) -> anyhow::Result<NoteSigner> {
 /// apart); `None` when neither is given.
 pub fn log_key(vkey: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option<NoteVerifier>> {
     if let Some(k) = vkey {
-        return NoteVerifier::parse(k.trim())
-            .map(Some)
-            .with_context(|| format!("--log-key {k:?} is not a verifier key (vkey)"));
+        return NoteVerifier::parse(k.trim()).map(Some).with_context(|| {
+            format!("--log-key (or REPROVE_LOG_KEY) {k:?} is not a verifier key (vkey)")
+        });
     }
     let Some(path) = file else {
         return Ok(None);
@@ -41,13 +41,32 @@ pub fn log_key(vkey: Option<&str>, file: Option<&Path>) -> anyhow::Result<Option
 
 /// [`log_key`], required.
 pub fn require_log_key(vkey: Option<&str>, file: Option<&Path>) -> anyhow::Result<NoteVerifier> {
-    log_key(vkey, file)?
-        .context("--log-key or --log-key-file is needed to verify what the log says")
+    log_key(vkey, file)?.ok_or_else(|| {
+        crate::config::missing(
+            "the log's verifier key (to verify what the log says)",
+            "--log-key VKEY or --log-key-file FILE",
+            crate::config::ENV_LOG_KEY,
+            "log_key",
+        )
+    })
 }
 
 impl LogKeyArgs {
-    /// The log's verifier key these arguments give ([`require_log_key`]).
+    /// The log's verifier key these arguments give, if any. Both flags at once is an error
+    /// (`crate::config::resolve` has already dropped a `REPROVE_LOG_KEY` that a
+    /// `--log-key-file` flag beats).
+    pub fn get(&self) -> anyhow::Result<Option<NoteVerifier>> {
+        if self.log_key.is_some() && self.log_key_file.is_some() {
+            anyhow::bail!("give --log-key or --log-key-file, not both");
+        }
+        log_key(self.log_key.as_deref(), self.log_key_file.as_deref())
+    }
+
+    /// The log's verifier key these arguments give, required ([`require_log_key`]).
     pub fn require(&self) -> anyhow::Result<NoteVerifier> {
+        if self.log_key.is_some() && self.log_key_file.is_some() {
+            anyhow::bail!("give --log-key or --log-key-file, not both");
+        }
         require_log_key(self.log_key.as_deref(), self.log_key_file.as_deref())
     }
 }

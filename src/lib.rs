@@ -6,13 +6,14 @@
 //! HTTP client of a ledger (the only way the binary reaches one, `reprove ledger …` on the
 //! operator's own data directory aside); `consume/` verify, gate, bundle; `rebuild/` the
 //! sandboxed rebuild; `rebuilder/` the rebuilder node; `demo/` the fixture story; `keys.rs`
-//! reading keys; `sign.rs` signing entries; `hash.rs` file digests; `link.rs` in-toto links;
+//! reading keys; `config.rs` the config file and environment behind the flags; `sign.rs` signing entries; `hash.rs` file digests; `link.rs` in-toto links;
 //! `progress.rs` progress bars; `report.rs` what a command prints (one value, for `--json` and
 //! for people).
 
 pub mod cli;
 pub mod client;
 pub mod cmd;
+pub mod config;
 pub mod consume;
 pub mod demo;
 pub mod hash;

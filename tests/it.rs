@@ -9,6 +9,7 @@ mod rb;
 #[path = "common/rebuilder.rs"]
 mod rebuilder;
 
+mod cli_config;
 mod cli_key;
 mod demo;
 mod gate;
@@ -16,6 +17,7 @@ mod in_toto_link;
 mod ledger_crash;
 mod ledger_e2e;
 mod log_browse;
+mod onboarding;
 mod rebuild_e2e;
 mod rebuild_git;
 mod rebuild_hostile;
@@ -23,6 +25,7 @@ mod rebuild_outcomes;
 mod rebuild_sandbox;
 mod rebuild_variations;
 mod rebuilder_daemon;
+mod release_publish;
 mod revoke;
 mod verify_bench;
 mod verify_bundle;

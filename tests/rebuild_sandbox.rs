@@ -297,7 +297,13 @@ fn bad_arguments_exit_2_and_write_nothing() {
             vec!["rebuild", "--manifest", m, "--work", w],
             "not a valid publisher manifest",
         ),
-        (vec!["rebuild", "--release", "a@1"], "--ledger"),
+        (vec!["rebuild", "--release", "a@1"], "--key"),
+        // The ledger may come from the environment or the config file: when nothing gives
+        // it, the error names all three places.
+        (
+            vec!["rebuild", "--release", "a@1", "--key", k, "--work", w],
+            "--ledger URL, set REPROVE_LEDGER",
+        ),
         (
             vec![
                 "release",

@@ -243,3 +243,73 @@ fn a_superseded_key_is_replaced_only_where_the_policy_allows_rotation() {
         "{out}"
     );
 }
+
+/// On a terminal, `key revoke` shows the notice and asks first: anything but yes appends
+/// nothing (exit 2); yes, or `--yes`, appends it. (Without a terminal it never asks: every
+/// other test here.) The terminal is `script`'s pseudo-terminal.
+#[test]
+fn on_a_terminal_revoke_asks_before_appending() {
+    let s = setup();
+    let alice = key("alice.example", 21);
+    let alice_key = s.key_file(&alice);
+    let args = [
+        "key",
+        "revoke",
+        "--ledger",
+        &s.w.url,
+        "--log-key",
+        &s.w.log_vkey,
+        "--key",
+        &alice_key,
+        "--reason",
+        "retired",
+    ];
+    let on_a_terminal = |extra: &[&str], typed: &str| {
+        let command: Vec<String> = std::iter::once(env!("CARGO_BIN_EXE_reprove"))
+            .chain(args.iter().copied())
+            .chain(extra.iter().copied())
+            .map(|a| format!("'{a}'"))
+            .collect();
+        let mut child = std::process::Command::new("script")
+            .args(["-qec", &command.join(" "), "/dev/null"])
+            .env("NO_COLOR", "1")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write as _;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(typed.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        let said = format!(
+            "{}{}",
+            crate::common::text(&o.stdout),
+            crate::common::text(&o.stderr)
+        );
+        (o.status.code(), said)
+    };
+    let before = s.w.entries().len();
+    let (code, said) = on_a_terminal(&[], "n\n");
+    assert_eq!(code, Some(2), "{said}");
+    assert!(
+        said.contains("[y/N]") && said.contains("alice.example+"),
+        "{said}"
+    );
+    assert!(said.contains("nothing was appended"), "{said}");
+    assert_eq!(s.w.entries().len(), before, "declined: nothing logged");
+
+    let (code, said) = on_a_terminal(&[], "y\n");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("logged at index"), "{said}");
+    assert_eq!(s.w.entries().len(), before + 1);
+
+    let (code, said) = on_a_terminal(&["--yes", "--comment", "again"], "");
+    assert_eq!(code, Some(0), "{said}");
+    assert!(!said.contains("[y/N]"), "{said}");
+    assert_eq!(s.w.entries().len(), before + 2);
+}

@@ -215,3 +215,36 @@ fn a_bundle_is_one_checkpoint_and_not_older_than_what_the_consumer_saw() {
         "{err}"
     );
 }
+
+/// `--ledger` with `--bundle` is refused (it would be unused), but a ledger that comes from
+/// `REPROVE_LEDGER` or the config file is only a default: an offline verify still works.
+#[test]
+fn a_ledger_from_the_environment_does_not_stop_an_offline_verify() {
+    let (w, policy, file, bundle) = setup();
+    let home = w.dir.path();
+    let config = w.path("config.toml");
+    std::fs::write(&config, format!("ledger = \"{}\"\n", w.url)).unwrap();
+    let verify = |extra: &[&str], env: &[(&str, &str)]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_reprove"))
+            .args(["verify", &file, "--policy", policy.to_str().unwrap()])
+            .args(["--bundle", bundle.to_str().unwrap()])
+            .args(["--state", w.state().to_str().unwrap()])
+            .args(extra)
+            .env("NO_COLOR", "1")
+            .env("HOME", home)
+            .env("XDG_CACHE_HOME", home.join("xdg-cache"))
+            .env_remove("REPROVE_LEDGER")
+            .env("REPROVE_CONFIG", home.join("no-config.toml"))
+            .envs(env.iter().copied())
+            .output()
+            .unwrap();
+        outcome(&o)
+    };
+    let (code, out, err) = verify(&[], &[("REPROVE_LEDGER", w.url.as_str())]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = verify(&[], &[("REPROVE_CONFIG", config.to_str().unwrap())]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = verify(&["--ledger", &w.url], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--ledger has no use with --bundle"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Arguments of the consumer commands: verify, gate, bundle, key revoke.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{ArgGroup, Args, ValueEnum};
 
@@ -55,12 +56,12 @@ pub struct Gate {
     #[command(flatten)]
     pub consumer: ConsumerArgs,
     /// Keep checking until every artifact is trusted, for at most this long (e.g. `90s`,
-    /// `15m`, `1h`; a bare number is seconds).
-    #[arg(long, value_name = "DURATION")]
-    pub wait: Option<String>,
-    /// Seconds between two checks while waiting.
-    #[arg(long, value_name = "S", default_value_t = 5)]
-    pub interval: u64,
+    /// `15m`, `1h`; a bare number is seconds; at most 7 days).
+    #[arg(long, value_name = "DURATION", value_parser = super::duration)]
+    pub wait: Option<Duration>,
+    /// The time between two checks while waiting (at least 1s).
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = super::duration)]
+    pub interval: Duration,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
@@ -94,11 +95,16 @@ pub struct Bundle {
 #[derive(Debug, Args)]
 pub struct ConsumerArgs {
     /// The consumer policy (TOML): trusted log, witnesses, operators and their keys, threshold.
-    #[arg(long, value_name = "POLICY.toml")]
-    pub policy: PathBuf,
-    /// The log's URL [default: the policy's log.url].
-    #[arg(long, value_name = "URL")]
+    /// Required: here, in the environment or as `policy` in the config file.
+    #[arg(long, value_name = "POLICY.toml", env = "REPROVE_POLICY")]
+    pub policy: Option<PathBuf>,
+    /// The log's URL [default: `ledger` in the config file, else the policy's log.url].
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
     pub ledger: Option<String>,
+    /// Whether --ledger was given on the command line rather than by the environment or the
+    /// config file (set by `crate::config::resolve`).
+    #[arg(skip)]
+    pub ledger_on_command_line: bool,
     /// Where the last verified checkpoint of each log is kept
     /// [default: $XDG_STATE_HOME/reprove, else ~/.local/state/reprove].
     #[arg(long, value_name = "DIR")]
@@ -149,13 +155,17 @@ pub struct KeyRevoke {
     /// A short note for humans.
     #[arg(long)]
     pub comment: Option<String>,
-    /// The log's URL.
-    #[arg(long, value_name = "URL")]
-    pub ledger: String,
+    /// The log's URL (required: here, in the environment or as `ledger` in the config file).
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
     /// The log's verifier key: when given, the log's answer (checkpoint and inclusion proof)
     /// is verified under it.
-    #[arg(long, value_name = "VKEY")]
-    pub log_key: Option<String>,
+    #[command(flatten)]
+    pub log_key: super::LogKeyArgs,
+    /// Revoke without asking. On a terminal, `key revoke` shows the notice and asks before
+    /// appending it (the log keeps it forever); without a terminal it never asks.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -5,13 +5,17 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 mod consume;
+mod duration;
 mod log;
+mod onboard;
 mod rebuild;
 mod rebuilder;
 mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
+pub use duration::{duration, duration_ms};
 pub use log::{LogCommand, LogShow, LogTail};
+pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
 pub use web::BenchWeb;
@@ -21,6 +25,15 @@ pub use web::BenchWeb;
 /// Publishers record releases in an append-only transparency log; independent rebuilders
 /// rebuild them and log signed attestations; consumers verify artifacts against their own
 /// policy. Exit codes: 0 ok, 1 not trusted / not reproducible, 2 error.
+///
+/// The ledger's URL, the log's key and the consumer policy need not be retyped: each comes from
+/// its flag (--ledger, --log-key or --log-key-file, --policy), else from the environment
+/// (REPROVE_LEDGER, REPROVE_LOG_KEY, REPROVE_POLICY), else from the config file
+/// ($REPROVE_CONFIG, else $XDG_CONFIG_HOME/reprove/config.toml, else
+/// ~/.config/reprove/config.toml; TOML with the keys ledger, log_key and policy), else from
+/// the built-in default. A flag beats the environment, which beats the config file.
+///
+/// Durations are written 500ms, 90s, 15m, 1h or 2d; a bare number is seconds.
 #[derive(Debug, Parser)]
 #[command(
     name = "reprove",
@@ -35,6 +48,11 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Start a project: write a commented publisher manifest (reprove.toml) for a directory.
+    Init(Init),
+    /// Consumer policies: `policy init` writes one that trusts a log.
+    #[command(subcommand)]
+    Policy(PolicyCommand),
     /// Verify artifacts against your policy: proofs, signatures, revocations, threshold.
     Verify(Verify),
     /// Exit 0 only when every artifact of a release satisfies the policy (a release gate).
@@ -67,6 +85,12 @@ pub enum Command {
     /// Load generators and throughput measurements (loopback only unless told otherwise).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Write a commented consumer policy trusting the log at --ledger, under its verified key.
+    Init(PolicyInit),
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,10 +214,10 @@ pub struct LedgerServe {
     /// comment). Without it any validly self-signed envelope is accepted.
     #[arg(long, value_name = "FILE")]
     pub allow_keys: Option<PathBuf>,
-    /// A sequencing round runs at the latest this many milliseconds after its oldest
-    /// submission arrived.
-    #[arg(long, value_name = "MS", default_value_t = 50)]
-    pub batch_max_age: u64,
+    /// A sequencing round runs at the latest this long after its oldest submission arrived
+    /// (a bare number is milliseconds here, as it always was).
+    #[arg(long, value_name = "DURATION", default_value = "50ms", value_parser = duration_ms)]
+    pub batch_max_age: std::time::Duration,
     /// A round runs as soon as this many submissions wait, and takes at most this many.
     #[arg(long, value_name = "N", default_value_t = 4096)]
     pub batch_max_size: usize,
@@ -218,9 +242,13 @@ pub struct LedgerFsck {
     /// The log's data directory. Stop the server first: fsck checks a still log.
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
-    /// The log's verifier key [default: DIR/log.pub].
-    #[arg(long, value_name = "VKEY")]
+    /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
+    /// [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
     pub log_key: Option<String>,
+    /// A file holding the log's verifier key, instead of --log-key.
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -229,10 +257,15 @@ pub struct LedgerFsck {
 #[derive(Debug, Args)]
 pub struct LedgerAudit {
     /// The log's URL prefix (e.g. `http://127.0.0.1:8080`); `<URL>/checkpoint` is fetched.
-    pub url: String,
-    /// The log's verifier key (vkey); the checkpoint must be signed by it.
-    #[arg(long, value_name = "VKEY")]
-    pub log_key: String,
+    /// The same as --ledger URL.
+    #[arg(value_name = "URL")]
+    pub url: Option<String>,
+    /// The log's URL prefix, as every other command takes it (URL, when given, wins).
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
+    /// The log's verifier key (required); the checkpoint must be signed by it.
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
     /// Also check that every entry is a well-formed DSSE envelope.
     #[arg(long)]
     pub dsse: bool,
@@ -256,9 +289,13 @@ pub struct LedgerExport {
     /// Where to write the static files (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The log's verifier key [default: DIR/log.pub].
-    #[arg(long, value_name = "VKEY")]
+    /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
+    /// [default: DIR/log.pub].
+    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
     pub log_key: Option<String>,
+    /// A file holding the log's verifier key, instead of --log-key.
+    #[arg(long, value_name = "FILE")]
+    pub log_key_file: Option<PathBuf>,
     /// Print a summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -286,8 +323,9 @@ pub enum BenchCommand {
 
 #[derive(Debug, Args)]
 pub struct BenchLedger {
-    /// The ledger's URL prefix. Must be a loopback address unless --allow-remote.
-    #[arg(long)]
+    /// The ledger's URL prefix. Must be a loopback address unless --allow-remote. Not read
+    /// from REPROVE_LEDGER: a load generator is aimed by hand.
+    #[arg(long = "ledger", alias = "url", value_name = "URL")]
     pub url: String,
     /// Concurrent writers, each with its own keep-alive connection, submitting back to back.
     #[arg(long, value_name = "N", default_value_t = 256)]
@@ -296,8 +334,8 @@ pub struct BenchLedger {
     #[arg(long, value_name = "M", default_value_t = 2)]
     pub readers: usize,
     /// How long to run.
-    #[arg(long, value_name = "S", default_value_t = 10)]
-    pub seconds: u64,
+    #[arg(long, alias = "seconds", value_name = "DURATION", default_value = "10s", value_parser = duration)]
+    pub duration: std::time::Duration,
     /// Stop after this many requests in all (writes and reads).
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_requests: u64,
@@ -317,4 +355,39 @@ pub struct BenchLedger {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Renamed flags keep their old spellings, and durations their old bare numbers.
+    #[test]
+    fn old_spellings_still_parse() {
+        let parse = |args: &str| Cli::try_parse_from(args.split(' ')).map(|c| c.command);
+        let Ok(Command::Bench(BenchCommand::Ledger(b))) =
+            parse("reprove bench ledger --url http://127.0.0.1:1 --seconds 7")
+        else {
+            panic!("bench ledger --url --seconds");
+        };
+        assert_eq!(
+            (b.url.as_str(), b.duration.as_secs()),
+            ("http://127.0.0.1:1", 7)
+        );
+        let Ok(Command::Ledger(LedgerCommand::Serve(s))) =
+            parse("reprove ledger serve --data d --batch-max-age 50")
+        else {
+            panic!("ledger serve");
+        };
+        assert_eq!(s.batch_max_age.as_millis(), 50);
+        let Ok(Command::Rebuilder(RebuilderCommand::Run(r))) = parse(
+            "reprove rebuilder run --ledger http://x --log-key k --key k --work w \
+             --poll-interval 0.2 --timeout 90",
+        ) else {
+            panic!("rebuilder run");
+        };
+        assert_eq!(r.poll_interval.as_millis(), 200);
+        assert_eq!(r.build.timeout.as_secs(), 90);
+        assert!(parse("reprove gate a@1 --wait 5y").is_err());
+    }
 }

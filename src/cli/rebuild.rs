@@ -1,6 +1,7 @@
 //! Arguments of the publisher and rebuilder commands.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -13,13 +14,14 @@ pub struct ReleasePublish {
     /// The publisher's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,
-    /// The ledger's URL prefix (e.g. `http://127.0.0.1:8080`).
-    #[arg(long, value_name = "URL")]
-    pub ledger: String,
+    /// The ledger's URL prefix (e.g. `http://127.0.0.1:8080`); required, here, in the
+    /// environment or as `ledger` in the config file.
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
     /// The log's verifier key: when given, the ledger's answer (checkpoint signature and
     /// inclusion proof) is verified before the index is printed.
-    #[arg(long, value_name = "VKEY")]
-    pub log_key: Option<String>,
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
     /// Every artifact without a `url` in the manifest — and the source archive and root
     /// filesystem, when given by path — is published at PREFIX/<file name of its path>: an
     /// `https://` URL (or `http://` on loopback).
@@ -56,8 +58,8 @@ pub struct Rebuild {
     /// With --manifest: copy each output into DIR under its artifact name.
     #[arg(long, value_name = "DIR", requires = "manifest")]
     pub out: Option<PathBuf>,
-    /// The ledger's URL prefix.
-    #[arg(long, value_name = "URL", required_unless_present = "manifest")]
+    /// The ledger's URL prefix: needed with --release.
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
     pub ledger: Option<String>,
     /// The log's verifier key: needed with --release.
     #[command(flatten)]
@@ -125,15 +127,19 @@ pub struct BenchSandbox {
     pub json: bool,
 }
 
-/// The log's verifier key, inline or from a file: shared by `reprove rebuild` and `reprove
-/// rebuilder run` (`crate::keys` reads it).
+/// The log's verifier key, inline or from a file: shared by every command that takes one
+/// (`crate::keys` reads it). Giving both flags is an error, found when the key is read: clap
+/// cannot tell a `--log-key` flag from `REPROVE_LOG_KEY`, and a `--log-key-file` flag beats the
+/// environment.
 #[derive(Debug, Args)]
 pub struct LogKeyArgs {
     /// The log's verifier key (vkey): every checkpoint must be signed by it, and a release is
-    /// trusted only when proven under such a checkpoint.
-    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
+    /// trusted only when proven under such a checkpoint [default: `log_key` in the config
+    /// file].
+    #[arg(long, value_name = "VKEY", env = "REPROVE_LOG_KEY")]
     pub log_key: Option<String>,
-    /// A file holding the log's verifier key (such as the ledger's `log.pub`).
+    /// A file holding the log's verifier key (such as the ledger's `log.pub`), instead of
+    /// --log-key.
     #[arg(long, value_name = "FILE")]
     pub log_key_file: Option<PathBuf>,
 }
@@ -145,9 +151,9 @@ pub struct BuildArgs {
     /// the attestation says `"sandbox": {"kind": "none"}`. Only for machines without bubblewrap.
     #[arg(long)]
     pub insecure_no_sandbox: bool,
-    /// Kill a build after this many seconds (it is attested as `build-failed`).
-    #[arg(long, value_name = "SECONDS", default_value_t = 3600)]
-    pub timeout: u64,
+    /// Kill a build after this long (it is attested as `build-failed`).
+    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = super::duration)]
+    pub timeout: Duration,
     /// Address-space limit of the build's processes, in MiB.
     #[arg(long, value_name = "MIB", default_value_t = 8192)]
     pub memory: u64,

@@ -1,6 +1,7 @@
 //! Arguments of the rebuilder node (`reprove rebuilder run`).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::Args;
 
@@ -14,11 +15,11 @@ use clap::Args;
 /// taking new jobs and wait for the running ones (a second signal exits at once; interrupted
 /// jobs are redone at the next start).
 #[derive(Debug, Args)]
-#[command(mut_arg("log_key", |a| a.required_unless_present("log_key_file")))]
 pub struct RebuilderRun {
-    /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`).
-    #[arg(long, value_name = "URL")]
-    pub ledger: String,
+    /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`); required, here, in
+    /// the environment or as `ledger` in the config file.
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
     /// The log's verifier key, required here: every checkpoint the node follows must be signed
     /// by it.
     #[command(flatten)]
@@ -40,16 +41,16 @@ pub struct RebuilderRun {
     /// Sandbox, limits and identity of the builds.
     #[command(flatten)]
     pub build: super::BuildArgs,
-    /// Seconds between two checks of the log for new entries.
-    #[arg(long, value_name = "SECS", default_value_t = 5.0)]
-    pub poll_interval: f64,
+    /// The time between two checks of the log for new entries.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = super::duration)]
+    pub poll_interval: Duration,
     /// Attempts per release when a failure may be transient (an input download failed);
     /// after the last, the outcome is attested as it is.
     #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
     pub max_attempts: u32,
-    /// The first retry delay in seconds; doubled after each failed attempt (at most 1 hour).
-    #[arg(long, value_name = "SECS", default_value_t = 30.0)]
-    pub retry_delay: f64,
+    /// The first retry delay; doubled after each failed attempt (at most 1 hour).
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = super::duration)]
+    pub retry_delay: Duration,
     /// Stop once the log is read to its end and every job is finished (for scripts, tests
     /// and the demo); without it the node runs until stopped.
     #[arg(long)]

@@ -100,7 +100,7 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
 
     // Enough for ~8,000 appends/s (well above what 2 cores sustain), ~1.3 KiB each.
     let pool_size = args.pool.unwrap_or_else(|| {
-        let per_sec = 8000u64.saturating_mul(args.seconds);
+        let per_sec = 8000u64.saturating_mul(args.duration.as_secs().max(1));
         per_sec.clamp(1000, 2_000_000) as usize
     });
     let pool = if args.writers > 0 {
@@ -111,8 +111,8 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
     };
 
     eprintln!(
-        "loading {} for {} s: {} writers, {} readers",
-        args.url, args.seconds, args.writers, args.readers
+        "loading {} for {:?}: {} writers, {} readers",
+        args.url, args.duration, args.writers, args.readers
     );
     let started = Instant::now();
     let shared = Arc::new(Shared {
@@ -121,7 +121,7 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
         requests: AtomicU64::new(0),
         max_requests: args.max_requests,
         stop: AtomicBool::new(false),
-        deadline: started + Duration::from_secs(args.seconds),
+        deadline: started + args.duration,
     });
     let (writers, readers) = std::thread::scope(|s| {
         let writers = {

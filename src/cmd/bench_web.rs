@@ -149,7 +149,7 @@ fn load(
     let issued = Arc::new(AtomicU64::new(0));
     let errors = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
-    let deadline = Instant::now() + Duration::from_secs(args.seconds);
+    let deadline = Instant::now() + args.duration;
     let progress = progress::bar(args.requests, &format!("GET {path}"));
     let started = Instant::now();
     let latencies: Vec<Vec<u32>> = std::thread::scope(|s| {

@@ -24,7 +24,7 @@ use crate::progress;
 
 /// Runs the command.
 pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.consumer.policy)?;
+    let policy = load_policy(crate::config::policy(&args.consumer)?)?;
     let (name, version) = split_release(&args.release)?;
     let url = ledger_url(args.consumer.ledger.as_deref(), &policy)?;
     let cache = cache_dir(args.consumer.cache.clone(), &policy.log.origin)?;

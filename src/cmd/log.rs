@@ -90,7 +90,7 @@ impl fmt::Display for Listing {
 /// `reprove log show NAME@VERSION`.
 pub fn show(args: &LogShow) -> anyhow::Result<Outcome> {
     let (name, version) = split_release(&args.release)?;
-    let policy = load_policy(&args.consumer.policy)?;
+    let policy = load_policy(crate::config::policy(&args.consumer)?)?;
     let mut online = connect(&args.consumer, &policy)?;
     let indices = online
         .lookup(&release_lookup_path(name, version))
@@ -102,7 +102,7 @@ pub fn show(args: &LogShow) -> anyhow::Result<Outcome> {
 
 /// `reprove log tail`.
 pub fn tail(args: &LogTail) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.consumer.policy)?;
+    let policy = load_policy(crate::config::policy(&args.consumer)?)?;
     let mut online = connect(&args.consumer, &policy)?;
     let size = online.checkpoint().checkpoint().size();
     let indices: Vec<u64> = (size.saturating_sub(args.count)..size).collect();

@@ -7,9 +7,11 @@ mod bundle;
 mod demo;
 mod docs;
 mod gate;
+mod init;
 pub mod key;
 mod ledger;
 mod log;
+mod policy;
 mod rebuild;
 mod rebuilder;
 mod release;
@@ -18,13 +20,34 @@ mod verify;
 
 use crate::Outcome;
 use crate::cli::{
-    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, LogCommand, RebuilderCommand,
-    ReleaseCommand,
+    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, LogCommand, PolicyCommand,
+    RebuilderCommand, ReleaseCommand,
 };
 
-/// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<Outcome> {
+/// The error when the log accepted an entry but its answer does not prove it under the log key
+/// given: the entry IS in the log (submitting it again only finds it there), and what failed
+/// is the proof, so the key given is not this log's, or the log misbehaves.
+pub(crate) fn logged_but_not_proven(
+    what: &str,
+    index: u64,
+    key: &reprove_verifier::note::NoteVerifier,
+    err: impl std::error::Error + Send + Sync + 'static,
+) -> anyhow::Error {
+    anyhow::Error::new(err).context(format!(
+        "{what} WAS logged, at index {index}, but the log's proof of it did not verify under \
+         the log key given ({key}). Either that key is not this log's (check --log-key, \
+         REPROVE_LOG_KEY or log_key in the config file) or the log misbehaves (`reprove ledger \
+         audit` checks it); publishing again will not log it twice"
+    ))
+}
+
+/// Runs the parsed command line; `matches` are what it was parsed from (they tell which
+/// settings came from the environment). The config file fills in what is still unset first.
+pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> {
+    crate::config::resolve(&mut cli, matches)?;
     match cli.command {
+        Command::Init(args) => init::run(&args),
+        Command::Policy(PolicyCommand::Init(args)) => policy::init(&args),
         Command::Verify(args) => verify::run(&args),
         Command::Gate(args) => gate::run(&args),
         Command::Bundle(args) => bundle::run(&args),

@@ -37,9 +37,10 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         }
         return local(args, path, mode, limits);
     }
-    let (Some(ledger), Some(key), Some(release)) = (&args.ledger, &args.key, &args.release) else {
-        bail!("--release needs --ledger and --key");
+    let (Some(key), Some(release)) = (&args.key, &args.release) else {
+        bail!("--release needs --key");
     };
+    let ledger = crate::config::ledger(&args.ledger)?;
     let (name, version) = release
         .rsplit_once('@')
         .filter(|(n, v)| !n.is_empty() && !v.is_empty())
@@ -67,7 +68,7 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         let s = publish_report(&client, &config.signer, &report)?;
         s.proof
             .verify(&report.envelope, &log_key, &WitnessPolicy::none())
-            .context("the ledger's proof of the attestation does not verify")?;
+            .map_err(|e| super::logged_but_not_proven("the attestation", s.index, &log_key, e))?;
         Some(s)
     } else {
         None
@@ -227,11 +228,18 @@ fn local(
     {
         bail!(crate::rebuild::sandbox::bwrap_refusal(&cause));
     }
-    let loaded = manifest::load(path)?;
+    let mut loaded = manifest::load(path)?;
     let user = hostfs::BuildUser::for_this_process(args.build.build_user.as_deref())
         .map_err(|e| anyhow::anyhow!(e))?;
     let cgroup = delegated_cgroup(&args.build)?;
     let work = std::path::absolute(&args.work)?;
+    // A source directory is packed; the work and output directories may sit inside it.
+    loaded.pack_source_dir = Some(
+        [Some(work.clone()), args.out.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+    );
     hostfs::private_dir(&work, user.is_some())
         .with_context(|| format!("cannot create {}", args.work.display()))?;
     let (job, predicate, inputs) =
@@ -442,7 +450,7 @@ fn write_link(
 /// The limits `args` ask for (the same in `reprove rebuild` and `reprove rebuilder run`).
 pub fn limits(args: &BuildArgs) -> Limits {
     Limits {
-        wall_time: Duration::from_secs(args.timeout),
+        wall_time: args.timeout,
         memory_bytes: args.memory.saturating_mul(1 << 20),
         log_bytes: args.max_log.saturating_mul(1 << 10),
         max_procs: args.max_procs,

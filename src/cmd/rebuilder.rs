@@ -28,8 +28,9 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     crate::rebuild::hostfs::key_outside_work(&args.key, &args.work)
         .map_err(|e| anyhow::anyhow!(e))?;
     let signer = read_signer(&args.key)?;
-    let poll_interval = secs("--poll-interval", args.poll_interval)?;
-    let retry_delay = secs("--retry-delay", args.retry_delay)?;
+    let poll_interval = positive("--poll-interval", args.poll_interval)?;
+    let retry_delay = positive("--retry-delay", args.retry_delay)?;
+    let ledger = crate::config::ledger(&args.ledger)?;
     let mut node = NodeConfig::new(signer.clone(), args.work.join("builds"));
     super::rebuild::configure(&mut node, &args.build)?;
     // No other local user enters the work directory (a build user may only pass through).
@@ -38,7 +39,7 @@ pub fn run(args: &RebuilderRun) -> anyhow::Result<Outcome> {
     // Refuse at once rather than fail every job.
     node.check_sandbox()?;
     let client = LogClient::new(
-        &args.ledger,
+        ledger,
         ClientOptions {
             cache: Some(args.work.join("tiles")),
             ..ClientOptions::default()
@@ -86,11 +87,11 @@ fn publishers(given: &[String]) -> anyhow::Result<Vec<NoteVerifier>> {
 
 /// A positive duration in seconds. Zero would make the node poll the ledger (or retry) in a
 /// busy loop.
-fn secs(what: &str, v: f64) -> anyhow::Result<Duration> {
-    match Duration::try_from_secs_f64(v) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => anyhow::bail!("{what} {v} is not a positive number of seconds"),
+fn positive(what: &str, d: Duration) -> anyhow::Result<Duration> {
+    if d.is_zero() {
+        anyhow::bail!("{what} must be longer than 0s");
     }
+    Ok(d)
 }
 
 /// Where the node starts from: its cursor and its jobs.

@@ -48,9 +48,12 @@ fn fetchable_by_rebuilders(
 /// Runs the command.
 pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     let signer = read_signer(&args.key)?;
-    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
-    let client = LogClient::new(&args.ledger, ClientOptions::default())
-        .context("--ledger is not a usable URL")?;
+    let log_key = args.log_key.get()?;
+    let client = LogClient::new(
+        crate::config::ledger(&args.ledger)?,
+        ClientOptions::default(),
+    )
+    .context("--ledger is not a usable URL")?;
     let mut loaded = manifest::load(&args.manifest)?;
     if let Some(prefix) = &args.artifact_url_prefix {
         loaded.fill_urls(prefix)?;
@@ -60,6 +63,7 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
     if !args.local_only {
         fetchable_by_rebuilders(&release.predicate)?;
     }
+    let p = &release.predicate;
     let entry = Entry::new(EntryKind::Release(release.clone()))?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
     if args.dry_run {
@@ -72,12 +76,12 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         .submit(&envelope)
         .context("the ledger did not accept the release")?;
     if let Some(key) = &log_key {
+        let what = format!("the release {}@{}", p.project, p.version);
         submitted
             .proof
             .verify(&envelope, key, &WitnessPolicy::none())
-            .context("the ledger's proof of the new entry does not verify")?;
+            .map_err(|e| super::logged_but_not_proven(&what, submitted.index, key, e))?;
     }
-    let p = &release.predicate;
     let report = Published {
         index: submitted.index,
         duplicate: submitted.duplicate,

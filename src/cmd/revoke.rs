@@ -1,6 +1,7 @@
 //! `reprove key revoke`: append a signed revocation notice to the log.
 
 use std::fmt;
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
 use anyhow::Context;
@@ -36,19 +37,25 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
     };
     let entry =
         Entry::new(EntryKind::Revocation(notice)).context("the revocation notice is not valid")?;
-    let log_key = crate::keys::log_key(args.log_key.as_deref(), None)?;
+    let log_key = args.log_key.get()?;
+    let ledger = crate::config::ledger(&args.ledger)?;
     let envelope = sign_statement(&signer, &entry.encode())?.encode();
+    if !args.yes && std::io::stdin().is_terminal() {
+        confirm(&revoked, args.reason, ledger)?;
+    }
 
-    let client = LogClient::new(&args.ledger, ClientOptions::default())?;
+    let client = LogClient::new(ledger, ClientOptions::default())?;
     let answer = client
         .submit(&envelope)
-        .with_context(|| format!("appending the notice to the log at {}", args.ledger))?;
+        .with_context(|| format!("appending the notice to the log at {ledger}"))?;
     let verified = match &log_key {
         Some(key) => {
             answer
                 .proof
                 .verify(&envelope, key, &WitnessPolicy::none())
-                .context("the log's answer does not prove the notice under the log key")?;
+                .map_err(|e| {
+                    super::logged_but_not_proven("the revocation notice", answer.index, key, e)
+                })?;
             true
         }
         None => false,
@@ -96,6 +103,27 @@ impl fmt::Display for Revoked {
             }
         )
     }
+}
+
+/// Asks on the terminal before a notice the log keeps forever is appended; anything but
+/// `y`/`yes` stops, with nothing appended.
+fn confirm(revoked: &NoteVerifier, reason: RevokeReason, ledger: &str) -> anyhow::Result<()> {
+    let reason = match reason {
+        RevokeReason::Compromised => "compromised",
+        RevokeReason::Retired => "retired",
+        RevokeReason::Superseded => "superseded",
+    };
+    eprint!(
+        "Revoke {revoked} ({reason}) in the log at {ledger}?\n\
+         The notice is permanent: it cannot be withdrawn. [y/N] "
+    );
+    std::io::stderr().flush()?;
+    let mut answer = String::new();
+    std::io::stdin().lock().read_line(&mut answer)?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        return Ok(());
+    }
+    anyhow::bail!("not confirmed: nothing was appended to the log (--yes skips the question)")
 }
 
 /// Who signs the notice, and the key it revokes: the key itself (its private key file as

@@ -54,7 +54,7 @@ struct Judged {
 
 /// Runs the command.
 pub fn run(args: &Verify) -> anyhow::Result<Outcome> {
-    let policy = load_policy(&args.consumer.policy)?;
+    let policy = load_policy(crate::config::policy(&args.consumer)?)?;
     let release = args
         .release
         .as_deref()
@@ -97,7 +97,7 @@ fn from_bundle(
     release: Option<(&str, &str)>,
 ) -> anyhow::Result<Judged> {
     let state = StateDir::new(args.consumer.state.as_deref())?;
-    if args.consumer.ledger.is_some() && !policy.require_online_recheck {
+    if args.consumer.ledger_on_command_line && !policy.require_online_recheck {
         anyhow::bail!(
             "--ledger has no use with --bundle: a bundle is verified offline unless the \
              policy sets require_online_recheck"

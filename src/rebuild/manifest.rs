@@ -135,6 +135,10 @@ pub struct Loaded {
     pub spec: PublisherManifest,
     /// The directory relative paths are resolved against.
     pub base: PathBuf,
+    /// Whether a `[source] path` that is a directory is packed (`super::pack`) into the
+    /// scratch directory, leaving out these paths: only for a local build, where the packed
+    /// archive lives as long as the build. Otherwise a directory is refused.
+    pub pack_source_dir: Option<Vec<PathBuf>>,
 }
 
 /// Reads and parses a publisher manifest.
@@ -145,7 +149,11 @@ pub fn load(path: &Path) -> anyhow::Result<Loaded> {
         .with_context(|| format!("{} is not a valid publisher manifest", path.display()))?;
     let abs = std::path::absolute(path)?;
     let base = abs.parent().unwrap_or(Path::new("/")).to_path_buf();
-    Ok(Loaded { spec, base })
+    Ok(Loaded {
+        spec,
+        base,
+        pack_source_dir: None,
+    })
 }
 
 impl Loaded {
@@ -179,8 +187,9 @@ impl Loaded {
                 }
             }
             (Some(_), _, None, None) | (None, Some(_), None, None) => {
+                let path = self.source_archive(scratch)?;
                 let (uri, digests) =
-                    self.resolve_file("source", &s.path, &s.url, &s.sha256, scratch, timeout)?;
+                    self.resolve_file("source", &path, &s.url, &s.sha256, scratch, timeout)?;
                 Source::Archive {
                     uri,
                     digest: digests,
@@ -210,6 +219,41 @@ impl Loaded {
             outputs: r.outputs.clone(),
         };
         Ok((source, recipe))
+    }
+
+    /// The `[source] path` as an archive: a directory packed into `scratch` when allowed
+    /// ([`Loaded::pack_source_dir`]), refused otherwise.
+    fn source_archive(&self, scratch: &Path) -> anyhow::Result<Option<String>> {
+        let Some(p) = &self.spec.source.path else {
+            return Ok(None);
+        };
+        let dir = self.local(p);
+        if !dir.is_dir() {
+            return Ok(Some(p.clone()));
+        }
+        let Some(exclude) = &self.pack_source_dir else {
+            bail!(
+                "[source] path {} is a directory: a logged release names an archive. \
+                 `reprove rebuild --manifest` packs it reproducibly (into its work directory, \
+                 as NAME-VERSION-src.tar.gz); publish that archive and name it here",
+                dir.display()
+            );
+        };
+        let top = format!(
+            "{}-{}",
+            super::build::safe_name(&self.spec.project),
+            super::build::safe_name(&self.spec.version)
+        );
+        let out = scratch.join(format!("{top}-src.tar.gz"));
+        super::pack::pack_dir(
+            &dir,
+            &top,
+            &out,
+            self.spec.recipe.source_date_epoch,
+            exclude,
+        )
+        .with_context(|| format!("packing the source directory {}", dir.display()))?;
+        Ok(Some(out.to_string_lossy().into_owned()))
     }
 
     /// Fills in `PREFIX/<file name of path>` as the URL of every artifact, and of the source

@@ -25,6 +25,7 @@ pub mod diff;
 pub mod fetch;
 pub mod hostfs;
 pub mod manifest;
+pub mod pack;
 pub mod sandbox;
 pub mod time;
 pub mod variations;

@@ -31,9 +31,14 @@ const MAX_LISTED: usize = 1000;
 
 /// Audits the log at `args.url`.
 pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
-    let key = crate::keys::require_log_key(Some(&args.log_key), None)?;
+    let key = args.log_key.require()?;
+    let url = crate::config::ledger(if args.url.is_some() {
+        &args.url
+    } else {
+        &args.ledger
+    })?;
     let client = LogClient::new(
-        &args.url,
+        url,
         ClientOptions {
             cache: args.cache.clone(),
             ..ClientOptions::default()

@@ -33,7 +33,11 @@ struct Counts {
 
 /// Exports the log's read API into `--out`.
 pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
-    let key = log_key(&args.data, args.log_key.as_deref())?;
+    let key = log_key(
+        &args.data,
+        args.log_key.as_deref(),
+        args.log_key_file.as_deref(),
+    )?;
     let ledger =
         Ledger::open_read_only(&args.data, key.clone()).map_err(|e| open_error(&args.data, e))?;
     let head = ledger.head();

@@ -14,7 +14,11 @@ use crate::cli::LedgerFsck;
 
 /// Runs fsck on a stopped log; `No` when it found problems.
 pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
-    let key = log_key(&args.data, args.log_key.as_deref())?;
+    let key = log_key(
+        &args.data,
+        args.log_key.as_deref(),
+        args.log_key_file.as_deref(),
+    )?;
     // By default fsck re-derives every entry's index keys as `POST /add` does, so it checks
     // that each entry has exactly the index records the log should have written for it.
     let report = fsck(&args.data, &key, &FsckOptions::default())

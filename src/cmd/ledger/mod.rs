@@ -22,11 +22,15 @@ pub const PUB_FILE: &str = "log.pub";
 
 pub use crate::keys::read_signer;
 
-/// The log key given on the command line, else the one in `DIR/log.pub`.
-pub fn log_key(data: &Path, given: Option<&str>) -> anyhow::Result<NoteVerifier> {
-    if let Some(vkey) = given {
-        return NoteVerifier::parse(vkey.trim())
-            .with_context(|| format!("--log-key {vkey:?} is not a verifier key"));
+/// The log key given on the command line (`--log-key` or `--log-key-file`), else the one in
+/// `DIR/log.pub`.
+pub fn log_key(
+    data: &Path,
+    given: Option<&str>,
+    file: Option<&Path>,
+) -> anyhow::Result<NoteVerifier> {
+    if let Some(key) = crate::keys::log_key(given, file)? {
+        return Ok(key);
     }
     let path = data.join(PUB_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {

@@ -3,7 +3,6 @@
 use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::{Context, bail};
 use reprove_ledger::INDEX_VERSION;
@@ -31,7 +30,7 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         .map(read_allow_keys)
         .transpose()?;
     let config = SequencerConfig {
-        batch_max_age: Duration::from_millis(args.batch_max_age),
+        batch_max_age: args.batch_max_age,
         batch_max_size: args.batch_max_size,
         pool_capacity: args.pool_capacity,
     };
