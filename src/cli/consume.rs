@@ -16,6 +16,7 @@ use clap::{ArgGroup, Args, ValueEnum};
 /// Exit 0 when every artifact is trusted, 1 when one is not, 2 on any error.
 #[derive(Debug, Args)]
 #[command(group(ArgGroup::new("what").required(true).multiple(true).args(["files", "digest"])))]
+#[command(after_help = super::examples::VERIFY)]
 pub struct Verify {
     /// The files to verify.
     #[arg(value_name = "FILE")]
@@ -48,6 +49,7 @@ pub struct Verify {
 /// time is up, so a pipeline can refuse to announce a release until independent rebuilders
 /// have reproduced it. Exit 0 all trusted, 1 not (yet), 2 error.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::GATE)]
 pub struct Gate {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -74,6 +76,7 @@ pub struct Gate {
 /// signers, each with its tlog-proof built from the log's tiles. `reprove verify FILE --bundle
 /// OUT --policy P` then needs no network.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::BUNDLE)]
 pub struct Bundle {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -134,6 +137,7 @@ pub enum RevokeReason {
 /// revoked key's vkey, or a file holding it, so a key that is lost can still be revoked).
 /// Attestations logged before the effective index stay valid; later ones are rejected.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::KEY_REVOKE)]
 pub struct KeyRevoke {
     /// The key to revoke: its private key file (`PRIVATE+KEY+…`), or, with --recovery-key,
     /// its vkey (`name+id+key`) or a file holding it (such as NAME.pub).

@@ -11,16 +11,13 @@ pub enum LogCommand {
     ///
     /// Nothing is decided here (`reprove verify` does that): the listing shows what the log
     /// holds, including entries by keys the policy does not trust.
-    ///
-    /// Example: `reprove log show hello@1.2.0 --policy policy.toml`
     Show(LogShow),
     /// Show the newest entries of the log, each proven and signature-checked.
-    ///
-    /// Example: `reprove log tail -n 20 --policy policy.toml --json`
     Tail(LogTail),
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::LOG_SHOW)]
 pub struct LogShow {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -33,6 +30,7 @@ pub struct LogShow {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::LOG_TAIL)]
 pub struct LogTail {
     /// How many of the newest entries (1 to 1000).
     #[arg(short = 'n', long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]

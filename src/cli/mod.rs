@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand};
 
 mod consume;
 mod duration;
+mod examples;
 mod log;
 mod onboard;
 mod rebuild;
@@ -106,6 +107,7 @@ pub enum RebuilderCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::DEMO)]
 pub struct Demo {
     /// Keep everything (ledger data, keys, policy, work directories) in this directory.
     #[arg(long, value_name = "DIR")]
@@ -116,6 +118,7 @@ pub struct Demo {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::COMPLETIONS)]
 pub struct Completions {
     /// The shell to generate completions for.
     pub shell: clap_complete::Shell,
@@ -135,6 +138,7 @@ pub enum KeyCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::KEY_GENERATE)]
 pub struct KeyGenerate {
     /// The key name, e.g. `rebuilder.example.org` or, for a log, its origin
     /// (`log.example.org/reprove`). No whitespace and no `+`.
@@ -182,6 +186,7 @@ pub enum LedgerCommand {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_INIT)]
 pub struct LedgerInit {
     /// The log's data directory (created; must not exist or be empty).
     #[arg(long, value_name = "DIR")]
@@ -200,6 +205,7 @@ pub struct LedgerInit {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_SERVE)]
 pub struct LedgerServe {
     /// The log's data directory (made by `reprove ledger init`).
     #[arg(long, value_name = "DIR")]
@@ -238,6 +244,7 @@ pub struct LedgerServe {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_FSCK)]
 pub struct LedgerFsck {
     /// The log's data directory. Stop the server first: fsck checks a still log.
     #[arg(long, value_name = "DIR")]
@@ -255,6 +262,7 @@ pub struct LedgerFsck {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_AUDIT)]
 pub struct LedgerAudit {
     /// The log's URL prefix (e.g. `http://127.0.0.1:8080`); `<URL>/checkpoint` is fetched.
     /// The same as --ledger URL.
@@ -282,6 +290,7 @@ pub struct LedgerAudit {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_EXPORT)]
 pub struct LedgerExport {
     /// The log's data directory.
     #[arg(long, value_name = "DIR")]

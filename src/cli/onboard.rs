@@ -12,6 +12,7 @@ use clap::Args;
 /// `reprove rebuild --manifest reprove.toml` packs reproducibly. An existing manifest is never
 /// overwritten (exit 2).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::INIT)]
 pub struct Init {
     /// The project's directory; the manifest is written there as `reprove.toml`.
     #[arg(long, value_name = "DIR", default_value = ".")]
@@ -33,6 +34,7 @@ pub struct Init {
 /// and a key fetched from the log would prove nothing. Without a key, prints who signs the
 /// checkpoint and exits 2. An existing file is never overwritten (exit 2).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::POLICY_INIT)]
 pub struct PolicyInit {
     /// The log's URL, written as the policy's log.url; required, here, in the environment or
     /// as `ledger` in the config file.

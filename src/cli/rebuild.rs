@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Args;
 
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_PUBLISH)]
 pub struct ReleasePublish {
     /// The publisher's manifest (TOML): project, version, source, recipe and artifacts. See
     /// `fixtures/hello-c/reprove.toml` for a commented example.
@@ -41,6 +42,7 @@ pub struct ReleasePublish {
 }
 
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::REBUILD)]
 pub struct Rebuild {
     /// The release to rebuild, as NAME@VERSION (looked up in the log).
     #[arg(

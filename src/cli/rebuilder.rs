@@ -15,6 +15,7 @@ use clap::Args;
 /// taking new jobs and wait for the running ones (a second signal exits at once; interrupted
 /// jobs are redone at the next start).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::REBUILDER_RUN)]
 pub struct RebuilderRun {
     /// The ledger's URL (the prefix of `/checkpoint`, `/tile/…`, `/add`); required, here, in
     /// the environment or as `ledger` in the config file.

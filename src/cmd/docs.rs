@@ -17,19 +17,90 @@ pub fn completions(args: &Completions) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// Prints the man page of `reprove` and, after it, one section per subcommand.
+/// Prints the man page of `reprove` — with EXIT STATUS, ENVIRONMENT, FILES and EXAMPLES —
+/// and, after it, one page per subcommand at every depth (`reprove-ledger-serve`, …).
 pub fn man() -> anyhow::Result<Outcome> {
-    let command = Cli::command();
     let mut out = std::io::stdout().lock();
-    clap_mangen::Man::new(command.clone()).render(&mut out)?;
-    for sub in command.get_subcommands().filter(|s| !s.is_hide_set()) {
-        let name = format!("reprove-{}", sub.get_name());
-        let sub = sub.clone().name(name);
-        clap_mangen::Man::new(sub).render(&mut out)?;
-    }
+    out.write_all(&man_page()?)?;
     out.flush()?;
     Ok(Outcome::Ok)
 }
+
+/// The whole man page, as roff.
+fn man_page() -> std::io::Result<Vec<u8>> {
+    let command = Cli::command();
+    let mut out = Vec::new();
+    clap_mangen::Man::new(command.clone()).render(&mut out)?;
+    out.extend_from_slice(MAN_SECTIONS.as_bytes());
+    subcommand_pages(&command, "reprove", &mut out)?;
+    Ok(out)
+}
+
+/// One page per visible subcommand of `cmd`, depth first, named `<prefix>-<name>`.
+fn subcommand_pages(cmd: &clap::Command, prefix: &str, out: &mut Vec<u8>) -> std::io::Result<()> {
+    for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("{prefix}-{}", sub.get_name());
+        clap_mangen::Man::new(sub.clone().name(name.clone())).render(out)?;
+        subcommand_pages(sub, &name, out)?;
+    }
+    Ok(())
+}
+
+/// The top page's sections clap does not write.
+const MAN_SECTIONS: &str = r#".SH "EXIT STATUS"
+.TP
+\fB0\fR
+ok: trusted, reproduced, clean.
+.TP
+\fB1\fR
+the command worked and the answer is no: not trusted, unknown to the log, not reproducible,
+problems found.
+.TP
+\fB2\fR
+error: bad input, an unreachable log, a log that contradicts itself. With \fB\-\-json\fR the
+error is also one JSON line on stdout: {"error": ..., "causes": [...]}.
+.SH ENVIRONMENT
+.TP
+\fBREPROVE_LEDGER\fR, \fBREPROVE_LOG_KEY\fR, \fBREPROVE_POLICY\fR
+what \fB\-\-ledger\fR, \fB\-\-log\-key\fR and \fB\-\-policy\fR default to. A flag wins over
+the variable, the variable over the config file.
+.TP
+\fBREPROVE_CONFIG\fR
+the config file to read (keys \fBledger\fR, \fBlog_key\fR, \fBpolicy\fR).
+.TP
+\fBXDG_CONFIG_HOME\fR, \fBXDG_STATE_HOME\fR, \fBXDG_CACHE_HOME\fR, \fBHOME\fR
+where the config file, the last verified checkpoint of each log and the tile cache are kept.
+.TP
+\fBNO_COLOR\fR
+no colour in progress bars and logs.
+.TP
+\fBRUST_LOG\fR
+the log filter of \fBledger serve\fR and \fBrebuilder run\fR (default \fBinfo\fR).
+.SH FILES
+.TP
+\fI$XDG_CONFIG_HOME/reprove/config.toml\fR (else \fI~/.config/reprove/config.toml\fR)
+defaults for the ledger, the log key and the policy.
+.TP
+\fI$XDG_STATE_HOME/reprove/\fR (else \fI~/.local/state/reprove/\fR)
+the last checkpoint verified of each log: a later one must extend it.
+.TP
+\fI$XDG_CACHE_HOME/reprove/tiles/\fR (else \fI~/.cache/reprove/tiles/\fR)
+full tiles and entry bundles, re\-proven on every use.
+.TP
+\fIpolicy.toml\fR
+a consumer policy (\fBreprove policy init\fR writes one).
+.TP
+\fIreprove.toml\fR
+a publisher manifest (\fBreprove init\fR writes one).
+.SH EXAMPLES
+.nf
+reprove init && reprove rebuild \-\-manifest reprove.toml \-\-out dist
+reprove release publish reprove.toml \-\-key publisher.key \-\-ledger https://log.example.org
+reprove rebuilder run \-\-ledger https://log.example.org \-\-key rebuilder.key
+reprove verify hello\-1.2.0.tar.gz \-\-policy policy.toml
+reprove log show hello@1.2.0 \-\-policy policy.toml
+.fi
+"#;
 
 #[cfg(test)]
 mod tests {
@@ -59,6 +130,47 @@ mod tests {
         Cli::command().debug_assert();
     }
 
+    /// Every command that runs (a leaf) ends its `--help` with examples, and has a page in the
+    /// man page; the top page has the sections people look for.
+    #[test]
+    fn every_command_has_examples_and_a_man_page() {
+        fn leaves(cmd: &clap::Command, path: &str, out: &mut Vec<(String, bool)>) {
+            let subs: Vec<_> = cmd.get_subcommands().filter(|s| !s.is_hide_set()).collect();
+            if subs.is_empty() {
+                let examples = cmd
+                    .get_after_help()
+                    .is_some_and(|h| h.to_string().starts_with("Examples:"));
+                out.push((path.to_owned(), examples));
+            }
+            for sub in subs {
+                leaves(sub, &format!("{path}-{}", sub.get_name()), out);
+            }
+        }
+        let mut all = Vec::new();
+        leaves(&Cli::command(), "reprove", &mut all);
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
+        let missing: Vec<&String> = all
+            .iter()
+            .filter(|(p, examples)| {
+                !examples && !p.starts_with("reprove-bench") && p != "reprove-man"
+            })
+            .map(|(p, _)| p)
+            .collect();
+        assert!(missing.is_empty(), "no examples in --help: {missing:?}");
+        for (page, _) in &all {
+            assert!(man.contains(&format!(".TH {page} ")), "no man page {page}");
+        }
+        for section in [
+            "EXIT STATUS",
+            "ENVIRONMENT",
+            "FILES",
+            "EXAMPLES",
+            "REPROVE_LOG_KEY",
+        ] {
+            assert!(man.contains(section), "{section}");
+        }
+    }
+
     #[test]
     fn completions_and_man_page_name_every_top_level_command() {
         let mut bash = Vec::new();
@@ -69,11 +181,7 @@ mod tests {
             &mut bash,
         );
         let bash = String::from_utf8(bash).unwrap();
-        let mut man = Vec::new();
-        clap_mangen::Man::new(Cli::command())
-            .render(&mut man)
-            .unwrap();
-        let man = String::from_utf8(man).unwrap();
+        let man = String::from_utf8(man_page().unwrap()).unwrap();
         assert!(man.starts_with(".ie") || man.contains(".TH"), "{man}");
         for sub in Cli::command().get_subcommands() {
             assert!(
