@@ -204,6 +204,35 @@ fn a_failing_build_gives_build_failed_with_its_log() {
         log.contains("No rule to make target 'no-such-target'"),
         "{log}"
     );
+    // For people: the last lines of the build log on stderr, the cause among them; none
+    // with --quiet.
+    for (quiet, work) in [(false, "w2"), (true, "w3")] {
+        let work = dir.join(work);
+        let mut args = vec![
+            "rebuild",
+            "--release",
+            "hello-c-broken@1.0.0",
+            "--ledger",
+            &ledger.server.url,
+            "--log-key",
+            &ledger.vkey,
+            "--key",
+            rebuilder.to_str().unwrap(),
+            "--work",
+            work.to_str().unwrap(),
+        ];
+        if quiet {
+            args.push("--quiet");
+        }
+        let o = common::reprove(&args);
+        let err = common::text(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert_eq!(
+            err.contains("the last") && err.contains("No rule to make target"),
+            !quiet,
+            "{err}"
+        );
+    }
 }
 
 /// `rebuild --publisher` asks the log for that publisher's manifests only: a stranger's earlier

@@ -95,6 +95,9 @@ pub struct Rebuild {
     /// materials are the release entry and the source, products the rebuilt outputs.
     #[arg(long, value_name = "FILE", requires = "release")]
     pub in_toto_link: Option<PathBuf>,
+    /// No progress on stderr (it is also off when stderr is not a terminal, and with --json).
+    #[arg(short, long)]
+    pub quiet: bool,
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,

@@ -58,12 +58,17 @@ pub fn run(args: &Rebuild) -> anyhow::Result<Outcome> {
         LogClient::new(ledger, ClientOptions::default()).context("--ledger is not a usable URL")?;
     let publishers = publishers(args, (name, version))?;
     let record = find_release(&client, &log_key, name, version, &publishers)?;
-    let progress = if args.json {
+    let progress = if args.json || args.quiet {
         Progress::Hidden
     } else {
         Progress::Bar
     };
     let report = rebuild_release(&config, &record, progress)?;
+    if report.attestation.predicate.result == RebuildResult::BuildFailed
+        && progress == Progress::Bar
+    {
+        eprint!("{}", log_tail(&report.build_log, 20));
+    }
     let submitted = if args.submit {
         let s = publish_report(&client, &config.signer, &report)?;
         s.proof
@@ -279,6 +284,18 @@ fn local(
     } else {
         Outcome::No
     })
+}
+
+/// The last `lines` lines of a build log, headed, for a failure on stderr.
+fn log_tail(log: &[u8], lines: usize) -> String {
+    let text = String::from_utf8_lossy(log);
+    let all: Vec<&str> = text.lines().collect();
+    let tail = &all[all.len().saturating_sub(lines)..];
+    format!(
+        "--- the last {} lines of the build log ---\n{}\n",
+        tail.len(),
+        tail.join("\n")
+    )
 }
 
 /// A local build that failed: the tail of its log on stderr, how it ended on stdout.

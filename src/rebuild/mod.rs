@@ -183,24 +183,39 @@ pub fn rebuild_release(
 struct Steps {
     bar: indicatif::ProgressBar,
     release: String,
+    /// The phase running and when it started.
+    phase: std::cell::RefCell<(String, std::time::Instant)>,
 }
 
 impl Steps {
     fn new(progress: Progress, p: &reprove_verifier::predicates::ReleasePredicate) -> Steps {
         let release = format!("{}@{}", p.project, p.version);
         let bar = match progress {
-            Progress::Bar => crate::progress::bar(4, &format!("rebuild {release}")),
+            Progress::Bar => crate::progress::bar(5, &format!("rebuild {release}")),
             Progress::Hidden => indicatif::ProgressBar::hidden(),
         };
-        Steps { bar, release }
+        let phase = std::cell::RefCell::new((String::new(), std::time::Instant::now()));
+        Steps {
+            bar,
+            release,
+            phase,
+        }
     }
 
     /// Names the phase now running (`what` the release).
     fn start(&self, what: &str) {
         self.bar.set_message(format!("{what} {}", self.release));
+        *self.phase.borrow_mut() = (what.to_owned(), std::time::Instant::now());
     }
 
+    /// Ends the phase: a line with its name and how long it took, above the bar (nothing
+    /// when the bar is hidden).
     fn done(&self) {
+        let (what, since) = &*self.phase.borrow();
+        if !what.is_empty() {
+            let secs = since.elapsed().as_secs_f64();
+            self.bar.println(format!("  {what:<20} {secs:>7.1} s"));
+        }
         self.bar.inc(1);
     }
 }
@@ -351,7 +366,7 @@ impl Draft<'_> {
     /// builds, and sign. A fetch or a build that fails ends it early, signed as such.
     fn rebuild(&self, steps: &Steps) -> anyhow::Result<RebuildReport> {
         let m = &self.release.manifest;
-        steps.start("fetch inputs of");
+        steps.start("fetch");
         let inputs = match fetch_inputs(self.config, self.release, &self.job)? {
             Ok(inputs) => inputs,
             Err(u) => return self.inputs_unavailable(&u),
@@ -378,13 +393,16 @@ impl Draft<'_> {
         let (result, diff_report, detail) = self.judge(&inputs, &run, &cmp);
         steps.done();
         let variation_report = if self.config.variations {
-            steps.start("variation builds of");
-            Some(variations::explore(&runner, &self.job, &run).context("variation builds")?)
+            steps.start("variation builds");
+            let v = variations::explore(&runner, &self.job, &run).context("variation builds")?;
+            steps.done();
+            Some(v)
         } else {
             None
         };
-        steps.done();
+        steps.start("sign");
         let mut report = self.finish(result, cmp.rebuilt, log, diff_report, detail)?;
+        steps.done();
         if let Some(v) = &variation_report {
             std::fs::write(self.job.join("variations.txt"), &v.text)?;
         }
