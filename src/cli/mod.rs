@@ -243,12 +243,10 @@ pub struct LedgerServe {
     pub max_blob_bytes_per_key: u64,
 }
 
+/// The log key of a log in a data directory (`ledger fsck`, `ledger export`): by default its
+/// own `log.pub`, never REPROVE_LOG_KEY — the log is the one in the directory.
 #[derive(Debug, Args)]
-#[command(after_help = examples::LEDGER_FSCK)]
-pub struct LedgerFsck {
-    /// The log's data directory. Stop the server first: fsck checks a still log.
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+pub struct DataDirLogKey {
     /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
     /// [default: DIR/log.pub].
     #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
@@ -256,6 +254,16 @@ pub struct LedgerFsck {
     /// A file holding the log's verifier key, instead of --log-key.
     #[arg(long, value_name = "FILE")]
     pub log_key_file: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = examples::LEDGER_FSCK)]
+pub struct LedgerFsck {
+    /// The log's data directory. Stop the server first: fsck checks a still log.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub key: DataDirLogKey,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -298,13 +306,8 @@ pub struct LedgerExport {
     /// Where to write the static files (created if missing).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// The log's verifier key (not read from REPROVE_LOG_KEY: this log is the one in DIR)
-    /// [default: DIR/log.pub].
-    #[arg(long, value_name = "VKEY", conflicts_with = "log_key_file")]
-    pub log_key: Option<String>,
-    /// A file holding the log's verifier key, instead of --log-key.
-    #[arg(long, value_name = "FILE")]
-    pub log_key_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: DataDirLogKey,
     /// Print a summary as JSON.
     #[arg(long)]
     pub json: bool,

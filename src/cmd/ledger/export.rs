@@ -35,8 +35,8 @@ struct Counts {
 pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
     let key = log_key(
         &args.data,
-        args.log_key.as_deref(),
-        args.log_key_file.as_deref(),
+        args.key.log_key.as_deref(),
+        args.key.log_key_file.as_deref(),
     )?;
     let ledger =
         Ledger::open_read_only(&args.data, key.clone()).map_err(|e| open_error(&args.data, e))?;

@@ -16,8 +16,8 @@ use crate::cli::LedgerFsck;
 pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
     let key = log_key(
         &args.data,
-        args.log_key.as_deref(),
-        args.log_key_file.as_deref(),
+        args.key.log_key.as_deref(),
+        args.key.log_key_file.as_deref(),
     )?;
     // By default fsck re-derives every entry's index keys as `POST /add` does, so it checks
     // that each entry has exactly the index records the log should have written for it.
