@@ -207,24 +207,8 @@ fn a_failing_build_gives_build_failed_with_its_log() {
     // For people: the last lines of the build log on stderr, the cause among them; none
     // with --quiet.
     for (quiet, work) in [(false, "w2"), (true, "w3")] {
-        let work = dir.join(work);
-        let mut args = vec![
-            "rebuild",
-            "--release",
-            "hello-c-broken@1.0.0",
-            "--ledger",
-            &ledger.server.url,
-            "--log-key",
-            &ledger.vkey,
-            "--key",
-            rebuilder.to_str().unwrap(),
-            "--work",
-            work.to_str().unwrap(),
-        ];
-        if quiet {
-            args.push("--quiet");
-        }
-        let o = common::reprove(&args);
+        let extra: &[&str] = if quiet { &["--quiet"] } else { &[] };
+        let o = ledger.rebuild_output("hello-c-broken@1.0.0", &rebuilder, &dir.join(work), extra);
         let err = common::text(&o.stderr);
         assert_eq!(o.status.code(), Some(1), "{err}");
         assert_eq!(
@@ -270,21 +254,12 @@ fn a_rebuild_for_a_pinned_publisher_builds_its_manifest_not_an_earlier_claim() {
     assert!(text(&o.stderr).contains("no --publisher given"));
     // A publisher with no manifest of it: nothing is built, exit 2, a clear message.
     let other = ledger.key("other.example");
-    let o = common::reprove(&[
-        "rebuild",
-        "--release",
+    let o = ledger.rebuild_output(
         "hello-c@1.0.0",
-        "--ledger",
-        &ledger.server.url,
-        "--log-key",
-        &ledger.vkey,
-        "--key",
-        rebuilder.to_str().unwrap(),
-        "--work",
-        dir.join("w3").to_str().unwrap(),
-        "--publisher",
-        &vkey_of(&other),
-    ]);
+        &rebuilder,
+        &dir.join("w3"),
+        &["--publisher", &vkey_of(&other)],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(
         text(&o.stderr)

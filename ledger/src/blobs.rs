@@ -61,16 +61,10 @@ impl Ledger {
     /// The blob whose SHA-256 is `sha256`, or `None` when the store does not hold it.
     /// The bytes are checked against the digest before they are returned.
     pub fn blob(&self, sha256: &[u8; 32]) -> Result<Option<Vec<u8>>, Error> {
-        let path = blob_path(self.path(), sha256);
-        let bytes = match std::fs::read(&path) {
-            Ok(bytes) => bytes,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io(path, e)),
-        };
-        if Sha256::digest(&bytes).as_slice() != sha256 {
-            return Err(Integrity::BlobCorrupt(*sha256).into());
-        }
-        Ok(Some(bytes))
+        Ok(match self.blob_at_most(sha256, u64::MAX)? {
+            BoundedBlob::Bytes(bytes) => Some(bytes),
+            BoundedBlob::Missing | BoundedBlob::TooLarge => None,
+        })
     }
 
     /// The blob `sha256` if it is at most `max` bytes long (read and checked like
@@ -84,7 +78,7 @@ impl Ledger {
             Err(e) => return Err(Error::io(path, e)),
         };
         let mut bytes = Vec::new();
-        file.take(max.saturating_add(1))
+        file.take(max.saturating_add(1)) // u64::MAX: the whole file
             .read_to_end(&mut bytes)
             .map_err(|e| Error::io(&path, e))?;
         if u64::try_from(bytes.len()).unwrap_or(u64::MAX) > max {

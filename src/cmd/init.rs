@@ -121,8 +121,8 @@ impl Recipe {
     }
 }
 
-/// A TOML string literal.
-fn quoted(s: &str) -> String {
+/// A TOML string literal (also for the commented policy `reprove policy init` writes).
+pub(super) fn quoted(s: &str) -> String {
     toml::Value::String(s.to_owned()).to_string()
 }
 

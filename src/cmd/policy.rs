@@ -9,6 +9,7 @@ use reprove_verifier::note::{Note, NoteVerifier};
 use reprove_verifier::policy::Policy;
 use serde::Serialize;
 
+use super::init::quoted;
 use crate::Outcome;
 use crate::cli::PolicyInit;
 use crate::client::{ClientOptions, LogClient};
@@ -130,10 +131,6 @@ fn operators(given: &[String]) -> anyhow::Result<Vec<(String, Vec<NoteVerifier>)
             (n, k)
         })
         .collect())
-}
-
-fn quoted(s: &str) -> String {
-    toml::Value::String(s.to_owned()).to_string()
 }
 
 fn policy_text(

@@ -133,6 +133,20 @@ impl Ledger {
         work: &Path,
         extra: &[&str],
     ) -> (Option<i32>, serde_json::Value, Output) {
+        let o = self.rebuild_output(release, key, work, &[&["--json"], extra].concat());
+        let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
+            panic!(
+                "rebuild printed no JSON (exit {:?}): {}{}",
+                o.status.code(),
+                text(&o.stdout),
+                text(&o.stderr)
+            )
+        });
+        (o.status.code(), v, o)
+    }
+
+    /// `reprove rebuild --release … [extra]` against this ledger, as it ran.
+    pub fn rebuild_output(&self, release: &str, key: &Path, work: &Path, extra: &[&str]) -> Output {
         let mut args = vec![
             "rebuild",
             "--release",
@@ -145,18 +159,8 @@ impl Ledger {
             key.to_str().unwrap(),
             "--work",
             work.to_str().unwrap(),
-            "--json",
         ];
         args.extend_from_slice(extra);
-        let o = reprove(&args);
-        let v = serde_json::from_slice(&o.stdout).unwrap_or_else(|_| {
-            panic!(
-                "rebuild printed no JSON (exit {:?}): {}{}",
-                o.status.code(),
-                text(&o.stdout),
-                text(&o.stderr)
-            )
-        });
-        (o.status.code(), v, o)
+        reprove(&args)
     }
 }

@@ -331,26 +331,16 @@ pub(super) async fn rebuilders(req: PageRequest) -> Response {
 /// `GET /rebuilder/<key ID, vkey or hex vkey>`.
 pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Response {
     req.page(&["format"], move |site, _| {
-        let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
-        let vkey = if is_key_id(&key) {
-            let found = site.rebuilders_with_id(&key)?;
-            match found.len() {
-                0 => {
-                    return Err(WebError::not_found(format!(
-                        "no rebuild attestation in this log is signed by a key with ID {key}"
-                    )));
-                }
-                1 => found[0].clone(),
-                _ => {
-                    return Ok(Page::of(&KeyIdPage {
-                        key_id: key,
-                        keys: found,
-                        base: "/rebuilder",
-                    }));
-                }
-            }
-        } else {
-            vkey_param(&key)?
+        let vkey = match key_param(
+            &key,
+            (
+                "/rebuilder",
+                "no rebuild attestation in this log is signed by",
+            ),
+            |id| site.rebuilders_with_id(id),
+        )? {
+            Ok(vkey) => vkey,
+            Err(several) => return Ok(several),
         };
         let verifier = NoteVerifier::parse(&vkey)
             .map_err(|_| WebError::internal("a stored rebuilder key does not parse"))?;
@@ -375,6 +365,32 @@ pub(super) async fn rebuilder(req: PageRequest, Path(key): Path<String>) -> Resp
         }))
     })
     .await
+}
+
+/// The key a path names (a vkey as it is or hex-encoded, or a key ID that `with_id` resolves
+/// among the keys the page is about): `Ok` with the vkey in its one spelling, or `Err` with
+/// the page listing the keys that share an ID; a 404 when no key has it, a 400 for anything
+/// else. `base` is the path the listed keys link to, `none` the 404's words before "a key
+/// with ID …".
+fn key_param(
+    key: &str,
+    (base, none): (&'static str, &str),
+    with_id: impl FnOnce(&str) -> Result<Vec<String>, crate::error::Error>,
+) -> Result<Result<String, Page>, WebError> {
+    let key = key.strip_prefix('/').unwrap_or(key);
+    if !is_key_id(key) {
+        return vkey_param(key).map(Ok);
+    }
+    let mut found = with_id(key)?;
+    match found.len() {
+        0 => Err(WebError::not_found(format!("{none} a key with ID {key}"))),
+        1 => Ok(Ok(found.remove(0))),
+        _ => Ok(Err(Page::of(&KeyIdPage {
+            key_id: key.to_owned(),
+            keys: found,
+            base,
+        }))),
+    }
 }
 
 /// Whether a path names a key by its ID (8 lowercase hex).
@@ -402,26 +418,13 @@ fn vkey_param(key: &str) -> Result<String, WebError> {
 pub(super) async fn key(req: PageRequest, Path(key): Path<String>) -> Response {
     req.page(&["format", "after"], move |site, q| {
         let after = q.number("after")?;
-        let key = key.strip_prefix('/').unwrap_or(&key).to_owned();
-        let vkey = if is_key_id(&key) {
-            let mut found = site.keys_with_id(&key)?;
-            match found.len() {
-                0 => {
-                    return Err(WebError::not_found(format!(
-                        "no entry in this log is signed by or revokes a key with ID {key}"
-                    )));
-                }
-                1 => found.remove(0),
-                _ => {
-                    return Ok(Page::of(&KeyIdPage {
-                        key_id: key,
-                        keys: found,
-                        base: "/key",
-                    }));
-                }
-            }
-        } else {
-            vkey_param(&key)?
+        let vkey = match key_param(
+            &key,
+            ("/key", "no entry in this log is signed by or revokes"),
+            |id| site.keys_with_id(id),
+        )? {
+            Ok(vkey) => vkey,
+            Err(several) => return Ok(several),
         };
         let verifier = NoteVerifier::parse(&vkey)
             .map_err(|_| WebError::internal("a stored key does not parse"))?;
