@@ -289,6 +289,7 @@ pub fn release(run: &str, i: u64) -> anyhow::Result<Vec<u8>> {
             digest: Digests::sha256(leaf_hash(format!("{run}/artifact/{i}").as_bytes())),
         }],
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: format!("bench-{run}"),
             version: format!("1.0.{i}"),
             artifacts: BTreeMap::new(),
@@ -297,9 +298,12 @@ pub fn release(run: &str, i: u64) -> anyhow::Result<Vec<u8>> {
                 digest: Digests::sha256(leaf_hash(format!("{run}/source/{i}").as_bytes())),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::new(),
                 outputs: BTreeMap::from([(format!("dist/{name}"), name)]),
             },

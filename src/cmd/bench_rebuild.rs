@@ -93,9 +93,12 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
     let loaded = manifest::load(&args.fixture.join("reprove.toml"))?;
     let r = &loaded.spec.recipe;
     let recipe = Recipe {
+        inputs: Vec::new(),
+        build_deps: Vec::new(),
+        build_user: Default::default(),
         command: r.command.clone(),
         environment: Environment::Host {},
-        source_date_epoch: r.source_date_epoch,
+        source_date_epoch: r.source_date_epoch.value(),
         env: r.env.clone(),
         outputs: r.outputs.clone(),
     };
@@ -105,6 +108,7 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
             rust: build::detect_rust(),
         },
         published: Default::default(),
+        python_deps: None,
     };
     let tmp = tempfile::tempdir()?;
     let work = args

@@ -400,6 +400,7 @@ fn local_inputs(
     hostfs::private_dir(&job, user.is_some())?;
     let (source, recipe) = loaded.resolve_build(&job, Duration::from_secs(600))?;
     let predicate = ReleasePredicate {
+        third_party_import: None,
         project: loaded.spec.project.clone(),
         version: loaded.spec.version.clone(),
         artifacts: Default::default(),
@@ -412,12 +413,17 @@ fn local_inputs(
     };
     let rootfs_cache = work.join("rootfs");
     hostfs::private_dir(&rootfs_cache, user.is_some())?;
+    let toolchains = work.join("toolchains");
+    hostfs::private_dir(&toolchains, user.is_some())?;
     let inputs = build::fetch_inputs(
         &job,
         &predicate,
         &[],
         rust.as_deref(),
-        &rootfs_cache,
+        build::Caches {
+            rootfs: &rootfs_cache,
+            toolchains: &toolchains,
+        },
         Duration::from_secs(600),
         Origin::Operator,
     )

@@ -40,20 +40,36 @@ pub struct Inputs {
     pub toolchain: Toolchain,
     /// Published artifacts that were fetched (those with a URL), by name.
     pub published: BTreeMap<String, PathBuf>,
+    /// The toolchain root assembled from the recipe's `build_deps` (`super::toolchain`),
+    /// mounted read-only at [`super::toolchain::PYTHON_DEPS_MOUNT`].
+    pub python_deps: Option<PathBuf>,
+}
+
+/// The node's caches shared between jobs: extracted root filesystems by sha256, toolchain
+/// roots assembled from pinned packages by the digest of their pins.
+#[derive(Debug, Clone, Copy)]
+pub struct Caches<'a> {
+    /// `rootfs/<sha256>`.
+    pub rootfs: &'a Path,
+    /// `toolchains/<key>` ([`super::toolchain::key`]).
+    pub toolchains: &'a Path,
 }
 
 /// Fetches the source, the root filesystem (when the recipe names one) and every published
 /// artifact that has a URL into `job`, checking each digest, from where `origin` allows.
-/// `rootfs_cache` keeps extracted root filesystems by sha256 between jobs.
+/// Then the recipe's extra `inputs`, each placed at its path in the source tree, and its
+/// `build_deps`, installed into a toolchain root (`caches` keeps both kinds of root between
+/// jobs). This is the fetch stage: nothing fetched here is executed.
 pub fn fetch_inputs(
     job: &Path,
     release: &ReleasePredicate,
     subjects: &[Artifact],
     rust: Option<&Path>,
-    rootfs_cache: &Path,
+    caches: Caches<'_>,
     timeout: Duration,
     origin: Origin,
 ) -> Result<Inputs, Unavailable> {
+    let rootfs_cache = caches.rootfs;
     let inputs = job.join("inputs");
     let source_tree = job.join("source");
     let local = |e: String| Unavailable {
@@ -71,6 +87,19 @@ pub fn fetch_inputs(
             fetch::git_tree(uri, commit, origin, &inputs, &source_tree, timeout)?;
         }
     }
+    for (i, input) in release.recipe.inputs.iter().enumerate() {
+        let file = inputs.join(format!("input-{i}"));
+        fetch::fetch_checked("input", &input.uri, origin, &input.digest, &file, timeout)?;
+        place_input(&file, &source_tree, &input.path)
+            .map_err(|e| local(format!("input {}: {e}", input.path)))?;
+    }
+    let python_deps = super::toolchain::assemble(
+        &release.recipe.build_deps,
+        caches.toolchains,
+        &inputs,
+        origin,
+        timeout,
+    )?;
     let toolchain = match &release.recipe.environment {
         Environment::Host {} => Toolchain::Host {
             rust: rust.map(Path::to_path_buf),
@@ -116,7 +145,28 @@ pub fn fetch_inputs(
         source_tree,
         toolchain,
         published,
+        python_deps,
     })
+}
+
+/// Moves a fetched input to `rel` in the source tree: its parent directories are created as
+/// needed, none of them may be a link, and nothing may be there already.
+fn place_input(file: &Path, tree: &Path, rel: &str) -> Result<(), String> {
+    let dest = tree.join(rel);
+    let mut at = tree.to_path_buf();
+    let parts: Vec<&str> = rel.split('/').collect();
+    for part in &parts[..parts.len().saturating_sub(1)] {
+        at.push(part);
+        match fs::symlink_metadata(&at) {
+            Ok(m) if m.is_dir() => {}
+            Ok(_) => return Err("a parent directory in the source is not a directory".into()),
+            Err(_) => fs::create_dir(&at).map_err(|e| e.kind().to_string())?,
+        }
+    }
+    if fs::symlink_metadata(&dest).is_ok() {
+        return Err("the source already holds a file there".into());
+    }
+    fs::rename(file, &dest).map_err(|e| e.kind().to_string())
 }
 
 /// The environment knobs of one build. [`Variant::baseline`] is the fixed world every
@@ -238,6 +288,11 @@ impl Runner<'_> {
             umask: variant.umask,
             hostname: variant.hostname.clone(),
             toolchain: self.inputs.toolchain.clone(),
+            python_deps: self.inputs.python_deps.clone(),
+            uid: match self.recipe.build_user {
+                reprove_verifier::predicates::BuildUser::Builder => sandbox::BUILD_UID,
+                reprove_verifier::predicates::BuildUser::Root => 0,
+            },
             faketime: variant.faketime.clone(),
             user: self.user,
             cgroup: self.cgroup.cloned(),
@@ -289,11 +344,17 @@ impl Runner<'_> {
             ("TMPDIR".to_owned(), "/tmp".to_owned()),
             ("TZ".to_owned(), variant.tz.clone()),
             ("LANG".to_owned(), variant.lang.clone()),
-            (
-                "SOURCE_DATE_EPOCH".to_owned(),
-                self.recipe.source_date_epoch.to_string(),
-            ),
         ]);
+        if let Some(t) = self.recipe.source_date_epoch {
+            env.insert("SOURCE_DATE_EPOCH".to_owned(), t.to_string());
+        }
+        if let Some(deps) = &self.inputs.python_deps {
+            let at = match self.mode {
+                SandboxMode::Bwrap => super::toolchain::PYTHON_DEPS_MOUNT.to_owned(),
+                SandboxMode::InsecureNone => deps.to_string_lossy().into_owned(),
+            };
+            env.insert("PYTHONPATH".to_owned(), at);
+        }
         for (k, v) in &self.recipe.env {
             env.insert(k.clone(), v.clone());
         }

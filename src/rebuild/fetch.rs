@@ -42,7 +42,7 @@ pub struct Unavailable {
 }
 
 impl Unavailable {
-    fn permanent(reason: String) -> Unavailable {
+    pub(crate) fn permanent(reason: String) -> Unavailable {
         Unavailable {
             reason,
             retryable: false,

@@ -19,9 +19,22 @@
 //! [recipe]
 //! command = ["make", "dist"]    # argument vector, no implicit shell
 //! toolchain = "host"            # or [recipe.toolchain.rootfs] with path/url and sha256
-//! source_date_epoch = 1700000000
+//! source_date_epoch = 1700000000   # or "unset": the build sees no SOURCE_DATE_EPOCH
 //! env = { LC_ALL = "C.UTF-8" }  # extra fixed variables
 //! outputs = { "out/hello.tar.gz" = "hello-1.0.0.tar.gz" }   # path in the tree → artifact
+//! # build_user = "root"         # uid 0 inside the sandbox's user namespace (default: builder)
+//!
+//! [[recipe.input]]              # more files, placed in the build tree before the build
+//! url = "https://…/data.bin"
+//! sha256 = "…"
+//! path = "vendor/data.bin"
+//!
+//! [[recipe.build_dep]]          # pinned packages installed into the toolchain root
+//! kind = "pypi-wheel"
+//! name = "flit_core"
+//! version = "3.10.1"
+//! url = "https://…/flit_core-3.10.1-py3-none-any.whl"
+//! sha256 = "…"
 //!
 //! [[artifact]]                  # one per published artifact
 //! name = "hello-1.0.0.tar.gz"
@@ -38,8 +51,8 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use reprove_verifier::predicates::{
-    Artifact, Digests, Entry, EntryKind, Environment, Recipe, ReleaseManifest, ReleasePredicate,
-    Source,
+    Artifact, BuildDep, Digests, Entry, EntryKind, Environment, Input, Recipe, ReleaseManifest,
+    ReleasePredicate, Source,
 };
 use reprove_verifier::statement::parse_hex32;
 use serde::Deserialize;
@@ -90,12 +103,77 @@ pub struct RecipeSpec {
     #[serde(default)]
     pub toolchain: ToolchainSpec,
     /// `SOURCE_DATE_EPOCH`.
-    pub source_date_epoch: u64,
+    pub source_date_epoch: EpochSpec,
     /// Extra fixed environment variables.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Output path → artifact name.
     pub outputs: BTreeMap<String, String>,
+    /// Who the build runs as inside the sandbox.
+    #[serde(default)]
+    pub build_user: reprove_verifier::predicates::BuildUser,
+    /// More input files.
+    #[serde(rename = "input", default)]
+    pub inputs: Vec<InputSpec>,
+    /// Pinned build dependencies.
+    #[serde(rename = "build_dep", default)]
+    pub build_deps: Vec<BuildDepSpec>,
+}
+
+/// `source_date_epoch = <seconds>` or `"unset"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum EpochSpec {
+    /// Seconds since the epoch.
+    At(u64),
+    /// `"unset"`.
+    Unset(Unset),
+}
+
+/// The word `unset`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unset {
+    /// `"unset"`.
+    Unset,
+}
+
+impl EpochSpec {
+    /// The value, `None` for unset.
+    pub fn value(self) -> Option<u64> {
+        match self {
+            EpochSpec::At(t) => Some(t),
+            EpochSpec::Unset(_) => None,
+        }
+    }
+}
+
+/// `[[recipe.input]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSpec {
+    /// Where rebuilders fetch it.
+    pub url: String,
+    /// Its sha256 (hex).
+    pub sha256: String,
+    /// Where it goes in the build tree.
+    pub path: String,
+}
+
+/// `[[recipe.build_dep]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildDepSpec {
+    /// The package kind.
+    pub kind: reprove_verifier::predicates::DepKind,
+    /// The package name.
+    pub name: String,
+    /// Its exact version.
+    pub version: String,
+    /// Where rebuilders fetch it.
+    pub url: String,
+    /// Its sha256 (hex).
+    pub sha256: String,
 }
 
 /// `toolchain = "host"` or `[recipe.toolchain.rootfs]`.
@@ -211,10 +289,40 @@ impl Loaded {
                 }
             }
         };
+        let digest = |what: &str, h: &str| -> anyhow::Result<Digests> {
+            Ok(Digests::sha256(parse_hex32(h).with_context(|| {
+                format!("{what}: sha256 {h:?} is not 64 lowercase hex")
+            })?))
+        };
         let recipe = Recipe {
+            inputs: r
+                .inputs
+                .iter()
+                .map(|i| {
+                    Ok(Input {
+                        uri: i.url.clone(),
+                        digest: digest(&format!("[[recipe.input]] {}", i.path), &i.sha256)?,
+                        path: i.path.clone(),
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            build_deps: r
+                .build_deps
+                .iter()
+                .map(|d| {
+                    Ok(BuildDep {
+                        kind: d.kind,
+                        name: d.name.clone(),
+                        version: d.version.clone(),
+                        uri: d.url.clone(),
+                        digest: digest(&format!("[[recipe.build_dep]] {}", d.name), &d.sha256)?,
+                    })
+                })
+                .collect::<anyhow::Result<_>>()?,
+            build_user: r.build_user,
             command: r.command.clone(),
             environment,
-            source_date_epoch: r.source_date_epoch,
+            source_date_epoch: r.source_date_epoch.value(),
             env: r.env.clone(),
             outputs: r.outputs.clone(),
         };
@@ -249,7 +357,7 @@ impl Loaded {
             &dir,
             &top,
             &out,
-            self.spec.recipe.source_date_epoch,
+            self.spec.recipe.source_date_epoch.value().unwrap_or(0),
             exclude,
         )
         .with_context(|| format!("packing the source directory {}", dir.display()))?;
@@ -322,6 +430,7 @@ impl Loaded {
         let manifest = ReleaseManifest {
             subjects,
             predicate: ReleasePredicate {
+                third_party_import: None,
                 project: self.spec.project.clone(),
                 version: self.spec.version.clone(),
                 artifacts: urls,

@@ -28,6 +28,7 @@ pub mod manifest;
 pub mod pack;
 pub mod sandbox;
 pub mod time;
+pub mod toolchain;
 pub mod variations;
 
 use std::path::{Path, PathBuf};
@@ -256,7 +257,9 @@ fn header(release: &ReleaseRecord, details: &str) -> String {
         p.version,
         release.log_index,
         shell_words(&p.recipe.command),
-        p.recipe.source_date_epoch,
+        p.recipe
+            .source_date_epoch
+            .map_or_else(|| "(unset)".to_owned(), |t| t.to_string()),
         shell_words(p.recipe.env.iter().map(|(k, v)| format!("{k}={v}"))),
     )
 }
@@ -286,6 +289,8 @@ fn fetch_inputs(
 ) -> anyhow::Result<Result<build::Inputs, fetch::Unavailable>> {
     let rootfs_cache = config.work.join("rootfs");
     hostfs::private_dir(&rootfs_cache, config.build_user.is_some())?;
+    let toolchains = config.work.join("toolchains");
+    hostfs::private_dir(&toolchains, config.build_user.is_some())?;
     let rust = match &config.rust_toolchain {
         Some(dir) => Some(
             hostfs::reachable_toolchain(dir, &config.work, config.build_user)
@@ -298,7 +303,10 @@ fn fetch_inputs(
         &release.manifest.predicate,
         &release.manifest.subjects,
         rust.as_deref(),
-        &rootfs_cache,
+        build::Caches {
+            rootfs: &rootfs_cache,
+            toolchains: &toolchains,
+        },
         config.fetch_timeout,
         fetch::Origin::Logged,
     ))

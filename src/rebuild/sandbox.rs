@@ -133,6 +133,11 @@ pub struct BuildSpec {
     pub hostname: String,
     /// The toolchain.
     pub toolchain: Toolchain,
+    /// A toolchain root of pinned Python packages, mounted read-only at
+    /// [`super::toolchain::PYTHON_DEPS_MOUNT`].
+    pub python_deps: Option<PathBuf>,
+    /// The uid and gid inside the sandbox: [`BUILD_UID`], or 0 (root in the user namespace).
+    pub uid: u32,
     /// Run the command under `faketime <offset>` (the `time` variation).
     pub faketime: Option<String>,
     /// The host account bwrap (and so the build) runs as; `None`: this process's own.
@@ -469,7 +474,7 @@ fn bwrap_args(spec: &BuildSpec, limits: &Limits) -> io::Result<Vec<String>> {
         &mut a,
         &["--unshare-all", "--die-with-parent", "--new-session"],
     );
-    let uid = BUILD_UID.to_string();
+    let uid = spec.uid.to_string();
     push(
         &mut a,
         &["--uid", &uid, "--gid", &uid, "--hostname", &spec.hostname],
@@ -505,6 +510,16 @@ fn bwrap_args(spec: &BuildSpec, limits: &Limits) -> io::Result<Vec<String>> {
                 }
             }
         }
+    }
+    if let Some(deps) = &spec.python_deps {
+        push(
+            &mut a,
+            &[
+                "--ro-bind",
+                &deps.to_string_lossy(),
+                super::toolchain::PYTHON_DEPS_MOUNT,
+            ],
+        );
     }
     let tmp_size = limits.tmp_bytes.to_string();
     push(
@@ -748,6 +763,8 @@ mod tests {
             umask: 0o22,
             hostname: "h".into(),
             toolchain: Toolchain::Host { rust: None },
+            python_deps: None,
+            uid: BUILD_UID,
             faketime: Some("+1d".into()),
             user: None,
             cgroup: None,

@@ -89,7 +89,7 @@ pub fn explore(
         runner,
         dir: job.join("variations"),
         baseline,
-        faketime: Path::new("/usr/bin/faketime").exists(),
+        faketime: faketime_in(&runner.inputs.toolchain),
         changed_by: BTreeMap::new(),
         failed: BTreeMap::new(),
         text: String::from("reprove variation report\n"),
@@ -110,13 +110,28 @@ pub fn explore(
     })
 }
 
+/// Whether the toolchain the build runs on has `faketime`: the command runs inside the
+/// sandbox, so the host's own copy counts only when the host's `/usr` is the toolchain. A
+/// root filesystem must hold both the program and its preload library.
+pub fn faketime_in(toolchain: &super::sandbox::Toolchain) -> bool {
+    let root = match toolchain {
+        super::sandbox::Toolchain::Host { .. } => Path::new("/"),
+        super::sandbox::Toolchain::Rootfs(root) => root.as_path(),
+    };
+    let present = |rel: &str| std::fs::symlink_metadata(root.join(rel)).is_ok();
+    present("usr/bin/faketime")
+        && (present("usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1")
+            || present("usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1")
+            || present("usr/lib/faketime/libfaketime.so.1"))
+}
+
 /// The builds of one [`explore`], and the report they write as they go.
 struct Exploration<'a> {
     runner: &'a Runner<'a>,
     /// Where the variation builds run (`job/variations`), each in a directory of its own.
     dir: PathBuf,
     baseline: &'a BuildRun,
-    /// Whether the clock can be shifted (`faketime` is installed).
+    /// Whether the clock can be shifted (`faketime` is in the toolchain).
     faketime: bool,
     /// Per variation tried on its own: the outputs it changed.
     changed_by: BTreeMap<String, Vec<String>>,
@@ -134,7 +149,7 @@ impl Exploration<'_> {
             .push_str(&format!("baseline: {}\n", describe(&base)));
         if !self.faketime {
             self.text.push_str(
-                "note: faketime is not installed, so the clock cannot be shifted; the control build \
+                "note: faketime is not in the build's toolchain, so the clock cannot be shifted; the control build \
                  (same settings, run later) stands for the time variation\n",
             );
         }

@@ -246,6 +246,7 @@ mod tests {
                 digest: Digests::sha256([i as u8; 32]),
             }],
             predicate: ReleasePredicate {
+                third_party_import: None,
                 project: format!("p{i}"),
                 version: "1.0".to_owned(),
                 artifacts: BTreeMap::new(),
@@ -254,9 +255,12 @@ mod tests {
                     commit: "a".repeat(40),
                 },
                 recipe: Recipe {
+                    inputs: Vec::new(),
+                    build_deps: Vec::new(),
+                    build_user: Default::default(),
                     command: vec!["make".to_owned()],
                     environment: Environment::Host {},
-                    source_date_epoch: 1,
+                    source_date_epoch: Some(1),
                     env: BTreeMap::new(),
                     outputs: [(format!("out/{name}"), name)].into_iter().collect(),
                 },

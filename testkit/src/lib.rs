@@ -120,6 +120,7 @@ pub fn release_manifest(project: &str, version: &str, subjects: Vec<Artifact>) -
     ReleaseManifest {
         subjects,
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: project.into(),
             version: version.into(),
             artifacts: BTreeMap::new(),
@@ -128,9 +129,12 @@ pub fn release_manifest(project: &str, version: &str, subjects: Vec<Artifact>) -
                 commit: "a".repeat(40),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::new(),
                 outputs,
             },

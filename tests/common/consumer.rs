@@ -230,6 +230,7 @@ pub fn release_statement(name: &str, version: &str, artifacts: &[(&str, &[u8])])
             })
             .collect(),
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: name.to_string(),
             version: version.to_string(),
             artifacts: BTreeMap::new(),
@@ -238,9 +239,12 @@ pub fn release_statement(name: &str, version: &str, artifacts: &[(&str, &[u8])])
                 digest: Digests::sha256(sha256(format!("src {name} {version}").as_bytes())),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::new(),
                 outputs: artifacts
                     .iter()

@@ -208,6 +208,7 @@ pub fn release(tag: &str, i: u64) -> Vec<u8> {
             digest: Digests::sha256(leaf_hash(format!("{tag}/{i}").as_bytes())),
         }],
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: format!("project-{tag}"),
             version: format!("1.{i}"),
             artifacts: BTreeMap::new(),
@@ -216,9 +217,12 @@ pub fn release(tag: &str, i: u64) -> Vec<u8> {
                 digest: Digests::sha256(leaf_hash(format!("src/{tag}/{i}").as_bytes())),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::new(),
                 outputs: BTreeMap::from([(format!("out/{name}"), name)]),
             },

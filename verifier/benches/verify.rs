@@ -133,6 +133,7 @@ fn release_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
             digest: Digests::sha256([0xaa; 32]),
         }],
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: "hello".into(),
             version: "1.0.0".into(),
             artifacts: Default::default(),
@@ -141,9 +142,12 @@ fn release_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
                 commit: "a".repeat(40),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: Default::default(),
                 outputs: [(
                     "dist/hello-1.0.0.tar.gz".to_owned(),

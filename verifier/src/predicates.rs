@@ -50,7 +50,10 @@ pub use rebuild::{
     Builder, Comparison, RebuildAttestation, RebuildPredicate, RebuildResult, ReleaseRef, Sandbox,
     SandboxKind,
 };
-pub use release::{Environment, Recipe, ReleaseManifest, ReleasePredicate, Source};
+pub use release::{
+    BuildDep, BuildUser, DepKind, Environment, Import, Input, Recipe, ReleaseManifest,
+    ReleasePredicate, Source,
+};
 pub use revocation::{RevocationNotice, RevocationReason};
 
 use checks::check_ident;

@@ -139,6 +139,7 @@ fn release_entry() -> Vec<u8> {
             subject("other.bin", OTHER),
         ],
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: "hello".into(),
             version: "1.0".into(),
             artifacts: BTreeMap::new(),
@@ -147,9 +148,12 @@ fn release_entry() -> Vec<u8> {
                 digest: Digests::sha256([0x55; 32]),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into()],
                 environment: Environment::Host {},
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::new(),
                 outputs: BTreeMap::from([
                     ("out/a".to_owned(), "hello-1.0.tar.gz".to_owned()),

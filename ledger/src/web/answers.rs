@@ -288,7 +288,9 @@ pub(crate) fn recipe_html(source: &Source, recipe: &Recipe) -> Html {
         source,
         command.join(" "),
         toolchain,
-        recipe.source_date_epoch,
+        recipe
+            .source_date_epoch
+            .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
         if recipe.env.is_empty() {
             Html::default()
         } else {

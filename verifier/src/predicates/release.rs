@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::checks::{check_ident, check_no_nul, check_uri, is_safe_relative_path};
+use super::checks::{check_ident, check_no_nul, check_text, check_uri, is_safe_relative_path};
 use super::{Artifact, Digests, MAX_IDENT_BYTES, PredicateError, check_artifacts, null_as_default};
 
 /// A release manifest: a publisher's claim that these artifacts are version `version` of
@@ -37,6 +37,30 @@ pub struct ReleasePredicate {
     pub source: Source,
     /// How to build it.
     pub recipe: Recipe,
+    /// Present when the signer is not the project's publisher but an importer that derived
+    /// this manifest from the ecosystem's own metadata (a third-party import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub third_party_import: Option<Import>,
+}
+
+/// Where a third-party import's facts came from ([`ReleasePredicate::third_party_import`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Import {
+    /// The ecosystem the metadata belongs to (`pypi`); *identifier*.
+    pub ecosystem: String,
+    /// The index (registry, archive) the importer read; *URI*.
+    pub index: String,
+    /// For every digest in the manifest (each subject, the source, each input and build
+    /// dependency, by name or URI), the metadata document that gave it; *URI*s.
+    pub digest_sources: BTreeMap<String, String>,
+    /// How the importer inferred the recipe, one sentence per choice; *text*.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub notes: Vec<String>,
 }
 
 /// The source of a release. JSON: `{"kind": "archive", "uri", "digest"}` or
@@ -69,8 +93,10 @@ pub struct Recipe {
     pub command: Vec<String>,
     /// The toolchain the build runs on.
     pub environment: Environment,
-    /// `SOURCE_DATE_EPOCH`, seconds since the Unix epoch.
-    pub source_date_epoch: u64,
+    /// `SOURCE_DATE_EPOCH`, seconds since the Unix epoch, or `None` (JSON `null`): the
+    /// variable is explicitly left unset. The field itself is required.
+    #[serde(deserialize_with = "present_or_null")]
+    pub source_date_epoch: Option<u64>,
     /// Extra fixed environment variables. Names `[A-Za-z_][A-Za-z0-9_]*`, not
     /// `SOURCE_DATE_EPOCH`; values without NUL.
     #[serde(
@@ -83,6 +109,88 @@ pub struct Recipe {
     /// artifact name. Every subject is produced by exactly one output and every output names
     /// a subject.
     pub outputs: BTreeMap<String, String>,
+    /// More files the build needs, each fetched, checked and placed at its path in the build
+    /// tree (beside the extracted source) before the build starts.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub inputs: Vec<Input>,
+    /// Packages installed into the toolchain root before the build (fetched and checked in
+    /// the fetch stage, never inside the sandbox), by exact version and digest.
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "Vec::is_empty"
+    )]
+    pub build_deps: Vec<BuildDep>,
+    /// Who the build runs as inside the sandbox's user namespace.
+    #[serde(default, skip_serializing_if = "BuildUser::is_default")]
+    pub build_user: BuildUser,
+}
+
+/// One more input file of a recipe ([`Recipe::inputs`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Input {
+    /// Where to fetch it; *URI*.
+    pub uri: String,
+    /// Its digest; a rebuilder refuses other bytes.
+    pub digest: Digests,
+    /// Where it goes: a relative path in the build tree (the output path rules), that the
+    /// source does not already hold.
+    pub path: String,
+}
+
+/// A build dependency pinned by exact version and digest ([`Recipe::build_deps`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BuildDep {
+    /// What kind of package it is, which says how it is installed.
+    pub kind: DepKind,
+    /// The package name; *identifier*; unique in the recipe.
+    pub name: String,
+    /// Its exact version; *identifier*.
+    pub version: String,
+    /// Where to fetch it; *URI*.
+    pub uri: String,
+    /// Its digest; a rebuilder refuses other bytes.
+    pub digest: Digests,
+}
+
+/// How a [`BuildDep`] is installed into the toolchain root.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DepKind {
+    /// A pure-Python wheel, unpacked (as pip installs one) into the toolchain root's
+    /// `/opt/reprove/python`, which the build finds on `PYTHONPATH`.
+    PypiWheel,
+}
+
+/// The user a build runs as inside the sandbox ([`Recipe::build_user`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BuildUser {
+    /// uid/gid 1000, `builder` (the default).
+    #[default]
+    Builder,
+    /// uid/gid 0 inside the sandbox's user namespace (for `fakeroot`-style builds); still
+    /// an unprivileged account on the host.
+    Root,
+}
+
+impl BuildUser {
+    fn is_default(&self) -> bool {
+        *self == BuildUser::Builder
+    }
+}
+
+/// A field that must be present but may be `null`.
+fn present_or_null<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<T>, D::Error> {
+    Option::<T>::deserialize(d)
 }
 
 /// The build environment. JSON: `{"toolchain": "host"}` or
@@ -133,6 +241,17 @@ impl ReleaseManifest {
                 }
             }
         }
+        if let Some(import) = &p.third_party_import {
+            check_ident("third_party_import.ecosystem", &import.ecosystem)?;
+            check_uri("third_party_import.index", &import.index)?;
+            for (what, from) in &import.digest_sources {
+                check_text("third_party_import.digest_sources key", what)?;
+                check_uri("third_party_import.digest_sources", from)?;
+            }
+            for note in &import.notes {
+                check_text("third_party_import.notes", note)?;
+            }
+        }
         p.recipe.validate(&names)
     }
 }
@@ -167,6 +286,33 @@ impl Recipe {
                 return Err(PredicateError::ReservedEnvName { name: name.clone() });
             }
             check_no_nul("env value", value)?;
+        }
+        let mut placed = BTreeSet::new();
+        for input in &self.inputs {
+            check_uri("inputs.uri", &input.uri)?;
+            if !is_safe_relative_path(&input.path) {
+                return Err(PredicateError::UnsafeOutputPath {
+                    path: input.path.clone(),
+                });
+            }
+            if !placed.insert(input.path.as_str()) {
+                return Err(PredicateError::Duplicate {
+                    field: "input path",
+                    value: input.path.clone(),
+                });
+            }
+        }
+        let mut deps = BTreeSet::new();
+        for dep in &self.build_deps {
+            check_ident("build_deps.name", &dep.name)?;
+            check_ident("build_deps.version", &dep.version)?;
+            check_uri("build_deps.uri", &dep.uri)?;
+            if !deps.insert(dep.name.as_str()) {
+                return Err(PredicateError::Duplicate {
+                    field: "build dependency",
+                    value: dep.name.clone(),
+                });
+            }
         }
         let mut produced = BTreeSet::new();
         for (path, artifact) in &self.outputs {

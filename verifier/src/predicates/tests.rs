@@ -51,6 +51,7 @@ fn release() -> ReleaseManifest {
             },
         ],
         predicate: ReleasePredicate {
+            third_party_import: None,
             project: "hello".into(),
             version: "1.0".into(),
             artifacts: BTreeMap::from([(
@@ -62,12 +63,15 @@ fn release() -> ReleaseManifest {
                 commit: "a".repeat(40),
             },
             recipe: Recipe {
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Rootfs {
                     uri: None,
                     digest: Digests::sha256(sha("rootfs")),
                 },
-                source_date_epoch: 1_700_000_000,
+                source_date_epoch: Some(1_700_000_000),
                 env: BTreeMap::from([("LC_ALL".into(), "C.UTF-8".into())]),
                 outputs: BTreeMap::from([
                     ("dist/hello-1.0.tar.gz".into(), "hello-1.0.tar.gz".into()),
@@ -916,6 +920,7 @@ mod doc_examples {
         Entry::new(EntryKind::Release(ReleaseManifest {
             subjects: vec![tarball, binary],
             predicate: ReleasePredicate {
+                third_party_import: None,
                 project: "hello".into(),
                 version: "1.2.0".into(),
                 artifacts: BTreeMap::from([
@@ -933,6 +938,9 @@ mod doc_examples {
                     commit: "3f786850e387550fdab836ed7e6dc881de23001b".into(),
                 },
                 recipe: Recipe {
+                    inputs: Vec::new(),
+                    build_deps: Vec::new(),
+                    build_user: Default::default(),
                     command: vec!["sh".into(), "-c".into(), "make dist && make hello".into()],
                     environment: Environment::Rootfs {
                         uri: Some(
@@ -940,7 +948,7 @@ mod doc_examples {
                         ),
                         digest: Digests::sha256(sha("debian-12-build.tar.zst")),
                     },
-                    source_date_epoch: 1_735_689_600,
+                    source_date_epoch: Some(1_735_689_600),
                     env: BTreeMap::from([
                         ("LC_ALL".into(), "C.UTF-8".into()),
                         ("TZ".into(), "UTC".into()),
