@@ -202,6 +202,9 @@ fn slots(command: &mut Command) -> Option<Slots<'_>> {
         Command::Log(LogCommand::Show(a)) => consumer(&mut a.consumer),
         Command::Log(LogCommand::Tail(a)) => consumer(&mut a.consumer),
         Command::Release(ReleaseCommand::Publish(a)) => with_key(&mut a.ledger, &mut a.log_key),
+        Command::Import(crate::cli::ImportCommand::Pypi(a)) => {
+            with_key(&mut a.ledger, &mut a.log_key)
+        }
         Command::Rebuild(a) => with_key(&mut a.ledger, &mut a.log_key),
         Command::Rebuilder(RebuilderCommand::Run(a)) => with_key(&mut a.ledger, &mut a.log_key),
         Command::Key(KeyCommand::Revoke(a)) => with_key(&mut a.ledger, &mut a.log_key),

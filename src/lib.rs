@@ -17,6 +17,7 @@ pub mod config;
 pub mod consume;
 pub mod demo;
 pub mod hash;
+pub mod import;
 pub mod keys;
 pub mod link;
 pub mod progress;

@@ -19,6 +19,13 @@ pub const RELEASE_PUBLISH: &str = "Examples:
     --log-key-file log.pub --artifact-url-prefix https://downloads.example.org/hello/
   reprove release publish reprove.toml --key publisher.key --dry-run";
 
+pub const IMPORT_PYPI: &str = "Examples:
+  reprove import pypi tomli==2.2.1 --key importer.key --ledger https://log.example.org \\
+    --log-key-file log.pub
+  reprove import pypi tomli==2.2.1 --index http://127.0.0.1:8000/simple --key importer.key --dry-run
+  reprove rebuild --release tomli@2.2.1 --key rebuilder.key --ledger https://log.example.org \\
+    --log-key-file log.pub --submit                       # then rebuild what was imported";
+
 pub const REBUILD: &str = "Examples:
   reprove rebuild --manifest reprove.toml --out dist          # a local build, nothing logged
   reprove rebuild --manifest reprove.toml --variations        # what makes the build unreproducible

@@ -7,6 +7,7 @@ use clap::{Args, Parser, Subcommand};
 mod consume;
 mod duration;
 mod examples;
+mod import;
 mod log;
 mod onboard;
 mod rebuild;
@@ -15,6 +16,7 @@ mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
 pub use duration::{duration, duration_ms};
+pub use import::{ImportCommand, ImportPypi};
 pub use log::{LogCommand, LogShow, LogTail};
 pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
@@ -66,6 +68,9 @@ pub enum Command {
     /// Publish releases: record a release manifest in the log.
     #[command(subcommand)]
     Release(ReleaseCommand),
+    /// Import a release from an ecosystem's own metadata (PyPI) as a third-party manifest.
+    #[command(subcommand)]
+    Import(ImportCommand),
     /// Rebuild one release in a sandbox, compare bit for bit, and attest the outcome.
     Rebuild(Rebuild),
     /// Run a rebuilder node that follows the log and rebuilds every release.

@@ -7,6 +7,7 @@ mod bundle;
 mod demo;
 mod docs;
 mod gate;
+mod import;
 mod init;
 pub mod key;
 mod ledger;
@@ -20,8 +21,8 @@ mod verify;
 
 use crate::Outcome;
 use crate::cli::{
-    BenchCommand, Cli, Command, KeyCommand, LedgerCommand, LogCommand, PolicyCommand,
-    RebuilderCommand, ReleaseCommand,
+    BenchCommand, Cli, Command, ImportCommand, KeyCommand, LedgerCommand, LogCommand,
+    PolicyCommand, RebuilderCommand, ReleaseCommand,
 };
 
 /// The error when the log accepted an entry but its answer does not prove it under the log key
@@ -54,6 +55,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> 
         Command::Log(LogCommand::Show(args)) => log::show(&args),
         Command::Log(LogCommand::Tail(args)) => log::tail(&args),
         Command::Release(ReleaseCommand::Publish(args)) => release::publish(&args),
+        Command::Import(ImportCommand::Pypi(args)) => import::pypi(&args),
         Command::Rebuild(args) => rebuild::run(&args),
         Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(&args),

@@ -17,7 +17,7 @@ use crate::sign::sign_statement;
 
 /// Refuses a release whose inputs rebuilders would not fetch: they take only `https://` (or
 /// `http://` to loopback) locations from a logged release, never a path on their own host.
-fn fetchable_by_rebuilders(
+pub(crate) fn fetchable_by_rebuilders(
     p: &reprove_verifier::predicates::ReleasePredicate,
 ) -> anyhow::Result<()> {
     use crate::rebuild::fetch::{Location, Origin};

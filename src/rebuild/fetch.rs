@@ -180,8 +180,32 @@ pub fn fetch(
     hash_file(dest, |_| {}).map_err(local)
 }
 
+/// The TLS roots of every https download: Mozilla's (webpki-roots), or, when the operator
+/// sets `SSL_CERT_FILE` (OpenSSL's variable) to a readable PEM bundle, the certificates in it
+/// instead — for hosts whose outgoing https goes through a proxy with its own CA.
+pub fn tls_config() -> ureq::tls::TlsConfig {
+    static ROOTS: std::sync::OnceLock<Option<ureq::tls::RootCerts>> = std::sync::OnceLock::new();
+    let roots = ROOTS.get_or_init(|| {
+        let file = std::env::var_os("SSL_CERT_FILE")?;
+        let pem = std::fs::read(file).ok()?;
+        let certs: Vec<_> = ureq::tls::parse_pem(&pem)
+            .filter_map(|item| match item {
+                Ok(ureq::tls::PemItem::Certificate(c)) => Some(c),
+                _ => None,
+            })
+            .collect();
+        (!certs.is_empty()).then(|| ureq::tls::RootCerts::Specific(std::sync::Arc::new(certs)))
+    });
+    let builder = ureq::tls::TlsConfig::builder();
+    match roots {
+        Some(r) => builder.root_certs(r.clone()).build(),
+        None => builder.build(),
+    }
+}
+
 fn download(what: &str, url: &str, dest: &Path, timeout: Duration) -> Result<(), Unavailable> {
     let mut config = ureq::Agent::config_builder()
+        .tls_config(tls_config())
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
         .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")));

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# Rebuilds real releases from their real registries with reprove itself, and writes a table:
+# package, result, time, and the first difference of every mismatch.
+#
+#   scripts/real-world.sh [--out FILE] [--work DIR] pypi:NAME[==VERSION] ...
+#   scripts/real-world.sh --list scripts/real-world-pypi.txt
+#
+# Each package is `ECOSYSTEM:NAME[==VERSION]` (a bare NAME means pypi:NAME). Without a version,
+# the newest release on the registry is taken. Ecosystems: pypi (import pypi + rebuild). crates
+# and debian are reserved for their importers (issue #16): they are reported as "not yet".
+#
+# It runs a private ledger on 127.0.0.1 (in --work), makes an importer key and a rebuilder key,
+# and for each package runs `reprove import pypi NAME==VERSION` (from https://pypi.org/simple,
+# or $REPROVE_PYPI_INDEX) then `reprove rebuild --release NAME@VERSION --submit`. Network is
+# used (the registries); everything else stays on this machine. Needs: curl, python3, bwrap,
+# a built reprove ($REPROVE, default $CARGO_TARGET_DIR/debug/reprove or target/debug/reprove).
+set -euo pipefail
+
+out=/dev/stdout
+work=""
+list=""
+pkgs=()
+while (($#)); do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --work) work=$2; shift 2 ;;
+    --list) list=$2; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) pkgs+=("$1"); shift ;;
+  esac
+done
+if [ -n "$list" ]; then
+  while read -r line; do
+    line=${line%%#*}; line=$(echo "$line" | xargs)
+    [ -n "$line" ] && pkgs+=("$line")
+  done < "$list"
+fi
+((${#pkgs[@]})) || { echo "usage: $0 [--out FILE] [--work DIR] [--list FILE] pypi:NAME[==VERSION]..." >&2; exit 2; }
+
+here=$(cd "$(dirname "$0")/.." && pwd)
+R=${REPROVE:-${CARGO_TARGET_DIR:-$here/target}/debug/reprove}
+[ -x "$R" ] || { echo "no reprove binary at $R (cargo build, or set REPROVE)" >&2; exit 2; }
+INDEX=${REPROVE_PYPI_INDEX:-https://pypi.org/simple}
+
+if [ -z "$work" ]; then work=$(mktemp -d /tmp/reprove-real-world.XXXXXX); fi
+mkdir -p "$work"
+rm -rf "$work/ledger" "$work/keys"
+"$R" ledger init --data "$work/ledger" --origin real-world.reprove.test >/dev/null
+"$R" key generate --name importer.real-world.test --out "$work/keys" >/dev/null
+"$R" key generate --name rebuilder.real-world.test --out "$work/keys" >/dev/null
+"$R" ledger serve --data "$work/ledger" --listen 127.0.0.1:0 --batch-max-age 20 \
+  >"$work/ledger.out" 2>"$work/ledger.err" &
+ledger_pid=$!
+trap 'kill "$ledger_pid" 2>/dev/null || true' EXIT
+for _ in $(seq 100); do
+  url=$(sed -n 's/^listening on //p' "$work/ledger.out" | head -n1)
+  [ -n "$url" ] && break
+  sleep 0.1
+done
+[ -n "${url:-}" ] || { echo "the ledger did not start: $(cat "$work/ledger.err")" >&2; exit 2; }
+logkey=("--log-key-file" "$work/ledger/log.pub")
+
+json_field() { python3 -c 'import json,sys
+try: d=json.loads(sys.stdin.read() or "{}")
+except Exception: d={}
+v=d
+for k in sys.argv[1].split("."): v=v.get(k) if isinstance(v,dict) else None
+print("" if v is None else v)' "$1"; }
+
+latest() {  # the newest version of a PyPI project, from its JSON API
+  curl -fsS --max-time 60 "https://pypi.org/pypi/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["version"])'
+}
+
+# The first difference of a mismatch: the first lines of the diff report that name a change.
+first_difference() {
+  local report="$1/diff-report.txt"
+  [ -f "$report" ] || { echo "(no diff report)"; return; }
+  grep -m1 -E '^(│ |[-+]|.*differ|.*first difference|.*only in)' "$report" | cut -c1-160 | tr '|' '/' || head -n3 "$report" | tr '\n' ' ' | cut -c1-160
+}
+
+{
+  echo "| package | result | time (import + rebuild) | first difference / reason |"
+  echo "| --- | --- | --- | --- |"
+} >"$out"
+reproduced=0; buildable=0; total=0
+for spec in "${pkgs[@]}"; do
+  eco=pypi; pkg=$spec
+  case "$spec" in *:*) eco=${spec%%:*}; pkg=${spec#*:} ;; esac
+  total=$((total + 1))
+  if [ "$eco" != pypi ]; then
+    echo "| $eco:$pkg | not yet | - | the $eco importer is not written yet (issue #16) |" >>"$out"
+    continue
+  fi
+  name=${pkg%%==*}; version=""
+  [[ "$pkg" == *==* ]] && version=${pkg#*==}
+  [ -n "$version" ] || version=$(latest "$name" 2>/dev/null || true)
+  if [ -z "$version" ]; then
+    echo "| $name | unknown | - | no such project on PyPI |" >>"$out"; continue
+  fi
+  start=$(date +%s.%N)
+  if ! imp=$("$R" import pypi "$name==$version" --index "$INDEX" --key "$work/keys/importer.real-world.test.key" \
+      --ledger "$url" "${logkey[@]}" --json 2>"$work/import.err"); then
+    t=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$start" "$(date +%s.%N)")
+    reason=$(json_field error <"$work/import.err" | head -c 200 | tr '|\n' '/ ')
+    echo "| $name $version | refused | $t | ${reason:-$(head -c 200 "$work/import.err" | tr '|\n' '/ ')} |" >>"$out"
+    continue
+  fi
+  project=$(echo "$imp" | json_field project)
+  reb=$("$R" rebuild --release "$project@$version" --ledger "$url" "${logkey[@]}" \
+      --key "$work/keys/rebuilder.real-world.test.key" --work "$work/node" --submit --json 2>"$work/rebuild.err" || true)
+  t=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$start" "$(date +%s.%N)")
+  result=$(echo "$reb" | json_field result)
+  detail=$(echo "$reb" | json_field detail | head -c 200 | tr '|\n' '/ ')
+  job=$(echo "$reb" | json_field job_dir)
+  case "$result" in
+    reproduced) reproduced=$((reproduced + 1)); buildable=$((buildable + 1)); why="" ;;
+    mismatch) buildable=$((buildable + 1)); why=$(first_difference "$job") ;;
+    "") result=error; why=$(head -c 200 "$work/rebuild.err" | tr '|\n' '/ ') ;;
+    *) why=$detail ;;
+  esac
+  echo "| $name $version | $result | $t | $why |" >>"$out"
+done
+rate="n/a"
+((buildable)) && rate=$(python3 -c "print(f'{100*$reproduced/$buildable:.0f} %')")
+echo "" >>"$out"
+echo "Reproduced bit for bit: $reproduced of $buildable that built ($total packages): $rate." >>"$out"

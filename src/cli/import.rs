@@ -1,0 +1,49 @@
+//! `reprove import …`: release manifests derived from an ecosystem's own metadata.
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use super::LogKeyArgs;
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Log a release manifest for a pure-Python wheel on a PyPI simple index, inferred from
+    /// the published sdist and wheel, signed by your key as a third-party import.
+    ///
+    /// Reads the index (PEP 691 JSON, else PEP 503 HTML), downloads the sdist and the
+    /// py3-none-any wheel and checks each against the index's sha256, pins the build backend
+    /// from the wheel's `*.dist-info/WHEEL` `Generator:` line (and its requires, by date),
+    /// and infers SOURCE_DATE_EPOCH from the wheel's zip dates. What cannot be inferred (no
+    /// Generator line, a yanked release, a digest the index gets wrong, an unknown backend)
+    /// is refused with exit 2 and nothing is logged.
+    Pypi(ImportPypi),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = super::examples::IMPORT_PYPI)]
+pub struct ImportPypi {
+    /// The release, as NAME==VERSION (an exact version).
+    #[arg(value_name = "NAME==VERSION")]
+    pub spec: String,
+    /// The simple index's base URL.
+    #[arg(long, value_name = "URL", default_value = "https://pypi.org/simple")]
+    pub index: String,
+    /// The importer's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The ledger's URL prefix; required unless --dry-run, here, in the environment or as
+    /// `ledger` in the config file.
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
+    /// The log's verifier key: when given, the ledger's answer is verified before the index
+    /// is printed.
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
+    /// Print the signed release manifest instead of submitting it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}

@@ -1,0 +1,1014 @@
+//! `reprove import pypi NAME==VERSION`: a release manifest for a pure-Python wheel on a PyPI
+//! simple index (PEP 503 HTML or PEP 691 JSON), inferred from the published files themselves.
+//!
+//! Facts, each checked: the index's sha256 of the sdist and the wheel (the downloaded bytes
+//! must have it), the backend named by the wheel's `*.dist-info/WHEEL` `Generator:` line (its
+//! exact version's wheel and sha256 from the same index). Choices, each written into the
+//! manifest's `third_party_import.notes`: SOURCE_DATE_EPOCH (unset when the zip entries carry
+//! a backend's default date, else the wheel's one timestamp), and the versions of the backend's
+//! own requires and of the sdist's other `build-system.requires` (the newest final release on
+//! the index that satisfies the requirement and was uploaded no later than the wheel). What
+//! cannot be inferred is a refusal ([`Refusal`]), never a guess.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use reprove_verifier::predicates::{
+    Artifact, BuildDep, DepKind, Digests, Entry, EntryKind, Environment, Import, Recipe,
+    ReleaseManifest, ReleasePredicate, Source,
+};
+use serde::Deserialize;
+
+use super::pep508::{self, Release, TARGET_PYTHON};
+use crate::hash::FileDigests;
+use crate::rebuild::fetch;
+
+/// Where the built wheel lands in the build tree.
+pub const OUT_DIR: &str = "reprove-dist";
+
+/// The build command's program: PEP 517 `build_wheel` of the backend the sdist's
+/// `pyproject.toml` names (setuptools' legacy backend without one), with `backend-path`,
+/// after `site.addsitedir` of each `PYTHONPATH` entry (so `.pth` files of the pinned
+/// packages take effect). Run with the unpacked sdist as the working directory.
+pub const BUILD_SCRIPT: &str = r#"import importlib, os, site, sys, tomllib
+for p in filter(None, os.environ.get("PYTHONPATH", "").split(":")):
+    site.addsitedir(p)
+try:
+    with open("pyproject.toml", "rb") as f:
+        bs = tomllib.load(f).get("build-system", {})
+except FileNotFoundError:
+    bs = {}
+backend = bs.get("build-backend", "setuptools.build_meta:__legacy__")
+sys.path[:0] = [os.path.abspath(p) for p in bs.get("backend-path", [])]
+mod, _, obj = backend.partition(":")
+b = importlib.import_module(mod)
+for a in filter(None, obj.split(".")):
+    b = getattr(b, a)
+out = os.path.abspath(sys.argv[1])
+os.makedirs(out, exist_ok=True)
+print("built", b.build_wheel(out))
+"#;
+
+/// Zip dates build backends write when SOURCE_DATE_EPOCH is unset: the zip epoch, poetry-core
+/// and pdm-backend's (and flit_core's, for generated files) 2016-01-01, hatchling's 2020-02-02.
+const BACKEND_DEFAULT_DATES: [(u16, u8, u8, &str); 3] = [
+    (1980, 1, 1, "the zip format's earliest date"),
+    (2016, 1, 1, "the default of flit_core, poetry-core and pdm-backend"),
+    (2020, 2, 2, "hatchling's default"),
+];
+
+/// A clear refusal: the import cannot be done honestly (exit 2, nothing logged).
+#[derive(Debug)]
+pub struct Refusal(pub String);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn refuse<T>(msg: impl Into<String>) -> anyhow::Result<T> {
+    Err(Refusal(msg.into()).into())
+}
+
+/// What to import.
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The simple index's base URL (`https://pypi.org/simple`).
+    pub index: String,
+    /// The project name as given.
+    pub name: String,
+    /// The exact version.
+    pub version: String,
+    /// The longest one download may take.
+    pub timeout: Duration,
+}
+
+/// Parses `NAME==VERSION`.
+pub fn parse_spec(spec: &str) -> anyhow::Result<(String, String)> {
+    match spec.split_once("==") {
+        Some((n, v)) if !n.trim().is_empty() && !v.trim().is_empty() => {
+            Ok((n.trim().to_owned(), v.trim().to_owned()))
+        }
+        _ => bail!("{spec:?} is not NAME==VERSION (an exact version, e.g. tomli==2.2.1)"),
+    }
+}
+
+/// A project name normalised as PEP 503 says (`[-_.]+` → `-`, lowercase).
+pub fn normalize(name: &str) -> String {
+    let mut out = String::new();
+    let mut sep = false;
+    for c in name.chars() {
+        if "-_.".contains(c) {
+            sep = true;
+        } else {
+            if sep && !out.is_empty() {
+                out.push('-');
+            }
+            sep = false;
+            out.extend(c.to_lowercase());
+        }
+    }
+    out
+}
+
+/// One file on a project's index page.
+#[derive(Debug, Clone)]
+pub struct IndexFile {
+    /// Its file name.
+    pub filename: String,
+    /// Its absolute URL (fragment removed).
+    pub url: String,
+    /// The index's sha256 of it, when given.
+    pub sha256: Option<[u8; 32]>,
+    /// `Some(reason)` when yanked (the reason may be empty).
+    pub yanked: Option<String>,
+    /// The PEP 700 upload time, RFC 3339, when given.
+    pub upload_time: Option<String>,
+}
+
+/// A project's index page, read.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The page's URL.
+    pub url: String,
+    /// Its files.
+    pub files: Vec<IndexFile>,
+}
+
+/// The import's result: the manifest and what the importer decided, for the report.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The release manifest (not yet signed).
+    pub manifest: ReleaseManifest,
+    /// The published wheel's file name.
+    pub wheel: String,
+    /// The pinned backend, `name==version`.
+    pub backend: String,
+}
+
+/// Imports one release: reads the index, downloads and checks the sdist and the wheel,
+/// infers the recipe, pins the build dependencies. Downloads go to `scratch`.
+pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
+    let agent = agent(req.timeout);
+    let name = normalize(&req.name);
+    let page = read_page(&agent, &req.index, &name)?;
+    let (sdist, wheel) = pick_files(&page, &name, &req.version)?;
+    for f in [&sdist, &wheel] {
+        if let Some(reason) = &f.yanked {
+            let why = if reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({reason})")
+            };
+            return refuse(format!(
+                "{}=={} is yanked on {}{why}: {} is withdrawn by its publisher; reprove does not import yanked releases",
+                name, req.version, page.url, f.filename
+            ));
+        }
+    }
+    let sdist_path = scratch.join("sdist.tar.gz");
+    let sdist_d = download_checked(&sdist, &page, &sdist_path, req.timeout)?;
+    let wheel_path = scratch.join("published.whl");
+    let wheel_d = download_checked(&wheel, &page, &wheel_path, req.timeout)?;
+    let facts = read_wheel(&wheel_path, &wheel.filename)?;
+    let mut notes = Vec::new();
+    let sde = infer_sde(&facts.timestamps, &mut notes);
+    let backend = backend_of(&facts.generator, &wheel.filename)?;
+    let build_system = read_build_system(&sdist_path)?;
+    let mut resolver = Resolver {
+        agent: &agent,
+        index: &req.index,
+        scratch,
+        timeout: req.timeout,
+        not_after: wheel.upload_time.clone(),
+        pages: BTreeMap::new(),
+        deps: Vec::new(),
+        sources: BTreeMap::new(),
+        notes: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    resolver.pin_exact(&backend.package, &backend.version, &format!(
+        "{} {} pinned from the wheel's Generator line {:?}",
+        backend.package, backend.version, facts.generator
+    ))?;
+    if let Some(extra) = &backend.with_setuptools {
+        resolver.pin_newest(&pep508::requirement("setuptools").map_err(Refusal)?, extra, 0)?;
+    }
+    for r in &build_system.requires {
+        let parsed = pep508::requirement(r).map_err(|e| {
+            Refusal(format!("the sdist's build-system.requires: {e}"))
+        })?;
+        if !parsed.applies || resolver.seen.contains(&normalize(&parsed.name)) {
+            continue;
+        }
+        // `wheel` is setuptools' old companion: what the Generator line names decides.
+        if normalize(&parsed.name) == "wheel" && backend.package != "wheel" {
+            continue;
+        }
+        let why = format!("the sdist's build-system.requires names {r:?}");
+        resolver.pin_newest(&parsed, &why, 0)?;
+    }
+    notes.append(&mut resolver.notes);
+    notes.push(format!(
+        "built by PEP 517 build_wheel of {:?} with Python {TARGET_PYTHON} (the rebuilder's /usr), offline, umask 022",
+        build_system
+            .backend
+            .as_deref()
+            .unwrap_or("setuptools.build_meta:__legacy__ (the sdist has no build-backend)")
+    ));
+    let mut sources = resolver.sources;
+    sources.insert(wheel.filename.clone(), page.url.clone());
+    sources.insert(sdist.filename.clone(), page.url.clone());
+    let digests = |d: &FileDigests| Digests {
+        sha256: d.sha256,
+        blake3: Some(d.blake3),
+    };
+    let manifest = ReleaseManifest {
+        subjects: vec![Artifact {
+            name: wheel.filename.clone(),
+            digest: digests(&wheel_d),
+        }],
+        predicate: ReleasePredicate {
+            project: name.clone(),
+            version: req.version.clone(),
+            artifacts: BTreeMap::from([(wheel.filename.clone(), wheel.url.clone())]),
+            source: Source::Archive {
+                uri: sdist.url.clone(),
+                digest: digests(&sdist_d),
+            },
+            recipe: Recipe {
+                command: vec![
+                    "python3".to_owned(),
+                    "-c".to_owned(),
+                    BUILD_SCRIPT.to_owned(),
+                    OUT_DIR.to_owned(),
+                ],
+                environment: Environment::Host {},
+                source_date_epoch: sde,
+                env: BTreeMap::from([("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned())]),
+                outputs: BTreeMap::from([(
+                    format!("{OUT_DIR}/{}", wheel.filename),
+                    wheel.filename.clone(),
+                )]),
+                inputs: Vec::new(),
+                build_deps: resolver.deps,
+                build_user: Default::default(),
+            },
+            third_party_import: Some(Import {
+                ecosystem: "pypi".to_owned(),
+                index: req.index.clone(),
+                digest_sources: sources,
+                notes,
+            }),
+        },
+    };
+    Entry::new(EntryKind::Release(manifest.clone()))
+        .context("the imported release manifest breaks a format rule")?;
+    Ok(Imported {
+        manifest,
+        wheel: wheel.filename,
+        backend: format!("{}=={}", backend.package, backend.version),
+    })
+}
+
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .tls_config(fetch::tls_config())
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
+/// Reads `<index>/<name>/`, as PEP 691 JSON when the server offers it, else PEP 503 HTML.
+pub fn read_page(agent: &ureq::Agent, index: &str, name: &str) -> anyhow::Result<Page> {
+    let url = format!("{}/{name}/", index.trim_end_matches('/'));
+    let mut resp = agent
+        .get(&url)
+        .header(
+            "Accept",
+            "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.1",
+        )
+        .call()
+        .with_context(|| format!("cannot read the index page {url}"))?;
+    let status = resp.status().as_u16();
+    if status == 404 {
+        return refuse(format!("the index has no project {name:?} ({url}: HTTP 404)"));
+    }
+    if status != 200 {
+        bail!("the index page {url} answered HTTP {status}");
+    }
+    let json = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.contains("json"));
+    let body = resp
+        .body_mut()
+        .with_config()
+        .limit(64 << 20)
+        .read_to_string()
+        .with_context(|| format!("cannot read the index page {url}"))?;
+    let files = if json {
+        parse_json(&body, &url)?
+    } else {
+        parse_html(&body, &url)
+    };
+    Ok(Page { url, files })
+}
+
+#[derive(Deserialize)]
+struct JsonPage {
+    files: Vec<JsonFile>,
+}
+
+#[derive(Deserialize)]
+struct JsonFile {
+    filename: String,
+    url: String,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
+    #[serde(default)]
+    yanked: serde_json::Value,
+    #[serde(default, rename = "upload-time")]
+    upload_time: Option<String>,
+}
+
+fn parse_json(body: &str, page: &str) -> anyhow::Result<Vec<IndexFile>> {
+    let parsed: JsonPage = serde_json::from_str(body)
+        .with_context(|| format!("{page} is not a PEP 691 JSON project page"))?;
+    Ok(parsed
+        .files
+        .into_iter()
+        .map(|f| IndexFile {
+            sha256: f.hashes.get("sha256").and_then(|h| parse_hex(h)),
+            yanked: match f.yanked {
+                serde_json::Value::Bool(true) => Some(String::new()),
+                serde_json::Value::String(s) => Some(s),
+                _ => None,
+            },
+            url: join_url(page, &f.url),
+            filename: f.filename,
+            upload_time: f.upload_time,
+        })
+        .collect())
+}
+
+/// PEP 503: `<a href="URL#sha256=HEX" data-yanked="reason">FILENAME</a>`.
+fn parse_html(body: &str, page: &str) -> Vec<IndexFile> {
+    let mut files = Vec::new();
+    let mut rest = body;
+    while let Some(start) = rest.find("<a ") {
+        rest = &rest[start + 3..];
+        let Some(close) = rest.find('>') else { break };
+        let attrs = &rest[..close];
+        let Some(end) = rest.find("</a>") else { break };
+        let text = unescape(rest[close + 1..end].trim());
+        rest = &rest[end..];
+        let Some(href) = attr(attrs, "href") else {
+            continue;
+        };
+        let (href, fragment) = href.split_once('#').unwrap_or((&href, ""));
+        let sha256 = fragment.strip_prefix("sha256=").and_then(parse_hex);
+        files.push(IndexFile {
+            filename: text,
+            url: join_url(page, href),
+            sha256,
+            yanked: attr(attrs, "data-yanked"),
+            upload_time: None,
+        });
+    }
+    files
+}
+
+fn attr(attrs: &str, name: &str) -> Option<String> {
+    let mut at = 0;
+    while let Some(i) = attrs[at..].find(name) {
+        let i = at + i;
+        let before_ok = i == 0 || attrs.as_bytes()[i - 1].is_ascii_whitespace();
+        let after = &attrs[i + name.len()..];
+        at = i + name.len();
+        if !before_ok {
+            continue;
+        }
+        let after = after.trim_start();
+        let Some(v) = after.strip_prefix('=') else {
+            if after.is_empty() || after.starts_with(char::is_whitespace) || after.starts_with('/') {
+                return Some(String::new());
+            }
+            continue;
+        };
+        let v = v.trim_start();
+        let q = v.chars().next()?;
+        if q == '"' || q == '\'' {
+            let v = &v[1..];
+            return v.find(q).map(|e| unescape(&v[..e]));
+        }
+        let e = v.find(char::is_whitespace).unwrap_or(v.len());
+        return Some(unescape(&v[..e]));
+    }
+    None
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
+fn parse_hex(h: &str) -> Option<[u8; 32]> {
+    reprove_verifier::statement::parse_hex32(&h.to_ascii_lowercase())
+}
+
+/// Resolves a link on `page` (absolute, host-absolute or relative).
+fn join_url(page: &str, href: &str) -> String {
+    if href.contains("://") {
+        return href.to_owned();
+    }
+    let scheme_end = page.find("://").map_or(0, |i| i + 3);
+    let host_end = page[scheme_end..]
+        .find('/')
+        .map_or(page.len(), |i| scheme_end + i);
+    if href.starts_with("//") {
+        return format!("{}{}", &page[..scheme_end - 2], href);
+    }
+    if href.starts_with('/') {
+        return format!("{}{href}", &page[..host_end]);
+    }
+    let mut dir: Vec<&str> = page[host_end..].split('/').collect();
+    dir.pop();
+    for part in href.split('/') {
+        match part {
+            "." => {}
+            ".." => {
+                if dir.len() > 1 {
+                    dir.pop();
+                }
+            }
+            p => dir.push(p),
+        }
+    }
+    format!("{}{}", &page[..host_end], dir.join("/"))
+}
+
+/// The wheel name's fields: (distribution, version, python tag, abi tag, platform tag).
+fn wheel_tags(filename: &str) -> Option<(&str, &str, &str, &str, &str)> {
+    let stem = filename.strip_suffix(".whl")?;
+    let parts: Vec<&str> = stem.split('-').collect();
+    match parts.as_slice() {
+        [d, v, py, abi, plat] | [d, v, _, py, abi, plat] => Some((d, v, py, abi, plat)),
+        _ => None,
+    }
+}
+
+fn sdist_version<'a>(filename: &'a str, name: &str) -> Option<&'a str> {
+    let stem = filename.strip_suffix(".tar.gz")?;
+    // The name part may itself contain '-': try every split.
+    stem.match_indices('-')
+        .map(|(i, _)| (&stem[..i], &stem[i + 1..]))
+        .find(|(n, _)| normalize(n) == name)
+        .map(|(_, v)| v)
+}
+
+/// The sdist and the pure-Python wheel of `version`.
+fn pick_files(page: &Page, name: &str, version: &str) -> anyhow::Result<(IndexFile, IndexFile)> {
+    let sdists: Vec<&IndexFile> = page
+        .files
+        .iter()
+        .filter(|f| sdist_version(&f.filename, name) == Some(version))
+        .collect();
+    let wheels: Vec<&IndexFile> = page
+        .files
+        .iter()
+        .filter(|f| {
+            wheel_tags(&f.filename)
+                .is_some_and(|(d, v, _, _, _)| normalize(d) == name && v == version)
+        })
+        .collect();
+    if sdists.is_empty() && wheels.is_empty() {
+        return refuse(format!(
+            "the index has no files for {name}=={version} ({}): no such version",
+            page.url
+        ));
+    }
+    let Some(sdist) = sdists.first() else {
+        return refuse(format!(
+            "{name}=={version} has no sdist (.tar.gz) on {}: there is no source to rebuild from",
+            page.url
+        ));
+    };
+    let pure: Vec<&&IndexFile> = wheels
+        .iter()
+        .filter(|f| {
+            wheel_tags(&f.filename).is_some_and(|(_, _, py, abi, plat)| {
+                abi == "none" && plat == "any" && py.split('.').any(|t| t.starts_with("py3"))
+            })
+        })
+        .collect();
+    let Some(wheel) = pure.first() else {
+        return refuse(format!(
+            "{name}=={version} has no pure-Python wheel (py3-none-any) on {}: only pure-Python wheels are imported",
+            page.url
+        ));
+    };
+    if pure.len() > 1 {
+        return refuse(format!(
+            "{name}=={version} has {} pure-Python wheels on {}; reprove imports one",
+            pure.len(),
+            page.url
+        ));
+    }
+    Ok(((*sdist).clone(), (**wheel).clone()))
+}
+
+/// Downloads `f` and checks it against the index's sha256; a refusal when they differ.
+fn download_checked(
+    f: &IndexFile,
+    page: &Page,
+    dest: &Path,
+    timeout: Duration,
+) -> anyhow::Result<FileDigests> {
+    let Some(want) = f.sha256 else {
+        return refuse(format!(
+            "the index ({}) gives no sha256 for {}: nothing to check the download against",
+            page.url, f.filename
+        ));
+    };
+    let got = fetch::fetch(&f.filename, &f.url, fetch::Origin::Operator, dest, timeout)
+        .map_err(|u| anyhow::anyhow!("cannot download {}: {}", f.filename, u.reason))?;
+    if got.sha256 != want {
+        return refuse(format!(
+            "{} from {} has sha256 {}, but the index {} says {}: the index and the file disagree, nothing is imported",
+            f.filename,
+            f.url,
+            got.sha256_hex(),
+            page.url,
+            hex::encode(want)
+        ));
+    }
+    Ok(got)
+}
+
+/// What the published wheel says about its own build.
+#[derive(Debug)]
+struct WheelFacts {
+    generator: String,
+    /// Distinct zip entry times, (y, m, d, H, M, S).
+    timestamps: BTreeSet<(u16, u8, u8, u8, u8, u8)>,
+}
+
+fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
+    let file = std::fs::File::open(path)?;
+    let mut zip = zip::ZipArchive::new(file)
+        .map_err(|e| Refusal(format!("{filename} is not a zip archive: {e}")))?;
+    let mut timestamps = BTreeSet::new();
+    let mut wheel_meta = None;
+    for i in 0..zip.len() {
+        let mut m = zip
+            .by_index(i)
+            .map_err(|e| Refusal(format!("{filename}: member {i}: {e}")))?;
+        if let Some(t) = m.last_modified() {
+            timestamps.insert((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second()));
+        }
+        let name = m.name().map(|n| n.into_owned()).unwrap_or_default();
+        let top_level_wheel = name
+            .strip_suffix(".dist-info/WHEEL")
+            .is_some_and(|d| !d.contains('/'));
+        if top_level_wheel {
+            let mut text = String::new();
+            (&mut m)
+                .take(64 << 10)
+                .read_to_string(&mut text)
+                .map_err(|e| Refusal(format!("{filename}: {name}: {e}")))?;
+            wheel_meta = Some((name, text));
+        }
+    }
+    let Some((meta_name, text)) = wheel_meta else {
+        return refuse(format!("{filename} has no *.dist-info/WHEEL file"));
+    };
+    let generator = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Generator:"))
+        .map(|g| g.trim().to_owned());
+    let Some(generator) = generator.filter(|g| !g.is_empty()) else {
+        return refuse(format!(
+            "{filename}: {meta_name} has no Generator: line, so the build backend and its version cannot be known; nothing is imported"
+        ));
+    };
+    let purelib = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Root-Is-Purelib:"))
+        .map(str::trim);
+    if purelib != Some("true") {
+        return refuse(format!(
+            "{filename}: {meta_name} does not say Root-Is-Purelib: true; only pure-Python wheels are imported"
+        ));
+    }
+    Ok(WheelFacts {
+        generator,
+        timestamps,
+    })
+}
+
+/// SOURCE_DATE_EPOCH from the wheel's zip dates, with the reason in `notes`.
+fn infer_sde(
+    timestamps: &BTreeSet<(u16, u8, u8, u8, u8, u8)>,
+    notes: &mut Vec<String>,
+) -> Option<u64> {
+    let default = timestamps.iter().find_map(|&(y, m, d, hh, mm, ss)| {
+        BACKEND_DEFAULT_DATES
+            .iter()
+            .find(|(dy, dm, dd, _)| (y, m, d, hh, mm, ss) == (*dy, *dm, *dd, 0, 0, 0))
+    });
+    if let Some((y, m, d, what)) = default {
+        notes.push(format!(
+            "SOURCE_DATE_EPOCH unset: zip entries of the wheel are dated {y:04}-{m:02}-{d:02} 00:00:00, {what}, which a backend writes only when SOURCE_DATE_EPOCH is unset"
+        ));
+        return None;
+    }
+    let all: Vec<_> = timestamps.iter().copied().collect();
+    match all.as_slice() {
+        [(y, m, d, hh, mm, ss)] => {
+            let (y, m, d, hh, mm, ss) = (*y, *m, *d, *hh, *mm, *ss);
+            let t = days_from_civil(i64::from(y), u32::from(m), u32::from(d))
+                * 86400
+                + i64::from(hh) * 3600
+                + i64::from(mm) * 60
+                + i64::from(ss);
+            notes.push(format!(
+                "SOURCE_DATE_EPOCH={t}: every zip entry of the wheel is dated {y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} (read as UTC)"
+            ));
+            u64::try_from(t).ok()
+        }
+        many => {
+            notes.push(format!(
+                "SOURCE_DATE_EPOCH unset: the wheel's zip entries carry {} different dates and none is a backend default, so it was built without SOURCE_DATE_EPOCH, probably with the publisher's clock in some entries",
+                many.len()
+            ));
+            None
+        }
+    }
+}
+
+/// The backend package to pin, from the Generator line.
+#[derive(Debug)]
+struct Backend {
+    package: String,
+    version: String,
+    /// `bdist_wheel (X)` names the `wheel` package; setuptools must be pinned too, by date.
+    with_setuptools: Option<String>,
+}
+
+fn backend_of(generator: &str, filename: &str) -> anyhow::Result<Backend> {
+    let words: Vec<&str> = generator.split_whitespace().collect();
+    let (tool, version) = match words.as_slice() {
+        [tool, version, ..] => (*tool, version.trim_matches(|c| c == '(' || c == ')')),
+        _ => {
+            return refuse(format!(
+                "{filename}: Generator: {generator:?} does not name a backend and a version"
+            ));
+        }
+    };
+    if Release::parse(version).is_none() {
+        return refuse(format!(
+            "{filename}: Generator: {generator:?}: {version:?} is not an exact release version"
+        ));
+    }
+    let package = match tool {
+        "flit" | "flit_core" => "flit_core",
+        "hatchling" | "hatch" => "hatchling",
+        "poetry-core" | "poetry" => "poetry-core",
+        "pdm-backend" | "pdm-pep517" | "pdm" => tool,
+        "setuptools" => "setuptools",
+        "bdist_wheel" => "wheel",
+        _ => {
+            return refuse(format!(
+                "{filename}: Generator: {generator:?}: {tool:?} is not a pure-Python build backend reprove knows how to pin"
+            ));
+        }
+    };
+    let package = if package == "pdm" { "pdm-backend" } else { package };
+    Ok(Backend {
+        package: package.to_owned(),
+        version: version.to_owned(),
+        with_setuptools: (package == "wheel").then(|| {
+            format!(
+                "setuptools chosen as the newest release at the wheel's upload: the Generator line {generator:?} names bdist_wheel's version, not setuptools'"
+            )
+        }),
+    })
+}
+
+/// The sdist's `[build-system]`.
+#[derive(Debug, Default)]
+struct BuildSystem {
+    requires: Vec<String>,
+    backend: Option<String>,
+}
+
+fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
+    let file = std::fs::File::open(sdist)?;
+    let mut ar = tar::Archive::new(flate2::read::GzDecoder::new(file));
+    let entries = ar
+        .entries()
+        .map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
+    for entry in entries {
+        let mut entry = entry.map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
+        let path = entry.path()?.to_string_lossy().into_owned();
+        let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
+        if parts.len() == 2 && parts[1] == "pyproject.toml" {
+            let mut text = String::new();
+            (&mut entry).take(1 << 20).read_to_string(&mut text)?;
+            let doc: toml::Table = toml::from_str(&text)
+                .map_err(|e| Refusal(format!("the sdist's pyproject.toml is not TOML: {e}")))?;
+            let Some(bs) = doc.get("build-system").and_then(|v| v.as_table()) else {
+                return Ok(BuildSystem::default());
+            };
+            return Ok(BuildSystem {
+                requires: bs
+                    .get("requires")
+                    .and_then(|v| v.as_array())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|v| v.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+                backend: bs
+                    .get("build-backend")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_owned),
+            });
+        }
+    }
+    Ok(BuildSystem::default())
+}
+
+/// Pins build dependencies from the index, wheels downloaded and checked.
+struct Resolver<'a> {
+    agent: &'a ureq::Agent,
+    index: &'a str,
+    scratch: &'a Path,
+    timeout: Duration,
+    /// The published wheel's upload time: nothing newer is chosen.
+    not_after: Option<String>,
+    pages: BTreeMap<String, Page>,
+    deps: Vec<BuildDep>,
+    sources: BTreeMap<String, String>,
+    notes: Vec<String>,
+    seen: BTreeSet<String>,
+}
+
+impl Resolver<'_> {
+    fn page(&mut self, name: &str) -> anyhow::Result<Page> {
+        if let Some(p) = self.pages.get(name) {
+            return Ok(p.clone());
+        }
+        let p = read_page(self.agent, self.index, name)?;
+        self.pages.insert(name.to_owned(), p.clone());
+        Ok(p)
+    }
+
+    /// The pure wheel of `name==version`, pinned, then its own requires.
+    fn pin_exact(&mut self, name: &str, version: &str, why: &str) -> anyhow::Result<()> {
+        let norm = normalize(name);
+        let page = self.page(&norm)?;
+        let wheel = page
+            .files
+            .iter()
+            .find(|f| {
+                f.yanked.is_none()
+                    && wheel_tags(&f.filename).is_some_and(|(d, v, py, abi, plat)| {
+                        normalize(d) == norm
+                            && v == version
+                            && abi == "none"
+                            && plat == "any"
+                            && py.split('.').any(|t| t.starts_with("py3"))
+                    })
+            })
+            .cloned();
+        let Some(wheel) = wheel else {
+            return refuse(format!(
+                "build dependency {name}=={version}: the index ({}) has no pure-Python wheel of it",
+                page.url
+            ));
+        };
+        self.add(&norm, version, &wheel, &page, why, 0)
+    }
+
+    /// The newest final release satisfying `req` with a pure wheel, uploaded no later than
+    /// the published wheel.
+    fn pin_newest(
+        &mut self,
+        req: &pep508::Requirement,
+        why: &str,
+        depth: usize,
+    ) -> anyhow::Result<()> {
+        let norm = normalize(&req.name);
+        if self.seen.contains(&norm) {
+            return Ok(());
+        }
+        let page = self.page(&norm)?;
+        let mut best: Option<(Release, String, IndexFile)> = None;
+        for f in &page.files {
+            let Some((d, v, py, abi, plat)) = wheel_tags(&f.filename) else {
+                continue;
+            };
+            let pure = abi == "none" && plat == "any" && py.split('.').any(|t| t.starts_with("py3"));
+            if normalize(d) != norm || !pure || f.yanked.is_some() {
+                continue;
+            }
+            if let (Some(limit), Some(at)) = (&self.not_after, &f.upload_time)
+                && at > limit
+            {
+                continue;
+            }
+            let Some(rel) = Release::parse(v) else {
+                continue;
+            };
+            if !pep508::satisfies(&rel, &req.specifiers)
+                .map_err(|e| Refusal(format!("{}: {e}", req.name)))?
+            {
+                continue;
+            }
+            if best.as_ref().is_none_or(|(b, _, _)| rel > *b) {
+                best = Some((rel, v.to_owned(), f.clone()));
+            }
+        }
+        let Some((_, version, wheel)) = best else {
+            return refuse(format!(
+                "build dependency {}: the index ({}) has no pure-Python wheel that satisfies {:?}{}",
+                req.name,
+                page.url,
+                req.specifiers,
+                self.not_after
+                    .as_ref()
+                    .map(|t| format!(" uploaded before the wheel ({t})"))
+                    .unwrap_or_default()
+            ));
+        };
+        let when = if self.not_after.is_some() {
+            "the newest final release satisfying it at the wheel's upload time"
+        } else {
+            "the newest final release satisfying it (the index gives no upload times)"
+        };
+        let why = format!("{norm} {version}: {why}; {when}");
+        self.add(&norm, &version, &wheel, &page, &why, depth)
+    }
+
+    fn add(
+        &mut self,
+        norm: &str,
+        version: &str,
+        wheel: &IndexFile,
+        page: &Page,
+        why: &str,
+        depth: usize,
+    ) -> anyhow::Result<()> {
+        if depth > 4 || self.deps.len() >= 32 {
+            return refuse(format!(
+                "build dependency {norm}: the backend's requires go deeper than reprove pins"
+            ));
+        }
+        self.seen.insert(norm.to_owned());
+        let dest: PathBuf = self.scratch.join(format!("dep-{}.whl", self.deps.len()));
+        let d = download_checked(wheel, page, &dest, self.timeout)?;
+        self.deps.push(BuildDep {
+            kind: DepKind::PypiWheel,
+            name: norm.to_owned(),
+            version: version.to_owned(),
+            uri: wheel.url.clone(),
+            digest: Digests {
+                sha256: d.sha256,
+                blake3: Some(d.blake3),
+            },
+        });
+        self.sources.insert(wheel.filename.clone(), page.url.clone());
+        self.notes.push(why.to_owned());
+        for r in requires_dist(&dest, &wheel.filename)? {
+            let parsed = pep508::requirement(&r)
+                .map_err(|e| Refusal(format!("{} Requires-Dist: {e}", wheel.filename)))?;
+            if !parsed.applies {
+                continue;
+            }
+            let why = format!("required by {norm} {version} ({r:?})");
+            self.pin_newest(&parsed, &why, depth + 1)?;
+        }
+        Ok(())
+    }
+}
+
+/// The `Requires-Dist:` lines of a wheel's METADATA.
+fn requires_dist(wheel: &Path, filename: &str) -> anyhow::Result<Vec<String>> {
+    let mut zip = zip::ZipArchive::new(std::fs::File::open(wheel)?)
+        .map_err(|e| Refusal(format!("{filename} is not a zip archive: {e}")))?;
+    for i in 0..zip.len() {
+        let mut m = zip.by_index(i)?;
+        let name = m.name().map(|n| n.into_owned()).unwrap_or_default();
+        if name
+            .strip_suffix(".dist-info/METADATA")
+            .is_some_and(|d| !d.contains('/'))
+        {
+            let mut text = String::new();
+            (&mut m).take(4 << 20).read_to_string(&mut text)?;
+            let headers = text.split("\n\n").next().unwrap_or_default();
+            return Ok(headers
+                .lines()
+                .filter_map(|l| l.strip_prefix("Requires-Dist:"))
+                .map(|r| r.trim().to_owned())
+                .collect());
+        }
+    }
+    refuse(format!("{filename} has no *.dist-info/METADATA"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_normalize_and_urls_join() {
+        assert_eq!(normalize("Typing_Extensions"), "typing-extensions");
+        assert_eq!(normalize("zope.interface"), "zope-interface");
+        assert_eq!(normalize("a__-.b"), "a-b");
+        let page = "https://pypi.org/simple/tomli/";
+        assert_eq!(
+            join_url(page, "../../packages/x.whl"),
+            "https://pypi.org/packages/x.whl"
+        );
+        assert_eq!(join_url(page, "/f/x.whl"), "https://pypi.org/f/x.whl");
+        assert_eq!(join_url(page, "x.whl"), "https://pypi.org/simple/tomli/x.whl");
+        assert_eq!(join_url(page, "https://h/x"), "https://h/x");
+    }
+
+    #[test]
+    fn html_pages_give_files_hashes_and_yanks() {
+        let html = r#"<html><body>
+<a href="../../files/tomli-2.2.1.tar.gz#sha256=ABAB">tomli-2.2.1.tar.gz</a>
+<a href="https://f.example/tomli-2.2.1-py3-none-any.whl#sha256=00000000000000000000000000000000000000000000000000000000000000ff" data-yanked="broken &amp; bad">tomli-2.2.1-py3-none-any.whl</a>
+</body></html>"#;
+        let files = parse_html(html, "http://127.0.0.1:1/simple/tomli/");
+        assert_eq!(files.len(), 2);
+        assert_eq!(files[0].url, "http://127.0.0.1:1/files/tomli-2.2.1.tar.gz");
+        assert_eq!(files[0].sha256, None, "not 64 hex");
+        assert_eq!(files[0].yanked, None);
+        assert_eq!(files[1].sha256.unwrap()[31], 0xff);
+        assert_eq!(files[1].yanked.as_deref(), Some("broken & bad"));
+    }
+
+    #[test]
+    fn file_names_parse() {
+        assert_eq!(
+            wheel_tags("tomli-2.2.1-py3-none-any.whl"),
+            Some(("tomli", "2.2.1", "py3", "none", "any"))
+        );
+        assert_eq!(sdist_version("typing_extensions-4.15.0.tar.gz", "typing-extensions"), Some("4.15.0"));
+        assert_eq!(sdist_version("tomli-w-1.0.tar.gz", "tomli-w"), Some("1.0"));
+        assert_eq!(sdist_version("tomli-w-1.0.tar.gz", "tomli"), Some("w-1.0"));
+    }
+
+    #[test]
+    fn source_date_epoch_follows_the_zip_dates() {
+        let mut notes = Vec::new();
+        let one = BTreeSet::from([(2024, 11, 27, 22, 12, 16)]);
+        assert_eq!(infer_sde(&one, &mut notes), Some(1_732_745_536));
+        let default = BTreeSet::from([(2016, 1, 1, 0, 0, 0), (2024, 11, 27, 22, 12, 16)]);
+        assert_eq!(infer_sde(&default, &mut notes), None);
+        assert!(notes[1].contains("2016-01-01"), "{notes:?}");
+        let many = BTreeSet::from([(2024, 12, 4, 17, 35, 6), (2024, 12, 4, 17, 35, 24)]);
+        assert_eq!(infer_sde(&many, &mut notes), None);
+        assert!(notes[2].contains("2 different dates"), "{notes:?}");
+    }
+
+    #[test]
+    fn generators_name_backends_or_are_refused() {
+        let b = backend_of("flit 3.10.1", "x").unwrap();
+        assert_eq!((b.package.as_str(), b.version.as_str()), ("flit_core", "3.10.1"));
+        let b = backend_of("bdist_wheel (0.45.1)", "x").unwrap();
+        assert_eq!(b.package, "wheel");
+        assert!(b.with_setuptools.is_some());
+        assert_eq!(backend_of("setuptools (75.6.0)", "x").unwrap().package, "setuptools");
+        assert!(backend_of("maturin (1.8.1)", "x").is_err());
+        assert!(backend_of("hatchling", "x").is_err());
+    }
+}
