@@ -101,8 +101,8 @@ for spec in "${pkgs[@]}"; do
   if ! imp=$("$R" import pypi "$name==$version" --index "$INDEX" --key "$work/keys/importer.real-world.test.key" \
       --ledger "$url" "${logkey[@]}" --json 2>"$work/import.err"); then
     t=$(python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$start" "$(date +%s.%N)")
-    reason=$(json_field error <"$work/import.err" | head -c 200 | tr '|\n' '/ ')
-    echo "| $name $version | refused | $t | ${reason:-$(head -c 200 "$work/import.err" | tr '|\n' '/ ')} |" >>"$out"
+    reason=$(grep -m1 . "$work/import.err" | sed 's/^error: //' | cut -c1-220 | tr '|' '/')
+    echo "| $name $version | refused | $t | $reason |" >>"$out"
     continue
   fi
   project=$(echo "$imp" | json_field project)

@@ -10,7 +10,8 @@ set -euo pipefail
 # clock variation of `reprove rebuild --variations`. curl: scripts/bench-ledger.sh reads the
 # checkpoint with it. procps (pgrep): the fork-bomb test checks nothing is left running.
 # diffoscope: the rebuilder's diff reports (run sandboxed), and the tests that check them.
-PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope)
+# python3: the toolchain of PyPI wheel rebuilds (the host's /usr; Debian 12's python3).
+PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope python3)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -41,4 +42,27 @@ if [ "$(printf '%s\n' 1.89.0 "$have" | sort -V | head -n1)" != 1.89.0 ]; then
   echo "setup: rustc $have is too old; reprove needs Rust >= 1.89" >&2
   exit 1
 fi
-echo "setup: ok (rustc $have; ${PACKAGES[*]} present)"
+
+# Real PyPI files for the import test (tests/import_pypi.rs), fetched once into a cache outside
+# the clone and pinned by sha256; the test serves them from 127.0.0.1 as a simple index.
+cache=${REPROVE_FIXTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reprove/fixtures}/pypi
+mkdir -p "$cache"
+fetch_pinned() {  # URL SHA256 FILE
+  local file="$cache/$3"
+  if [ -f "$file" ] && echo "$2  $file" | sha256sum -c --status; then return 0; fi
+  echo "setup: fetching $3"
+  curl -fsSL --retry 3 --max-time 300 -o "$file.part" "$1"
+  if ! echo "$2  $file.part" | sha256sum -c --status; then
+    rm -f "$file.part"
+    echo "setup: $3 from $1 does not have sha256 $2" >&2
+    exit 1
+  fi
+  mv "$file.part" "$file"
+}
+fetch_pinned https://files.pythonhosted.org/packages/18/87/302344fed471e44a87289cf4967697d07e532f2421fdaf868a303cbae4ff/tomli-2.2.1.tar.gz \
+  cd45e1dc79c835ce60f7404ec8119f2eb06d38b1deba146f07ced3bbc44505ff tomli-2.2.1.tar.gz
+fetch_pinned https://files.pythonhosted.org/packages/6e/c2/61d3e0f47e2b74ef40a68b9e6ad5984f6241a942f7cd3bbfbdbd03861ea9/tomli-2.2.1-py3-none-any.whl \
+  cb55c73c5f4408779d0cf3eef9f762b9c9f147a77de7b258bef0a5628adc85cc tomli-2.2.1-py3-none-any.whl
+fetch_pinned https://files.pythonhosted.org/packages/be/2d/293fe6a58e73df57cc2b5e5cf2b17c6bb4fb5b0c390bab8f1e87bdc62529/flit_core-3.10.1-py3-none-any.whl \
+  cb31a76e8b31ad3351bb89e531f64ef2b05d1e65bd939183250bf81ddf4922a8 flit_core-3.10.1-py3-none-any.whl
+echo "setup: ok (rustc $have; ${PACKAGES[*]} present; PyPI fixtures in $cache)"

@@ -23,6 +23,27 @@ impl Release {
         parts.filter(|p| !p.is_empty()).map(Release)
     }
 
+    /// The release segments of any version in a specifier (`2.5.0.dev0` → `2.5.0`): a bound
+    /// is compared by its release, so `>=2.5.0.dev0` admits 2.5.0.
+    pub fn parse_bound(v: &str) -> Option<Release> {
+        let v = v.trim().trim_start_matches('v');
+        let parts: Vec<u64> = v
+            .split('.')
+            .map_while(|p| {
+                let digits: String = p.chars().take_while(char::is_ascii_digit).collect();
+                let whole = digits.len() == p.len();
+                let n = digits.parse().ok()?;
+                Some((n, whole))
+            })
+            .scan(true, |go, (n, whole)| {
+                let keep = *go;
+                *go = whole;
+                keep.then_some(n)
+            })
+            .collect();
+        (!parts.is_empty()).then_some(Release(parts))
+    }
+
     fn cmp_padded(&self, other: &Release) -> Ordering {
         let n = self.0.len().max(other.0.len());
         for i in 0..n {
@@ -121,7 +142,7 @@ pub fn satisfies(version: &Release, specifiers: &[(String, String)]) -> Result<b
                 _ => return Err(format!("{op}{v}: a wildcard only goes with == or !=")),
             }
         } else {
-            let want = Release::parse(v).ok_or_else(|| format!("bad version {v:?}"))?;
+            let want = Release::parse_bound(v).ok_or_else(|| format!("bad version {v:?}"))?;
             match op.as_str() {
                 "==" => version.cmp(&want) == Ordering::Equal,
                 "!=" => version.cmp(&want) != Ordering::Equal,
@@ -151,9 +172,28 @@ pub fn satisfies(version: &Release, specifiers: &[(String, String)]) -> Result<b
 
 /// Evaluates a marker for the target Python, without extras (`extra == "x"` is false).
 fn marker_holds(marker: &str) -> Result<bool, String> {
-    if marker.contains('(') {
-        return Err(format!("marker {marker:?}: parentheses are not supported"));
+    // A requirement only for an extra is never installed: build dependencies take no extras.
+    if marker.contains("extra") {
+        return Ok(false);
     }
+    // Innermost parentheses first, each replaced by its value.
+    let mut m = marker.to_owned();
+    while let Some(open) = m.rfind('(') {
+        let close = m[open..]
+            .find(')')
+            .map(|i| open + i)
+            .ok_or_else(|| format!("marker {marker:?}: unbalanced parentheses"))?;
+        let value = flat_marker_holds(&m[open + 1..close])?;
+        m.replace_range(open..=close, if value { "__true__" } else { "__false__" });
+    }
+    if m.contains(')') {
+        return Err(format!("marker {marker:?}: unbalanced parentheses"));
+    }
+    flat_marker_holds(&m)
+}
+
+/// A marker without parentheses: `or` of `and`s of atoms.
+fn flat_marker_holds(marker: &str) -> Result<bool, String> {
     let mut any = false;
     for alt in marker.split(" or ") {
         let mut all = true;
@@ -166,6 +206,11 @@ fn marker_holds(marker: &str) -> Result<bool, String> {
 }
 
 fn atom_holds(atom: &str) -> Result<bool, String> {
+    match atom {
+        "__true__" => return Ok(true),
+        "__false__" => return Ok(false),
+        _ => {}
+    }
     let ops = ["===", "==", "!=", "<=", ">=", "~=", "<", ">", " not in ", " in "];
     let (op, at) = ops
         .iter()
@@ -230,6 +275,16 @@ mod tests {
             [(">=".into(), "20.0".into())]
         );
         assert!(requirement("x; (a == 'b')").is_err());
+        assert!(
+            requirement("x; (python_version >= '3.9' or os_name == 'nt') and sys_platform != 'cygwin'")
+                .unwrap()
+                .applies
+        );
+        assert!(
+            !requirement("x; (python_version < '3.9' or os_name == 'nt') and sys_platform != 'cygwin'")
+                .unwrap()
+                .applies
+        );
         assert!(requirement("x @ https://e.org/x.whl").is_err());
     }
 
@@ -243,6 +298,9 @@ mod tests {
         assert!(!satisfies(&v("1.5"), &s("~=1.4.2")).unwrap());
         assert!(satisfies(&v("3.11.2"), &s("==3.11.*")).unwrap());
         assert_eq!(Release::parse("1.0rc1"), None);
+        assert_eq!(Release::parse_bound("2.5.0.dev0"), Some(v("2.5.0")));
+        assert_eq!(Release::parse_bound("1.0rc1"), Some(v("1.0")));
+        assert!(satisfies(&v("2.5.0"), &s(">=2.5.0.dev0")).unwrap());
         assert!(v("1.0") == v("1.0.0"));
     }
 }
