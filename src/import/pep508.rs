@@ -9,9 +9,18 @@ use std::cmp::Ordering;
 pub const TARGET_PYTHON: &str = "3.11";
 const TARGET_PYTHON_FULL: &str = "3.11.2";
 
-/// A final release version: its numeric release segments (`1.2.0` = `[1, 2, 0]`).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A final release version: its numeric release segments (`1.2.0` = `[1, 2, 0]`); trailing
+/// zeros do not count (`1.0` = `1.0.0`).
+#[derive(Debug, Clone)]
 pub struct Release(pub Vec<u64>);
+
+impl PartialEq for Release {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Release {}
 
 impl Release {
     /// Parses a final release (`N(.N)*`, an optional `v`, an optional `.postN` ignored for

@@ -32,10 +32,17 @@ pub const OUT_DIR: &str = "reprove-dist";
 /// The build command's program: PEP 517 `build_wheel` of the backend the sdist's
 /// `pyproject.toml` names (setuptools' legacy backend without one), with `backend-path`,
 /// after `site.addsitedir` of each `PYTHONPATH` entry (so `.pth` files of the pinned
-/// packages take effect). Run with the unpacked sdist as the working directory.
+/// packages take effect), with file modes first set as pip's unpacking under umask 022 leaves
+/// them. Run with the unpacked sdist as the working directory.
 pub const BUILD_SCRIPT: &str = r#"import importlib, os, site, sys, tomllib
 for p in filter(None, os.environ.get("PYTHONPATH", "").split(":")):
     site.addsitedir(p)
+# The modes pip leaves when it unpacks an sdist under umask 022: 0755 if executable, else 0644.
+for root, dirs, files in os.walk("."):
+    for n in files:
+        p = os.path.join(root, n)
+        if not os.path.islink(p):
+            os.chmod(p, 0o755 if os.stat(p).st_mode & 0o111 else 0o644)
 try:
     with open("pyproject.toml", "rb") as f:
         bs = tomllib.load(f).get("build-system", {})
@@ -71,6 +78,14 @@ impl std::fmt::Display for Refusal {
 }
 
 impl std::error::Error for Refusal {}
+
+/// Seconds since the epoch of a zip date read as UTC.
+fn zip_secs((y, m, d, hh, mm, ss): (u16, u8, u8, u8, u8, u8)) -> i64 {
+    days_from_civil(i64::from(y), u32::from(m), u32::from(d)) * 86400
+        + i64::from(hh) * 3600
+        + i64::from(mm) * 60
+        + i64::from(ss)
+}
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
 fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
@@ -192,6 +207,10 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
     let sde = infer_sde(&facts.timestamps, &mut notes);
     let backend = backend_of(&facts.generator, &wheel.filename)?;
     let build_system = read_build_system(&sdist_path)?;
+    let tz = match sde {
+        None => infer_tz(&facts.entries, &build_system.mtimes, &mut notes),
+        Some(_) => None,
+    };
     let mut resolver = Resolver {
         agent: &agent,
         index: &req.index,
@@ -209,7 +228,9 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
         backend.package, backend.version, facts.generator
     ))?;
     if let Some(extra) = &backend.with_setuptools {
-        resolver.pin_newest(&pep508::requirement("setuptools").map_err(Refusal)?, extra, 0)?;
+        // From 70.1 on, setuptools has its own bdist_wheel, which names itself in Generator.
+        let req = pep508::requirement("setuptools<70.1").map_err(Refusal)?;
+        resolver.pin_newest(&req, extra, 0)?;
     }
     for r in &build_system.requires {
         let parsed = pep508::requirement(r).map_err(|e| {
@@ -262,7 +283,11 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
                 ],
                 environment: Environment::Host {},
                 source_date_epoch: sde,
-                env: BTreeMap::from([("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned())]),
+                env: BTreeMap::from_iter(
+                    [("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned())]
+                        .into_iter()
+                        .chain(tz.map(|tz| ("TZ".to_owned(), tz))),
+                ),
                 outputs: BTreeMap::from([(
                     format!("{OUT_DIR}/{}", wheel.filename),
                     wheel.filename.clone(),
@@ -575,6 +600,8 @@ struct WheelFacts {
     generator: String,
     /// Distinct zip entry times, (y, m, d, H, M, S).
     timestamps: BTreeSet<(u16, u8, u8, u8, u8, u8)>,
+    /// Each member's name and time.
+    entries: Vec<(String, (u16, u8, u8, u8, u8, u8))>,
 }
 
 fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
@@ -582,15 +609,18 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
     let mut zip = zip::ZipArchive::new(file)
         .map_err(|e| Refusal(format!("{filename} is not a zip archive: {e}")))?;
     let mut timestamps = BTreeSet::new();
+    let mut entries = Vec::new();
     let mut wheel_meta = None;
     for i in 0..zip.len() {
         let mut m = zip
             .by_index(i)
             .map_err(|e| Refusal(format!("{filename}: member {i}: {e}")))?;
-        if let Some(t) = m.last_modified() {
-            timestamps.insert((t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second()));
-        }
         let name = m.name().map(|n| n.into_owned()).unwrap_or_default();
+        if let Some(t) = m.last_modified() {
+            let t = (t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second());
+            timestamps.insert(t);
+            entries.push((name.clone(), t));
+        }
         let top_level_wheel = name
             .strip_suffix(".dist-info/WHEEL")
             .is_some_and(|d| !d.contains('/'));
@@ -627,6 +657,7 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
     Ok(WheelFacts {
         generator,
         timestamps,
+        entries,
     })
 }
 
@@ -650,11 +681,7 @@ fn infer_sde(
     match all.as_slice() {
         [(y, m, d, hh, mm, ss)] => {
             let (y, m, d, hh, mm, ss) = (*y, *m, *d, *hh, *mm, *ss);
-            let t = days_from_civil(i64::from(y), u32::from(m), u32::from(d))
-                * 86400
-                + i64::from(hh) * 3600
-                + i64::from(mm) * 60
-                + i64::from(ss);
+            let t = zip_secs((y, m, d, hh, mm, ss));
             notes.push(format!(
                 "SOURCE_DATE_EPOCH={t}: every zip entry of the wheel is dated {y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02} (read as UTC)"
             ));
@@ -713,17 +740,74 @@ fn backend_of(generator: &str, filename: &str) -> anyhow::Result<Backend> {
         version: version.to_owned(),
         with_setuptools: (package == "wheel").then(|| {
             format!(
-                "setuptools chosen as the newest release at the wheel's upload: the Generator line {generator:?} names bdist_wheel's version, not setuptools'"
+                "the Generator line {generator:?} names the wheel package's bdist_wheel, which setuptools used before 70.1 (later ones write their own name): setuptools<70.1"
             )
         }),
     })
 }
 
-/// The sdist's `[build-system]`.
+/// The sdist's `[build-system]`, and its files' modification times.
 #[derive(Debug, Default)]
 struct BuildSystem {
     requires: Vec<String>,
     backend: Option<String>,
+    /// Path below the top directory → mtime in whole seconds (the PAX record's when given).
+    mtimes: BTreeMap<String, i64>,
+}
+
+/// The time zone the publisher's build ran in, when the wheel's dates are its files' mtimes
+/// (SOURCE_DATE_EPOCH unset) shifted by one fixed offset: a backend that dates entries by
+/// `time.localtime(mtime)` (flit_core, setuptools) writes local time. `None` when no file
+/// pairs up, the offset is zero, or the offsets disagree.
+fn infer_tz(
+    entries: &[(String, (u16, u8, u8, u8, u8, u8))],
+    mtimes: &BTreeMap<String, i64>,
+    notes: &mut Vec<String>,
+) -> Option<String> {
+    let mut offsets = BTreeSet::new();
+    let mut paired = 0;
+    for (name, t) in entries {
+        let is_default = BACKEND_DEFAULT_DATES
+            .iter()
+            .any(|(y, m, d, _)| *t == (*y, *m, *d, 0, 0, 0));
+        let src = mtimes
+            .get(name)
+            .or_else(|| mtimes.get(&format!("src/{name}")));
+        let (Some(src), false) = (src, is_default) else {
+            continue;
+        };
+        // Zip dates have 2-second steps; an offset is a whole number of quarter hours.
+        let raw = zip_secs(*t) - src;
+        let off = (raw as f64 / 900.0).round() as i64 * 900;
+        if (raw - off).abs() > 2 {
+            return None;
+        }
+        offsets.insert(off);
+        paired += 1;
+    }
+    let [off] = offsets.iter().copied().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    if off == 0 || off.abs() > 14 * 3600 {
+        return None;
+    }
+    // POSIX TZ: the offset is written west-positive.
+    let west = -off;
+    let tz = if west % 3600 == 0 {
+        format!("Etc/GMT{}{}", if west >= 0 { "+" } else { "-" }, west.abs() / 3600)
+    } else {
+        let (h, m) = (west.abs() / 3600, west.abs() % 3600 / 60);
+        let sign = if west >= 0 { "+" } else { "-" };
+        format!("<{}{h:02}{m:02}>{sign}{h}:{m:02}", if west >= 0 { "-" } else { "+" })
+    };
+    notes.push(format!(
+        "TZ={tz}: the {paired} wheel entries that are also sdist files are dated their sdist mtime {}{}:{:02} — local time of a build {} UTC",
+        if off >= 0 { "+" } else { "-" },
+        off.abs() / 3600,
+        off.abs() % 3600 / 60,
+        if off >= 0 { "east of" } else { "west of" }
+    ));
+    Some(tz)
 }
 
 fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
@@ -732,19 +816,38 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
     let entries = ar
         .entries()
         .map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
+    let mut found = BuildSystem::default();
+    let mut mtimes = BTreeMap::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
         let path = entry.path()?.to_string_lossy().into_owned();
         let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
+        if entry.header().entry_type().is_file() && parts.len() >= 2 {
+            let mut mtime = entry.header().mtime().ok().and_then(|t| i64::try_from(t).ok());
+            if let Ok(Some(exts)) = entry.pax_extensions() {
+                for ext in exts.flatten() {
+                    if ext.key() == Ok("mtime")
+                        && let Ok(v) = ext.value()
+                        && let Ok(secs) = v.split('.').next().unwrap_or(v).parse()
+                    {
+                        mtime = Some(secs);
+                    }
+                }
+            }
+            if let Some(t) = mtime {
+                mtimes.insert(parts[1..].join("/"), t);
+            }
+        }
         if parts.len() == 2 && parts[1] == "pyproject.toml" {
             let mut text = String::new();
             (&mut entry).take(1 << 20).read_to_string(&mut text)?;
             let doc: toml::Table = toml::from_str(&text)
                 .map_err(|e| Refusal(format!("the sdist's pyproject.toml is not TOML: {e}")))?;
             let Some(bs) = doc.get("build-system").and_then(|v| v.as_table()) else {
-                return Ok(BuildSystem::default());
+                continue;
             };
-            return Ok(BuildSystem {
+            found = BuildSystem {
+                mtimes: BTreeMap::new(),
                 requires: bs
                     .get("requires")
                     .and_then(|v| v.as_array())
@@ -758,10 +861,11 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
                     .get("build-backend")
                     .and_then(|v| v.as_str())
                     .map(str::to_owned),
-            });
+            };
         }
     }
-    Ok(BuildSystem::default())
+    found.mtimes = mtimes;
+    Ok(found)
 }
 
 /// Pins build dependencies from the index, wheels downloaded and checked.
@@ -998,6 +1102,32 @@ mod tests {
         let many = BTreeSet::from([(2024, 12, 4, 17, 35, 6), (2024, 12, 4, 17, 35, 24)]);
         assert_eq!(infer_sde(&many, &mut notes), None);
         assert!(notes[2].contains("2 different dates"), "{notes:?}");
+    }
+
+    #[test]
+    fn a_fixed_offset_between_sdist_mtimes_and_zip_dates_is_the_build_time_zone() {
+        let mut notes = Vec::new();
+        let mtimes = BTreeMap::from([
+            ("pkg/a.py".to_owned(), zip_secs((2021, 11, 4, 16, 55, 45))),
+            ("src/pkg/b.py".to_owned(), zip_secs((2026, 10, 14, 18, 49, 58))),
+        ]);
+        let entries = vec![
+            ("pkg/a.py".to_owned(), (2021, 11, 4, 11, 55, 44)),
+            ("pkg/b.py".to_owned(), (2026, 10, 14, 13, 49, 58)),
+            ("pkg-1.dist-info/WHEEL".to_owned(), (2016, 1, 1, 0, 0, 0)),
+        ];
+        assert_eq!(
+            infer_tz(&entries, &mtimes, &mut notes).as_deref(),
+            Some("Etc/GMT+5")
+        );
+        assert!(notes[0].contains("-5:00"), "{notes:?}");
+        let same = vec![("pkg/a.py".to_owned(), (2021, 11, 4, 16, 55, 44))];
+        assert_eq!(infer_tz(&same, &mtimes, &mut notes), None);
+        let india = vec![("pkg/a.py".to_owned(), (2021, 11, 4, 22, 25, 44))];
+        assert_eq!(
+            infer_tz(&india, &mtimes, &mut notes).as_deref(),
+            Some("<+0530>-5:30")
+        );
     }
 
     #[test]

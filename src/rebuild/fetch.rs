@@ -502,11 +502,54 @@ fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
             // Devices and FIFOs have no place in a source tree or root filesystem here.
             continue;
         }
-        entry
+        let pax_mtime = if kind.is_file() {
+            pax_mtime(&mut entry)
+        } else {
+            None
+        };
+        let rel = entry.path().map(|p| p.into_owned()).ok();
+        let unpacked = entry
             .unpack_in(dest)
             .map_err(|e| format!("cannot extract: {e}"))?;
+        // The ustar header holds whole seconds (rounded by some writers, such as Python's
+        // tarfile); a PAX `mtime` record holds the exact time, which tools that read the tree
+        // (a wheel's zip dates, say) must see as the archive's author did.
+        if let (true, Some(t), Some(rel)) = (unpacked, pax_mtime, rel)
+            && rel
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            let path = dest.join(rel);
+            if std::fs::symlink_metadata(&path).is_ok_and(|m| m.is_file())
+                && let Ok(f) = File::options().write(true).open(&path)
+            {
+                let _ = f.set_modified(t);
+            }
+        }
     }
     super::hostfs::strip_special_bits(dest).map_err(|e| format!("cannot extract: {e}"))
+}
+
+/// The exact modification time of a PAX `mtime` record (`seconds[.fraction]`), if any.
+fn pax_mtime<R: Read>(entry: &mut tar::Entry<'_, R>) -> Option<std::time::SystemTime> {
+    let exts = entry.pax_extensions().ok()??;
+    for ext in exts {
+        let ext = ext.ok()?;
+        if ext.key().ok()? != "mtime" {
+            continue;
+        }
+        let v = ext.value().ok()?;
+        let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+        let secs: u64 = secs.parse().ok()?;
+        let digits: String = frac.chars().take(9).collect();
+        let nanos: u32 = if digits.is_empty() {
+            0
+        } else {
+            format!("{digits:0<9}").parse().ok()?
+        };
+        return Some(std::time::UNIX_EPOCH + Duration::new(secs, nanos));
+    }
+    None
 }
 
 #[cfg(test)]
