@@ -29,7 +29,8 @@ use crate::rebuild::fetch;
 /// Where the built wheel lands in the build tree.
 pub const OUT_DIR: &str = "reprove-dist";
 
-/// The build command's program: PEP 517 `build_wheel` of the backend the sdist's
+/// The build command's program (run as `python3 -S`, so that only the standard library and
+/// the pinned packages on `PYTHONPATH` are importable, never the host's dist-packages): PEP 517 `build_wheel` of the backend the sdist's
 /// `pyproject.toml` names (setuptools' legacy backend without one), with `backend-path`,
 /// after `site.addsitedir` of each `PYTHONPATH` entry (so `.pth` files of the pinned
 /// packages take effect), with file modes first set as pip's unpacking under umask 022 leaves
@@ -277,6 +278,9 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
             recipe: Recipe {
                 command: vec![
                     "python3".to_owned(),
+                    // No site: the host's dist-packages (Debian's own wheel, setuptools…) must
+                    // not stand in for the pinned packages; PYTHONPATH still counts.
+                    "-S".to_owned(),
                     "-c".to_owned(),
                     BUILD_SCRIPT.to_owned(),
                     OUT_DIR.to_owned(),
