@@ -42,7 +42,7 @@ R=${REPROVE:-${CARGO_TARGET_DIR:-$here/target}/debug/reprove}
 [ -x "$R" ] || { echo "no reprove binary at $R (cargo build, or set REPROVE)" >&2; exit 2; }
 INDEX=${REPROVE_PYPI_INDEX:-https://pypi.org/simple}
 
-if [ -z "$work" ]; then work=$(mktemp -d /tmp/reprove-real-world.XXXXXX); fi
+if [ -z "$work" ]; then work=$(mktemp -d /tmp/reprove-real-world.XXXXXX); chmod 755 "$work"; fi
 mkdir -p "$work"
 rm -rf "$work/ledger" "$work/keys"
 "$R" ledger init --data "$work/ledger" --origin real-world.reprove.test >/dev/null
@@ -75,7 +75,8 @@ latest() {  # the newest version of a PyPI project, from its JSON API
 first_difference() {
   local report="$1/diff-report.txt"
   [ -f "$report" ] || { echo "(no diff report)"; return; }
-  grep -m1 -E '^(│ |[-+]|.*differ|.*first difference|.*only in)' "$report" | cut -c1-160 | tr '|' '/' || head -n3 "$report" | tr '\n' ' ' | cut -c1-160
+  grep -v -E '^(reprove diff report|== |published sha256|rebuilt +sha256|$)' "$report" | head -n1 \
+    | sed 's/DateTime::from_date_and_time(\([^)]*\))?/(\1)/g' | cut -c1-200 | tr '|' '/' 
 }
 
 {
