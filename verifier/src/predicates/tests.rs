@@ -1159,3 +1159,115 @@ mod properties {
         }
     }
 }
+
+/// A release manifest in the format as it was before recipes had inputs, build_deps,
+/// build_user, an unset SOURCE_DATE_EPOCH and third-party imports: it still parses, means
+/// what it meant, and encodes without any of the new fields (so its digests do not change).
+#[test]
+fn an_old_release_manifest_still_parses_and_encodes_the_same_fields() {
+    let old = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "hello-1.0.tar.gz", "digest": {"sha256": "ab".repeat(32)}}],
+        "predicateType": RELEASE_PREDICATE_TYPE,
+        "predicate": {
+            "project": "hello",
+            "version": "1.0",
+            "source": {"kind": "archive", "uri": "https://example.org/src.tar.gz",
+                       "digest": {"sha256": "cd".repeat(32)}},
+            "recipe": {
+                "command": ["make", "dist"],
+                "environment": {"toolchain": "host"},
+                "source_date_epoch": 1_700_000_000u64,
+                "outputs": {"dist/hello-1.0.tar.gz": "hello-1.0.tar.gz"}
+            }
+        }
+    });
+    let bytes = serde_json::to_vec(&old).unwrap();
+    let entry = Entry::parse(&bytes).unwrap();
+    let EntryKind::Release(m) = entry.kind() else {
+        panic!("not a release")
+    };
+    let r = &m.predicate.recipe;
+    assert_eq!(r.source_date_epoch, Some(1_700_000_000));
+    assert!(r.inputs.is_empty() && r.build_deps.is_empty());
+    assert_eq!(r.build_user, BuildUser::Builder);
+    assert!(m.predicate.third_party_import.is_none());
+    let again: Value = serde_json::from_slice(&entry.encode()).unwrap();
+    assert_eq!(again, old, "the old manifest's fields are exactly what is encoded again");
+}
+
+fn new_recipe_release(recipe: Value, import: Value) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "p-1.0-py3-none-any.whl", "digest": {"sha256": "ab".repeat(32)}}],
+        "predicateType": RELEASE_PREDICATE_TYPE,
+        "predicate": {
+            "project": "p",
+            "version": "1.0",
+            "source": {"kind": "archive", "uri": "https://files.example/p-1.0.tar.gz",
+                       "digest": {"sha256": "cd".repeat(32)}},
+            "recipe": recipe,
+            "third_party_import": import,
+        }
+    }))
+    .unwrap()
+}
+
+#[test]
+fn recipes_with_inputs_build_deps_root_and_an_unset_epoch_round_trip_and_are_checked() {
+    let dep = json!({"kind": "pypi-wheel", "name": "flit-core", "version": "3.10.1",
+                     "uri": "https://files.example/flit_core-3.10.1-py3-none-any.whl",
+                     "digest": {"sha256": "ef".repeat(32)}});
+    let recipe = |extra: Value| {
+        let mut r = json!({
+            "command": ["python3", "-S", "-c", "pass"],
+            "environment": {"toolchain": "host"},
+            "source_date_epoch": null,
+            "outputs": {"reprove-dist/p-1.0-py3-none-any.whl": "p-1.0-py3-none-any.whl"},
+            "inputs": [{"uri": "https://files.example/data.bin",
+                        "digest": {"sha256": "01".repeat(32)}, "path": "vendor/data.bin"}],
+            "build_deps": [dep.clone()],
+            "build_user": "root"
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        r
+    };
+    let import = json!({"ecosystem": "pypi", "index": "https://pypi.org/simple",
+                        "digest_sources": {"p-1.0-py3-none-any.whl": "https://pypi.org/simple/p/"},
+                        "notes": ["SOURCE_DATE_EPOCH unset: hatchling's default dates"]});
+    let bytes = new_recipe_release(recipe(json!({})), import.clone());
+    let entry = Entry::parse(&bytes).unwrap();
+    let EntryKind::Release(m) = entry.kind() else {
+        panic!("not a release")
+    };
+    let r = &m.predicate.recipe;
+    assert_eq!(r.source_date_epoch, None);
+    assert_eq!(r.inputs[0].path, "vendor/data.bin");
+    assert_eq!(r.build_deps[0].kind, DepKind::PypiWheel);
+    assert_eq!(r.build_user, BuildUser::Root);
+    assert_eq!(m.predicate.third_party_import.as_ref().unwrap().ecosystem, "pypi");
+    let again: Value = serde_json::from_slice(&entry.encode()).unwrap();
+    assert_eq!(again, serde_json::from_slice::<Value>(&bytes).unwrap());
+
+    // `source_date_epoch` is required: `null` says unset, absence says nothing.
+    let mut missing = recipe(json!({}));
+    missing.as_object_mut().unwrap().remove("source_date_epoch");
+    let cases = [
+        (missing, import.clone(), "source_date_epoch"),
+        (
+            recipe(json!({"inputs": [{"uri": "https://x/y", "digest": {"sha256": "01".repeat(32)}, "path": "../y"}]})),
+            import.clone(),
+            "not a plain relative path",
+        ),
+        (recipe(json!({"build_deps": [dep.clone(), dep.clone()]})), import.clone(), "build dependency"),
+        (recipe(json!({"build_user": "admin"})), import.clone(), "admin"),
+        (recipe(json!({})), json!({"ecosystem": "pypi", "index": "https://pypi.org/simple",
+                                   "digest_sources": {}, "notes": ["bad\u{1}note"]}), "notes"),
+    ];
+    for (i, (recipe, import, want)) in cases.into_iter().enumerate() {
+        let err = Entry::parse(&new_recipe_release(recipe, import)).unwrap_err();
+        assert!(err.to_string().contains(want), "case {i}: {err}");
+    }
+}
