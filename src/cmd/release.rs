@@ -30,6 +30,12 @@ pub(crate) fn fetchable_by_rebuilders(
     if let Environment::Rootfs { uri: Some(uri), .. } = &p.recipe.environment {
         named.push(("the root filesystem".into(), uri));
     }
+    for input in &p.recipe.inputs {
+        named.push((format!("input {}", input.path), &input.uri));
+    }
+    for dep in &p.recipe.build_deps {
+        named.push((format!("build dependency {} {}", dep.name, dep.version), &dep.uri));
+    }
     for (name, url) in &p.artifacts {
         named.push((format!("artifact {name}"), url));
     }
