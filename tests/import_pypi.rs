@@ -24,8 +24,12 @@ const FLIT_WHEEL: &str = "flit_core-3.10.1-py3-none-any.whl";
 fn cached_files() -> Option<PathBuf> {
     let dir = std::env::var_os("REPROVE_FIXTURE_CACHE")
         .map(PathBuf::from)
-        .or_else(|| std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("reprove/fixtures")))
-        .unwrap_or_else(|| PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures"))
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("reprove/fixtures"))
+        })
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures")
+        })
         .join("pypi");
     let complete = [TOMLI_SDIST, TOMLI_WHEEL, FLIT_WHEEL]
         .iter()
@@ -70,18 +74,21 @@ impl File {
     }
 }
 
+/// Path → (content type, body).
+type Routes = Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>>;
+
 /// A simple index on 127.0.0.1: `/simple/<project>/` (PEP 691 JSON for projects in `json`,
 /// PEP 503 HTML for the others) and `/files/<name>`.
 struct Index {
     url: String,
-    routes: Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>>,
+    routes: Routes,
 }
 
 impl Index {
     fn start() -> Index {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let routes: Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>> = Arc::default();
+        let routes: Routes = Arc::default();
         let served = routes.clone();
         std::thread::spawn(move || {
             for stream in listener.incoming() {
@@ -101,7 +108,11 @@ impl Index {
                 let found = served.lock().unwrap().get(&path).cloned();
                 let (status, ctype, body) = match found {
                     Some((ctype, body)) => ("200 OK", ctype, body),
-                    None => ("404 Not Found", "text/plain".to_owned(), b"not found".to_vec()),
+                    None => (
+                        "404 Not Found",
+                        "text/plain".to_owned(),
+                        b"not found".to_vec(),
+                    ),
                 };
                 let _ = write!(
                     stream,
@@ -184,7 +195,10 @@ fn import(index: &Index, ledger: &Ledger, key: &Path, spec: &str) -> std::proces
 }
 
 fn tree_size(ledger: &Ledger) -> u64 {
-    let cp = get_ok(&common::agent(), &format!("{}/checkpoint", ledger.server.url));
+    let cp = get_ok(
+        &common::agent(),
+        &format!("{}/checkpoint", ledger.server.url),
+    );
     text(&cp).lines().nth(1).unwrap().parse().unwrap()
 }
 
@@ -203,7 +217,10 @@ fn a_real_pypi_wheel_is_imported_reproduced_by_two_rebuilders_and_verified() {
     let dir = tmp.path();
     let ledger = Ledger::start(dir);
     let importer = ledger.key("importer.example");
-    let rebuilders = [ledger.key("rebuilder-a.example"), ledger.key("rebuilder-b.example")];
+    let rebuilders = [
+        ledger.key("rebuilder-a.example"),
+        ledger.key("rebuilder-b.example"),
+    ];
     let index = Index::start();
     // The project page as PEP 691 JSON, the backend's as PEP 503 HTML: both are read.
     index.project(
@@ -214,7 +231,11 @@ fn a_real_pypi_wheel_is_imported_reproduced_by_two_rebuilders_and_verified() {
         ],
         true,
     );
-    index.project("flit-core", &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))], false);
+    index.project(
+        "flit-core",
+        &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))],
+        false,
+    );
 
     let o = import(&index, &ledger, &importer, "tomli==2.2.1");
     assert!(o.status.success(), "import: {}", text(&o.stderr));
@@ -228,7 +249,10 @@ fn a_real_pypi_wheel_is_imported_reproduced_by_two_rebuilders_and_verified() {
     assert!(notes.contains("2016-01-01"), "{notes}");
 
     // The logged manifest says it is a third-party import and where each digest came from.
-    let entry = get_ok(&common::agent(), &format!("{}/entry/{}", ledger.server.url, v["index"]));
+    let entry = get_ok(
+        &common::agent(),
+        &format!("{}/entry/{}", ledger.server.url, v["index"]),
+    );
     let env = reprove_verifier::dsse::Envelope::parse(&entry).unwrap();
     let statement: serde_json::Value = serde_json::from_slice(env.payload()).unwrap();
     let imp = &statement["predicate"]["third_party_import"];
@@ -258,7 +282,12 @@ fn a_real_pypi_wheel_is_imported_reproduced_by_two_rebuilders_and_verified() {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .collect();
         assert_eq!(roots.len(), 1, "{roots:?}");
-        assert!(work.join("toolchains").join(&roots[0]).join("flit_core/buildapi.py").is_file());
+        assert!(
+            work.join("toolchains")
+                .join(&roots[0])
+                .join("flit_core/buildapi.py")
+                .is_file()
+        );
     }
 
     // A consumer who trusts the two rebuilders (and the importer for tomli) trusts the wheel.
@@ -309,8 +338,8 @@ fn rewrite_wheel(wheel: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
         if name.ends_with(".dist-info/WHEEL") {
             bytes = edit(&String::from_utf8(bytes).unwrap()).into_bytes();
         }
-        let opts = zip::write::SimpleFileOptions::default()
-            .last_modified_time(m.last_modified().unwrap());
+        let opts =
+            zip::write::SimpleFileOptions::default().last_modified_time(m.last_modified().unwrap());
         out.start_file(name, opts).unwrap();
         out.write_all(&bytes).unwrap();
     }
@@ -325,7 +354,11 @@ fn bad_input_is_refused_and_nothing_is_logged() {
     let ledger = Ledger::start(tmp.path());
     let importer = ledger.key("importer.example");
     let index = Index::start();
-    index.project("flit-core", &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))], true);
+    index.project(
+        "flit-core",
+        &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))],
+        true,
+    );
     let sdist = File::new(TOMLI_SDIST, read(TOMLI_SDIST));
     let wheel = File::new(TOMLI_WHEEL, read(TOMLI_WHEEL));
 
@@ -340,7 +373,12 @@ fn bad_input_is_refused_and_nothing_is_logged() {
         assert_eq!(tree_size(&ledger), 0, "{spec}: something was logged");
     };
     // An unknown package, an unknown version.
-    check("no-such-package==1.0", None, true, "the index has no project \"no-such-package\"");
+    check(
+        "no-such-package==1.0",
+        None,
+        true,
+        "the index has no project \"no-such-package\"",
+    );
     check(
         "tomli==9.9.9",
         Some(vec![sdist.clone(), wheel.clone()]),
@@ -386,7 +424,9 @@ fn bad_input_is_refused_and_nothing_is_logged() {
     // A backend reprove does not know how to pin.
     let native = File::new(
         TOMLI_WHEEL,
-        rewrite_wheel(&wheel.bytes, |w| w.replace("flit 3.10.1", "maturin (1.8.1)")),
+        rewrite_wheel(&wheel.bytes, |w| {
+            w.replace("flit 3.10.1", "maturin (1.8.1)")
+        }),
     );
     check(
         "tomli==2.2.1",
@@ -397,7 +437,11 @@ fn bad_input_is_refused_and_nothing_is_logged() {
     // Not NAME==VERSION.
     let o = import(&index, &ledger, &importer, "tomli>=2");
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("NAME==VERSION"), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("NAME==VERSION"),
+        "{}",
+        text(&o.stderr)
+    );
 }
 
 /// An sdist whose build fails: the import is logged (its facts are true), and a rebuild of it
@@ -412,14 +456,21 @@ fn an_sdist_that_does_not_build_is_a_signed_build_failed() {
     let importer = ledger.key("importer.example");
     let rebuilder = ledger.key("rebuilder.example");
     let index = Index::start();
-    index.project("flit-core", &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))], true);
+    index.project(
+        "flit-core",
+        &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))],
+        true,
+    );
     // pyproject.toml names flit_core, but the module flit needs is not in the sdist.
     let mut tar = tar::Builder::new(flate2::write::GzEncoder::new(
         Vec::new(),
         flate2::Compression::default(),
     ));
     let pyproject = "[build-system]\nrequires = [\"flit_core>=3.2,<4\"]\nbuild-backend = \"flit_core.buildapi\"\n\n[project]\nname = \"broken\"\nversion = \"1.0\"\ndescription = \"does not build\"\n";
-    for (path, body) in [("broken-1.0/pyproject.toml", pyproject), ("broken-1.0/README", "x\n")] {
+    for (path, body) in [
+        ("broken-1.0/pyproject.toml", pyproject),
+        ("broken-1.0/README", "x\n"),
+    ] {
         let mut h = tar::Header::new_gnu();
         h.set_size(body.len() as u64);
         h.set_mode(0o644);
@@ -432,11 +483,20 @@ fn an_sdist_that_does_not_build_is_a_signed_build_failed() {
     let at = zip::DateTime::from_date_and_time(2016, 1, 1, 0, 0, 0).unwrap();
     for (name, body) in [
         ("broken.py", "x = 1\n"),
-        ("broken-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nGenerator: flit 3.10.1\nRoot-Is-Purelib: true\nTag: py3-none-any\n"),
-        ("broken-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n"),
+        (
+            "broken-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nGenerator: flit 3.10.1\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        ),
+        (
+            "broken-1.0.dist-info/METADATA",
+            "Metadata-Version: 2.1\nName: broken\nVersion: 1.0\n",
+        ),
     ] {
-        z.start_file(name, zip::write::SimpleFileOptions::default().last_modified_time(at))
-            .unwrap();
+        z.start_file(
+            name,
+            zip::write::SimpleFileOptions::default().last_modified_time(at),
+        )
+        .unwrap();
         z.write_all(body.as_bytes()).unwrap();
     }
     let wheel = z.finish().unwrap().into_inner();

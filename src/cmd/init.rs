@@ -195,7 +195,10 @@ mod tests {
             let loaded = crate::rebuild::manifest::load(&path).unwrap();
             assert_eq!(loaded.spec.project, "my \"tool\"");
             assert_eq!(loaded.spec.source.path.as_deref(), Some("."));
-            assert_eq!(loaded.spec.recipe.source_date_epoch.value(), Some(1_700_000_000));
+            assert_eq!(
+                loaded.spec.recipe.source_date_epoch.value(),
+                Some(1_700_000_000)
+            );
             assert_eq!(loaded.spec.recipe.command[0], r.command[0]);
         }
         assert!(write_new(&dir.path().join("Makefile"), b"x").is_err());

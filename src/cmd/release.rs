@@ -34,7 +34,10 @@ pub(crate) fn fetchable_by_rebuilders(
         named.push((format!("input {}", input.path), &input.uri));
     }
     for dep in &p.recipe.build_deps {
-        named.push((format!("build dependency {} {}", dep.name, dep.version), &dep.uri));
+        named.push((
+            format!("build dependency {} {}", dep.name, dep.version),
+            &dep.uri,
+        ));
     }
     for (name, url) in &p.artifacts {
         named.push((format!("artifact {name}"), url));

@@ -100,7 +100,9 @@ pub fn requirement(text: &str) -> Result<Requirement, String> {
         None => (text.trim(), None),
     };
     if req.contains('@') {
-        return Err(format!("{text:?}: a direct URL requirement cannot be pinned"));
+        return Err(format!(
+            "{text:?}: a direct URL requirement cannot be pinned"
+        ));
     }
     let end = req
         .find(|c: char| !(c.is_ascii_alphanumeric() || "._-".contains(c)))
@@ -220,7 +222,9 @@ fn atom_holds(atom: &str) -> Result<bool, String> {
         "__false__" => return Ok(false),
         _ => {}
     }
-    let ops = ["===", "==", "!=", "<=", ">=", "~=", "<", ">", " not in ", " in "];
+    let ops = [
+        "===", "==", "!=", "<=", ">=", "~=", "<", ">", " not in ", " in ",
+    ];
     let (op, at) = ops
         .iter()
         .filter_map(|op| atom.find(op).map(|i| (*op, i)))
@@ -272,12 +276,16 @@ mod tests {
         assert_eq!(r.name, "pluggy");
         assert_eq!(r.specifiers, [(">=".into(), "1.0.0".into())]);
         assert!(r.applies);
-        assert!(!requirement("tomli>=1.2.2; python_version < '3.11'")
-            .unwrap()
-            .applies);
-        assert!(requirement("x; python_version >= \"3.8\" and sys_platform == 'linux'")
-            .unwrap()
-            .applies);
+        assert!(
+            !requirement("tomli>=1.2.2; python_version < '3.11'")
+                .unwrap()
+                .applies
+        );
+        assert!(
+            requirement("x; python_version >= \"3.8\" and sys_platform == 'linux'")
+                .unwrap()
+                .applies
+        );
         assert!(!requirement("pytest; extra == 'test'").unwrap().applies);
         assert_eq!(
             requirement("packaging (>=20.0)").unwrap().specifiers,
@@ -285,14 +293,18 @@ mod tests {
         );
         assert!(requirement("x; (a == 'b')").is_err());
         assert!(
-            requirement("x; (python_version >= '3.9' or os_name == 'nt') and sys_platform != 'cygwin'")
-                .unwrap()
-                .applies
+            requirement(
+                "x; (python_version >= '3.9' or os_name == 'nt') and sys_platform != 'cygwin'"
+            )
+            .unwrap()
+            .applies
         );
         assert!(
-            !requirement("x; (python_version < '3.9' or os_name == 'nt') and sys_platform != 'cygwin'")
-                .unwrap()
-                .applies
+            !requirement(
+                "x; (python_version < '3.9' or os_name == 'nt') and sys_platform != 'cygwin'"
+            )
+            .unwrap()
+            .applies
         );
         assert!(requirement("x @ https://e.org/x.whl").is_err());
     }

@@ -64,9 +64,17 @@ print("built", b.build_wheel(out))
 /// and pdm-backend's (and flit_core's, for generated files) 2016-01-01, hatchling's 2020-02-02.
 const BACKEND_DEFAULT_DATES: [(u16, u8, u8, &str); 3] = [
     (1980, 1, 1, "the zip format's earliest date"),
-    (2016, 1, 1, "the default of flit_core, poetry-core and pdm-backend"),
+    (
+        2016,
+        1,
+        1,
+        "the default of flit_core, poetry-core and pdm-backend",
+    ),
     (2020, 2, 2, "hatchling's default"),
 ];
+
+/// A zip entry's date: year, month, day, hour, minute, second (no time zone).
+type ZipDate = (u16, u8, u8, u8, u8, u8);
 
 /// A clear refusal: the import cannot be done honestly (exit 2, nothing logged).
 #[derive(Debug)]
@@ -81,7 +89,7 @@ impl std::fmt::Display for Refusal {
 impl std::error::Error for Refusal {}
 
 /// Seconds since the epoch of a zip date read as UTC.
-fn zip_secs((y, m, d, hh, mm, ss): (u16, u8, u8, u8, u8, u8)) -> i64 {
+fn zip_secs((y, m, d, hh, mm, ss): ZipDate) -> i64 {
     days_from_civil(i64::from(y), u32::from(m), u32::from(d)) * 86400
         + i64::from(hh) * 3600
         + i64::from(mm) * 60
@@ -224,19 +232,22 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
         notes: Vec::new(),
         seen: BTreeSet::new(),
     };
-    resolver.pin_exact(&backend.package, &backend.version, &format!(
-        "{} {} pinned from the wheel's Generator line {:?}",
-        backend.package, backend.version, facts.generator
-    ))?;
+    resolver.pin_exact(
+        &backend.package,
+        &backend.version,
+        &format!(
+            "{} {} pinned from the wheel's Generator line {:?}",
+            backend.package, backend.version, facts.generator
+        ),
+    )?;
     if let Some(extra) = &backend.with_setuptools {
         // From 70.1 on, setuptools has its own bdist_wheel, which names itself in Generator.
         let req = pep508::requirement("setuptools<70.1").map_err(Refusal)?;
         resolver.pin_newest(&req, extra, 0)?;
     }
     for r in &build_system.requires {
-        let parsed = pep508::requirement(r).map_err(|e| {
-            Refusal(format!("the sdist's build-system.requires: {e}"))
-        })?;
+        let parsed = pep508::requirement(r)
+            .map_err(|e| Refusal(format!("the sdist's build-system.requires: {e}")))?;
         if !parsed.applies || resolver.seen.contains(&normalize(&parsed.name)) {
             continue;
         }
@@ -340,7 +351,9 @@ pub fn read_page(agent: &ureq::Agent, index: &str, name: &str) -> anyhow::Result
         .with_context(|| format!("cannot read the index page {url}"))?;
     let status = resp.status().as_u16();
     if status == 404 {
-        return refuse(format!("the index has no project {name:?} ({url}: HTTP 404)"));
+        return refuse(format!(
+            "the index has no project {name:?} ({url}: HTTP 404)"
+        ));
     }
     if status != 200 {
         bail!("the index page {url} answered HTTP {status}");
@@ -440,7 +453,8 @@ fn attr(attrs: &str, name: &str) -> Option<String> {
         }
         let after = after.trim_start();
         let Some(v) = after.strip_prefix('=') else {
-            if after.is_empty() || after.starts_with(char::is_whitespace) || after.starts_with('/') {
+            if after.is_empty() || after.starts_with(char::is_whitespace) || after.starts_with('/')
+            {
                 return Some(String::new());
             }
             continue;
@@ -603,9 +617,9 @@ fn download_checked(
 struct WheelFacts {
     generator: String,
     /// Distinct zip entry times, (y, m, d, H, M, S).
-    timestamps: BTreeSet<(u16, u8, u8, u8, u8, u8)>,
+    timestamps: BTreeSet<ZipDate>,
     /// Each member's name and time.
-    entries: Vec<(String, (u16, u8, u8, u8, u8, u8))>,
+    entries: Vec<(String, ZipDate)>,
 }
 
 fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
@@ -621,7 +635,14 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
             .map_err(|e| Refusal(format!("{filename}: member {i}: {e}")))?;
         let name = m.name().map(|n| n.into_owned()).unwrap_or_default();
         if let Some(t) = m.last_modified() {
-            let t = (t.year(), t.month(), t.day(), t.hour(), t.minute(), t.second());
+            let t = (
+                t.year(),
+                t.month(),
+                t.day(),
+                t.hour(),
+                t.minute(),
+                t.second(),
+            );
             timestamps.insert(t);
             entries.push((name.clone(), t));
         }
@@ -666,10 +687,7 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
 }
 
 /// SOURCE_DATE_EPOCH from the wheel's zip dates, with the reason in `notes`.
-fn infer_sde(
-    timestamps: &BTreeSet<(u16, u8, u8, u8, u8, u8)>,
-    notes: &mut Vec<String>,
-) -> Option<u64> {
+fn infer_sde(timestamps: &BTreeSet<ZipDate>, notes: &mut Vec<String>) -> Option<u64> {
     let default = timestamps.iter().find_map(|&(y, m, d, hh, mm, ss)| {
         BACKEND_DEFAULT_DATES
             .iter()
@@ -738,7 +756,11 @@ fn backend_of(generator: &str, filename: &str) -> anyhow::Result<Backend> {
             ));
         }
     };
-    let package = if package == "pdm" { "pdm-backend" } else { package };
+    let package = if package == "pdm" {
+        "pdm-backend"
+    } else {
+        package
+    };
     Ok(Backend {
         package: package.to_owned(),
         version: version.to_owned(),
@@ -764,7 +786,7 @@ struct BuildSystem {
 /// `time.localtime(mtime)` (flit_core, setuptools) writes local time. `None` when no file
 /// pairs up, the offset is zero, or the offsets disagree.
 fn infer_tz(
-    entries: &[(String, (u16, u8, u8, u8, u8, u8))],
+    entries: &[(String, ZipDate)],
     mtimes: &BTreeMap<String, i64>,
     notes: &mut Vec<String>,
 ) -> Option<String> {
@@ -798,11 +820,18 @@ fn infer_tz(
     // POSIX TZ: the offset is written west-positive.
     let west = -off;
     let tz = if west % 3600 == 0 {
-        format!("Etc/GMT{}{}", if west >= 0 { "+" } else { "-" }, west.abs() / 3600)
+        format!(
+            "Etc/GMT{}{}",
+            if west >= 0 { "+" } else { "-" },
+            west.abs() / 3600
+        )
     } else {
         let (h, m) = (west.abs() / 3600, west.abs() % 3600 / 60);
         let sign = if west >= 0 { "+" } else { "-" };
-        format!("<{}{h:02}{m:02}>{sign}{h}:{m:02}", if west >= 0 { "-" } else { "+" })
+        format!(
+            "<{}{h:02}{m:02}>{sign}{h}:{m:02}",
+            if west >= 0 { "-" } else { "+" }
+        )
     };
     notes.push(format!(
         "TZ={tz}: the {paired} wheel entries that are also sdist files are dated their sdist mtime {}{}:{:02} — local time of a build {} UTC",
@@ -827,7 +856,11 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
         let path = entry.path()?.to_string_lossy().into_owned();
         let parts: Vec<&str> = path.trim_start_matches("./").split('/').collect();
         if entry.header().entry_type().is_file() && parts.len() >= 2 {
-            let mut mtime = entry.header().mtime().ok().and_then(|t| i64::try_from(t).ok());
+            let mut mtime = entry
+                .header()
+                .mtime()
+                .ok()
+                .and_then(|t| i64::try_from(t).ok());
             if let Ok(Some(exts)) = entry.pax_extensions() {
                 for ext in exts.flatten() {
                     if ext.key() == Ok("mtime")
@@ -942,7 +975,8 @@ impl Resolver<'_> {
             let Some((d, v, py, abi, plat)) = wheel_tags(&f.filename) else {
                 continue;
             };
-            let pure = abi == "none" && plat == "any" && py.split('.').any(|t| t.starts_with("py3"));
+            let pure =
+                abi == "none" && plat == "any" && py.split('.').any(|t| t.starts_with("py3"));
             if normalize(d) != norm || !pure || f.yanked.is_some() {
                 continue;
             }
@@ -1011,7 +1045,8 @@ impl Resolver<'_> {
                 blake3: Some(d.blake3),
             },
         });
-        self.sources.insert(wheel.filename.clone(), page.url.clone());
+        self.sources
+            .insert(wheel.filename.clone(), page.url.clone());
         self.notes.push(why.to_owned());
         for r in requires_dist(&dest, &wheel.filename)? {
             let parsed = pep508::requirement(&r)
@@ -1065,7 +1100,10 @@ mod tests {
             "https://pypi.org/packages/x.whl"
         );
         assert_eq!(join_url(page, "/f/x.whl"), "https://pypi.org/f/x.whl");
-        assert_eq!(join_url(page, "x.whl"), "https://pypi.org/simple/tomli/x.whl");
+        assert_eq!(
+            join_url(page, "x.whl"),
+            "https://pypi.org/simple/tomli/x.whl"
+        );
         assert_eq!(join_url(page, "https://h/x"), "https://h/x");
     }
 
@@ -1090,7 +1128,10 @@ mod tests {
             wheel_tags("tomli-2.2.1-py3-none-any.whl"),
             Some(("tomli", "2.2.1", "py3", "none", "any"))
         );
-        assert_eq!(sdist_version("typing_extensions-4.15.0.tar.gz", "typing-extensions"), Some("4.15.0"));
+        assert_eq!(
+            sdist_version("typing_extensions-4.15.0.tar.gz", "typing-extensions"),
+            Some("4.15.0")
+        );
         assert_eq!(sdist_version("tomli-w-1.0.tar.gz", "tomli-w"), Some("1.0"));
         assert_eq!(sdist_version("tomli-w-1.0.tar.gz", "tomli"), Some("w-1.0"));
     }
@@ -1113,7 +1154,10 @@ mod tests {
         let mut notes = Vec::new();
         let mtimes = BTreeMap::from([
             ("pkg/a.py".to_owned(), zip_secs((2021, 11, 4, 16, 55, 45))),
-            ("src/pkg/b.py".to_owned(), zip_secs((2026, 10, 14, 18, 49, 58))),
+            (
+                "src/pkg/b.py".to_owned(),
+                zip_secs((2026, 10, 14, 18, 49, 58)),
+            ),
         ]);
         let entries = vec![
             ("pkg/a.py".to_owned(), (2021, 11, 4, 11, 55, 44)),
@@ -1137,11 +1181,17 @@ mod tests {
     #[test]
     fn generators_name_backends_or_are_refused() {
         let b = backend_of("flit 3.10.1", "x").unwrap();
-        assert_eq!((b.package.as_str(), b.version.as_str()), ("flit_core", "3.10.1"));
+        assert_eq!(
+            (b.package.as_str(), b.version.as_str()),
+            ("flit_core", "3.10.1")
+        );
         let b = backend_of("bdist_wheel (0.45.1)", "x").unwrap();
         assert_eq!(b.package, "wheel");
         assert!(b.with_setuptools.is_some());
-        assert_eq!(backend_of("setuptools (75.6.0)", "x").unwrap().package, "setuptools");
+        assert_eq!(
+            backend_of("setuptools (75.6.0)", "x").unwrap().package,
+            "setuptools"
+        );
         assert!(backend_of("maturin (1.8.1)", "x").is_err());
         assert!(backend_of("hatchling", "x").is_err());
     }

@@ -241,7 +241,14 @@ mod tests {
             Some("m.py")
         );
         assert_eq!(install_path("x-1.data/scripts/run").unwrap(), None);
-        for bad in ["../x", "/etc/passwd", "a/../../b", "a\\b", "a//b", "a/\u{1}"] {
+        for bad in [
+            "../x",
+            "/etc/passwd",
+            "a/../../b",
+            "a\\b",
+            "a//b",
+            "a/\u{1}",
+        ] {
             assert!(install_path(bad).is_err(), "{bad:?}");
         }
     }
@@ -263,10 +270,7 @@ mod tests {
         let mut budget = Budget::default();
         let mut written = BTreeSet::new();
         install_wheel(&w, &site, &mut budget, &mut written).unwrap();
-        assert_eq!(
-            fs::read(site.join("pkg/__init__.py")).unwrap(),
-            b"x = 1\n"
-        );
+        assert_eq!(fs::read(site.join("pkg/__init__.py")).unwrap(), b"x = 1\n");
         assert_eq!(fs::read(site.join("extra.py")).unwrap(), b"y = 2\n");
         let err = install_wheel(&w, &site, &mut budget, &mut written).unwrap_err();
         assert!(err.contains("installed twice"), "{err}");

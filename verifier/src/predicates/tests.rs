@@ -1193,7 +1193,10 @@ fn an_old_release_manifest_still_parses_and_encodes_the_same_fields() {
     assert_eq!(r.build_user, BuildUser::Builder);
     assert!(m.predicate.third_party_import.is_none());
     let again: Value = serde_json::from_slice(&entry.encode()).unwrap();
-    assert_eq!(again, old, "the old manifest's fields are exactly what is encoded again");
+    assert_eq!(
+        again, old,
+        "the old manifest's fields are exactly what is encoded again"
+    );
 }
 
 fn new_recipe_release(recipe: Value, import: Value) -> Vec<u8> {
@@ -1247,7 +1250,10 @@ fn recipes_with_inputs_build_deps_root_and_an_unset_epoch_round_trip_and_are_che
     assert_eq!(r.inputs[0].path, "vendor/data.bin");
     assert_eq!(r.build_deps[0].kind, DepKind::PypiWheel);
     assert_eq!(r.build_user, BuildUser::Root);
-    assert_eq!(m.predicate.third_party_import.as_ref().unwrap().ecosystem, "pypi");
+    assert_eq!(
+        m.predicate.third_party_import.as_ref().unwrap().ecosystem,
+        "pypi"
+    );
     let again: Value = serde_json::from_slice(&entry.encode()).unwrap();
     assert_eq!(again, serde_json::from_slice::<Value>(&bytes).unwrap());
 
@@ -1257,14 +1263,28 @@ fn recipes_with_inputs_build_deps_root_and_an_unset_epoch_round_trip_and_are_che
     let cases = [
         (missing, import.clone(), "source_date_epoch"),
         (
-            recipe(json!({"inputs": [{"uri": "https://x/y", "digest": {"sha256": "01".repeat(32)}, "path": "../y"}]})),
+            recipe(
+                json!({"inputs": [{"uri": "https://x/y", "digest": {"sha256": "01".repeat(32)}, "path": "../y"}]}),
+            ),
             import.clone(),
             "not a plain relative path",
         ),
-        (recipe(json!({"build_deps": [dep.clone(), dep.clone()]})), import.clone(), "build dependency"),
-        (recipe(json!({"build_user": "admin"})), import.clone(), "admin"),
-        (recipe(json!({})), json!({"ecosystem": "pypi", "index": "https://pypi.org/simple",
-                                   "digest_sources": {}, "notes": ["bad\u{1}note"]}), "notes"),
+        (
+            recipe(json!({"build_deps": [dep.clone(), dep.clone()]})),
+            import.clone(),
+            "build dependency",
+        ),
+        (
+            recipe(json!({"build_user": "admin"})),
+            import.clone(),
+            "admin",
+        ),
+        (
+            recipe(json!({})),
+            json!({"ecosystem": "pypi", "index": "https://pypi.org/simple",
+                                   "digest_sources": {}, "notes": ["bad\u{1}note"]}),
+            "notes",
+        ),
     ];
     for (i, (recipe, import, want)) in cases.into_iter().enumerate() {
         let err = Entry::parse(&new_recipe_release(recipe, import)).unwrap_err();
