@@ -553,6 +553,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn inputs_are_placed_in_the_tree_but_never_over_a_file_or_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let tree = dir.path().join("tree");
+        fs::create_dir_all(tree.join("src")).unwrap();
+        fs::write(tree.join("src/a"), "source").unwrap();
+        std::os::unix::fs::symlink("/etc", tree.join("link")).unwrap();
+        let input = |n: &str| {
+            let p = dir.path().join(n);
+            fs::write(&p, n).unwrap();
+            p
+        };
+        place_input(&input("i1"), &tree, "vendor/deep/i1").unwrap();
+        assert_eq!(fs::read(tree.join("vendor/deep/i1")).unwrap(), b"i1");
+        let err = place_input(&input("i2"), &tree, "src/a").unwrap_err();
+        assert!(err.contains("already holds"), "{err}");
+        let err = place_input(&input("i3"), &tree, "link/passwd-copy").unwrap_err();
+        assert!(err.contains("not a directory"), "{err}");
+        assert_eq!(fs::read(tree.join("src/a")).unwrap(), b"source");
+    }
+
+    #[test]
     fn copies_keep_mtimes_modes_and_links() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

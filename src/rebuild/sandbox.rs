@@ -773,4 +773,42 @@ mod tests {
         assert_eq!(v[2], "umask 0022 && exec \"$@\"");
         assert_eq!(&v[4..], ["faketime", "-f", "+1d", "make", "all"]);
     }
+
+    #[test]
+    fn a_root_recipe_is_uid_0_inside_and_python_deps_are_mounted_read_only() {
+        let spec = BuildSpec {
+            tree: "/t".into(),
+            build_path: "/build".into(),
+            home: "/h".into(),
+            etc: "/nonexistent-etc".into(),
+            command: vec!["make".into()],
+            env: BTreeMap::new(),
+            umask: 0o22,
+            hostname: "h".into(),
+            toolchain: Toolchain::Host { rust: None },
+            python_deps: Some("/cache/toolchains/abc".into()),
+            uid: 0,
+            faketime: None,
+            user: None,
+            cgroup: None,
+        };
+        let a = bwrap_args(&spec, &Limits::default()).unwrap();
+        let at = |flag: &str| a.iter().position(|x| x == flag).unwrap();
+        assert_eq!(
+            &a[at("--uid")..at("--uid") + 4],
+            ["--uid", "0", "--gid", "0"]
+        );
+        let deps = a
+            .windows(3)
+            .any(|w| w == ["--ro-bind", "/cache/toolchains/abc", "/opt/reprove/python"]);
+        assert!(deps, "{a:?}");
+        let builder = BuildSpec {
+            uid: BUILD_UID,
+            python_deps: None,
+            ..spec
+        };
+        let a = bwrap_args(&builder, &Limits::default()).unwrap();
+        assert!(a.windows(2).any(|w| w == ["--uid", "1000"]), "{a:?}");
+        assert!(!a.iter().any(|x| x == "/opt/reprove/python"));
+    }
 }

@@ -279,3 +279,24 @@ fn changed(a: &BuildRun, b: &BuildRun, ignore: &[String]) -> Vec<String> {
 fn cleanup(dir: &Path) {
     let _ = remove_dir(dir);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The clock is shifted only with a faketime the build can run: a root filesystem without
+    /// one does not borrow the host's (whose program would not exist inside: exit 127).
+    #[test]
+    fn faketime_must_be_in_the_toolchain() {
+        let root = tempfile::tempdir().unwrap();
+        let rootfs = super::super::sandbox::Toolchain::Rootfs(root.path().to_path_buf());
+        assert!(!faketime_in(&rootfs));
+        std::fs::create_dir_all(root.path().join("usr/bin")).unwrap();
+        std::fs::write(root.path().join("usr/bin/faketime"), "").unwrap();
+        assert!(!faketime_in(&rootfs), "the program without its library");
+        let lib = root.path().join("usr/lib/x86_64-linux-gnu/faketime");
+        std::fs::create_dir_all(&lib).unwrap();
+        std::fs::write(lib.join("libfaketime.so.1"), "").unwrap();
+        assert!(faketime_in(&rootfs));
+    }
+}
