@@ -327,3 +327,49 @@ fn bad_arguments_exit_2_and_write_nothing() {
         assert!(!work.exists(), "{args:?} created the work directory");
     }
 }
+
+/// `build_user = "root"`: the build is uid 0 inside the sandbox's user namespace, so `chown`
+/// works (as `fakeroot` builds need); `source_date_epoch = "unset"` leaves the variable out.
+/// The default stays uid 1000, where the same `chown` fails.
+#[test]
+fn a_root_recipe_runs_as_uid_0_inside_and_an_unset_epoch_is_absent() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let src = dir.join("src");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(
+        src.join("build.sh"),
+        "c=$(chown 0:0 build.sh 2>/dev/null && echo yes || echo no)\n\
+         echo \"uid=$(id -u) chown=$c sde=${SOURCE_DATE_EPOCH-unset}\" > out\n",
+    )
+    .unwrap();
+    rb::pack(&src, "probe-1", &dir.join("probe-src.tar.gz"));
+    for (user, want) in [
+        ("root", "uid=0 chown=yes sde=unset"),
+        ("builder", "uid=1000 chown=no sde=unset"),
+    ] {
+        let manifest = dir.join(format!("{user}.toml"));
+        std::fs::write(
+            &manifest,
+            format!(
+                "project = \"probe\"\nversion = \"1\"\n[source]\npath = \"probe-src.tar.gz\"\n\
+                 [recipe]\ncommand = [\"bash\", \"build.sh\"]\nsource_date_epoch = \"unset\"\n\
+                 build_user = \"{user}\"\noutputs = {{ \"out\" = \"out\" }}\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.join(format!("out-{user}"));
+        let o = reprove(&[
+            "rebuild",
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--work",
+            dir.join(format!("work-{user}")).to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(o.status.success(), "{user}: {}", text(&o.stderr));
+        let got = std::fs::read_to_string(out.join("out")).unwrap();
+        assert_eq!(got.trim(), want, "{user}");
+    }
+}
