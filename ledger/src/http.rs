@@ -59,7 +59,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, RawQuery, Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -72,6 +72,7 @@ use crate::ledger::Ledger;
 use crate::sequencer::Sequencer;
 
 use error::ApiError;
+use lookup::Mode;
 use metrics::Metrics;
 use ops::InFlight;
 
@@ -145,6 +146,41 @@ impl AppState {
     }
 }
 
+/// The lookups under `prefix` (`/lookup`: pages of hints; `/proven`: whole lists with their
+/// proofs), one handler per kind of key for both.
+fn lookup_routes(mode: Mode, prefix: &str) -> Router<AppState> {
+    macro_rules! with_mode {
+        ($handler:path) => {
+            get(
+                move |State(state): State<AppState>, path, RawQuery(query): RawQuery| {
+                    $handler(mode, state, path, query)
+                },
+            )
+        };
+    }
+    Router::new()
+        .route(
+            &format!("{prefix}/sha256/{{digest}}"),
+            with_mode!(lookup::by_sha256),
+        )
+        .route(
+            &format!("{prefix}/key/{{*key}}"),
+            with_mode!(lookup::by_key),
+        )
+        .route(
+            &format!("{prefix}/release/{{name}}/{{version}}"),
+            with_mode!(lookup::by_release),
+        )
+        .route(
+            &format!("{prefix}/project/{{name}}"),
+            with_mode!(lookup::by_project),
+        )
+        .route(
+            &format!("{prefix}/revocations/{{*key}}"),
+            with_mode!(lookup::revocations_of),
+        )
+}
+
 /// The API over a ledger and its running sequencer (see the module docs for the endpoints).
 pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new(ledger.head().size()));
@@ -183,11 +219,10 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         )
         .merge(pages)
         .route("/add", post(add::add))
-        .route("/lookup/sha256/{digest}", get(lookup::by_sha256))
-        .route("/lookup/key/{*key}", get(lookup::by_key))
-        .route("/lookup/release/{name}/{version}", get(lookup::by_release))
         .route("/lookup/revocations", get(lookup::revocations))
-        .route("/lookup/revocations/{*key}", get(lookup::revocations_of))
+        .route("/index-note", get(lookup::index_note))
+        .merge(lookup_routes(Mode::Page, "/lookup"))
+        .merge(lookup_routes(Mode::Proven, "/proven"))
         .route("/blobs/sha256/{digest}", put(blobs::put).get(blobs::get))
         .route("/proof/{index}", get(proofs::inclusion))
         .route("/consistency", get(proofs::consistency))

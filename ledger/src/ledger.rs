@@ -9,11 +9,13 @@
 //! tiles must end exactly where the head's tree ends. These checks read O(log n) records.
 //! Everything else (every hash, entry, index) is `fsck`'s job.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use reprove_verifier::merkle::{HashReader, NodeId, empty_root, leaf_hash};
+use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
+use reprove_verifier::vindex::EMPTY;
 
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
@@ -89,6 +91,8 @@ impl Ledger {
         let head = Head::sign(signer, 0, empty_root())?;
         let mut batch = store.batch()?;
         batch.put_head(0, head.note());
+        batch.put_index_note(&crate::vindex::sign_note(signer, 0, head.root(), EMPTY)?);
+        batch.put_index_version(crate::keys::INDEX_VERSION);
         // The marker goes in the same write: a log either is complete or is not a log.
         batch.put_format();
         store.commit(batch, None, 0)?;
@@ -168,33 +172,58 @@ impl Writer {
     }
 
     /// Writes the index records [`derive_index_keys`](crate::derive_index_keys) gives for
-    /// every entry of the tree, then records [`INDEX_VERSION`](crate::INDEX_VERSION): how a
-    /// log written by an earlier version gains the records a newer one derives (signer-scoped
-    /// lookups, blobs). Records are keys with empty values, so writing one that exists changes
-    /// nothing and a reindex interrupted by a crash is simply run again. Needs the writer:
-    /// nothing is appended meanwhile. Returns the number of entries read.
+    /// every entry of the tree, rebuilds the verifiable index from them and signs its note for
+    /// the head, then records [`INDEX_VERSION`](crate::INDEX_VERSION): how a log written by an
+    /// earlier version gains the records a newer one derives (signer-scoped lookups, blobs,
+    /// the verifiable index). Records are keys with empty values, so writing one that exists
+    /// changes nothing; the verifiable index is cleared first, so a reindex interrupted by a
+    /// crash is simply run again. Needs the writer: nothing is appended meanwhile. Returns the
+    /// number of entries read.
     pub fn reindex(&mut self) -> Result<u64, Error> {
         const CHUNK: usize = 4096;
         let store = &self.shared.store;
         let size = self.head().size();
+        let head = store.head()?;
+        let mut batch = store.batch()?;
+        batch.clear_vindex();
+        store.commit(batch, head.as_deref(), size)?;
         let mut start = 0u64;
+        let mut root = EMPTY;
         while start < size {
             let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
             let entries = store.entries(start, count)?;
             let mut batch = store.batch()?;
+            let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
             for entry in &entries {
-                for key in crate::keys::derive_index_keys(entry) {
+                let keys = crate::keys::derive_index_keys(entry);
+                for key in &keys {
                     key.check()?;
                     batch.put_index(&key.record(start));
                 }
+                for k in crate::vindex::proven_hashes(&keys) {
+                    let list = appends.entry(k).or_default();
+                    if list.last() != Some(&start) {
+                        list.push(start);
+                    }
+                }
                 start += 1;
             }
-            let head = store.head()?;
+            let update = crate::vindex::apply(store, &appends)?;
+            for (key, node) in &update.writes {
+                batch.put_vindex(key, node);
+            }
+            root = update.root;
             store.commit(batch, head.as_deref(), size)?;
         }
+        let head_now = self.head();
         let mut batch = store.batch()?;
+        batch.put_index_note(&crate::vindex::sign_note(
+            &self.signer,
+            size,
+            head_now.root(),
+            root,
+        )?);
         batch.put_index_version(crate::keys::INDEX_VERSION);
-        let head = store.head()?;
         store.commit(batch, head.as_deref(), size)?;
         Ok(size)
     }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Bundle as BundleArgs;
-use crate::client::release_lookup_path;
+use crate::client::release_key;
 use crate::client::write_atomic;
 use crate::cmd::gate::split_release;
 use crate::cmd::verify::cache_dir;
@@ -99,7 +99,7 @@ fn release_entries(
     name: &str,
     version: &str,
 ) -> anyhow::Result<BTreeSet<u64>> {
-    let release = online.lookup(&release_lookup_path(name, version))?;
+    let release = online.lookup(&release_key(name, version))?;
     let size = online.checkpoint().checkpoint().size();
     let mut indices: BTreeSet<u64> = BTreeSet::new();
     let mut signers: Vec<NoteVerifier> = Vec::new();

@@ -2,9 +2,10 @@
 //! the consumer's state), lookups, and entries with their inclusion proofs *built from the
 //! log's tiles* (through [`LogClient`] and its tile cache), never taken from the log's word.
 //!
-//! Lookups are hints: the log could hide entries from them, but it cannot make an entry count
-//! that it did not commit to, because every entry is proven under the signed checkpoint and
-//! verified by the pure core.
+//! Lookups are proven: every list comes with a proof under the log's verifiable index, bound
+//! to the session's checkpoint, so the log cannot leave an entry out of one; and it cannot make
+//! an entry count that it did not commit to, because every entry is proven under the signed
+//! checkpoint and verified by the pure core.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::PathBuf;
@@ -20,6 +21,7 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 use super::state::{Seen, StateDir};
 use super::{Evidence, NotWeighed, Verified, classify};
 use crate::client::{ClientOptions, LogClient, signed_by};
+use reprove_ledger::IndexKey;
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
@@ -106,12 +108,15 @@ impl<'p> Online<'p> {
             })
     }
 
-    /// Every index a lookup path (`lookup/…`) answers, all pages, in log order, restricted to
-    /// the checkpoint's tree (later ones are noted in [`Online::newer`]). A 404 is no entries.
-    pub fn lookup(&mut self, path: &str) -> anyhow::Result<Vec<u64>> {
-        let out = self.client.lookup_all(path)?;
-        let size = self.checkpoint.checkpoint().size();
-        let (inside, newer): (Vec<u64>, Vec<u64>) = out.into_iter().partition(|&i| i < size);
+    /// Every index under `key`, proven complete (the log's verifiable index, bound to the
+    /// session's checkpoint), in log order, restricted to the checkpoint's tree (later ones
+    /// are noted in [`Online::newer`]). A missing or failing proof is an error.
+    pub fn lookup(&mut self, key: &IndexKey) -> anyhow::Result<Vec<u64>> {
+        let (inside, newer) = self.client.proven_lookup(
+            key,
+            &self.policy.log.key,
+            self.checkpoint.checkpoint().checkpoint(),
+        )?;
         self.newer.extend(newer);
         Ok(inside)
     }
@@ -241,18 +246,18 @@ impl<'p> Online<'p> {
                 );
             }
             asked.push(key.clone());
-            let path = format!("lookup/revocations/{}", hex::encode(key.to_string()));
-            let paths: Vec<String> = if scoped {
+            let about = IndexKey::RevokedKey(key.to_string());
+            let lookups: Vec<IndexKey> = if scoped {
                 std::iter::once(&key)
                     .chain(recovery.iter())
-                    .map(|signer| signed_by(&path, signer))
+                    .map(|signer| signed_by(about.clone(), signer))
                     .collect()
             } else {
-                vec![path]
+                vec![about]
             };
             let mut indices = BTreeSet::new();
-            for path in paths {
-                indices.extend(self.lookup(&path)?);
+            for lookup in &lookups {
+                indices.extend(self.lookup(lookup)?);
             }
             for index in indices {
                 found.insert(index);
@@ -281,7 +286,7 @@ impl<'p> Online<'p> {
     /// signer: entries by anyone else cannot crowd the ones that decide out of the answer.
     pub fn evidence(&mut self, sha256: &[u8; 32]) -> anyhow::Result<Evidence> {
         let mut indices: BTreeSet<u64> = self.revocations()?.into_iter().collect();
-        let path = format!("lookup/sha256/{}", hex::encode(sha256));
+        let artifact = IndexKey::Artifact(*sha256);
         let mut signers = self.followed.clone();
         for k in self.policy.publishers.iter().flat_map(|p| p.keys.iter()) {
             if !signers.contains(k) {
@@ -289,7 +294,7 @@ impl<'p> Online<'p> {
             }
         }
         for signer in &signers {
-            indices.extend(self.lookup(&signed_by(&path, signer))?);
+            indices.extend(self.lookup(&signed_by(artifact.clone(), signer))?);
         }
         let size = self.checkpoint.checkpoint().size();
         let mut releases = BTreeSet::new();
@@ -306,12 +311,14 @@ impl<'p> Online<'p> {
         for &index in &indices {
             evidence.push(self.verified(index)?);
         }
+        let path = format!("lookup/sha256/{}", hex::encode(sha256));
         evidence.not_weighed = Some(self.not_weighed(&path, &indices)?);
         Ok(evidence)
     }
 
     /// How many entries the unscoped lookup `path` lists (one page) that are not among
-    /// `weighed`: the report says they exist and were not weighed, nothing more.
+    /// `weighed`: the report says they exist and were not weighed, nothing more. This count
+    /// is the one unproven lookup a consumer reads: it informs, it decides nothing.
     fn not_weighed(&self, path: &str, weighed: &BTreeSet<u64>) -> anyhow::Result<NotWeighed> {
         let page = self.client.lookup_page(&format!("{path}?limit=1000"))?;
         let size = self.checkpoint.checkpoint().size();

@@ -1,0 +1,380 @@
+//! The verifiable index, stored: the sparse Merkle tree of `reprove_verifier::vindex` kept in
+//! its own column family and updated inside each round's write batch, so the index root, the
+//! lookup records, the entries and the checkpoint become durable together.
+//!
+//! # Layout (column family `vindex`)
+//!
+//! | key | value |
+//! | --- | --- |
+//! | `n` `\|\|` depth (u16 BE) `\|\|` the first ⌈depth/8⌉ bytes of the path (unused bits 0) | `0x00 \|\| key hash \|\| count (u64 BE) \|\| chain` (a leaf) or `0x01 \|\| hash` (an interior node) |
+//! | `note` | the latest signed index note (it names the tree size it covers) |
+//!
+//! An absent node is an empty subtree. A leaf sits at the shallowest position where it is
+//! alone; when a second key arrives below it, the position becomes an interior node and both
+//! leaves move down. Keys are never removed (lists only grow), so nothing is ever deleted.
+//!
+//! Only the lookups a consumer decides on are committed ([`IndexKey::is_proven`]); the web
+//! pages' lists (all releases, mismatches, rebuilders, days) and blob records stay plain
+//! records: nobody's trust decision rests on them.
+
+use std::collections::BTreeMap;
+
+use reprove_verifier::merkle::Hash;
+use reprove_verifier::note::{Note, NoteSigner};
+use reprove_verifier::vindex::{
+    EMPTY, IndexNote, Proof, Terminal, Value, bit, key_hash, leaf_hash, node_hash,
+};
+
+use crate::error::{Error, Integrity};
+use crate::index::IndexKey;
+
+/// The column family the tree lives in.
+pub(crate) const CF: &str = "vindex";
+
+/// The key of the latest signed index note.
+pub(crate) const NOTE_KEY: &[u8] = b"note";
+
+/// The most indices one proven lookup answers with: a proof must carry the whole list. Past
+/// it, a client asks a signer-scoped lookup (which strangers cannot flood).
+pub const MAX_PROVEN_LIST: u64 = 100_000;
+
+/// A position in the tree: its depth and the path bits above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) struct Pos {
+    depth: u16,
+    path: Hash,
+}
+
+impl Pos {
+    const ROOT: Pos = Pos {
+        depth: 0,
+        path: EMPTY,
+    };
+
+    /// The child on side `right`.
+    fn child(&self, right: bool) -> Pos {
+        let mut path = self.path;
+        if right {
+            let d = usize::from(self.depth);
+            path[d / 8] |= 0x80 >> (d % 8);
+        }
+        Pos {
+            depth: self.depth + 1,
+            path,
+        }
+    }
+
+    /// The stored key of this position.
+    pub(crate) fn key(&self) -> Vec<u8> {
+        let bytes = usize::from(self.depth).div_ceil(8);
+        let mut out = Vec::with_capacity(3 + bytes);
+        out.push(b'n');
+        out.extend_from_slice(&self.depth.to_be_bytes());
+        out.extend_from_slice(&self.path[..bytes]);
+        out
+    }
+}
+
+/// What is at a position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Node {
+    Empty,
+    Leaf { key: Hash, value: Value },
+    Interior(Hash),
+}
+
+impl Node {
+    pub(crate) fn hash(&self) -> Hash {
+        match self {
+            Node::Empty => EMPTY,
+            Node::Leaf { key, value } => leaf_hash(key, value),
+            Node::Interior(h) => *h,
+        }
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        match self {
+            Node::Empty => Vec::new(),
+            Node::Leaf { key, value } => {
+                let mut out = Vec::with_capacity(73);
+                out.push(0);
+                out.extend_from_slice(key);
+                out.extend_from_slice(&value.to_bytes());
+                out
+            }
+            Node::Interior(h) => {
+                let mut out = Vec::with_capacity(33);
+                out.push(1);
+                out.extend_from_slice(h);
+                out
+            }
+        }
+    }
+
+    pub(crate) fn decode(bytes: Option<&[u8]>) -> Result<Node, Error> {
+        let bad = || Error::Integrity(Integrity::Undecodable(CF));
+        match bytes {
+            None => Ok(Node::Empty),
+            Some([0, rest @ ..]) if rest.len() == 72 => Ok(Node::Leaf {
+                key: rest[..32].try_into().map_err(|_| bad())?,
+                value: Value::from_bytes(&rest[32..]).ok_or_else(bad)?,
+            }),
+            Some([1, rest @ ..]) => Ok(Node::Interior(rest.try_into().map_err(|_| bad())?)),
+            Some(_) => Err(bad()),
+        }
+    }
+}
+
+/// Where nodes are read from: the store, or a snapshot of it.
+pub(crate) trait NodeSource {
+    fn node(&self, pos: &Pos) -> Result<Node, Error>;
+}
+
+/// The node writes of one round and the new root.
+#[derive(Debug, Default)]
+pub(crate) struct Update {
+    pub(crate) root: Hash,
+    pub(crate) writes: Vec<(Vec<u8>, Vec<u8>)>,
+}
+
+/// One key being placed: its hash, its value before this round when known (found on the way
+/// down, or a leaf that moves down), and the indices to append to it.
+struct Item<'a> {
+    key: Hash,
+    base: Option<Value>,
+    append: &'a [u64],
+}
+
+/// Applies `appends` (key hash → indices to append, increasing) to the tree in `src`.
+pub(crate) fn apply(
+    src: &impl NodeSource,
+    appends: &BTreeMap<Hash, Vec<u64>>,
+) -> Result<Update, Error> {
+    let root = src.node(&Pos::ROOT)?;
+    if appends.is_empty() {
+        return Ok(Update {
+            root: root.hash(),
+            writes: Vec::new(),
+        });
+    }
+    let items: Vec<Item<'_>> = appends
+        .iter()
+        .map(|(key, append)| Item {
+            key: *key,
+            base: None,
+            append,
+        })
+        .collect();
+    let mut writes = Vec::new();
+    let node = place(src, Pos::ROOT, root, items, &mut writes)?;
+    Ok(Update {
+        root: node.hash(),
+        writes,
+    })
+}
+
+/// Places `items` (all under `pos`) into the subtree at `pos`, whose node is `current`.
+fn place(
+    src: &impl NodeSource,
+    pos: Pos,
+    current: Node,
+    mut items: Vec<Item<'_>>,
+    writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
+) -> Result<Node, Error> {
+    // One key into an empty position, or into its own leaf: the leaf stays (or lands) here.
+    if let [item] = &items[..] {
+        let base = match current {
+            Node::Empty => Some(item.base.unwrap_or_default()),
+            Node::Leaf { key, value } if key == item.key => Some(value),
+            _ => None,
+        };
+        if let Some(mut value) = base {
+            for &i in item.append {
+                value.push(i);
+            }
+            let node = Node::Leaf {
+                key: item.key,
+                value,
+            };
+            writes.push((pos.key(), node.encode()));
+            return Ok(node);
+        }
+    }
+    if usize::from(pos.depth) >= reprove_verifier::vindex::MAX_DEPTH {
+        return Err(Error::Bug("two index keys with the same hash"));
+    }
+    let (mut left, mut right) = (Node::Empty, Node::Empty);
+    match current {
+        Node::Empty => {}
+        // A leaf here moves down, with its value, beside the newcomers.
+        Node::Leaf { key, value } => match items.iter_mut().find(|i| i.key == key) {
+            Some(i) => i.base = Some(value),
+            None => items.push(Item {
+                key,
+                base: Some(value),
+                append: &[],
+            }),
+        },
+        Node::Interior(_) => {
+            left = src.node(&pos.child(false))?;
+            right = src.node(&pos.child(true))?;
+        }
+    }
+    let depth = usize::from(pos.depth);
+    let (r_items, l_items): (Vec<Item<'_>>, Vec<Item<'_>>) =
+        items.into_iter().partition(|i| bit(&i.key, depth));
+    if !l_items.is_empty() {
+        left = place(src, pos.child(false), left, l_items, writes)?;
+    }
+    if !r_items.is_empty() {
+        right = place(src, pos.child(true), right, r_items, writes)?;
+    }
+    let node = Node::Interior(node_hash(&left.hash(), &right.hash()));
+    writes.push((pos.key(), node.encode()));
+    Ok(node)
+}
+
+/// The proof for `key` (its hash) in the tree in `src`, and the key's value (`None`: absent).
+pub(crate) fn prove(src: &impl NodeSource, key: &Hash) -> Result<(Proof, Option<Value>), Error> {
+    let mut siblings = Vec::new();
+    let mut pos = Pos::ROOT;
+    loop {
+        match src.node(&pos)? {
+            Node::Empty => {
+                return Ok((
+                    Proof {
+                        siblings,
+                        terminal: Terminal::Empty,
+                    },
+                    None,
+                ));
+            }
+            Node::Leaf { key: k, value } if &k == key => {
+                return Ok((
+                    Proof {
+                        siblings,
+                        terminal: Terminal::Key,
+                    },
+                    Some(value),
+                ));
+            }
+            Node::Leaf { key: k, value } => {
+                return Ok((
+                    Proof {
+                        siblings,
+                        terminal: Terminal::Other { key: k, value },
+                    },
+                    None,
+                ));
+            }
+            Node::Interior(_) => {
+                let right = bit(key, usize::from(pos.depth));
+                siblings.push(src.node(&pos.child(!right))?.hash());
+                pos = pos.child(right);
+                if usize::from(pos.depth) > reprove_verifier::vindex::MAX_DEPTH {
+                    return Err(Integrity::Undecodable(CF).into());
+                }
+            }
+        }
+    }
+}
+
+/// The committed keys of one entry's lookup keys, hashed.
+pub(crate) fn proven_hashes(keys: &[IndexKey]) -> impl Iterator<Item = Hash> + '_ {
+    keys.iter()
+        .filter(|k| k.is_proven())
+        .map(|k| key_hash(&k.prefix()))
+}
+
+/// Signs the index note of tree `size`, `log_root` with index root `index_root`.
+pub(crate) fn sign_note(
+    signer: &NoteSigner,
+    size: u64,
+    log_root: Hash,
+    index_root: Hash,
+) -> Result<Vec<u8>, Error> {
+    let note = IndexNote {
+        origin: signer.name().to_owned(),
+        size,
+        log_root,
+        index_root,
+    };
+    Ok(Note::sign(&note.text(), &[signer])
+        .map_err(|e| Error::Sign(e.into()))?
+        .encode())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::RefCell;
+    use std::collections::HashMap;
+
+    use reprove_verifier::vindex::root_of;
+
+    use super::*;
+
+    /// An in-memory node store.
+    #[derive(Default)]
+    struct Mem(RefCell<HashMap<Vec<u8>, Vec<u8>>>);
+
+    impl NodeSource for Mem {
+        fn node(&self, pos: &Pos) -> Result<Node, Error> {
+            Node::decode(self.0.borrow().get(&pos.key()).map(Vec::as_slice))
+        }
+    }
+
+    impl Mem {
+        fn apply(&self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
+            let update = apply(self, appends).unwrap();
+            let mut map = self.0.borrow_mut();
+            for (k, v) in update.writes {
+                map.insert(k, v);
+            }
+            update.root
+        }
+    }
+
+    #[test]
+    fn rounds_of_appends_give_the_reference_root_and_proofs_that_verify() {
+        let mem = Mem::default();
+        let mut lists: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+        let mut next = 0u64;
+        // Rounds of different shapes: new keys, old keys again, one key many times.
+        for round in 0..30u32 {
+            let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+            for j in 0..(round % 7 + 1) {
+                let key = key_hash(&((round * 3 + j) % 40).to_be_bytes());
+                appends.entry(key).or_default().push(next);
+                lists.entry(key).or_default().push(next);
+                next += 1;
+            }
+            let root = mem.apply(&appends);
+            let leaves: Vec<(Hash, Value)> = lists
+                .iter()
+                .map(|(k, l)| (*k, Value::of(l).unwrap()))
+                .collect();
+            assert_eq!(root, root_of(&leaves), "round {round}");
+            for (k, list) in &lists {
+                let (proof, value) = prove(&mem, k).unwrap();
+                assert_eq!(value, Some(Value::of(list).unwrap()));
+                proof.verify(&root, k, list).unwrap();
+            }
+            for absent in 1000..1010u32 {
+                let k = key_hash(&absent.to_be_bytes());
+                let (proof, value) = prove(&mem, &k).unwrap();
+                assert_eq!(value, None);
+                proof.verify(&root, &k, &[]).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn positions_have_distinct_keys() {
+        let a = Pos::ROOT.child(true).child(false);
+        let b = Pos::ROOT.child(true);
+        let c = Pos::ROOT.child(false).child(false);
+        assert_ne!(a.key(), b.key());
+        assert_ne!(a.key(), c.key());
+        assert_eq!(Pos::ROOT.key(), b"n\0\0");
+    }
+}
