@@ -517,7 +517,7 @@ impl LogClient {
         key: &IndexKey,
         log_key: &NoteVerifier,
         under: &Checkpoint,
-    ) -> anyhow::Result<(Vec<u64>, Vec<u64>)> {
+    ) -> anyhow::Result<Proven> {
         let path = key
             .proven_path()
             .ok_or_else(|| anyhow::anyhow!("the lookup {key:?} cannot be proven"))?;
@@ -538,7 +538,14 @@ impl LogClient {
             .map_err(|e| anyhow::anyhow!("{}: the lookup's proof fails: {e}", self.url(&path)))?;
         self.check_index_note(&note, under)
             .map_err(|e| e.context(format!("{}: the lookup's index note", self.url(&path))))?;
-        Ok(answer.indices.into_iter().partition(|&i| i < under.size()))
+        let (inside, later) = answer.indices.iter().partition(|&&i| i < under.size());
+        Ok(Proven {
+            key: key.clone(),
+            inside,
+            later,
+            note,
+            answer,
+        })
     }
 
     /// Checks that `note` covers `under`'s tree or one that extends it (consistency proof from
@@ -574,6 +581,21 @@ impl LogClient {
         }
         Ok(())
     }
+}
+
+/// A proven lookup, checked against a checkpoint.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    /// The key looked up.
+    pub key: IndexKey,
+    /// The indices inside the checkpoint's tree.
+    pub inside: Vec<u64>,
+    /// The indices logged after it (the index note covers a larger tree).
+    pub later: Vec<u64>,
+    /// The index note the list is proven under.
+    pub note: IndexNote,
+    /// The answer as served.
+    pub answer: ProvenAnswer,
 }
 
 /// One page of a lookup answer.

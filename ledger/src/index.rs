@@ -213,6 +213,11 @@ impl IndexKey {
         })
     }
 
+    /// The key whose [`encoding`](Self::encoding) is `bytes`, if it is a valid one.
+    pub fn from_encoding(bytes: &[u8]) -> Option<IndexKey> {
+        parse_key(bytes).filter(|k| k.check().is_ok())
+    }
+
     /// The key's encoding (docs/formats.md, "Verifiable index"): what the verifiable index
     /// hashes to place it, and the stored prefix of its lookup records.
     pub fn encoding(&self) -> Vec<u8> {

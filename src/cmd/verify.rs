@@ -125,7 +125,9 @@ fn from_bundle(
         };
     let mut reports = Vec::with_capacity(subjects.len());
     for s in subjects {
-        let mut evidence = offline.evidence(&s.sha256);
+        let mut evidence = offline
+            .proven_evidence(policy, &s.sha256)
+            .with_context(|| format!("the bundle's evidence about {}", s.name))?;
         if let Some(online) = online.as_mut() {
             let live = online
                 .evidence(&s.sha256)

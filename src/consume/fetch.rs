@@ -7,7 +7,7 @@
 //! an entry count that it did not commit to, because every entry is proven under the signed
 //! checkpoint and verified by the pure core.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -20,7 +20,7 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 
 use super::state::{Seen, StateDir};
 use super::{Evidence, NotWeighed, Verified, classify};
-use crate::client::{ClientOptions, LogClient, signed_by};
+use crate::client::{ClientOptions, LogClient, Proven, signed_by};
 use reprove_ledger::IndexKey;
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
@@ -42,6 +42,8 @@ pub struct Online<'p> {
     followed: Vec<NoteVerifier>,
     /// Indices a lookup named that the checkpoint does not cover yet (logged after it).
     pub newer: BTreeSet<u64>,
+    /// Every proven lookup of the session, by key encoding (what a bundle carries).
+    pub proven: BTreeMap<Vec<u8>, Proven>,
 }
 
 impl<'p> Online<'p> {
@@ -92,7 +94,19 @@ impl<'p> Online<'p> {
             revocations: None,
             followed: Vec::new(),
             newer: BTreeSet::new(),
+            proven: BTreeMap::new(),
         })
+    }
+
+    /// The log client of the session.
+    pub fn client(&self) -> &LogClient {
+        &self.client
+    }
+
+    /// The keys whose notices were followed (after [`Online::revocations`]): the policy's
+    /// operator keys and the replacements valid notices introduced.
+    pub fn followed_keys(&self) -> &[NoteVerifier] {
+        &self.followed
     }
 
     /// The verified checkpoint everything is proven under.
@@ -112,12 +126,14 @@ impl<'p> Online<'p> {
     /// session's checkpoint), in log order, restricted to the checkpoint's tree (later ones
     /// are noted in [`Online::newer`]). A missing or failing proof is an error.
     pub fn lookup(&mut self, key: &IndexKey) -> anyhow::Result<Vec<u64>> {
-        let (inside, newer) = self.client.proven_lookup(
+        let proven = self.client.proven_lookup(
             key,
             &self.policy.log.key,
             self.checkpoint.checkpoint().checkpoint(),
         )?;
-        self.newer.extend(newer);
+        self.newer.extend(proven.later.iter().copied());
+        let inside = proven.inside.clone();
+        self.proven.insert(key.encoding(), proven);
         Ok(inside)
     }
 

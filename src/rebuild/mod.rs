@@ -580,10 +580,10 @@ pub fn find_release(
     };
     let mut indices = std::collections::BTreeSet::new();
     for lookup in &lookups {
-        let (inside, _later) = client
+        let proven = client
             .proven_lookup(lookup, log_key, checkpoint.checkpoint())
             .context("release lookup")?;
-        indices.extend(inside);
+        indices.extend(proven.inside);
     }
     for index in indices {
         if index >= checkpoint.size() {

@@ -93,11 +93,14 @@ impl NodeRunner {
         // Scoped to this node's key: strangers' attestations of the release cannot push this
         // node's own out of the answer (and make it rebuild and attest again).
         let checkpoint = self.client.checkpoint(&self.log_key)?;
-        let (indices, _later) = self.client.proven_lookup(
-            &crate::client::signed_by(release_key(&job.project, &job.version), &me),
-            &self.log_key,
-            checkpoint.checkpoint(),
-        )?;
+        let indices = self
+            .client
+            .proven_lookup(
+                &crate::client::signed_by(release_key(&job.project, &job.version), &me),
+                &self.log_key,
+                checkpoint.checkpoint(),
+            )?
+            .inside;
         let mine = [me];
         for index in indices.into_iter().filter(|&i| i > job.log_index) {
             let bytes = self.client.entry(index)?;
