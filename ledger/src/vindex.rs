@@ -279,6 +279,11 @@ pub(crate) fn prove(src: &impl NodeSource, key: &Hash) -> Result<(Proof, Option<
     }
 }
 
+/// The root of the stored tree.
+pub(crate) fn stored_root(src: &impl NodeSource) -> Result<Hash, Error> {
+    Ok(src.node(&Pos::ROOT)?.hash())
+}
+
 /// The committed keys of one entry's lookup keys, hashed.
 pub(crate) fn proven_hashes(keys: &[IndexKey]) -> impl Iterator<Item = Hash> + '_ {
     keys.iter()
