@@ -11,6 +11,9 @@
 //! GET  /lookup/key/<vkey or its hex>    entries signed by this key
 //! GET  /lookup/release/<name>/<version> release manifests and rebuild attestations of a release
 //! GET  /lookup/revocations[/<vkey>]     revocation notices (of one key)
+//! GET  /lookup/project/<name>           a project's release manifests
+//! GET  /proven/<sha256|key|release|project|revocations>/...   the whole list, with its proof
+//! GET  /index-note                      the latest signed index note (text/plain)
 //! PUT  /blobs/sha256/<hex>              store a blob (build log, diff report); signed upload
 //! GET  /blobs/sha256/<hex>              a stored blob's bytes, immutable
 //! GET  /proof/<index>[?size=N]          tlog-proof (text/plain)
@@ -21,7 +24,9 @@
 //! ```
 //!
 //! Lookups take `?after=<index>&limit=<n>&order=asc|desc` and answer
-//! `{"indices": [...], "next": <cursor or null>}`.
+//! `{"indices": [...], "next": <cursor or null>}` (hints). Proven lookups take only
+//! `?signer=<vkey>` and answer `{"note", "indices", "proof"}`: every index under the key, proven
+//! under the verifiable index (docs/formats.md §6–7).
 //!
 //! Every refusal is a JSON body `{"error": "..."}` with a 4xx status; 5xx bodies say nothing
 //! internal (the `tracing` log says everything). Ledger errors become statuses in one place,

@@ -92,7 +92,6 @@ impl Ledger {
         let mut batch = store.batch()?;
         batch.put_head(0, head.note());
         batch.put_index_note(&crate::vindex::sign_note(signer, 0, head.root(), EMPTY)?);
-        batch.put_index_version(crate::keys::INDEX_VERSION);
         // The marker goes in the same write: a log either is complete or is not a log.
         batch.put_format();
         store.commit(batch, None, 0)?;

@@ -373,6 +373,56 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Random logs in random rounds: after every round, each key's proven list is exactly
+        /// the list re-derived from the entries (the reference root, a proof that verifies),
+        /// and keys never logged have proofs of absence.
+        #[test]
+        fn proven_lists_are_the_entries_lists(
+            rounds in proptest::collection::vec(
+                proptest::collection::vec(proptest::collection::vec(0u8..60, 0..4), 1..12),
+                1..10,
+            ),
+        ) {
+            let mem = Mem::default();
+            let mut lists: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+            let mut next = 0u64;
+            for round in rounds {
+                let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+                // Each entry of the round is under a few of 60 keys (repeats included).
+                for entry_keys in round {
+                    let mut keys: Vec<Hash> =
+                        entry_keys.iter().map(|k| key_hash(&[*k])).collect();
+                    keys.sort();
+                    keys.dedup();
+                    for k in keys {
+                        appends.entry(k).or_default().push(next);
+                        lists.entry(k).or_default().push(next);
+                    }
+                    next += 1;
+                }
+                let root = mem.apply(&appends);
+                let leaves: Vec<(Hash, Value)> = lists
+                    .iter()
+                    .map(|(k, l)| (*k, Value::of(l).unwrap()))
+                    .collect();
+                proptest::prop_assert_eq!(root, root_of(&leaves));
+                for k in 0u8..70 {
+                    let h = key_hash(&[k]);
+                    let list = lists.get(&h).cloned().unwrap_or_default();
+                    let (proof, value) = prove(&mem, &h).unwrap();
+                    proptest::prop_assert_eq!(value.map(|v| v.count).unwrap_or(0), list.len() as u64);
+                    proptest::prop_assert!(proof.verify(&root, &h, &list).is_ok());
+                    if !list.is_empty() {
+                        proptest::prop_assert!(proof.verify(&root, &h, &list[1..]).is_err());
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn positions_have_distinct_keys() {
         let a = Pos::ROOT.child(true).child(false);

@@ -21,7 +21,8 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 use super::state::{Seen, StateDir};
 use super::{Evidence, NotWeighed, Verified, classify};
 use crate::client::{ClientOptions, LogClient, Proven, signed_by};
-use reprove_ledger::IndexKey;
+use reprove_ledger::{IndexKey, derive_index_keys};
+use reprove_verifier::dsse::Envelope;
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
@@ -323,6 +324,7 @@ impl<'p> Online<'p> {
             }
         }
         indices.extend(releases);
+        self.check_index_against_bundles()?;
         let mut evidence = Evidence::default();
         for &index in &indices {
             evidence.push(self.verified(index)?);
@@ -330,6 +332,59 @@ impl<'p> Online<'p> {
         let path = format!("lookup/sha256/{}", hex::encode(sha256));
         evidence.not_weighed = Some(self.not_weighed(&path, &indices)?);
         Ok(evidence)
+    }
+
+    /// Checks the log's signed index against the entries this session downloaded anyway (the
+    /// entry bundles its proofs used): every entry signed by a key whose scoped lists this
+    /// session holds must be in each of those lists it belongs under (the ledger's own
+    /// derivation, `keys_of`). A log that signs an index leaving out, say, a mismatch that
+    /// sits in the same bundle as the attestations a consumer fetched is caught here; one that
+    /// leaves out an entry no consumer downloads is caught by whoever re-derives the index
+    /// (`reprove ledger audit`, `fsck`, a monitor), as a fork is.
+    fn check_index_against_bundles(&self) -> anyhow::Result<()> {
+        let scoped: BTreeSet<&str> = self
+            .proven
+            .values()
+            .filter_map(|p| match &p.key {
+                IndexKey::SignedBy { signer, .. } => Some(signer.as_str()),
+                _ => None,
+            })
+            .collect();
+        if scoped.is_empty() {
+            return Ok(());
+        }
+        let size = self.checkpoint.checkpoint().size();
+        for (n, bundle) in &self.bundles {
+            for (j, entry) in bundle.entries().iter().enumerate() {
+                let index = n * 256 + j as u64;
+                if index >= size {
+                    break;
+                }
+                // Only entries that claim a signer whose lists we hold are opened (their
+                // signatures verified by the derivation).
+                let claims = Envelope::parse(entry).is_ok_and(|env| {
+                    env.signatures()
+                        .iter()
+                        .any(|s| scoped.contains(s.keyid.as_str()))
+                });
+                if !claims {
+                    continue;
+                }
+                for key in derive_index_keys(entry) {
+                    if let Some(p) = self.proven.get(&key.encoding())
+                        && !p.inside.contains(&index)
+                    {
+                        anyhow::bail!(
+                            "the log's signed index leaves entry {index} out of the lookup \
+                             {key:?}, though the entry is under that key: the log signed an \
+                             index that does not match its entries (audit it with `reprove \
+                             ledger audit`)"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
     }
 
     /// How many entries the unscoped lookup `path` lists (one page) that are not among

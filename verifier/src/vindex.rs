@@ -254,6 +254,45 @@ fn subtree_root(leaves: &[(Hash, Value)], depth: usize) -> Hash {
     }
 }
 
+/// The proof for `key` in the index holding `leaves` (sorted by key hash, each key once): the
+/// reference prover, the walk [`root_of`] takes. The ledger proves from its stored tree; tests
+/// and test doubles use this one.
+pub fn prove_in(leaves: &[(Hash, Value)], key: &Hash) -> Proof {
+    let mut siblings = Vec::new();
+    let mut here = leaves;
+    let mut depth = 0;
+    loop {
+        match here {
+            [] => {
+                return Proof {
+                    siblings,
+                    terminal: Terminal::Empty,
+                };
+            }
+            [(k, v)] => {
+                let terminal = if k == key {
+                    Terminal::Key
+                } else {
+                    Terminal::Other { key: *k, value: *v }
+                };
+                return Proof { siblings, terminal };
+            }
+            _ => {
+                let split = here.partition_point(|(k, _)| !bit(k, depth));
+                let (l, r) = here.split_at(split);
+                if bit(key, depth) {
+                    siblings.push(subtree_root(l, depth + 1));
+                    here = r;
+                } else {
+                    siblings.push(subtree_root(r, depth + 1));
+                    here = l;
+                }
+                depth += 1;
+            }
+        }
+    }
+}
+
 /// The signed statement binding an index root to a tree: the log's key signs it, and it names
 /// the tree size and log root it covers, so a consumer who verified that checkpoint (or one it
 /// extends) knows which index root its lookups are proven against.
@@ -468,41 +507,8 @@ mod tests {
         key_hash(&i.to_be_bytes())
     }
 
-    /// A reference prover over a sorted leaf list: the walk `root_of` would take.
     fn prove(leaves: &[(Hash, Value)], key: &Hash) -> Proof {
-        let mut siblings = Vec::new();
-        let mut here = leaves;
-        let mut depth = 0;
-        loop {
-            match here {
-                [] => {
-                    return Proof {
-                        siblings,
-                        terminal: Terminal::Empty,
-                    };
-                }
-                [(k, v)] => {
-                    let terminal = if k == key {
-                        Terminal::Key
-                    } else {
-                        Terminal::Other { key: *k, value: *v }
-                    };
-                    return Proof { siblings, terminal };
-                }
-                _ => {
-                    let split = here.partition_point(|(k, _)| !bit(k, depth));
-                    let (l, r) = here.split_at(split);
-                    if bit(key, depth) {
-                        siblings.push(subtree_root(l, depth + 1));
-                        here = r;
-                    } else {
-                        siblings.push(subtree_root(r, depth + 1));
-                        here = l;
-                    }
-                    depth += 1;
-                }
-            }
-        }
+        prove_in(leaves, key)
     }
 
     fn index(n: u32) -> (Vec<(Hash, Value)>, Vec<Vec<u64>>) {
@@ -615,6 +621,63 @@ mod tests {
         ] {
             assert!(IndexNote::parse_text(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_proven_answer_checks_the_note_the_proof_and_the_list() {
+        use crate::note::NoteSigner;
+        let log = NoteSigner::from_seed("example.com/log", &[5; 32]).unwrap();
+        let (leaves, lists) = index(30);
+        let root = root_of(&leaves);
+        let note = IndexNote {
+            origin: "example.com/log".into(),
+            size: 1000,
+            log_root: [9; 32],
+            index_root: root,
+        };
+        let signed =
+            String::from_utf8(Note::sign(&note.text(), &[&log]).unwrap().encode()).unwrap();
+        let encoding = 3u32.to_be_bytes();
+        let answer = ProvenAnswer {
+            note: signed.clone(),
+            indices: lists[3].clone(),
+            proof: WireProof::from(&prove(&leaves, &k(3))),
+        };
+        // Through JSON, as served and bundled.
+        let json = serde_json::to_string(&answer).unwrap();
+        let back: ProvenAnswer = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.verify(&log.verifier(), &encoding).unwrap(), note);
+        // One index dropped, another key's encoding, another log's key, a list past the tree.
+        let mut dropped = back.clone();
+        dropped.indices.pop();
+        assert!(dropped.verify(&log.verifier(), &encoding).is_err());
+        assert!(back.verify(&log.verifier(), &4u32.to_be_bytes()).is_err());
+        let other = NoteSigner::from_seed("example.com/log", &[6; 32]).unwrap();
+        assert!(back.verify(&other.verifier(), &encoding).is_err());
+        let short = IndexNote {
+            size: 3,
+            ..note.clone()
+        };
+        let mut past = back.clone();
+        past.note =
+            String::from_utf8(Note::sign(&short.text(), &[&log]).unwrap().encode()).unwrap();
+        assert!(past.verify(&log.verifier(), &encoding).is_err());
+        // An absent key proves absence; unknown fields and bad shapes are refused.
+        let absent = ProvenAnswer {
+            note: signed,
+            indices: vec![],
+            proof: WireProof::from(&prove(&leaves, &k(77))),
+        };
+        absent
+            .verify(&log.verifier(), &77u32.to_be_bytes())
+            .unwrap();
+        assert!(
+            serde_json::from_str::<ProvenAnswer>(&json.replace("\"end\"", "\"extra\":1,\"end\""))
+                .is_err()
+        );
+        let mut bad = back.clone();
+        bad.proof.end = "other".into();
+        assert!(bad.verify(&log.verifier(), &encoding).is_err());
     }
 
     #[test]
