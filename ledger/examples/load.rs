@@ -18,6 +18,13 @@
 //!   by this harness is reopened and grown, so a run can measure a large log without refilling it
 //! - `--start N`         number submissions from N (to continue an earlier run's entries)
 //! - `--fsck PATH`       instead of loading, run fsck on a log this harness made, and time it
+//! - `--vindex on|off`   maintain the verifiable index (default on); `off` measures the log
+//!   without it (such a log is reindexed when it is next served)
+//!
+//! Each entry is indexed under the keys a rebuild attestation derives: its artifact, its
+//! signer (one of 50 rebuilder vkeys) by vkey and key ID, its release (shared by the 3 entries
+//! of a release), its rebuilder and day, and the artifact and release scoped to the signer —
+//! five of them proven.
 //!
 //! It prints appends/s (new entries made durable), submissions/s, latency percentiles, and
 //! bytes on disk per entry.
@@ -45,6 +52,7 @@ struct Args {
     dir: Option<PathBuf>,
     fsck: Option<PathBuf>,
     start: u64,
+    vindex: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -58,6 +66,7 @@ fn parse_args() -> Result<Args, String> {
         dir: None,
         fsck: None,
         start: 0,
+        vindex: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,6 +84,13 @@ fn parse_args() -> Result<Args, String> {
             "--dir" => a.dir = Some(value.into()),
             "--fsck" => a.fsck = Some(value.into()),
             "--start" => a.start = num()?,
+            "--vindex" => {
+                a.vindex = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(format!("{flag} takes on or off")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -100,12 +116,36 @@ fn submission(n: u64, args: &Args) -> Submission {
         entry.push(alphabet[(x % 64) as usize]);
     }
     entry.extend_from_slice(b"\"}");
+    let signer = &REBUILDERS[(id % 50) as usize];
+    let artifact = IndexKey::Artifact(leaf_hash(&id.to_be_bytes()));
+    let release = IndexKey::Release {
+        name: format!("project-{}", id / 3 % 10_000),
+        version: format!("1.{}", id / 3),
+    };
     let keys = vec![
-        IndexKey::Artifact(leaf_hash(&id.to_be_bytes())),
-        IndexKey::Signer(format!("rebuilder-{}", id % 50)),
+        artifact.clone(),
+        IndexKey::Signer(signer.clone()),
+        IndexKey::Signer(format!("{:08x}", id % 50)),
+        release.clone(),
+        IndexKey::Rebuilder(signer.clone()),
+        IndexKey::RebuildDay(20_000 + (id / 100_000) as u32),
+        IndexKey::signed_by(signer, artifact).expect("scoped"),
+        IndexKey::signed_by(signer, release).expect("scoped"),
     ];
     Submission::new(entry, keys)
 }
+
+/// 50 rebuilder vkeys.
+static REBUILDERS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..50u8)
+        .map(|i| {
+            NoteSigner::from_seed(&format!("rebuilder-{i}.example"), &[i; 32])
+                .unwrap()
+                .verifier()
+                .to_string()
+        })
+        .collect()
+});
 
 #[derive(Default)]
 struct Stats {
@@ -161,7 +201,8 @@ fn main() {
     if !dir.exists() {
         Ledger::init(&dir, &signer).unwrap();
     }
-    let (ledger, writer) = Ledger::open(&dir, signer).unwrap();
+    let (ledger, mut writer) = Ledger::open(&dir, signer).unwrap();
+    writer.set_verifiable_index(args.vindex).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

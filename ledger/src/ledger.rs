@@ -40,6 +40,8 @@ pub struct Writer {
     /// Set when a commit failed: the disk may or may not hold that round, so signing another
     /// checkpoint could fork the log. Only reopening (which re-derives the state) clears it.
     pub(crate) halted: bool,
+    /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
+    pub(crate) vindex: bool,
 }
 
 #[derive(Debug)]
@@ -114,6 +116,7 @@ impl Ledger {
             signer,
             tree,
             halted: false,
+            vindex: true,
         };
         Ok((Ledger { shared }, writer))
     }
@@ -225,6 +228,21 @@ impl Writer {
         batch.put_index_version(crate::keys::INDEX_VERSION);
         store.commit(batch, head.as_deref(), size)?;
         Ok(size)
+    }
+
+    /// Turns the verifiable index's maintenance on or off (it is on). Off is for measuring the
+    /// log without it: the log's stored index version is then cleared, so the next time it is
+    /// served the index is derived again ([`Writer::reindex`]) before any proven lookup.
+    pub fn set_verifiable_index(&mut self, on: bool) -> Result<(), Error> {
+        if !on && self.vindex {
+            let store = &self.shared.store;
+            let head = store.head()?;
+            let mut batch = store.batch()?;
+            batch.put_index_version(0);
+            store.commit(batch, head.as_deref(), self.head().size())?;
+        }
+        self.vindex = on;
+        Ok(())
     }
 
     /// Whether an earlier write failed, so that this writer refuses to append.

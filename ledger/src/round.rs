@@ -130,8 +130,13 @@ impl Writer {
         let integrated = self.tree.integrate(&new_leaves)?;
         let size = integrated.state.size();
         let head = Head::sign(&self.signer, size, integrated.state.root())?;
-        let index = self.index_update(submissions, &sequenced)?;
-        let index_note = sign_note(&self.signer, size, head.root(), index.root)?;
+        let (index, index_note) = if self.vindex {
+            let index = self.index_update(submissions, &sequenced)?;
+            let note = sign_note(&self.signer, size, head.root(), index.root)?;
+            (index, note)
+        } else {
+            (Update::default(), Vec::new())
+        };
 
         // Prove, before anything is written.
         let reader = RoundReader {
@@ -251,7 +256,9 @@ impl Writer {
         for (key, node) in &index.writes {
             batch.put_vindex(key, node);
         }
-        batch.put_index_note(index_note);
+        if !index_note.is_empty() {
+            batch.put_index_note(index_note);
+        }
         batch.put_head(head.size(), head.note());
         if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
             self.halted = true;

@@ -507,6 +507,9 @@ pub fn snapshot_state(w: &World) -> BTreeMap<PathBuf, Vec<u8>> {
     crate::common::snapshot(&w.state())
 }
 
+/// Changes a proven answer after it is built.
+pub type Tamper = Box<dyn Fn(&IndexKey, &mut ProvenAnswer) + Send>;
+
 /// The verifiable index a [`StaticLog`] serves: each proven key's list, the reference tree over
 /// them, and the signed index note; a test changes it to lie.
 pub struct ProvenIndex {
@@ -518,7 +521,7 @@ pub struct ProvenIndex {
     leaves: Vec<(Hash, Value)>,
     pub note: String,
     /// Changes an answer after it is proven (the proof then no longer matches it).
-    pub tamper: Option<Box<dyn Fn(&IndexKey, &mut ProvenAnswer) + Send>>,
+    pub tamper: Option<Tamper>,
     /// Whether proven lookups and the index note are served at all.
     pub served: bool,
 }
