@@ -18,6 +18,9 @@
 //!   by this harness is reopened and grown, so a run can measure a large log without refilling it
 //! - `--start N`         number submissions from N (to continue an earlier run's entries)
 //! - `--fsck PATH`       instead of loading, run fsck on a log this harness made, and time it
+//! - `--prove PATH`      instead of loading, time 1,000 proven lookups of artifacts (scoped to
+//!   their signer) on a log this harness made: the ledger's proof, the answer's size and the
+//!   client's check of it
 //! - `--vindex on|off`   maintain the verifiable index (default on); `off` measures the log
 //!   without it (such a log is reindexed when it is next served)
 //!
@@ -51,6 +54,7 @@ struct Args {
     config: SequencerConfig,
     dir: Option<PathBuf>,
     fsck: Option<PathBuf>,
+    prove: Option<PathBuf>,
     start: u64,
     vindex: bool,
 }
@@ -65,6 +69,7 @@ fn parse_args() -> Result<Args, String> {
         config: SequencerConfig::default(),
         dir: None,
         fsck: None,
+        prove: None,
         start: 0,
         vindex: true,
     };
@@ -83,6 +88,7 @@ fn parse_args() -> Result<Args, String> {
             "--pool" => a.config.pool_capacity = num()? as usize,
             "--dir" => a.dir = Some(value.into()),
             "--fsck" => a.fsck = Some(value.into()),
+            "--prove" => a.prove = Some(value.into()),
             "--start" => a.start = num()?,
             "--vindex" => {
                 a.vindex = match value.as_str() {
@@ -147,6 +153,54 @@ static REBUILDERS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|
         .collect()
 });
 
+/// Times 1,000 proven lookups (artifact `id`, scoped to its signer) spread over the log.
+fn prove_lookups(dir: &std::path::Path, signer: &NoteSigner) {
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+    let ledger = Ledger::open_read_only(dir, signer.verifier()).unwrap();
+    let size = ledger.head().size();
+    let (mut prove_us, mut check_us, mut bytes, mut siblings) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..1000u64 {
+        let id = i * (size / 1000).max(1) % size.max(1);
+        let key = IndexKey::signed_by(
+            &REBUILDERS[(id % 50) as usize],
+            IndexKey::Artifact(leaf_hash(&id.to_be_bytes())),
+        )
+        .expect("scoped");
+        let started = Instant::now();
+        let proven = ledger.prove_lookup(&key).unwrap();
+        prove_us.push(started.elapsed().as_micros() as u64);
+        let answer = ProvenAnswer {
+            note: String::from_utf8(proven.note).unwrap(),
+            indices: proven.indices,
+            proof: WireProof::from(&proven.proof),
+        };
+        let json = serde_json::to_vec(&answer).unwrap();
+        bytes.push(json.len() as u64);
+        siblings.push(answer.proof.siblings.len() as u64);
+        let started = Instant::now();
+        let parsed: ProvenAnswer = serde_json::from_slice(&json).unwrap();
+        parsed.verify(&signer.verifier(), &key.encoding()).unwrap();
+        check_us.push(started.elapsed().as_micros() as u64);
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        (v[v.len() / 2], v[v.len() * 99 / 100], v[v.len() - 1])
+    };
+    let (p, c, b, s) = (
+        median(&mut prove_us),
+        median(&mut check_us),
+        median(&mut bytes),
+        median(&mut siblings),
+    );
+    println!(
+        "proven lookups at size {size}: answer {} B median ({} p99, {} max), {} siblings median \
+         ({} max); ledger proof {} us median ({} p99); client check (parse + note signature + \
+         proof) {} us median ({} p99)",
+        b.0, b.1, b.2, s.0, s.2, p.0, p.1, c.0, c.1
+    );
+}
+
 #[derive(Default)]
 struct Stats {
     latencies_us: Mutex<Vec<u32>>,
@@ -194,6 +248,10 @@ fn main() {
             report.problem_count,
             started.elapsed().as_secs_f64()
         );
+        return;
+    }
+    if let Some(dir) = &args.prove {
+        prove_lookups(dir, &signer);
         return;
     }
     let tmp = tempfile::tempdir().unwrap();
