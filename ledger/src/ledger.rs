@@ -42,7 +42,13 @@ pub struct Writer {
     pub(crate) halted: bool,
     /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
     pub(crate) vindex: bool,
+    /// Recently used nodes of the verifiable index.
+    pub(crate) nodes: crate::vindex::NodeCache,
 }
+
+/// The writer's cache of verifiable-index nodes holds at most twice this many (≈ 100 bytes
+/// each): the top ~17 levels of the tree, and the recent paths.
+const NODE_CACHE: usize = 262_144;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -117,6 +123,7 @@ impl Ledger {
             tree,
             halted: false,
             vindex: true,
+            nodes: crate::vindex::NodeCache::new(NODE_CACHE),
         };
         Ok((Ledger { shared }, writer))
     }
@@ -189,6 +196,7 @@ impl Writer {
         let mut batch = store.batch()?;
         batch.clear_vindex();
         store.commit(batch, head.as_deref(), size)?;
+        self.nodes.clear();
         let mut start = 0u64;
         let mut root = EMPTY;
         while start < size {
@@ -211,8 +219,8 @@ impl Writer {
                 start += 1;
             }
             let update = crate::vindex::apply(store, &appends)?;
-            for (key, node) in &update.writes {
-                batch.put_vindex(key, node);
+            for (pos, node) in &update.writes {
+                batch.put_vindex(&pos.key(), &node.encode());
             }
             root = update.root;
             store.commit(batch, head.as_deref(), size)?;

@@ -6,11 +6,13 @@
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `n` `\|\|` depth (u16 BE) `\|\|` the first ⌈depth/8⌉ bytes of the path (unused bits 0) | `0x00 \|\| key hash \|\| count (u64 BE) \|\| chain` (a leaf) or `0x01 \|\| hash` (an interior node) |
+//! | `n` `\|\|` depth (u16 BE) `\|\|` the first ⌈depth/8⌉ bytes of the path (unused bits 0) | `0x00 \|\| key hash \|\| count (u64 BE) \|\| chain` (a leaf) or `0x01 \|\| left hash \|\| right hash` (an interior node) |
 //! | `note` | the latest signed index note (it names the tree size it covers) |
 //!
-//! An absent node is an empty subtree. A leaf sits at the shallowest position where it is
-//! alone; when a second key arrives below it, the position becomes an interior node and both
+//! An interior node keeps both children's hashes, so walking down a path reads one record per
+//! level (the sibling's hash is in its parent), and the writer keeps recently used nodes in a
+//! bounded cache ([`NodeCache`]). An absent node is an empty subtree. A leaf sits at the
+//! shallowest position where it is alone; when a second key arrives below it, the position becomes an interior node and both
 //! leaves move down. Keys are never removed (lists only grow), so nothing is ever deleted.
 //!
 //! Only the lookups a consumer decides on are committed ([`IndexKey::is_proven`]); the web
@@ -79,8 +81,15 @@ impl Pos {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Node {
     Empty,
-    Leaf { key: Hash, value: Value },
-    Interior(Hash),
+    Leaf {
+        key: Hash,
+        value: Value,
+    },
+    /// An interior node, with its children's hashes.
+    Interior {
+        left: Hash,
+        right: Hash,
+    },
 }
 
 impl Node {
@@ -88,11 +97,11 @@ impl Node {
         match self {
             Node::Empty => EMPTY,
             Node::Leaf { key, value } => leaf_hash(key, value),
-            Node::Interior(h) => *h,
+            Node::Interior { left, right } => node_hash(left, right),
         }
     }
 
-    fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         match self {
             Node::Empty => Vec::new(),
             Node::Leaf { key, value } => {
@@ -102,10 +111,11 @@ impl Node {
                 out.extend_from_slice(&value.to_bytes());
                 out
             }
-            Node::Interior(h) => {
-                let mut out = Vec::with_capacity(33);
+            Node::Interior { left, right } => {
+                let mut out = Vec::with_capacity(65);
                 out.push(1);
-                out.extend_from_slice(h);
+                out.extend_from_slice(left);
+                out.extend_from_slice(right);
                 out
             }
         }
@@ -119,7 +129,10 @@ impl Node {
                 key: rest[..32].try_into().map_err(|_| bad())?,
                 value: Value::from_bytes(&rest[32..]).ok_or_else(bad)?,
             }),
-            Some([1, rest @ ..]) => Ok(Node::Interior(rest.try_into().map_err(|_| bad())?)),
+            Some([1, rest @ ..]) if rest.len() == 64 => Ok(Node::Interior {
+                left: rest[..32].try_into().map_err(|_| bad())?,
+                right: rest[32..].try_into().map_err(|_| bad())?,
+            }),
             Some(_) => Err(bad()),
         }
     }
@@ -130,11 +143,79 @@ pub(crate) trait NodeSource {
     fn node(&self, pos: &Pos) -> Result<Node, Error>;
 }
 
+/// A bounded write-through cache of tree nodes in front of the store, for the writer: the
+/// upper levels of the tree are on every round's paths. Two generations: a lookup that hits
+/// the old one moves the node to the young one, and when the young one is full the old one is
+/// dropped — at most `2 × cap` nodes, the hot ones kept.
+#[derive(Debug)]
+pub(crate) struct NodeCache {
+    young: std::collections::HashMap<Pos, Node>,
+    old: std::collections::HashMap<Pos, Node>,
+    cap: usize,
+}
+
+impl NodeCache {
+    /// A cache of at most `2 × cap` nodes.
+    pub(crate) fn new(cap: usize) -> Self {
+        NodeCache {
+            young: std::collections::HashMap::new(),
+            old: std::collections::HashMap::new(),
+            cap,
+        }
+    }
+
+    fn get(&mut self, pos: &Pos) -> Option<Node> {
+        if let Some(n) = self.young.get(pos) {
+            return Some(*n);
+        }
+        let n = self.old.remove(pos)?;
+        self.put(*pos, n);
+        Some(n)
+    }
+
+    fn put(&mut self, pos: Pos, node: Node) {
+        if self.young.len() >= self.cap {
+            self.old = std::mem::take(&mut self.young);
+        }
+        self.young.insert(pos, node);
+    }
+
+    /// Records a committed round's node writes.
+    pub(crate) fn committed(&mut self, writes: &[(Pos, Node)]) {
+        for (pos, node) in writes {
+            self.put(*pos, *node);
+        }
+    }
+
+    /// Forgets everything (the store changed under it: a rebuild of the index).
+    pub(crate) fn clear(&mut self) {
+        self.young.clear();
+        self.old.clear();
+    }
+}
+
+/// The store read through a [`NodeCache`].
+pub(crate) struct Cached<'a, S> {
+    pub(crate) store: &'a S,
+    pub(crate) cache: std::cell::RefCell<&'a mut NodeCache>,
+}
+
+impl<S: NodeSource> NodeSource for Cached<'_, S> {
+    fn node(&self, pos: &Pos) -> Result<Node, Error> {
+        if let Some(n) = self.cache.borrow_mut().get(pos) {
+            return Ok(n);
+        }
+        let n = self.store.node(pos)?;
+        self.cache.borrow_mut().put(*pos, n);
+        Ok(n)
+    }
+}
+
 /// The node writes of one round and the new root.
 #[derive(Debug, Default)]
 pub(crate) struct Update {
     pub(crate) root: Hash,
-    pub(crate) writes: Vec<(Vec<u8>, Vec<u8>)>,
+    pub(crate) writes: Vec<(Pos, Node)>,
 }
 
 /// One key being placed: its hash, its value before this round when known (found on the way
@@ -179,7 +260,7 @@ fn place(
     pos: Pos,
     current: Node,
     mut items: Vec<Item<'_>>,
-    writes: &mut Vec<(Vec<u8>, Vec<u8>)>,
+    writes: &mut Vec<(Pos, Node)>,
 ) -> Result<Node, Error> {
     // One key into an empty position, or into its own leaf: the leaf stays (or lands) here.
     if let [item] = &items[..] {
@@ -196,41 +277,48 @@ fn place(
                 key: item.key,
                 value,
             };
-            writes.push((pos.key(), node.encode()));
+            writes.push((pos, node));
             return Ok(node);
         }
     }
     if usize::from(pos.depth) >= reprove_verifier::vindex::MAX_DEPTH {
         return Err(Error::Bug("two index keys with the same hash"));
     }
-    let (mut left, mut right) = (Node::Empty, Node::Empty);
-    match current {
-        Node::Empty => {}
+    // The children's hashes, and whether the children are stored (only below an interior
+    // node: below a leaf or an empty position everything is empty).
+    let (mut left, mut right, stored) = match current {
+        Node::Empty => (EMPTY, EMPTY, false),
         // A leaf here moves down, with its value, beside the newcomers.
-        Node::Leaf { key, value } => match items.iter_mut().find(|i| i.key == key) {
-            Some(i) => i.base = Some(value),
-            None => items.push(Item {
-                key,
-                base: Some(value),
-                append: &[],
-            }),
-        },
-        Node::Interior(_) => {
-            left = src.node(&pos.child(false))?;
-            right = src.node(&pos.child(true))?;
+        Node::Leaf { key, value } => {
+            match items.iter_mut().find(|i| i.key == key) {
+                Some(i) => i.base = Some(value),
+                None => items.push(Item {
+                    key,
+                    base: Some(value),
+                    append: &[],
+                }),
+            }
+            (EMPTY, EMPTY, false)
         }
-    }
+        Node::Interior { left, right } => (left, right, true),
+    };
     let depth = usize::from(pos.depth);
     let (r_items, l_items): (Vec<Item<'_>>, Vec<Item<'_>>) =
         items.into_iter().partition(|i| bit(&i.key, depth));
-    if !l_items.is_empty() {
-        left = place(src, pos.child(false), left, l_items, writes)?;
+    for (side, side_items, hash) in [(false, l_items, &mut left), (true, r_items, &mut right)] {
+        if side_items.is_empty() {
+            continue;
+        }
+        let child = pos.child(side);
+        let below = if stored {
+            src.node(&child)?
+        } else {
+            Node::Empty
+        };
+        *hash = place(src, child, below, side_items, writes)?.hash();
     }
-    if !r_items.is_empty() {
-        right = place(src, pos.child(true), right, r_items, writes)?;
-    }
-    let node = Node::Interior(node_hash(&left.hash(), &right.hash()));
-    writes.push((pos.key(), node.encode()));
+    let node = Node::Interior { left, right };
+    writes.push((pos, node));
     Ok(node)
 }
 
@@ -267,9 +355,9 @@ pub(crate) fn prove(src: &impl NodeSource, key: &Hash) -> Result<(Proof, Option<
                     None,
                 ));
             }
-            Node::Interior(_) => {
+            Node::Interior { left, right: r } => {
                 let right = bit(key, usize::from(pos.depth));
-                siblings.push(src.node(&pos.child(!right))?.hash());
+                siblings.push(if right { left } else { r });
                 pos = pos.child(right);
                 if usize::from(pos.depth) > reprove_verifier::vindex::MAX_DEPTH {
                     return Err(Integrity::Undecodable(CF).into());
@@ -332,8 +420,8 @@ mod tests {
         fn apply(&self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
             let update = apply(self, appends).unwrap();
             let mut map = self.0.borrow_mut();
-            for (k, v) in update.writes {
-                map.insert(k, v);
+            for (pos, node) in update.writes {
+                map.insert(pos.key(), node.encode());
             }
             update.root
         }
