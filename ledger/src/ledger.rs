@@ -100,6 +100,8 @@ impl Ledger {
         let mut batch = store.batch()?;
         batch.put_head(0, head.note());
         batch.put_index_note(&crate::vindex::sign_note(signer, 0, head.root(), EMPTY)?);
+        // A new log's records all follow this version's derivation.
+        batch.put_index_version(crate::keys::INDEX_VERSION);
         // The marker goes in the same write: a log either is complete or is not a log.
         batch.put_format();
         store.commit(batch, None, 0)?;
@@ -235,6 +237,7 @@ impl Writer {
         )?);
         batch.put_index_version(crate::keys::INDEX_VERSION);
         store.commit(batch, head.as_deref(), size)?;
+        self.vindex = true;
         Ok(size)
     }
 

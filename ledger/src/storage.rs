@@ -166,7 +166,8 @@ struct Cfs<'a> {
     tiles: &'a ColumnFamily,
     dedup: &'a ColumnFamily,
     index: &'a ColumnFamily,
-    vindex: &'a ColumnFamily,
+    /// Absent only in a read-only view of a log written before the verifiable index.
+    vindex: Option<&'a ColumnFamily>,
 }
 
 impl Store {
@@ -200,17 +201,17 @@ impl Store {
         {
             return Err(not_init("missing column families"));
         }
-        if !existing.iter().any(|e| e == cf::VINDEX) {
-            if read_only {
-                return Err(not_init(
-                    "no verifiable index yet: open it for writing once (`reprove ledger serve` \
-                     derives it)",
-                ));
-            }
-            opts.create_missing_column_families(true);
-        }
+        // A log written before the verifiable index: opening it for writing adds the column
+        // family (empty: the index is derived when the log is next served); a read-only view
+        // sees no index.
+        let has_vindex = existing.iter().any(|e| e == cf::VINDEX);
+        opts.create_missing_column_families(true);
         let db = if read_only {
-            DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)?
+            let wanted = descriptors()
+                .into_iter()
+                .filter(|d| has_vindex || d.name() != cf::VINDEX)
+                .collect::<Vec<_>>();
+            DB::open_cf_descriptors_read_only(&opts, path, wanted, false)?
         } else {
             DB::open_cf_descriptors(&opts, path, descriptors())?
         };
@@ -385,7 +386,10 @@ impl Store {
 
     /// The latest signed index note, if the log has one.
     pub(crate) fn index_note(&self) -> Result<Option<Vec<u8>>, Error> {
-        self.get(self.cfs()?.vindex, crate::vindex::NOTE_KEY)
+        match self.cfs()?.vindex {
+            Some(cf) => self.get(cf, crate::vindex::NOTE_KEY),
+            None => Ok(None),
+        }
     }
 
     /// A consistent view of the verifiable index and the lookup records: everything read
@@ -489,7 +493,7 @@ impl Store {
             tiles: self.cf(cf::TILES)?,
             dedup: self.cf(cf::DEDUP)?,
             index: self.cf(cf::INDEX)?,
-            vindex: self.cf(cf::VINDEX)?,
+            vindex: self.db.cf_handle(cf::VINDEX),
         })
     }
 }
@@ -527,19 +531,23 @@ impl Batch<'_> {
 
     /// Stores a node of the verifiable index.
     pub(crate) fn put_vindex(&mut self, key: &[u8], node: &[u8]) {
-        self.batch.put_cf(self.cfs.vindex, key, node);
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.put_cf(cf, key, node);
+        }
     }
 
     /// Removes the whole verifiable index (before it is rebuilt).
     pub(crate) fn clear_vindex(&mut self) {
-        self.batch
-            .delete_range_cf(self.cfs.vindex, &b""[..], &[0xffu8; 40][..]);
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.delete_range_cf(cf, &b""[..], &[0xffu8; 40][..]);
+        }
     }
 
     /// Stores the signed index note of the round's tree.
     pub(crate) fn put_index_note(&mut self, note: &[u8]) {
-        self.batch
-            .put_cf(self.cfs.vindex, crate::vindex::NOTE_KEY, note);
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.put_cf(cf, crate::vindex::NOTE_KEY, note);
+        }
     }
 
     /// Records which derivation the index records follow.
@@ -552,7 +560,10 @@ impl Batch<'_> {
 impl NodeSource for Store {
     fn node(&self, pos: &Pos) -> Result<Node, Error> {
         let cfs = self.cfs()?;
-        Node::decode(self.db.get_pinned_cf(cfs.vindex, pos.key())?.as_deref())
+        match cfs.vindex {
+            Some(cf) => Node::decode(self.db.get_pinned_cf(cf, pos.key())?.as_deref()),
+            None => Ok(Node::Empty),
+        }
     }
 }
 
@@ -565,7 +576,10 @@ pub(crate) struct Snapshot<'a> {
 impl Snapshot<'_> {
     /// The signed index note as of the snapshot.
     pub(crate) fn index_note(&self) -> Result<Option<Vec<u8>>, Error> {
-        Ok(self.snap.get_cf(self.cfs.vindex, crate::vindex::NOTE_KEY)?)
+        match self.cfs.vindex {
+            Some(cf) => Ok(self.snap.get_cf(cf, crate::vindex::NOTE_KEY)?),
+            None => Ok(None),
+        }
     }
 
     /// Every index recorded under `prefix`, in log order, at most `max` (more is an error the
@@ -594,7 +608,10 @@ impl Snapshot<'_> {
 
 impl NodeSource for Snapshot<'_> {
     fn node(&self, pos: &Pos) -> Result<Node, Error> {
-        Node::decode(self.snap.get_cf(self.cfs.vindex, pos.key())?.as_deref())
+        match self.cfs.vindex {
+            Some(cf) => Node::decode(self.snap.get_cf(cf, pos.key())?.as_deref()),
+            None => Ok(Node::Empty),
+        }
     }
 }
 

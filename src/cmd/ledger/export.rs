@@ -80,10 +80,17 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
     }
     // The index note of the same tree, before the checkpoint: an audit of the export re-derives
     // the verifiable index too (a static mirror serves no proven lookups, only the note).
-    let index_note = ledger.index_note().context("reading the index note")?;
+    // (A log written before the verifiable index has none until it is next served.)
+    let index_note = match ledger.index_note() {
+        Ok(note) => note,
+        Err(reprove_ledger::Error::NoIndex) => Vec::new(),
+        Err(e) => return Err(e).context("reading the index note"),
+    };
     let index_file = args.out.join("index-note");
-    write_atomic(&index_file, &index_note)
-        .with_context(|| format!("writing {}", index_file.display()))?;
+    if !index_note.is_empty() {
+        write_atomic(&index_file, &index_note)
+            .with_context(|| format!("writing {}", index_file.display()))?;
+    }
     write_atomic(&checkpoint_file, head.note())
         .with_context(|| format!("writing {}", checkpoint_file.display()))?;
     bar.finish_and_clear();
@@ -93,7 +100,7 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
         origin: key.name(),
         size,
         // The checkpoint and the index note are always written.
-        files_written: counts.written + 2,
+        files_written: counts.written + 1 + u64::from(!index_note.is_empty()),
         files_unchanged: counts.unchanged,
         bytes_written: counts.bytes + (head.note().len() + index_note.len()) as u64,
     };

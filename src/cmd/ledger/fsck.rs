@@ -32,6 +32,7 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
         checkpoints: report.checkpoints,
         index_records: report.index_records,
         index_root: report.index_root,
+        index_pending: report.index_pending,
         problem_count: report.problem_count,
         problems: report.problems.iter().map(ToString::to_string).collect(),
     };
@@ -59,6 +60,9 @@ struct Checked<'a> {
     /// The verifiable index's root re-derived from the entries.
     #[serde(serialize_with = "crate::report::as_hex")]
     index_root: [u8; 32],
+    /// The log's records are of an earlier version: its verifiable index is derived when it
+    /// is next served, and was not compared.
+    index_pending: bool,
     /// How many problems there were in all.
     problem_count: u64,
     /// The first problems, in the order found.
@@ -77,6 +81,13 @@ impl fmt::Display for Checked<'_> {
             self.index_records,
             hex::encode(self.index_root)
         )?;
+        if self.index_pending {
+            writeln!(
+                f,
+                "the log's index records are of an earlier version: `reprove ledger serve` \
+                 derives them and the verifiable index when it next starts"
+            )?;
+        }
         write_problems(f, &self.problems, self.problem_count)
     }
 }
