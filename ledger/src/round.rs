@@ -247,12 +247,15 @@ impl Writer {
     ) -> Result<(), Error> {
         let store = &self.shared.store;
         let mut batch = store.batch()?;
+        let mut records = Vec::new();
         for &pos in fresh {
             let (index, _) = slots[pos];
             batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
-            for key in &submissions[pos].keys {
-                batch.put_index(&key.record(index));
-            }
+            records.extend(submissions[pos].keys.iter().map(|key| key.record(index)));
+        }
+        records.sort_unstable();
+        for record in &records {
+            batch.put_index(record);
         }
         for (level, index, hashes) in &integrated.tiles {
             batch.put_tile(*level, *index, hashes);

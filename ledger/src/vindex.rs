@@ -41,11 +41,44 @@ pub(crate) const NOTE_KEY: &[u8] = b"note";
 pub const MAX_PROVEN_LIST: u64 = 100_000;
 
 /// A position in the tree: its depth and the path bits above it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct Pos {
     depth: u16,
     path: Hash,
 }
+
+impl std::hash::Hash for Pos {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The path is (a prefix of) a SHA-256 hash: its first 8 bytes and the depth are as
+        // good a hash as any, for a fraction of hashing all 34 bytes.
+        let mut first = [0u8; 8];
+        first.copy_from_slice(&self.path[..8]);
+        state.write_u64(u64::from_le_bytes(first) ^ u64::from(self.depth).rotate_left(56));
+    }
+}
+
+/// Hashes a [`Pos`]'s one `u64` with a multiply, not SipHash: the cache's keys are not chosen
+/// by anyone who could aim collisions at it (they are SHA-256 prefixes).
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct PosHasher(u64);
+
+impl std::hash::Hasher for PosHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+type PosMap = std::collections::HashMap<Pos, Node, std::hash::BuildHasherDefault<PosHasher>>;
 
 impl Pos {
     const ROOT: Pos = Pos {
@@ -149,8 +182,8 @@ pub(crate) trait NodeSource {
 /// dropped — at most `2 × cap` nodes, the hot ones kept.
 #[derive(Debug)]
 pub(crate) struct NodeCache {
-    young: std::collections::HashMap<Pos, Node>,
-    old: std::collections::HashMap<Pos, Node>,
+    young: PosMap,
+    old: PosMap,
     cap: usize,
 }
 
@@ -158,8 +191,8 @@ impl NodeCache {
     /// A cache of at most `2 × cap` nodes.
     pub(crate) fn new(cap: usize) -> Self {
         NodeCache {
-            young: std::collections::HashMap::new(),
-            old: std::collections::HashMap::new(),
+            young: PosMap::default(),
+            old: PosMap::default(),
             cap,
         }
     }
