@@ -17,8 +17,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use reprove_ledger::IndexKey;
 use reprove_verifier::blob::{self, BlobSignature};
-use reprove_verifier::checkpoint::{VerifiedCheckpoint, WitnessPolicy, verify_checkpoint};
+use reprove_verifier::checkpoint::{
+    Checkpoint, VerifiedCheckpoint, WitnessPolicy, verify_checkpoint,
+};
 use reprove_verifier::merkle::{
     Hash, consistency_nodes, consistency_proof, inclusion_nodes, inclusion_proof,
     verify_consistency, verify_inclusion,
@@ -28,6 +31,7 @@ use reprove_verifier::proof::TlogProof;
 use reprove_verifier::tiles::{
     BundleId, EntryBundle, Tile, TileHashReader, TileId, tiles_for_nodes,
 };
+use reprove_verifier::vindex::{IndexNote, ProvenAnswer};
 use sha2::{Digest, Sha256};
 use ureq::http::Uri;
 
@@ -501,6 +505,99 @@ impl LogClient {
     }
 }
 
+impl LogClient {
+    /// A proven lookup: every index under `key`, with the proof checked — the index note is
+    /// signed by `log_key`, the list is the key's whole list under its index root, and the
+    /// note's tree is `under`'s or extends it (checked with a consistency proof built from
+    /// the tiles). Returns the indices inside `under`'s tree and those past it. Every failure
+    /// is an error, never "nothing found": a log that leaves an entry out of a list, serves
+    /// a stale index or signs an index of another tree is caught here.
+    pub fn proven_lookup(
+        &self,
+        key: &IndexKey,
+        log_key: &NoteVerifier,
+        under: &Checkpoint,
+    ) -> anyhow::Result<Proven> {
+        let path = key
+            .proven_path()
+            .ok_or_else(|| anyhow::anyhow!("the lookup {key:?} cannot be proven"))?;
+        let body = match self.get(&path) {
+            Ok(b) => b,
+            Err(FetchError::NotFound { url }) => anyhow::bail!(
+                "{url}: not found (404): this server serves no proven lookups — a static mirror \
+                 of a log's tiles and checkpoint (or a ledger older than the verifiable index) \
+                 cannot prove which entries name an artifact. Point --ledger at a reprove \
+                 ledger (`reprove ledger serve`), or verify offline with --bundle"
+            ),
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("looking up {path}"))),
+        };
+        let answer: ProvenAnswer = serde_json::from_slice(&body)
+            .map_err(|e| anyhow::anyhow!("{}: not a proven lookup answer: {e}", self.url(&path)))?;
+        let note = answer
+            .verify(log_key, &key.encoding())
+            .map_err(|e| anyhow::anyhow!("{}: the lookup's proof fails: {e}", self.url(&path)))?;
+        self.check_index_note(&note, under)
+            .map_err(|e| e.context(format!("{}: the lookup's index note", self.url(&path))))?;
+        let (inside, later) = answer.indices.iter().partition(|&&i| i < under.size());
+        Ok(Proven {
+            key: key.clone(),
+            inside,
+            later,
+            note,
+            answer,
+        })
+    }
+
+    /// Checks that `note` covers `under`'s tree or one that extends it (consistency proof from
+    /// the tiles). A note of a smaller tree is a stale index: refused.
+    pub fn check_index_note(&self, note: &IndexNote, under: &Checkpoint) -> anyhow::Result<()> {
+        if note.size < under.size() {
+            anyhow::bail!(
+                "the log proves this lookup against its index of tree size {}, older than the \
+                 checkpoint of size {} this check is under: a stale index cannot show the \
+                 entries logged since",
+                note.size,
+                under.size()
+            );
+        }
+        note.check_covers(under)?;
+        if note.size > under.size() && under.size() > 0 {
+            let proof = self.consistency_proof_from_tiles(under.size(), note.size)?;
+            verify_consistency(
+                under.size(),
+                note.size,
+                &proof,
+                under.root(),
+                &note.log_root,
+            )
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the index note's tree (size {}) does not extend the checkpoint of size {}: \
+                     {e}",
+                    note.size,
+                    under.size()
+                )
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// A proven lookup, checked against a checkpoint.
+#[derive(Debug, Clone)]
+pub struct Proven {
+    /// The key looked up.
+    pub key: IndexKey,
+    /// The indices inside the checkpoint's tree.
+    pub inside: Vec<u64>,
+    /// The indices logged after it (the index note covers a larger tree).
+    pub later: Vec<u64>,
+    /// The index note the list is proven under.
+    pub note: IndexNote,
+    /// The answer as served.
+    pub answer: ProvenAnswer,
+}
+
 /// One page of a lookup answer.
 #[derive(Debug, serde::Deserialize)]
 pub struct LookupPage {
@@ -529,34 +626,25 @@ impl LogClient {
     }
 }
 
-/// The lookup path of the release manifests and rebuild attestations of `name`@`version`.
-pub fn release_lookup_path(name: &str, version: &str) -> String {
-    format!(
-        "lookup/release/{}/{}",
-        path_segment(name),
-        path_segment(version)
-    )
-}
-
-/// A lookup path (`lookup/sha256/…`, `lookup/release/…`, `lookup/revocations/<vkey>`) scoped
-/// to the entries `signer` signed: the log answers from records it wrote only for signatures
-/// that verified, so strangers' entries cannot crowd the signer's out of the answer.
-pub fn signed_by(path: &str, signer: &NoteVerifier) -> String {
-    format!("{path}?signer={}", hex::encode(signer.to_string()))
-}
-
-/// Percent-encodes one path segment (everything but unreserved characters).
-pub fn path_segment(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
+/// The lookup key of the release manifests and rebuild attestations of `name`@`version`.
+pub fn release_key(name: &str, version: &str) -> IndexKey {
+    IndexKey::Release {
+        name: name.to_owned(),
+        version: version.to_owned(),
     }
-    out
 }
+
+/// `key` (an artifact, release, project or revoked-key lookup) scoped to the entries `signer`
+/// signed: the log keeps these lists only for signatures that verified, so strangers' entries
+/// cannot crowd the signer's out of the answer.
+pub fn signed_by(key: IndexKey, signer: &NoteVerifier) -> IndexKey {
+    IndexKey::SignedBy {
+        signer: signer.to_string(),
+        key: Box::new(key),
+    }
+}
+
+pub use reprove_ledger::path_segment;
 
 impl LogClient {
     /// `get`, through the cache for immutable paths.
@@ -860,8 +948,8 @@ mod tests {
         assert_eq!(path_segment("a/b c%"), "a%2Fb%20c%25");
         assert_eq!(path_segment("hello-1.2_~"), "hello-1.2_~");
         assert_eq!(
-            release_lookup_path("a b", "1/2"),
-            "lookup/release/a%20b/1%2F2"
+            release_key("a b", "1/2").proven_path().unwrap(),
+            "proven/release/a%20b/1%2F2"
         );
     }
 

@@ -32,6 +32,7 @@ mod verify_bench;
 mod verify_bundle;
 mod verify_lying_log;
 mod verify_policy;
+mod verify_proven;
 mod verify_release_binding;
 mod verify_scoped;
 mod verify_state;

@@ -6,7 +6,10 @@ use crate::common;
 use crate::consumer;
 
 use common::envelope;
-use consumer::{Op, StaticLog, World, attestation, key, outcome, sha256, snapshot_state};
+use consumer::{
+    Op, StaticLog, World, attestation, key, outcome, sha256, signed_by, snapshot_state,
+};
+use reprove_ledger::IndexKey;
 use reprove_verifier::note::NoteSigner;
 use reprove_verifier::predicates::RebuildResult;
 
@@ -91,10 +94,11 @@ fn a_mirror_without_lookups_is_an_error_that_says_so() {
     let state = s.remember();
     let mirror = s.lying("tiles-only", &s.w.entries());
     std::fs::remove_dir_all(mirror.root.join("lookup")).unwrap();
+    mirror.index.lock().unwrap().served = false;
     let (code, out, err) = outcome(&s.w.verify_at(mirror.url(), &s.policy, &[&s.file]));
     assert_eq!(code, 2, "{out}{err}");
     assert!(
-        err.contains("this server serves no lookups") && err.contains("--bundle"),
+        err.contains("this server serves no proven lookups") && err.contains("--bundle"),
         "{err}"
     );
     assert!(
@@ -201,9 +205,13 @@ fn a_tampered_entry_bundle_is_caught_by_the_inclusion_proof() {
 fn an_attestation_for_a_different_digest_does_not_count() {
     let s = setup();
     let log = s.lying("wrong-digest", &s.w.entries());
-    // The log claims alice's attestation of ART is about other bytes.
+    // The log claims alice's attestation of ART is about other bytes, and signs an index that
+    // says so (its proofs hold; only the entry itself gives the lie away).
     let other = sha256(b"some other bytes");
-    log.set_lookup(&format!("sha256/{}", hex::encode(other)), &[1]);
+    let alice = s.alice.verifier();
+    log.sign_changed_index(|lists| {
+        lists.insert(signed_by(IndexKey::Artifact(other), &alice), vec![1]);
+    });
     let digest = format!("sha256:{}", hex::encode(other));
     let (code, out, err) = outcome(&s.w.verify_at(log.url(), &s.policy, &["--digest", &digest]));
     assert_eq!(code, 1, "{out}{err}");
@@ -229,7 +237,10 @@ fn an_unknown_or_expired_predicate_type_is_rejected_and_said_so() {
     );
     entries[1] = envelope(&s.alice, statement.as_bytes());
     let log = s.lying("unknown-type", &entries);
-    log.set_lookup(&format!("sha256/{}", hex::encode(sha256(ART))), &[0, 1]);
+    let alice = s.alice.verifier();
+    log.sign_changed_index(|lists| {
+        lists.insert(signed_by(IndexKey::Artifact(sha256(ART)), &alice), vec![1]);
+    });
     let (code, out, err) = outcome(&s.w.verify_at(log.url(), &s.policy, &[&s.file]));
     assert_eq!(code, 1, "{out}{err}");
     assert!(
@@ -237,10 +248,8 @@ fn an_unknown_or_expired_predicate_type_is_rejected_and_said_so() {
             && out.contains("https://reprove.dev/rebuild/v0"),
         "{out}"
     );
-    assert!(
-        out.contains("reproduced by 0 distinct operator(s)"),
-        "{out}"
-    );
+    // Nothing else names the bytes for this policy: not trusted, with the reason shown.
+    assert!(out.contains("NOT TRUSTED"), "{out}");
 }
 
 /// The tile cache keeps only what a proof that verified used, and a cached tile that no longer

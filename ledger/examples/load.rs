@@ -18,6 +18,16 @@
 //!   by this harness is reopened and grown, so a run can measure a large log without refilling it
 //! - `--start N`         number submissions from N (to continue an earlier run's entries)
 //! - `--fsck PATH`       instead of loading, run fsck on a log this harness made, and time it
+//! - `--prove PATH`      instead of loading, time 1,000 proven lookups of artifacts (scoped to
+//!   their signer) on a log this harness made: the ledger's proof, the answer's size and the
+//!   client's check of it
+//! - `--vindex on|off`   maintain the verifiable index (default on); `off` measures the log
+//!   without it (such a log is reindexed when it is next served)
+//!
+//! Each entry is indexed under the keys a rebuild attestation derives: its artifact, its
+//! signer (one of 50 rebuilder vkeys) by vkey and key ID, its release (shared by the 3 entries
+//! of a release), its rebuilder and day, and the artifact and release scoped to the signer —
+//! five of them proven.
 //!
 //! It prints appends/s (new entries made durable), submissions/s, latency percentiles, and
 //! bytes on disk per entry.
@@ -44,7 +54,9 @@ struct Args {
     config: SequencerConfig,
     dir: Option<PathBuf>,
     fsck: Option<PathBuf>,
+    prove: Option<PathBuf>,
     start: u64,
+    vindex: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -57,7 +69,9 @@ fn parse_args() -> Result<Args, String> {
         config: SequencerConfig::default(),
         dir: None,
         fsck: None,
+        prove: None,
         start: 0,
+        vindex: true,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -74,7 +88,15 @@ fn parse_args() -> Result<Args, String> {
             "--pool" => a.config.pool_capacity = num()? as usize,
             "--dir" => a.dir = Some(value.into()),
             "--fsck" => a.fsck = Some(value.into()),
+            "--prove" => a.prove = Some(value.into()),
             "--start" => a.start = num()?,
+            "--vindex" => {
+                a.vindex = match value.as_str() {
+                    "on" => true,
+                    "off" => false,
+                    _ => return Err(format!("{flag} takes on or off")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -100,11 +122,83 @@ fn submission(n: u64, args: &Args) -> Submission {
         entry.push(alphabet[(x % 64) as usize]);
     }
     entry.extend_from_slice(b"\"}");
+    let signer = &REBUILDERS[(id % 50) as usize];
+    let artifact = IndexKey::Artifact(leaf_hash(&id.to_be_bytes()));
+    let release = IndexKey::Release {
+        name: format!("project-{}", id / 3 % 10_000),
+        version: format!("1.{}", id / 3),
+    };
     let keys = vec![
-        IndexKey::Artifact(leaf_hash(&id.to_be_bytes())),
-        IndexKey::Signer(format!("rebuilder-{}", id % 50)),
+        artifact.clone(),
+        IndexKey::Signer(signer.clone()),
+        IndexKey::Signer(format!("{:08x}", id % 50)),
+        release.clone(),
+        IndexKey::Rebuilder(signer.clone()),
+        IndexKey::RebuildDay(20_000 + (id / 100_000) as u32),
+        IndexKey::signed_by(signer, artifact).expect("scoped"),
+        IndexKey::signed_by(signer, release).expect("scoped"),
     ];
     Submission::new(entry, keys)
+}
+
+/// 50 rebuilder vkeys.
+static REBUILDERS: std::sync::LazyLock<Vec<String>> = std::sync::LazyLock::new(|| {
+    (0..50u8)
+        .map(|i| {
+            NoteSigner::from_seed(&format!("rebuilder-{i}.example"), &[i; 32])
+                .unwrap()
+                .verifier()
+                .to_string()
+        })
+        .collect()
+});
+
+/// Times 1,000 proven lookups (artifact `id`, scoped to its signer) spread over the log.
+fn prove_lookups(dir: &std::path::Path, signer: &NoteSigner) {
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+    let ledger = Ledger::open_read_only(dir, signer.verifier()).unwrap();
+    let size = ledger.head().size();
+    let (mut prove_us, mut check_us, mut bytes, mut siblings) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for i in 0..1000u64 {
+        let id = i * (size / 1000).max(1) % size.max(1);
+        let key = IndexKey::signed_by(
+            &REBUILDERS[(id % 50) as usize],
+            IndexKey::Artifact(leaf_hash(&id.to_be_bytes())),
+        )
+        .expect("scoped");
+        let started = Instant::now();
+        let proven = ledger.prove_lookup(&key).unwrap();
+        prove_us.push(started.elapsed().as_micros() as u64);
+        let answer = ProvenAnswer {
+            note: String::from_utf8(proven.note).unwrap(),
+            indices: proven.indices,
+            proof: WireProof::from(&proven.proof),
+        };
+        let json = serde_json::to_vec(&answer).unwrap();
+        bytes.push(json.len() as u64);
+        siblings.push(answer.proof.siblings.len() as u64);
+        let started = Instant::now();
+        let parsed: ProvenAnswer = serde_json::from_slice(&json).unwrap();
+        parsed.verify(&signer.verifier(), &key.encoding()).unwrap();
+        check_us.push(started.elapsed().as_micros() as u64);
+    }
+    let median = |v: &mut Vec<u64>| {
+        v.sort_unstable();
+        (v[v.len() / 2], v[v.len() * 99 / 100], v[v.len() - 1])
+    };
+    let (p, c, b, s) = (
+        median(&mut prove_us),
+        median(&mut check_us),
+        median(&mut bytes),
+        median(&mut siblings),
+    );
+    println!(
+        "proven lookups at size {size}: answer {} B median ({} p99, {} max), {} siblings median \
+         ({} max); ledger proof {} us median ({} p99); client check (parse + note signature + \
+         proof) {} us median ({} p99)",
+        b.0, b.1, b.2, s.0, s.2, p.0, p.1, c.0, c.1
+    );
 }
 
 #[derive(Default)]
@@ -156,12 +250,17 @@ fn main() {
         );
         return;
     }
+    if let Some(dir) = &args.prove {
+        prove_lookups(dir, &signer);
+        return;
+    }
     let tmp = tempfile::tempdir().unwrap();
     let dir = args.dir.clone().unwrap_or_else(|| tmp.path().join("log"));
     if !dir.exists() {
         Ledger::init(&dir, &signer).unwrap();
     }
-    let (ledger, writer) = Ledger::open(&dir, signer).unwrap();
+    let (ledger, mut writer) = Ledger::open(&dir, signer).unwrap();
+    writer.set_verifiable_index(args.vindex).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

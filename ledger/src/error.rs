@@ -129,6 +129,21 @@ pub enum Error {
     /// A round's worker thread died.
     #[error("the sequencing round panicked")]
     RoundPanicked,
+    /// A lookup the verifiable index does not commit: it can be answered only as a hint.
+    #[error(
+        "this lookup is not proven: the verifiable index commits artifacts, releases, \
+         projects, and keys named by their vkey (see docs/formats.md)"
+    )]
+    NotProven,
+    /// A proven lookup whose list is too long to carry in one answer.
+    #[error(
+        "this key has {count} entries, more than the {max} a proven answer carries: ask for \
+         the entries of one signer (signer=)"
+    )]
+    ProvenListTooLong { count: u64, max: u64 },
+    /// The log has no verifiable index yet (written by an earlier version, not reindexed).
+    #[error("this log has no verifiable index yet: reopen it for writing to derive it")]
+    NoIndex,
     /// An invariant of this crate does not hold (a bug).
     #[error("internal invariant broken: {0}")]
     Bug(&'static str),
@@ -243,6 +258,8 @@ impl Error {
             | Self::SizeOutOfRange { .. }
             | Self::TlogProofTooLarge { .. }
             | Self::SizeDecreased { .. }
+            | Self::NotProven
+            | Self::ProvenListTooLong { .. }
             | Self::BlobDigestMismatch { .. } => ErrorKind::BadRequest,
             Self::TileNotFound(_)
             | Self::BundleNotFound(_)
@@ -253,7 +270,7 @@ impl Error {
             | Self::NotInitialized { .. }
             | Self::HeadMoved { .. }
             | Self::WriterTaken => ErrorKind::Conflict,
-            Self::PoolFull { .. } | Self::SequencerStopped | Self::WriterHalted => {
+            Self::PoolFull { .. } | Self::SequencerStopped | Self::WriterHalted | Self::NoIndex => {
                 ErrorKind::Unavailable
             }
             Self::Integrity(_) => ErrorKind::Integrity,

@@ -21,6 +21,7 @@ use std::path::Path;
 use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{MAX_ENTRY_SIZE, TILE_WIDTH, tree_tiles};
+use reprove_verifier::vindex::{IndexNote, Value, key_hash, root_of};
 
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
@@ -52,6 +53,13 @@ pub struct FsckReport {
     pub checkpoints: u64,
     /// Index records seen.
     pub index_records: u64,
+    /// The verifiable index's root re-derived from the entries (with
+    /// [`FsckOptions::index_keys`]).
+    pub index_root: Hash,
+    /// The log's index records were written by an earlier version ([`crate::INDEX_VERSION`]):
+    /// the verifiable index is not compared (the next `ledger serve` derives it, and the
+    /// records this version adds, which fsck then reports as missing).
+    pub index_pending: bool,
     /// The first [`FsckOptions::max_problems`] problems, in the order found.
     pub problems: Vec<Problem>,
     /// How many problems there were in all.
@@ -118,6 +126,25 @@ pub enum Problem {
     /// An index record no entry calls for.
     #[error("index record {key:?} -> {index} matches no entry's keys")]
     IndexExtra { key: IndexKey, index: u64 },
+    /// The verifiable index's signed note is missing or does not verify, or names another
+    /// tree than the head's.
+    #[error("index note: {0}")]
+    IndexNote(String),
+    /// The index root the log signed is not the one its entries give: the log signed a wrong
+    /// index (caught like a fork).
+    #[error(
+        "the index note signs index root {}, the entries give {}",
+        hex::encode(signed),
+        hex::encode(derived)
+    )]
+    IndexRoot { signed: Hash, derived: Hash },
+    /// The stored index tree's root is not the one the entries give.
+    #[error(
+        "the stored verifiable index has root {}, the entries give {}",
+        hex::encode(stored),
+        hex::encode(derived)
+    )]
+    IndexTree { stored: Hash, derived: Hash },
     /// An index record pointing past the tree.
     #[error("index record {key:?} -> {index} points past the tree")]
     IndexPastHead { key: IndexKey, index: u64 },
@@ -152,6 +179,7 @@ pub fn fsck(dir: &Path, key: &NoteVerifier, options: &FsckOptions) -> Result<Fsc
     c.check_stray_tiles()?;
     c.check_stray_dedup()?;
     c.check_index_records()?;
+    c.check_vindex()?;
     Ok(c.report)
 }
 
@@ -168,6 +196,8 @@ struct Checker<'a> {
     dedup_wrong: BTreeSet<Hash>,
     /// Index records the entries call for that exist.
     index_found: u64,
+    /// Every proven key's list, re-derived from the entries (hash → value).
+    proven: HashMap<Hash, Value>,
 }
 
 impl<'a> Checker<'a> {
@@ -177,6 +207,8 @@ impl<'a> Checker<'a> {
             root: empty_root(),
             checkpoints: 0,
             index_records: 0,
+            index_root: reprove_verifier::vindex::EMPTY,
+            index_pending: false,
             problems: Vec::new(),
             problem_count: 0,
         };
@@ -189,6 +221,7 @@ impl<'a> Checker<'a> {
             dedup_ok: 0,
             dedup_wrong: BTreeSet::new(),
             index_found: 0,
+            proven: HashMap::new(),
         }
     }
 
@@ -439,6 +472,15 @@ impl<'a> Checker<'a> {
                     .collect()
             })
         };
+        // `wanted` is in entry order: each proven key's list grows in log order.
+        for (key, index) in &wanted {
+            if key.is_proven() {
+                self.proven
+                    .entry(key_hash(&key.encoding()))
+                    .or_default()
+                    .push(*index);
+            }
+        }
         let records: Vec<Vec<u8>> = wanted.iter().map(|(k, i)| k.record(*i)).collect();
         for ((key, index), found) in wanted
             .into_iter()
@@ -448,6 +490,50 @@ impl<'a> Checker<'a> {
                 self.index_found += 1;
             } else {
                 self.problem(Problem::IndexMissing { key, index });
+            }
+        }
+        Ok(())
+    }
+
+    /// The verifiable index: the root re-derived from the entries' proven keys must be the
+    /// stored tree's root and the one the index note signs, and the note must cover the head.
+    fn check_vindex(&mut self) -> Result<(), Error> {
+        if !self.options.index_keys {
+            return Ok(());
+        }
+        let mut leaves: Vec<(Hash, Value)> = self.proven.drain().collect();
+        leaves.sort_unstable_by_key(|(k, _)| *k);
+        let derived = root_of(&leaves);
+        self.report.index_root = derived;
+        // A log whose records an earlier version wrote has no index to compare yet: the next
+        // `ledger serve` derives it (and the records this version adds) before serving.
+        if self.store.index_version()? < crate::keys::INDEX_VERSION {
+            self.report.index_pending = true;
+            return Ok(());
+        }
+        let stored = crate::vindex::stored_root(self.store)?;
+        if stored != derived {
+            self.problem(Problem::IndexTree { stored, derived });
+        }
+        let Some(bytes) = self.store.index_note()? else {
+            self.problem(Problem::IndexNote("missing".into()));
+            return Ok(());
+        };
+        match IndexNote::verify(&bytes, self.key) {
+            Err(e) => self.problem(Problem::IndexNote(e.to_string())),
+            Ok(note) => {
+                if note.size != self.report.size || note.log_root != self.report.root {
+                    self.problem(Problem::IndexNote(format!(
+                        "it covers tree size {}, the head is {} (or its log root differs)",
+                        note.size, self.report.size
+                    )));
+                }
+                if note.index_root != derived {
+                    self.problem(Problem::IndexRoot {
+                        signed: note.index_root,
+                        derived,
+                    });
+                }
             }
         }
         Ok(())

@@ -11,6 +11,9 @@
 //! GET  /lookup/key/<vkey or its hex>    entries signed by this key
 //! GET  /lookup/release/<name>/<version> release manifests and rebuild attestations of a release
 //! GET  /lookup/revocations[/<vkey>]     revocation notices (of one key)
+//! GET  /lookup/project/<name>           a project's release manifests
+//! GET  /proven/<sha256|key|release|project|revocations>/...   the whole list, with its proof
+//! GET  /index-note                      the latest signed index note (text/plain)
 //! PUT  /blobs/sha256/<hex>              store a blob (build log, diff report); signed upload
 //! GET  /blobs/sha256/<hex>              a stored blob's bytes, immutable
 //! GET  /proof/<index>[?size=N]          tlog-proof (text/plain)
@@ -21,7 +24,9 @@
 //! ```
 //!
 //! Lookups take `?after=<index>&limit=<n>&order=asc|desc` and answer
-//! `{"indices": [...], "next": <cursor or null>}`.
+//! `{"indices": [...], "next": <cursor or null>}` (hints). Proven lookups take only
+//! `?signer=<vkey>` and answer `{"note", "indices", "proof"}`: every index under the key, proven
+//! under the verifiable index (docs/formats.md §6–7).
 //!
 //! Every refusal is a JSON body `{"error": "..."}` with a 4xx status; 5xx bodies say nothing
 //! internal (the `tracing` log says everything). Ledger errors become statuses in one place,
@@ -59,7 +64,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, RawQuery, Request, State};
 use axum::http::{Method, Uri};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -72,6 +77,7 @@ use crate::ledger::Ledger;
 use crate::sequencer::Sequencer;
 
 use error::ApiError;
+use lookup::Mode;
 use metrics::Metrics;
 use ops::InFlight;
 
@@ -145,6 +151,41 @@ impl AppState {
     }
 }
 
+/// The lookups under `prefix` (`/lookup`: pages of hints; `/proven`: whole lists with their
+/// proofs), one handler per kind of key for both.
+fn lookup_routes(mode: Mode, prefix: &str) -> Router<AppState> {
+    macro_rules! with_mode {
+        ($handler:path) => {
+            get(
+                move |State(state): State<AppState>, path, RawQuery(query): RawQuery| {
+                    $handler(mode, state, path, query)
+                },
+            )
+        };
+    }
+    Router::new()
+        .route(
+            &format!("{prefix}/sha256/{{digest}}"),
+            with_mode!(lookup::by_sha256),
+        )
+        .route(
+            &format!("{prefix}/key/{{*key}}"),
+            with_mode!(lookup::by_key),
+        )
+        .route(
+            &format!("{prefix}/release/{{name}}/{{version}}"),
+            with_mode!(lookup::by_release),
+        )
+        .route(
+            &format!("{prefix}/project/{{name}}"),
+            with_mode!(lookup::by_project),
+        )
+        .route(
+            &format!("{prefix}/revocations/{{*key}}"),
+            with_mode!(lookup::revocations_of),
+        )
+}
+
 /// The API over a ledger and its running sequencer (see the module docs for the endpoints).
 pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig) -> Router {
     let metrics = Arc::new(Metrics::new(ledger.head().size()));
@@ -183,11 +224,10 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         )
         .merge(pages)
         .route("/add", post(add::add))
-        .route("/lookup/sha256/{digest}", get(lookup::by_sha256))
-        .route("/lookup/key/{*key}", get(lookup::by_key))
-        .route("/lookup/release/{name}/{version}", get(lookup::by_release))
         .route("/lookup/revocations", get(lookup::revocations))
-        .route("/lookup/revocations/{*key}", get(lookup::revocations_of))
+        .route("/index-note", get(lookup::index_note))
+        .merge(lookup_routes(Mode::Page, "/lookup"))
+        .merge(lookup_routes(Mode::Proven, "/proven"))
         .route("/blobs/sha256/{digest}", put(blobs::put).get(blobs::get))
         .route("/proof/{index}", get(proofs::inclusion))
         .route("/consistency", get(proofs::consistency))

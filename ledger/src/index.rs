@@ -54,8 +54,8 @@ pub enum IndexKey {
     Blob([u8; 32]),
     /// `key`, restricted to the entries `signer` (a vkey, in its one spelling) signed: the
     /// same records, scoped so that strangers' entries cannot crowd a signer's out of a
-    /// lookup. Only [`IndexKey::Artifact`], [`IndexKey::Release`], [`IndexKey::RevokedKey`]
-    /// and [`IndexKey::Blob`] are scoped (see [`IndexKey::signed_by`]).
+    /// lookup. Only [`IndexKey::Artifact`], [`IndexKey::Release`], [`IndexKey::RevokedKey`],
+    /// [`IndexKey::Project`] and [`IndexKey::Blob`] are scoped (see [`IndexKey::signed_by`]).
     SignedBy { signer: String, key: Box<IndexKey> },
 }
 
@@ -158,8 +158,70 @@ impl IndexKey {
     fn is_scopable(&self) -> bool {
         matches!(
             self,
-            Self::Artifact(_) | Self::Release { .. } | Self::RevokedKey(_) | Self::Blob(_)
+            Self::Artifact(_)
+                | Self::Release { .. }
+                | Self::RevokedKey(_)
+                | Self::Blob(_)
+                | Self::Project(_)
         )
+    }
+
+    /// Whether the verifiable index commits this key's list, so that a lookup of it is
+    /// proven complete: the lookups a consumer decides on — artifacts, releases, projects,
+    /// a signer's entries and a key's revocation notices (keys by their vkey: a 4-byte key ID
+    /// can be ground out), and all of these scoped to a signer. The web pages' lists and the
+    /// blob records are not: nobody's trust decision rests on them.
+    pub fn is_proven(&self) -> bool {
+        match self {
+            Self::Artifact(_) | Self::Release { .. } | Self::Project(_) => true,
+            Self::Signer(k) | Self::RevokedKey(k) => k.contains('+'),
+            Self::SignedBy { key, .. } => !matches!(**key, Self::Blob(_)) && key.is_proven(),
+            Self::Revocations
+            | Self::Releases
+            | Self::Mismatches
+            | Self::Rebuilder(_)
+            | Self::RebuildDay(_)
+            | Self::Blob(_) => false,
+        }
+    }
+
+    /// The path, under a ledger's URL, of this key's proven lookup (`proven/…`, with
+    /// `?signer=` for a scoped key); `None` for a key that is not proven.
+    pub fn proven_path(&self) -> Option<String> {
+        if !self.is_proven() {
+            return None;
+        }
+        let (key, signer) = match self {
+            Self::SignedBy { signer, key } => (&**key, Some(signer)),
+            key => (key, None),
+        };
+        let base = match key {
+            Self::Artifact(d) => format!("proven/sha256/{}", hex::encode(d)),
+            Self::Signer(k) => format!("proven/key/{}", hex::encode(k)),
+            Self::Release { name, version } => format!(
+                "proven/release/{}/{}",
+                path_segment(name),
+                path_segment(version)
+            ),
+            Self::Project(name) => format!("proven/project/{}", path_segment(name)),
+            Self::RevokedKey(k) => format!("proven/revocations/{}", hex::encode(k)),
+            _ => return None,
+        };
+        Some(match signer {
+            Some(s) => format!("{base}?signer={}", hex::encode(s)),
+            None => base,
+        })
+    }
+
+    /// The key whose [`encoding`](Self::encoding) is `bytes`, if it is a valid one.
+    pub fn from_encoding(bytes: &[u8]) -> Option<IndexKey> {
+        parse_key(bytes).filter(|k| k.check().is_ok())
+    }
+
+    /// The key's encoding (docs/formats.md, "Verifiable index"): what the verifiable index
+    /// hashes to place it, and the stored prefix of its lookup records.
+    pub fn encoding(&self) -> Vec<u8> {
+        self.prefix()
     }
 
     /// The stored prefix of this key: every index of it is `prefix || index BE`.
@@ -280,6 +342,19 @@ fn parse_key(bytes: &[u8]) -> Option<IndexKey> {
     };
     // The string kinds consume `rest` as they go; anything left over is garbage.
     rest.is_empty().then_some(key)
+}
+
+/// Percent-encodes one URL path segment (everything but RFC 3986's unreserved characters).
+pub fn path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 fn push_str(out: &mut Vec<u8>, s: &str) {

@@ -9,11 +9,13 @@
 //! tiles must end exactly where the head's tree ends. These checks read O(log n) records.
 //! Everything else (every hash, entry, index) is `fsck`'s job.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use reprove_verifier::merkle::{HashReader, NodeId, empty_root, leaf_hash};
+use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
+use reprove_verifier::vindex::EMPTY;
 
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
@@ -38,7 +40,15 @@ pub struct Writer {
     /// Set when a commit failed: the disk may or may not hold that round, so signing another
     /// checkpoint could fork the log. Only reopening (which re-derives the state) clears it.
     pub(crate) halted: bool,
+    /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
+    pub(crate) vindex: bool,
+    /// Recently used nodes of the verifiable index.
+    pub(crate) nodes: crate::vindex::NodeCache,
 }
+
+/// The writer's cache of verifiable-index nodes holds at most twice this many (≈ 100 bytes
+/// each): the top ~17 levels of the tree, and the recent paths.
+const NODE_CACHE: usize = 262_144;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -89,6 +99,9 @@ impl Ledger {
         let head = Head::sign(signer, 0, empty_root())?;
         let mut batch = store.batch()?;
         batch.put_head(0, head.note());
+        batch.put_index_note(&crate::vindex::sign_note(signer, 0, head.root(), EMPTY)?);
+        // A new log's records all follow this version's derivation.
+        batch.put_index_version(crate::keys::INDEX_VERSION);
         // The marker goes in the same write: a log either is complete or is not a log.
         batch.put_format();
         store.commit(batch, None, 0)?;
@@ -111,6 +124,8 @@ impl Ledger {
             signer,
             tree,
             halted: false,
+            vindex: true,
+            nodes: crate::vindex::NodeCache::new(NODE_CACHE),
         };
         Ok((Ledger { shared }, writer))
     }
@@ -168,35 +183,77 @@ impl Writer {
     }
 
     /// Writes the index records [`derive_index_keys`](crate::derive_index_keys) gives for
-    /// every entry of the tree, then records [`INDEX_VERSION`](crate::INDEX_VERSION): how a
-    /// log written by an earlier version gains the records a newer one derives (signer-scoped
-    /// lookups, blobs). Records are keys with empty values, so writing one that exists changes
-    /// nothing and a reindex interrupted by a crash is simply run again. Needs the writer:
-    /// nothing is appended meanwhile. Returns the number of entries read.
+    /// every entry of the tree, rebuilds the verifiable index from them and signs its note for
+    /// the head, then records [`INDEX_VERSION`](crate::INDEX_VERSION): how a log written by an
+    /// earlier version gains the records a newer one derives (signer-scoped lookups, blobs,
+    /// the verifiable index). Records are keys with empty values, so writing one that exists
+    /// changes nothing; the verifiable index is cleared first, so a reindex interrupted by a
+    /// crash is simply run again. Needs the writer: nothing is appended meanwhile. Returns the
+    /// number of entries read.
     pub fn reindex(&mut self) -> Result<u64, Error> {
         const CHUNK: usize = 4096;
         let store = &self.shared.store;
         let size = self.head().size();
+        let head = store.head()?;
+        let mut batch = store.batch()?;
+        batch.clear_vindex();
+        store.commit(batch, head.as_deref(), size)?;
+        self.nodes.clear();
         let mut start = 0u64;
+        let mut root = EMPTY;
         while start < size {
             let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
             let entries = store.entries(start, count)?;
             let mut batch = store.batch()?;
+            let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
             for entry in &entries {
-                for key in crate::keys::derive_index_keys(entry) {
+                let keys = crate::keys::derive_index_keys(entry);
+                for key in &keys {
                     key.check()?;
                     batch.put_index(&key.record(start));
                 }
+                for k in crate::vindex::proven_hashes(&keys) {
+                    let list = appends.entry(k).or_default();
+                    if list.last() != Some(&start) {
+                        list.push(start);
+                    }
+                }
                 start += 1;
             }
-            let head = store.head()?;
+            let update = crate::vindex::apply(store, &appends)?;
+            for (pos, node) in &update.writes {
+                batch.put_vindex(&pos.key(), &node.encode());
+            }
+            root = update.root;
             store.commit(batch, head.as_deref(), size)?;
         }
+        let head_now = self.head();
         let mut batch = store.batch()?;
+        batch.put_index_note(&crate::vindex::sign_note(
+            &self.signer,
+            size,
+            head_now.root(),
+            root,
+        )?);
         batch.put_index_version(crate::keys::INDEX_VERSION);
-        let head = store.head()?;
         store.commit(batch, head.as_deref(), size)?;
+        self.vindex = true;
         Ok(size)
+    }
+
+    /// Turns the verifiable index's maintenance on or off (it is on). Off is for measuring the
+    /// log without it: the log's stored index version is then cleared, so the next time it is
+    /// served the index is derived again ([`Writer::reindex`]) before any proven lookup.
+    pub fn set_verifiable_index(&mut self, on: bool) -> Result<(), Error> {
+        if !on && self.vindex {
+            let store = &self.shared.store;
+            let head = store.head()?;
+            let mut batch = store.batch()?;
+            batch.put_index_version(0);
+            store.commit(batch, head.as_deref(), self.head().size())?;
+        }
+        self.vindex = on;
+        Ok(())
     }
 
     /// Whether an earlier write failed, so that this writer refuses to append.

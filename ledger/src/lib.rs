@@ -62,6 +62,7 @@ mod sequencer;
 pub mod storage;
 mod time;
 mod tree;
+mod vindex;
 mod web;
 
 pub use blobs::{BlobStored, BoundedBlob, blob_path};
@@ -71,10 +72,11 @@ pub use fsck::{FsckOptions, FsckReport, Problem, fsck};
 pub use head::Head;
 pub use http::HttpConfig;
 pub use index::{
-    Direction, IndexKey, MAX_KEY_LEN, MAX_KEYS_PER_ENTRY, MAX_PAGE, Page, PageRequest,
+    Direction, IndexKey, MAX_KEY_LEN, MAX_KEYS_PER_ENTRY, MAX_PAGE, Page, PageRequest, path_segment,
 };
 pub use keys::{INDEX_VERSION, derive_index_keys, keys_of};
 pub use ledger::{Ledger, Writer};
-pub use read::Inclusion;
+pub use read::{Inclusion, ProvenLookup};
 pub use round::{Accepted, Submission};
 pub use sequencer::{Sequencer, SequencerConfig};
+pub use vindex::MAX_PROVEN_LIST;

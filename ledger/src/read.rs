@@ -24,6 +24,8 @@ use crate::index::{IndexKey, Page, PageRequest};
 use crate::ledger::Ledger;
 use crate::round::tlog_proof;
 use crate::storage::cf;
+use crate::vindex::{MAX_PROVEN_LIST, prove};
+use reprove_verifier::vindex::{Proof, key_hash};
 
 /// An inclusion proof against a signed checkpoint: the parts of a c2sp `tlog-proof`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +44,18 @@ impl Inclusion {
     pub fn tlog_proof(&self, extra: Option<Vec<u8>>) -> Result<TlogProof, Error> {
         tlog_proof(extra, self.index, &self.proof, &self.checkpoint)
     }
+}
+
+/// A proven lookup answer: every index under a key, and the proof that this is the whole
+/// list under the index root the note signs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProvenLookup {
+    /// The signed index note (it names the tree size and log root it covers).
+    pub note: Vec<u8>,
+    /// The key's indices, in log order (empty: the key has none).
+    pub indices: Vec<u64>,
+    /// The proof of the list under the note's index root.
+    pub proof: Proof,
 }
 
 impl Ledger {
@@ -137,6 +151,40 @@ impl Ledger {
     pub fn lookup(&self, key: &IndexKey, page: PageRequest) -> Result<Page, Error> {
         key.check()?;
         self.store().scan_index(&key.prefix(), page)
+    }
+
+    /// A proven lookup: the complete list of indices under `key` and its proof under the
+    /// latest signed index note, all read from one committed round (a RocksDB snapshot).
+    pub fn prove_lookup(&self, key: &IndexKey) -> Result<ProvenLookup, Error> {
+        key.check()?;
+        if !key.is_proven() {
+            return Err(Error::NotProven);
+        }
+        let snap = self.store().snapshot()?;
+        let note = snap.index_note()?.ok_or(Error::NoIndex)?;
+        let encoding = key.encoding();
+        let (proof, value) = prove(&snap, &key_hash(&encoding))?;
+        let count = value.map_or(0, |v| v.count);
+        if count > MAX_PROVEN_LIST {
+            return Err(Error::ProvenListTooLong {
+                count,
+                max: MAX_PROVEN_LIST,
+            });
+        }
+        let indices = snap.index_list(&encoding, count)?;
+        if indices.len() as u64 != count {
+            return Err(Integrity::Undecodable(crate::vindex::CF).into());
+        }
+        Ok(ProvenLookup {
+            note,
+            indices,
+            proof,
+        })
+    }
+
+    /// The latest signed index note.
+    pub fn index_note(&self) -> Result<Vec<u8>, Error> {
+        self.store().index_note()?.ok_or(Error::NoIndex)
     }
 
     fn check_size(&self, size: u64) -> Result<(), Error> {

@@ -7,7 +7,8 @@
 //!    to write and the nodes for proofs (no tree reads);
 //! 4. **sign** the checkpoint of the new tree — it extends the last signed one by
 //!    construction, and the commit below refuses to write it unless the stored head is still
-//!    the one it extends;
+//!    the one it extends — and the index note binding the verifiable index, with the new
+//!    entries' indices appended to their keys' lists, to that tree;
 //! 5. **prove**: every submitter's inclusion proof in the new tree, before anything is
 //!    written, so that nothing can fail after the commit;
 //! 6. **commit** everything as one synced `WriteBatch` (see `storage.rs`). Only now is the
@@ -17,7 +18,7 @@
 //! commit fails, the writer halts: the round may or may not be on disk, and signing a
 //! different tree of the same size would be the fork a log must never sign.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::PoisonError;
 
 use reprove_verifier::merkle::{Hash, inclusion_proof, leaf_hashes};
@@ -29,6 +30,7 @@ use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
 use crate::tree::{Integrated, RoundReader};
+use crate::vindex::{Cached, Update, apply, proven_hashes, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,6 +130,13 @@ impl Writer {
         let integrated = self.tree.integrate(&new_leaves)?;
         let size = integrated.state.size();
         let head = Head::sign(&self.signer, size, integrated.state.root())?;
+        let (index, index_note) = if self.vindex {
+            let index = self.index_update(submissions, &sequenced)?;
+            let note = sign_note(&self.signer, size, head.root(), index.root)?;
+            (index, note)
+        } else {
+            (Update::default(), Vec::new())
+        };
 
         // Prove, before anything is written.
         let reader = RoundReader {
@@ -140,7 +149,7 @@ impl Writer {
             submissions,
             &leaves,
             &sequenced,
-            &integrated,
+            (&integrated, &index, &index_note),
             &head,
             &previous,
         )?;
@@ -199,35 +208,77 @@ impl Writer {
         Ok(Sequenced { slots, fresh })
     }
 
-    /// Writes the round — new entries with their index records, tiles, the signed head — in
-    /// one durable batch, if the stored head is still `previous`. A failed write halts the
-    /// writer: the disk may or may not hold the round.
+    /// The verifiable index after this round: the new entries' indices appended to the lists
+    /// of their proven keys, in log order.
+    fn index_update(
+        &mut self,
+        submissions: &[Submission],
+        Sequenced { slots, fresh }: &Sequenced,
+    ) -> Result<Update, Error> {
+        let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+        for &pos in fresh {
+            let (index, _) = slots[pos];
+            for key in proven_hashes(&submissions[pos].keys) {
+                let list = appends.entry(key).or_default();
+                // An entry whose keys repeat counts once under each.
+                if list.last() != Some(&index) {
+                    list.push(index);
+                }
+            }
+        }
+        let cached = Cached {
+            store: &self.shared.store,
+            cache: std::cell::RefCell::new(&mut self.nodes),
+        };
+        apply(&cached, &appends)
+    }
+
+    /// Writes the round — new entries with their index records, tiles, the verifiable index
+    /// and its note, the signed head — in one durable batch, if the stored head is still
+    /// `previous`. A failed write halts the writer: the disk may or may not hold the round.
     fn commit(
         &mut self,
         submissions: &[Submission],
         leaves: &[Hash],
         Sequenced { slots, fresh }: &Sequenced,
-        integrated: &Integrated,
+        (integrated, index, index_note): (&Integrated, &Update, &[u8]),
         head: &Head,
         previous: &Head,
     ) -> Result<(), Error> {
         let store = &self.shared.store;
         let mut batch = store.batch()?;
+        let mut records = Vec::new();
         for &pos in fresh {
             let (index, _) = slots[pos];
             batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
-            for key in &submissions[pos].keys {
-                batch.put_index(&key.record(index));
-            }
+            records.extend(submissions[pos].keys.iter().map(|key| key.record(index)));
+        }
+        records.sort_unstable();
+        for record in &records {
+            batch.put_index(record);
         }
         for (level, index, hashes) in &integrated.tiles {
             batch.put_tile(*level, *index, hashes);
+        }
+        // In key order: RocksDB's memtable inserts a sorted run far faster than scattered keys.
+        let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = index
+            .writes
+            .iter()
+            .map(|(pos, node)| (pos.key(), node.encode()))
+            .collect();
+        nodes.sort_unstable();
+        for (key, node) in &nodes {
+            batch.put_vindex(key, node);
+        }
+        if !index_note.is_empty() {
+            batch.put_index_note(index_note);
         }
         batch.put_head(head.size(), head.note());
         if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
             self.halted = true;
             return Err(e);
         }
+        self.nodes.committed(&index.writes);
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! | `tiles` | tile level (u8) `\|\|` tile index (u64 BE) | the tile's hashes, 32 bytes each |
 //! | `dedup` | leaf hash (32 bytes) | leaf index, u64 BE |
 //! | `index` | [`IndexKey`](crate::IndexKey) record `\|\|` leaf index (u64 BE) | empty |
+//! | `vindex` | the verifiable index's tree nodes and signed note (see `vindex.rs`) | |
 //!
 //! Hashes are stored as **tiles**, exactly as tlog-tiles serves them: only tree levels that
 //! are multiples of 8, 256 hashes per full tile, and the rightmost tile of each level rewritten
@@ -56,6 +57,7 @@ use rocksdb::{
 
 use crate::error::{Error, Integrity};
 use crate::index::{Direction, MAX_PAGE, Page, PageRequest};
+use crate::vindex::{Node, NodeSource, Pos};
 
 /// The format marker written by `init` and required by `open`.
 pub const FORMAT: &str = "reprove-ledger/1";
@@ -74,8 +76,13 @@ pub mod cf {
     pub const DEDUP: &str = "dedup";
     /// Lookup index records.
     pub const INDEX: &str = crate::index::CF;
+    /// The verifiable index: its tree nodes and latest signed index note.
+    pub const VINDEX: &str = crate::vindex::CF;
     /// All of them, in creation order.
-    pub const ALL: [&str; 6] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX];
+    pub const ALL: [&str; 7] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX, VINDEX];
+    /// The ones every log has: a log written before the verifiable index lacks `vindex`, which
+    /// opening it for writing creates (and [`Writer::reindex`](crate::Writer::reindex) fills).
+    pub const REQUIRED: [&str; 6] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX];
 }
 
 /// Key encodings (see the module docs).
@@ -159,6 +166,8 @@ struct Cfs<'a> {
     tiles: &'a ColumnFamily,
     dedup: &'a ColumnFamily,
     index: &'a ColumnFamily,
+    /// Absent only in a read-only view of a log written before the verifiable index.
+    vindex: Option<&'a ColumnFamily>,
 }
 
 impl Store {
@@ -184,16 +193,25 @@ impl Store {
         if !path.join("CURRENT").is_file() {
             return Err(not_init("no database"));
         }
-        let opts = db_options();
+        let mut opts = db_options();
         let existing = DB::list_cf(&opts, path)?;
-        if cf::ALL
+        if cf::REQUIRED
             .iter()
             .any(|name| !existing.iter().any(|e| e == name))
         {
             return Err(not_init("missing column families"));
         }
+        // A log written before the verifiable index: opening it for writing adds the column
+        // family (empty: the index is derived when the log is next served); a read-only view
+        // sees no index.
+        let has_vindex = existing.iter().any(|e| e == cf::VINDEX);
+        opts.create_missing_column_families(true);
         let db = if read_only {
-            DB::open_cf_descriptors_read_only(&opts, path, descriptors(), false)?
+            let wanted = descriptors()
+                .into_iter()
+                .filter(|d| has_vindex || d.name() != cf::VINDEX)
+                .collect::<Vec<_>>();
+            DB::open_cf_descriptors_read_only(&opts, path, wanted, false)?
         } else {
             DB::open_cf_descriptors(&opts, path, descriptors())?
         };
@@ -366,6 +384,23 @@ impl Store {
         Ok(Page { indices, next })
     }
 
+    /// The latest signed index note, if the log has one.
+    pub(crate) fn index_note(&self) -> Result<Option<Vec<u8>>, Error> {
+        match self.cfs()?.vindex {
+            Some(cf) => self.get(cf, crate::vindex::NOTE_KEY),
+            None => Ok(None),
+        }
+    }
+
+    /// A consistent view of the verifiable index and the lookup records: everything read
+    /// through it is of one committed round.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot<'_>, Error> {
+        Ok(Snapshot {
+            snap: self.db.snapshot(),
+            cfs: self.cfs()?,
+        })
+    }
+
     /// A new, empty batch.
     pub(crate) fn batch(&self) -> Result<Batch<'_>, Error> {
         Ok(Batch {
@@ -395,6 +430,9 @@ impl Store {
         drop(current);
         let mut opts = WriteOptions::default();
         opts.set_sync(true);
+        // A round's records are mostly runs of neighbouring keys (entries, tiles, the index
+        // tree's nodes in key order): let each memtable insert start where the last one ended.
+        opts.set_memtable_insert_hint_per_batch(true);
         self.db.write_opt(batch.batch, &opts)?;
         Ok(())
     }
@@ -458,6 +496,7 @@ impl Store {
             tiles: self.cf(cf::TILES)?,
             dedup: self.cf(cf::DEDUP)?,
             index: self.cf(cf::INDEX)?,
+            vindex: self.db.cf_handle(cf::VINDEX),
         })
     }
 }
@@ -493,10 +532,89 @@ impl Batch<'_> {
         self.batch.put_cf(self.cfs.index, record, []);
     }
 
+    /// Stores a node of the verifiable index.
+    pub(crate) fn put_vindex(&mut self, key: &[u8], node: &[u8]) {
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.put_cf(cf, key, node);
+        }
+    }
+
+    /// Removes the whole verifiable index (before it is rebuilt).
+    pub(crate) fn clear_vindex(&mut self) {
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.delete_range_cf(cf, &b""[..], &[0xffu8; 40][..]);
+        }
+    }
+
+    /// Stores the signed index note of the round's tree.
+    pub(crate) fn put_index_note(&mut self, note: &[u8]) {
+        if let Some(cf) = self.cfs.vindex {
+            self.batch.put_cf(cf, crate::vindex::NOTE_KEY, note);
+        }
+    }
+
     /// Records which derivation the index records follow.
     pub(crate) fn put_index_version(&mut self, version: u64) {
         self.batch
             .put_cf(self.cfs.meta, key::INDEX_VERSION, version.to_be_bytes());
+    }
+}
+
+impl NodeSource for Store {
+    fn node(&self, pos: &Pos) -> Result<Node, Error> {
+        let cfs = self.cfs()?;
+        match cfs.vindex {
+            Some(cf) => Node::decode(self.db.get_pinned_cf(cf, pos.key())?.as_deref()),
+            None => Ok(Node::Empty),
+        }
+    }
+}
+
+/// A RocksDB snapshot of the store, for answers that must be of one round.
+pub(crate) struct Snapshot<'a> {
+    snap: rocksdb::SnapshotWithThreadMode<'a, DB>,
+    cfs: Cfs<'a>,
+}
+
+impl Snapshot<'_> {
+    /// The signed index note as of the snapshot.
+    pub(crate) fn index_note(&self) -> Result<Option<Vec<u8>>, Error> {
+        match self.cfs.vindex {
+            Some(cf) => Ok(self.snap.get_cf(cf, crate::vindex::NOTE_KEY)?),
+            None => Ok(None),
+        }
+    }
+
+    /// Every index recorded under `prefix`, in log order, at most `max` (more is an error the
+    /// caller reports: the list is `count` long and the proof needs all of it).
+    pub(crate) fn index_list(&self, prefix: &[u8], max: u64) -> Result<Vec<u64>, Error> {
+        let mut out = Vec::new();
+        let iter = self.snap.iterator_cf(
+            self.cfs.index,
+            IteratorMode::From(prefix, DbDirection::Forward),
+        );
+        for item in iter {
+            let (k, _) = item?;
+            let Some(rest) = k.strip_prefix(prefix) else {
+                break;
+            };
+            let index =
+                key::parse_u64(rest).ok_or(Error::Integrity(Integrity::Undecodable(cf::INDEX)))?;
+            if out.len() as u64 >= max {
+                break;
+            }
+            out.push(index);
+        }
+        Ok(out)
+    }
+}
+
+impl NodeSource for Snapshot<'_> {
+    fn node(&self, pos: &Pos) -> Result<Node, Error> {
+        match self.cfs.vindex {
+            Some(cf) => Node::decode(self.snap.get_cf(cf, pos.key())?.as_deref()),
+            None => Ok(Node::Empty),
+        }
     }
 }
 
@@ -660,6 +778,12 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
             opts.set_compression_type(DBCompressionType::None);
         }
         cf::TILES => opts.set_compression_type(DBCompressionType::None),
+        // The verifiable index's nodes are hashes (incompressible), read by point lookups
+        // along a key's path: a Bloom filter answers "not in this file" without a block read.
+        cf::VINDEX => {
+            table.set_bloom_filter(10.0, false);
+            opts.set_compression_type(DBCompressionType::None);
+        }
         _ => opts.set_compression_type(DBCompressionType::Lz4),
     }
     opts.set_block_based_table_factory(&table);

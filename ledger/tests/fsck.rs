@@ -314,11 +314,14 @@ fn a_directory_that_is_not_a_log_is_an_error_not_a_report() {
 #[test]
 fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
     let (dir, ledger, mut writer) = new_log();
-    // A log written before signer-scoped records: every record but those.
+    assert_eq!(writer.index_version().unwrap(), INDEX_VERSION);
+    // A log written before signer-scoped records and the verifiable index: every record but
+    // those, and its index version cleared (as a log of an earlier version has it).
+    writer.set_verifiable_index(false).unwrap();
     fill_signed(&mut writer, 0..300, 211, |k| {
         !matches!(k, IndexKey::SignedBy { .. })
     });
-    assert_eq!(writer.index_version().unwrap(), 1);
+    assert_eq!(writer.index_version().unwrap(), 0);
     drop(ledger);
     let before = fsck(dir.path(), &key(), &FsckOptions::default());
     // fsck opens read-only beside the writer; either it reports the missing records or it
@@ -331,4 +334,67 @@ fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
     drop(writer);
     let report = check(&dir);
     assert!(report.is_clean(), "{:?}", report.problems);
+}
+
+/// The verifiable index is re-derived from the entries: a signed index root that is not the
+/// entries' (the log signed a wrong index), a stored tree that does not give it, and a missing
+/// note are each reported.
+#[test]
+fn a_wrong_or_missing_verifiable_index_is_reported() {
+    use reprove_verifier::note::Note;
+    use reprove_verifier::vindex::IndexNote;
+
+    let dir = signed_log(300);
+    let clean = check(&dir);
+    assert!(clean.is_clean(), "{:?}", clean.problems);
+    let honest = get(&dir, cf::VINDEX, b"note");
+    // A note signed by the log key for the right tree, but another index root.
+    let wrong = IndexNote {
+        origin: common::ORIGIN.to_owned(),
+        size: clean.size,
+        log_root: clean.root,
+        index_root: [7; 32],
+    };
+    let signed_wrong = Note::sign(&wrong.text(), &[&common::signer()])
+        .unwrap()
+        .encode();
+    put(&dir, cf::VINDEX, b"note", &signed_wrong);
+    let p = check(&dir).problems;
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::IndexRoot { signed, derived }
+            if *signed == [7; 32] && *derived == clean.index_root)),
+        "{p:?}"
+    );
+    // A note for a smaller tree (stale) is reported too.
+    let stale = IndexNote {
+        size: clean.size - 1,
+        index_root: clean.index_root,
+        ..wrong
+    };
+    let signed_stale = Note::sign(&stale.text(), &[&common::signer()])
+        .unwrap()
+        .encode();
+    put(&dir, cf::VINDEX, b"note", &signed_stale);
+    let p = check(&dir).problems;
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::IndexNote(r) if r.contains("covers tree size 299"))),
+        "{p:?}"
+    );
+    // The honest note back, the tree's root node gone: the stored tree no longer gives it.
+    put(&dir, cf::VINDEX, b"note", &honest);
+    delete(&dir, cf::VINDEX, b"n\0\0");
+    let p = check(&dir).problems;
+    assert!(
+        p.iter().any(|x| matches!(x, Problem::IndexTree { .. })),
+        "{p:?}"
+    );
+    delete(&dir, cf::VINDEX, b"note");
+    let p = check(&dir).problems;
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::IndexNote(r) if r == "missing")),
+        "{p:?}"
+    );
 }

@@ -12,15 +12,16 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Bundle as BundleArgs;
-use crate::client::release_lookup_path;
 use crate::client::write_atomic;
+use crate::client::{release_key, signed_by};
 use crate::cmd::gate::split_release;
 use crate::cmd::verify::cache_dir;
-use crate::consume::bundle::{Bundle, BundleEntry};
+use crate::consume::bundle::{Bundle, BundleEntry, BundleLookup};
 use crate::consume::fetch::Online;
 use crate::consume::state::StateDir;
 use crate::consume::{Verified, ledger_url, load_policy};
 use crate::progress;
+use reprove_ledger::IndexKey;
 
 /// Runs the command.
 pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
@@ -47,6 +48,7 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
     let bundle = Bundle {
         release: Some((name.to_string(), version.to_string())),
         entries,
+        lookups: lookups(&online)?,
     };
     let bytes = bundle.encode();
     write_atomic(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
@@ -99,10 +101,11 @@ fn release_entries(
     name: &str,
     version: &str,
 ) -> anyhow::Result<BTreeSet<u64>> {
-    let release = online.lookup(&release_lookup_path(name, version))?;
+    let release = online.lookup(&release_key(name, version))?;
     let size = online.checkpoint().checkpoint().size();
     let mut indices: BTreeSet<u64> = BTreeSet::new();
     let mut signers: Vec<NoteVerifier> = Vec::new();
+    let mut artifacts: BTreeSet<[u8; 32]> = BTreeSet::new();
     let (mut manifests, mut trusted_manifests) = (0usize, 0usize);
     for &index in &release {
         if let Verified::Entry(e) = online.verified(index)? {
@@ -112,6 +115,9 @@ fn release_entries(
                     manifests += usize::from(same);
                     let trusted = policy.trusts_publisher(name, e.signer());
                     trusted_manifests += usize::from(same && trusted);
+                    if same {
+                        artifacts.extend(e.entry().subjects().iter().map(|a| a.digest.sha256));
+                    }
                     same
                 }
                 EntryKind::Rebuild(r) => {
@@ -143,8 +149,65 @@ fn release_entries(
              {name}@{version}, none signed by a publisher the policy trusts for {name}"
         );
     }
+    // Every key whose notices a consumer may need: the policy's operator keys (by anyone, for
+    // consumers with other recovery keys), the keys that signed the release's entries.
     indices.extend(online.revocations()?);
-    indices.extend(online.revocations_of(signers)?);
-
+    let mut keys = signers.clone();
+    for k in policy.operators.iter().flat_map(|o| o.keys.iter()) {
+        if !keys.contains(k) {
+            keys.push(k.clone());
+        }
+    }
+    indices.extend(online.revocations_of(keys)?);
+    // The entries naming each artifact, with the proof that the list is whole: every entry
+    // of it goes in, so a consumer of any policy sees every attestation and mismatch. A list
+    // too long to prove (flooded by strangers) is replaced by the lists of the keys known here.
+    for sha256 in &artifacts {
+        let artifact = IndexKey::Artifact(*sha256);
+        if online.lookup(&artifact).is_err() {
+            let publishers = policy.publishers.iter().flat_map(|p| p.keys.iter());
+            let known: Vec<NoteVerifier> = online
+                .followed_keys()
+                .iter()
+                .chain(publishers)
+                .chain(&signers)
+                .cloned()
+                .collect();
+            for signer in &known {
+                online
+                    .lookup(&signed_by(artifact.clone(), signer))
+                    .with_context(|| {
+                        format!("proving the entries about sha256:{}", hex::encode(sha256))
+                    })?;
+            }
+        }
+    }
+    // Every entry a proven list names goes in: the consumer refuses a bundle that leaves one
+    // out.
+    for proven in online.proven.values() {
+        indices.extend(&proven.inside);
+    }
     Ok(indices)
+}
+
+/// The bundle's proven lookups: every lookup of the session, each with the consistency proof
+/// from the bundle's checkpoint to its index note's tree.
+fn lookups(online: &Online<'_>) -> anyhow::Result<Vec<BundleLookup>> {
+    let size = online.checkpoint().checkpoint().size();
+    let mut out = Vec::with_capacity(online.proven.len());
+    for proven in online.proven.values() {
+        let consistency = if proven.note.size > size && size > 0 {
+            online
+                .client()
+                .consistency_proof_from_tiles(size, proven.note.size)?
+        } else {
+            Vec::new()
+        };
+        out.push(BundleLookup {
+            key: proven.key.clone(),
+            answer: proven.answer.clone(),
+            consistency,
+        });
+    }
+    Ok(out)
 }

@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::Gate;
-use crate::client::{release_lookup_path, signed_by};
+use crate::client::{release_key, signed_by};
 use crate::cmd::verify::cache_dir;
 use crate::consume::fetch::Online;
 use crate::consume::report::{self, ArtifactReport, LogSeen};
@@ -104,7 +104,7 @@ fn check(
     version: &str,
 ) -> anyhow::Result<(Vec<Manifest>, Vec<ArtifactReport>, LogSeen)> {
     let mut online = Online::connect(policy, url, state, Some(cache))?;
-    let path = release_lookup_path(name, version);
+    let release = release_key(name, version);
     // With publishers pinned, only their manifests make the release (lookups scoped to their
     // keys: nobody else's manifests can crowd them out); without, anyone's, as the warning says.
     let publisher_keys: Vec<&NoteVerifier> = policy
@@ -115,10 +115,10 @@ fn check(
         .collect();
     let mut found: BTreeSet<u64> = BTreeSet::new();
     if policy.publishers.is_empty() {
-        found.extend(online.lookup(&path)?);
+        found.extend(online.lookup(&release)?);
     }
     for key in publisher_keys {
-        found.extend(online.lookup(&signed_by(&path, key))?);
+        found.extend(online.lookup(&signed_by(release.clone(), key))?);
     }
     let mut manifests = Vec::new();
     let mut artifacts: Vec<(String, [u8; 32])> = Vec::new();

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::Outcome;
 use crate::cli::{ConsumerArgs, LogShow, LogTail};
-use crate::client::release_lookup_path;
+use crate::client::release_key;
 use crate::cmd::gate::split_release;
 use crate::cmd::verify::cache_dir;
 use crate::consume::fetch::Online;
@@ -93,7 +93,7 @@ pub fn show(args: &LogShow) -> anyhow::Result<Outcome> {
     let policy = load_policy(crate::config::policy(&args.consumer)?)?;
     let mut online = connect(&args.consumer, &policy)?;
     let indices = online
-        .lookup(&release_lookup_path(name, version))
+        .lookup(&release_key(name, version))
         .with_context(|| format!("looking up {name}@{version}"))?;
     let listing = list(&mut online, &policy, &indices, args.release.clone())?;
     report::print(&listing, args.json)?;

@@ -37,8 +37,8 @@ struct Output<'a> {
     /// Lookup results logged after the checkpoint (seen on the next run).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     newer_entries: Vec<u64>,
-    /// Offline: the tree size the bundle is as of. A bundle cannot prove that nothing was left
-    /// out of it.
+    /// Offline: the tree size the bundle is as of: its lookups are proven complete up to that
+    /// tree, not past it.
     #[serde(skip_serializing_if = "Option::is_none")]
     bundle_as_of: Option<u64>,
 }
@@ -125,7 +125,9 @@ fn from_bundle(
         };
     let mut reports = Vec::with_capacity(subjects.len());
     for s in subjects {
-        let mut evidence = offline.evidence(&s.sha256);
+        let mut evidence = offline
+            .proven_evidence(policy, &s.sha256)
+            .with_context(|| format!("the bundle's evidence about {}", s.name))?;
         if let Some(online) = online.as_mut() {
             let live = online
                 .evidence(&s.sha256)
@@ -212,8 +214,8 @@ fn print(args: &Verify, policy: &Policy, judged: &Judged, trusted: bool) -> anyh
         Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
         None => writeln!(
             out,
-            "log: {} (offline bundle, as of tree size {}; a bundle cannot prove that \
-             nothing was left out of it)",
+            "log: {} (offline bundle, as of tree size {}: proven complete up to that tree; \
+             what was logged since, only the log can show)",
             policy.log.origin,
             judged.bundle_as_of.unwrap_or(0)
         )?,

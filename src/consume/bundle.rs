@@ -1,34 +1,49 @@
-//! The offline bundle (`https://reprove.dev/bundle/v1`): every log entry a consumer needs to
-//! verify a release without the network, each with its c2sp `tlog-proof`.
+//! The offline bundle (`https://reprove.dev/bundle/v2`): every log entry a consumer needs to
+//! verify a release without the network, each with its c2sp `tlog-proof`, and the proven
+//! lookups that show the bundle left nothing out.
 //!
 //! ```json
-//! {"format": "https://reprove.dev/bundle/v1",
+//! {"format": "https://reprove.dev/bundle/v2",
 //!  "release": {"name": "hello", "version": "1.2.0"},
 //!  "entries": [{"index": 3, "entry": "<base64 of the logged bytes>",
-//!               "proof": "c2sp.org/tlog-proof@v1\nindex 3\n…"}]}
+//!               "proof": "c2sp.org/tlog-proof@v1\nindex 3\n…"}],
+//!  "lookups": [{"key": "<hex of the key's encoding>", "answer": {"note": …, "indices": […],
+//!               "proof": {…}}, "consistency": ["<base64 hash>", …]}]}
 //! ```
 //!
 //! The bundle is not trusted: every entry is proven and verified under the consumer's policy
-//! exactly like an entry fetched from the log. Proofs that share a checkpoint (the usual case:
-//! a bundle is written at one checkpoint) cost one checkpoint signature check in all.
-//! Documented in `docs/formats.md` ("Offline bundle").
+//! exactly like an entry fetched from the log, and every lookup is proven under the log's
+//! verifiable index, bound to the bundle's checkpoint. The consumer requires a proven list for
+//! every lookup its policy needs (an operator's attestations of the artifact, the notices about
+//! a key), and every entry those lists name must be in the bundle: a bundle that drops a
+//! mismatch or a revocation is refused. Documented in `docs/formats.md` ("Offline bundle").
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 use anyhow::Context;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use reprove_ledger::IndexKey;
+use reprove_verifier::checkpoint::Checkpoint;
+use reprove_verifier::merkle::{Hash, verify_consistency};
+use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::policy::{Policy, PolicyCheckpoint, verify_logged_entry_at};
 use reprove_verifier::predicates::EntryKind;
 use reprove_verifier::proof::TlogProof;
+use reprove_verifier::vindex::ProvenAnswer;
 use serde::{Deserialize, Serialize};
+
+use crate::client::signed_by;
 
 use super::state::StateDir;
 use super::{Evidence, Verified, classify};
 
-/// The `format` of version 1.
-pub const FORMAT: &str = "https://reprove.dev/bundle/v1";
+/// The `format` this version writes and reads.
+pub const FORMAT: &str = "https://reprove.dev/bundle/v2";
+
+/// The format of bundles without lookup proofs, refused with a clear message.
+const FORMAT_V1: &str = "https://reprove.dev/bundle/v1";
 
 /// The largest bundle file read, in bytes.
 pub const MAX_BUNDLE_SIZE: u64 = 1 << 30;
@@ -40,6 +55,17 @@ pub struct Bundle {
     pub release: Option<(String, String)>,
     /// Entries in increasing index order, each index once.
     pub entries: Vec<BundleEntry>,
+    /// Proven lookups, each key once.
+    pub lookups: Vec<BundleLookup>,
+}
+
+/// One proven lookup: the key, the ledger's answer, and the consistency proof from the
+/// bundle's checkpoint to the tree of the answer's index note (empty when they are the same).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BundleLookup {
+    pub key: IndexKey,
+    pub answer: ProvenAnswer,
+    pub consistency: Vec<Hash>,
 }
 
 /// One logged entry and its proof.
@@ -57,6 +83,15 @@ struct RawBundle {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     release: Option<RawRelease>,
     entries: Vec<RawEntry>,
+    lookups: Vec<RawLookup>,
+}
+
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLookup {
+    key: String,
+    answer: ProvenAnswer,
+    consistency: Vec<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -78,6 +113,18 @@ impl Bundle {
     /// Parses a bundle: the format must be v1, entries strictly increasing by index, each
     /// entry base64, each proof a well-formed tlog-proof for that entry's index.
     pub fn parse(bytes: &[u8]) -> anyhow::Result<Bundle> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: String,
+        }
+        if let Ok(Format { format }) = serde_json::from_slice::<Format>(bytes)
+            && format == FORMAT_V1
+        {
+            anyhow::bail!(
+                "this bundle is {FORMAT_V1}, which carries no lookup proofs: it cannot show that \
+                 it left no attestation or revocation out. Make a new one with `reprove bundle`"
+            );
+        }
         let raw: RawBundle = serde_json::from_slice(bytes).context("not a reprove bundle")?;
         if raw.format != FORMAT {
             anyhow::bail!(
@@ -113,9 +160,39 @@ impl Bundle {
                 proof,
             });
         }
+        let mut lookups: Vec<BundleLookup> = Vec::with_capacity(raw.lookups.len());
+        for (i, l) in raw.lookups.into_iter().enumerate() {
+            let key = hex::decode(&l.key)
+                .ok()
+                .and_then(|b| IndexKey::from_encoding(&b))
+                .filter(IndexKey::is_proven)
+                .with_context(|| {
+                    format!("bundle lookups[{i}].key: not the hex encoding of a proven lookup key")
+                })?;
+            if lookups.iter().any(|o| o.key == key) {
+                anyhow::bail!("bundle lookups[{i}]: the key {key:?} is there twice");
+            }
+            let consistency = l
+                .consistency
+                .iter()
+                .map(|h| {
+                    STANDARD
+                        .decode(h)
+                        .ok()
+                        .and_then(|b| <Hash>::try_from(b).ok())
+                })
+                .collect::<Option<Vec<Hash>>>()
+                .with_context(|| format!("bundle lookups[{i}].consistency: not base64 hashes"))?;
+            lookups.push(BundleLookup {
+                key,
+                answer: l.answer,
+                consistency,
+            });
+        }
         Ok(Bundle {
             release: raw.release.map(|r| (r.name, r.version)),
             entries,
+            lookups,
         })
     }
 
@@ -134,6 +211,15 @@ impl Bundle {
                     index: e.index,
                     entry: STANDARD.encode(&e.entry),
                     proof: String::from_utf8_lossy(&e.proof.encode()).into_owned(),
+                })
+                .collect(),
+            lookups: self
+                .lookups
+                .iter()
+                .map(|l| RawLookup {
+                    key: hex::encode(l.key.encoding()),
+                    answer: l.answer.clone(),
+                    consistency: l.consistency.iter().map(|h| STANDARD.encode(h)).collect(),
                 })
                 .collect(),
         };
@@ -159,12 +245,15 @@ impl Bundle {
     }
 }
 
-/// A bundle's entries, each proven and verified under the policy.
+/// A bundle's entries, each proven and verified under the policy, and its proven lookups.
 #[derive(Debug)]
 pub struct Offline {
     verified: Vec<Verified>,
     /// The one checkpoint every entry is proven under (`None` for an empty bundle).
     size: Option<u64>,
+    /// The encodings of the keys whose complete lists the bundle proves (every entry they
+    /// list is in the bundle).
+    covered: BTreeSet<Vec<u8>>,
 }
 
 impl Offline {
@@ -249,7 +338,16 @@ impl Offline {
             .into_iter()
             .collect::<anyhow::Result<Vec<_>>>()
             .context("the bundle does not hold")?;
-        Ok(Offline { verified, size })
+        let covered = match checkpoints.values().next() {
+            Some(cp) => check_lookups(policy, bundle, cp.checkpoint().checkpoint())?,
+            None if bundle.lookups.is_empty() => BTreeSet::new(),
+            None => anyhow::bail!("the bundle has lookups but no entries to prove them under"),
+        };
+        Ok(Offline {
+            verified,
+            size,
+            covered,
+        })
     }
 
     /// The tree size the bundle's entries are proven under.
@@ -257,9 +355,83 @@ impl Offline {
         self.size
     }
 
+    /// Checks that the bundle proves complete every lookup the policy's verdict on `sha256`
+    /// rests on — as a live log would be asked: the notices about each operator key (signed by
+    /// the key or a recovery key), following replacements, and the entries naming the artifact
+    /// signed by each of those keys and each publisher key — then gives the evidence. A
+    /// lookup the bundle does not prove is an error: the bundle was made for another policy, or
+    /// it hides something.
+    pub fn proven_evidence(&self, policy: &Policy, sha256: &[u8; 32]) -> anyhow::Result<Evidence> {
+        let missing = |what: String| {
+            anyhow::anyhow!(
+                "the bundle does not prove {what}: it cannot show that it left nothing out \
+                 (made for another policy? make one with this policy, or verify online)"
+            )
+        };
+        let recovery: Vec<NoteVerifier> = policy
+            .operators
+            .iter()
+            .filter_map(|o| o.recovery_key.clone())
+            .collect();
+        let mut queue: Vec<NoteVerifier> = policy
+            .operators
+            .iter()
+            .flat_map(|o| o.keys.iter().cloned())
+            .collect();
+        let mut followed: Vec<NoteVerifier> = Vec::new();
+        while let Some(key) = queue.pop() {
+            if followed.contains(&key) {
+                continue;
+            }
+            if followed.len() >= MAX_FOLLOWED {
+                anyhow::bail!(
+                    "more than {MAX_FOLLOWED} keys to follow through replacement notices"
+                );
+            }
+            followed.push(key.clone());
+            let about = IndexKey::RevokedKey(key.to_string());
+            let scoped = std::iter::once(&key)
+                .chain(recovery.iter())
+                .all(|s| self.covers(&signed_by(about.clone(), s)));
+            if !self.covers(&about) && !scoped {
+                return Err(missing(format!(
+                    "which revocation notices exist about {key}"
+                )));
+            }
+            for v in &self.verified {
+                if let Verified::Entry(e) = v
+                    && let EntryKind::Revocation(n) = e.entry().kind()
+                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| k == key)
+                    && (e.signer() == &key || recovery.iter().any(|r| r == e.signer()))
+                    && let Some(r) = n.replacement.as_deref()
+                    && let Ok(r) = NoteVerifier::parse(r)
+                {
+                    queue.push(r);
+                }
+            }
+        }
+        let artifact = IndexKey::Artifact(*sha256);
+        if !self.covers(&artifact) {
+            let publishers = policy.publishers.iter().flat_map(|p| p.keys.iter());
+            for signer in followed.iter().chain(publishers) {
+                if !self.covers(&signed_by(artifact.clone(), signer)) {
+                    return Err(missing(format!(
+                        "which entries {signer} signed about the artifact sha256:{}",
+                        hex::encode(sha256)
+                    )));
+                }
+            }
+        }
+        Ok(self.evidence(sha256))
+    }
+
+    fn covers(&self, key: &IndexKey) -> bool {
+        self.covered.contains(&key.encoding())
+    }
+
     /// The verified entries that name `sha256`, every revocation notice, and every rejected
     /// entry.
-    pub fn evidence(&self, sha256: &[u8; 32]) -> Evidence {
+    fn evidence(&self, sha256: &[u8; 32]) -> Evidence {
         let mut evidence = Evidence::default();
         for v in &self.verified {
             let relevant = match v {
@@ -279,4 +451,70 @@ impl Offline {
         }
         evidence
     }
+}
+
+/// The most keys followed through replacement notices.
+const MAX_FOLLOWED: usize = 10_000;
+
+/// Checks every lookup of `bundle` under the bundle's checkpoint `under`: the answer's proof
+/// and index note (signed by the log key), the note bound to `under` (the same tree, or one a
+/// consistency proof shows extends it; an older index is refused), and every entry the list
+/// names inside `under`'s tree present in the bundle. Returns the keys proven complete.
+fn check_lookups(
+    policy: &Policy,
+    bundle: &Bundle,
+    under: &Checkpoint,
+) -> anyhow::Result<BTreeSet<Vec<u8>>> {
+    let present: BTreeSet<u64> = bundle.entries.iter().map(|e| e.index).collect();
+    let mut covered = BTreeSet::new();
+    for l in &bundle.lookups {
+        let encoding = l.key.encoding();
+        let what = || format!("the bundle's lookup {:?}", l.key);
+        let note = l
+            .answer
+            .verify(&policy.log.key, &encoding)
+            .with_context(what)?;
+        if note.size < under.size() {
+            anyhow::bail!(
+                "{}: proven against the index of tree size {}, older than the bundle's checkpoint \
+                 (size {}): a stale index cannot show what was logged since",
+                what(),
+                note.size,
+                under.size()
+            );
+        }
+        note.check_covers(under).with_context(what)?;
+        if note.size > under.size() && under.size() > 0 {
+            verify_consistency(
+                under.size(),
+                note.size,
+                &l.consistency,
+                under.root(),
+                &note.log_root,
+            )
+            .with_context(|| {
+                format!(
+                    "{}: its index note's tree (size {}) is not shown to extend the bundle's \
+                     checkpoint (size {})",
+                    what(),
+                    note.size,
+                    under.size()
+                )
+            })?;
+        }
+        if let Some(&left_out) = l
+            .answer
+            .indices
+            .iter()
+            .find(|&&i| i < under.size() && !present.contains(&i))
+        {
+            anyhow::bail!(
+                "the bundle leaves out entry {left_out}, which the log lists under {:?}: refusing \
+                 a bundle that hides part of the evidence",
+                l.key
+            );
+        }
+        covered.insert(encoding);
+    }
+    Ok(covered)
 }

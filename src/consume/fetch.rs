@@ -2,11 +2,12 @@
 //! the consumer's state), lookups, and entries with their inclusion proofs *built from the
 //! log's tiles* (through [`LogClient`] and its tile cache), never taken from the log's word.
 //!
-//! Lookups are hints: the log could hide entries from them, but it cannot make an entry count
-//! that it did not commit to, because every entry is proven under the signed checkpoint and
-//! verified by the pure core.
+//! Lookups are proven: every list comes with a proof under the log's verifiable index, bound
+//! to the session's checkpoint, so the log cannot leave an entry out of one; and it cannot make
+//! an entry count that it did not commit to, because every entry is proven under the signed
+//! checkpoint and verified by the pure core.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -19,7 +20,9 @@ use reprove_verifier::tiles::{BundleId, EntryBundle};
 
 use super::state::{Seen, StateDir};
 use super::{Evidence, NotWeighed, Verified, classify};
-use crate::client::{ClientOptions, LogClient, signed_by};
+use crate::client::{ClientOptions, LogClient, Proven, signed_by};
+use reprove_ledger::{IndexKey, derive_index_keys};
+use reprove_verifier::dsse::Envelope;
 
 /// The most keys whose revocation notices are followed (policy keys and their replacements).
 const MAX_KEYS: usize = 10_000;
@@ -40,6 +43,8 @@ pub struct Online<'p> {
     followed: Vec<NoteVerifier>,
     /// Indices a lookup named that the checkpoint does not cover yet (logged after it).
     pub newer: BTreeSet<u64>,
+    /// Every proven lookup of the session, by key encoding (what a bundle carries).
+    pub proven: BTreeMap<Vec<u8>, Proven>,
 }
 
 impl<'p> Online<'p> {
@@ -90,7 +95,19 @@ impl<'p> Online<'p> {
             revocations: None,
             followed: Vec::new(),
             newer: BTreeSet::new(),
+            proven: BTreeMap::new(),
         })
+    }
+
+    /// The log client of the session.
+    pub fn client(&self) -> &LogClient {
+        &self.client
+    }
+
+    /// The keys whose notices were followed (after [`Online::revocations`]): the policy's
+    /// operator keys and the replacements valid notices introduced.
+    pub fn followed_keys(&self) -> &[NoteVerifier] {
+        &self.followed
     }
 
     /// The verified checkpoint everything is proven under.
@@ -106,13 +123,18 @@ impl<'p> Online<'p> {
             })
     }
 
-    /// Every index a lookup path (`lookup/…`) answers, all pages, in log order, restricted to
-    /// the checkpoint's tree (later ones are noted in [`Online::newer`]). A 404 is no entries.
-    pub fn lookup(&mut self, path: &str) -> anyhow::Result<Vec<u64>> {
-        let out = self.client.lookup_all(path)?;
-        let size = self.checkpoint.checkpoint().size();
-        let (inside, newer): (Vec<u64>, Vec<u64>) = out.into_iter().partition(|&i| i < size);
-        self.newer.extend(newer);
+    /// Every index under `key`, proven complete (the log's verifiable index, bound to the
+    /// session's checkpoint), in log order, restricted to the checkpoint's tree (later ones
+    /// are noted in [`Online::newer`]). A missing or failing proof is an error.
+    pub fn lookup(&mut self, key: &IndexKey) -> anyhow::Result<Vec<u64>> {
+        let proven = self.client.proven_lookup(
+            key,
+            &self.policy.log.key,
+            self.checkpoint.checkpoint().checkpoint(),
+        )?;
+        self.newer.extend(proven.later.iter().copied());
+        let inside = proven.inside.clone();
+        self.proven.insert(key.encoding(), proven);
         Ok(inside)
     }
 
@@ -241,18 +263,18 @@ impl<'p> Online<'p> {
                 );
             }
             asked.push(key.clone());
-            let path = format!("lookup/revocations/{}", hex::encode(key.to_string()));
-            let paths: Vec<String> = if scoped {
+            let about = IndexKey::RevokedKey(key.to_string());
+            let lookups: Vec<IndexKey> = if scoped {
                 std::iter::once(&key)
                     .chain(recovery.iter())
-                    .map(|signer| signed_by(&path, signer))
+                    .map(|signer| signed_by(about.clone(), signer))
                     .collect()
             } else {
-                vec![path]
+                vec![about]
             };
             let mut indices = BTreeSet::new();
-            for path in paths {
-                indices.extend(self.lookup(&path)?);
+            for lookup in &lookups {
+                indices.extend(self.lookup(lookup)?);
             }
             for index in indices {
                 found.insert(index);
@@ -281,7 +303,7 @@ impl<'p> Online<'p> {
     /// signer: entries by anyone else cannot crowd the ones that decide out of the answer.
     pub fn evidence(&mut self, sha256: &[u8; 32]) -> anyhow::Result<Evidence> {
         let mut indices: BTreeSet<u64> = self.revocations()?.into_iter().collect();
-        let path = format!("lookup/sha256/{}", hex::encode(sha256));
+        let artifact = IndexKey::Artifact(*sha256);
         let mut signers = self.followed.clone();
         for k in self.policy.publishers.iter().flat_map(|p| p.keys.iter()) {
             if !signers.contains(k) {
@@ -289,7 +311,7 @@ impl<'p> Online<'p> {
             }
         }
         for signer in &signers {
-            indices.extend(self.lookup(&signed_by(&path, signer))?);
+            indices.extend(self.lookup(&signed_by(artifact.clone(), signer))?);
         }
         let size = self.checkpoint.checkpoint().size();
         let mut releases = BTreeSet::new();
@@ -302,16 +324,72 @@ impl<'p> Online<'p> {
             }
         }
         indices.extend(releases);
+        self.check_index_against_bundles()?;
         let mut evidence = Evidence::default();
         for &index in &indices {
             evidence.push(self.verified(index)?);
         }
+        let path = format!("lookup/sha256/{}", hex::encode(sha256));
         evidence.not_weighed = Some(self.not_weighed(&path, &indices)?);
         Ok(evidence)
     }
 
+    /// Checks the log's signed index against the entries this session downloaded anyway (the
+    /// entry bundles its proofs used): every entry signed by a key whose scoped lists this
+    /// session holds must be in each of those lists it belongs under (the ledger's own
+    /// derivation, `keys_of`). A log that signs an index leaving out, say, a mismatch that
+    /// sits in the same bundle as the attestations a consumer fetched is caught here; one that
+    /// leaves out an entry no consumer downloads is caught by whoever re-derives the index
+    /// (`reprove ledger audit`, `fsck`, a monitor), as a fork is.
+    fn check_index_against_bundles(&self) -> anyhow::Result<()> {
+        let scoped: BTreeSet<&str> = self
+            .proven
+            .values()
+            .filter_map(|p| match &p.key {
+                IndexKey::SignedBy { signer, .. } => Some(signer.as_str()),
+                _ => None,
+            })
+            .collect();
+        if scoped.is_empty() {
+            return Ok(());
+        }
+        let size = self.checkpoint.checkpoint().size();
+        for (n, bundle) in &self.bundles {
+            for (j, entry) in bundle.entries().iter().enumerate() {
+                let index = n * 256 + j as u64;
+                if index >= size {
+                    break;
+                }
+                // Only entries that claim a signer whose lists we hold are opened (their
+                // signatures verified by the derivation).
+                let claims = Envelope::parse(entry).is_ok_and(|env| {
+                    env.signatures()
+                        .iter()
+                        .any(|s| scoped.contains(s.keyid.as_str()))
+                });
+                if !claims {
+                    continue;
+                }
+                for key in derive_index_keys(entry) {
+                    if let Some(p) = self.proven.get(&key.encoding())
+                        && !p.inside.contains(&index)
+                    {
+                        anyhow::bail!(
+                            "the log's signed index leaves entry {index} out of the lookup \
+                             {key:?}, though the entry is under that key: the log signed an \
+                             index that does not match its entries (audit it with `reprove \
+                             ledger audit`)"
+                        );
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// How many entries the unscoped lookup `path` lists (one page) that are not among
-    /// `weighed`: the report says they exist and were not weighed, nothing more.
+    /// `weighed`: the report says they exist and were not weighed, nothing more. This count
+    /// is the one unproven lookup a consumer reads: it informs, it decides nothing.
     fn not_weighed(&self, path: &str, weighed: &BTreeSet<u64>) -> anyhow::Result<NotWeighed> {
         let page = self.client.lookup_page(&format!("{path}?limit=1000"))?;
         let size = self.checkpoint.checkpoint().size();

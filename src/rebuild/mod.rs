@@ -43,9 +43,10 @@ use reprove_verifier::predicates::{
 };
 use reprove_verifier::signed::{OpenError, Options, SignedEntry};
 
-use crate::client::{LogClient, Submitted, release_lookup_path};
+use crate::client::{LogClient, Submitted, release_key};
 use crate::hash::hash_bytes;
 use crate::sign::sign_statement;
+use reprove_ledger::IndexKey;
 
 pub use build::Variant;
 pub use sandbox::{Limits, SandboxMode};
@@ -576,17 +577,21 @@ pub fn find_release(
     let checkpoint = client
         .checkpoint(log_key)
         .context("cannot get a verified checkpoint")?;
-    let path = release_lookup_path(name, version);
+    let release = release_key(name, version);
+    let lookups: Vec<IndexKey> = if publishers.is_empty() {
+        vec![release]
+    } else {
+        publishers
+            .iter()
+            .map(|p| crate::client::signed_by(release.clone(), p))
+            .collect()
+    };
     let mut indices = std::collections::BTreeSet::new();
-    if publishers.is_empty() {
-        indices.extend(client.lookup_all(&path).context("release lookup")?);
-    }
-    for p in publishers {
-        indices.extend(
-            client
-                .lookup_all(&crate::client::signed_by(&path, p))
-                .context("release lookup")?,
-        );
+    for lookup in &lookups {
+        let proven = client
+            .proven_lookup(lookup, log_key, checkpoint.checkpoint())
+            .context("release lookup")?;
+        indices.extend(proven.inside);
     }
     for index in indices {
         if index >= checkpoint.size() {

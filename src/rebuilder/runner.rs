@@ -15,7 +15,7 @@ use reprove_verifier::signed::{Options, SignedEntry};
 
 use super::jobs::Job;
 use super::pool::{Attempt, JobRunner};
-use crate::client::{LogClient, release_lookup_path};
+use crate::client::{LogClient, release_key};
 use crate::rebuild::{NodeConfig, Progress, ReleaseRecord, publish_report, rebuild_release};
 
 /// Rebuilds a job's release and publishes the attestation.
@@ -92,10 +92,15 @@ impl NodeRunner {
         let me = self.node.signer.verifier();
         // Scoped to this node's key: strangers' attestations of the release cannot push this
         // node's own out of the answer (and make it rebuild and attest again).
-        let indices = self.client.lookup_all(&crate::client::signed_by(
-            &release_lookup_path(&job.project, &job.version),
-            &me,
-        ))?;
+        let checkpoint = self.client.checkpoint(&self.log_key)?;
+        let indices = self
+            .client
+            .proven_lookup(
+                &crate::client::signed_by(release_key(&job.project, &job.version), &me),
+                &self.log_key,
+                checkpoint.checkpoint(),
+            )?
+            .inside;
         let mine = [me];
         for index in indices.into_iter().filter(|&i| i > job.log_index) {
             let bytes = self.client.entry(index)?;

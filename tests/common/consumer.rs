@@ -9,6 +9,13 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use reprove_ledger::IndexKey;
+use reprove_verifier::note::Note;
+use reprove_verifier::vindex::{
+    IndexNote, ProvenAnswer, Value, WireProof, key_hash, prove_in, root_of as vindex_root,
+};
 
 use reprove_verifier::checkpoint::{Checkpoint, sign};
 use reprove_verifier::merkle::{Hash, leaf_hash, node_hash};
@@ -21,7 +28,9 @@ use reprove_verifier::predicates::{
 use reprove_verifier::tiles::{BundleId, EntryBundle, Tile, TileId};
 use sha2::{Digest as _, Sha256};
 
-use crate::common::{ORIGIN, Server, StaticServer, agent, envelope, get_ok, init_log, post, text};
+use crate::common::{
+    Hook, ORIGIN, Server, StaticServer, agent, envelope, get_ok, init_log, post, text,
+};
 
 /// One operator in a policy.
 pub struct Op<'a> {
@@ -339,11 +348,14 @@ pub fn revocation(
 }
 
 /// A log served as static files: any entries, signed with a log key, with lookups derived the
-/// way the real ledger derives them (by subject sha256 and by revoked key), unless overridden.
-/// At most 255 entries (one partial tile), which is all these tests need.
+/// way the real ledger derives them (by subject sha256 and by revoked key), unless overridden,
+/// and proven lookups (`/proven/…`) answered from a verifiable index of the same entries
+/// ([`ProvenIndex`]) that a test can make lie. At most 255 entries (one partial tile), which is
+/// all these tests need.
 pub struct StaticLog {
     pub root: PathBuf,
     pub server: StaticServer,
+    pub index: Arc<Mutex<ProvenIndex>>,
 }
 
 impl StaticLog {
@@ -381,9 +393,27 @@ impl StaticLog {
                     .insert(i as u64);
             }
         }
+        let index = Arc::new(Mutex::new(ProvenIndex::derive(
+            log_key,
+            entries,
+            entries.len(),
+        )));
+        let served = index.clone();
+        let hook: Hook = Arc::new(move |path: &str, query: Option<&str>| {
+            let index = served.lock().unwrap();
+            if !index.served {
+                return None;
+            }
+            if path == "index-note" {
+                return Some(index.note.clone().into_bytes());
+            }
+            let key = parse_proven(path, query)?;
+            Some(serde_json::to_vec(&index.answer(&key)).unwrap())
+        });
         let log = StaticLog {
-            server: StaticServer::start(root),
+            server: StaticServer::start_with(root, Some(hook)),
             root: root.to_path_buf(),
+            index,
         };
         for (sha, idx) in by_sha {
             log.set_lookup(
@@ -398,6 +428,14 @@ impl StaticLog {
             );
         }
         log
+    }
+
+    /// Changes the index's lists with `change`, then signs the changed index: a log that signs
+    /// an index its entries do not give, consistently (its proofs hold).
+    pub fn sign_changed_index(&self, change: impl FnOnce(&mut BTreeMap<IndexKey, Vec<u64>>)) {
+        let mut index = self.index.lock().unwrap();
+        change(&mut index.lists);
+        index.resign();
     }
 
     pub fn url(&self) -> &str {
@@ -471,4 +509,138 @@ pub fn root_of(leaves: &[Hash]) -> Hash {
 /// Every file in the world's state directory, with its bytes.
 pub fn snapshot_state(w: &World) -> BTreeMap<PathBuf, Vec<u8>> {
     crate::common::snapshot(&w.state())
+}
+
+/// Changes a proven answer after it is built.
+pub type Tamper = Box<dyn Fn(&IndexKey, &mut ProvenAnswer) + Send>;
+
+/// The verifiable index a [`StaticLog`] serves: each proven key's list, the reference tree over
+/// them, and the signed index note; a test changes it to lie.
+pub struct ProvenIndex {
+    log_key: NoteSigner,
+    /// The tree the note covers, and its log root.
+    size: u64,
+    log_root: Hash,
+    pub lists: BTreeMap<IndexKey, Vec<u64>>,
+    leaves: Vec<(Hash, Value)>,
+    pub note: String,
+    /// Changes an answer after it is proven (the proof then no longer matches it).
+    pub tamper: Option<Tamper>,
+    /// Whether proven lookups and the index note are served at all.
+    pub served: bool,
+}
+
+impl ProvenIndex {
+    /// The index of the first `size` of `entries`, as the ledger derives it.
+    pub fn derive(log_key: &NoteSigner, entries: &[Vec<u8>], size: usize) -> ProvenIndex {
+        let mut lists: BTreeMap<IndexKey, Vec<u64>> = BTreeMap::new();
+        for (i, e) in entries[..size].iter().enumerate() {
+            for k in reprove_ledger::derive_index_keys(e) {
+                if k.is_proven() {
+                    lists.entry(k).or_default().push(i as u64);
+                }
+            }
+        }
+        let leaves: Vec<Hash> = entries[..size].iter().map(|e| leaf_hash(e)).collect();
+        let mut index = ProvenIndex {
+            log_key: NoteSigner::from_private_key(&log_key.to_private_key_string()).unwrap(),
+            size: size as u64,
+            log_root: root_of(&leaves),
+            lists,
+            leaves: Vec::new(),
+            note: String::new(),
+            tamper: None,
+            served: true,
+        };
+        index.resign();
+        index
+    }
+
+    /// Recomputes the tree from the lists and signs its note.
+    pub fn resign(&mut self) {
+        let mut leaves: Vec<(Hash, Value)> = self
+            .lists
+            .iter()
+            .filter(|(_, l)| !l.is_empty())
+            .map(|(k, l)| (key_hash(&k.encoding()), Value::of(l).unwrap()))
+            .collect();
+        leaves.sort_by_key(|(k, _)| *k);
+        let note = IndexNote {
+            origin: ORIGIN.to_owned(),
+            size: self.size,
+            log_root: self.log_root,
+            index_root: vindex_root(&leaves),
+        };
+        self.note = String::from_utf8(Note::sign(&note.text(), &[&self.log_key]).unwrap().encode())
+            .unwrap();
+        self.leaves = leaves;
+    }
+
+    /// The proven answer for `key`.
+    pub fn answer(&self, key: &IndexKey) -> ProvenAnswer {
+        let indices = self.lists.get(key).cloned().unwrap_or_default();
+        let proof = prove_in(&self.leaves, &key_hash(&key.encoding()));
+        let mut answer = ProvenAnswer {
+            note: self.note.clone(),
+            indices,
+            proof: WireProof::from(&proof),
+        };
+        if let Some(t) = &self.tamper {
+            t(key, &mut answer);
+        }
+        answer
+    }
+}
+
+/// `key` scoped to the entries `signer` signed.
+pub fn signed_by(key: IndexKey, signer: &reprove_verifier::note::NoteVerifier) -> IndexKey {
+    IndexKey::SignedBy {
+        signer: signer.to_string(),
+        key: Box::new(key),
+    }
+}
+
+/// The lookup key a `proven/…` path and query name (vkeys hex-encoded, as `reprove` sends
+/// them), or `None`.
+fn parse_proven(path: &str, query: Option<&str>) -> Option<IndexKey> {
+    let rest = path.strip_prefix("proven/")?;
+    let vkey = |h: &str| String::from_utf8(hex::decode(h).ok()?).ok();
+    let (kind, arg) = rest.split_once('/')?;
+    let key = match kind {
+        "sha256" => IndexKey::Artifact(hex::decode(arg).ok()?.try_into().ok()?),
+        "key" => IndexKey::Signer(vkey(arg)?),
+        "revocations" => IndexKey::RevokedKey(vkey(arg)?),
+        "project" => IndexKey::Project(percent_decode(arg)?),
+        "release" => {
+            let (n, v) = arg.split_once('/')?;
+            IndexKey::Release {
+                name: percent_decode(n)?,
+                version: percent_decode(v)?,
+            }
+        }
+        _ => return None,
+    };
+    match query.and_then(|q| q.strip_prefix("signer=")) {
+        None => Some(key),
+        Some(s) => Some(IndexKey::SignedBy {
+            signer: vkey(s)?,
+            key: Box::new(key),
+        }),
+    }
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            out.push(u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
 }

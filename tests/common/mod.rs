@@ -319,6 +319,10 @@ pub fn serve_dir(dir: &Path) -> String {
     url
 }
 
+/// A dynamic answer for a path (without its leading `/`) and query: `None` falls through to
+/// the files.
+pub type Hook = Arc<dyn Fn(&str, Option<&str>) -> Option<Vec<u8>> + Send + Sync>;
+
 /// A minimal static file server over `root` on 127.0.0.1: GET only, one request per
 /// connection, 404 for anything missing or outside the root. Stops when dropped.
 pub struct StaticServer {
@@ -329,6 +333,11 @@ pub struct StaticServer {
 
 impl StaticServer {
     pub fn start(root: &Path) -> StaticServer {
+        Self::start_with(root, None)
+    }
+
+    /// A server whose `hook` answers first (the rest from the files).
+    pub fn start_with(root: &Path, hook: Option<Hook>) -> StaticServer {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let stop = Arc::new(AtomicBool::new(false));
@@ -341,8 +350,9 @@ impl StaticServer {
                 }
                 let Ok(conn) = conn else { continue };
                 let root = root.clone();
+                let hook = hook.clone();
                 std::thread::spawn(move || {
-                    let _ = serve_file(conn, &root);
+                    let _ = serve_file(conn, &root, hook.as_ref());
                 });
             }
         });
@@ -362,7 +372,7 @@ impl Drop for StaticServer {
     }
 }
 
-fn serve_file(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
+fn serve_file(mut conn: TcpStream, root: &Path, hook: Option<&Hook>) -> std::io::Result<()> {
     conn.set_read_timeout(Some(Duration::from_secs(10)))?;
     let mut head = Vec::new();
     let mut buf = [0u8; 1024];
@@ -382,7 +392,15 @@ fn serve_file(mut conn: TcpStream, root: &Path) -> std::io::Result<()> {
         .unwrap_or("/")
         .trim_start_matches('/');
     let safe = method == "GET" && !path.split('/').any(|c| c == ".." || c.is_empty());
-    let body = if safe {
+    let query = target.split_once('?').map(|(_, q)| q);
+    let hooked = if method == "GET" {
+        hook.and_then(|h| h(path, query))
+    } else {
+        None
+    };
+    let body = if let Some(b) = hooked {
+        Some(b)
+    } else if safe {
         std::fs::read(root.join(path)).ok().or_else(|| {
             // A log with lookups answers every lookup, with no indices when nothing matches.
             (path.starts_with("lookup/") && root.join("lookup").is_dir())

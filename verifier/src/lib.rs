@@ -21,6 +21,7 @@
 //!   way every part of reprove reads one.
 //! - [`policy`]: the consumer policy and the verdict.
 //! - [`blob`]: the signature that authorizes a blob upload to a ledger.
+//! - [`vindex`]: the verifiable index — proven lookups, the index note.
 
 #![forbid(unsafe_code)]
 
@@ -37,3 +38,4 @@ pub mod proof;
 pub mod signed;
 pub mod statement;
 pub mod tiles;
+pub mod vindex;

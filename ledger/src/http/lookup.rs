@@ -21,14 +21,16 @@ use axum::Json;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderValue;
-use axum::http::header::CACHE_CONTROL;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::vindex::{ProvenAnswer, WireProof};
 use serde::Serialize;
 
 use super::error::ApiError;
 use super::params::{Query, Values};
 use super::{AppState, blocking, params};
+use crate::error::{Error, Integrity};
 use crate::index::{Direction, IndexKey, MAX_PAGE, PageRequest};
 
 /// One page of a lookup.
@@ -38,11 +40,21 @@ struct PageBody {
     next: Option<u64>,
 }
 
-/// `GET /lookup/sha256/<64 hex>`.
+/// Which answer a lookup gives: one page of hints, or the whole list with its proof.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Mode {
+    /// `GET /lookup/…`: one page of indices.
+    Page,
+    /// `GET /proven/…`: every index under the key and the proof under the index note.
+    Proven,
+}
+
+/// `GET /lookup/sha256/<64 hex>` and `GET /proven/sha256/<64 hex>`.
 pub(super) async fn by_sha256(
-    State(state): State<AppState>,
+    mode: Mode,
+    state: AppState,
     digest: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     let digest = params::path(digest)?;
     let Some(bytes) = params::sha256_hex(&digest) else {
@@ -51,27 +63,30 @@ pub(super) async fn by_sha256(
             params::clip(&digest)
         )));
     };
-    lookup(&state, IndexKey::Artifact(bytes), query.as_deref()).await
+    answer(mode, &state, IndexKey::Artifact(bytes), query.as_deref()).await
 }
 
-/// `GET /lookup/key/<keyid or vkey>`.
+/// `GET /lookup/key/<keyid or vkey>` and `GET /proven/key/<vkey>`.
 pub(super) async fn by_key(
-    State(state): State<AppState>,
+    mode: Mode,
+    state: AppState,
     key: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     let key = vkey(&params::path(key)?)?;
-    lookup(&state, IndexKey::Signer(key), query.as_deref()).await
+    answer(mode, &state, IndexKey::Signer(key), query.as_deref()).await
 }
 
-/// `GET /lookup/release/<name>/<version>`.
+/// `GET /lookup/release/<name>/<version>` and `GET /proven/release/<name>/<version>`.
 pub(super) async fn by_release(
-    State(state): State<AppState>,
+    mode: Mode,
+    state: AppState,
     release: Result<Path<(String, String)>, PathRejection>,
-    RawQuery(query): RawQuery,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     let (name, version) = params::path(release)?;
-    lookup(
+    answer(
+        mode,
         &state,
         IndexKey::Release { name, version },
         query.as_deref(),
@@ -79,22 +94,52 @@ pub(super) async fn by_release(
     .await
 }
 
+/// `GET /lookup/project/<name>` and `GET /proven/project/<name>`: a project's release
+/// manifests.
+pub(super) async fn by_project(
+    mode: Mode,
+    state: AppState,
+    name: Result<Path<String>, PathRejection>,
+    query: Option<String>,
+) -> Result<Response, ApiError> {
+    let name = params::path(name)?;
+    answer(mode, &state, IndexKey::Project(name), query.as_deref()).await
+}
+
 /// `GET /lookup/revocations`: every revocation notice.
 pub(super) async fn revocations(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    lookup(&state, IndexKey::Revocations, query.as_deref()).await
+    answer(Mode::Page, &state, IndexKey::Revocations, query.as_deref()).await
 }
 
-/// `GET /lookup/revocations/<keyid or vkey>`: the revocation notices of one key.
+/// `GET /lookup/revocations/<keyid or vkey>` and `GET /proven/revocations/<vkey>`: the
+/// revocation notices of one key.
 pub(super) async fn revocations_of(
-    State(state): State<AppState>,
+    mode: Mode,
+    state: AppState,
     key: Result<Path<String>, PathRejection>,
-    RawQuery(query): RawQuery,
+    query: Option<String>,
 ) -> Result<Response, ApiError> {
     let key = vkey(&params::path(key)?)?;
-    lookup(&state, IndexKey::RevokedKey(key), query.as_deref()).await
+    answer(mode, &state, IndexKey::RevokedKey(key), query.as_deref()).await
+}
+
+/// `GET /index-note`: the latest signed index note.
+pub(super) async fn index_note(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let note = blocking(&state.ledger, |l| l.index_note()).await?;
+    Ok((
+        [
+            (CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            ),
+        ],
+        note,
+    )
+        .into_response())
 }
 
 /// A key named in a path: an 8-hex key ID as it is, or a vkey (plain or hex-encoded) in its one
@@ -118,29 +163,47 @@ fn vkey(given: &str) -> Result<String, ApiError> {
         })
 }
 
-/// Runs one page of a lookup.
-async fn lookup(
+/// Answers a lookup: one page, or the proven list.
+async fn answer(
+    mode: Mode,
     state: &AppState,
     key: IndexKey,
     query: Option<&str>,
 ) -> Result<Response, ApiError> {
-    let (page, signer) = page_request(query)?;
+    let (page, signer) = match mode {
+        Mode::Page => page_request(query)?,
+        Mode::Proven => {
+            let q = Query::parse(query, &["signer"], Values::Raw)?;
+            (PageRequest::default(), q.get("signer").map(str::to_owned))
+        }
+    };
     let key = match signer {
         None => key,
         Some(signer) => scoped(&signer, key)?,
     };
     key.check()?;
-    let page = blocking(&state.ledger, move |l| l.lookup(&key, page)).await?;
-    let body = PageBody {
-        indices: page.indices,
-        next: page.next,
-    };
-    Ok((
-        // A new entry can join any page that is not full: do not cache.
-        [(CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
-        Json(body),
-    )
-        .into_response())
+    // A new entry can join any lookup: do not cache.
+    let no_cache = [(CACHE_CONTROL, HeaderValue::from_static("no-cache"))];
+    match mode {
+        Mode::Page => {
+            let page = blocking(&state.ledger, move |l| l.lookup(&key, page)).await?;
+            let body = PageBody {
+                indices: page.indices,
+                next: page.next,
+            };
+            Ok((no_cache, Json(body)).into_response())
+        }
+        Mode::Proven => {
+            let proven = blocking(&state.ledger, move |l| l.prove_lookup(&key)).await?;
+            let body = ProvenAnswer {
+                note: String::from_utf8(proven.note)
+                    .map_err(|_| Error::Integrity(Integrity::Undecodable("vindex")))?,
+                indices: proven.indices,
+                proof: WireProof::from(&proven.proof),
+            };
+            Ok((no_cache, Json(body)).into_response())
+        }
+    }
 }
 
 /// `key` scoped to the entries `signer` (a vkey, plain or hex) signed.
@@ -160,7 +223,9 @@ fn scoped(signer: &str, key: IndexKey) -> Result<IndexKey, ApiError> {
         ));
     }
     IndexKey::signed_by(&signer, key).ok_or_else(|| {
-        ApiError::bad_request("signer= scopes artifact, release and revoked-key lookups only")
+        ApiError::bad_request(
+            "signer= scopes artifact, release, project and revoked-key lookups only",
+        )
     })
 }
 

@@ -8,16 +8,27 @@
 //! each level's partial tile with the elements left over at the end. Every derived hash comes
 //! from the entries, never from a served tile. The root of all the entries must be the
 //! checkpoint's root. Memory is O(256 × levels) whatever the log's size.
+//!
+//! The verifiable index is re-derived too: the audit fetches the signed index note first,
+//! derives every entry's lookup keys as the ledger does at `/add` (opening each entry, its
+//! signatures verified) for the entries the note covers, and compares the root of the index
+//! they give with the one the log signed; the note's log root must be the checkpoint's, or
+//! one it extends. That costs one signature check per entry and a few dozen bytes of memory
+//! per lookup key (a server with no index note, e.g. a static mirror of an older export, is
+//! audited without it, and the report says so).
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
 
 use anyhow::Context;
-use reprove_verifier::checkpoint::VerifiedCheckpoint;
+use reprove_ledger::derive_index_keys;
+use reprove_verifier::checkpoint::{Checkpoint, VerifiedCheckpoint};
 use reprove_verifier::dsse::Envelope;
-use reprove_verifier::merkle::{Hash, RightEdge, perfect_root};
+use reprove_verifier::merkle::{Hash, RightEdge, perfect_root, verify_consistency};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{BundleId, EntryBundle, TILE_WIDTH, Tile, TileId, tree_tiles};
+use reprove_verifier::vindex::{IndexNote, Value, key_hash, root_of};
 use serde::Serialize;
 
 use super::write_problems;
@@ -45,6 +56,23 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
         },
     )?;
     let mut audit = Audit::new(args.dsse);
+    // The index note before the checkpoint: an honest log's checkpoint is then as new or newer.
+    let index_note = match client.get("index-note") {
+        Ok(bytes) => match IndexNote::verify(&bytes, &key) {
+            Ok(note) => Some(note),
+            Err(e) => {
+                audit.problem(format!("the index note does not verify: {e}"));
+                None
+            }
+        },
+        Err(FetchError::NotFound { .. }) => None,
+        Err(e) if e.is_transport() => return Err(e).context("fetching the index note"),
+        Err(e) => {
+            audit.problem(e.to_string());
+            None
+        }
+    };
+    audit.index = index_note.as_ref().map(|n| (n.size, HashMap::new()));
     let checkpoint = match client.checkpoint(&key) {
         Ok(c) => Some(c),
         Err(e) if e.is_transport() => return Err(e).context("fetching the checkpoint"),
@@ -62,6 +90,9 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
                 hex::encode(root),
                 hex::encode(checkpoint.root())
             ));
+        }
+        if let Some(note) = &index_note {
+            audit.check_index(&client, note, checkpoint.checkpoint())?;
         }
     }
     let report = Audited::new(&client, &key, checkpoint.as_ref(), &audit);
@@ -88,6 +119,9 @@ struct Audited<'a> {
     entries: u64,
     /// Every entry's DSSE envelope was checked too.
     dsse_checked: bool,
+    /// The verifiable index re-derived from the entries (`null`: the server serves no index
+    /// note): the tree size it covers and its root.
+    index: Option<IndexChecked>,
     /// No problems at all.
     clean: bool,
     /// How many problems there were in all.
@@ -112,6 +146,7 @@ impl<'a> Audited<'a> {
             bundles: audit.bundles,
             entries: audit.edge.size(),
             dsse_checked: audit.dsse,
+            index: audit.index_checked.clone(),
             clean: audit.problem_count == 0,
             problem_count: audit.problem_count,
             problems: &audit.problems,
@@ -139,8 +174,27 @@ impl fmt::Display for Audited<'_> {
                 }
             )?;
         }
+        match &self.index {
+            Some(i) => writeln!(
+                f,
+                "verifiable index at tree size {}: re-derived from the entries, root {}",
+                i.size, i.root
+            )?,
+            None => writeln!(
+                f,
+                "no index note served: the verifiable index was not checked"
+            )?,
+        }
         write_problems(f, self.problems, self.problem_count)
     }
+}
+
+/// The verifiable index as the audit re-derived it.
+#[derive(Debug, Clone, Serialize)]
+struct IndexChecked {
+    size: u64,
+    /// The root the entries give (hex).
+    root: String,
 }
 
 /// The state of one walk over the tree.
@@ -155,11 +209,17 @@ struct Audit {
     bundles: u64,
     problems: Vec<String>,
     problem_count: u64,
+    /// While walking: the tree size the index note covers, and each proven key's list as the
+    /// entries below it give it.
+    index: Option<(u64, HashMap<Hash, Value>)>,
+    index_checked: Option<IndexChecked>,
 }
 
 impl Audit {
     fn new(dsse: bool) -> Self {
         Self {
+            index: None,
+            index_checked: None,
             dsse,
             edge: RightEdge::empty(),
             pending: Vec::new(),
@@ -263,6 +323,7 @@ impl Audit {
                         }
                     }
                 }
+                self.derive_index(id.index() * u64::from(TILE_WIDTH), bundle.entries());
                 let leaves = bundle.leaf_hashes();
                 match tile
                     .as_ref()
@@ -282,6 +343,102 @@ impl Audit {
         self.edge = self.edge.append(&leaves)?.edge;
         if id.is_full() {
             self.push(client, 1, perfect_root(&leaves))?;
+        }
+        Ok(())
+    }
+
+    /// Adds the proven lookup keys of `entries` (the first at index `base`) that the index
+    /// note covers to the re-derived lists. Opening an entry verifies its signatures: the work
+    /// is spread over the cores, the lists kept in log order.
+    fn derive_index(&mut self, base: u64, entries: &[Vec<u8>]) {
+        let Some((size, lists)) = &mut self.index else {
+            return;
+        };
+        let covered = usize::try_from(size.saturating_sub(base)).unwrap_or(usize::MAX);
+        let entries = &entries[..entries.len().min(covered)];
+        if entries.is_empty() {
+            return;
+        }
+        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let chunk = entries.len().div_ceil(threads).max(1);
+        let keys: Vec<Vec<Hash>> = std::thread::scope(|s| {
+            let parts: Vec<_> = entries
+                .chunks(chunk)
+                .map(|part| {
+                    s.spawn(move || {
+                        part.iter()
+                            .map(|e| {
+                                derive_index_keys(e)
+                                    .iter()
+                                    .filter(|k| k.is_proven())
+                                    .map(|k| key_hash(&k.encoding()))
+                                    .collect()
+                            })
+                            .collect::<Vec<Vec<Hash>>>()
+                    })
+                })
+                .collect();
+            parts
+                .into_iter()
+                .flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        for (i, hashes) in keys.into_iter().enumerate() {
+            for h in hashes {
+                lists.entry(h).or_default().push(base + i as u64);
+            }
+        }
+    }
+
+    /// Compares the re-derived index with the index note, and the note's tree with the
+    /// checkpoint's (the same, or one the checkpoint extends).
+    fn check_index(
+        &mut self,
+        client: &LogClient,
+        note: &IndexNote,
+        checkpoint: &Checkpoint,
+    ) -> anyhow::Result<()> {
+        let Some((_, lists)) = self.index.take() else {
+            return Ok(());
+        };
+        let mut leaves: Vec<(Hash, Value)> = lists.into_iter().collect();
+        leaves.sort_unstable_by_key(|(k, _)| *k);
+        let derived = root_of(&leaves);
+        self.index_checked = Some(IndexChecked {
+            size: note.size,
+            root: hex::encode(derived),
+        });
+        if derived != note.index_root {
+            self.problem(format!(
+                "the index note (tree size {}) signs index root {}, the entries give {}: the log \
+                 signed an index that does not match its entries",
+                note.size,
+                hex::encode(note.index_root),
+                hex::encode(derived)
+            ));
+        }
+        if note.size > checkpoint.size() {
+            self.problem(format!(
+                "the index note covers tree size {}, past the checkpoint's {}",
+                note.size,
+                checkpoint.size()
+            ));
+        } else if let Err(e) = note.check_covers(checkpoint) {
+            self.problem(e.to_string());
+        } else if note.size < checkpoint.size() && note.size > 0 {
+            let proof = client.consistency_proof_from_tiles(note.size, checkpoint.size())?;
+            if let Err(e) = verify_consistency(
+                note.size,
+                checkpoint.size(),
+                &proof,
+                &note.log_root,
+                checkpoint.root(),
+            ) {
+                self.problem(format!(
+                    "the index note's log root (tree size {}) is not in the checkpoint's tree: {e}",
+                    note.size
+                ));
+            }
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! `reprove ledger export`: the read API as static files.
 //!
-//! Layout (the c2sp tlog-tiles paths, relative to OUT): `checkpoint`, `tile/<L>/<N>[.p/<W>]`
+//! Layout (the c2sp tlog-tiles paths, relative to OUT): `checkpoint`, `index-note` (the signed
+//! index note of the same tree, docs/formats.md §7), `tile/<L>/<N>[.p/<W>]`
 //! for every full tile and the partial tile of every level that the checkpoint's tree has,
 //! and `tile/entries/<N>[.p/<W>]` for every bundle. Every file is written through a temporary
 //! file and a rename; the checkpoint is written last, so a server that serves OUT while an
@@ -77,6 +78,19 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
             bar.inc(1);
         }
     }
+    // The index note of the same tree, before the checkpoint: an audit of the export re-derives
+    // the verifiable index too (a static mirror serves no proven lookups, only the note).
+    // (A log written before the verifiable index has none until it is next served.)
+    let index_note = match ledger.index_note() {
+        Ok(note) => note,
+        Err(reprove_ledger::Error::NoIndex) => Vec::new(),
+        Err(e) => return Err(e).context("reading the index note"),
+    };
+    let index_file = args.out.join("index-note");
+    if !index_note.is_empty() {
+        write_atomic(&index_file, &index_note)
+            .with_context(|| format!("writing {}", index_file.display()))?;
+    }
     write_atomic(&checkpoint_file, head.note())
         .with_context(|| format!("writing {}", checkpoint_file.display()))?;
     bar.finish_and_clear();
@@ -85,10 +99,10 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
         out: &args.out,
         origin: key.name(),
         size,
-        // The checkpoint is always written.
-        files_written: counts.written + 1,
+        // The checkpoint and the index note are always written.
+        files_written: counts.written + 1 + u64::from(!index_note.is_empty()),
         files_unchanged: counts.unchanged,
-        bytes_written: counts.bytes + head.note().len() as u64,
+        bytes_written: counts.bytes + (head.note().len() + index_note.len()) as u64,
     };
     crate::report::print(&report, args.json)?;
     Ok(Outcome::Ok)

@@ -31,6 +31,8 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
         root: report.root,
         checkpoints: report.checkpoints,
         index_records: report.index_records,
+        index_root: report.index_root,
+        index_pending: report.index_pending,
         problem_count: report.problem_count,
         problems: report.problems.iter().map(ToString::to_string).collect(),
     };
@@ -55,6 +57,12 @@ struct Checked<'a> {
     root: [u8; 32],
     checkpoints: u64,
     index_records: u64,
+    /// The verifiable index's root re-derived from the entries.
+    #[serde(serialize_with = "crate::report::as_hex")]
+    index_root: [u8; 32],
+    /// The log's records are of an earlier version: its verifiable index is derived when it
+    /// is next served, and was not compared.
+    index_pending: bool,
     /// How many problems there were in all.
     problem_count: u64,
     /// The first problems, in the order found.
@@ -65,13 +73,21 @@ impl fmt::Display for Checked<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{}: tree size {}, root {}, {} signed checkpoints, {} index records",
+            "{}: tree size {}, root {}, {} signed checkpoints, {} index records, index root {}",
             self.origin,
             self.size,
             hex::encode(self.root),
             self.checkpoints,
-            self.index_records
+            self.index_records,
+            hex::encode(self.index_root)
         )?;
+        if self.index_pending {
+            writeln!(
+                f,
+                "the log's index records are of an earlier version: `reprove ledger serve` \
+                 derives them and the verifiable index when it next starts"
+            )?;
+        }
         write_problems(f, &self.problems, self.problem_count)
     }
 }
