@@ -14,6 +14,7 @@ mod cli_key;
 mod demo;
 mod gate;
 mod in_toto_link;
+mod json_schema;
 mod ledger_crash;
 mod ledger_e2e;
 mod log_browse;

@@ -25,6 +25,7 @@ use crate::Outcome;
 use crate::cli::LedgerAudit;
 use crate::client::{ClientOptions, FetchError, LogClient};
 use crate::progress;
+use crate::report::Log;
 
 /// Problems listed in the report; more are counted.
 const MAX_LISTED: usize = 1000;
@@ -77,12 +78,8 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Audited<'a> {
     url: &'a str,
-    origin: &'a str,
-    /// The checkpoint's tree size (`null` when no checkpoint verified).
-    size: Option<u64>,
-    /// The checkpoint's root (`null` when no checkpoint verified).
-    #[serde(serialize_with = "crate::report::as_hex_opt")]
-    root: Option<Hash>,
+    /// The checkpoint that verified (`null` when none did).
+    log: Option<Log>,
     tiles: u64,
     bundles: u64,
     entries: u64,
@@ -105,9 +102,7 @@ impl<'a> Audited<'a> {
     ) -> Self {
         Audited {
             url: client.base(),
-            origin: key.name(),
-            size: checkpoint.map(VerifiedCheckpoint::size),
-            root: checkpoint.map(|c| *c.root()),
+            log: checkpoint.map(|c| Log::new(key.name(), c.size(), c.root())),
             tiles: audit.tiles,
             bundles: audit.bundles,
             entries: audit.edge.size(),
@@ -121,14 +116,14 @@ impl<'a> Audited<'a> {
 
 impl fmt::Display for Audited<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let (Some(size), Some(root)) = (self.size, &self.root) {
+        if let Some(log) = &self.log {
             writeln!(
                 f,
                 "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
-                self.origin,
+                log.origin,
                 self.url,
-                size,
-                hex::encode(root),
+                log.tree_size,
+                log.root,
                 self.tiles,
                 self.bundles,
                 self.entries,

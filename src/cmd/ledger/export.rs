@@ -22,6 +22,7 @@ use crate::Outcome;
 use crate::cli::LedgerExport;
 use crate::client::write_atomic;
 use crate::progress;
+use crate::report::Log;
 
 /// What one export wrote.
 #[derive(Debug, Default)]
@@ -83,8 +84,7 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
 
     let report = Exported {
         out: &args.out,
-        origin: key.name(),
-        size,
+        log: Log::new(key.name(), size, &head.root()),
         // The checkpoint is always written.
         files_written: counts.written + 1,
         files_unchanged: counts.unchanged,
@@ -98,8 +98,7 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Exported<'a> {
     out: &'a Path,
-    origin: &'a str,
-    size: u64,
+    log: Log,
     files_written: u64,
     /// Immutable files already there, with the same contents.
     files_unchanged: u64,
@@ -111,8 +110,8 @@ impl fmt::Display for Exported<'_> {
         writeln!(
             f,
             "exported {} at tree size {} to {}: {} files written, {} unchanged",
-            self.origin,
-            self.size,
+            self.log.origin,
+            self.log.tree_size,
             self.out.display(),
             self.files_written,
             self.files_unchanged
