@@ -9,9 +9,9 @@ use reprove_verifier::signed::{KeyCache, Options, SignedEntry};
 use crate::index::IndexKey;
 
 /// The derivation of index records [`keys_of`] implements: 2 added signer-scoped records
-/// (`?signer=`) and blob records. A log whose stored records follow an older one is re-derived
+/// (`?signer=`) and blob records, 3 reproductions per day. A log whose stored records follow an older one is re-derived
 /// ([`Writer::reindex`](crate::Writer::reindex)) before it is served.
-pub const INDEX_VERSION: u64 = 2;
+pub const INDEX_VERSION: u64 = 3;
 
 /// The lookup keys the log records for the entry `bytes`: exactly what `POST /add` derives
 /// when it accepts it. An entry that no longer opens derives none.
@@ -74,6 +74,9 @@ pub fn keys_of(opened: &SignedEntry) -> Vec<IndexKey> {
             }
             if let Some(day) = crate::time::rfc3339_day(&r.predicate.finished_on) {
                 keys.push(IndexKey::RebuildDay(day));
+                if r.predicate.result == RebuildResult::Reproduced {
+                    keys.push(IndexKey::ReproducedDay(day));
+                }
             }
         }
         EntryKind::Revocation(n) => {
