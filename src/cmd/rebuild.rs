@@ -266,7 +266,11 @@ fn local(
     }
     let (outputs, missing) = local_outputs(args, &run)?;
     let report = if args.variations {
-        Some(variations::explore(&runner, &job, &run)?)
+        let live = crate::progress::Live::new(args.quiet || args.json);
+        live.line("variation builds (each compared with the first build):");
+        Some(variations::explore(&runner, &job, &run, &|line| {
+            live.line(line);
+        })?)
     } else {
         None
     };
