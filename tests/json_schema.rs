@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 
 use serde_json::{Value, json};
 
-use crate::common::{Server, served_manifest, serve_dir, text};
+use crate::common::{Server, serve_dir, served_manifest, text};
 use crate::rb::{copy_fixture, fixtures};
 
 const SCHEMA: &str = "reprove/v1";
@@ -57,11 +57,7 @@ impl Schema {
                 current = Some(h.trim().to_owned());
                 types.insert(h.trim().to_owned(), BTreeMap::new());
             } else if line.starts_with("| `") {
-                let cells: Vec<&str> = line
-                    .trim_matches('|')
-                    .split(" | ")
-                    .map(str::trim)
-                    .collect();
+                let cells: Vec<&str> = line.trim_matches('|').split(" | ").map(str::trim).collect();
                 if section == "Commands" {
                     let cmd = ticked(cells[0]).remove(0);
                     commands.insert(cmd, ticked(cells[1]));
@@ -259,13 +255,20 @@ fn the_checker_refuses_what_the_page_does_not_say() {
     wrong["tree_size"] = json!("3");
     assert!(schema.check(&wrong, "Log", "Log").is_err());
     let top = json!({"error": "e", "causes": []});
-    assert!(schema.check_top(&top, "Failure").is_err(), "no schema field");
+    assert!(
+        schema.check_top(&top, "Failure").is_err(),
+        "no schema field"
+    );
     let mut top = top;
     top["schema"] = json!(SCHEMA);
     assert_eq!(schema.check_top(&top, "Failure"), Ok(()));
     // Nested: a verdict inside an artifact is checked too.
     assert!(schema.check(&json!([{"x": 1}]), "[Counted]", "c").is_err());
-    assert!(schema.check(&json!({"a": ["x"]}), "{[string]}", "m").is_ok());
+    assert!(
+        schema
+            .check(&json!({"a": ["x"]}), "{[string]}", "m")
+            .is_ok()
+    );
     assert!(schema.check(&json!(null), "Log | null", "l").is_ok());
 }
 
@@ -290,7 +293,11 @@ fn every_command_prints_the_documented_json() {
     // Keys and a log.
     let keys = dir.join("keys");
     let mut vkeys = Vec::new();
-    for name in ["publisher.example", "rebuilder-a.example", "rebuilder-b.example"] {
+    for name in [
+        "publisher.example",
+        "rebuilder-a.example",
+        "rebuilder-b.example",
+    ] {
         let v = r.ok(
             "reprove key generate",
             "KeyGenerated",
@@ -300,26 +307,52 @@ fn every_command_prints_the_documented_json() {
     }
     r.fails(
         "reprove key generate",
-        &["key", "generate", "--name", "publisher.example", "--out", s(&keys)],
+        &[
+            "key",
+            "generate",
+            "--name",
+            "publisher.example",
+            "--out",
+            s(&keys),
+        ],
     );
     let key = |name: &str| keys.join(format!("{name}.key"));
     let data = dir.join("log");
     let created = r.ok(
         "reprove ledger init",
         "LedgerCreated",
-        &["ledger", "init", "--data", s(&data), "--origin", "log.example.test/json"],
+        &[
+            "ledger",
+            "init",
+            "--data",
+            s(&data),
+            "--origin",
+            "log.example.test/json",
+        ],
     );
     assert_eq!(created["log"]["tree_size"], 0, "{created}");
     let log_key = created["key"].as_str().unwrap().to_owned();
     r.fails(
         "reprove ledger init",
-        &["ledger", "init", "--data", s(&data), "--origin", "log.example.test/json"],
+        &[
+            "ledger",
+            "init",
+            "--data",
+            s(&data),
+            "--origin",
+            "log.example.test/json",
+        ],
     );
     let server = Server::start(&data, &[]);
     let url = server.url.clone();
     let at = |extra: &[&str]| -> Vec<String> {
         let mut v: Vec<String> = extra.iter().map(|x| (*x).to_owned()).collect();
-        v.extend(["--ledger".into(), url.clone(), "--log-key".into(), log_key.clone()]);
+        v.extend([
+            "--ledger".into(),
+            url.clone(),
+            "--log-key".into(),
+            log_key.clone(),
+        ]);
         v
     };
 
@@ -329,7 +362,11 @@ fn every_command_prints_the_documented_json() {
     for f in ["Makefile", "README", "hello.c"] {
         std::fs::copy(fixtures().join("hello-c/src").join(f), project.join(f)).unwrap();
     }
-    r.ok("reprove init", "Initialized", &["init", "--dir", s(&project)]);
+    r.ok(
+        "reprove init",
+        "Initialized",
+        &["init", "--dir", s(&project)],
+    );
     r.fails("reprove init", &["init", "--dir", s(&project)]);
 
     let fixture = copy_fixture(dir, "hello-c", "hello-c-1.0.0");
@@ -452,7 +489,10 @@ fn every_command_prints_the_documented_json() {
         "Verified",
         &["verify", s(&hello), "--policy", p],
     );
-    assert_eq!(verified["artifacts"][0]["status"], "trusted", "{verified:#}");
+    assert_eq!(
+        verified["artifacts"][0]["status"], "trusted",
+        "{verified:#}"
+    );
     r.fails("reprove verify", &["verify", s(&hello), "--policy", none]);
     let gated = r.ok(
         "reprove gate",
@@ -502,9 +542,19 @@ fn every_command_prints_the_documented_json() {
     );
     r.fails(
         "reprove ledger audit",
-        &["ledger", "audit", "http://127.0.0.1:1", "--log-key", &log_key],
+        &[
+            "ledger",
+            "audit",
+            "http://127.0.0.1:1",
+            "--log-key",
+            &log_key,
+        ],
     );
-    r.ok("reprove bench hash", "BenchHash", &["bench", "hash", s(&hello)]);
+    r.ok(
+        "reprove bench hash",
+        "BenchHash",
+        &["bench", "hash", s(&hello)],
+    );
     r.fails(
         "reprove bench hash",
         &["bench", "hash", s(&dir.join("no-such-file"))],
@@ -513,18 +563,42 @@ fn every_command_prints_the_documented_json() {
         "reprove bench web",
         "BenchWeb",
         &[
-            "bench", "web", "--ledger", &url, "--page", "/", "--clients", "1", "--requests", "3",
+            "bench",
+            "web",
+            "--ledger",
+            &url,
+            "--page",
+            "/",
+            "--clients",
+            "1",
+            "--requests",
+            "3",
         ],
     );
     r.fails(
         "reprove bench web",
-        &["bench", "web", "--ledger", "http://192.0.2.1:9", "--requests", "1"],
+        &[
+            "bench",
+            "web",
+            "--ledger",
+            "http://192.0.2.1:9",
+            "--requests",
+            "1",
+        ],
     );
     r.ok(
         "reprove bench ledger",
         "BenchLedger",
         &[
-            "bench", "ledger", "--ledger", &url, "--writers", "2", "--readers", "1", "--duration",
+            "bench",
+            "ledger",
+            "--ledger",
+            &url,
+            "--writers",
+            "2",
+            "--readers",
+            "1",
+            "--duration",
             "1s",
         ],
     );
@@ -539,7 +613,12 @@ fn every_command_prints_the_documented_json() {
     );
     r.fails(
         "reprove bench sandbox",
-        &["bench", "sandbox", "--fixture", s(&dir.join("no-such-fixture"))],
+        &[
+            "bench",
+            "sandbox",
+            "--fixture",
+            s(&dir.join("no-such-fixture")),
+        ],
     );
 
     // A key revoked, last: the verdicts above did not see it.
@@ -574,10 +653,17 @@ fn every_command_prints_the_documented_json() {
 
     // The stopped log, checked and exported.
     assert_eq!(server.terminate(), Some(0));
-    let fsck = r.ok("reprove ledger fsck", "Fsck", &["ledger", "fsck", "--data", s(&data)]);
+    let fsck = r.ok(
+        "reprove ledger fsck",
+        "Fsck",
+        &["ledger", "fsck", "--data", s(&data)],
+    );
     assert_eq!(fsck["clean"], true, "{fsck}");
     let missing = dir.join("no-such-log");
-    r.fails("reprove ledger fsck", &["ledger", "fsck", "--data", s(&missing)]);
+    r.fails(
+        "reprove ledger fsck",
+        &["ledger", "fsck", "--data", s(&missing)],
+    );
     let out = dir.join("export");
     r.ok(
         "reprove ledger export",

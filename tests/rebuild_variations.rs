@@ -106,7 +106,11 @@ fn each_variation_is_named_with_the_output_it_changes() {
         "{report:#}"
     );
     // Not a terminal (and --json): no progress on stderr.
-    assert!(!text(&o.stderr).contains("variation "), "{}", text(&o.stderr));
+    assert!(
+        !text(&o.stderr).contains("variation "),
+        "{}",
+        text(&o.stderr)
+    );
 
     // On a terminal, each build shows as it starts and ends; --quiet shows none.
     let (manifest, work) = (dir.join("reprove.toml"), dir.join("work"));
@@ -130,7 +134,10 @@ fn each_variation_is_named_with_the_output_it_changes() {
     }
     let quiet = on_a_terminal(&[&args[..], &["--quiet"]].concat());
     assert!(!quiet.contains("variation control"), "{quiet}");
-    assert!(quiet.contains("summary:"), "the report is still printed: {quiet}");
+    assert!(
+        quiet.contains("summary:"),
+        "the report is still printed: {quiet}"
+    );
 }
 
 /// What `reprove ARGS` writes (stdout and stderr) when both are a terminal: run under

@@ -61,7 +61,9 @@ impl fmt::Display for Checked<'_> {
         writeln!(
             f,
             "{}: tree size {}, root {}, {} signed checkpoints, {} index records",
-            self.log.origin, self.log.tree_size, self.log.root,
+            self.log.origin,
+            self.log.tree_size,
+            self.log.root,
             self.checkpoints,
             self.index_records
         )?;
