@@ -19,6 +19,28 @@ pub fn bytes_bar(len: u64, what: &str) -> ProgressBar {
     )
 }
 
+/// Lines about long work as it goes, on stderr (`rebuild --manifest --variations`: each
+/// build as it starts and ends): shown only when stderr is a terminal and quiet was not asked
+/// for (`--quiet`, or `--json`), like the bars.
+#[derive(Debug, Clone, Copy)]
+pub struct Live {
+    shown: bool,
+}
+
+impl Live {
+    pub fn new(quiet: bool) -> Live {
+        Live {
+            shown: !quiet && std::io::stderr().is_terminal(),
+        }
+    }
+
+    pub fn line(&self, line: &str) {
+        if self.shown {
+            eprintln!("{line}");
+        }
+    }
+}
+
 fn styled(len: u64, what: &str, counts: &str) -> ProgressBar {
     if !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();

@@ -64,7 +64,7 @@ fn generate_json_names_the_files() {
     assert!(o.status.success(), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["name"], "log.example/x");
-    assert!(v["vkey"].as_str().unwrap().starts_with("log.example/x+"));
+    assert!(v["key"].as_str().unwrap().starts_with("log.example/x+"));
     // A '/' in the name is made file-safe in the file name only.
     assert!(dir.path().join("log.example_x.key").is_file());
     assert_eq!(v["key_id"].as_str().unwrap().len(), 8);

@@ -15,6 +15,7 @@ mod demo;
 mod gate;
 mod import_pypi;
 mod in_toto_link;
+mod json_schema;
 mod ledger_crash;
 mod ledger_e2e;
 mod log_browse;

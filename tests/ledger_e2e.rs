@@ -285,7 +285,7 @@ fn a_log_lives_end_to_end() {
     );
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(report["clean"], true);
-    let size = report["size"].as_u64().unwrap();
+    let size = report["log"]["tree_size"].as_u64().unwrap();
     assert!(size >= 650, "size {size}");
 
     // Restarted: everything acknowledged is there, at its index, consistent with every
@@ -667,7 +667,7 @@ fn fsck_reports_problems_with_exit_1_and_bench_runs() {
     let appended = report["appended"].as_u64().unwrap();
     assert!(appended > 0, "{report}");
     assert_eq!(
-        report["tree_size_after"].as_u64().unwrap(),
+        report["end_tree_size"].as_u64().unwrap(),
         appended,
         "{report}"
     );

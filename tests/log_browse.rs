@@ -66,7 +66,7 @@ fn a_release_and_the_newest_entries_are_listed_proven_with_their_signers() {
     assert_eq!(entries[0]["kind"], "rebuild");
     assert_eq!(entries[0]["policy_names"], "operator alice");
     assert!(entries[1].get("policy_names").is_none(), "{v}");
-    assert_eq!(v["log"]["size"], 3);
+    assert_eq!(v["log"]["tree_size"], 3);
 
     // A release the log does not hold: nothing listed, not an error.
     let (code, out, _) = log(&w, &policy, &["show", "absent@9"]);

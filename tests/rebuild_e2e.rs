@@ -42,7 +42,7 @@ fn two_rebuilders_reproduce_the_c_and_rust_fixtures() {
             let (code, v, o) = ledger.rebuild(release, key, &work, &["--submit"]);
             assert_eq!(code, Some(0), "{v}\n{}", text(&o.stderr));
             assert_eq!(v["result"], "reproduced", "{v}");
-            assert_eq!(v["release"]["log_index"], index);
+            assert_eq!(v["release"]["index"], index);
             rebuilt.push(v["rebuilt"].clone());
 
             // The attestation is in the log, proven under a checkpoint the log key signed.

@@ -247,10 +247,10 @@ fn a_rebuild_for_a_pinned_publisher_builds_its_manifest_not_an_earlier_claim() {
         &dir.join("w1"),
         &["--publisher", &vkey_of(&publisher)],
     );
-    assert_eq!(v["release"]["log_index"], real, "{v}");
+    assert_eq!(v["release"]["index"], real, "{v}");
     // Without --publisher: the earliest claim, and a warning saying so.
     let (_, v, o) = ledger.rebuild("hello-c@1.0.0", &rebuilder, &dir.join("w2"), &[]);
-    assert_eq!(v["release"]["log_index"], claimed, "{v}");
+    assert_eq!(v["release"]["index"], claimed, "{v}");
     assert!(text(&o.stderr).contains("no --publisher given"));
     // A publisher with no manifest of it: nothing is built, exit 2, a clear message.
     let other = ledger.key("other.example");

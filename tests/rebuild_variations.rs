@@ -105,4 +105,53 @@ fn each_variation_is_named_with_the_output_it_changes() {
         !report["text"].as_str().unwrap().contains("stable.txt:"),
         "{report:#}"
     );
+    // Not a terminal (and --json): no progress on stderr.
+    assert!(
+        !text(&o.stderr).contains("variation "),
+        "{}",
+        text(&o.stderr)
+    );
+
+    // On a terminal, each build shows as it starts and ends; --quiet shows none.
+    let (manifest, work) = (dir.join("reprove.toml"), dir.join("work"));
+    let args = [
+        "rebuild",
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--work",
+        work.to_str().unwrap(),
+        "--variations",
+    ];
+    let shown = on_a_terminal(&args);
+    for line in [
+        "variation control: building",
+        "variation control: changed random.txt (",
+        "variation all: building",
+        "variation umask: changed umask.txt (",
+        "variation hostname: changed host.txt (",
+    ] {
+        assert!(shown.contains(line), "{line:?} not in {shown}");
+    }
+    let quiet = on_a_terminal(&[&args[..], &["--quiet"]].concat());
+    assert!(!quiet.contains("variation control"), "{quiet}");
+    assert!(
+        quiet.contains("summary:"),
+        "the report is still printed: {quiet}"
+    );
+}
+
+/// What `reprove ARGS` writes (stdout and stderr) when both are a terminal: run under
+/// `script`, which gives it a pseudo-terminal.
+fn on_a_terminal(args: &[&str]) -> String {
+    let command = std::iter::once(env!("CARGO_BIN_EXE_reprove"))
+        .chain(args.iter().copied())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let o = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    text(&o.stdout).replace('\r', "")
 }

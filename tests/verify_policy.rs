@@ -54,7 +54,7 @@ fn two_distinct_operators_meet_a_threshold_of_two() {
         v["artifacts"][0]["verdict"]["operators"],
         serde_json::json!(["alice", "bob"])
     );
-    assert_eq!(v["log"]["size"], 3);
+    assert_eq!(v["log"]["tree_size"], 3);
 }
 
 #[test]

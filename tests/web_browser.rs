@@ -4,7 +4,10 @@
 //! `reprove verify` command), to its publisher's key page and to an entry. Each step is
 //! rendered by the browser (`--dump-dom` for the text, `--screenshot` for a PNG under
 //! `target/`), at 1280 px wide and for some at 390 px (a phone); the test asserts on the
-//! rendered text and that every screenshot is a PNG of the window's width.
+//! rendered text and that every screenshot is a PNG of the window's width. Then, with long
+//! names in every column, every kind of page is measured as laid out: none is wider than a
+//! 1280 px window or has a table that scrolls sideways in it, and none is wider than a 700 or
+//! 390 px window (a table may scroll inside its frame there).
 //!
 //! Without chromium it prints SKIPPED and passes, except under `CI=true` (where
 //! `make setup` installs it), where it fails.
@@ -17,9 +20,13 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::{Server, agent, envelope, init_log, post, signer};
-use reprove_testkit::{entry, rebuild_attestation, release_manifest, release_ref, sha256};
+use reprove_testkit::{
+    entry, rebuild_attestation, release_manifest, release_ref, revocation_notice, sha256,
+};
 use reprove_verifier::note::NoteSigner;
-use reprove_verifier::predicates::{Artifact, Digests, Entry, EntryKind};
+use reprove_verifier::predicates::{
+    Artifact, Comparison, Digests, Entry, EntryKind, RebuildResult, RevocationReason,
+};
 
 /// The longest one browser run may take.
 const BROWSER_WAIT: Duration = Duration::from_secs(90);
@@ -105,6 +112,58 @@ fn render(bin: &Path, profile: &Path, url: &str, shot: &Path, size: &str) -> Str
     let want: u32 = size.split(',').next().unwrap().parse().unwrap();
     assert_eq!(width, want, "{} is {width} px wide", shot.display());
     dom
+}
+
+/// What is wider than a window `width` px wide on the page `html`, as the browser lays it out:
+/// the page's `scrollWidth` against the window's `innerWidth`, and every element that scrolls
+/// sideways inside it (a table in its `.wrap`). The pages have no JavaScript, and a script may
+/// not read a frame of another origin, so the page is saved beside a local probe page (its
+/// style is inline: it lays out the same) whose script measures it in a frame of that width.
+/// Returns "" when nothing overflows.
+fn overflow(bin: &Path, profile: &Path, html: &str, width: u32) -> String {
+    let dir = profile.with_extension("probe");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("page.html"), html).unwrap();
+    let probe = dir.join("probe.html");
+    let page = format!(
+        "<!doctype html><html><body style=\"margin:0\"><iframe id=\"f\" src=\"page.html\" \
+         style=\"border:0;width:{width}px;height:900px\" onload=\"measure()\"></iframe>\
+         <pre id=\"out\">not measured</pre><script>\
+         function measure() {{\
+           var w = document.getElementById('f').contentWindow, d = w.document;\
+           var wide = [];\
+           d.querySelectorAll('body *').forEach(function (x) {{\
+             var r = x.getBoundingClientRect();\
+             var name = x.tagName.toLowerCase() + (x.className ? '.' + x.className : '');\
+             if (x.scrollWidth > x.clientWidth + 1 && getComputedStyle(x).overflowX != 'visible')\
+               wide.push(name + ' scrolls ' + x.scrollWidth + ' > ' + x.clientWidth);\
+             else if (r.right > w.innerWidth + 1) wide.push(name + ' ends at ' + Math.round(r.right));\
+           }});\
+           var e = d.documentElement;\
+           if (e.scrollWidth > w.innerWidth) wide.unshift('page ' + e.scrollWidth + ' > ' + w.innerWidth);\
+           document.getElementById('out').textContent = 'measured: ' + wide.join('; ');\
+         }}</script></body></html>"
+    );
+    std::fs::write(&probe, page).unwrap();
+    let dom = browse(
+        bin,
+        profile,
+        &[
+            "--dump-dom".to_owned(),
+            "--allow-file-access-from-files".to_owned(),
+            format!("--window-size={},900", width + 20),
+        ],
+        &format!("file://{}", probe.display()),
+    );
+    let out = dom
+        .split("<pre id=\"out\">")
+        .nth(1)
+        .and_then(|rest| rest.split("</pre>").next())
+        .unwrap_or_default();
+    let Some(wide) = out.strip_prefix("measured: ") else {
+        panic!("the probe did not measure the page: {out:?}");
+    };
+    wide.replace("&gt;", ">")
 }
 
 /// The text of the page as a reader sees it: tags dropped, entities of the fixture decoded.
@@ -217,7 +276,7 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
         NARROW,
     ));
     assert!(
-        text.contains("Rebuild attestations per day, mismatches in red"),
+        text.contains("Reproductions (green) and mismatches (red) per day"),
         "{text}"
     );
 
@@ -286,11 +345,11 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
     assert!(text.contains("release hello-browser 2.1"), "{text}");
 
     // 4. The rebuild attestation's entry.
-    let entry = link(&dom, &format!("/entry/{rebuild_index}"));
+    let entry_page = link(&dom, &format!("/entry/{rebuild_index}"));
     let dom = render(
         &bin,
         &profile,
-        &format!("{url}{entry}"),
+        &format!("{url}{entry_page}"),
         &shots.join("4-entry.png"),
         WIDE,
     );
@@ -299,6 +358,66 @@ fn a_browser_searches_an_artifact_and_follows_it_to_its_release_and_an_entry() {
     assert!(text.contains("✓ verifies against the checkpoint"), "{text}");
     assert!(text.contains("every signature verifies"), "{text}");
     assert!(text.contains("https://reprove.dev/rebuild/v1"), "{text}");
+    // 5. No page is wider than a laptop's window, and no table scrolls sideways in it, with
+    // long names in every column: a release with a long project, version and artifact name,
+    // reproduced by one key and disputed by another, whose key is then revoked.
+    let wide_table = format!("<table><tr><td>{}</td></tr></table>", "x".repeat(400));
+    assert_ne!(
+        overflow(&bin, &profile, &wide_table, 1280),
+        "",
+        "the probe sees a page wider than the window"
+    );
+    let (long, version) = (
+        "a-project-with-a-rather-long-name-for-its-kind",
+        "2026.12.02-rc1.build.7",
+    );
+    let artifacts = vec![Artifact {
+        name: format!("{long}-{version}-linux-x86_64-unknown-gnu.tar.gz"),
+        digest: Digests::sha256(sha256(b"long bytes")),
+    }];
+    let manifest = release_manifest(long, version, artifacts.clone());
+    let (long_index, long_bytes) = submit(&url, &publisher, &entry(EntryKind::Release(manifest)));
+    let reference = || release_ref(long, version, long_index, sha256(&long_bytes));
+    let reproduced = rebuild_attestation(reference(), artifacts.clone());
+    submit(&url, &rebuilder, &entry(EntryKind::Rebuild(reproduced)));
+    let disputer = signer("rebuilder-two.operators.example.org", 13);
+    let mut mismatch = rebuild_attestation(reference(), artifacts);
+    mismatch.predicate.result = RebuildResult::Mismatch;
+    mismatch.predicate.comparison = Comparison::BitIdentical;
+    mismatch.predicate.rebuilt[0].digest = Digests::sha256([0xdd; 32]);
+    mismatch.predicate.diff_report = Some(Digests::sha256([0x99; 32]));
+    submit(&url, &disputer, &entry(EntryKind::Rebuild(mismatch)));
+    let notice = revocation_notice(&disputer.verifier(), RevocationReason::Compromised);
+    submit(&url, &disputer, &entry(EntryKind::Revocation(notice)));
+    for path in [
+        format!("/release/{long}/{version}"),
+        format!("/rebuilder/{:08x}", disputer.key_id()),
+        format!("/key/{:08x}", disputer.key_id()),
+        "/".to_owned(),
+        "/releases".to_owned(),
+        release.clone(),
+        format!("/artifact/sha256/{hex}"),
+        format!("/entry/{release_index}"),
+        entry_page.clone(),
+        "/rebuilders".to_owned(),
+        format!("/rebuilder/{:08x}", rebuilder.key_id()),
+        key.clone(),
+        "/revocations".to_owned(),
+    ] {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        let html = common::text(&common::get_ok(
+            &agent(),
+            &format!("{url}{path}{sep}format=html"),
+        ));
+        assert!(html.starts_with("<!doctype html>"), "{path}: {html}");
+        let wide = overflow(&bin, &profile, &html, 1280);
+        assert_eq!(wide, "", "{path} overflows at 1280 px");
+        // Narrower, a wide table may scroll inside its frame, but the page does not.
+        for width in [700, 390] {
+            let wide = overflow(&bin, &profile, &html, width);
+            assert!(!wide.starts_with("page"), "{path} at {width} px: {wide}");
+        }
+    }
     eprintln!("screenshots in {}", shots.display());
     assert_eq!(server.terminate(), Some(0));
 }

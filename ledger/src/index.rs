@@ -49,6 +49,9 @@ pub enum IndexKey {
     /// Rebuild attestations that finished on this day (days since 1970-01-01, UTC), as the
     /// rebuilder dates them in `finished_on`: the log itself keeps no time.
     RebuildDay(u32),
+    /// Rebuild attestations of that day (as [`IndexKey::RebuildDay`]) whose result is
+    /// `reproduced`: the web pages' reproductions per day.
+    ReproducedDay(u32),
     /// Rebuild attestations naming this blob (build log or diff report) by its SHA-256: the
     /// blob store accepts a blob only from a key whose logged entry names it.
     Blob([u8; 32]),
@@ -112,6 +115,7 @@ const REBUILDER: u8 = 9;
 const REBUILD_DAY: u8 = 10;
 const SIGNED_BY: u8 = 11;
 const BLOB: u8 = 12;
+const REPRODUCED_DAY: u8 = 13;
 
 impl IndexKey {
     /// Checks the length limits, so that the key fits its encoding.
@@ -132,7 +136,8 @@ impl IndexKey {
             | Self::Revocations
             | Self::Releases
             | Self::Mismatches
-            | Self::RebuildDay(_) => Ok(()),
+            | Self::RebuildDay(_)
+            | Self::ReproducedDay(_) => Ok(()),
             Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
                 long(s)
             }
@@ -181,6 +186,7 @@ impl IndexKey {
             | Self::Mismatches
             | Self::Rebuilder(_)
             | Self::RebuildDay(_)
+            | Self::ReproducedDay(_)
             | Self::Blob(_) => false,
         }
     }
@@ -262,6 +268,10 @@ impl IndexKey {
                 out.push(REBUILD_DAY);
                 out.extend_from_slice(&day.to_be_bytes());
             }
+            Self::ReproducedDay(day) => {
+                out.push(REPRODUCED_DAY);
+                out.extend_from_slice(&day.to_be_bytes());
+            }
             Self::Blob(d) => {
                 out.push(BLOB);
                 out.extend_from_slice(d);
@@ -301,7 +311,7 @@ impl IndexKey {
             }
             Self::Release { name, version } => 5 + name.len() + version.len(),
             Self::Revocations | Self::Releases | Self::Mismatches => 1,
-            Self::RebuildDay(_) => 5,
+            Self::RebuildDay(_) | Self::ReproducedDay(_) => 5,
             Self::SignedBy { signer, key } => 3 + signer.len() + key.len_hint(),
         }
     }
@@ -318,6 +328,11 @@ fn parse_key(bytes: &[u8]) -> Option<IndexKey> {
         MISMATCHES if rest.is_empty() => return Some(IndexKey::Mismatches),
         REBUILD_DAY => {
             return Some(IndexKey::RebuildDay(u32::from_be_bytes(
+                rest.try_into().ok()?,
+            )));
+        }
+        REPRODUCED_DAY => {
+            return Some(IndexKey::ReproducedDay(u32::from_be_bytes(
                 rest.try_into().ok()?,
             )));
         }
@@ -398,6 +413,7 @@ mod tests {
             IndexKey::Rebuilder("k+1234+AAA".into()),
             IndexKey::RebuildDay(0),
             IndexKey::RebuildDay(20_000),
+            IndexKey::ReproducedDay(20_000),
             IndexKey::Blob([7; 32]),
             IndexKey::signed_by("k+1234+AAA", IndexKey::Artifact([7; 32])).unwrap(),
             IndexKey::signed_by("k+1234+AAA", IndexKey::Blob([7; 32])).unwrap(),

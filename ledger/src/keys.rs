@@ -9,8 +9,8 @@ use reprove_verifier::signed::{KeyCache, Options, SignedEntry};
 use crate::index::IndexKey;
 
 /// The derivation of index records [`keys_of`] implements: 2 added signer-scoped records
-/// (`?signer=`) and blob records; 3 added project records scoped to a signer and the
-/// verifiable index. A log whose stored records follow an older one is re-derived
+/// (`?signer=`) and blob records; 3 added project records scoped to a signer, reproductions
+/// per day and the verifiable index. A log whose stored records follow an older one is re-derived
 /// ([`Writer::reindex`](crate::Writer::reindex)) before it is served.
 pub const INDEX_VERSION: u64 = 3;
 
@@ -75,6 +75,9 @@ pub fn keys_of(opened: &SignedEntry) -> Vec<IndexKey> {
             }
             if let Some(day) = crate::time::rfc3339_day(&r.predicate.finished_on) {
                 keys.push(IndexKey::RebuildDay(day));
+                if r.predicate.result == RebuildResult::Reproduced {
+                    keys.push(IndexKey::ReproducedDay(day));
+                }
             }
         }
         EntryKind::Revocation(n) => {

@@ -324,13 +324,17 @@ async fn charts_are_inline_svg_with_their_numbers_in_text() {
     let (server, _) = fixture().await;
     let t = page(&server, "/").await.text().to_owned();
     assert!(
-        t.contains("<svg class=\"chart\" viewBox=\"0 0 720 200\" role=\"img\"><title>Rebuild attestations per day"),
+        t.contains("<svg class=\"chart\" viewBox=\"0 0 720 200\" role=\"img\"><title>Reproductions (green) and mismatches (red) per day"),
         "{t}"
     );
-    assert!(t.contains("<th>Of which mismatches</th>"), "{t}");
-    assert!(t.contains(": 1 mismatch</title>") && t.contains(": 3 other results</title>"));
+    assert!(t.contains("<th>Reproduced</th><th>Mismatches</th>"), "{t}");
+    // Four attestations on the day: three reproduced, one mismatch, nothing else.
+    assert!(t.contains(": 3 reproduced</title>") && t.contains(": 1 mismatch</title>"));
+    assert!(!t.contains("other results</title>"), "{t}");
     let j = twin(&server, "/").await;
     assert_eq!(j["attestations_per_day"][0]["attestations"]["count"], 4);
+    assert_eq!(j["attestations_per_day"][0]["reproduced"]["count"], 3);
+    assert_eq!(j["attestations_per_day"][1]["reproduced"]["count"], 0);
     assert_eq!(j["attestations_per_day"][0]["mismatches"]["count"], 1);
     assert_eq!(j["attestations_per_day"][1]["mismatches"]["count"], 0);
 

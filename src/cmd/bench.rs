@@ -181,9 +181,9 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
             "url": args.url,
             "writers": args.writers,
             "readers": args.readers,
-            "seconds": elapsed,
-            "tree_size_before": start_size,
-            "tree_size_after": end_size,
+            "elapsed_secs": elapsed,
+            "start_tree_size": start_size,
+            "end_tree_size": end_size,
             "appended": appended,
             "duplicates": duplicates,
             "appends_per_sec": appended as f64 / elapsed,
@@ -200,7 +200,7 @@ pub fn ledger(args: &BenchLedger) -> anyhow::Result<Outcome> {
             "read_errors": read_errors,
             "pool_exhausted": exhausted,
         });
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", crate::report::json(&v)?)?;
     } else {
         writeln!(
             out,

@@ -50,11 +50,12 @@ pub fn hash(args: &BenchHash) -> anyhow::Result<Outcome> {
     let mut out = std::io::stdout().lock();
     if args.json {
         let v = serde_json::json!({
-            "bytes": size, "runs": runs,
-            "sha256_mb_s": sha, "blake3_mb_s": b3, "sha256_blake3_one_pass_mb_s": both,
+            "size": size, "runs": runs,
+            "sha256_mb_per_sec": sha, "blake3_mb_per_sec": b3,
+            "sha256_blake3_one_pass_mb_per_sec": both,
             "ratio_to_sha256": ratio,
         });
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", crate::report::json(&v)?)?;
     } else {
         writeln!(
             out,
@@ -173,10 +174,11 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
     if args.json {
         let v = serde_json::json!({
             "fixture": args.fixture, "runs": runs,
-            "bwrap_median_s": inside.as_secs_f64(), "no_sandbox_median_s": outside.as_secs_f64(),
+            "bwrap_median_secs": inside.as_secs_f64(),
+            "no_sandbox_median_secs": outside.as_secs_f64(),
             "ratio": ratio, "same_outputs": same,
         });
-        writeln!(out, "{v}")?;
+        writeln!(out, "{}", crate::report::json(&v)?)?;
     } else {
         writeln!(
             out,

@@ -68,7 +68,9 @@ pub fn run(args: &BenchWeb) -> anyhow::Result<Outcome> {
         writeln!(
             out,
             "{}",
-            serde_json::json!({"url": args.url, "clients": args.clients, "pages": results})
+            crate::report::json(
+                &serde_json::json!({"url": args.url, "clients": args.clients, "pages": results})
+            )?
         )?;
     } else {
         writeln!(out, "{} clients against {}", args.clients, args.url)?;

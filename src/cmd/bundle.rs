@@ -18,6 +18,7 @@ use crate::cmd::gate::split_release;
 use crate::cmd::verify::cache_dir;
 use crate::consume::bundle::{Bundle, BundleEntry, BundleLookup};
 use crate::consume::fetch::Online;
+use crate::consume::report::LogSeen;
 use crate::consume::state::StateDir;
 use crate::consume::{Verified, ledger_url, load_policy};
 use crate::progress;
@@ -58,8 +59,8 @@ pub fn run(args: &BundleArgs) -> anyhow::Result<Outcome> {
         bundle: args.out.display().to_string(),
         release: &args.release,
         entries: bundle.entries.len(),
-        bytes: bytes.len(),
-        tree_size: online.checkpoint().checkpoint().size(),
+        size: bytes.len(),
+        log: LogSeen::of(online.checkpoint()),
     };
     crate::report::print(&report, args.json)?;
     Ok(Outcome::Ok)
@@ -73,9 +74,10 @@ struct Written<'a> {
     /// `NAME@VERSION`.
     release: &'a str,
     entries: usize,
-    bytes: usize,
-    /// The tree size the entries are proven under.
-    tree_size: u64,
+    /// The bundle's size in bytes.
+    size: usize,
+    /// The checkpoint the entries are proven under.
+    log: LogSeen,
 }
 
 impl fmt::Display for Written<'_> {
@@ -83,7 +85,7 @@ impl fmt::Display for Written<'_> {
         writeln!(
             f,
             "wrote {} ({} entries, {} bytes) for {} at tree size {}",
-            self.bundle, self.entries, self.bytes, self.release, self.tree_size
+            self.bundle, self.entries, self.size, self.release, self.log.tree_size
         )
     }
 }

@@ -183,9 +183,7 @@ fn print(
             checks,
             publisher_pinned,
         };
-        serde_json::to_writer_pretty(&mut out, &o)?;
-        writeln!(out)?;
-        return Ok(());
+        return crate::report::print_pretty(&o);
     }
     if manifests.is_empty() {
         writeln!(
@@ -197,7 +195,7 @@ fn print(
             } else {
                 ""
             },
-            log.size
+            log.tree_size
         )?;
         return Ok(());
     }
@@ -219,7 +217,7 @@ fn print(
         if trusted { "PASSED" } else { "NOT PASSED" },
         artifacts.len(),
         log.origin,
-        log.size
+        log.tree_size
     )?;
     Ok(())
 }

@@ -49,7 +49,7 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
 
     let report = Generated {
         name: &args.name,
-        vkey,
+        key: vkey,
         key_id: format!("{:08x}", signer.key_id()),
         private_key_file: key_path,
         public_key_file: pub_path,
@@ -69,7 +69,7 @@ pub fn generate(args: &KeyGenerate) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Generated<'a> {
     name: &'a str,
-    vkey: String,
+    key: String,
     /// The key ID, as 8 lowercase hex digits.
     key_id: String,
     private_key_file: PathBuf,
@@ -78,7 +78,7 @@ struct Generated<'a> {
 
 impl fmt::Display for Generated<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.vkey)
+        writeln!(f, "{}", self.key)
     }
 }
 

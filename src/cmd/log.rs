@@ -55,7 +55,7 @@ impl fmt::Display for Listing {
         writeln!(
             f,
             "{} (tree size {}, root {}): {}",
-            self.log.origin, self.log.size, self.log.root, self.asked
+            self.log.origin, self.log.tree_size, self.log.root, self.asked
         )?;
         if self.entries.is_empty() {
             writeln!(f, "  no entries")?;

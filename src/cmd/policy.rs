@@ -14,6 +14,7 @@ use crate::Outcome;
 use crate::cli::PolicyInit;
 use crate::client::{ClientOptions, LogClient};
 use crate::keys::read_vkey;
+use crate::report::Log;
 
 /// Runs the command.
 pub fn init(args: &PolicyInit) -> anyhow::Result<Outcome> {
@@ -39,9 +40,8 @@ pub fn init(args: &PolicyInit) -> anyhow::Result<Outcome> {
     super::init::write_new(&args.out, text.as_bytes())?;
     let report = PolicyWritten {
         policy: args.out.display().to_string(),
-        log_origin: origin,
+        log: Log::new(&origin, checkpoint.size(), checkpoint.root()),
         log_key: log_key.to_string(),
-        log_size: checkpoint.size(),
         operators: operators.len(),
         threshold,
     };
@@ -60,9 +60,8 @@ pub fn init(args: &PolicyInit) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct PolicyWritten {
     policy: String,
-    log_origin: String,
+    log: Log,
     log_key: String,
-    log_size: u64,
     operators: usize,
     threshold: usize,
 }
@@ -73,7 +72,7 @@ impl fmt::Display for PolicyWritten {
         writeln!(
             f,
             "log: {} ({} entries), checkpoint verified under",
-            self.log_origin, self.log_size
+            self.log.origin, self.log.tree_size
         )?;
         writeln!(f, "log key: {}", self.log_key)
     }

@@ -122,9 +122,9 @@ struct Rebuilt<'a> {
     detail: Option<&'a str>,
     rebuilt: Vec<RebuiltArtifact<'a>>,
     #[serde(serialize_with = "as_hex_opt")]
-    build_log: Option<[u8; 32]>,
+    build_log_sha256: Option<[u8; 32]>,
     #[serde(serialize_with = "as_hex_opt")]
-    diff_report: Option<[u8; 32]>,
+    diff_report_sha256: Option<[u8; 32]>,
     /// The failure may be transient (an input fetch failed in transport).
     retryable: bool,
     job_dir: &'a Path,
@@ -136,9 +136,10 @@ struct Rebuilt<'a> {
 /// The release a rebuild was of.
 #[derive(Debug, Serialize)]
 struct RebuiltRelease<'a> {
-    name: &'a str,
+    project: &'a str,
     version: &'a str,
-    log_index: u64,
+    /// The release manifest's log index.
+    index: u64,
 }
 
 /// One artifact a rebuild produced.
@@ -161,9 +162,9 @@ impl<'a> Rebuilt<'a> {
         let p = &report.attestation.predicate;
         Rebuilt {
             release: RebuiltRelease {
-                name,
+                project: name,
                 version,
-                log_index: record.log_index,
+                index: record.log_index,
             },
             result: p.result,
             detail: p.detail.as_deref(),
@@ -176,8 +177,8 @@ impl<'a> Rebuilt<'a> {
                     blake3: a.digest.blake3,
                 })
                 .collect(),
-            build_log: p.build_log.map(|d| d.sha256),
-            diff_report: p.diff_report.map(|d| d.sha256),
+            build_log_sha256: p.build_log.map(|d| d.sha256),
+            diff_report_sha256: p.diff_report.map(|d| d.sha256),
             retryable: report.retryable,
             job_dir: &report.job_dir,
             attestation_index,
@@ -193,7 +194,7 @@ impl fmt::Display for Rebuilt<'_> {
         writeln!(
             f,
             "release: {}@{} (log index {})",
-            r.name, r.version, r.log_index
+            r.project, r.version, r.index
         )?;
         if let Some(d) = self.detail {
             writeln!(f, "detail: {d}")?;
@@ -202,7 +203,7 @@ impl fmt::Display for Rebuilt<'_> {
             writeln!(f, "rebuilt: {} sha256 {}", a.name, hex::encode(a.sha256))?;
         }
         writeln!(f, "build log: {}", job.join("build.log").display())?;
-        if self.diff_report.is_some() {
+        if self.diff_report_sha256.is_some() {
             writeln!(f, "diff report: {}", job.join("diff-report.txt").display())?;
         }
         match self.attestation_index {
@@ -265,14 +266,18 @@ fn local(
     }
     let (outputs, missing) = local_outputs(args, &run)?;
     let report = if args.variations {
-        Some(variations::explore(&runner, &job, &run)?)
+        let live = crate::progress::Live::new(args.quiet || args.json);
+        live.line("variation builds (each compared with the first build):");
+        Some(variations::explore(&runner, &job, &run, &|line| {
+            live.line(line);
+        })?)
     } else {
         None
     };
     let built = Built {
         outputs,
         missing,
-        build_log: job.join("build.log"),
+        build_log_file: job.join("build.log"),
         variations: report.as_ref(),
     };
     crate::report::print(&built, args.json)?;
@@ -347,7 +352,7 @@ struct Built<'a> {
     outputs: Vec<BuiltOutput>,
     /// Outputs the manifest names that the build did not produce.
     missing: Vec<String>,
-    build_log: PathBuf,
+    build_log_file: PathBuf,
     variations: Option<&'a variations::VariationReport>,
 }
 

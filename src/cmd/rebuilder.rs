@@ -116,7 +116,7 @@ fn log_start(table: &JobTable, node: &NoteVerifier, log_key: &NoteVerifier) {
 #[derive(Debug, Serialize)]
 struct Stopped {
     /// The log size the node had followed to.
-    log_size: u64,
+    tree_size: u64,
     jobs: Counts,
     elapsed_secs: f64,
 }
@@ -124,7 +124,7 @@ struct Stopped {
 impl Stopped {
     fn of(summary: &daemon::Summary) -> Self {
         Stopped {
-            log_size: summary.log_size,
+            tree_size: summary.log_size,
             jobs: summary.counts,
             elapsed_secs: summary.elapsed.as_secs_f64(),
         }
@@ -138,7 +138,7 @@ impl fmt::Display for Stopped {
             f,
             "stopped after {:.1} s at log size {}: {} done, {} failed, {} queued, {} waiting to retry",
             self.elapsed_secs,
-            self.log_size,
+            self.tree_size,
             c.done,
             c.failed,
             c.queued + c.running,

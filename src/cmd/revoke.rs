@@ -64,7 +64,7 @@ pub fn run(args: &KeyRevoke) -> anyhow::Result<Outcome> {
         index: answer.index,
         duplicate: answer.duplicate,
         revoked_key: revoked.to_string(),
-        signed_by: signer.verifier().to_string(),
+        signer: signer.verifier().to_string(),
         proof_verified: verified,
     };
     crate::report::print(&report, args.json)?;
@@ -78,7 +78,7 @@ struct Revoked {
     /// The log already held this very notice.
     duplicate: bool,
     revoked_key: String,
-    signed_by: String,
+    signer: String,
     /// The log's answer was proven under the log key.
     proof_verified: bool,
 }
@@ -95,7 +95,7 @@ impl fmt::Display for Revoked {
             } else {
                 ""
             },
-            self.signed_by,
+            self.signer,
             if self.proof_verified {
                 ", inclusion verified"
             } else {

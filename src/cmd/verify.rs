@@ -40,7 +40,7 @@ struct Output<'a> {
     /// Offline: the tree size the bundle is as of: its lookups are proven complete up to that
     /// tree, not past it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    bundle_as_of: Option<u64>,
+    bundle_tree_size: Option<u64>,
 }
 
 /// What was judged, and against which log state.
@@ -201,17 +201,15 @@ fn print(args: &Verify, policy: &Policy, judged: &Judged, trusted: bool) -> anyh
             log: judged.log.clone(),
             artifacts: &judged.reports,
             newer_entries: judged.newer.clone(),
-            bundle_as_of: judged.bundle_as_of,
+            bundle_tree_size: judged.bundle_as_of,
         };
-        serde_json::to_writer_pretty(&mut out, &o)?;
-        writeln!(out)?;
-        return Ok(());
+        return crate::report::print_pretty(&o);
     }
     for r in &judged.reports {
         write!(out, "{}", report::human(r))?;
     }
     match &judged.log {
-        Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.size)?,
+        Some(l) => writeln!(out, "log: {} at tree size {}", l.origin, l.tree_size)?,
         None => writeln!(
             out,
             "log: {} (offline bundle, as of tree size {}: proven complete up to that tree; \

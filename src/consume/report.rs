@@ -73,22 +73,13 @@ pub struct ReleaseSeen {
 }
 
 /// The log state everything was proven under.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogSeen {
-    pub origin: String,
-    pub size: u64,
-    pub root: String,
-}
+pub type LogSeen = crate::report::Log;
 
 impl LogSeen {
     /// From a verified checkpoint.
     pub fn of(cp: &PolicyCheckpoint) -> LogSeen {
         let c = cp.checkpoint();
-        LogSeen {
-            origin: c.origin().to_string(),
-            size: c.size(),
-            root: hex::encode(c.root()),
-        }
+        LogSeen::new(c.origin(), c.size(), c.root())
     }
 }
 

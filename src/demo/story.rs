@@ -455,7 +455,7 @@ fn verify(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     check(mismatches == 3, || {
         format!("1.0.1 should be reported as a mismatch by all 3 operators, got {mismatches}")
     })?;
-    let digest = report["artifacts"][0]["verdict"]["mismatches"][0]["diff_report"]
+    let digest = report["artifacts"][0]["verdict"]["mismatches"][0]["diff_report_sha256"]
         .as_str()
         .unwrap_or_default();
     let digest = digest.strip_prefix("sha256:").unwrap_or(digest);

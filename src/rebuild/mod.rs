@@ -210,6 +210,11 @@ impl Steps {
         *self.phase.borrow_mut() = (what.to_owned(), std::time::Instant::now());
     }
 
+    /// A line about the phase running, above the bar (nothing when the bar is hidden).
+    fn line(&self, line: &str) {
+        self.bar.println(line);
+    }
+
     /// Ends the phase: a line with its name and how long it took, above the bar (nothing
     /// when the bar is hidden).
     fn done(&self) {
@@ -403,7 +408,8 @@ impl Draft<'_> {
         steps.done();
         let variation_report = if self.config.variations {
             steps.start("variation builds");
-            let v = variations::explore(&runner, &self.job, &run).context("variation builds")?;
+            let v = variations::explore(&runner, &self.job, &run, &|line| steps.line(line))
+                .context("variation builds")?;
             steps.done();
             Some(v)
         } else {

@@ -14,7 +14,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
@@ -79,14 +79,21 @@ fn describe(v: &Variant) -> String {
     )
 }
 
-/// Runs the variation builds in `job/variations/…` and compares each with `baseline`.
+/// Where [`explore`] says, as it goes, which variation build starts and how each ended (a
+/// line each, for people: `reprove rebuild` shows them on a terminal); `&|_| {}` for nothing.
+pub type Watch<'a> = &'a dyn Fn(&str);
+
+/// Runs the variation builds in `job/variations/…` and compares each with `baseline`, telling
+/// `watch` about each build as it starts and ends.
 pub fn explore(
     runner: &Runner<'_>,
     job: &Path,
     baseline: &BuildRun,
+    watch: Watch<'_>,
 ) -> io::Result<VariationReport> {
     let mut x = Exploration {
         runner,
+        watch,
         dir: job.join("variations"),
         baseline,
         faketime: faketime_in(&runner.inputs.toolchain),
@@ -128,6 +135,7 @@ pub fn faketime_in(toolchain: &super::sandbox::Toolchain) -> bool {
 /// The builds of one [`explore`], and the report they write as they go.
 struct Exploration<'a> {
     runner: &'a Runner<'a>,
+    watch: Watch<'a>,
     /// Where the variation builds run (`job/variations`), each in a directory of its own.
     dir: PathBuf,
     baseline: &'a BuildRun,
@@ -142,6 +150,22 @@ struct Exploration<'a> {
 }
 
 impl Exploration<'_> {
+    /// One variation build in `dir/<label>`, told to the watcher as it starts; `ended` says
+    /// what it found once compared, and is told with the time the build took.
+    fn build(&self, label: &str, v: &Variant) -> io::Result<(BuildRun, Instant)> {
+        (self.watch)(&format!("  variation {label}: building"));
+        let started = Instant::now();
+        let run = self.runner.build(&self.dir.join(label), v)?;
+        cleanup(&self.dir.join(label));
+        Ok((run, started))
+    }
+
+    /// Tells the watcher how the build `label` begun at `started` ended.
+    fn ended(&self, label: &str, started: Instant, what: &str) {
+        let secs = started.elapsed().as_secs_f64();
+        (self.watch)(&format!("  variation {label}: {what} ({secs:.1} s)"));
+    }
+
     /// The baseline's settings, and whether the clock can be varied.
     fn introduce(&mut self) {
         let base = Variant::baseline();
@@ -160,10 +184,9 @@ impl Exploration<'_> {
     fn control(&mut self) -> io::Result<Vec<String>> {
         // Make sure the control build's clock reads a different second.
         std::thread::sleep(Duration::from_millis(1100));
-        let control = self
-            .runner
-            .build(&self.dir.join("control"), &Variant::baseline())?;
+        let (control, started) = self.build("control", &Variant::baseline())?;
         let unstable = changed(self.baseline, &control, &[]);
+        self.ended("control", started, &changes(&unstable));
         if unstable.is_empty() {
             self.text
                 .push_str("control build (same settings, later): identical outputs\n");
@@ -174,7 +197,6 @@ impl Exploration<'_> {
                 unstable.join(", ")
             ));
         }
-        cleanup(&self.dir.join("control"));
         Ok(unstable)
     }
 
@@ -185,9 +207,14 @@ impl Exploration<'_> {
         for name in VARIATIONS {
             apply(&mut all, name, self.faketime);
         }
-        let combined = self.runner.build(&self.dir.join("all"), &all)?;
-        cleanup(&self.dir.join("all"));
+        let (combined, started) = self.build("all", &all)?;
         let combined_changes = changed(self.baseline, &combined, unstable);
+        let what = if combined.finished.exit == Exit::Success {
+            changes(&combined_changes)
+        } else {
+            format!("the build failed ({})", combined.finished.exit)
+        };
+        self.ended("all", started, &what);
         let isolated = !combined_changes.is_empty() || combined.finished.exit != Exit::Success;
         self.text
             .push_str(&format!("all variations together: {}\n", describe(&all)));
@@ -207,17 +234,17 @@ impl Exploration<'_> {
             }
             let mut v = Variant::baseline();
             apply(&mut v, name, self.faketime);
-            let sub = self.dir.join(name);
-            let run = self.runner.build(&sub, &v)?;
-            cleanup(&sub);
+            let (run, started) = self.build(name, &v)?;
             if run.finished.exit != Exit::Success {
                 let why = run.finished.exit.to_string();
+                self.ended(name, started, &format!("the build failed ({why})"));
                 self.text
                     .push_str(&format!("{name}: the build failed ({why})\n"));
                 self.failed.insert(name.to_owned(), why);
                 continue;
             }
             let diff = changed(self.baseline, &run, unstable);
+            self.ended(name, started, &changes(&diff));
             if diff.is_empty() {
                 self.text.push_str(&format!("{name}: no output changed\n"));
             } else {
@@ -274,6 +301,15 @@ fn changed(a: &BuildRun, b: &BuildRun, ignore: &[String]) -> Vec<String> {
         })
         .map(|(name, _)| name.clone())
         .collect()
+}
+
+/// What a build changed, in a few words.
+fn changes(outputs: &[String]) -> String {
+    if outputs.is_empty() {
+        "no output changed".to_owned()
+    } else {
+        format!("changed {}", outputs.join(", "))
+    }
 }
 
 fn cleanup(dir: &Path) {

@@ -29,9 +29,9 @@
 //! proxy that serves the log under a path prefix makes it incomplete.
 //!
 //! Charts are inline SVG drawn on the server (`charts.rs`), each with a `<title>` and its
-//! numbers in a table or sentence beside it and in the JSON twin: attestations per day with
-//! their mismatches on `/` (a walk of the mismatch index from the days' oldest entry, bounded
-//! like every count), each listed key's agreement on `/rebuilders` (20 keys a page, as
+//! numbers in a table or sentence beside it and in the JSON twin: reproductions and mismatches
+//! per day on `/` (each day's `ReproducedDay` records; a walk of the mismatch index from the
+//! days' oldest entry, bounded like every count), each listed key's agreement on `/rebuilders` (20 keys a page, as
 //! `/rebuilder/<key>` weighs it), and the listed releases by status on `/releases`.
 //! Every signer links to `/key/<key ID>`, which answers for any key that signed an entry or
 //! that a notice revokes (a key ID shared by several keys lists them).

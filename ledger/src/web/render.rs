@@ -35,8 +35,8 @@ dt{color:var(--muted)}dd{margin:0;min-width:0}
 .muted{color:var(--muted)}.note{color:var(--muted);font-size:.9rem}
 .grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr));gap:1rem}
 .card{background:var(--card);border:1px solid var(--line);border-radius:8px;padding:.8rem 1rem}
-form.search{display:flex;gap:.4rem;flex:1;min-width:14rem;max-width:32rem}
-form.search input{flex:1;padding:.4rem .6rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);font:inherit}
+form.search{display:flex;gap:.4rem;flex:1;min-width:min(14rem,100%);max-width:32rem}
+form.search input{flex:1;min-width:0;padding:.4rem .6rem;border:1px solid var(--line);border-radius:6px;background:var(--bg);color:var(--fg);font:inherit}
 form.search button{padding:.4rem .8rem;border:1px solid var(--line);border-radius:6px;background:var(--card);color:var(--fg);font:inherit}
 .pager{margin:1rem 0}
 footer{max-width:72rem;margin:2rem auto;padding:0 1rem;color:var(--muted);font-size:.85rem}

@@ -40,11 +40,12 @@ impl Count {
     }
 }
 
-/// One day's attestations, and how many of them report `mismatch`.
+/// One day's attestations, and how many of them report `reproduced` and `mismatch`.
 #[derive(Debug, Clone, Serialize)]
 pub(crate) struct DayCount {
     pub(crate) day: String,
     pub(crate) attestations: Count,
+    pub(crate) reproduced: Count,
     pub(crate) mismatches: Count,
 }
 
@@ -102,9 +103,9 @@ impl Site {
     }
 
     /// Rebuild attestations per day for the `days` days ending with `today` (newest first),
-    /// and how many of them report `mismatch`: the days' records and the mismatch records
-    /// from the days' oldest index on, each walk bounded by [`COUNT_CAP`]. A day's mismatch
-    /// count is `capped` when either walk was.
+    /// how many of them report `reproduced` (the day's own records) and `mismatch` (the
+    /// mismatch records from the days' oldest index on), each walk bounded by [`COUNT_CAP`].
+    /// A day's mismatch count is `capped` when either walk was.
     pub(crate) fn per_day(&self, today: u32, days: u32) -> Result<Vec<DayCount>, Error> {
         let mut out = Vec::new();
         let mut day_of: HashMap<u64, usize> = HashMap::new();
@@ -117,6 +118,7 @@ impl Site {
             out.push(DayCount {
                 day: crate::time::day_string(day),
                 attestations,
+                reproduced: self.count(&IndexKey::ReproducedDay(day))?,
                 mismatches: Count {
                     count: 0,
                     capped: attestations.capped,

@@ -343,7 +343,8 @@ pub(crate) struct HomePage {
 }
 
 impl HomePage {
-    /// Attestations per day, oldest left: mismatches under every other result.
+    /// Attestations per day, oldest left: reproductions, then mismatches, then every other
+    /// result, stacked.
     fn per_day_chart(&self) -> Html {
         let bars: Vec<Bar> = self
             .attestations_per_day
@@ -353,12 +354,20 @@ impl HomePage {
                 label: d.day.get(5..).unwrap_or(&d.day).to_owned(),
                 segments: vec![
                     Segment {
+                        value: d.reproduced.count,
+                        class: "f-ok",
+                        what: "reproduced",
+                    },
+                    Segment {
                         value: d.mismatches.count,
                         class: "f-bad",
                         what: "mismatch",
                     },
                     Segment {
-                        value: d.attestations.count.saturating_sub(d.mismatches.count),
+                        value: d
+                            .attestations
+                            .count
+                            .saturating_sub(d.reproduced.count + d.mismatches.count),
                         class: "f-other",
                         what: "other results",
                     },
@@ -367,7 +376,7 @@ impl HomePage {
             })
             .collect();
         charts::columns(
-            "Rebuild attestations per day, mismatches in red (the table below has the numbers)",
+            "Reproductions (green) and mismatches (red) per day (the table below has the numbers)",
             &bars,
         )
     }
@@ -384,9 +393,10 @@ impl View for HomePage {
             .iter()
             .map(|d| {
                 html!(
-                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     d.day,
                     d.attestations.label(),
+                    d.reproduced.label(),
                     d.mismatches.label()
                 )
             })
@@ -399,11 +409,11 @@ impl View for HomePage {
 <h2>Latest releases</h2>{}<p><a href=\"/releases\">All releases →</a></p>{}\
 <h2>Latest mismatches</h2>{}\
 <h2>Latest revocation notices</h2>{}<p><a href=\"/revocations\">All revocations →</a></p>\
-<h2>Rebuild attestations per day</h2>{}<p class=\"note\">Red: attestations that report \
-<code>mismatch</code>; grey: every other result (<code>reproduced</code>, or a failed build or \
-unavailable inputs). By the day each rebuilder says it finished \
+<h2>Reproductions and mismatches per day</h2>{}<p class=\"note\">Green: rebuild \
+attestations that report <code>reproduced</code>; red: <code>mismatch</code>; grey: every other \
+result (a failed build, unavailable inputs). By the day each rebuilder says it finished \
 (<code>finished_on</code>, UTC): the log itself records no time. Counts stop at {}.</p>\
-<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th><th>Of which mismatches</th></tr></thead><tbody>{}</tbody></table></div>",
+<div class=\"wrap\"><table><thead><tr><th>Day</th><th>Attestations</th><th>Reproduced</th><th>Mismatches</th></tr></thead><tbody>{}</tbody></table></div>",
             self.origin,
             self.tree_size,
             render::digest(&hex::encode(self.root_hash)),

@@ -36,6 +36,7 @@ use crate::Outcome;
 use crate::cli::LedgerAudit;
 use crate::client::{ClientOptions, FetchError, LogClient};
 use crate::progress;
+use crate::report::Log;
 
 /// Problems listed in the report; more are counted.
 const MAX_LISTED: usize = 1000;
@@ -108,12 +109,8 @@ pub fn run(args: &LedgerAudit) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Audited<'a> {
     url: &'a str,
-    origin: &'a str,
-    /// The checkpoint's tree size (`null` when no checkpoint verified).
-    size: Option<u64>,
-    /// The checkpoint's root (`null` when no checkpoint verified).
-    #[serde(serialize_with = "crate::report::as_hex_opt")]
-    root: Option<Hash>,
+    /// The checkpoint that verified (`null` when none did).
+    log: Option<Log>,
     tiles: u64,
     bundles: u64,
     entries: u64,
@@ -139,9 +136,7 @@ impl<'a> Audited<'a> {
     ) -> Self {
         Audited {
             url: client.base(),
-            origin: key.name(),
-            size: checkpoint.map(VerifiedCheckpoint::size),
-            root: checkpoint.map(|c| *c.root()),
+            log: checkpoint.map(|c| Log::new(key.name(), c.size(), c.root())),
             tiles: audit.tiles,
             bundles: audit.bundles,
             entries: audit.edge.size(),
@@ -156,14 +151,14 @@ impl<'a> Audited<'a> {
 
 impl fmt::Display for Audited<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let (Some(size), Some(root)) = (self.size, &self.root) {
+        if let Some(log) = &self.log {
             writeln!(
                 f,
                 "{} at {}: tree size {}, root {}; checked {} tiles, {} bundles, {} entries{}",
-                self.origin,
+                log.origin,
                 self.url,
-                size,
-                hex::encode(root),
+                log.tree_size,
+                log.root,
                 self.tiles,
                 self.bundles,
                 self.entries,
@@ -178,7 +173,7 @@ impl fmt::Display for Audited<'_> {
             Some(i) => writeln!(
                 f,
                 "verifiable index at tree size {}: re-derived from the entries, root {}",
-                i.size, i.root
+                i.tree_size, i.root
             )?,
             None => writeln!(
                 f,
@@ -192,7 +187,7 @@ impl fmt::Display for Audited<'_> {
 /// The verifiable index as the audit re-derived it.
 #[derive(Debug, Clone, Serialize)]
 struct IndexChecked {
-    size: u64,
+    tree_size: u64,
     /// The root the entries give (hex).
     root: String,
 }
@@ -405,7 +400,7 @@ impl Audit {
         leaves.sort_unstable_by_key(|(k, _)| *k);
         let derived = root_of(&leaves);
         self.index_checked = Some(IndexChecked {
-            size: note.size,
+            tree_size: note.size,
             root: hex::encode(derived),
         });
         if derived != note.index_root {

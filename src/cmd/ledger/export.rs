@@ -23,6 +23,7 @@ use crate::Outcome;
 use crate::cli::LedgerExport;
 use crate::client::write_atomic;
 use crate::progress;
+use crate::report::Log;
 
 /// What one export wrote.
 #[derive(Debug, Default)]
@@ -97,9 +98,8 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
 
     let report = Exported {
         out: &args.out,
-        origin: key.name(),
-        size,
-        // The checkpoint and the index note are always written.
+        log: Log::new(key.name(), size, &head.root()),
+        // The checkpoint is always written, and the index note when the log has one.
         files_written: counts.written + 1 + u64::from(!index_note.is_empty()),
         files_unchanged: counts.unchanged,
         bytes_written: counts.bytes + (head.note().len() + index_note.len()) as u64,
@@ -112,8 +112,7 @@ pub fn run(args: &LedgerExport) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Exported<'a> {
     out: &'a Path,
-    origin: &'a str,
-    size: u64,
+    log: Log,
     files_written: u64,
     /// Immutable files already there, with the same contents.
     files_unchanged: u64,
@@ -125,8 +124,8 @@ impl fmt::Display for Exported<'_> {
         writeln!(
             f,
             "exported {} at tree size {} to {}: {} files written, {} unchanged",
-            self.origin,
-            self.size,
+            self.log.origin,
+            self.log.tree_size,
             self.out.display(),
             self.files_written,
             self.files_unchanged

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::{log_key, write_problems};
 use crate::Outcome;
 use crate::cli::LedgerFsck;
+use crate::report::Log;
 
 /// Runs fsck on a stopped log; `No` when it found problems.
 pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
@@ -25,10 +26,8 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
         .with_context(|| format!("checking the log in {}", args.data.display()))?;
     let checked = Checked {
         data: &args.data,
-        origin: key.name(),
+        log: Log::new(key.name(), report.size, &report.root),
         clean: report.is_clean(),
-        size: report.size,
-        root: report.root,
         checkpoints: report.checkpoints,
         index_records: report.index_records,
         index_root: report.index_root,
@@ -48,13 +47,9 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
 #[derive(Debug, Serialize)]
 struct Checked<'a> {
     data: &'a Path,
-    origin: &'a str,
+    log: Log,
     /// No problems at all.
     clean: bool,
-    size: u64,
-    /// The root re-derived from the entries.
-    #[serde(serialize_with = "crate::report::as_hex")]
-    root: [u8; 32],
     checkpoints: u64,
     index_records: u64,
     /// The verifiable index's root re-derived from the entries.
@@ -74,9 +69,9 @@ impl fmt::Display for Checked<'_> {
         writeln!(
             f,
             "{}: tree size {}, root {}, {} signed checkpoints, {} index records, index root {}",
-            self.origin,
-            self.size,
-            hex::encode(self.root),
+            self.log.origin,
+            self.log.tree_size,
+            self.log.root,
             self.checkpoints,
             self.index_records,
             hex::encode(self.index_root)

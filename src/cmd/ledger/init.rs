@@ -12,6 +12,7 @@ use super::{KEY_FILE, PUB_FILE, read_signer};
 use crate::Outcome;
 use crate::cli::LedgerInit;
 use crate::cmd::key::{fresh_signer, write_new};
+use crate::report::Log;
 
 /// Creates the log: checks the origin and key, lets the core refuse anything but a new or
 /// empty directory, then writes the key files.
@@ -58,8 +59,8 @@ pub fn run(args: &LedgerInit) -> anyhow::Result<Outcome> {
     }
 
     let report = Created {
-        origin: &args.origin,
-        vkey,
+        log: Log::new(&args.origin, head.size(), &head.root()),
+        key: vkey,
         data: &args.data,
         private_key_file: generated.then_some(key_file),
         public_key_file: pub_file,
@@ -85,8 +86,8 @@ pub fn run(args: &LedgerInit) -> anyhow::Result<Outcome> {
 /// first checkpoint (JSON).
 #[derive(Debug, Serialize)]
 struct Created<'a> {
-    origin: &'a str,
-    vkey: String,
+    log: Log,
+    key: String,
     data: &'a Path,
     /// The private key file, when init generated the key (`null` when it was given).
     private_key_file: Option<PathBuf>,
@@ -97,7 +98,7 @@ struct Created<'a> {
 
 impl fmt::Display for Created<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.vkey)
+        writeln!(f, "{}", self.key)
     }
 }
 

@@ -180,6 +180,8 @@ serialize_as_display!(Summary, Warning, Unbound, IgnoredBecause);
 pub struct Counted {
     pub index: u64,
     pub operator: String,
+    /// The key that signed the attestation (reports call every entry's signing key `signer`).
+    #[serde(rename = "signer")]
     pub key: String,
 }
 
@@ -187,6 +189,7 @@ pub struct Counted {
 #[derive(Debug, Clone, Serialize)]
 pub struct NotCounted {
     pub index: u64,
+    #[serde(rename = "signer")]
     pub key: String,
     pub operator: Option<String>,
     pub reason: Reason,
@@ -197,10 +200,12 @@ pub struct NotCounted {
 pub struct Mismatch {
     pub index: u64,
     pub operator: String,
+    #[serde(rename = "signer")]
     pub key: String,
     /// The rebuilt sha256 of this artifact, when the attestation names one.
     pub rebuilt_sha256: Option<String>,
-    /// The digest of the diff report, when the attestation names one.
+    /// The sha256 of the diff report, when the attestation names one.
+    #[serde(rename = "diff_report_sha256")]
     pub diff_report: Option<String>,
 }
 
@@ -208,12 +213,14 @@ pub struct Mismatch {
 #[derive(Debug, Clone, Serialize)]
 pub struct AppliedRevocation {
     pub index: u64,
+    #[serde(rename = "revoked_key")]
     pub key: String,
     pub operator: String,
     pub reason: RevocationReason,
     /// Attestations by the key at this index or later are rejected.
     pub effective_index: u64,
     /// A replacement key accepted for the operator (rotation allowed by the policy).
+    #[serde(rename = "replacement_key")]
     pub replacement: Option<String>,
 }
 
@@ -221,6 +228,7 @@ pub struct AppliedRevocation {
 #[derive(Debug, Clone, Serialize)]
 pub struct IgnoredRevocation {
     pub index: u64,
+    #[serde(rename = "revoked_key")]
     pub key: String,
     pub why: IgnoredBecause,
 }
@@ -304,7 +312,12 @@ pub enum Reason {
     /// this artifact (with the name, version and entry digest the attestation gives).
     ReleaseNotBound { release_index: u64, why: Unbound },
     /// The release is not the one the consumer asked about (`--release`).
-    OtherRelease { name: String, version: String },
+    OtherRelease {
+        /// The release's project (`project`, as reports name it everywhere).
+        #[serde(rename = "project")]
+        name: String,
+        version: String,
+    },
     /// No publisher the policy trusts for the project signed the release.
     PublisherNotTrusted { release_index: u64, project: String },
     /// The policy requires a sandboxed build and this one was not.
