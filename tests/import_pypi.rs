@@ -21,7 +21,7 @@ const FLIT_WHEEL: &str = "flit_core-3.10.1-py3-none-any.whl";
 
 /// The cache `scripts/setup.sh` fills; `None` (the test is skipped, loudly) when it is empty,
 /// except under `CI=true`, where a missing cache fails.
-fn cached_files() -> Option<PathBuf> {
+pub(crate) fn cached_files() -> Option<PathBuf> {
     let dir = std::env::var_os("REPROVE_FIXTURE_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
@@ -53,6 +53,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(crate::consumer::sha256(bytes))
 }
 
+/// Serves tomli 2.2.1 and its backend, flit_core 3.10.1, from the fixture cache.
+pub(crate) fn serve_tomli(index: &Index, cache: &Path) {
+    let read = |f: &str| std::fs::read(cache.join(f)).unwrap();
+    index.project(
+        "tomli",
+        &[
+            File::new(TOMLI_SDIST, read(TOMLI_SDIST)),
+            File::new(TOMLI_WHEEL, read(TOMLI_WHEEL)),
+        ],
+        true,
+    );
+    index.project(
+        "flit-core",
+        &[File::new(FLIT_WHEEL, read(FLIT_WHEEL))],
+        false,
+    );
+}
+
 /// One file on the served index.
 #[derive(Clone)]
 struct File {
@@ -79,13 +97,13 @@ type Routes = Arc<Mutex<BTreeMap<String, (String, Vec<u8>)>>>;
 
 /// A simple index on 127.0.0.1: `/simple/<project>/` (PEP 691 JSON for projects in `json`,
 /// PEP 503 HTML for the others) and `/files/<name>`.
-struct Index {
+pub(crate) struct Index {
     url: String,
     routes: Routes,
 }
 
 impl Index {
-    fn start() -> Index {
+    pub(crate) fn start() -> Index {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let routes: Routes = Arc::default();
@@ -125,7 +143,7 @@ impl Index {
         Index { url, routes }
     }
 
-    fn simple(&self) -> String {
+    pub(crate) fn simple(&self) -> String {
         format!("{}/simple", self.url)
     }
 

@@ -651,6 +651,38 @@ fn every_command_prints_the_documented_json() {
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
 
+    // A third-party import of a real PyPI release, from a simple index on 127.0.0.1 (the files
+    // `make setup` caches; without them, outside CI, the import tests say SKIPPED).
+    match crate::import_pypi::cached_files() {
+        Some(cache) => {
+            let index = crate::import_pypi::Index::start();
+            crate::import_pypi::serve_tomli(&index, &cache);
+            let simple = index.simple();
+            for (spec, ok) in [("tomli==2.2.1", true), ("no-such-project==1.0", false)] {
+                let args = at(&[
+                    "import",
+                    "pypi",
+                    spec,
+                    "--index",
+                    &simple,
+                    "--key",
+                    s(&key("publisher.example")),
+                ]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if ok {
+                    let v = r.ok("reprove import pypi", "Imported", &args);
+                    assert_eq!(v["backend"], "flit_core==3.10.1", "{v}");
+                } else {
+                    r.fails("reprove import pypi", &args);
+                }
+            }
+        }
+        None => {
+            r.seen.insert(("reprove import pypi".to_owned(), false));
+            r.seen.insert(("reprove import pypi".to_owned(), true));
+        }
+    }
+
     // The stopped log, checked and exported.
     assert_eq!(server.terminate(), Some(0));
     let fsck = r.ok(
