@@ -151,10 +151,25 @@ fn release_entries(
              {name}@{version}, none signed by a publisher the policy trusts for {name}"
         );
     }
+    indices.extend(proven_lists(online, policy, &signers, &artifacts)?);
+    Ok(indices)
+}
+
+/// The entries a bundle carries so that a consumer of any policy can check it left nothing
+/// out: the notices about the policy's operator keys and the release's signers, the entries
+/// naming each artifact — each through a proven lookup the bundle carries — and every entry
+/// any proven list of the session names.
+fn proven_lists(
+    online: &mut Online<'_>,
+    policy: &Policy,
+    signers: &[NoteVerifier],
+    artifacts: &BTreeSet<[u8; 32]>,
+) -> anyhow::Result<BTreeSet<u64>> {
+    let mut indices = BTreeSet::new();
     // Every key whose notices a consumer may need: the policy's operator keys (by anyone, for
     // consumers with other recovery keys), the keys that signed the release's entries.
     indices.extend(online.revocations()?);
-    let mut keys = signers.clone();
+    let mut keys = signers.to_vec();
     for k in policy.operators.iter().flat_map(|o| o.keys.iter()) {
         if !keys.contains(k) {
             keys.push(k.clone());
@@ -164,7 +179,7 @@ fn release_entries(
     // The entries naming each artifact, with the proof that the list is whole: every entry
     // of it goes in, so a consumer of any policy sees every attestation and mismatch. A list
     // too long to prove (flooded by strangers) is replaced by the lists of the keys known here.
-    for sha256 in &artifacts {
+    for sha256 in artifacts {
         let artifact = IndexKey::Artifact(*sha256);
         if online.lookup(&artifact).is_err() {
             let publishers = policy.publishers.iter().flat_map(|p| p.keys.iter());
@@ -172,7 +187,7 @@ fn release_entries(
                 .followed_keys()
                 .iter()
                 .chain(publishers)
-                .chain(&signers)
+                .chain(signers)
                 .cloned()
                 .collect();
             for signer in &known {

@@ -160,35 +160,7 @@ impl Bundle {
                 proof,
             });
         }
-        let mut lookups: Vec<BundleLookup> = Vec::with_capacity(raw.lookups.len());
-        for (i, l) in raw.lookups.into_iter().enumerate() {
-            let key = hex::decode(&l.key)
-                .ok()
-                .and_then(|b| IndexKey::from_encoding(&b))
-                .filter(IndexKey::is_proven)
-                .with_context(|| {
-                    format!("bundle lookups[{i}].key: not the hex encoding of a proven lookup key")
-                })?;
-            if lookups.iter().any(|o| o.key == key) {
-                anyhow::bail!("bundle lookups[{i}]: the key {key:?} is there twice");
-            }
-            let consistency = l
-                .consistency
-                .iter()
-                .map(|h| {
-                    STANDARD
-                        .decode(h)
-                        .ok()
-                        .and_then(|b| <Hash>::try_from(b).ok())
-                })
-                .collect::<Option<Vec<Hash>>>()
-                .with_context(|| format!("bundle lookups[{i}].consistency: not base64 hashes"))?;
-            lookups.push(BundleLookup {
-                key,
-                answer: l.answer,
-                consistency,
-            });
-        }
+        let lookups = parse_lookups(raw.lookups)?;
         Ok(Bundle {
             release: raw.release.map(|r| (r.name, r.version)),
             entries,
@@ -307,37 +279,7 @@ impl Offline {
                 seen.checkpoint.size()
             );
         }
-        // Each entry costs one Ed25519 verification and a JSON parse, independent of the
-        // others: spread them over the cores, keeping the bundle's order.
-        let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let chunk = bundle.entries.len().div_ceil(threads).max(1);
-        let checkpoints = &checkpoints;
-        let results: Vec<anyhow::Result<Verified>> = std::thread::scope(|scope| {
-            let workers: Vec<_> = bundle
-                .entries
-                .chunks(chunk)
-                .map(|entries| {
-                    scope.spawn(move || {
-                        entries
-                            .iter()
-                            .map(|e| {
-                                let cp = &checkpoints[e.proof.checkpoint()];
-                                let result = verify_logged_entry_at(policy, &e.entry, &e.proof, cp);
-                                classify(e.index, result)
-                            })
-                            .collect::<Vec<_>>()
-                    })
-                })
-                .collect();
-            workers
-                .into_iter()
-                .flat_map(|w| w.join().expect("a verification thread panicked"))
-                .collect()
-        });
-        let verified = results
-            .into_iter()
-            .collect::<anyhow::Result<Vec<_>>>()
-            .context("the bundle does not hold")?;
+        let verified = verify_entries(policy, bundle, &checkpoints)?;
         let covered = match checkpoints.values().next() {
             Some(cp) => check_lookups(policy, bundle, cp.checkpoint().checkpoint())?,
             None if bundle.lookups.is_empty() => BTreeSet::new(),
@@ -451,6 +393,79 @@ impl Offline {
         }
         evidence
     }
+}
+
+/// Every entry of `bundle` proven and verified under its checkpoint (in `checkpoints`).
+fn verify_entries(
+    policy: &Policy,
+    bundle: &Bundle,
+    checkpoints: &HashMap<Vec<u8>, PolicyCheckpoint>,
+) -> anyhow::Result<Vec<Verified>> {
+    // Each entry costs one Ed25519 verification and a JSON parse, independent of the
+    // others: spread them over the cores, keeping the bundle's order.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = bundle.entries.len().div_ceil(threads).max(1);
+    let results: Vec<anyhow::Result<Verified>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = bundle
+            .entries
+            .chunks(chunk)
+            .map(|entries| {
+                scope.spawn(move || {
+                    entries
+                        .iter()
+                        .map(|e| {
+                            let cp = &checkpoints[e.proof.checkpoint()];
+                            let result = verify_logged_entry_at(policy, &e.entry, &e.proof, cp);
+                            classify(e.index, result)
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a verification thread panicked"))
+            .collect()
+    });
+    results
+        .into_iter()
+        .collect::<anyhow::Result<Vec<_>>>()
+        .context("the bundle does not hold")
+}
+
+/// A bundle's lookups: each key the hex encoding of a proven key, once; each consistency
+/// proof base64 hashes.
+fn parse_lookups(raw: Vec<RawLookup>) -> anyhow::Result<Vec<BundleLookup>> {
+    let mut lookups: Vec<BundleLookup> = Vec::with_capacity(raw.len());
+    for (i, l) in raw.into_iter().enumerate() {
+        let key = hex::decode(&l.key)
+            .ok()
+            .and_then(|b| IndexKey::from_encoding(&b))
+            .filter(IndexKey::is_proven)
+            .with_context(|| {
+                format!("bundle lookups[{i}].key: not the hex encoding of a proven lookup key")
+            })?;
+        if lookups.iter().any(|o| o.key == key) {
+            anyhow::bail!("bundle lookups[{i}]: the key {key:?} is there twice");
+        }
+        let consistency = l
+            .consistency
+            .iter()
+            .map(|h| {
+                STANDARD
+                    .decode(h)
+                    .ok()
+                    .and_then(|b| <Hash>::try_from(b).ok())
+            })
+            .collect::<Option<Vec<Hash>>>()
+            .with_context(|| format!("bundle lookups[{i}].consistency: not base64 hashes"))?;
+        lookups.push(BundleLookup {
+            key,
+            answer: l.answer,
+            consistency,
+        });
+    }
+    Ok(lookups)
 }
 
 /// The most keys followed through replacement notices.
