@@ -548,38 +548,15 @@ impl LogClient {
         })
     }
 
-    /// Checks that `note` covers `under`'s tree or one that extends it (consistency proof from
-    /// the tiles). A note of a smaller tree is a stale index: refused.
+    /// Checks that `note` is bound to `under` ([`IndexNote::check_binds`]), with the
+    /// consistency proof built from the tiles when the note's tree is larger.
     pub fn check_index_note(&self, note: &IndexNote, under: &Checkpoint) -> anyhow::Result<()> {
-        if note.size < under.size() {
-            anyhow::bail!(
-                "the log proves this lookup against its index of tree size {}, older than the \
-                 checkpoint of size {} this check is under: a stale index cannot show the \
-                 entries logged since",
-                note.size,
-                under.size()
-            );
-        }
-        note.check_covers(under)?;
-        if note.size > under.size() && under.size() > 0 {
-            let proof = self.consistency_proof_from_tiles(under.size(), note.size)?;
-            verify_consistency(
-                under.size(),
-                note.size,
-                &proof,
-                under.root(),
-                &note.log_root,
-            )
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "the index note's tree (size {}) does not extend the checkpoint of size {}: \
-                     {e}",
-                    note.size,
-                    under.size()
-                )
-            })?;
-        }
-        Ok(())
+        let proof = if note.size > under.size() && under.size() > 0 {
+            self.consistency_proof_from_tiles(under.size(), note.size)?
+        } else {
+            Vec::new()
+        };
+        Ok(note.check_binds(under, &proof)?)
     }
 }
 

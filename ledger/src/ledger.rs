@@ -212,12 +212,7 @@ impl Writer {
                     key.check()?;
                     batch.put_index(&key.record(start));
                 }
-                for k in crate::vindex::proven_hashes(&keys) {
-                    let list = appends.entry(k).or_default();
-                    if list.last() != Some(&start) {
-                        list.push(start);
-                    }
-                }
+                crate::vindex::add_entry(&mut appends, start, &keys);
                 start += 1;
             }
             let update = crate::vindex::apply(store, &appends)?;

@@ -30,7 +30,7 @@ use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
 use crate::tree::{Integrated, RoundReader};
-use crate::vindex::{Cached, Update, apply, proven_hashes, sign_note};
+use crate::vindex::{Cached, Update, add_entry, apply, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -217,14 +217,7 @@ impl Writer {
     ) -> Result<Update, Error> {
         let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
         for &pos in fresh {
-            let (index, _) = slots[pos];
-            for key in proven_hashes(&submissions[pos].keys) {
-                let list = appends.entry(key).or_default();
-                // An entry whose keys repeat counts once under each.
-                if list.last() != Some(&index) {
-                    list.push(index);
-                }
-            }
+            add_entry(&mut appends, slots[pos].0, &submissions[pos].keys);
         }
         let cached = Cached {
             store: &self.shared.store,

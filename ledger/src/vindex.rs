@@ -405,11 +405,16 @@ pub(crate) fn stored_root(src: &impl NodeSource) -> Result<Hash, Error> {
     Ok(src.node(&Pos::ROOT)?.hash())
 }
 
-/// The committed keys of one entry's lookup keys, hashed.
-pub(crate) fn proven_hashes(keys: &[IndexKey]) -> impl Iterator<Item = Hash> + '_ {
-    keys.iter()
-        .filter(|k| k.is_proven())
-        .map(|k| key_hash(&k.prefix()))
+/// Adds entry `index` (entries in log order) to the lists of its proven keys among `keys`:
+/// what one round, or a reindex, appends to the tree. An entry whose keys repeat counts once
+/// under each.
+pub(crate) fn add_entry(appends: &mut BTreeMap<Hash, Vec<u64>>, index: u64, keys: &[IndexKey]) {
+    for key in keys.iter().filter(|k| k.is_proven()) {
+        let list = appends.entry(key_hash(&key.encoding())).or_default();
+        if list.last() != Some(&index) {
+            list.push(index);
+        }
+    }
 }
 
 /// Signs the index note of tree `size`, `log_root` with index root `index_root`.

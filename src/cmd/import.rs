@@ -6,7 +6,6 @@ use std::io::Write as _;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::predicates::{Entry, EntryKind};
 use serde::Serialize;
 
@@ -45,17 +44,9 @@ pub fn pypi(args: &ImportPypi) -> anyhow::Result<Outcome> {
         ClientOptions::default(),
     )
     .context("--ledger is not a usable URL")?;
-    let submitted = client
-        .submit(&envelope)
-        .context("the ledger did not accept the imported release")?;
     let p = &release.predicate;
-    if let Some(key) = &log_key {
-        let what = format!("the imported release {}@{}", p.project, p.version);
-        submitted
-            .proof
-            .verify(&envelope, key, &WitnessPolicy::none())
-            .map_err(|e| super::logged_but_not_proven(&what, submitted.index, key, e))?;
-    }
+    let what = format!("the imported release {}@{}", p.project, p.version);
+    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
     let report = Imported {
         index: submitted.index,
         duplicate: submitted.duplicate,

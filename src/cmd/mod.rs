@@ -24,6 +24,7 @@ use crate::cli::{
     BenchCommand, Cli, Command, ImportCommand, KeyCommand, LedgerCommand, LogCommand,
     PolicyCommand, RebuilderCommand, ReleaseCommand,
 };
+use anyhow::Context as _;
 
 /// The error when the log accepted an entry but its answer does not prove it under the log key
 /// given: the entry IS in the log (submitting it again only finds it there), and what failed
@@ -40,6 +41,30 @@ pub(crate) fn logged_but_not_proven(
          REPROVE_LOG_KEY or log_key in the config file) or the log misbehaves (`reprove ledger \
          audit` checks it); publishing again will not log it twice"
     ))
+}
+
+/// Submits `envelope` and, when the log key is known, checks the log's proof of it under that
+/// key: an answer that does not prove it is [`logged_but_not_proven`] (`what` names it).
+pub(crate) fn submit_proven(
+    client: &crate::client::LogClient,
+    envelope: &[u8],
+    log_key: Option<&reprove_verifier::note::NoteVerifier>,
+    what: &str,
+) -> anyhow::Result<crate::client::Submitted> {
+    let submitted = client
+        .submit(envelope)
+        .with_context(|| format!("the ledger did not accept {what}"))?;
+    if let Some(key) = log_key {
+        submitted
+            .proof
+            .verify(
+                envelope,
+                key,
+                &reprove_verifier::checkpoint::WitnessPolicy::none(),
+            )
+            .map_err(|e| logged_but_not_proven(what, submitted.index, key, e))?;
+    }
+    Ok(submitted)
 }
 
 /// Runs the parsed command line; `matches` are what it was parsed from (they tell which

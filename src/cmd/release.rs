@@ -4,7 +4,6 @@ use std::fmt;
 use std::io::Write as _;
 
 use anyhow::Context as _;
-use reprove_verifier::checkpoint::WitnessPolicy;
 use reprove_verifier::predicates::{Entry, EntryKind};
 use serde::Serialize;
 
@@ -81,16 +80,8 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         writeln!(out)?;
         return Ok(Outcome::Ok);
     }
-    let submitted = client
-        .submit(&envelope)
-        .context("the ledger did not accept the release")?;
-    if let Some(key) = &log_key {
-        let what = format!("the release {}@{}", p.project, p.version);
-        submitted
-            .proof
-            .verify(&envelope, key, &WitnessPolicy::none())
-            .map_err(|e| super::logged_but_not_proven(&what, submitted.index, key, e))?;
-    }
+    let what = format!("the release {}@{}", p.project, p.version);
+    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
     let report = Published {
         index: submitted.index,
         duplicate: submitted.duplicate,

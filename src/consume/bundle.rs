@@ -26,7 +26,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reprove_ledger::IndexKey;
 use reprove_verifier::checkpoint::Checkpoint;
-use reprove_verifier::merkle::{Hash, verify_consistency};
+use reprove_verifier::merkle::Hash;
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::policy::{Policy, PolicyCheckpoint, verify_logged_entry_at};
 use reprove_verifier::predicates::EntryKind;
@@ -310,11 +310,7 @@ impl Offline {
                  (made for another policy? make one with this policy, or verify online)"
             )
         };
-        let recovery: Vec<NoteVerifier> = policy
-            .operators
-            .iter()
-            .filter_map(|o| o.recovery_key.clone())
-            .collect();
+        let recovery = policy.recovery_keys();
         let mut queue: Vec<NoteVerifier> = policy
             .operators
             .iter()
@@ -342,11 +338,7 @@ impl Offline {
             }
             for v in &self.verified {
                 if let Verified::Entry(e) = v
-                    && let EntryKind::Revocation(n) = e.entry().kind()
-                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| k == key)
-                    && (e.signer() == &key || recovery.iter().any(|r| r == e.signer()))
-                    && let Some(r) = n.replacement.as_deref()
-                    && let Ok(r) = NoteVerifier::parse(r)
+                    && let Some(r) = e.replacement_for(&key, &recovery)
                 {
                     queue.push(r);
                 }
@@ -489,34 +481,7 @@ fn check_lookups(
             .answer
             .verify(&policy.log.key, &encoding)
             .with_context(what)?;
-        if note.size < under.size() {
-            anyhow::bail!(
-                "{}: proven against the index of tree size {}, older than the bundle's checkpoint \
-                 (size {}): a stale index cannot show what was logged since",
-                what(),
-                note.size,
-                under.size()
-            );
-        }
-        note.check_covers(under).with_context(what)?;
-        if note.size > under.size() && under.size() > 0 {
-            verify_consistency(
-                under.size(),
-                note.size,
-                &l.consistency,
-                under.root(),
-                &note.log_root,
-            )
-            .with_context(|| {
-                format!(
-                    "{}: its index note's tree (size {}) is not shown to extend the bundle's \
-                     checkpoint (size {})",
-                    what(),
-                    note.size,
-                    under.size()
-                )
-            })?;
-        }
+        note.check_binds(under, &l.consistency).with_context(what)?;
         if let Some(&left_out) = l
             .answer
             .indices

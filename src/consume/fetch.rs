@@ -45,6 +45,9 @@ pub struct Online<'p> {
     pub newer: BTreeSet<u64>,
     /// Every proven lookup of the session, by key encoding (what a bundle carries).
     pub proven: BTreeMap<Vec<u8>, Proven>,
+    /// The lookup keys of the downloaded entries checked against the proven lists, derived
+    /// once each (deriving verifies signatures).
+    derived: HashMap<u64, Vec<IndexKey>>,
 }
 
 impl<'p> Online<'p> {
@@ -96,6 +99,7 @@ impl<'p> Online<'p> {
             followed: Vec::new(),
             newer: BTreeSet::new(),
             proven: BTreeMap::new(),
+            derived: HashMap::new(),
         })
     }
 
@@ -243,12 +247,7 @@ impl<'p> Online<'p> {
         keys: Vec<NoteVerifier>,
         scoped: bool,
     ) -> anyhow::Result<(BTreeSet<u64>, Vec<NoteVerifier>)> {
-        let recovery: Vec<NoteVerifier> = self
-            .policy
-            .operators
-            .iter()
-            .filter_map(|o| o.recovery_key.clone())
-            .collect();
+        let recovery = self.policy.recovery_keys();
         let mut queue = keys;
         let mut asked: Vec<NoteVerifier> = Vec::new();
         let mut found: BTreeSet<u64> = BTreeSet::new();
@@ -278,15 +277,8 @@ impl<'p> Online<'p> {
             }
             for index in indices {
                 found.insert(index);
-                // A replacement is followed only from a notice that could apply: about this
-                // key, signed by it or by a recovery key. Anyone else's notices name whatever
-                // keys they like; following them would let strangers exhaust the budget.
                 if let Verified::Entry(e) = self.verified(index)?
-                    && let EntryKind::Revocation(n) = e.entry().kind()
-                    && NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| k == key)
-                    && (e.signer() == &key || recovery.iter().any(|r| r == e.signer()))
-                    && let Some(r) = n.replacement.as_deref()
-                    && let Ok(r) = NoteVerifier::parse(r)
+                    && let Some(r) = e.replacement_for(&key, &recovery)
                 {
                     queue.push(r);
                 }
@@ -341,7 +333,7 @@ impl<'p> Online<'p> {
     /// sits in the same bundle as the attestations a consumer fetched is caught here; one that
     /// leaves out an entry no consumer downloads is caught by whoever re-derives the index
     /// (`reprove ledger audit`, `fsck`, a monitor), as a fork is.
-    fn check_index_against_bundles(&self) -> anyhow::Result<()> {
+    fn check_index_against_bundles(&mut self) -> anyhow::Result<()> {
         let scoped: BTreeSet<&str> = self
             .proven
             .values()
@@ -370,7 +362,11 @@ impl<'p> Online<'p> {
                 if !claims {
                     continue;
                 }
-                for key in derive_index_keys(entry) {
+                let keys = self
+                    .derived
+                    .entry(index)
+                    .or_insert_with(|| derive_index_keys(entry));
+                for key in keys.iter() {
                     if let Some(p) = self.proven.get(&key.encoding())
                         && !p.inside.contains(&index)
                     {

@@ -60,6 +60,21 @@ pub enum IndexError {
     RootMismatch,
     #[error("index note: {0}")]
     Note(String),
+    #[error(
+        "the log proves this lookup against its index of tree size {note}, older than the \
+         checkpoint of size {under} this check is under: a stale index cannot show the entries \
+         logged since"
+    )]
+    Stale { note: u64, under: u64 },
+    #[error(
+        "the index note's tree (size {note}) is not shown to extend the checkpoint of size \
+         {under}: {reason}"
+    )]
+    NotExtending {
+        note: u64,
+        under: u64,
+        reason: crate::merkle::ProofError,
+    },
     #[error("the index note names origin {got:?}; the log is {want:?}")]
     WrongOrigin { got: String, want: String },
     #[error(
@@ -367,6 +382,36 @@ impl IndexNote {
             });
         }
         Ok(parsed)
+    }
+
+    /// Checks that the note is bound to `under`, a checkpoint the consumer verified: the same
+    /// tree, or a larger one that `consistency` (the RFC 9162 consistency proof from `under`'s
+    /// size to the note's) shows extends it. An index of a smaller tree is stale: refused.
+    /// Lists only grow, in log order, so a list proven at a larger tree, cut at `under`'s
+    /// size, is the complete list as of `under`.
+    pub fn check_binds(&self, under: &Checkpoint, consistency: &[Hash]) -> Result<(), IndexError> {
+        if self.size < under.size() {
+            return Err(IndexError::Stale {
+                note: self.size,
+                under: under.size(),
+            });
+        }
+        self.check_covers(under)?;
+        if self.size > under.size() && under.size() > 0 {
+            crate::merkle::verify_consistency(
+                under.size(),
+                self.size,
+                consistency,
+                under.root(),
+                &self.log_root,
+            )
+            .map_err(|reason| IndexError::NotExtending {
+                note: self.size,
+                under: under.size(),
+                reason,
+            })?;
+        }
+        Ok(())
     }
 
     /// Checks that the note covers `checkpoint`'s tree (same size, same root).

@@ -16,6 +16,26 @@ pub struct LoggedEntry {
 }
 
 impl LoggedEntry {
+    /// The replacement key this entry introduces for `key`, if it can: a revocation notice
+    /// about `key`, signed by `key` itself or by one of the `recovery` keys, naming a valid
+    /// replacement. Anyone else's notices name whatever keys they like; following them would
+    /// let strangers steer (and exhaust) whoever follows replacements.
+    pub fn replacement_for(
+        &self,
+        key: &NoteVerifier,
+        recovery: &[NoteVerifier],
+    ) -> Option<NoteVerifier> {
+        let crate::predicates::EntryKind::Revocation(n) = self.entry.kind() else {
+            return None;
+        };
+        let about = NoteVerifier::parse(&n.revoked_key).is_ok_and(|k| &k == key);
+        let by = &self.signer == key || recovery.contains(&self.signer);
+        if !(about && by) {
+            return None;
+        }
+        NoteVerifier::parse(n.replacement.as_deref()?).ok()
+    }
+
     /// The entry's index in the log.
     pub fn index(&self) -> u64 {
         self.index

@@ -129,6 +129,15 @@ pub struct StaleCheckpoint {
 }
 
 impl Policy {
+    /// Every operator's recovery key (the keys that may revoke an operator's keys and name
+    /// their replacements).
+    pub fn recovery_keys(&self) -> Vec<NoteVerifier> {
+        self.operators
+            .iter()
+            .filter_map(|o| o.recovery_key.clone())
+            .collect()
+    }
+
     /// Checks `checkpoint` against `max_checkpoint_age` at `now` (POSIX seconds): at least the
     /// witness quorum of cosignatures with a timestamp no older than the limit (and no further
     /// in the future than [`MAX_CLOCK_SKEW_SECS`]). Always fine without a limit.
