@@ -63,6 +63,15 @@ impl Default for ClientOptions {
     }
 }
 
+/// The body of a [`LogClient::send`].
+#[derive(Debug)]
+pub enum SendBody<'a> {
+    /// Bytes in memory (a JSON request, an envelope).
+    Bytes(&'a [u8]),
+    /// A file, streamed with its length (an artifact of any size).
+    File(&'a std::fs::File),
+}
+
 /// A client of one log, at one URL prefix.
 #[derive(Debug, Clone)]
 pub struct LogClient {
@@ -277,6 +286,56 @@ impl LogClient {
             });
         }
         Ok(digest)
+    }
+
+    /// Sends `body` to `path` with `method` and `headers`; the status and the body of the
+    /// answer, whatever the status (staged-release requests read the refusal's message).
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, String)],
+        body: SendBody<'_>,
+    ) -> Result<(u16, Vec<u8>), FetchError> {
+        let url = self.url(path);
+        let transport = |e: ureq::Error| FetchError::Transport {
+            url: url.clone(),
+            error: e.to_string(),
+        };
+        let mut resp = match (method, body) {
+            ("GET", _) => {
+                let mut req = self.agent.get(&url);
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                req.call().map_err(transport)?
+            }
+            (m, body) => {
+                let mut req = match m {
+                    "PUT" => self.agent.put(&url),
+                    _ => self.agent.post(&url),
+                };
+                for (k, v) in headers {
+                    req = req.header(*k, v);
+                }
+                match body {
+                    SendBody::Bytes(b) => req.send(b),
+                    SendBody::File(f) => req.send(f),
+                }
+                .map_err(transport)?
+            }
+        };
+        let status = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_vec()
+            .map_err(|e| FetchError::Transport {
+                url: url.clone(),
+                error: e.to_string(),
+            })?;
+        Ok((status, body))
     }
 
     /// The blob whose SHA-256 is `sha256`, checked against it.

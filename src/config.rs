@@ -194,6 +194,15 @@ fn consumer(c: &mut ConsumerArgs) -> Slots<'_> {
     }
 }
 
+fn publisher(p: &mut crate::cli::PublisherArgs) -> Slots<'_> {
+    Slots {
+        ledger: &mut p.ledger,
+        ledger_on_command_line: None,
+        log_key: None,
+        policy: None,
+    }
+}
+
 fn slots(command: &mut Command) -> Option<Slots<'_>> {
     Some(match command {
         Command::Verify(a) => consumer(&mut a.consumer),
@@ -202,6 +211,13 @@ fn slots(command: &mut Command) -> Option<Slots<'_>> {
         Command::Log(LogCommand::Show(a)) => consumer(&mut a.consumer),
         Command::Log(LogCommand::Tail(a)) => consumer(&mut a.consumer),
         Command::Release(ReleaseCommand::Publish(a)) => with_key(&mut a.ledger, &mut a.log_key),
+        Command::Release(ReleaseCommand::Installer(a)) => with_key(&mut a.ledger, &mut a.log_key),
+        Command::Release(ReleaseCommand::Plan(a)) => publisher(&mut a.publisher),
+        Command::Release(ReleaseCommand::Upload(a)) => publisher(&mut a.publisher),
+        Command::Release(ReleaseCommand::Withdraw(a)) => publisher(&mut a.publisher),
+        Command::Release(ReleaseCommand::Yank(a)) => publisher(&mut a.publisher),
+        Command::Release(ReleaseCommand::Announce(a)) => consumer(&mut a.consumer),
+        Command::Latest(a) => consumer(&mut a.consumer),
         Command::Import(crate::cli::ImportCommand::Pypi(a)) => {
             with_key(&mut a.ledger, &mut a.log_key)
         }

@@ -29,6 +29,7 @@ mod rebuild_variations;
 mod rebuilder_daemon;
 mod release_publish;
 mod revoke;
+mod staged_release;
 mod verify_bench;
 mod verify_bundle;
 mod verify_lying_log;

@@ -534,6 +534,158 @@ fn every_command_prints_the_documented_json() {
     );
     r.fails("reprove log tail", &["log", "tail", "--policy", none]);
 
+    // Staged releases: plan, upload, publish --staged, announce, latest, installer, yank, and a
+    // withdrawn version.
+    let pk = key("publisher.example");
+    let staged_policy = dir.join("staged-policy.toml");
+    std::fs::write(
+        &staged_policy,
+        format!(
+            "{}\n[[publisher]]\nname = \"pub\"\nprojects = [\"hello-c\"]\nkeys = [\"{}\"]\n",
+            std::fs::read_to_string(&policy).unwrap(),
+            vkeys[0]
+        ),
+    )
+    .unwrap();
+    let sp = s(&staged_policy);
+    let staged_manifest = dir.join("staged.toml");
+    std::fs::write(
+        &staged_manifest,
+        std::fs::read_to_string(&served)
+            .unwrap()
+            .replace("version = \"1.0.0\"", "version = \"2.0.0\""),
+    )
+    .unwrap();
+    let publisher = |sub: &str, what: &str, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = ["release", sub, what, "--key", s(&pk), "--ledger", &url]
+            .iter()
+            .map(|x| (*x).to_owned())
+            .collect();
+        v.extend(extra.iter().map(|x| (*x).to_owned()));
+        v
+    };
+    let tarball = dist.join("hello-c-1.0.0.tar.gz");
+    for (cmd, args) in [
+        (
+            "reprove release plan",
+            publisher("plan", "hello-c@2.0.0", &[]),
+        ),
+        (
+            "reprove release upload",
+            publisher("upload", "hello-c@2.0.0", &[s(&hello), s(&tarball)]),
+        ),
+    ] {
+        r.ok(
+            cmd,
+            "Staged",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+    }
+    for (cmd, args) in [
+        (
+            "reprove release plan",
+            publisher("plan", "hello-c@latest", &[]),
+        ),
+        (
+            "reprove release upload",
+            publisher("upload", "hello-c@9.9", &[s(&hello)]),
+        ),
+    ] {
+        r.fails(cmd, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    }
+    let args = at(&[
+        "release",
+        "publish",
+        s(&staged_manifest),
+        "--staged",
+        "--key",
+        s(&pk),
+    ]);
+    r.ok(
+        "reprove release publish",
+        "Published",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let announce = |what: &str, pol: &str| -> Vec<String> {
+        [
+            "release",
+            "announce",
+            what,
+            "--key",
+            s(&pk),
+            "--policy",
+            pol,
+            "--unverified",
+            "--reason",
+            "json schema",
+        ]
+        .iter()
+        .map(|x| (*x).to_owned())
+        .collect()
+    };
+    let a = announce("hello-c@2.0.0", sp);
+    let announced = r.ok(
+        "reprove release announce",
+        "Staged",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    assert_eq!(announced["state"], "announced", "{announced}");
+    let a = announce("hello-c@2.0.0", none);
+    r.fails(
+        "reprove release announce",
+        &a.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let latest = r.ok(
+        "reprove latest",
+        "Latest",
+        &["latest", "hello-c", "--policy", sp],
+    );
+    assert_eq!(latest["latest"]["version"], "2.0.0", "{latest}");
+    r.fails("reprove latest", &["latest", "hello-c", "--policy", p]);
+    let installer = dir.join("install.sh");
+    let args = at(&["release", "installer", "hello-c@2.0.0", "-o", s(&installer)]);
+    r.ok(
+        "reprove release installer",
+        "InstallerWritten",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let args = at(&["release", "installer", "hello-c@7.7.7", "-o", s(&installer)]);
+    r.fails(
+        "reprove release installer",
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let y = publisher("yank", "hello-c@2.0.0", &["--reason", "json schema"]);
+    r.ok(
+        "reprove release yank",
+        "Staged",
+        &y.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    r.fails(
+        "reprove release yank",
+        &y.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    for args in [
+        publisher("plan", "hello-c@3.0.0", &[]),
+        publisher("upload", "hello-c@3.0.0", &[s(&hello)]),
+    ] {
+        let out = r.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let w = publisher("withdraw", "hello-c@3.0.0", &["--reason", "json schema"]);
+    r.ok(
+        "reprove release withdraw",
+        "Staged",
+        &w.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    r.fails(
+        "reprove release withdraw",
+        &w.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+
     // Operators: an audit from outside, the load generators.
     r.ok(
         "reprove ledger audit",

@@ -31,7 +31,7 @@ use reprove_verifier::predicates::{
 /// The longest one browser run may take.
 const BROWSER_WAIT: Duration = Duration::from_secs(90);
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
         .iter()
         .map(PathBuf::from)
@@ -39,7 +39,7 @@ fn chromium() -> Option<PathBuf> {
 }
 
 /// Runs headless chromium on `url` with `args`, bounded in time; returns stdout.
-fn browse(bin: &Path, profile: &Path, args: &[String], url: &str) -> String {
+pub(crate) fn browse(bin: &Path, profile: &Path, args: &[String], url: &str) -> String {
     let mut child = Command::new(bin)
         .args([
             "--headless",
@@ -167,7 +167,7 @@ fn overflow(bin: &Path, profile: &Path, html: &str, width: u32) -> String {
 }
 
 /// The text of the page as a reader sees it: tags dropped, entities of the fixture decoded.
-fn visible_text(dom: &str) -> String {
+pub(crate) fn visible_text(dom: &str) -> String {
     let body = dom.split("<main>").nth(1).unwrap_or(dom);
     let mut out = String::new();
     let mut in_tag = false;

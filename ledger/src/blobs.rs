@@ -165,11 +165,42 @@ impl Ledger {
         outcome
     }
 
+    /// [`Ledger::adopt_blob`] for an upload whose bytes were hashed as they were written:
+    /// `actual` is their SHA-256, so the file is not read again (a multi-GiB artifact is read
+    /// once, not twice). `tmp` is gone afterwards whatever the outcome.
+    pub fn adopt_hashed_blob(
+        &self,
+        tmp: &Path,
+        sha256: &[u8; 32],
+        actual: &[u8; 32],
+    ) -> Result<BlobStored, Error> {
+        let outcome = File::open(tmp)
+            .map_err(|e| Error::io(tmp, e))
+            .and_then(|file| self.place_blob(tmp, &file, sha256, actual));
+        if tmp.exists() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        outcome
+    }
+
     fn adopt_blob_inner(&self, tmp: &Path, sha256: &[u8; 32]) -> Result<BlobStored, Error> {
         let mut file = File::open(tmp).map_err(|e| Error::io(tmp, e))?;
         let mut hasher = Sha256::new();
         std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(tmp, e))?;
         let actual: [u8; 32] = hasher.finalize().into();
+        self.place_blob(tmp, &file, sha256, &actual)
+    }
+
+    /// The end of an adoption: refuses bytes that are not `sha256`, else makes `tmp` durable
+    /// under its name (unless the store already holds it).
+    fn place_blob(
+        &self,
+        tmp: &Path,
+        file: &File,
+        sha256: &[u8; 32],
+        actual: &[u8; 32],
+    ) -> Result<BlobStored, Error> {
+        let actual = *actual;
         if &actual != sha256 {
             return Err(Error::BlobDigestMismatch {
                 expected: *sha256,

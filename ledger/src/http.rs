@@ -15,6 +15,8 @@
 //! GET  /proven/<sha256|key|release|project|revocations>/...   the whole list, with its proof
 //! GET  /index-note                      the latest signed index note (text/plain)
 //! PUT  /blobs/sha256/<hex>              store a blob (build log, diff report); signed upload
+//! POST /sets, PUT /sets/<id>/<file>, POST /sets/<id>/entries   staged releases (`http/sets.rs`)
+//! GET  /sets/<id>[/<file>], /dl/<name>/<version|latest>/<file>, /latest/<name>   their files
 //! GET  /blobs/sha256/<hex>              a stored blob's bytes, immutable
 //! GET  /proof/<index>[?size=N]          tlog-proof (text/plain)
 //! GET  /consistency?old=A[&new=B]       consistency proof, one base64 hash per line
@@ -57,6 +59,7 @@ mod metrics;
 mod ops;
 pub(crate) mod params;
 mod proofs;
+mod sets;
 mod tiles;
 
 use std::future::Future;
@@ -80,6 +83,7 @@ use error::ApiError;
 use lookup::Mode;
 use metrics::Metrics;
 use ops::InFlight;
+pub use sets::{SHA256_HEADER, VERSION_HEADER, YANKED_HEADER};
 
 /// How the HTTP layer behaves.
 #[derive(Debug, Clone)]
@@ -102,6 +106,19 @@ pub struct HttpConfig {
     /// The most submissions whose signatures are verified at once, on the blocking pool (0: one
     /// per CPU).
     pub verify_concurrency: usize,
+    /// The largest file `PUT /sets/<id>/<file>` accepts, in bytes (larger: 413).
+    pub max_artifact_bytes: u64,
+    /// Per project, the keys that may plan, upload, publish, announce, withdraw and yank its
+    /// sets (besides its owner, the key that planned its first set). A project named here is
+    /// owned by these keys only: no stranger can plan it first.
+    pub project_keys: std::collections::BTreeMap<String, Vec<NoteVerifier>>,
+}
+
+impl HttpConfig {
+    /// The keys the configuration names for `project` (none when it names none).
+    pub fn project_keys(&self, project: &str) -> Vec<NoteVerifier> {
+        self.project_keys.get(project).cloned().unwrap_or_default()
+    }
 }
 
 impl Default for HttpConfig {
@@ -118,6 +135,8 @@ impl Default for HttpConfig {
             max_blob_uploads: 8,
             max_blob_bytes_per_key: 4 << 30,
             verify_concurrency: 0,
+            max_artifact_bytes: 8 << 30,
+            project_keys: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -142,6 +161,9 @@ struct AppState {
     blob_slots: Arc<tokio::sync::Semaphore>,
     /// Blob bytes per key.
     quotas: Arc<blobs::Quotas>,
+    /// Held while a set changes (plan, a file recorded, an entry posted), so two changes of
+    /// a set never interleave between their checks and their writes.
+    set_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl AppState {
@@ -181,6 +203,10 @@ fn lookup_routes(mode: Mode, prefix: &str) -> Router<AppState> {
             with_mode!(lookup::by_project),
         )
         .route(
+            &format!("{prefix}/staged/{{name}}"),
+            with_mode!(lookup::by_staged),
+        )
+        .route(
             &format!("{prefix}/revocations/{{*key}}"),
             with_mode!(lookup::revocations_of),
         )
@@ -201,6 +227,7 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
             ledger.path(),
             config.max_blob_bytes_per_key,
         )),
+        set_lock: Arc::new(tokio::sync::Mutex::new(())),
         ledger,
         sequencer,
         config: Arc::new(config),
@@ -229,6 +256,15 @@ pub fn router(ledger: Arc<Ledger>, sequencer: Arc<Sequencer>, config: HttpConfig
         .merge(lookup_routes(Mode::Page, "/lookup"))
         .merge(lookup_routes(Mode::Proven, "/proven"))
         .route("/blobs/sha256/{digest}", put(blobs::put).get(blobs::get))
+        .route("/sets", post(sets::plan))
+        .route("/sets/{id}", get(sets::show))
+        .route("/sets/{id}/entries", post(sets::post_entry))
+        .route(
+            "/sets/{id}/{file}",
+            put(sets::upload).get(sets::get_set_file),
+        )
+        .route("/dl/{name}/{version}/{file}", get(sets::download))
+        .route("/latest/{name}", get(sets::latest))
         .route("/proof/{index}", get(proofs::inclusion))
         .route("/consistency", get(proofs::consistency))
         .route("/health", get(ops::health))

@@ -55,10 +55,15 @@ pub enum IndexKey {
     /// Rebuild attestations naming this blob (build log or diff report) by its SHA-256: the
     /// blob store accepts a blob only from a key whose logged entry names it.
     Blob([u8; 32]),
+    /// A project's staged-release entries — announcements, withdrawals and yanks — by its
+    /// name: with the project's release manifests, everything "latest" is derived from.
+    Staged(String),
+    /// Every announcement (the web pages' list of announced releases).
+    Announcements,
     /// `key`, restricted to the entries `signer` (a vkey, in its one spelling) signed: the
     /// same records, scoped so that strangers' entries cannot crowd a signer's out of a
     /// lookup. Only [`IndexKey::Artifact`], [`IndexKey::Release`], [`IndexKey::RevokedKey`],
-    /// [`IndexKey::Project`] and [`IndexKey::Blob`] are scoped (see [`IndexKey::signed_by`]).
+    /// [`IndexKey::Project`], [`IndexKey::Staged`] and [`IndexKey::Blob`] are scoped (see [`IndexKey::signed_by`]).
     SignedBy { signer: String, key: Box<IndexKey> },
 }
 
@@ -116,6 +121,8 @@ const REBUILD_DAY: u8 = 10;
 const SIGNED_BY: u8 = 11;
 const BLOB: u8 = 12;
 const REPRODUCED_DAY: u8 = 13;
+const STAGED: u8 = 14;
+const ANNOUNCEMENTS: u8 = 15;
 
 impl IndexKey {
     /// Checks the length limits, so that the key fits its encoding.
@@ -136,11 +143,14 @@ impl IndexKey {
             | Self::Revocations
             | Self::Releases
             | Self::Mismatches
+            | Self::Announcements
             | Self::RebuildDay(_)
             | Self::ReproducedDay(_) => Ok(()),
-            Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
-                long(s)
-            }
+            Self::Signer(s)
+            | Self::RevokedKey(s)
+            | Self::Project(s)
+            | Self::Staged(s)
+            | Self::Rebuilder(s) => long(s),
             Self::Release { name, version } => long(name).and(long(version)),
             Self::SignedBy { signer, key } => {
                 if !key.is_scopable() {
@@ -168,6 +178,7 @@ impl IndexKey {
                 | Self::RevokedKey(_)
                 | Self::Blob(_)
                 | Self::Project(_)
+                | Self::Staged(_)
         )
     }
 
@@ -178,12 +189,13 @@ impl IndexKey {
     /// blob records are not: nobody's trust decision rests on them.
     pub fn is_proven(&self) -> bool {
         match self {
-            Self::Artifact(_) | Self::Release { .. } | Self::Project(_) => true,
+            Self::Artifact(_) | Self::Release { .. } | Self::Project(_) | Self::Staged(_) => true,
             Self::Signer(k) | Self::RevokedKey(k) => k.contains('+'),
             Self::SignedBy { key, .. } => !matches!(**key, Self::Blob(_)) && key.is_proven(),
             Self::Revocations
             | Self::Releases
             | Self::Mismatches
+            | Self::Announcements
             | Self::Rebuilder(_)
             | Self::RebuildDay(_)
             | Self::ReproducedDay(_)
@@ -210,6 +222,7 @@ impl IndexKey {
                 path_segment(version)
             ),
             Self::Project(name) => format!("proven/project/{}", path_segment(name)),
+            Self::Staged(name) => format!("proven/staged/{}", path_segment(name)),
             Self::RevokedKey(k) => format!("proven/revocations/{}", hex::encode(k)),
             _ => return None,
         };
@@ -259,6 +272,11 @@ impl IndexKey {
                 out.push(PROJECT);
                 push_str(&mut out, s);
             }
+            Self::Staged(s) => {
+                out.push(STAGED);
+                push_str(&mut out, s);
+            }
+            Self::Announcements => out.push(ANNOUNCEMENTS),
             Self::Mismatches => out.push(MISMATCHES),
             Self::Rebuilder(s) => {
                 out.push(REBUILDER);
@@ -306,11 +324,13 @@ impl IndexKey {
     fn len_hint(&self) -> usize {
         match self {
             Self::Artifact(_) | Self::Blob(_) => 33,
-            Self::Signer(s) | Self::RevokedKey(s) | Self::Project(s) | Self::Rebuilder(s) => {
-                3 + s.len()
-            }
+            Self::Signer(s)
+            | Self::RevokedKey(s)
+            | Self::Project(s)
+            | Self::Staged(s)
+            | Self::Rebuilder(s) => 3 + s.len(),
             Self::Release { name, version } => 5 + name.len() + version.len(),
-            Self::Revocations | Self::Releases | Self::Mismatches => 1,
+            Self::Revocations | Self::Releases | Self::Mismatches | Self::Announcements => 1,
             Self::RebuildDay(_) | Self::ReproducedDay(_) => 5,
             Self::SignedBy { signer, key } => 3 + signer.len() + key.len_hint(),
         }
@@ -326,6 +346,7 @@ fn parse_key(bytes: &[u8]) -> Option<IndexKey> {
         REVOCATIONS if rest.is_empty() => return Some(IndexKey::Revocations),
         RELEASES if rest.is_empty() => return Some(IndexKey::Releases),
         MISMATCHES if rest.is_empty() => return Some(IndexKey::Mismatches),
+        ANNOUNCEMENTS if rest.is_empty() => return Some(IndexKey::Announcements),
         REBUILD_DAY => {
             return Some(IndexKey::RebuildDay(u32::from_be_bytes(
                 rest.try_into().ok()?,
@@ -352,6 +373,7 @@ fn parse_key(bytes: &[u8]) -> Option<IndexKey> {
         }
         REVOKED_KEY => IndexKey::RevokedKey(take_str(&mut rest)?),
         PROJECT => IndexKey::Project(take_str(&mut rest)?),
+        STAGED => IndexKey::Staged(take_str(&mut rest)?),
         REBUILDER => IndexKey::Rebuilder(take_str(&mut rest)?),
         _ => return None,
     };
@@ -409,6 +431,8 @@ mod tests {
             IndexKey::Releases,
             IndexKey::Project("hello".into()),
             IndexKey::Project("hello1".into()),
+            IndexKey::Staged("hello".into()),
+            IndexKey::Announcements,
             IndexKey::Mismatches,
             IndexKey::Rebuilder("k+1234+AAA".into()),
             IndexKey::RebuildDay(0),

@@ -3,7 +3,7 @@
 //! arm here.
 
 use reprove_verifier::note::NoteVerifier;
-use reprove_verifier::predicates::{EntryKind, RebuildResult};
+use reprove_verifier::predicates::{EntryKind, RebuildResult, ReleaseRef};
 use reprove_verifier::signed::{KeyCache, Options, SignedEntry};
 
 use crate::index::IndexKey;
@@ -80,6 +80,19 @@ pub fn keys_of(opened: &SignedEntry) -> Vec<IndexKey> {
                 }
             }
         }
+        EntryKind::Announcement(a) => {
+            staged(
+                &mut keys,
+                &a.predicate.release.name,
+                &a.predicate.release.version,
+            );
+            keys.push(IndexKey::Announcements);
+        }
+        EntryKind::Withdrawal(w) => staged(&mut keys, &w.predicate.project, &w.predicate.version),
+        EntryKind::Yank(y) => {
+            let ReleaseRef { name, version, .. } = &y.predicate.release;
+            staged(&mut keys, name, version);
+        }
         EntryKind::Revocation(n) => {
             keys.push(IndexKey::Revocations);
             keys.push(IndexKey::RevokedKey(canonical_vkey(&n.revoked_key)));
@@ -104,6 +117,16 @@ pub fn keys_of(opened: &SignedEntry) -> Vec<IndexKey> {
     keys.sort();
     keys.dedup();
     keys
+}
+
+/// A staged-release entry (announcement, withdrawal, yank) of `name`@`version`: found with
+/// the release and under the project's staged entries.
+fn staged(keys: &mut Vec<IndexKey>, name: &str, version: &str) {
+    keys.push(IndexKey::Release {
+        name: name.to_owned(),
+        version: version.to_owned(),
+    });
+    keys.push(IndexKey::Staged(name.to_owned()));
 }
 
 /// A key's c2sp key ID as 8 lowercase hex digits.

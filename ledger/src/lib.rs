@@ -59,6 +59,7 @@ mod ledger;
 mod read;
 mod round;
 mod sequencer;
+pub mod sets;
 pub mod storage;
 mod time;
 mod tree;

@@ -78,10 +78,22 @@ pub mod cf {
     pub const INDEX: &str = crate::index::CF;
     /// The verifiable index: its tree nodes and latest signed index note.
     pub const VINDEX: &str = crate::vindex::CF;
+    /// Staged releases: artifact sets and project owners (`sets.rs`), not part of the log.
+    pub const SETS: &str = "sets";
     /// All of them, in creation order.
-    pub const ALL: [&str; 7] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX, VINDEX];
+    pub const ALL: [&str; 8] = [
+        META,
+        CHECKPOINTS,
+        ENTRIES,
+        TILES,
+        DEDUP,
+        INDEX,
+        VINDEX,
+        SETS,
+    ];
     /// The ones every log has: a log written before the verifiable index lacks `vindex`, which
-    /// opening it for writing creates (and [`Writer::reindex`](crate::Writer::reindex) fills).
+    /// opening it for writing creates (and [`Writer::reindex`](crate::Writer::reindex) fills);
+    /// one written before staged releases lacks `sets`, likewise created empty.
     pub const REQUIRED: [&str; 6] = [META, CHECKPOINTS, ENTRIES, TILES, DEDUP, INDEX];
 }
 
@@ -204,12 +216,11 @@ impl Store {
         // A log written before the verifiable index: opening it for writing adds the column
         // family (empty: the index is derived when the log is next served); a read-only view
         // sees no index.
-        let has_vindex = existing.iter().any(|e| e == cf::VINDEX);
         opts.create_missing_column_families(true);
         let db = if read_only {
             let wanted = descriptors()
                 .into_iter()
-                .filter(|d| has_vindex || d.name() != cf::VINDEX)
+                .filter(|d| existing.iter().any(|e| e == d.name()))
                 .collect::<Vec<_>>();
             DB::open_cf_descriptors_read_only(&opts, path, wanted, false)?
         } else {
@@ -232,6 +243,40 @@ impl Store {
         };
         store.cfs()?;
         Ok(store)
+    }
+
+    /// The value of `key` in the `sets` column family (`None` also for a read-only view of a
+    /// log written before staged releases).
+    pub(crate) fn set_get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, Error> {
+        match self.db.cf_handle(cf::SETS) {
+            Some(h) => self.get(h, key),
+            None => Ok(None),
+        }
+    }
+
+    /// Writes `key` = `value` in the `sets` column family, durably (the WAL is synced).
+    pub(crate) fn set_put(&self, key: &[u8], value: &[u8]) -> Result<(), Error> {
+        let h = self.cf(cf::SETS)?;
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        Ok(self.db.put_cf_opt(h, key, value, &opts)?)
+    }
+
+    /// Every `(key, value)` of the `sets` column family whose key starts with `prefix`.
+    pub(crate) fn set_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+        let Some(h) = self.db.cf_handle(cf::SETS) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        let mode = IteratorMode::From(prefix, rocksdb::Direction::Forward);
+        for item in self.db.iterator_cf(h, mode) {
+            let (k, v) = item?;
+            if !k.starts_with(prefix) {
+                break;
+            }
+            out.push((k.to_vec(), v.to_vec()));
+        }
+        Ok(out)
     }
 
     /// The data directory.

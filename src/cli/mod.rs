@@ -12,6 +12,7 @@ mod log;
 mod onboard;
 mod rebuild;
 mod rebuilder;
+mod staged;
 mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
@@ -21,6 +22,10 @@ pub use log::{LogCommand, LogShow, LogTail};
 pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};
 pub use rebuilder::RebuilderRun;
+pub use staged::{
+    Latest, PublisherArgs, ReleaseAnnounce, ReleaseInstaller, ReleasePlan, ReleaseUpload,
+    ReleaseWithdraw, ReleaseYank,
+};
 pub use web::BenchWeb;
 
 /// reprove: check that a released binary really comes from its source.
@@ -65,9 +70,11 @@ pub enum Command {
     /// Browse the log from the command line: a release's entries, the newest entries.
     #[command(subcommand)]
     Log(LogCommand),
-    /// Publish releases: record a release manifest in the log.
+    /// Publish releases: plan, upload, publish, announce, withdraw, yank.
     #[command(subcommand)]
     Release(ReleaseCommand),
+    /// Which version of a project is latest, proven from the log.
+    Latest(Latest),
     /// Import a release from an ecosystem's own metadata (PyPI) as a third-party manifest.
     #[command(subcommand)]
     Import(ImportCommand),
@@ -101,8 +108,21 @@ pub enum PolicyCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ReleaseCommand {
+    /// Plan a release: its artifact set and URLs, fixed before anything is built.
+    Plan(ReleasePlan),
+    /// Upload files into a planned release's set (the preview at the set URL).
+    Upload(ReleaseUpload),
     /// Hash the artifacts, sign a release manifest and append it to the log; prints its index.
+    /// With --staged, seals the release's set (the release URLs serve its files).
     Publish(ReleasePublish),
+    /// Announce a release once it satisfies the policy: moves "latest".
+    Announce(ReleaseAnnounce),
+    /// Withdraw a release that was not announced: its URLs answer 410.
+    Withdraw(ReleaseWithdraw),
+    /// Yank an announced release: latest moves back; downloads carry a warning.
+    Yank(ReleaseYank),
+    /// Write a POSIX shell installer that checks what it downloads.
+    Installer(ReleaseInstaller),
 }
 
 #[derive(Debug, Subcommand)]
@@ -246,6 +266,15 @@ pub struct LedgerServe {
     /// reports); past it, uploads are refused with 403.
     #[arg(long, value_name = "BYTES", default_value_t = 4 << 30)]
     pub max_blob_bytes_per_key: u64,
+    /// The largest file a staged release's set takes (`reprove release upload`); larger
+    /// uploads are refused with 413 before a byte is read.
+    #[arg(long, value_name = "BYTES", default_value_t = 8 << 30)]
+    pub max_artifact_bytes: u64,
+    /// NAME=VKEY: a key that may plan, upload, publish, announce, withdraw and yank the
+    /// project NAME's releases here (repeatable). A project named here is owned by these keys
+    /// only; any other project is owned by the key that plans its first set.
+    #[arg(long = "project-key", value_name = "NAME=VKEY")]
+    pub project_keys: Vec<String>,
 }
 
 /// The log key of a log in a data directory (`ledger fsck`, `ledger export`): by default its

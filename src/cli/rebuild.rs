@@ -33,6 +33,11 @@ pub struct ReleasePublish {
     /// this machine's `rebuild --manifest` can use them.
     #[arg(long)]
     pub local_only: bool,
+    /// Publish through the release's set (`reprove release plan`/`upload`): the manifest's
+    /// artifacts must be exactly the set's files, each artifact's URL becomes its release URL
+    /// on the ledger (`/dl/<name>/<version>/<file>`), and logging the manifest seals the set.
+    #[arg(long)]
+    pub staged: bool,
     /// Print the signed release manifest instead of submitting it.
     #[arg(long)]
     pub dry_run: bool,

@@ -130,6 +130,17 @@ fn release_entries(
                     }
                     same
                 }
+                // A publisher's announcements, withdrawals and yanks of this release travel
+                // with it: verify reads them (on_yanked, on_unverified) from the bundle too.
+                EntryKind::Announcement(a) => {
+                    a.predicate.release.name == name && a.predicate.release.version == version
+                }
+                EntryKind::Yank(y) => {
+                    y.predicate.release.name == name && y.predicate.release.version == version
+                }
+                EntryKind::Withdrawal(w) => {
+                    w.predicate.project == name && w.predicate.version == version
+                }
                 EntryKind::Revocation(_) => false,
             };
             if ours {

@@ -38,9 +38,9 @@ struct Output {
 }
 
 #[derive(Serialize, Clone)]
-struct Manifest {
-    index: u64,
-    signer: String,
+pub(crate) struct Manifest {
+    pub(crate) index: u64,
+    pub(crate) signer: String,
 }
 
 /// Runs the command.
@@ -95,7 +95,7 @@ pub fn run(args: &Gate) -> anyhow::Result<Outcome> {
 }
 
 /// One look at the log: the release's manifests and a verdict for each of their artifacts.
-fn check(
+pub(crate) fn check(
     policy: &Policy,
     url: &str,
     state: StateDir,

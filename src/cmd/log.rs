@@ -169,6 +169,34 @@ fn line(e: &LoggedEntry, policy: &Policy) -> Line {
         EntryKind::Revocation(n) => {
             format!("revokes {} ({})", short(&n.revoked_key), n.reason.as_str())
         }
+        EntryKind::Announcement(a) => {
+            let r = &a.predicate.release;
+            match &a.predicate.unverified {
+                Some(u) => format!(
+                    "{} {} announced unverified: {}",
+                    r.name, r.version, u.reason
+                ),
+                None => format!(
+                    "{} {} announced ({} attestation{})",
+                    r.name,
+                    r.version,
+                    a.predicate.attestations.len(),
+                    if a.predicate.attestations.len() == 1 {
+                        ""
+                    } else {
+                        "s"
+                    }
+                ),
+            }
+        }
+        EntryKind::Withdrawal(w) => format!(
+            "{} {} withdrawn: {}",
+            w.predicate.project, w.predicate.version, w.predicate.reason
+        ),
+        EntryKind::Yank(y) => format!(
+            "{} {} yanked: {}",
+            y.predicate.release.name, y.predicate.release.version, y.predicate.reason
+        ),
     };
     let signer = e.signer();
     let policy_names = policy

@@ -9,6 +9,7 @@ mod docs;
 mod gate;
 mod import;
 mod init;
+mod installer;
 pub mod key;
 mod ledger;
 mod log;
@@ -17,6 +18,7 @@ mod rebuild;
 mod rebuilder;
 mod release;
 mod revoke;
+mod staged;
 mod verify;
 
 use crate::Outcome;
@@ -54,6 +56,17 @@ pub(crate) fn submit_proven(
     let submitted = client
         .submit(envelope)
         .with_context(|| format!("the ledger did not accept {what}"))?;
+    proven_submission(submitted, envelope, log_key, what)
+}
+
+/// Checks the log's proof of a submission under the log key, when known (see
+/// [`submit_proven`]).
+pub(crate) fn proven_submission(
+    submitted: crate::client::Submitted,
+    envelope: &[u8],
+    log_key: Option<&reprove_verifier::note::NoteVerifier>,
+    what: &str,
+) -> anyhow::Result<crate::client::Submitted> {
     if let Some(key) = log_key {
         submitted
             .proof
@@ -79,7 +92,16 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> 
         Command::Bundle(args) => bundle::run(&args),
         Command::Log(LogCommand::Show(args)) => log::show(&args),
         Command::Log(LogCommand::Tail(args)) => log::tail(&args),
-        Command::Release(ReleaseCommand::Publish(args)) => release::publish(&args),
+        Command::Release(cmd) => match cmd {
+            ReleaseCommand::Plan(args) => staged::plan(&args),
+            ReleaseCommand::Upload(args) => staged::upload(&args),
+            ReleaseCommand::Publish(args) => release::publish(&args),
+            ReleaseCommand::Announce(args) => staged::announce(&args),
+            ReleaseCommand::Withdraw(args) => staged::withdraw(&args),
+            ReleaseCommand::Yank(args) => staged::yank(&args),
+            ReleaseCommand::Installer(args) => installer::run(&args),
+        },
+        Command::Latest(args) => staged::latest(&args),
         Command::Import(ImportCommand::Pypi(args)) => import::pypi(&args),
         Command::Rebuild(args) => rebuild::run(&args),
         Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),

@@ -147,6 +147,8 @@ fn policy_text(
 threshold = {threshold}
 # What a mismatch from a trusted operator does: \"fail\" or \"warn\".
 on_mismatch = \"fail\"
+# on_yanked = \"warn\"           # or \"fail\": what the publisher's yank of a release does
+# on_unverified = \"fail\"       # or \"warn\": trust a release announced without reproduction
 # require_sandbox = true         # attestations of unsandboxed builds do not count
 # max_checkpoint_age = \"36h\"     # needs [witnesses]
 

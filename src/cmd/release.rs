@@ -67,7 +67,26 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         loaded.fill_urls(prefix)?;
     }
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
-    let release = loaded.resolve(scratch.path(), std::time::Duration::from_secs(600))?;
+    let mut release = loaded.resolve(scratch.path(), std::time::Duration::from_secs(600))?;
+    let ledger_base = client.base().to_owned();
+    if args.staged {
+        // Each artifact is served at its release URL once the manifest seals the set.
+        let (project, version) = (&release.predicate.project, &release.predicate.version);
+        let urls: std::collections::BTreeMap<String, String> = release
+            .subjects
+            .iter()
+            .map(|a| {
+                let url = format!(
+                    "{ledger_base}/dl/{}/{}/{}",
+                    reprove_ledger::path_segment(project),
+                    reprove_ledger::path_segment(version),
+                    reprove_ledger::path_segment(&a.name)
+                );
+                (a.name.clone(), url)
+            })
+            .collect();
+        release.predicate.artifacts = urls;
+    }
     if !args.local_only {
         fetchable_by_rebuilders(&release.predicate)?;
     }
@@ -81,7 +100,12 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         return Ok(Outcome::Ok);
     }
     let what = format!("the release {}@{}", p.project, p.version);
-    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
+    let submitted = if args.staged {
+        let submitted = submit_to_set(&client, &p.project, &p.version, &envelope, &what)?;
+        super::proven_submission(submitted, &envelope, log_key.as_ref(), &what)?
+    } else {
+        super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?
+    };
     let report = Published {
         index: submitted.index,
         duplicate: submitted.duplicate,
@@ -115,6 +139,33 @@ pub fn publish(args: &ReleasePublish) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Logs `envelope` through the set of `project`@`version` (`POST /sets/<id>/entries`): the
+/// ledger checks the manifest lists exactly the set's files, then seals the set.
+fn submit_to_set(
+    client: &LogClient,
+    project: &str,
+    version: &str,
+    envelope: &[u8],
+    what: &str,
+) -> anyhow::Result<crate::client::Submitted> {
+    let id = reprove_ledger::sets::set_id(project, version);
+    let (status, body) = client.send(
+        "POST",
+        &format!("sets/{id}/entries"),
+        &[("content-type", "application/json".into())],
+        crate::client::SendBody::Bytes(envelope),
+    )?;
+    if status != 200 {
+        let message = serde_json::from_slice::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| v["error"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
+        anyhow::bail!("the ledger did not accept {what} into its set ({status}): {message}");
+    }
+    crate::client::parse_submitted(&body)
+        .map_err(|reason| anyhow::anyhow!("the ledger's answer to {what}: {reason}"))
 }
 
 /// What `release publish` prints: the manifest's log index (for people), with what it names

@@ -59,10 +59,30 @@ pub fn message(sha256: &[u8; 32], size: u64) -> Vec<u8> {
     format!("reprove blob v1\nsha256:{}\n{size}\n", hex::encode(sha256)).into_bytes()
 }
 
+/// The exact bytes a staged-release plan request signs: a set for `project`@`version`.
+pub fn plan_message(project: &str, version: &str) -> Vec<u8> {
+    format!("reprove set plan v1\n{project}\n{version}\n").into_bytes()
+}
+
+/// The exact bytes a set upload signs: `size` bytes with digest `sha256`, as `file` of the set
+/// `set_id`.
+pub fn set_file_message(set_id: &str, file: &str, sha256: &[u8; 32], size: u64) -> Vec<u8> {
+    format!(
+        "reprove set file v1\n{set_id}\n{file}\nsha256:{}\n{size}\n",
+        hex::encode(sha256)
+    )
+    .into_bytes()
+}
+
 impl BlobSignature {
     /// Signs the upload of `size` bytes whose SHA-256 is `sha256`.
     pub fn sign(signer: &NoteSigner, sha256: &[u8; 32], size: u64) -> BlobSignature {
-        let signature = signer.signing_key().sign(&message(sha256, size));
+        Self::sign_message(signer, &message(sha256, size))
+    }
+
+    /// Signs `message` (one of this module's domain-separated messages).
+    pub fn sign_message(signer: &NoteSigner, message: &[u8]) -> BlobSignature {
+        let signature = signer.signing_key().sign(message);
         BlobSignature {
             key: signer.verifier(),
             signature: signature.to_bytes(),
@@ -101,12 +121,13 @@ impl BlobSignature {
     /// Checks the signature over the upload of `size` bytes with digest `sha256`; on success,
     /// the key that signed it.
     pub fn verify(&self, sha256: &[u8; 32], size: u64) -> Result<&NoteVerifier, BlobAuthError> {
+        self.verify_message(&message(sha256, size))
+    }
+
+    /// Checks the signature over `message`; on success, the key that signed it.
+    pub fn verify_message(&self, message: &[u8]) -> Result<&NoteVerifier, BlobAuthError> {
         let signature = Signature::from_bytes(&self.signature);
-        if !crate::ed25519::verify_strict(
-            self.key.verifying_key(),
-            &message(sha256, size),
-            &signature,
-        ) {
+        if !crate::ed25519::verify_strict(self.key.verifying_key(), message, &signature) {
             return Err(BlobAuthError::Invalid);
         }
         Ok(&self.key)

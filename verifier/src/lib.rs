@@ -36,6 +36,7 @@ pub mod policy;
 pub mod predicates;
 pub mod proof;
 pub mod signed;
+pub mod staging;
 pub mod statement;
 pub mod tiles;
 pub mod vindex;

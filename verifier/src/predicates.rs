@@ -1,4 +1,5 @@
-//! Reprove's three entry kinds: release manifests, rebuild attestations and revocation notices.
+//! Reprove's entry kinds: release manifests, rebuild attestations, revocation notices, and the
+//! staged-release entries (announcements, withdrawals, yanks).
 //!
 //! Every ledger entry is a DSSE envelope (payload type [`crate::statement::PAYLOAD_TYPE`]) around an
 //! in-toto Statement v1 whose predicate type is one of:
@@ -8,8 +9,11 @@
 //! | [`RELEASE_PREDICATE_TYPE`] | [`ReleaseManifest`] | the published artifacts |
 //! | [`REBUILD_PREDICATE_TYPE`] | [`RebuildAttestation`] | the *published* artifacts the release claimed |
 //! | [`REVOCATION_PREDICATE_TYPE`] | [`RevocationNotice`] | the revoked key (see [`RevocationNotice::subject`]) |
+//! | [`ANNOUNCEMENT_PREDICATE_TYPE`] | [`Announcement`] | the announced release's artifacts |
+//! | [`WITHDRAWAL_PREDICATE_TYPE`] | [`Withdrawal`] | the withdrawn release's (or set's) artifacts |
+//! | [`YANK_PREDICATE_TYPE`] | [`Yank`] | the yanked release's artifacts |
 //!
-//! [`Entry`] is a parsed statement of one of the three kinds that passed every shape check
+//! [`Entry`] is a parsed statement of one of these kinds that passed every shape check
 //! below; it is the only way from a [`Statement`] to a typed entry, and every `Entry` is valid.
 //! The kind structs themselves are plain data with public fields, so producers can build them;
 //! `validate` on each (run by [`Entry::new`] and [`Entry::from_statement`]) states the rules.
@@ -36,6 +40,7 @@ mod checks;
 mod rebuild;
 mod release;
 mod revocation;
+mod staging;
 #[cfg(test)]
 mod tests;
 
@@ -55,6 +60,10 @@ pub use release::{
     ReleasePredicate, Source,
 };
 pub use revocation::{RevocationNotice, RevocationReason};
+pub use staging::{
+    Announcement, AnnouncementPredicate, Unverified, Withdrawal, WithdrawalPredicate, Yank,
+    YankPredicate,
+};
 
 use checks::check_ident;
 
@@ -66,6 +75,25 @@ pub const REBUILD_PREDICATE_TYPE: &str = "https://reprove.dev/rebuild/v1";
 
 /// Predicate type of a revocation notice.
 pub const REVOCATION_PREDICATE_TYPE: &str = "https://reprove.dev/revocation/v1";
+
+/// Predicate type of a release announcement (staged releases).
+pub const ANNOUNCEMENT_PREDICATE_TYPE: &str = "https://reprove.dev/announcement/v1";
+
+/// Predicate type of a withdrawal (a version abandoned before its announcement).
+pub const WITHDRAWAL_PREDICATE_TYPE: &str = "https://reprove.dev/withdrawal/v1";
+
+/// Predicate type of a yank (an announced version taken back).
+pub const YANK_PREDICATE_TYPE: &str = "https://reprove.dev/yank/v1";
+
+/// Every predicate type reprove logs.
+pub const PREDICATE_TYPES: [&str; 6] = [
+    RELEASE_PREDICATE_TYPE,
+    REBUILD_PREDICATE_TYPE,
+    REVOCATION_PREDICATE_TYPE,
+    ANNOUNCEMENT_PREDICATE_TYPE,
+    WITHDRAWAL_PREDICATE_TYPE,
+    YANK_PREDICATE_TYPE,
+];
 
 /// Predicate type of SLSA Provenance v1, which [`RebuildAttestation::to_slsa_statement`] emits.
 pub const SLSA_PROVENANCE_V1_TYPE: &str = "https://slsa.dev/provenance/v1";
@@ -88,9 +116,9 @@ pub enum PredicateError {
     /// The payload is not a valid in-toto statement.
     #[error(transparent)]
     Statement(#[from] StatementError),
-    /// The predicate type is none of reprove's three.
+    /// The predicate type is none of reprove's.
     #[error(
-        "unknown predicate type {predicate_type:?}: reprove entries are {RELEASE_PREDICATE_TYPE}, {REBUILD_PREDICATE_TYPE} or {REVOCATION_PREDICATE_TYPE}"
+        "unknown predicate type {predicate_type:?}: reprove entries are {RELEASE_PREDICATE_TYPE}, {REBUILD_PREDICATE_TYPE}, {REVOCATION_PREDICATE_TYPE}, {ANNOUNCEMENT_PREDICATE_TYPE}, {WITHDRAWAL_PREDICATE_TYPE} or {YANK_PREDICATE_TYPE}"
     )]
     UnknownPredicateType { predicate_type: String },
     /// The predicate does not have the JSON shape of its type (missing, unknown or mistyped
@@ -186,6 +214,9 @@ pub enum PredicateError {
         "a revocation notice has exactly one subject: {{name: {name:?}, digest: {{sha256: {sha256}}}}}"
     )]
     RevocationSubject { name: String, sha256: String },
+    /// An announcement, withdrawal or yank breaks one of its rules.
+    #[error("{0}")]
+    Staging(&'static str),
 }
 
 /// Why a text field was refused.
@@ -256,7 +287,7 @@ pub struct Artifact {
     pub digest: Digests,
 }
 
-/// A valid reprove entry of one of the three kinds.
+/// A valid reprove entry of one of its kinds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     kind: EntryKind,
@@ -271,16 +302,25 @@ pub enum EntryKind {
     Rebuild(RebuildAttestation),
     /// A revocation notice.
     Revocation(RevocationNotice),
+    /// A release announcement (staged releases).
+    Announcement(Announcement),
+    /// A withdrawal of a version before its announcement.
+    Withdrawal(Withdrawal),
+    /// A yank of an announced version.
+    Yank(Yank),
 }
 
 impl EntryKind {
-    /// The kind's one-word name, as pages and reports show it: `release`, `rebuild` or
-    /// `revocation`.
+    /// The kind's one-word name, as pages and reports show it: `release`, `rebuild`,
+    /// `revocation`, `announcement`, `withdrawal` or `yank`.
     pub fn name(&self) -> &'static str {
         match self {
             EntryKind::Release(_) => "release",
             EntryKind::Rebuild(_) => "rebuild",
             EntryKind::Revocation(_) => "revocation",
+            EntryKind::Announcement(_) => "announcement",
+            EntryKind::Withdrawal(_) => "withdrawal",
+            EntryKind::Yank(_) => "yank",
         }
     }
 }
@@ -321,6 +361,9 @@ impl Entry {
             EntryKind::Release(r) => r.validate()?,
             EntryKind::Rebuild(r) => r.validate()?,
             EntryKind::Revocation(r) => r.validate()?,
+            EntryKind::Announcement(a) => a.validate()?,
+            EntryKind::Withdrawal(w) => w.validate()?,
+            EntryKind::Yank(y) => y.validate()?,
         }
         Ok(Entry { kind })
     }
@@ -355,6 +398,18 @@ impl Entry {
                 }
                 EntryKind::Revocation(notice)
             }
+            ANNOUNCEMENT_PREDICATE_TYPE => EntryKind::Announcement(Announcement {
+                subjects: artifacts_from_subjects(&subjects)?,
+                predicate: from_predicate(ANNOUNCEMENT_PREDICATE_TYPE, predicate)?,
+            }),
+            WITHDRAWAL_PREDICATE_TYPE => EntryKind::Withdrawal(Withdrawal {
+                subjects: artifacts_from_subjects(&subjects)?,
+                predicate: from_predicate(WITHDRAWAL_PREDICATE_TYPE, predicate)?,
+            }),
+            YANK_PREDICATE_TYPE => EntryKind::Yank(Yank {
+                subjects: artifacts_from_subjects(&subjects)?,
+                predicate: from_predicate(YANK_PREDICATE_TYPE, predicate)?,
+            }),
             _ => return Err(PredicateError::UnknownPredicateType { predicate_type }),
         };
         Entry::new(kind)
@@ -367,6 +422,9 @@ impl Entry {
             EntryKind::Release(r) => to_object(&r.predicate),
             EntryKind::Rebuild(r) => to_object(&r.predicate),
             EntryKind::Revocation(r) => to_object(r),
+            EntryKind::Announcement(a) => to_object(&a.predicate),
+            EntryKind::Withdrawal(w) => to_object(&w.predicate),
+            EntryKind::Yank(y) => to_object(&y.predicate),
         };
         Statement::from_checked_parts(subjects, self.predicate_type(), predicate)
     }
@@ -382,6 +440,9 @@ impl Entry {
             EntryKind::Release(_) => RELEASE_PREDICATE_TYPE,
             EntryKind::Rebuild(_) => REBUILD_PREDICATE_TYPE,
             EntryKind::Revocation(_) => REVOCATION_PREDICATE_TYPE,
+            EntryKind::Announcement(_) => ANNOUNCEMENT_PREDICATE_TYPE,
+            EntryKind::Withdrawal(_) => WITHDRAWAL_PREDICATE_TYPE,
+            EntryKind::Yank(_) => YANK_PREDICATE_TYPE,
         }
     }
 
@@ -392,6 +453,9 @@ impl Entry {
             EntryKind::Rebuild(r) => r.subjects.clone(),
             // Validated at construction, so the key parses.
             EntryKind::Revocation(r) => r.subject().into_iter().collect(),
+            EntryKind::Announcement(a) => a.subjects.clone(),
+            EntryKind::Withdrawal(w) => w.subjects.clone(),
+            EntryKind::Yank(y) => y.subjects.clone(),
         }
     }
 

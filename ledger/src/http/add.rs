@@ -30,7 +30,7 @@ use crate::round::Submission;
 
 /// The answer to an accepted submission.
 #[derive(Debug, Serialize)]
-struct Added {
+pub(super) struct Added {
     /// The entry's index in the log (the original's, for a duplicate).
     index: u64,
     /// Whether the entry was already logged.
@@ -84,7 +84,7 @@ fn refused(state: &AppState, e: ApiError) -> Response {
 const DRAIN_REFUSED_BYTES: u64 = 1 << 20;
 
 /// The header checks, then the body, read up to the size limit.
-async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError> {
     let limit = state.body_limit();
     if let Err(refusal) = check_headers(request.headers(), limit) {
         if let Some(len) = declared_length(request.headers())
@@ -111,6 +111,19 @@ async fn read_body(state: &AppState, request: Request) -> Result<Bytes, ApiError
 
 /// Checks the body (JSON, the signature, the statement) and logs it.
 async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
+    log_checked(state, body, None).await
+}
+
+/// A check an entry must pass, after its signatures and shape, before it is logged (the
+/// staged-release rules of a set); it runs on the blocking pool.
+pub(super) type Check = Box<dyn FnOnce(&SignedEntry) -> Result<(), ApiError> + Send>;
+
+/// Validates `body` as `POST /add` does, runs `check` on the opened entry, and logs it.
+pub(super) async fn log_checked(
+    state: &AppState,
+    body: Bytes,
+    check: Option<Check>,
+) -> Result<Added, ApiError> {
     // Validation costs up to `signed::MAX_SIGNATURES` Ed25519 verifications (about 60 µs each):
     // on the blocking pool, a bounded number at a time, so a flood of many-signature entries
     // cannot stall the async workers that serve checkpoints and tiles. Past the waiting room,
@@ -130,7 +143,7 @@ async fn log(state: &AppState, body: Bytes) -> Result<Added, ApiError> {
     let (config, keys) = (state.config.clone(), state.keys.clone());
     let submission = tokio::task::spawn_blocking(move || {
         let _slot = slot;
-        validate(&body, config.allow_keys.as_deref(), &keys)
+        validate(&body, config.allow_keys.as_deref(), &keys, check)
     })
     .await
     .map_err(|e| ApiError::internal(&format!("a verification task failed: {e}")))??;
@@ -194,6 +207,7 @@ fn validate(
     body: &[u8],
     allow: Option<&[NoteVerifier]>,
     cache: &KeyCache,
+    check: Option<Check>,
 ) -> Result<Submission, ApiError> {
     let opened = SignedEntry::open_with(
         body,
@@ -204,6 +218,9 @@ fn validate(
         },
     )
     .map_err(refusal)?;
+    if let Some(check) = check {
+        check(&opened)?;
+    }
     Ok(Submission::new(body.to_vec(), keys_of(&opened)))
 }
 

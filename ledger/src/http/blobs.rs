@@ -165,12 +165,26 @@ async fn named_by(
 }
 
 /// Streams the body into `tmp`: exactly `size` bytes (else 400). Never held in memory whole.
-async fn stream_to(tmp: &std::path::Path, mut body: Body, size: u64) -> Result<(), ApiError> {
+pub(super) async fn stream_to(
+    tmp: &std::path::Path,
+    body: Body,
+    size: u64,
+) -> Result<(), ApiError> {
+    stream_hashing(tmp, body, size).await.map(|_| ())
+}
+
+/// [`stream_to`], hashing the bytes as they pass: their SHA-256.
+pub(super) async fn stream_hashing(
+    tmp: &std::path::Path,
+    mut body: Body,
+    size: u64,
+) -> Result<[u8; 32], ApiError> {
     let io = |e: std::io::Error| {
         tracing::error!(error = %e, "writing an uploaded blob");
         ApiError::internal("could not write the blob")
     };
     let mut file = tokio::fs::File::create(tmp).await.map_err(io)?;
+    let mut hasher = Sha256::new();
     let mut read: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame
@@ -184,6 +198,7 @@ async fn stream_to(tmp: &std::path::Path, mut body: Body, size: u64) -> Result<(
                 "the body is longer than its Content-Length",
             ));
         }
+        hasher.update(&chunk);
         file.write_all(&chunk).await.map_err(io)?;
     }
     if read != size {
@@ -191,7 +206,8 @@ async fn stream_to(tmp: &std::path::Path, mut body: Body, size: u64) -> Result<(
             "the body is {read} bytes, its Content-Length says {size}"
         )));
     }
-    file.flush().await.map_err(io)
+    file.flush().await.map_err(io)?;
+    Ok(hasher.finalize().into())
 }
 
 /// How many blob bytes each key has stored, against the per-key quota. Kept in one small file

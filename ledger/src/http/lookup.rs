@@ -94,6 +94,18 @@ pub(super) async fn by_release(
     .await
 }
 
+/// `GET /lookup/staged/<name>` and `GET /proven/staged/<name>`: a project's announcements,
+/// withdrawals and yanks.
+pub(super) async fn by_staged(
+    mode: Mode,
+    state: AppState,
+    name: Result<Path<String>, PathRejection>,
+    query: Option<String>,
+) -> Result<Response, ApiError> {
+    let name = params::path(name)?;
+    answer(mode, &state, IndexKey::Staged(name), query.as_deref()).await
+}
+
 /// `GET /lookup/project/<name>` and `GET /proven/project/<name>`: a project's release
 /// manifests.
 pub(super) async fn by_project(
@@ -224,7 +236,7 @@ fn scoped(signer: &str, key: IndexKey) -> Result<IndexKey, ApiError> {
     }
     IndexKey::signed_by(&signer, key).ok_or_else(|| {
         ApiError::bad_request(
-            "signer= scopes artifact, release, project and revoked-key lookups only",
+            "signer= scopes artifact, release, project, staged and revoked-key lookups only",
         )
     })
 }

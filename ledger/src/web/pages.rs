@@ -252,7 +252,8 @@ pub(super) async fn release(
                 });
             }
         }
-        if releases.is_empty() {
+        let staged = staged_view(site, &name, &version)?;
+        if releases.is_empty() && staged.is_none() {
             return Err(WebError::not_found(format!(
                 "no release {:?} version {:?} is in this log",
                 clip(&name),
@@ -263,9 +264,43 @@ pub(super) async fn release(
             name,
             version,
             releases,
+            staged,
         }))
     })
     .await
+}
+
+/// The staged release of `name`@`version` on this ledger, when it has a set.
+fn staged_view(
+    site: &Site,
+    name: &str,
+    version: &str,
+) -> Result<Option<super::views::StagedView>, WebError> {
+    let Some(set) = site.ledger.set(&crate::sets::set_id(name, version))? else {
+        return Ok(None);
+    };
+    let owners = site.ledger.owners(name, &[])?;
+    let project = site.ledger.project_state(name, &owners)?;
+    let v = project.version(version).cloned();
+    let withdrawn = project.withdrawal(version).cloned();
+    let state = project.stage(version);
+    Ok(Some(super::views::StagedView {
+        set_url: format!("/sets/{}/", set.id),
+        set_id: set.id,
+        state,
+        files: set
+            .files
+            .into_iter()
+            .map(|(name, f)| super::views::StagedFile {
+                name,
+                sha256: f.sha256,
+                size: f.size,
+            })
+            .collect(),
+        version: v,
+        withdrawn,
+        latest: project.latest().map(|l| l.version.clone()),
+    }))
 }
 
 /// `GET /artifact/sha256/<hex>`.

@@ -264,10 +264,21 @@ pub(crate) struct EntrySummary {
 #[derive(Serialize)]
 #[serde(untagged)]
 enum What {
-    Invalid { error: String },
-    Release { project: String, version: String },
+    Invalid {
+        error: String,
+    },
+    Release {
+        project: String,
+        version: String,
+    },
     Attestation(Box<AttestationView>),
     Revocation(Box<RevocationView>),
+    Staged {
+        step: &'static str,
+        project: String,
+        version: String,
+        detail: String,
+    },
     Nothing {},
 }
 
@@ -288,6 +299,35 @@ impl EntrySummary {
                 EntryKind::Revocation(_) => site
                     .revocation(d)
                     .map_or(What::Nothing {}, |n| What::Revocation(Box::new(n))),
+                EntryKind::Announcement(a) => What::Staged {
+                    step: "announcement",
+                    project: a.predicate.release.name.clone(),
+                    version: a.predicate.release.version.clone(),
+                    detail: match &a.predicate.unverified {
+                        Some(u) => format!("unverified: {}", u.reason),
+                        None => format!(
+                            "reproduced: attestations {}",
+                            a.predicate
+                                .attestations
+                                .iter()
+                                .map(u64::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    },
+                },
+                EntryKind::Withdrawal(w) => What::Staged {
+                    step: "withdrawal",
+                    project: w.predicate.project.clone(),
+                    version: w.predicate.version.clone(),
+                    detail: w.predicate.reason.clone(),
+                },
+                EntryKind::Yank(y) => What::Staged {
+                    step: "yank",
+                    project: y.predicate.release.name.clone(),
+                    version: y.predicate.release.version.clone(),
+                    detail: y.predicate.reason.clone(),
+                },
             },
         };
         Ok(EntrySummary {
@@ -314,6 +354,17 @@ impl EntrySummary {
                 "revocation of <code class=\"d\">{}</code> ({})",
                 n.revoked_key,
                 n.reason
+            ),
+            What::Staged {
+                step,
+                project,
+                version,
+                detail,
+            } => html!(
+                "{} of {}: {}",
+                *step,
+                render::release_link(project, version),
+                detail.as_str()
             ),
             What::Nothing {} => Html::default(),
         };
@@ -540,6 +591,90 @@ pub(crate) struct ReleasePage {
     #[serde(skip)]
     pub(crate) version: String,
     pub(crate) releases: Vec<ReleaseWithRebuilds>,
+    /// The version's staged release on this ledger (its set and what the log says of it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) staged: Option<StagedView>,
+}
+
+/// A version's staged release: its set, its files, and its state from the log.
+#[derive(Serialize)]
+pub(crate) struct StagedView {
+    pub(crate) set_id: String,
+    pub(crate) set_url: String,
+    /// `open`, `released`, `announced`, `withdrawn` or `yanked`.
+    pub(crate) state: &'static str,
+    pub(crate) files: Vec<StagedFile>,
+    pub(crate) version: Option<reprove_verifier::staging::VersionState>,
+    pub(crate) withdrawn: Option<reprove_verifier::staging::TakenBack>,
+    /// The project's latest version, when one is announced.
+    pub(crate) latest: Option<String>,
+}
+
+/// One file of a set.
+#[derive(Serialize)]
+pub(crate) struct StagedFile {
+    pub(crate) name: String,
+    pub(crate) sha256: String,
+    pub(crate) size: u64,
+}
+
+impl StagedView {
+    fn html(&self) -> Html {
+        let mut rows = Html::default();
+        for f in &self.files {
+            rows.push(html!(
+                "<tr><td><a href=\"{}{}\">{}</a></td><td><code class=\"d\">{}</code></td><td>{}</td></tr>",
+                self.set_url.as_str(),
+                segment(&f.name),
+                f.name.as_str(),
+                f.sha256.as_str(),
+                f.size
+            ));
+        }
+        let mut facts = html!(
+            "<dt>Stage</dt><dd class=\"stage-{}\">{}</dd><dt>Set URL</dt><dd><code>{}</code> (fixed at plan time)</dd>",
+            self.state,
+            self.state,
+            self.set_url.as_str()
+        );
+        if let Some(a) = self.version.as_ref().and_then(|v| v.announced.as_ref()) {
+            let how = match &a.unverified {
+                Some(reason) => format!("without reproduction: {reason}"),
+                None => format!("after {} reproduction(s)", a.attestations.len()),
+            };
+            facts.push(html!(
+                "<dt>Announced</dt><dd>at {} {}</dd>",
+                render::entry_link(a.index),
+                how.as_str()
+            ));
+        }
+        for (what, taken) in [
+            ("Withdrawn", self.withdrawn.as_ref()),
+            (
+                "Yanked",
+                self.version.as_ref().and_then(|v| v.yanked.as_ref()),
+            ),
+        ] {
+            if let Some(t) = taken {
+                facts.push(html!(
+                    "<dt>{}</dt><dd class=\"s bad\">at {}: {}</dd>",
+                    what,
+                    render::entry_link(t.index),
+                    t.reason.as_str()
+                ));
+            }
+        }
+        facts.push(html!(
+            "<dt>Latest</dt><dd>{}</dd>",
+            self.latest.as_deref().unwrap_or("no version announced")
+        ));
+        html!(
+            "<h2>Staged release</h2><div class=\"card\"><dl>{}</dl></div>\
+<table><tr><th>File</th><th>sha256</th><th>Size</th></tr>{}</table>",
+            facts,
+            rows
+        )
+    }
 }
 
 /// One release manifest and the attestations bound to it.
@@ -595,6 +730,9 @@ impl View for ReleasePage {
                 "<p class=\"s wait\">This name and version were logged {} times: each manifest is shown.</p>",
                 self.releases.len()
             ));
+        }
+        if let Some(staged) = &self.staged {
+            body.push(staged.html());
         }
         for r in &self.releases {
             body.push(r.html());

@@ -29,6 +29,7 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         .as_deref()
         .map(read_allow_keys)
         .transpose()?;
+    let project_keys = parse_project_keys(&args.project_keys)?;
     let config = SequencerConfig {
         batch_max_age: args.batch_max_age,
         batch_max_size: args.batch_max_size,
@@ -65,6 +66,8 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
             max_blob_bytes: args.max_blob_bytes,
             max_blob_uploads: args.max_blob_uploads,
             max_blob_bytes_per_key: args.max_blob_bytes_per_key,
+            max_artifact_bytes: args.max_artifact_bytes,
+            project_keys,
             ..HttpConfig::default()
         };
         let head = ledger.head();
@@ -90,6 +93,25 @@ pub fn run(args: &LedgerServe) -> anyhow::Result<Outcome> {
         anyhow::Ok(())
     })?;
     Ok(Outcome::Ok)
+}
+
+/// `--project-key NAME=VKEY` flags, grouped by project.
+fn parse_project_keys(
+    flags: &[String],
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<NoteVerifier>>> {
+    let mut out: std::collections::BTreeMap<String, Vec<NoteVerifier>> = Default::default();
+    for flag in flags {
+        let Some((name, vkey)) = flag.split_once('=') else {
+            bail!("--project-key {flag:?} is not NAME=VKEY");
+        };
+        if name.is_empty() {
+            bail!("--project-key {flag:?} names no project");
+        }
+        let key = NoteVerifier::parse(vkey)
+            .with_context(|| format!("--project-key {flag:?}: {vkey:?} is not a verifier key"))?;
+        out.entry(name.to_owned()).or_default().push(key);
+    }
+    Ok(out)
 }
 
 /// Reads an allow-list: one vkey per line; blank lines and `#` comments are ignored.

@@ -36,6 +36,16 @@ impl LoggedEntry {
         NoteVerifier::parse(n.replacement.as_deref()?).ok()
     }
 
+    /// The entry as the staged-release rule ([`crate::staging`]) reads it.
+    pub fn fact(&self) -> crate::staging::Fact<'_> {
+        crate::staging::Fact {
+            index: self.index,
+            signer: &self.signer,
+            digest: self.digest.as_ref(),
+            entry: &self.entry,
+        }
+    }
+
     /// The entry's index in the log.
     pub fn index(&self) -> u64 {
         self.index

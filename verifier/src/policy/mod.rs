@@ -41,6 +41,21 @@ mod verdict;
 pub use entry::{
     EntryError, LoggedEntry, PolicyCheckpoint, verify_logged_entry, verify_logged_entry_at,
 };
+impl crate::staging::Speakers for Policy {
+    fn may_publish(&self, project: &str, key: &NoteVerifier) -> bool {
+        Policy::may_publish(self, project, key)
+    }
+
+    fn same_publisher(&self, project: &str, a: &NoteVerifier, b: &NoteVerifier) -> bool {
+        same_key(a, b)
+            || self.publishers.iter().any(|p| {
+                p.covers(project)
+                    && p.keys.iter().any(|k| same_key(k, a))
+                    && p.keys.iter().any(|k| same_key(k, b))
+            })
+    }
+}
+
 pub use verdict::{
     AppliedRevocation, Counted, IgnoredBecause, IgnoredRevocation, Mismatch, NotCounted, Reason,
     RefusedReplacement, Summary, Unbound, Verdict, Warning, verdict, verdict_for,
@@ -58,6 +73,27 @@ pub enum OnMismatch {
     Fail,
     /// The verdict carries a warning; the threshold alone decides.
     Warn,
+}
+
+/// What a finding about a release that does not disprove its bytes does to the verdict: a
+/// yank (`on_yanked`, default `warn`) or an announcement without reproduction
+/// (`on_unverified`, default `fail`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFinding {
+    /// Not trusted (a yank), or not made trusted (an unverified announcement).
+    Fail,
+    /// A warning: the yanked bytes stay trusted; the unverified announcement makes the bytes
+    /// trusted without reproduction, when the policy names the publisher.
+    Warn,
+}
+
+fn warn() -> OnFinding {
+    OnFinding::Warn
+}
+
+fn fail() -> OnFinding {
+    OnFinding::Fail
 }
 
 /// The log a policy trusts.
@@ -95,6 +131,11 @@ pub struct Policy {
     pub threshold: usize,
     /// What a trusted operator's `mismatch` does.
     pub on_mismatch: OnMismatch,
+    /// What a yank of the artifact's release by its publisher does (default `warn`).
+    pub on_yanked: OnFinding,
+    /// Whether a release its publisher announced without reproduction is trusted anyway
+    /// (`warn`; only when the policy names publishers) or not (`fail`, the default).
+    pub on_unverified: OnFinding,
     /// The trusted operators.
     pub operators: Vec<Operator>,
     /// Who may publish which projects. Empty: any publisher (verdicts say so loudly).
@@ -317,6 +358,8 @@ impl Policy {
         let raw = RawPolicy {
             threshold: self.threshold,
             on_mismatch: self.on_mismatch,
+            on_yanked: self.on_yanked,
+            on_unverified: self.on_unverified,
             log: RawLog {
                 origin: self.log.origin.clone(),
                 key: self.log.key.to_string(),
@@ -365,6 +408,12 @@ impl Policy {
             .any(|p| p.covers(project) && p.keys.iter().any(|k| same_key(k, key)))
     }
 
+    /// Whether `key` may speak for `project`'s staged releases: a publisher trusted for it,
+    /// or anyone when the policy names no publishers.
+    pub fn may_publish(&self, project: &str, key: &NoteVerifier) -> bool {
+        self.publishers.is_empty() || self.trusts_publisher(project, key)
+    }
+
     /// The operator that lists `key` among its rebuilder keys.
     pub fn operator_of(&self, key: &NoteVerifier) -> Option<&Operator> {
         self.operators
@@ -380,6 +429,10 @@ struct RawPolicy {
     threshold: usize,
     #[serde(default)]
     on_mismatch: OnMismatch,
+    #[serde(default = "warn")]
+    on_yanked: OnFinding,
+    #[serde(default = "fail")]
+    on_unverified: OnFinding,
     log: RawLog,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     witnesses: Option<RawWitnesses>,
@@ -479,6 +532,8 @@ impl RawPolicy {
             witnesses,
             threshold: self.threshold,
             on_mismatch: self.on_mismatch,
+            on_yanked: self.on_yanked,
+            on_unverified: self.on_unverified,
             operators,
             publishers,
             require_sandbox: self.require_sandbox,

@@ -45,6 +45,27 @@ pub enum Summary {
     Disputed { operators: Vec<String> },
     /// Too few distinct operators reproduced the bytes.
     TooFew { reproduced: usize, threshold: usize },
+    /// The publisher withdrew the release listing the bytes before announcing it.
+    Withdrawn {
+        release: String,
+        index: u64,
+        reason: String,
+    },
+    /// The publisher yanked the release listing the bytes, and the policy fails on a yank.
+    Yanked {
+        release: String,
+        index: u64,
+        reason: String,
+    },
+    /// Too few operators reproduced the bytes, but a trusted publisher announced the release
+    /// without reproduction and the policy accepts that (`on_unverified = "warn"`).
+    TrustedUnverified {
+        release: String,
+        index: u64,
+        reason: String,
+        reproduced: usize,
+        threshold: usize,
+    },
     /// No entry among those weighed names the bytes: no release manifest lists them and no
     /// attestation is about them. Not "reproduced by 0": nobody claimed anything.
     Unknown,
@@ -74,6 +95,32 @@ impl fmt::Display for Summary {
                 f,
                 "not trusted: reproduced by {reproduced} distinct operator(s), the policy requires {threshold}"
             ),
+            Summary::Withdrawn {
+                release,
+                index,
+                reason,
+            } => write!(
+                f,
+                "not trusted: {release} was withdrawn by its publisher at index {index}: {reason}"
+            ),
+            Summary::Yanked {
+                release,
+                index,
+                reason,
+            } => write!(
+                f,
+                "not trusted: {release} was yanked by its publisher at index {index}: {reason} (policy: on_yanked = \"fail\")"
+            ),
+            Summary::TrustedUnverified {
+                release,
+                index,
+                reason,
+                reproduced,
+                threshold,
+            } => write!(
+                f,
+                "trusted without reproduction: {release} was announced unverified by its publisher at index {index} ({reason}); reproduced by {reproduced} of {threshold} required operator(s) (policy: on_unverified = \"warn\")"
+            ),
             Summary::Unknown => f.write_str(
                 "not trusted: unknown — no release manifest or rebuild attestation weighed names these bytes",
             ),
@@ -98,6 +145,19 @@ pub enum Warning {
         index: u64,
         replacement: String,
         why: RefusedReplacement,
+    },
+    /// The publisher yanked the release, and the policy only warns on a yank.
+    Yanked {
+        release: String,
+        index: u64,
+        reason: String,
+        replacement: Option<String>,
+    },
+    /// The bytes are trusted only because the publisher announced them unverified.
+    AnnouncedUnverified {
+        release: String,
+        index: u64,
+        reason: String,
     },
     /// The file was reproduced as an artifact of releases whose names the file name does not
     /// contain (the consumer named no release).
@@ -153,6 +213,29 @@ impl fmt::Display for Warning {
                     }
                 }
             }
+            Warning::Yanked {
+                release,
+                index,
+                reason,
+                replacement,
+            } => {
+                write!(
+                    f,
+                    "{release} was yanked by its publisher at index {index}: {reason}"
+                )?;
+                if let Some(r) = replacement {
+                    write!(f, "; use {r} instead")?;
+                }
+                f.write_str(" (policy: on_yanked = \"warn\")")
+            }
+            Warning::AnnouncedUnverified {
+                release,
+                index,
+                reason,
+            } => write!(
+                f,
+                "{release} was announced without reproduction at index {index}: {reason}"
+            ),
             Warning::FileNotNamedAfterRelease { file, releases } => write!(
                 f,
                 "{file} was reproduced as an artifact of {}, whose name(s) the file's do not contain: \
@@ -512,10 +595,96 @@ pub fn verdict_for(
     }
     v.operators = counted_ops.into_iter().collect();
     conclude(policy, &mut v);
+    staged(policy, sha256, release, entries, &mut v);
     if !v.trusted && !entries.iter().any(|e| names_artifact(e, sha256)) {
         v.summary = Summary::Unknown;
     }
     v
+}
+
+/// What the publisher's staged-release entries say of the releases listing `sha256` (the
+/// rule of [`crate::staging`]): a withdrawal always fails the verdict; a yank fails it or
+/// warns (`on_yanked`); an unverified announcement makes too few reproductions enough when the
+/// policy names publishers and says `on_unverified = "warn"`.
+fn staged(
+    policy: &Policy,
+    sha256: &[u8; 32],
+    expected: Option<(&str, &str)>,
+    entries: &[LoggedEntry],
+    v: &mut Verdict,
+) {
+    use crate::staging::{Fact, ProjectState};
+    let facts: Vec<Fact<'_>> = entries.iter().map(LoggedEntry::fact).collect();
+    let mut projects: BTreeSet<&str> = BTreeSet::new();
+    for e in entries {
+        if let EntryKind::Release(r) = e.entry.kind()
+            && r.subjects.iter().any(|s| s.digest.sha256 == *sha256)
+            && expected.is_none_or(|(n, _)| n == r.predicate.project)
+        {
+            projects.insert(&r.predicate.project);
+        }
+    }
+    let hex = hex::encode(sha256);
+    for project in projects {
+        let state = ProjectState::derive(project, &facts, policy);
+        for version in &state.versions {
+            let lists = version.artifacts.iter().any(|a| a.sha256 == hex);
+            if !lists || expected.is_some_and(|(_, ver)| ver != version.version) {
+                continue;
+            }
+            let release = format!("{}@{}", version.project, version.version);
+            if let Some(w) = &version.withdrawn {
+                v.trusted = false;
+                v.summary = Summary::Withdrawn {
+                    release,
+                    index: w.index,
+                    reason: w.reason.clone(),
+                };
+                return;
+            }
+            if let Some(y) = &version.yanked {
+                if policy.on_yanked == OnFinding::Fail {
+                    v.trusted = false;
+                    v.summary = Summary::Yanked {
+                        release,
+                        index: y.index,
+                        reason: y.reason.clone(),
+                    };
+                    return;
+                }
+                v.warnings.push(Warning::Yanked {
+                    release: release.clone(),
+                    index: y.index,
+                    reason: y.reason.clone(),
+                    replacement: y.replacement.clone(),
+                });
+            }
+            let unverified = version
+                .announced
+                .as_ref()
+                .and_then(|a| a.unverified.as_ref().map(|r| (a.index, r)));
+            if let Some((index, reason)) = unverified
+                && !v.trusted
+                && matches!(v.summary, Summary::TooFew { .. })
+                && policy.on_unverified == OnFinding::Warn
+                && !policy.publishers.is_empty()
+            {
+                v.trusted = true;
+                v.warnings.push(Warning::AnnouncedUnverified {
+                    release: release.clone(),
+                    index,
+                    reason: reason.clone(),
+                });
+                v.summary = Summary::TrustedUnverified {
+                    release,
+                    index,
+                    reason: reason.clone(),
+                    reproduced: v.operators.len(),
+                    threshold: policy.threshold,
+                };
+            }
+        }
+    }
 }
 
 /// Whether a release manifest lists `sha256` or an attestation names it as a subject.
@@ -526,7 +695,11 @@ fn names_artifact(e: &LoggedEntry, sha256: &[u8; 32]) -> bool {
             .subjects()
             .iter()
             .any(|s| s.digest.sha256 == *sha256),
-        EntryKind::Revocation(_) => false,
+        // A publisher's later word about a release does not make the bytes known on its own.
+        EntryKind::Revocation(_)
+        | EntryKind::Announcement(_)
+        | EntryKind::Withdrawal(_)
+        | EntryKind::Yank(_) => false,
     }
 }
 

@@ -999,6 +999,60 @@ mod doc_examples {
         .unwrap()
     }
 
+    fn release_ref() -> (ReleaseRef, Vec<Artifact>) {
+        let EntryKind::Release(r) = release().into_kind() else {
+            unreachable!()
+        };
+        let reference = ReleaseRef {
+            log_index: 1234,
+            name: "hello".into(),
+            version: "1.2.0".into(),
+            digest: Digests::sha256(sha("release entry 1234")),
+        };
+        (reference, r.subjects)
+    }
+
+    pub(super) fn announcement() -> Entry {
+        let (release, subjects) = release_ref();
+        Entry::new(EntryKind::Announcement(Announcement {
+            subjects,
+            predicate: AnnouncementPredicate {
+                release,
+                attestations: vec![1240, 1251],
+                unverified: None,
+            },
+        }))
+        .unwrap()
+    }
+
+    pub(super) fn withdrawal() -> Entry {
+        let (release, subjects) = release_ref();
+        Entry::new(EntryKind::Withdrawal(Withdrawal {
+            subjects,
+            predicate: WithdrawalPredicate {
+                project: "hello".into(),
+                version: "1.2.0".into(),
+                release: Some(release),
+                reason: "the rebuilders disagree with the published binary".into(),
+            },
+        }))
+        .unwrap()
+    }
+
+    pub(super) fn yank() -> Entry {
+        let (release, subjects) = release_ref();
+        Entry::new(EntryKind::Yank(Yank {
+            subjects,
+            predicate: YankPredicate {
+                release,
+                announcement: 1260,
+                reason: "corrupts data on upgrade".into(),
+                replacement: Some("1.2.1".into()),
+            },
+        }))
+        .unwrap()
+    }
+
     pub(super) fn revocation() -> Entry {
         Entry::new(EntryKind::Revocation(RevocationNotice {
             revoked_key: vkey_of("rebuilder.example.net", &test_key()),
@@ -1093,6 +1147,9 @@ fn formats_doc_examples_are_valid_and_current() {
         ("release", doc_examples::release()),
         ("rebuild", doc_examples::rebuild()),
         ("revocation", doc_examples::revocation()),
+        ("announcement", doc_examples::announcement()),
+        ("withdrawal", doc_examples::withdrawal()),
+        ("yank", doc_examples::yank()),
     ] {
         let expected = doc_examples::pretty(&entry);
         let text = blocks.get(name).unwrap_or_else(|| {
@@ -1290,4 +1347,67 @@ fn recipes_with_inputs_build_deps_root_and_an_unset_epoch_round_trip_and_are_che
         let err = Entry::parse(&new_recipe_release(recipe, import)).unwrap_err();
         assert!(err.to_string().contains(want), "case {i}: {err}");
     }
+}
+
+#[test]
+fn staged_entries_keep_their_rules() {
+    let EntryKind::Announcement(good) = doc_examples::announcement().into_kind() else {
+        unreachable!()
+    };
+    let refuse = |kind: EntryKind, want: &str| {
+        let err = Entry::new(kind).unwrap_err().to_string();
+        assert!(err.contains(want), "{err}");
+    };
+    let mut a = good.clone();
+    a.predicate.attestations = vec![1251, 1240];
+    refuse(EntryKind::Announcement(a), "strictly increasing");
+    let mut a = good.clone();
+    a.predicate.attestations = vec![1000];
+    refuse(EntryKind::Announcement(a), "after the release");
+    let mut a = good.clone();
+    a.predicate.attestations.clear();
+    refuse(EntryKind::Announcement(a), "or is unverified");
+    let mut a = good.clone();
+    a.predicate.unverified = Some(Unverified {
+        reason: "fix".into(),
+    });
+    refuse(EntryKind::Announcement(a), "names no attestations");
+    let mut a = good.clone();
+    a.predicate.attestations.clear();
+    a.predicate.unverified = Some(Unverified {
+        reason: String::new(),
+    });
+    refuse(EntryKind::Announcement(a), "unverified.reason");
+    let mut a = good;
+    a.predicate.attestations.clear();
+    a.predicate.unverified = Some(Unverified {
+        reason: "CVE".into(),
+    });
+    assert!(Entry::new(EntryKind::Announcement(a)).is_ok());
+
+    let EntryKind::Withdrawal(w) = doc_examples::withdrawal().into_kind() else {
+        unreachable!()
+    };
+    let mut other = w.clone();
+    other.predicate.version = "9".into();
+    refuse(
+        EntryKind::Withdrawal(other),
+        "the project and version it withdraws",
+    );
+    let mut unreleased = w.clone();
+    unreleased.predicate.release = None;
+    assert!(Entry::new(EntryKind::Withdrawal(unreleased)).is_ok());
+    let mut empty = w;
+    empty.subjects.clear();
+    refuse(EntryKind::Withdrawal(empty), "no subjects");
+
+    let EntryKind::Yank(y) = doc_examples::yank().into_kind() else {
+        unreachable!()
+    };
+    let mut early = y.clone();
+    early.predicate.announcement = 1;
+    refuse(EntryKind::Yank(early), "announced after it is logged");
+    let mut own = y;
+    own.predicate.replacement = Some("1.2.0".into());
+    refuse(EntryKind::Yank(own), "its own replacement");
 }
