@@ -78,3 +78,33 @@ pub const LOG_TAIL: &str = "Examples:
 
 pub const COMPLETIONS: &str = "Examples:
   reprove completions bash > /etc/bash_completion.d/reprove";
+
+pub const RELEASE_PLAN: &str = "Examples:
+  reprove release plan hello@1.2.0 --key publisher.key --ledger https://log.example.org
+  # then bake https://log.example.org/dl/hello/1.2.0/<file> into the installer you build";
+
+pub const RELEASE_UPLOAD: &str = "Examples:
+  reprove release upload hello@1.2.0 dist/hello-1.2.0.tar.gz dist/hello-1.2.0-linux-x86_64 \\
+    --key publisher.key --ledger https://log.example.org";
+
+pub const RELEASE_ANNOUNCE: &str = "Examples:
+  reprove release announce hello@1.2.0 --key publisher.key --policy policy.toml --wait 1h
+  reprove release announce hello@1.2.1 --key publisher.key --policy policy.toml \\
+    --unverified --reason \"fixes CVE-2026-1234; rebuilders will follow\"";
+
+pub const RELEASE_WITHDRAW: &str = "Examples:
+  reprove release withdraw hello@1.3.0 --reason \"rebuilders disagree with the binary\" \\
+    --key publisher.key --ledger https://log.example.org";
+
+pub const RELEASE_YANK: &str = "Examples:
+  reprove release yank hello@1.2.0 --reason \"corrupts data on upgrade\" --replacement 1.2.1 \\
+    --key publisher.key --ledger https://log.example.org";
+
+pub const RELEASE_INSTALLER: &str = "Examples:
+  reprove release installer hello@1.2.0 -o install.sh --ledger https://log.example.org \\
+    --log-key-file log.pub
+  curl -fsSL https://example.org/install.sh | INSTALL_DIR=$HOME/.local/bin sh";
+
+pub const LATEST: &str = "Examples:
+  reprove latest hello --policy policy.toml
+  reprove latest hello --policy policy.toml --json";

@@ -29,6 +29,7 @@ pub struct PublisherArgs {
 /// and the release URL (`/dl/<name>/<version>/<file>`: live once the release is published),
 /// so installers can embed them before anything is built. Planning again is harmless.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_PLAN)]
 pub struct ReleasePlan {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -39,6 +40,7 @@ pub struct ReleasePlan {
 
 /// Upload files into a planned release's set (streamed; each signed by the publisher key).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_UPLOAD)]
 pub struct ReleaseUpload {
     /// The release, as NAME@VERSION (planned with `reprove release plan`).
     #[arg(value_name = "NAME@VERSION")]
@@ -53,6 +55,7 @@ pub struct ReleaseUpload {
 /// Announce a published release: only when every artifact satisfies the policy (the gate)
 /// is an announcement logged, and only an announcement moves "latest".
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_ANNOUNCE)]
 pub struct ReleaseAnnounce {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -83,6 +86,7 @@ pub struct ReleaseAnnounce {
 
 /// Withdraw a release before its announcement: its URLs stop serving (410 with the reason).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_WITHDRAW)]
 pub struct ReleaseWithdraw {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -97,6 +101,7 @@ pub struct ReleaseWithdraw {
 /// Yank an announced release: latest moves back to the previous announced version; the bytes
 /// stay downloadable with a warning; `reprove verify` reports it (`on_yanked`).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_YANK)]
 pub struct ReleaseYank {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -119,6 +124,7 @@ pub struct ReleaseYank {
 /// refuses what is not trusted. Files land in $INSTALL_DIR (default ./NAME-VERSION) only when
 /// all of them passed.
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::RELEASE_INSTALLER)]
 pub struct ReleaseInstaller {
     /// The release, as NAME@VERSION.
     #[arg(value_name = "NAME@VERSION")]
@@ -141,6 +147,7 @@ pub struct ReleaseInstaller {
 /// announcement by a publisher the policy trusts for it that was not withdrawn or yanked.
 /// A ledger that serves another one as `/dl/<name>/latest/` is caught (exit 2).
 #[derive(Debug, Args)]
+#[command(after_help = super::examples::LATEST)]
 pub struct Latest {
     /// The project.
     #[arg(value_name = "NAME")]
