@@ -548,7 +548,7 @@ fn every_command_prints_the_documented_json() {
     )
     .unwrap();
     let sp = s(&staged_policy);
-    let staged_manifest = dir.join("staged.toml");
+    let staged_manifest = served.with_file_name("staged.toml");
     std::fs::write(
         &staged_manifest,
         std::fs::read_to_string(&served)
