@@ -2,12 +2,15 @@
 # Rebuilds real releases from their real registries with reprove itself, and writes a table:
 # package, result, time, and the first difference of every mismatch.
 #
-#   scripts/real-world.sh [--out FILE] [--work DIR] pypi:NAME[==VERSION] ...
+#   scripts/real-world.sh [--out FILE] [--work DIR] pypi:NAME[==VERSION] crates:NAME[@VERSION] ...
 #   scripts/real-world.sh --list scripts/real-world-pypi.txt
 #
-# Each package is `ECOSYSTEM:NAME[==VERSION]` (a bare NAME means pypi:NAME). Without a version,
-# the newest release on the registry is taken. Ecosystems: pypi (import pypi + rebuild). crates
-# and debian are reserved for their importers (issue #16): they are reported as "not yet".
+# Each package is `ECOSYSTEM:NAME[==VERSION]` (a bare NAME means pypi:NAME; crates take
+# NAME@VERSION). Without a version, the newest (non-yanked) release on the registry is taken.
+# Ecosystems: pypi (import pypi + one rebuild, compared with the published wheel); crates
+# (import crate + two rebuilds by two rebuilder keys in two work directories: no binary is
+# published, so the result is whether the two builds agree — `agreed`, or `differ` with the
+# first differing byte). debian is reserved for its importer (issue #16): "not yet".
 #
 # It runs a private ledger on 127.0.0.1 (in --work), makes an importer key and a rebuilder key,
 # and for each package runs `reprove import pypi NAME==VERSION` (from https://pypi.org/simple,
@@ -41,6 +44,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 R=${REPROVE:-${CARGO_TARGET_DIR:-$here/target}/debug/reprove}
 [ -x "$R" ] || { echo "no reprove binary at $R (cargo build, or set REPROVE)" >&2; exit 2; }
 INDEX=${REPROVE_PYPI_INDEX:-https://pypi.org/simple}
+CRATES=${REPROVE_CRATES_INDEX:-https://index.crates.io}
 
 if [ -z "$work" ]; then work=$(mktemp -d /tmp/reprove-real-world.XXXXXX); chmod 755 "$work"; fi
 mkdir -p "$work"
@@ -48,6 +52,7 @@ rm -rf "$work/ledger" "$work/keys"
 "$R" ledger init --data "$work/ledger" --origin real-world.reprove.test >/dev/null
 "$R" key generate --name importer.real-world.test --out "$work/keys" >/dev/null
 "$R" key generate --name rebuilder.real-world.test --out "$work/keys" >/dev/null
+"$R" key generate --name rebuilder-b.real-world.test --out "$work/keys" >/dev/null
 "$R" ledger serve --data "$work/ledger" --listen 127.0.0.1:0 --batch-max-age 20 \
   >"$work/ledger.out" 2>"$work/ledger.err" &
 ledger_pid=$!
@@ -71,6 +76,52 @@ latest() {  # the newest version of a PyPI project, from its JSON API
   curl -fsS --max-time 60 "https://pypi.org/pypi/$1/json" | python3 -c 'import json,sys; print(json.load(sys.stdin)["info"]["version"])'
 }
 
+latest_crate() {  # the newest non-yanked version of a crate, from the sparse index
+  local n=${1,,} p
+  case ${#n} in 1) p=1/$n ;; 2) p=2/$n ;; 3) p=3/${n:0:1}/$n ;; *) p=${n:0:2}/${n:2:2}/$n ;; esac
+  curl -fsS --max-time 60 "$CRATES/$p" | python3 -c 'import json,sys
+v=[d["vers"] for d in map(json.loads, filter(str.strip, sys.stdin)) if not d["yanked"] and "-" not in d["vers"]]
+print(v[-1] if v else "")'
+}
+
+secs_since() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$1" "$(date +%s.%N)"; }
+
+# One crate: import, then two rebuilds by two keys; the row says whether they agree.
+crate_row() {
+  local name=$1 version=$2 start imp project r1 r2 res1 res2 d1 d2 t why
+  [ -n "$version" ] || version=$(latest_crate "$name" 2>/dev/null || true)
+  [ -n "$version" ] || { echo "| crates:$name | unknown | - | no such crate on the registry |"; return; }
+  start=$(date +%s.%N)
+  if ! imp=$("$R" import crate "$name@$version" --registry "$CRATES" --key "$work/keys/importer.real-world.test.key" \
+      --ledger "$url" "${logkey[@]}" --json 2>"$work/import.err"); then
+    why=$(grep -m1 . "$work/import.err" | sed 's/^error: //' | cut -c1-220 | tr '|' '/')
+    echo "| crates:$name $version | refused | $(secs_since "$start") | $why |"; return
+  fi
+  project=$(echo "$imp" | json_field project)
+  r1=$("$R" rebuild --release "$project@$version" --ledger "$url" "${logkey[@]}" \
+      --key "$work/keys/rebuilder.real-world.test.key" --work "$work/node" --submit --json 2>"$work/rebuild.err" || true)
+  r2=$("$R" rebuild --release "$project@$version" --ledger "$url" "${logkey[@]}" \
+      --key "$work/keys/rebuilder-b.real-world.test.key" --work "$work/node-b" --submit --json 2>>"$work/rebuild.err" || true)
+  t=$(secs_since "$start")
+  res1=$(echo "$r1" | json_field result); res2=$(echo "$r2" | json_field result)
+  if [ "$res1" != reproduced ] || [ "$res2" != reproduced ]; then
+    why="$(echo "$r1" | json_field detail) $(echo "$r2" | json_field detail)"
+    [ -n "${why// /}" ] || why=$(head -c 200 "$work/rebuild.err")
+    echo "| crates:$name $version | ${res1:-error}/${res2:-error} | $t | $(echo "$why" | head -c 200 | tr '|\n' '/ ') |"; return
+  fi
+  d1=$(echo "$r1" | python3 -c 'import json,sys; print(" ".join(a["name"]+"="+a["sha256"] for a in json.load(sys.stdin)["rebuilt"]))')
+  d2=$(echo "$r2" | python3 -c 'import json,sys; print(" ".join(a["name"]+"="+a["sha256"] for a in json.load(sys.stdin)["rebuilt"]))')
+  if [ "$d1" = "$d2" ]; then
+    reproduced=$((reproduced + 1)); buildable=$((buildable + 1))
+    echo "| crates:$name $version | agreed (2 builds) | $t | ${d1:0:90}… |"
+  else
+    buildable=$((buildable + 1))
+    why=$(cmp "$(ls -d "$(echo "$r1" | json_field job_dir)"/build/outputs/* | head -n1)" \
+               "$(ls -d "$(echo "$r2" | json_field job_dir)"/build/outputs/* | head -n1)" 2>&1 | head -n1)
+    echo "| crates:$name $version | differ | $t | ${why:0:200} |"
+  fi
+}
+
 # The first difference of a mismatch: the first lines of the diff report that name a change.
 first_difference() {
   local report="$1/diff-report.txt"
@@ -88,6 +139,12 @@ for spec in "${pkgs[@]}"; do
   eco=pypi; pkg=$spec
   case "$spec" in *:*) eco=${spec%%:*}; pkg=${spec#*:} ;; esac
   total=$((total + 1))
+  if [ "$eco" = crates ]; then
+    cname=${pkg%%@*}; cversion=""
+    [[ "$pkg" == *@* ]] && cversion=${pkg#*@}
+    crate_row "$cname" "$cversion" >>"$out"
+    continue
+  fi
   if [ "$eco" != pypi ]; then
     echo "| $eco:$pkg | not yet | - | the $eco importer is not written yet (issue #16) |" >>"$out"
     continue
@@ -124,4 +181,4 @@ done
 rate="n/a"
 ((buildable)) && rate=$(python3 -c "print(f'{100*$reproduced/$buildable:.0f} %')")
 echo "" >>"$out"
-echo "Reproduced bit for bit: $reproduced of $buildable that built ($total packages): $rate." >>"$out"
+echo "Reproduced bit for bit (PyPI: as published; crates: two builds agreed): $reproduced of $buildable that built ($total packages): $rate." >>"$out"

@@ -65,4 +65,16 @@ fetch_pinned https://files.pythonhosted.org/packages/6e/c2/61d3e0f47e2b74ef40a68
   cb55c73c5f4408779d0cf3eef9f762b9c9f147a77de7b258bef0a5628adc85cc tomli-2.2.1-py3-none-any.whl
 fetch_pinned https://files.pythonhosted.org/packages/be/2d/293fe6a58e73df57cc2b5e5cf2b17c6bb4fb5b0c390bab8f1e87bdc62529/flit_core-3.10.1-py3-none-any.whl \
   cb31a76e8b31ad3351bb89e531f64ef2b05d1e65bd939183250bf81ddf4922a8 flit_core-3.10.1-py3-none-any.whl
-echo "setup: ok (rustc $have; ${PACKAGES[*]} present; PyPI fixtures in $cache)"
+
+# Real crates for the crate import test (tests/import_crate.rs): fortune 0.2.0, a binary crate
+# with a Cargo.lock and no dependencies, and cfg-if 1.0.0, the real dependency of the test's
+# own small crate (so vendoring a pinned .crate is exercised); served from 127.0.0.1 as a
+# sparse registry.
+pypi_cache=$cache
+cache=${REPROVE_FIXTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reprove/fixtures}/crates
+mkdir -p "$cache"
+fetch_pinned https://static.crates.io/crates/fortune/fortune-0.2.0.crate \
+  4ce04b8199e8adcab8275f63a016b5f1d2b5ee137a2f663fbfd38508e5ce3470 fortune-0.2.0.crate
+fetch_pinned https://static.crates.io/crates/cfg-if/cfg-if-1.0.0.crate \
+  baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd cfg-if-1.0.0.crate
+echo "setup: ok (rustc $have; ${PACKAGES[*]} present; PyPI fixtures in $pypi_cache, crates in $cache)"

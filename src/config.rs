@@ -219,7 +219,10 @@ fn slots(command: &mut Command) -> Option<Slots<'_>> {
         Command::Release(ReleaseCommand::Announce(a)) => consumer(&mut a.consumer),
         Command::Latest(a) => consumer(&mut a.consumer),
         Command::Import(crate::cli::ImportCommand::Pypi(a)) => {
-            with_key(&mut a.ledger, &mut a.log_key)
+            with_key(&mut a.to.ledger, &mut a.to.log_key)
+        }
+        Command::Import(crate::cli::ImportCommand::Crate(a)) => {
+            with_key(&mut a.to.ledger, &mut a.to.log_key)
         }
         Command::Rebuild(a) => with_key(&mut a.ledger, &mut a.log_key),
         Command::Rebuilder(RebuilderCommand::Run(a)) => with_key(&mut a.ledger, &mut a.log_key),

@@ -19,9 +19,15 @@ const TOMLI_SDIST: &str = "tomli-2.2.1.tar.gz";
 const TOMLI_WHEEL: &str = "tomli-2.2.1-py3-none-any.whl";
 const FLIT_WHEEL: &str = "flit_core-3.10.1-py3-none-any.whl";
 
-/// The cache `scripts/setup.sh` fills; `None` (the test is skipped, loudly) when it is empty,
-/// except under `CI=true`, where a missing cache fails.
+/// The PyPI files `scripts/setup.sh` caches ([`fixture_cache`]).
 pub(crate) fn cached_files() -> Option<PathBuf> {
+    fixture_cache("pypi", &[TOMLI_SDIST, TOMLI_WHEEL, FLIT_WHEEL])
+}
+
+/// The cache `scripts/setup.sh` fills, `<cache>/reprove/fixtures/<ecosystem>`, when it holds
+/// every one of `files`; `None` (the test is skipped, loudly) when it does not, except under
+/// `CI=true`, where a missing cache fails.
+pub(crate) fn fixture_cache(ecosystem: &str, files: &[&str]) -> Option<PathBuf> {
     let dir = std::env::var_os("REPROVE_FIXTURE_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
@@ -30,20 +36,17 @@ pub(crate) fn cached_files() -> Option<PathBuf> {
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures")
         })
-        .join("pypi");
-    let complete = [TOMLI_SDIST, TOMLI_WHEEL, FLIT_WHEEL]
-        .iter()
-        .all(|f| dir.join(f).is_file());
-    if complete {
+        .join(ecosystem);
+    if files.iter().all(|f| dir.join(f).is_file()) {
         return Some(dir);
     }
     assert!(
         std::env::var("CI").as_deref() != Ok("true"),
-        "the PyPI fixture cache {} is incomplete: run `make setup` (scripts/setup.sh) first",
+        "the {ecosystem} fixture cache {} is incomplete: run `make setup` (scripts/setup.sh) first",
         dir.display()
     );
     eprintln!(
-        "SKIPPED: the PyPI fixture cache {} is incomplete; run `make setup`",
+        "SKIPPED: the {ecosystem} fixture cache {} is incomplete; run `make setup`",
         dir.display()
     );
     None
@@ -143,6 +146,19 @@ impl Index {
         Index { url, routes }
     }
 
+    /// The server's base URL (`http://127.0.0.1:PORT`).
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves `body` as `ctype` at `path`.
+    pub(crate) fn route(&self, path: &str, ctype: &str, body: Vec<u8>) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), (ctype.to_owned(), body));
+    }
+
     pub(crate) fn simple(&self) -> String {
         format!("{}/simple", self.url)
     }
@@ -212,7 +228,7 @@ fn import(index: &Index, ledger: &Ledger, key: &Path, spec: &str) -> std::proces
     ])
 }
 
-fn tree_size(ledger: &Ledger) -> u64 {
+pub(crate) fn tree_size(ledger: &Ledger) -> u64 {
     let cp = get_ok(
         &common::agent(),
         &format!("{}/checkpoint", ledger.server.url),
@@ -220,7 +236,7 @@ fn tree_size(ledger: &Ledger) -> u64 {
     text(&cp).lines().nth(1).unwrap().parse().unwrap()
 }
 
-fn vkey_of(key: &Path) -> String {
+pub(crate) fn vkey_of(key: &Path) -> String {
     std::fs::read_to_string(key.with_extension("pub"))
         .unwrap()
         .trim()

@@ -835,6 +835,37 @@ fn every_command_prints_the_documented_json() {
         }
     }
 
+    // A third-party import of a real crate, from a sparse registry on 127.0.0.1 (likewise).
+    match crate::import_crate::cached_crates() {
+        Some(cache) => {
+            let index = crate::import_pypi::Index::start();
+            crate::import_crate::serve_fortune(&index, &cache);
+            let registry = crate::import_crate::registry(&index);
+            for (spec, ok) in [("fortune@0.2.0", true), ("no-such-crate@1.0.0", false)] {
+                let args = at(&[
+                    "import",
+                    "crate",
+                    spec,
+                    "--registry",
+                    &registry,
+                    "--key",
+                    s(&key("publisher.example")),
+                ]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if ok {
+                    let v = r.ok("reprove import crate", "ImportedCrate", &args);
+                    assert_eq!(v["binaries"][0], "fortune", "{v}");
+                } else {
+                    r.fails("reprove import crate", &args);
+                }
+            }
+        }
+        None => {
+            r.seen.insert(("reprove import crate".to_owned(), false));
+            r.seen.insert(("reprove import crate".to_owned(), true));
+        }
+    }
+
     // The stopped log, checked and exported.
     assert_eq!(server.terminate(), Some(0));
     let fsck = r.ok(

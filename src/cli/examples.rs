@@ -26,6 +26,14 @@ pub const IMPORT_PYPI: &str = "Examples:
   reprove rebuild --release tomli@2.2.1 --key rebuilder.key --ledger https://log.example.org \\
     --log-key-file log.pub --submit                       # then rebuild what was imported";
 
+pub const IMPORT_CRATE: &str = "Examples:
+  reprove import crate fortune@0.2.0 --key importer.key --ledger https://log.example.org \\
+    --log-key-file log.pub
+  reprove import crate fortune@0.2.0 --registry http://127.0.0.1:8000/index --key importer.key --dry-run
+  reprove rebuild --release fortune@0.2.0 --key rebuilder.key --ledger https://log.example.org \\
+    --log-key-file log.pub --submit                       # every rebuilder names the bytes it built
+  reprove verify ./fortune --release fortune@0.2.0        # trusted when enough operators agree";
+
 pub const REBUILD: &str = "Examples:
   reprove rebuild --manifest reprove.toml --out dist          # a local build, nothing logged
   reprove rebuild --manifest reprove.toml --variations        # what makes the build unreproducible

@@ -18,6 +18,32 @@ pub enum ImportCommand {
     /// Generator line, a yanked release, a digest the index gets wrong, an unknown backend)
     /// is refused with exit 2 and nothing is logged.
     Pypi(ImportPypi),
+    /// Log a release manifest for a binary crate on a crates.io-style sparse registry, built
+    /// from its `.crate` with every dependency of its Cargo.lock vendored and checksum-pinned,
+    /// signed by your key as a third-party import.
+    ///
+    /// Reads the registry's sparse index for the version's `cksum`, downloads the `.crate` and
+    /// checks it, requires a Cargo.lock and at least one binary target inside, pins each
+    /// registry package of the Cargo.lock by URL and checksum (checked against the download
+    /// and the index) and the rustc of this machine by version. No published binary exists:
+    /// the release names its binaries without digests, and rebuilders must agree with each
+    /// other. A yanked or unknown version, a digest the index gets wrong, a crate without
+    /// Cargo.lock or binary, a git or path dependency: refused with exit 2, nothing logged.
+    Crate(ImportCrate),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = super::examples::IMPORT_CRATE)]
+pub struct ImportCrate {
+    /// The release, as NAME@VERSION (an exact version).
+    #[arg(value_name = "NAME@VERSION")]
+    pub spec: String,
+    /// The sparse registry's index URL (its `config.json` names the download URL).
+    #[arg(long, value_name = "URL", default_value = "https://index.crates.io")]
+    pub registry: String,
+    /// Who signs, and where the manifest goes.
+    #[command(flatten)]
+    pub to: ImportTo,
 }
 
 #[derive(Debug, Args)]
@@ -29,6 +55,14 @@ pub struct ImportPypi {
     /// The simple index's base URL.
     #[arg(long, value_name = "URL", default_value = "https://pypi.org/simple")]
     pub index: String,
+    /// Who signs, and where the manifest goes.
+    #[command(flatten)]
+    pub to: ImportTo,
+}
+
+/// What every importer takes: the importer's key, the ledger, the output.
+#[derive(Debug, Args)]
+pub struct ImportTo {
     /// The importer's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
     #[arg(long, value_name = "FILE")]
     pub key: PathBuf,

@@ -300,6 +300,7 @@ pub fn release(run: &str, i: u64) -> anyhow::Result<Vec<u8>> {
             recipe: Recipe {
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
+                unpinned_outputs: Default::default(),
                 build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Host {},

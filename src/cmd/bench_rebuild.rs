@@ -96,6 +96,7 @@ pub fn sandbox(args: &BenchSandbox) -> anyhow::Result<Outcome> {
     let recipe = Recipe {
         inputs: Vec::new(),
         build_deps: Vec::new(),
+        unpinned_outputs: Default::default(),
         build_user: Default::default(),
         command: r.command.clone(),
         environment: Environment::Host {},

@@ -128,6 +128,10 @@ fn release_entries(
                     if same && r.predicate.release.log_index < size {
                         indices.insert(r.predicate.release.log_index);
                     }
+                    if same {
+                        // An unpinned output is named by the digest each rebuild produced.
+                        artifacts.extend(e.entry().subjects().iter().map(|a| a.digest.sha256));
+                    }
                     same
                 }
                 // A publisher's announcements, withdrawals and yanks of this release travel

@@ -1,5 +1,5 @@
-//! `reprove import pypi`: import a PyPI release as a third-party release manifest, sign it
-//! with the importer's key and append it (or print it with `--dry-run`).
+//! `reprove import pypi` and `reprove import crate`: import a release as a third-party release
+//! manifest, sign it with the importer's key and append it (or print it with `--dry-run`).
 
 use std::fmt;
 use std::io::Write as _;
@@ -10,15 +10,15 @@ use reprove_verifier::predicates::{Entry, EntryKind};
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::cli::ImportPypi;
+use crate::cli::{ImportCrate, ImportPypi, ImportTo};
 use crate::client::{ClientOptions, LogClient};
-use crate::import::pypi;
+use crate::import::{crates, pypi};
 use crate::keys::read_signer;
 use crate::sign::sign_statement;
 
 /// Runs `reprove import pypi`.
 pub fn pypi(args: &ImportPypi) -> anyhow::Result<Outcome> {
-    let signer = read_signer(&args.key)?;
+    let signer = read_signer(&args.to.key)?;
     let (name, version) = pypi::parse_spec(&args.spec)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let req = pypi::Request {
@@ -29,27 +29,13 @@ pub fn pypi(args: &ImportPypi) -> anyhow::Result<Outcome> {
     };
     let imported = pypi::import(&req, scratch.path())?;
     let release = &imported.manifest;
-    super::release::fetchable_by_rebuilders(&release.predicate)?;
-    let entry = Entry::new(EntryKind::Release(release.clone()))?;
-    let envelope = sign_statement(&signer, &entry.encode())?.encode();
-    if args.dry_run {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&envelope)?;
-        writeln!(out)?;
+    let Some((index, duplicate, proof_verified)) = log_import(&signer, release, &args.to)? else {
         return Ok(Outcome::Ok);
-    }
-    let log_key = args.log_key.get()?;
-    let client = LogClient::new(
-        crate::config::ledger(&args.ledger)?,
-        ClientOptions::default(),
-    )
-    .context("--ledger is not a usable URL")?;
+    };
     let p = &release.predicate;
-    let what = format!("the imported release {}@{}", p.project, p.version);
-    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
     let report = Imported {
-        index: submitted.index,
-        duplicate: submitted.duplicate,
+        index,
+        duplicate,
         project: &p.project,
         version: &p.version,
         wheel: &imported.wheel,
@@ -62,15 +48,11 @@ pub fn pypi(args: &ImportPypi) -> anyhow::Result<Outcome> {
             .iter()
             .map(|d| format!("{}=={}", d.name, d.version))
             .collect(),
-        notes: p
-            .third_party_import
-            .as_ref()
-            .map(|i| i.notes.clone())
-            .unwrap_or_default(),
-        proof_verified: log_key.is_some(),
+        notes: notes_of(p),
+        proof_verified,
     };
-    crate::report::print(&report, args.json)?;
-    if !args.json {
+    crate::report::print(&report, args.to.json)?;
+    if !args.to.json {
         let mut err = std::io::stderr().lock();
         let _ = writeln!(
             err,
@@ -91,6 +73,128 @@ pub fn pypi(args: &ImportPypi) -> anyhow::Result<Outcome> {
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Signs the imported manifest and prints it (`--dry-run`: `None`) or submits it and proves
+/// the answer: `(log index, already logged, proof verified)`.
+fn log_import(
+    signer: &reprove_verifier::note::NoteSigner,
+    release: &reprove_verifier::predicates::ReleaseManifest,
+    to: &ImportTo,
+) -> anyhow::Result<Option<(u64, bool, bool)>> {
+    super::release::fetchable_by_rebuilders(&release.predicate)?;
+    let entry = Entry::new(EntryKind::Release(release.clone()))?;
+    let envelope = sign_statement(signer, &entry.encode())?.encode();
+    if to.dry_run {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&envelope)?;
+        writeln!(out)?;
+        return Ok(None);
+    }
+    let log_key = to.log_key.get()?;
+    let client = LogClient::new(crate::config::ledger(&to.ledger)?, ClientOptions::default())
+        .context("--ledger is not a usable URL")?;
+    let p = &release.predicate;
+    let what = format!("the imported release {}@{}", p.project, p.version);
+    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
+    Ok(Some((
+        submitted.index,
+        submitted.duplicate,
+        log_key.is_some(),
+    )))
+}
+
+/// The importer's notes on how the recipe was inferred.
+fn notes_of(p: &reprove_verifier::predicates::ReleasePredicate) -> Vec<String> {
+    p.third_party_import
+        .as_ref()
+        .map(|i| i.notes.clone())
+        .unwrap_or_default()
+}
+
+/// Runs `reprove import crate`.
+pub fn krate(args: &ImportCrate) -> anyhow::Result<Outcome> {
+    let signer = read_signer(&args.to.key)?;
+    let (name, version) = crates::parse_spec(&args.spec)?;
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let req = crates::Request {
+        registry: args.registry.trim_end_matches('/').to_owned(),
+        name,
+        version,
+        timeout: Duration::from_secs(600),
+    };
+    let imported = crates::import(&req, scratch.path())?;
+    let release = &imported.manifest;
+    let Some((index, duplicate, proof_verified)) = log_import(&signer, release, &args.to)? else {
+        return Ok(Outcome::Ok);
+    };
+    let p = &release.predicate;
+    let report = ImportedCrate {
+        index,
+        duplicate,
+        project: &p.project,
+        version: &p.version,
+        crate_sha256: release.subjects[0].digest.sha256,
+        binaries: p.recipe.unpinned_outputs.values().cloned().collect(),
+        rustc: &imported.rustc,
+        dependencies: p
+            .recipe
+            .inputs
+            .iter()
+            .map(|i| crates::input_label(&i.path))
+            .collect(),
+        notes: notes_of(p),
+        proof_verified,
+    };
+    crate::report::print(&report, args.to.json)?;
+    if !args.to.json {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "imported {}@{} at log index {}{}; binaries {} (no published digest: rebuilders must agree); {} vendored dependencies; {}",
+            report.project,
+            report.version,
+            report.index,
+            if report.duplicate {
+                " (already logged)"
+            } else {
+                ""
+            },
+            report.binaries.join(", "),
+            report.dependencies.len(),
+            report.rustc,
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// What `import crate` prints: the manifest's log index (for people), with what was inferred
+/// (JSON).
+#[derive(Debug, Serialize)]
+struct ImportedCrate<'a> {
+    index: u64,
+    /// The log already held this very manifest.
+    duplicate: bool,
+    project: &'a str,
+    version: &'a str,
+    /// The `.crate`'s sha256 (the release's one subject).
+    #[serde(serialize_with = "crate::report::as_hex")]
+    crate_sha256: [u8; 32],
+    /// The binaries the release names, without digests.
+    binaries: Vec<String>,
+    /// The pinned compiler, as `rustc -V` prints it.
+    rustc: &'a str,
+    /// Every vendored dependency, `name@version`.
+    dependencies: Vec<String>,
+    /// How the recipe was inferred.
+    notes: Vec<String>,
+    /// The log's answer was proven under the log key.
+    proof_verified: bool,
+}
+
+impl fmt::Display for ImportedCrate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.index)
+    }
 }
 
 /// What `import pypi` prints: the manifest's log index (for people), with what was inferred

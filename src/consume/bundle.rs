@@ -28,13 +28,13 @@ use reprove_ledger::IndexKey;
 use reprove_verifier::checkpoint::Checkpoint;
 use reprove_verifier::merkle::Hash;
 use reprove_verifier::note::NoteVerifier;
-use reprove_verifier::policy::{Policy, PolicyCheckpoint, verify_logged_entry_at};
+use reprove_verifier::policy::{LoggedEntry, Policy, PolicyCheckpoint, verify_logged_entry_at};
 use reprove_verifier::predicates::EntryKind;
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::vindex::ProvenAnswer;
 use serde::{Deserialize, Serialize};
 
-use crate::client::signed_by;
+use crate::client::{release_key, signed_by};
 
 use super::state::StateDir;
 use super::{Evidence, Verified, classify};
@@ -356,7 +356,63 @@ impl Offline {
                 }
             }
         }
-        Ok(self.evidence(sha256))
+        self.with_unpinned_releases(self.evidence(sha256), &followed)
+    }
+
+    /// For attestations of unpinned outputs (bytes no publisher fixed): the release each binds
+    /// to, and every attestation of that release, which the bundle must prove whole (the
+    /// release's lookup, or its lookups scoped to every key followed) — a bundle must not hide
+    /// an operator that built other bytes.
+    fn with_unpinned_releases(
+        &self,
+        mut evidence: Evidence,
+        followed: &[NoteVerifier],
+    ) -> anyhow::Result<Evidence> {
+        let wanted: BTreeSet<u64> = evidence
+            .entries
+            .iter()
+            .filter_map(|e| match e.entry().kind() {
+                EntryKind::Rebuild(r) => Some(r.predicate.release.log_index),
+                _ => None,
+            })
+            .collect();
+        let carried: Vec<&LoggedEntry> = self
+            .verified
+            .iter()
+            .filter_map(|v| match v {
+                Verified::Entry(e) => Some(&**e),
+                Verified::Rejected(_) => None,
+            })
+            .collect();
+        for release in carried.iter().filter(|e| wanted.contains(&e.index())) {
+            let EntryKind::Release(r) = release.entry().kind() else {
+                continue;
+            };
+            if r.predicate.recipe.unpinned_outputs.is_empty() {
+                continue;
+            }
+            let key = release_key(&r.predicate.project, &r.predicate.version);
+            let scoped = followed
+                .iter()
+                .all(|s| self.covers(&signed_by(key.clone(), s)));
+            if !self.covers(&key) && !scoped {
+                anyhow::bail!(
+                    "the bundle does not prove which attestations exist of {}@{}, whose outputs \
+                     no publisher pinned: it cannot show that no operator built other bytes",
+                    r.predicate.project,
+                    r.predicate.version
+                );
+            }
+            for x in &carried {
+                let binds = x.index() == release.index()
+                    || matches!(x.entry().kind(), EntryKind::Rebuild(a)
+                        if a.predicate.release.log_index == release.index());
+                if binds && !evidence.entries.iter().any(|y| y.index() == x.index()) {
+                    evidence.entries.push((*x).clone());
+                }
+            }
+        }
+        Ok(evidence)
     }
 
     fn covers(&self, key: &IndexKey) -> bool {

@@ -315,7 +315,9 @@ impl<'p> Online<'p> {
                 releases.insert(r.predicate.release.log_index);
             }
         }
+        let others = self.unpinned_peers(&releases)?;
         indices.extend(releases);
+        indices.extend(others);
         self.check_index_against_bundles()?;
         let mut evidence = Evidence::default();
         for &index in &indices {
@@ -324,6 +326,33 @@ impl<'p> Online<'p> {
         let path = format!("lookup/sha256/{}", hex::encode(sha256));
         evidence.not_weighed = Some(self.not_weighed(&path, &indices)?);
         Ok(evidence)
+    }
+
+    /// For each of `releases` that has unpinned outputs (bytes no publisher fixed), every
+    /// attestation of it by an operator key (or a replacement a notice introduced): the
+    /// verdict weighs the ones that give the output other bytes than the consumer's. Proven
+    /// lookups, each scoped to one signer.
+    fn unpinned_peers(&mut self, releases: &BTreeSet<u64>) -> anyhow::Result<BTreeSet<u64>> {
+        let mut found = BTreeSet::new();
+        for &index in releases {
+            let Verified::Entry(e) = self.verified(index)? else {
+                continue;
+            };
+            let EntryKind::Release(r) = e.entry().kind() else {
+                continue;
+            };
+            if r.predicate.recipe.unpinned_outputs.is_empty() {
+                continue;
+            }
+            let key = IndexKey::Release {
+                name: r.predicate.project.clone(),
+                version: r.predicate.version.clone(),
+            };
+            for signer in self.followed.clone() {
+                found.extend(self.lookup(&signed_by(key.clone(), &signer))?);
+            }
+        }
+        Ok(found)
     }
 
     /// Checks the log's signed index against the entries this session downloaded anyway (the

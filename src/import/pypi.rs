@@ -22,7 +22,9 @@ use reprove_verifier::predicates::{
 };
 use serde::Deserialize;
 
+pub use super::Refusal;
 use super::pep508::{self, Release, TARGET_PYTHON};
+use super::{agent, refuse};
 use crate::hash::FileDigests;
 use crate::rebuild::fetch;
 
@@ -76,18 +78,6 @@ const BACKEND_DEFAULT_DATES: [(u16, u8, u8, &str); 3] = [
 /// A zip entry's date: year, month, day, hour, minute, second (no time zone).
 type ZipDate = (u16, u8, u8, u8, u8, u8);
 
-/// A clear refusal: the import cannot be done honestly (exit 2, nothing logged).
-#[derive(Debug)]
-pub struct Refusal(pub String);
-
-impl std::fmt::Display for Refusal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refusal {}
-
 /// Seconds since the epoch of a zip date read as UTC.
 fn zip_secs((y, m, d, hh, mm, ss): ZipDate) -> i64 {
     days_from_civil(i64::from(y), u32::from(m), u32::from(d)) * 86400
@@ -107,10 +97,6 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-fn refuse<T>(msg: impl Into<String>) -> anyhow::Result<T> {
-    Err(Refusal(msg.into()).into())
-}
-
 /// What to import.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -126,12 +112,11 @@ pub struct Request {
 
 /// Parses `NAME==VERSION`.
 pub fn parse_spec(spec: &str) -> anyhow::Result<(String, String)> {
-    match spec.split_once("==") {
-        Some((n, v)) if !n.trim().is_empty() && !v.trim().is_empty() => {
-            Ok((n.trim().to_owned(), v.trim().to_owned()))
-        }
-        _ => bail!("{spec:?} is not NAME==VERSION (an exact version, e.g. tomli==2.2.1)"),
-    }
+    super::split_spec(
+        spec,
+        "==",
+        "NAME==VERSION (an exact version, e.g. tomli==2.2.1)",
+    )
 }
 
 /// A project name normalised as PEP 503 says (`[-_.]+` → `-`, lowercase).
@@ -309,6 +294,7 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
                 )]),
                 inputs: Vec::new(),
                 build_deps: resolver.deps,
+                unpinned_outputs: Default::default(),
                 build_user: Default::default(),
             },
             third_party_import: Some(Import {
@@ -326,16 +312,6 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
         wheel: wheel.filename,
         backend: format!("{}=={}", backend.package, backend.version),
     })
-}
-
-fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .tls_config(fetch::tls_config())
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .user_agent(concat!("reprove/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .into()
 }
 
 /// Reads `<index>/<name>/`, as PEP 691 JSON when the server offers it, else PEP 503 HTML.

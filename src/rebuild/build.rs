@@ -305,7 +305,12 @@ impl Runner<'_> {
         let out_dir = dir.join("outputs");
         hostfs::private_dir(&out_dir, false)?;
         let mut outputs = BTreeMap::new();
-        for (i, (path, name)) in self.recipe.outputs.iter().enumerate() {
+        let all = self
+            .recipe
+            .outputs
+            .iter()
+            .chain(&self.recipe.unpinned_outputs);
+        for (i, (path, name)) in all.enumerate() {
             let found = match hostfs::open_output(&tree, path)? {
                 Some(file) => {
                     // By position: two artifact names may map to one safe file name.

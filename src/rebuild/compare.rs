@@ -1,10 +1,10 @@
 //! Comparing rebuilt outputs with the published artifacts, bit for bit (equal SHA-256, and
-//! equal BLAKE3 where the release gives one).
+//! equal BLAKE3 where the release gives one); unpinned outputs are only named by digest.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use reprove_verifier::predicates::{Artifact, Digests};
+use reprove_verifier::predicates::{Artifact, Digests, ReleaseManifest};
 
 use crate::hash::FileDigests;
 
@@ -52,6 +52,52 @@ pub fn compare(
         }
     }
     Comparison { rebuilt, differing }
+}
+
+/// The unpinned outputs of `release` the build produced, each named by the digest it has
+/// (there is nothing to compare them with); `Err` names the ones it did not produce.
+pub fn unpinned_built(
+    release: &ReleaseManifest,
+    outputs: &BTreeMap<String, Option<(PathBuf, FileDigests)>>,
+) -> Result<Vec<Artifact>, Vec<String>> {
+    let mut built = Vec::new();
+    let mut missing = Vec::new();
+    for name in release.predicate.recipe.unpinned_outputs.values() {
+        match outputs.get(name).and_then(Option::as_ref) {
+            Some((_, d)) => built.push(Artifact {
+                name: name.clone(),
+                digest: Digests {
+                    sha256: d.sha256,
+                    blake3: Some(d.blake3),
+                },
+            }),
+            None => missing.push(name.clone()),
+        }
+    }
+    if missing.is_empty() {
+        Ok(built)
+    } else {
+        Err(missing)
+    }
+}
+
+/// An attestation's subjects: the release's pinned subjects with the digests it fixed, then
+/// each unpinned output with the digest this build produced (so a consumer finds the
+/// attestation by the digest of the binary it holds); the release's own subjects when that
+/// leaves none (a build of an all-unpinned release that produced nothing).
+pub fn attested_subjects(release: &ReleaseManifest, rebuilt: &[Artifact]) -> Vec<Artifact> {
+    let mut subjects = release.pinned_subjects();
+    subjects.extend(
+        rebuilt
+            .iter()
+            .filter(|a| release.is_unpinned(&a.name))
+            .cloned(),
+    );
+    if subjects.is_empty() {
+        release.subjects.clone()
+    } else {
+        subjects
+    }
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@
 //! source_date_epoch = 1700000000   # or "unset": the build sees no SOURCE_DATE_EPOCH
 //! env = { LC_ALL = "C.UTF-8" }  # extra fixed variables
 //! outputs = { "out/hello.tar.gz" = "hello-1.0.0.tar.gz" }   # path in the tree → artifact
+//! # unpinned_outputs = { "target/release/hello" = "hello" }  # no published digest: rebuilders
+//! #                             # must agree; with no `outputs`, the one artifact is the source
 //! # build_user = "root"         # uid 0 inside the sandbox's user namespace (default: builder)
 //!
 //! [[recipe.input]]              # more files, placed in the build tree before the build
@@ -108,7 +110,12 @@ pub struct RecipeSpec {
     #[serde(default)]
     pub env: BTreeMap<String, String>,
     /// Output path → artifact name.
+    #[serde(default)]
     pub outputs: BTreeMap<String, String>,
+    /// Output path → artifact name, for outputs whose bytes no publisher fixes (rebuilders
+    /// must agree with each other on them).
+    #[serde(default)]
+    pub unpinned_outputs: BTreeMap<String, String>,
     /// Who the build runs as inside the sandbox.
     #[serde(default)]
     pub build_user: reprove_verifier::predicates::BuildUser,
@@ -319,6 +326,7 @@ impl Loaded {
                     })
                 })
                 .collect::<anyhow::Result<_>>()?,
+            unpinned_outputs: r.unpinned_outputs.clone(),
             build_user: r.build_user,
             command: r.command.clone(),
             environment,

@@ -403,8 +403,25 @@ impl Draft<'_> {
             );
         }
         steps.start("compare");
-        let cmp = compare::compare(&m.subjects, &run.outputs);
+        let unpinned = match compare::unpinned_built(m, &run.outputs) {
+            Ok(built) => built,
+            Err(missing) => {
+                let detail = format!(
+                    "the build did not produce the output(s) {}",
+                    missing.join(", ")
+                );
+                return self.finish(
+                    RebuildResult::BuildFailed,
+                    Vec::new(),
+                    log,
+                    None,
+                    Some(detail),
+                );
+            }
+        };
+        let mut cmp = compare::compare(&m.pinned_subjects(), &run.outputs);
         let (result, diff_report, detail) = self.judge(&inputs, &run, &cmp);
+        cmp.rebuilt.extend(unpinned);
         steps.done();
         let variation_report = if self.config.variations {
             steps.start("variation builds");
@@ -514,7 +531,7 @@ impl Draft<'_> {
             d
         });
         let attestation = RebuildAttestation {
-            subjects: m.subjects.clone(),
+            subjects: compare::attested_subjects(m, &rebuilt),
             predicate: RebuildPredicate {
                 release: ReleaseRef {
                     log_index: self.release.log_index,

@@ -257,6 +257,7 @@ mod tests {
                 recipe: Recipe {
                     inputs: Vec::new(),
                     build_deps: Vec::new(),
+                    unpinned_outputs: Default::default(),
                     build_user: Default::default(),
                     command: vec!["make".to_owned()],
                     environment: Environment::Host {},

@@ -131,6 +131,7 @@ pub fn release_manifest(project: &str, version: &str, subjects: Vec<Artifact>) -
             recipe: Recipe {
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
+                unpinned_outputs: Default::default(),
                 build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Host {},

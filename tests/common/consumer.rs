@@ -248,6 +248,7 @@ pub fn release_statement(name: &str, version: &str, artifacts: &[(&str, &[u8])])
                 digest: Digests::sha256(sha256(format!("src {name} {version}").as_bytes())),
             },
             recipe: Recipe {
+                unpinned_outputs: Default::default(),
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
                 build_user: Default::default(),

@@ -217,6 +217,7 @@ pub fn release(tag: &str, i: u64) -> Vec<u8> {
                 digest: Digests::sha256(leaf_hash(format!("src/{tag}/{i}").as_bytes())),
             },
             recipe: Recipe {
+                unpinned_outputs: Default::default(),
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
                 build_user: Default::default(),

@@ -156,6 +156,12 @@ pub enum PredicateError {
     /// A subject is produced by no output of the recipe.
     #[error("subject {artifact:?} is produced by no recipe output")]
     ArtifactWithoutOutput { artifact: String },
+    /// A release whose outputs are all unpinned does not name its source archive as its one
+    /// subject.
+    #[error(
+        "a release whose outputs are all unpinned must have exactly one subject: its source archive, with the source's digest"
+    )]
+    UnpinnedReleaseSubject,
     /// A download URL is given for an artifact that is not a subject.
     #[error("a URL is given for {artifact:?}, which is not a subject")]
     UrlForUnknownArtifact { artifact: String },

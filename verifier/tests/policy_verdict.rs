@@ -148,6 +148,7 @@ fn release_entry() -> Vec<u8> {
                 digest: Digests::sha256([0x55; 32]),
             },
             recipe: Recipe {
+                unpinned_outputs: Default::default(),
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
                 build_user: Default::default(),

@@ -77,6 +77,51 @@ fn reproduced(status: &Status) -> String {
     s
 }
 
+/// The verdict of a release whose outputs no publisher pinned, when the `k` keys that count
+/// all built the same bytes (`built`: name and sha256 of each).
+pub(crate) fn agreed(k: usize, built: &[(String, String)], failures: usize) -> String {
+    let bytes: Vec<String> = built
+        .iter()
+        .map(|(n, d)| format!("{n} sha256 {}…", &d[..d.len().min(16)]))
+        .collect();
+    let mut s = format!(
+        "agreed by {}: no publisher fixed these bytes, and {} built exactly the same ones ({})",
+        plural(k, "rebuilder key", "distinct rebuilder keys"),
+        if k == 1 { "it" } else { "all" },
+        bytes.join(", ")
+    );
+    if failures > 0 {
+        s.push_str(&format!(
+            "; {} a failed build or unavailable inputs",
+            plural(
+                failures,
+                "other attestation reports",
+                "other attestations report"
+            )
+        ));
+    }
+    s
+}
+
+/// The verdict of a release whose outputs no publisher pinned, when the keys that count built
+/// different bytes (or one reported a mismatch): each group of identical builds and its keys.
+pub(crate) fn disagree(groups: &[(Vec<(String, String)>, usize)]) -> String {
+    let parts: Vec<String> = groups
+        .iter()
+        .map(|(built, k)| {
+            let digests: Vec<String> = built
+                .iter()
+                .map(|(n, d)| format!("{n} sha256 {}…", &d[..d.len().min(16)]))
+                .collect();
+            format!("{} built {}", plural(*k, "key", "keys"), digests.join(", "))
+        })
+        .collect();
+    format!(
+        "disputed: the builds disagree on bytes no publisher fixed — {}",
+        parts.join("; ")
+    )
+}
+
 fn disputed(status: &Status, attestations: &[AttestationView]) -> String {
     let mismatches: Vec<&AttestationView> = attestations
         .iter()
@@ -281,6 +326,13 @@ pub(crate) fn recipe_html(source: &Source, recipe: &Recipe) -> Html {
         .outputs
         .iter()
         .map(|(path, name)| html!("<div><code class=\"d\">{}</code> → {}</div>", path, name))
+        .chain(recipe.unpinned_outputs.iter().map(|(path, name)| {
+            html!(
+                "<div><code class=\"d\">{}</code> → {} <em>(no published digest: rebuilders must agree)</em></div>",
+                path,
+                name
+            )
+        }))
         .collect();
     html!(
         "<dl><dt>Source</dt><dd>{}</dd><dt>Command</dt><dd><code class=\"d\">{}</code></dd>\

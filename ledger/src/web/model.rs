@@ -298,11 +298,15 @@ impl Site {
                 && rb.predicate.release.names(index, &digests)
             {
                 let mut view = view;
-                view.counts = view.counts && rb.covers(&r.subjects);
+                view.counts = view.counts && rb.covers_release(r);
                 attestations.push(view);
             }
         }
-        let mut status = release_status(&attestations);
+        let mut status = if p.recipe.unpinned_outputs.is_empty() {
+            release_status(&attestations)
+        } else {
+            unpinned_status(&attestations)
+        };
         if page.next.is_some() {
             // More attestations than a page weighs: any status from part of them could hide a
             // mismatch (or a revocation) behind strangers' entries. Say so instead.
@@ -524,6 +528,45 @@ pub(crate) fn release_status(attestations: &[AttestationView]) -> Status {
         verdict: String::new(),
     };
     status.verdict = super::answers::verdict(&status, attestations);
+    status
+}
+
+/// The status of a release with unpinned outputs (bytes no publisher fixed): the attestations
+/// that count grouped by what they built (every rebuilt name and sha256). One group: `agreed by
+/// k` (distinct keys that built those same bytes); more than one: `disputed` (the builds
+/// disagree); none: as [`release_status`] says.
+pub(crate) fn unpinned_status(attestations: &[AttestationView]) -> Status {
+    let mut groups: BTreeMap<Vec<(String, String)>, BTreeSet<String>> = BTreeMap::new();
+    for a in attestations.iter().filter(|a| a.counts) {
+        let mut built: Vec<(String, String)> = a
+            .rebuilt
+            .iter()
+            .map(|r| (r.name.clone(), r.sha256.clone()))
+            .collect();
+        built.sort();
+        let keys = a
+            .signers
+            .iter()
+            .filter(|s| !a.revoked_signers.contains(&s.vkey))
+            .map(|s| s.vkey.clone());
+        groups.entry(built).or_default().extend(keys);
+    }
+    let mut status = release_status(attestations);
+    let groups: Vec<(Vec<(String, String)>, usize)> =
+        groups.into_iter().map(|(b, k)| (b, k.len())).collect();
+    match groups.as_slice() {
+        [] => {}
+        [(built, k)] if status.mismatches == 0 => {
+            status.state = "reproduced";
+            status.label = format!("agreed by {k}");
+            status.verdict = super::answers::agreed(*k, built, status.failures);
+        }
+        _ => {
+            status.state = "disputed";
+            status.label = "builds disagree".to_owned();
+            status.verdict = super::answers::disagree(&groups);
+        }
+    }
     status
 }
 

@@ -2,6 +2,7 @@
 
 use super::revocation::{KeyStanding, key_standing};
 use super::*;
+use crate::predicates::ReleaseRef;
 
 /// The outcome of applying a policy to the verified entries about one artifact digest.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +30,10 @@ pub struct Verdict {
     /// Whether the policy names the publishers it trusts (`[[publisher]]`). Without, any
     /// logged release listing the artifact can make it trusted.
     pub publisher_pinned: bool,
+    /// The unpinned outputs these bytes were counted as (`name@version` of the release, a
+    /// space, the output's artifact name): no publisher fixed these bytes, so the count is of
+    /// operators whose builds agree. Empty for a published artifact.
+    pub unpinned_outputs: Vec<String>,
     /// Why trusted or not, in one line when displayed.
     pub summary: Summary,
 }
@@ -66,6 +71,17 @@ pub enum Summary {
         reproduced: usize,
         threshold: usize,
     },
+    /// Enough distinct operators built these exact bytes for an output no publisher pinned,
+    /// and no trusted operator built other bytes for it (or the policy only warns).
+    Agreed {
+        operators: Vec<String>,
+        threshold: usize,
+    },
+    /// Trusted operators built other bytes for the same unpinned output of the same release,
+    /// and the policy fails on a mismatch.
+    Disagreed { operators: Vec<String> },
+    /// Too few distinct operators built these bytes for an unpinned output.
+    TooFewAgreed { agreed: usize, threshold: usize },
     /// No entry among those weighed names the bytes: no release manifest lists them and no
     /// attestation is about them. Not "reproduced by 0": nobody claimed anything.
     Unknown,
@@ -120,6 +136,23 @@ impl fmt::Display for Summary {
             } => write!(
                 f,
                 "trusted without reproduction: {release} was announced unverified by its publisher at index {index} ({reason}); reproduced by {reproduced} of {threshold} required operator(s) (policy: on_unverified = \"warn\")"
+            Summary::Agreed {
+                operators,
+                threshold,
+            } => write!(
+                f,
+                "trusted: no publisher fixed these bytes, and {} of {threshold} required operator(s) built exactly them: {}",
+                operators.len(),
+                operators.join(", ")
+            ),
+            Summary::Disagreed { operators } => write!(
+                f,
+                "not trusted: trusted operator(s) {} built other bytes for the same output of the same release",
+                operators.join(", ")
+            ),
+            Summary::TooFewAgreed { agreed, threshold } => write!(
+                f,
+                "not trusted: no publisher fixed these bytes, and only {agreed} distinct operator(s) built exactly them; the policy requires {threshold}"
             ),
             Summary::Unknown => f.write_str(
                 "not trusted: unknown — no release manifest or rebuild attestation weighed names these bytes",
@@ -290,6 +323,10 @@ pub struct Mismatch {
     /// The sha256 of the diff report, when the attestation names one.
     #[serde(rename = "diff_report_sha256")]
     pub diff_report: Option<String>,
+    /// For an unpinned output: the output's artifact name, which this attestation gives other
+    /// bytes (`rebuilt_sha256`) than the ones weighed. `None`: a `mismatch` result.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_bytes_for: Option<String>,
 }
 
 /// A revocation notice applied to a policy key.
@@ -352,6 +389,8 @@ pub enum Unbound {
     ArtifactNotListed,
     /// The manifest gives the artifact another BLAKE3 than the attestation.
     OtherBlake3,
+    /// The artifact is the manifest's source archive, which no build produces.
+    NotAnOutput,
 }
 
 impl fmt::Display for Unbound {
@@ -365,6 +404,7 @@ impl fmt::Display for Unbound {
             Unbound::OtherNameOrVersion => "has another name or version than the attestation gives",
             Unbound::ArtifactNotListed => "does not list this artifact",
             Unbound::OtherBlake3 => "gives this artifact another blake3 than the attestation",
+            Unbound::NotAnOutput => "names this artifact as its source, which no build produces",
         })
     }
 }
@@ -405,6 +445,8 @@ pub enum Reason {
     PublisherNotTrusted { release_index: u64, project: String },
     /// The policy requires a sandboxed build and this one was not.
     NotSandboxed,
+    /// The attestation gives other bytes for the same unpinned output of the same release.
+    OtherBytes { output: String, sha256: String },
 }
 
 impl fmt::Display for Reason {
@@ -446,6 +488,10 @@ impl fmt::Display for Reason {
                 "the release at index {release_index} is not signed by a publisher the policy trusts for {project}"
             ),
             Reason::NotSandboxed => f.write_str("built without a sandbox; the policy requires one"),
+            Reason::OtherBytes { output, sha256 } => write!(
+                f,
+                "built other bytes (sha256 {sha256}) for the same unpinned output {output} of the same release"
+            ),
         }
     }
 }
@@ -486,18 +532,25 @@ fn bound_release(
     if manifest.predicate.project != r.name || manifest.predicate.version != r.version {
         return Err(unbound(Unbound::OtherNameOrVersion));
     }
+    let attested = att.subjects.iter().find(|s| s.digest.sha256 == *sha256);
     let listed = manifest
         .subjects
         .iter()
         .find(|s| s.digest.sha256 == *sha256);
-    let Some(listed) = listed else {
-        return Err(unbound(Unbound::ArtifactNotListed));
-    };
-    let attested = att.subjects.iter().find(|s| s.digest.sha256 == *sha256);
-    if let (Some(a), Some(b)) = (listed.digest.blake3, attested.and_then(|s| s.digest.blake3))
-        && a != b
-    {
-        return Err(unbound(Unbound::OtherBlake3));
+    match listed {
+        // An unpinned output: bound by its name; its bytes are whatever the builds agree on.
+        None if attested.is_some_and(|a| manifest.is_unpinned(&a.name)) => {}
+        None => return Err(unbound(Unbound::ArtifactNotListed)),
+        Some(l) if !manifest.pinned_subjects().iter().any(|p| p.name == l.name) => {
+            return Err(unbound(Unbound::NotAnOutput));
+        }
+        Some(l) => {
+            if let (Some(a), Some(b)) = (l.digest.blake3, attested.and_then(|s| s.digest.blake3))
+                && a != b
+            {
+                return Err(unbound(Unbound::OtherBlake3));
+            }
+        }
     }
     if !policy.publishers.is_empty() {
         let project = &manifest.predicate.project;
@@ -545,6 +598,7 @@ pub fn verdict_for(
         ignored_revocations: Vec::new(),
         warnings: Vec::new(),
         publisher_pinned: !policy.publishers.is_empty(),
+        unpinned_outputs: Vec::new(),
         summary: Summary::TooFew {
             reproduced: 0,
             threshold: policy.threshold,
@@ -594,6 +648,7 @@ pub fn verdict_for(
         }
     }
     v.operators = counted_ops.into_iter().collect();
+    disagreements(&standing, sha256, entries, &mut v);
     conclude(policy, &mut v);
     staged(policy, sha256, release, entries, &mut v);
     if !v.trusted && !entries.iter().any(|e| names_artifact(e, sha256)) {
@@ -767,6 +822,94 @@ fn mismatch(
         key: e.signer.to_string(),
         rebuilt_sha256: rebuilt_sha256_for(att, sha256).map(hex::encode),
         diff_report: att.predicate.diff_report.map(|d| hex::encode(d.sha256)),
+        other_bytes_for: None,
+    }
+}
+
+/// The unpinned outputs the counted attestations gave these bytes for: (release index, the
+/// attestation's release reference, output name), from the entries weighed.
+fn unpinned_counted<'a>(
+    v: &Verdict,
+    sha256: &[u8; 32],
+    entries: &'a [LoggedEntry],
+) -> Vec<(&'a ReleaseRef, String)> {
+    let mut found: Vec<(&ReleaseRef, String)> = Vec::new();
+    for c in &v.counted {
+        let Some(e) = entries.iter().find(|e| e.index == c.index) else {
+            continue;
+        };
+        let EntryKind::Rebuild(att) = e.entry.kind() else {
+            continue;
+        };
+        let r = &att.predicate.release;
+        let Some(subject) = att.subjects.iter().find(|s| s.digest.sha256 == *sha256) else {
+            continue;
+        };
+        let unpinned = entries.iter().any(|m| {
+            m.index == r.log_index
+                && matches!(m.entry.kind(), EntryKind::Release(rel) if rel.is_unpinned(&subject.name))
+        });
+        if unpinned && !found.iter().any(|(f, n)| f == &r && *n == subject.name) {
+            found.push((r, subject.name.clone()));
+        }
+    }
+    found
+}
+
+/// For bytes counted as an unpinned output: every attestation of the same release, by a key of
+/// a trusted operator in good standing at its index, that gives the same output other bytes
+/// (whatever its result) is a mismatch (`other_bytes_for`), and its not-counted reason says so.
+fn disagreements(
+    standing: &BTreeMap<String, KeyStanding>,
+    sha256: &[u8; 32],
+    entries: &[LoggedEntry],
+    v: &mut Verdict,
+) {
+    let outputs = unpinned_counted(v, sha256, entries);
+    v.unpinned_outputs = outputs
+        .iter()
+        .map(|(r, n)| format!("{}@{} {n}", r.name, r.version))
+        .collect();
+    for e in entries {
+        let EntryKind::Rebuild(att) = e.entry.kind() else {
+            continue;
+        };
+        let Some(st) = standing.get(&e.signer.to_string()) else {
+            continue;
+        };
+        let in_good_standing = st.valid_after.is_none_or(|after| e.index > after)
+            && st
+                .revoked
+                .is_none_or(|(_, effective, _)| e.index < effective);
+        if !in_good_standing {
+            continue;
+        }
+        for (r, name) in &outputs {
+            let other = att
+                .subjects
+                .iter()
+                .find(|s| &s.name == name && s.digest.sha256 != *sha256);
+            let same_release = att.predicate.release.log_index == r.log_index
+                && att.predicate.release.digest.sha256 == r.digest.sha256;
+            let Some(other) = other.filter(|_| same_release) else {
+                continue;
+            };
+            let other_hex = hex::encode(other.digest.sha256);
+            v.mismatches.push(Mismatch {
+                index: e.index,
+                operator: st.operator.clone(),
+                key: e.signer.to_string(),
+                rebuilt_sha256: Some(other_hex.clone()),
+                diff_report: None,
+                other_bytes_for: Some(name.clone()),
+            });
+            for n in v.not_counted.iter_mut().filter(|n| n.index == e.index) {
+                n.reason = Reason::OtherBytes {
+                    output: name.clone(),
+                    sha256: other_hex.clone(),
+                };
+            }
+        }
     }
 }
 
@@ -784,20 +927,36 @@ fn conclude(policy: &Policy, v: &mut Verdict) {
         }
     }
     v.trusted = enough && !(disputed && policy.on_mismatch == OnMismatch::Fail);
-    v.summary = if v.trusted {
+    let unpinned = !v.unpinned_outputs.is_empty();
+    let operators = v.operators.clone();
+    let threshold = policy.threshold;
+    v.summary = if v.trusted && unpinned {
+        Summary::Agreed {
+            operators,
+            threshold,
+        }
+    } else if v.trusted {
         Summary::Trusted {
-            operators: v.operators.clone(),
-            threshold: policy.threshold,
+            operators,
+            threshold,
         }
     } else if disputed && policy.on_mismatch == OnMismatch::Fail {
         let ops: BTreeSet<&str> = v.mismatches.iter().map(|m| m.operator.as_str()).collect();
-        Summary::Disputed {
-            operators: ops.into_iter().map(str::to_owned).collect(),
+        let operators = ops.into_iter().map(str::to_owned).collect();
+        if v.mismatches.iter().all(|m| m.other_bytes_for.is_some()) {
+            Summary::Disagreed { operators }
+        } else {
+            Summary::Disputed { operators }
+        }
+    } else if unpinned {
+        Summary::TooFewAgreed {
+            agreed: operators.len(),
+            threshold,
         }
     } else {
         Summary::TooFew {
-            reproduced: v.operators.len(),
-            threshold: policy.threshold,
+            reproduced: operators.len(),
+            threshold,
         }
     };
 }

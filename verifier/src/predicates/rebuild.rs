@@ -252,6 +252,36 @@ impl RebuildAttestation {
         set(&self.subjects) == set(release) && blake3_agrees
     }
 
+    /// Whether this attestation is about exactly what `release` publishes and builds: for a
+    /// release without unpinned outputs, [`Self::covers`] of its subjects; otherwise its
+    /// pinned subjects (same digests) and one subject per unpinned output name, nothing else.
+    pub fn covers_release(&self, release: &super::ReleaseManifest) -> bool {
+        if release.predicate.recipe.unpinned_outputs.is_empty() {
+            return self.covers(&release.subjects);
+        }
+        let pinned = release.pinned_subjects();
+        let unpinned: BTreeSet<&str> = release
+            .predicate
+            .recipe
+            .unpinned_outputs
+            .values()
+            .map(String::as_str)
+            .collect();
+        let named: BTreeSet<&str> = self.subjects.iter().map(|s| s.name.as_str()).collect();
+        let expected: BTreeSet<&str> = pinned
+            .iter()
+            .map(|s| s.name.as_str())
+            .chain(unpinned.iter().copied())
+            .collect();
+        named == expected
+            && self.subjects.iter().all(|s| {
+                unpinned.contains(s.name.as_str())
+                    || pinned
+                        .iter()
+                        .any(|p| p.name == s.name && same_artifact(&p.digest, &s.digest))
+            })
+    }
+
     /// The rebuild as an in-toto Statement with a SLSA Provenance v1 predicate
     /// ([`RebuildPredicate::to_slsa_provenance_v1`]) whose subjects are the *rebuilt*
     /// artifacts (what this build produced). `None` when nothing was rebuilt.

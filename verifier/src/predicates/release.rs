@@ -109,6 +109,18 @@ pub struct Recipe {
     /// artifact name. Every subject is produced by exactly one output and every output names
     /// a subject.
     pub outputs: BTreeMap<String, String>,
+    /// Outputs whose bytes no publisher fixed (a binary built from a crate): output path (the
+    /// `outputs` path rules, not also in `outputs`) to artifact name (*identifier*, not a
+    /// subject, unique among all outputs). A rebuild names each by the digest *it* produced,
+    /// and a consumer trusts those bytes when enough distinct operators produced the same
+    /// ones. A release whose outputs are all unpinned (`outputs` empty) has exactly one
+    /// subject: its source archive, with the source's digest (a statement must name bytes).
+    #[serde(
+        default,
+        deserialize_with = "null_as_default",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub unpinned_outputs: BTreeMap<String, String>,
     /// More files the build needs, each fetched, checked and placed at its path in the build
     /// tree (beside the extracted source) before the build starts.
     #[serde(
@@ -252,12 +264,45 @@ impl ReleaseManifest {
                 check_text("third_party_import.notes", note)?;
             }
         }
-        p.recipe.validate(&names)
+        p.recipe.validate(&names, &p.source, &self.subjects)
+    }
+
+    /// The subjects a build produces (named by `recipe.outputs`), with the digests the
+    /// release fixed: what a rebuild compares bit for bit. Not the source archive of a release
+    /// whose outputs are all unpinned.
+    pub fn pinned_subjects(&self) -> Vec<Artifact> {
+        let produced: BTreeSet<&str> = self
+            .predicate
+            .recipe
+            .outputs
+            .values()
+            .map(String::as_str)
+            .collect();
+        self.subjects
+            .iter()
+            .filter(|s| produced.contains(s.name.as_str()))
+            .cloned()
+            .collect()
+    }
+
+    /// Whether `name` is an unpinned output of this release
+    /// ([`Recipe::unpinned_outputs`]).
+    pub fn is_unpinned(&self, name: &str) -> bool {
+        self.predicate
+            .recipe
+            .unpinned_outputs
+            .values()
+            .any(|n| n == name)
     }
 }
 
 impl Recipe {
-    fn validate(&self, subject_names: &BTreeSet<&str>) -> Result<(), PredicateError> {
+    fn validate(
+        &self,
+        subject_names: &BTreeSet<&str>,
+        source: &Source,
+        subjects: &[Artifact],
+    ) -> Result<(), PredicateError> {
         if self.command.first().is_none_or(String::is_empty) {
             return Err(PredicateError::EmptyCommand);
         }
@@ -332,11 +377,44 @@ impl Recipe {
                 });
             }
         }
+        self.check_unpinned(subject_names, &mut produced)?;
+        if self.outputs.is_empty() && !self.unpinned_outputs.is_empty() {
+            return check_source_subject(source, subjects);
+        }
         if let Some(missing) = subject_names.difference(&produced).next() {
             return Err(PredicateError::ArtifactWithoutOutput {
                 artifact: (*missing).to_owned(),
             });
         }
         Ok(())
+    }
+
+    /// The rules of [`Recipe::unpinned_outputs`]; `produced` holds the pinned outputs' names.
+    fn check_unpinned<'a>(
+        &'a self,
+        subject_names: &BTreeSet<&str>,
+        produced: &mut BTreeSet<&'a str>,
+    ) -> Result<(), PredicateError> {
+        for (path, artifact) in &self.unpinned_outputs {
+            if !is_safe_relative_path(path) || self.outputs.contains_key(path) {
+                return Err(PredicateError::UnsafeOutputPath { path: path.clone() });
+            }
+            check_ident("unpinned output name", artifact)?;
+            if subject_names.contains(artifact.as_str()) || !produced.insert(artifact.as_str()) {
+                return Err(PredicateError::Duplicate {
+                    field: "output artifact",
+                    value: artifact.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A release whose outputs are all unpinned names its source archive as its one subject.
+fn check_source_subject(source: &Source, subjects: &[Artifact]) -> Result<(), PredicateError> {
+    match (source, subjects) {
+        (Source::Archive { digest, .. }, [only]) if only.digest.sha256 == digest.sha256 => Ok(()),
+        _ => Err(PredicateError::UnpinnedReleaseSubject),
     }
 }

@@ -65,6 +65,7 @@ fn release() -> ReleaseManifest {
             recipe: Recipe {
                 inputs: Vec::new(),
                 build_deps: Vec::new(),
+                unpinned_outputs: Default::default(),
                 build_user: Default::default(),
                 command: vec!["make".into(), "dist".into()],
                 environment: Environment::Rootfs {
@@ -940,6 +941,7 @@ mod doc_examples {
                 recipe: Recipe {
                     inputs: Vec::new(),
                     build_deps: Vec::new(),
+                    unpinned_outputs: Default::default(),
                     build_user: Default::default(),
                     command: vec!["sh".into(), "-c".into(), "make dist && make hello".into()],
                     environment: Environment::Rootfs {
@@ -1410,4 +1412,66 @@ fn staged_entries_keep_their_rules() {
     let mut own = y;
     own.predicate.replacement = Some("1.2.0".into());
     refuse(EntryKind::Yank(own), "its own replacement");
+/// A crate-like release: every output unpinned, the source archive its one subject.
+fn unpinned_release() -> ReleaseManifest {
+    let mut r = release();
+    let crate_digest = Digests::sha256(sha("crate"));
+    r.subjects = vec![Artifact {
+        name: "hello-1.0.crate".into(),
+        digest: crate_digest.clone(),
+    }];
+    r.predicate.artifacts.clear();
+    r.predicate.source = Source::Archive {
+        uri: "https://example.com/hello-1.0.crate".into(),
+        digest: crate_digest,
+    };
+    r.predicate.recipe.outputs.clear();
+    r.predicate.recipe.unpinned_outputs =
+        BTreeMap::from([("target/release/hello".into(), "hello".into())]);
+    r
+}
+
+#[test]
+fn unpinned_outputs_follow_their_rules() {
+    let r = unpinned_release();
+    r.validate().unwrap();
+    assert!(r.pinned_subjects().is_empty());
+    assert!(r.is_unpinned("hello") && !r.is_unpinned("hello-1.0.crate"));
+    // Its subject must be the source archive.
+    let mut other = r.clone();
+    other.subjects[0].digest = Digests::sha256(sha("not the crate"));
+    assert!(matches!(
+        other.validate(),
+        Err(PredicateError::UnpinnedReleaseSubject)
+    ));
+    // An unpinned output may not be named like a subject, nor sit at an output's path.
+    let mut clash = release();
+    clash
+        .predicate
+        .recipe
+        .unpinned_outputs
+        .insert("build/other".into(), "hello-1.0-x86_64".into());
+    assert!(matches!(
+        clash.validate(),
+        Err(PredicateError::Duplicate { .. })
+    ));
+    let mut same_path = release();
+    same_path
+        .predicate
+        .recipe
+        .unpinned_outputs
+        .insert("build/hello".into(), "extra".into());
+    assert!(matches!(
+        same_path.validate(),
+        Err(PredicateError::UnsafeOutputPath { .. })
+    ));
+    // Beside pinned outputs, an unpinned one keeps every subject produced by an output.
+    let mut mixed = release();
+    mixed
+        .predicate
+        .recipe
+        .unpinned_outputs
+        .insert("build/extra".into(), "extra".into());
+    mixed.validate().unwrap();
+    assert_eq!(mixed.pinned_subjects().len(), 2);
 }
