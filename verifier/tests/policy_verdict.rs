@@ -1370,3 +1370,138 @@ fn standings_do_not_depend_on_the_order_notices_are_given_in() {
     // And the outcome is the one the rules give: only bob counts.
     assert_eq!(first.operators, ["bob"]);
 }
+
+/// Where [`unpinned_release_logged`] sits (beside the other release).
+const UNPINNED_INDEX: u64 = RELEASE_INDEX + 1000;
+
+/// tool@1.0: its one output `tool` unpinned, its `.crate` its one subject.
+fn unpinned_release_entry() -> Vec<u8> {
+    let crate_digest = Digests::sha256([0x77; 32]);
+    let manifest = ReleaseManifest {
+        subjects: vec![Artifact {
+            name: "tool-1.0.crate".into(),
+            digest: crate_digest.clone(),
+        }],
+        predicate: ReleasePredicate {
+            third_party_import: None,
+            project: "tool".into(),
+            version: "1.0".into(),
+            artifacts: BTreeMap::new(),
+            source: Source::Archive {
+                uri: "https://example.org/tool-1.0.crate".into(),
+                digest: crate_digest,
+            },
+            recipe: Recipe {
+                unpinned_outputs: BTreeMap::from([("target/release/tool".into(), "tool".into())]),
+                inputs: Vec::new(),
+                build_deps: Vec::new(),
+                build_user: Default::default(),
+                command: vec!["cargo".into()],
+                environment: Environment::Host {},
+                source_date_epoch: None,
+                env: BTreeMap::new(),
+                outputs: BTreeMap::new(),
+            },
+        },
+    };
+    publisher().sign(&Entry::new(EntryKind::Release(manifest)).unwrap())
+}
+
+fn unpinned_release_logged(policy: &Policy) -> (LoggedEntry, ReleaseRef) {
+    use sha2::Digest as _;
+    let mut side = Log::new();
+    for i in 0..UNPINNED_INDEX {
+        side.append(vec![(i % 251) as u8, (i / 251) as u8]);
+    }
+    let bytes = unpinned_release_entry();
+    let at = side.append(bytes.clone());
+    let logged = verify_logged_entry(policy, &side.entries[at as usize], &side.proof(at)).unwrap();
+    let r = ReleaseRef {
+        log_index: at,
+        name: "tool".into(),
+        version: "1.0".into(),
+        digest: Digests {
+            sha256: sha2::Sha256::digest(&bytes).into(),
+            blake3: Some(*blake3::hash(&bytes).as_bytes()),
+        },
+    };
+    (logged, r)
+}
+
+/// An attestation that `tool` built as `bytes`.
+fn built(release: &ReleaseRef, bytes: [u8; 32]) -> Entry {
+    let mut e = attestation_of(
+        RebuildResult::Reproduced,
+        bytes,
+        release.clone(),
+        SandboxKind::Bubblewrap,
+    );
+    if let EntryKind::Rebuild(a) = e.kind() {
+        let mut a = a.clone();
+        for s in a.subjects.iter_mut().chain(a.predicate.rebuilt.iter_mut()) {
+            s.name = "tool".into();
+        }
+        e = Entry::new(EntryKind::Rebuild(a)).unwrap();
+    }
+    e
+}
+
+#[test]
+fn unpinned_bytes_count_distinct_operators_that_agree_and_fail_on_one_that_does_not() {
+    let mut w = world();
+    let p = policy(&w, 2);
+    let (release, r) = unpinned_release_logged(&p);
+    // Two keys of one operator built ARTIFACT: one operator.
+    w.log.append(w.a1.sign(&built(&r, ARTIFACT)));
+    w.log.append(w.a2.sign(&built(&r, ARTIFACT)));
+    let entries = |w: &World| {
+        let mut v = w.log.verified(&p);
+        v.push(release.clone());
+        v
+    };
+    let v = verdict(&p, &ARTIFACT, &entries(&w));
+    assert!(!v.trusted, "{}", v.summary);
+    assert_eq!(v.operators, ["alice"]);
+    assert_eq!(v.unpinned_outputs, ["tool@1.0 tool"]);
+    assert!(
+        v.summary.to_string().contains("only 1 distinct operator"),
+        "{}",
+        v.summary
+    );
+    // A second operator: trusted.
+    w.log.append(w.b1.sign(&built(&r, ARTIFACT)));
+    let v = verdict(&p, &ARTIFACT, &entries(&w));
+    assert!(v.trusted, "{}", v.summary);
+    assert!(
+        v.summary
+            .to_string()
+            .contains("no publisher fixed these bytes")
+    );
+    // A third that built other bytes for the same output: a disagreement, not trusted.
+    let at = w.log.append(w.c1.sign(&built(&r, OTHER)));
+    let v = verdict(&p, &ARTIFACT, &entries(&w));
+    assert!(!v.trusted, "{}", v.summary);
+    assert_eq!(v.mismatches.len(), 1);
+    assert_eq!(v.mismatches[0].other_bytes_for.as_deref(), Some("tool"));
+    assert!(
+        matches!(reasons(&v)[&at], Reason::OtherBytes { .. }),
+        "{v:?}"
+    );
+    // A stranger's other bytes change nothing; the `.crate` itself is never "reproduced".
+    let mut w2 = world();
+    w2.log.append(w2.a1.sign(&built(&r, ARTIFACT)));
+    w2.log.append(w2.b1.sign(&built(&r, ARTIFACT)));
+    w2.log.append(w2.stranger.sign(&built(&r, OTHER)));
+    let v = verdict(&p, &ARTIFACT, &{
+        let mut v = w2.log.verified(&p);
+        v.push(release.clone());
+        v
+    });
+    assert!(v.trusted, "{}", v.summary);
+    let v = verdict(&p, &[0x77; 32], &{
+        let mut v = w2.log.verified(&p);
+        v.push(release);
+        v
+    });
+    assert!(!v.trusted);
+}
