@@ -19,10 +19,9 @@ const TOMLI_SDIST: &str = "tomli-2.2.1.tar.gz";
 const TOMLI_WHEEL: &str = "tomli-2.2.1-py3-none-any.whl";
 const FLIT_WHEEL: &str = "flit_core-3.10.1-py3-none-any.whl";
 
-/// The cache `scripts/setup.sh` fills; `None` (the test is skipped, loudly) when it is empty,
-/// except under `CI=true`, where a missing cache fails.
-pub(crate) fn cached_files() -> Option<PathBuf> {
-    let dir = std::env::var_os("REPROVE_FIXTURE_CACHE")
+/// Where `scripts/setup.sh` puts the real-package fixtures (one directory per ecosystem).
+pub(crate) fn cache_root() -> PathBuf {
+    std::env::var_os("REPROVE_FIXTURE_CACHE")
         .map(PathBuf::from)
         .or_else(|| {
             std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("reprove/fixtures"))
@@ -30,7 +29,12 @@ pub(crate) fn cached_files() -> Option<PathBuf> {
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures")
         })
-        .join("pypi");
+}
+
+/// The cache `scripts/setup.sh` fills; `None` (the test is skipped, loudly) when it is empty,
+/// except under `CI=true`, where a missing cache fails.
+pub(crate) fn cached_files() -> Option<PathBuf> {
+    let dir = cache_root().join("pypi");
     let complete = [TOMLI_SDIST, TOMLI_WHEEL, FLIT_WHEEL]
         .iter()
         .all(|f| dir.join(f).is_file());
@@ -141,6 +145,19 @@ impl Index {
             }
         });
         Index { url, routes }
+    }
+
+    /// The server's base URL (`http://127.0.0.1:PORT`).
+    pub(crate) fn base(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves `bytes` at `path`.
+    pub(crate) fn serve(&self, path: &str, bytes: Vec<u8>) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), ("application/octet-stream".into(), bytes));
     }
 
     pub(crate) fn simple(&self) -> String {

@@ -13,6 +13,7 @@ mod cli_config;
 mod cli_key;
 mod demo;
 mod gate;
+mod import_debian;
 mod import_pypi;
 mod in_toto_link;
 mod json_schema;

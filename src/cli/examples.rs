@@ -26,6 +26,13 @@ pub const IMPORT_PYPI: &str = "Examples:
   reprove rebuild --release tomli@2.2.1 --key rebuilder.key --ledger https://log.example.org \\
     --log-key-file log.pub --submit                       # then rebuild what was imported";
 
+pub const IMPORT_DEBIAN: &str = "Examples:
+  reprove import debian tree=2.1.0-1 --key importer.key --ledger https://log.example.org \\
+    --log-key-file log.pub
+  reprove import debian hello=2.10-3 --buildinfo hello_2.10-3_amd64.buildinfo --key importer.key --dry-run
+  reprove rebuild --release tree@2.1.0-1 --key rebuilder.key --ledger https://log.example.org \\
+    --log-key-file log.pub --submit                       # then rebuild what was imported";
+
 pub const REBUILD: &str = "Examples:
   reprove rebuild --manifest reprove.toml --out dist          # a local build, nothing logged
   reprove rebuild --manifest reprove.toml --variations        # what makes the build unreproducible

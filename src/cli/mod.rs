@@ -16,7 +16,7 @@ mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
 pub use duration::{duration, duration_ms};
-pub use import::{ImportCommand, ImportPypi};
+pub use import::{ImportCommand, ImportDebian, ImportPypi};
 pub use log::{LogCommand, LogShow, LogTail};
 pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};

@@ -81,6 +81,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> 
         Command::Log(LogCommand::Tail(args)) => log::tail(&args),
         Command::Release(ReleaseCommand::Publish(args)) => release::publish(&args),
         Command::Import(ImportCommand::Pypi(args)) => import::pypi(&args),
+        Command::Import(ImportCommand::Debian(args)) => import::debian(&args),
         Command::Rebuild(args) => rebuild::run(&args),
         Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(&args),

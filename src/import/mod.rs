@@ -3,5 +3,6 @@
 //! names where every digest came from). `pypi` is the first ecosystem; crates and Debian
 //! source packages are to follow (issue #16), each a module beside it.
 
+pub mod debian;
 pub mod pep508;
 pub mod pypi;
