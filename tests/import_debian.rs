@@ -162,6 +162,7 @@ fn a_real_debian_source_package_is_imported_from_signed_archive_metadata() {
     let packages = format!("{mirror_url}/dists/bookworm/main/binary-amd64/Packages.xz");
     assert_eq!(imp["digest_sources"]["tree_2.1.0-1.dsc"], sources);
     assert_eq!(imp["digest_sources"][DEB], packages);
+    assert_eq!(imp["digest_sources"]["build_deps"], packages);
     assert_eq!(
         imp["digest_sources"]["main/source/Sources.xz"],
         format!("{mirror_url}/dists/bookworm/InRelease")
@@ -207,7 +208,7 @@ fn a_real_debian_source_package_is_imported_from_signed_archive_metadata() {
             "Format: 1.0\nSource: tree\nBinary: tree\nArchitecture: amd64\nVersion: 2.1.0-1\nBuild-Architecture: amd64\nInstalled-Build-Depends:\n {deps}\nEnvironment:\n DEB_BUILD_OPTIONS=\"parallel=4\"\n LANG=\"C.UTF-8\"\n SOURCE_DATE_EPOCH=\"1672326529\"\n"
         )
     };
-    std::fs::write(&bi, info("debhelper (= 13.11.4),\n dpkg-dev (= 1.21.22)")).unwrap();
+    std::fs::write(&bi, info("debhelper (= 13.11.4),\n dpkg-dev (= 1.21.23)")).unwrap();
     let o = import(
         &index,
         &ledger,
@@ -409,7 +410,7 @@ fn bad_debian_input_is_refused_and_nothing_is_logged() {
     let bi = tmp.path().join("old.buildinfo");
     std::fs::write(
         &bi,
-        "Format: 1.0\nSource: tree\nVersion: 2.1.0-1\nBuild-Architecture: amd64\nInstalled-Build-Depends:\n debhelper (= 13.11.3),\n dpkg-dev (= 1.21.22)\n",
+        "Format: 1.0\nSource: tree\nVersion: 2.1.0-1\nBuild-Architecture: amd64\nInstalled-Build-Depends:\n debhelper (= 13.11.3),\n dpkg-dev (= 1.21.23)\n",
     )
     .unwrap();
     refused(

@@ -170,20 +170,19 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
             root.len()
         ),
     });
+    // One key for all of them: a log entry is at most 65535 bytes, and a root has hundreds.
+    sources.insert("build_deps".to_owned(), packages_url.clone());
     let build_deps: Vec<BuildDep> = root
         .values()
-        .map(|b| {
-            sources.insert(file_name(&b.filename), packages_url.clone());
-            BuildDep {
-                kind: DepKind::DebianDeb,
-                name: b.name.clone(),
-                version: b.version.clone(),
-                uri: format!("{}/{}", req.mirror, b.filename),
-                digest: Digests {
-                    sha256: b.sha256,
-                    blake3: None,
-                },
-            }
+        .map(|b| BuildDep {
+            kind: DepKind::DebianDeb,
+            name: b.name.clone(),
+            version: b.version.clone(),
+            uri: format!("{}/{}", req.mirror, b.filename),
+            digest: Digests {
+                sha256: b.sha256,
+                blake3: None,
+            },
         })
         .collect();
     let sde = match info.as_ref().and_then(|i| i.source_date_epoch) {
