@@ -306,10 +306,9 @@ fn a_real_debian_package_is_rebuilt_in_a_root_of_its_pinned_debs_and_the_mismatc
         .collect();
     assert_eq!(roots.len(), 1, "{roots:?}");
     let status = std::fs::read_to_string(roots[0].join("var/lib/dpkg/status")).unwrap();
-    assert_eq!(
-        status.matches("Package: ").count(),
-        status.matches("Status: install ok installed").count()
-    );
+    let count = |p: &str| status.lines().filter(|l| l.starts_with(p)).count();
+    assert_eq!(count("Package: "), 156, "every pin is in dpkg's database");
+    assert_eq!(count("Package: "), count("Status: install ok installed"));
     assert!(roots[0].join("usr/bin/dpkg-buildpackage").is_file());
 }
 

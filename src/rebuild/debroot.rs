@@ -306,17 +306,23 @@ fn unpack_data(
             .trim_start_matches("./")
             .trim_end_matches('/')
             .to_owned();
-        let unpacked_ok = entry
-            .unpack_in(root)
-            .map_err(|e| format!("cannot unpack {path:?}: {e}"))?;
-        if !unpacked_ok {
-            return Err(format!("{path:?} is not a path inside the root"));
-        }
-        list.push(if rel.is_empty() || rel == "." {
+        let listed = if rel.is_empty() || rel == "." {
             "/.".to_owned()
         } else {
             format!("/{rel}")
-        });
+        };
+        // A directory that is there already (`bin`, a link into merged `/usr`): nothing to
+        // write, and nothing is written through a link.
+        let there = rel.is_empty() || fs::metadata(root.join(&rel)).is_ok_and(|m| m.is_dir());
+        if !(kind.is_dir() && there) {
+            let unpacked_ok = entry
+                .unpack_in(root)
+                .map_err(|e| format!("cannot unpack {path:?}: {e}"))?;
+            if !unpacked_ok {
+                return Err(format!("{path:?} is not a path inside the root"));
+            }
+        }
+        list.push(listed);
     }
     Ok(list)
 }
