@@ -2,15 +2,17 @@
 # Rebuilds real releases from their real registries with reprove itself, and writes a table:
 # package, result, time, and the first difference of every mismatch.
 #
-#   scripts/real-world.sh [--out FILE] [--work DIR] pypi:NAME[==VERSION] crates:NAME[@VERSION] ...
+#   scripts/real-world.sh [--out FILE] [--work DIR] pypi:NAME[==VERSION] crates:NAME[@VERSION] debian:SOURCE[=VERSION] ...
 #   scripts/real-world.sh --list scripts/real-world-pypi.txt
 #
 # Each package is `ECOSYSTEM:NAME[==VERSION]` (a bare NAME means pypi:NAME; crates take
-# NAME@VERSION). Without a version, the newest (non-yanked) release on the registry is taken.
-# Ecosystems: pypi (import pypi + one rebuild, compared with the published wheel); crates
-# (import crate + two rebuilds by two rebuilder keys in two work directories: no binary is
-# published, so the result is whether the two builds agree — `agreed`, or `differ` with the
-# first differing byte). debian is reserved for its importer (issue #16): "not yet".
+# NAME@VERSION, debian SOURCE=VERSION). Without a version, the newest (non-yanked) release on the
+# registry is taken (debian: the suite's). Ecosystems: pypi (import pypi + one rebuild, compared
+# with the published wheel); crates (import crate + two rebuilds by two rebuilder keys in two
+# work directories: no binary is published, so the result is whether the two builds agree —
+# `agreed`, or `differ` with the first differing byte); debian (import debian from
+# $REPROVE_DEBIAN_MIRROR, default https://deb.debian.org/debian, suite $REPROVE_DEBIAN_SUITE,
+# default bookworm; then rebuild, compared with the archive's .debs).
 #
 # It runs a private ledger on 127.0.0.1 (in --work), makes an importer key and a rebuilder key,
 # and for each package runs `reprove import pypi NAME==VERSION` (from https://pypi.org/simple,
@@ -28,7 +30,7 @@ while (($#)); do
     --out) out=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --list) list=$2; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) pkgs+=("$1"); shift ;;
   esac
 done
@@ -127,7 +129,51 @@ first_difference() {
   local report="$1/diff-report.txt"
   [ -f "$report" ] || { echo "(no diff report)"; return; }
   grep -v -E '^(reprove diff report|== |published sha256|rebuilt +sha256|$)' "$report" | head -n1 \
+    | grep -v '^likely causes:$' \
     | sed 's/DateTime::from_date_and_time(\([^)]*\))?/(\1)/g' | cut -c1-200 | tr '|' '/' 
+}
+
+elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$1" "$(date +%s.%N)"; }
+
+# Rebuilds an imported release (RELEASE = NAME@VERSION) and writes its table row, counting it.
+rebuild_row() {  # LABEL RELEASE VERSION START
+  local reb result why job
+  reb=$("$R" rebuild --release "$2" --ledger "$url" "${logkey[@]}" \
+      --key "$work/keys/rebuilder.real-world.test.key" --work "$work/node" --submit --json 2>"$work/rebuild.err" || true)
+  result=$(echo "$reb" | json_field result)
+  job=$(echo "$reb" | json_field job_dir)
+  case "$result" in
+    reproduced) reproduced=$((reproduced + 1)); buildable=$((buildable + 1)); why="" ;;
+    mismatch) buildable=$((buildable + 1)); why=$(first_difference "$job") ;;
+    "") result=error; why=$(head -c 200 "$work/rebuild.err" | tr '|\n' '/ ') ;;
+    *) why=$(echo "$reb" | json_field detail | head -c 200 | tr '|\n' '/ ') ;;
+  esac
+  echo "| $1 $3 | $result | $(elapsed "$4") | $why |" >>"$out"
+}
+
+DEB_MIRROR=${REPROVE_DEBIAN_MIRROR:-https://deb.debian.org/debian}
+DEB_SUITE=${REPROVE_DEBIAN_SUITE:-bookworm}
+deb_version() {  # the suite's version of a source package (its Sources.xz, read once)
+  [ -f "$work/Sources" ] || curl -fsS --max-time 300 "$DEB_MIRROR/dists/$DEB_SUITE/main/source/Sources.xz" | xz -dc >"$work/Sources"
+  awk -v p="Package: $1" '$0==p{f=1} f&&/^Version:/{print $2; exit}' "$work/Sources"
+}
+
+# Imports and rebuilds one Debian source package: one table row.
+debian_row() {
+  local name=${1%%=*} version=""
+  [[ "$1" == *=* ]] && version=${1#*=}
+  [ -n "$version" ] || version=$(deb_version "$name" || true)
+  if [ -z "$version" ]; then
+    echo "| debian:$name | unknown | - | no such source package in $DEB_SUITE |" >>"$out"; return
+  fi
+  local start; start=$(date +%s.%N)
+  if ! "$R" import debian "$name=$version" --mirror "$DEB_MIRROR" --suite "$DEB_SUITE" \
+      --key "$work/keys/importer.real-world.test.key" --ledger "$url" "${logkey[@]}" --json \
+      >/dev/null 2>"$work/import.err"; then
+    echo "| debian:$name $version | refused | $(elapsed "$start") | $(grep -m1 . "$work/import.err" | sed 's/^error: //' | cut -c1-220 | tr '|' '/') |" >>"$out"
+    return
+  fi
+  rebuild_row "debian:$name" "$name@$version" "$version" "$start"
 }
 
 {
@@ -139,6 +185,10 @@ for spec in "${pkgs[@]}"; do
   eco=pypi; pkg=$spec
   case "$spec" in *:*) eco=${spec%%:*}; pkg=${spec#*:} ;; esac
   total=$((total + 1))
+  if [ "$eco" = debian ]; then
+    debian_row "$pkg"
+    continue
+  fi
   if [ "$eco" = crates ]; then
     cname=${pkg%%@*}; cversion=""
     [[ "$pkg" == *@* ]] && cversion=${pkg#*@}

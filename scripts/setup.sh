@@ -11,7 +11,10 @@ set -euo pipefail
 # checkpoint with it. procps (pgrep): the fork-bomb test checks nothing is left running.
 # diffoscope: the rebuilder's diff reports (run sandboxed), and the tests that check them.
 # python3: the toolchain of PyPI wheel rebuilds (the host's /usr; Debian 12's python3).
+# gpgv + debian-archive-keyring: `import debian` checks a suite's InRelease signature with them.
+# xz-utils: `import debian` decompresses Sources.xz, Packages.xz and .tar.xz with the host's xz.
 PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope python3)
+PACKAGES+=(gpgv debian-archive-keyring xz-utils)
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -77,4 +80,41 @@ fetch_pinned https://static.crates.io/crates/fortune/fortune-0.2.0.crate \
   4ce04b8199e8adcab8275f63a016b5f1d2b5ee137a2f663fbfd38508e5ce3470 fortune-0.2.0.crate
 fetch_pinned https://static.crates.io/crates/cfg-if/cfg-if-1.0.0.crate \
   baf1de4339761588bc0619e3cbc0120ee582ebb74b53b4efbf79117bd2da40fd cfg-if-1.0.0.crate
-echo "setup: ok (rustc $have; ${PACKAGES[*]} present; PyPI fixtures in $pypi_cache, crates in $cache)"
+crates_cache=$cache
+
+# Real Debian archive files for the import test (tests/import_debian.rs): bookworm's signed
+# InRelease (12.15), its Sources.xz and Packages.xz (by hash), and the source package tree
+# 2.1.0-1 with its amd64 .deb, and the .debs of its build root; about 135 MB. The test serves
+# them from 127.0.0.1 as a mirror.
+# When bookworm's next point release replaces the InRelease, these pins are updated with it.
+cache=${REPROVE_FIXTURE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/reprove/fixtures}/debian
+mkdir -p "$cache"
+deb=https://deb.debian.org/debian
+fetch_pinned $deb/dists/bookworm/InRelease \
+  77737fa4b34f2693e982cc9ee35736816c35a7778fc2d326cc1bbf5b301fe1aa InRelease
+fetch_pinned $deb/dists/bookworm/main/source/by-hash/SHA256/92d11a035571df011f06f28c61cb9825130ef1d92abb2f2e0525e8674dc44af8 \
+  92d11a035571df011f06f28c61cb9825130ef1d92abb2f2e0525e8674dc44af8 Sources.xz
+fetch_pinned $deb/dists/bookworm/main/binary-amd64/by-hash/SHA256/9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5 \
+  9e0b5aabb2465b3d2e7a7fe27f9913846277833f7a2826e7767acccff5b588c5 Packages.xz
+fetch_pinned $deb/pool/main/t/tree/tree_2.1.0-1.dsc \
+  57da9be8a9c455077bae9e4909fab01cc62b25dbdea64042b4afbc403d599410 tree_2.1.0-1.dsc
+fetch_pinned $deb/pool/main/t/tree/tree_2.1.0.orig.tar.gz \
+  0160c535bff2b0dc6a830b9944e981e3427380f63e748da96ced7071faebabf6 tree_2.1.0.orig.tar.gz
+fetch_pinned $deb/pool/main/t/tree/tree_2.1.0-1.debian.tar.xz \
+  0ae973a28a78f2cb490d98d92897d1582ef9aac7ecd61cae91a6fdb0fea61db6 tree_2.1.0-1.debian.tar.xz
+fetch_pinned $deb/pool/main/t/tree/tree_2.1.0-1_amd64.deb \
+  4c0dc6088e801285717bae2a98a7672f1e4d2eed4e918355987bc6617a8f490b tree_2.1.0-1_amd64.deb
+# The build root `import debian tree=2.1.0-1` pins from that Packages.xz (the list is the
+# importer's own answer): each .deb's URL and sha256 come from the pinned Packages.xz.
+mkdir -p "$cache/debs"
+while read -r url sha file; do
+  fetch_pinned "$url" "$sha" "debs/$file"
+done < <(xz -dc "$cache/Packages.xz" | python3 -c '
+import sys
+want = {tuple(l.split()) for l in open(sys.argv[1]) if l.strip() and not l.startswith("#")}
+for st in sys.stdin.read().split("\n\n"):
+    f = dict(l.split(": ", 1) for l in st.splitlines() if ": " in l and not l.startswith(" "))
+    if (f.get("Package"), f.get("Version")) in want:
+        print(sys.argv[2] + "/" + f["Filename"], f["SHA256"], f["Filename"].rsplit("/", 1)[1])
+' "$(dirname "$0")/debian-fixture-root.txt" "$deb")
+echo "setup: ok (rustc $have; ${PACKAGES[*]} present; fixtures in $pypi_cache, $crates_cache and $cache)"

@@ -159,6 +159,18 @@ impl Index {
             .insert(path.to_owned(), (ctype.to_owned(), body));
     }
 
+    pub(crate) fn base(&self) -> &str {
+        &self.url
+    }
+
+    /// Serves `bytes` at `path`.
+    pub(crate) fn serve(&self, path: &str, bytes: Vec<u8>) {
+        self.routes
+            .lock()
+            .unwrap()
+            .insert(path.to_owned(), ("application/octet-stream".into(), bytes));
+    }
+
     pub(crate) fn simple(&self) -> String {
         format!("{}/simple", self.url)
     }
@@ -552,4 +564,16 @@ fn an_sdist_that_does_not_build_is_a_signed_build_failed() {
         .unwrap();
     assert!(log.contains("broken"), "{log}");
     assert!(log.contains("Error") || log.contains("error"), "{log}");
+}
+
+/// Where `scripts/setup.sh` puts the real-package fixtures (one directory per ecosystem).
+pub(crate) fn cache_root() -> PathBuf {
+    std::env::var_os("REPROVE_FIXTURE_CACHE")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("reprove/fixtures"))
+        })
+        .unwrap_or_else(|| {
+            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures")
+        })
 }

@@ -14,6 +14,7 @@ mod cli_key;
 mod demo;
 mod gate;
 mod import_crate;
+mod import_debian;
 mod import_pypi;
 mod in_toto_link;
 mod json_schema;

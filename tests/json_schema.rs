@@ -865,6 +865,35 @@ fn every_command_prints_the_documented_json() {
             r.seen.insert(("reprove import crate".to_owned(), true));
         }
     }
+    // A third-party import of a real Debian source package, from a mirror on 127.0.0.1.
+    match crate::import_debian::cached_files() {
+        Some(cache) => {
+            let index = crate::import_debian::mirror(&cache, None);
+            let mirror = format!("{}/debian", index.base());
+            for (spec, ok) in [("tree=2.1.0-1", true), ("tree=9.9-1", false)] {
+                let args = at(&[
+                    "import",
+                    "debian",
+                    spec,
+                    "--mirror",
+                    &mirror,
+                    "--key",
+                    s(&key("publisher.example")),
+                ]);
+                let args: Vec<&str> = args.iter().map(String::as_str).collect();
+                if ok {
+                    let v = r.ok("reprove import debian", "ImportedDebian", &args);
+                    assert_eq!(v["debs"][0]["name"], "tree_2.1.0-1_amd64.deb", "{v}");
+                } else {
+                    r.fails("reprove import debian", &args);
+                }
+            }
+        }
+        None => {
+            r.seen.insert(("reprove import debian".to_owned(), false));
+            r.seen.insert(("reprove import debian".to_owned(), true));
+        }
+    }
 
     // The stopped log, checked and exported.
     assert_eq!(server.terminate(), Some(0));

@@ -33,6 +33,12 @@ pub const IMPORT_CRATE: &str = "Examples:
   reprove rebuild --release fortune@0.2.0 --key rebuilder.key --ledger https://log.example.org \\
     --log-key-file log.pub --submit                       # every rebuilder names the bytes it built
   reprove verify ./fortune --release fortune@0.2.0        # trusted when enough operators agree";
+pub const IMPORT_DEBIAN: &str = "Examples:
+  reprove import debian tree=2.1.0-1 --key importer.key --ledger https://log.example.org \\
+    --log-key-file log.pub
+  reprove import debian hello=2.10-3 --buildinfo hello_2.10-3_amd64.buildinfo --key importer.key --dry-run
+  reprove rebuild --release tree@2.1.0-1 --key rebuilder.key --ledger https://log.example.org \\
+    --log-key-file log.pub --submit                       # then rebuild what was imported";
 
 pub const REBUILD: &str = "Examples:
   reprove rebuild --manifest reprove.toml --out dist          # a local build, nothing logged

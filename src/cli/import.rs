@@ -30,6 +30,19 @@ pub enum ImportCommand {
     /// other. A yanked or unknown version, a digest the index gets wrong, a crate without
     /// Cargo.lock or binary, a git or path dependency: refused with exit 2, nothing logged.
     Crate(ImportCrate),
+    /// Log a release manifest for a Debian source package, from the archive's signed
+    /// metadata, signed by your key as a third-party import.
+    ///
+    /// Fetches the suite's InRelease and checks its OpenPGP signature with Debian's archive
+    /// keyring (gpgv), then Sources.xz and Packages.xz by the sha256 InRelease lists; downloads
+    /// the .dsc, its files and the binary .debs the source built for the architecture (the
+    /// artifacts), each checked against the signed indices. The build root is the .buildinfo's
+    /// Installed-Build-Depends (--buildinfo; exact versions the mirror still has, else a
+    /// refusal) or the suite's current versions, each .deb pinned by URL and sha256.
+    /// SOURCE_DATE_EPOCH is the top debian/changelog entry's date. A bad signature, a digest
+    /// the mirror gets wrong or an unknown source or version is refused with exit 2 and nothing
+    /// is logged.
+    Debian(ImportDebian),
 }
 
 #[derive(Debug, Args)]
@@ -44,6 +57,54 @@ pub struct ImportCrate {
     /// Who signs, and where the manifest goes.
     #[command(flatten)]
     pub to: ImportTo,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = super::examples::IMPORT_DEBIAN)]
+pub struct ImportDebian {
+    /// The source package, as SOURCE=VERSION (an exact version, e.g. tree=2.1.0-1).
+    #[arg(value_name = "SOURCE=VERSION")]
+    pub spec: String,
+    /// The Debian mirror's base URL.
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "https://deb.debian.org/debian"
+    )]
+    pub mirror: String,
+    /// The suite (codename) to read.
+    #[arg(long, value_name = "SUITE", default_value = "bookworm")]
+    pub suite: String,
+    /// The architecture whose binary packages are the release's artifacts.
+    #[arg(long, value_name = "ARCH", default_value = "amd64")]
+    pub arch: String,
+    /// The published build's .buildinfo: its Installed-Build-Depends become the build root.
+    #[arg(long, value_name = "FILE")]
+    pub buildinfo: Option<PathBuf>,
+    /// The OpenPGP keyring InRelease must verify with.
+    #[arg(
+        long,
+        value_name = "FILE",
+        default_value = "/usr/share/keyrings/debian-archive-keyring.gpg"
+    )]
+    pub keyring: PathBuf,
+    /// The importer's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
+    #[arg(long, value_name = "FILE")]
+    pub key: PathBuf,
+    /// The ledger's URL prefix; required unless --dry-run, here, in the environment or as
+    /// `ledger` in the config file.
+    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
+    pub ledger: Option<String>,
+    /// The log's verifier key: when given, the ledger's answer is verified before the index
+    /// is printed.
+    #[command(flatten)]
+    pub log_key: LogKeyArgs,
+    /// Print the signed release manifest instead of submitting it.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]

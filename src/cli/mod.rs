@@ -17,7 +17,7 @@ mod web;
 
 pub use consume::{Bundle, ConsumerArgs, Gate, KeyRevoke, RevokeReason, Verify};
 pub use duration::{duration, duration_ms};
-pub use import::{ImportCommand, ImportCrate, ImportPypi, ImportTo};
+pub use import::{ImportCommand, ImportCrate, ImportDebian, ImportPypi, ImportTo};
 pub use log::{LogCommand, LogShow, LogTail};
 pub use onboard::{Init, PolicyInit};
 pub use rebuild::{BenchHash, BenchSandbox, BuildArgs, LogKeyArgs, Rebuild, ReleasePublish};

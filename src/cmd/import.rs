@@ -1,5 +1,5 @@
-//! `reprove import pypi` and `reprove import crate`: import a release as a third-party release
-//! manifest, sign it with the importer's key and append it (or print it with `--dry-run`).
+//! `reprove import pypi`, `import crate` and `import debian`: import a release as a third-party
+//! release manifest, sign it with the importer's key and append it (or print it with `--dry-run`).
 
 use std::fmt;
 use std::io::Write as _;
@@ -10,9 +10,9 @@ use reprove_verifier::predicates::{Entry, EntryKind};
 use serde::Serialize;
 
 use crate::Outcome;
-use crate::cli::{ImportCrate, ImportPypi, ImportTo};
+use crate::cli::{ImportCrate, ImportDebian, ImportPypi, ImportTo};
 use crate::client::{ClientOptions, LogClient};
-use crate::import::{crates, pypi};
+use crate::import::{crates, debian, pypi};
 use crate::keys::read_signer;
 use crate::sign::sign_statement;
 
@@ -153,6 +153,72 @@ pub fn krate(args: &ImportCrate) -> anyhow::Result<Outcome> {
             "imported {}@{} at log index {}{}; binaries {} (no published digest: rebuilders must agree); {} vendored dependencies; {}",
             report.project,
             report.version,
+/// Runs `reprove import debian`.
+pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
+    let signer = read_signer(&args.key)?;
+    let (source, version) = debian::parse_spec(&args.spec)?;
+    let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
+    let req = debian::Request {
+        mirror: args.mirror.trim_end_matches('/').to_owned(),
+        suite: args.suite.clone(),
+        source,
+        version,
+        arch: args.arch.clone(),
+        buildinfo: args.buildinfo.clone(),
+        keyring: args.keyring.clone(),
+        timeout: Duration::from_secs(600),
+    };
+    let imported = debian::import(&req, scratch.path())?;
+    let release = &imported.manifest;
+    let Some((submitted, proof_verified)) =
+        sign_and_log(release, &signer, args.dry_run, &args.ledger, &args.log_key)?
+    else {
+        return Ok(Outcome::Ok);
+    };
+    let p = &release.predicate;
+    let report = ImportedDebian {
+        index: submitted.index,
+        duplicate: submitted.duplicate,
+        source: &p.project,
+        version: &p.version,
+        debs: release
+            .subjects
+            .iter()
+            .map(|s| DebReport {
+                name: &s.name,
+                sha256: s.digest.sha256,
+            })
+            .collect(),
+        in_release: &imported.release.url,
+        release_date: &imported.release.date,
+        signed_by: &imported.release.signers,
+        build_root_from: imported.build_root_from,
+        build_root: p
+            .recipe
+            .build_deps
+            .iter()
+            .map(|d| format!("{}={}", d.name, d.version))
+            .collect(),
+        source_date_epoch: p.recipe.source_date_epoch,
+        build_user: match p.recipe.build_user {
+            reprove_verifier::predicates::BuildUser::Builder => "builder",
+            reprove_verifier::predicates::BuildUser::Root => "root",
+        },
+        notes: p
+            .third_party_import
+            .as_ref()
+            .map(|i| i.notes.clone())
+            .unwrap_or_default(),
+        proof_verified,
+    };
+    crate::report::print(&report, args.json)?;
+    if !args.json {
+        let _ = writeln!(
+            std::io::stderr().lock(),
+            "imported {}={} ({} .debs) at log index {}{}; build root: {} packages from the {}; SOURCE_DATE_EPOCH {}",
+            report.source,
+            report.version,
+            report.debs.len(),
             report.index,
             if report.duplicate {
                 " (already logged)"
@@ -162,6 +228,15 @@ pub fn krate(args: &ImportCrate) -> anyhow::Result<Outcome> {
             report.binaries.join(", "),
             report.dependencies.len(),
             report.rustc,
+            report.build_root.len(),
+            if report.build_root_from == "buildinfo" {
+                ".buildinfo"
+            } else {
+                "suite's current versions"
+            },
+            report
+                .source_date_epoch
+                .map_or_else(|| "unset".to_owned(), |t| t.to_string()),
         );
     }
     Ok(Outcome::Ok)
@@ -185,6 +260,30 @@ struct ImportedCrate<'a> {
     rustc: &'a str,
     /// Every vendored dependency, `name@version`.
     dependencies: Vec<String>,
+/// What `import debian` prints: the log index (for people), with what was verified and
+/// inferred (JSON).
+#[derive(Debug, Serialize)]
+struct ImportedDebian<'a> {
+    index: u64,
+    /// The log already held this very manifest.
+    duplicate: bool,
+    source: &'a str,
+    version: &'a str,
+    /// The binary packages (the artifacts).
+    debs: Vec<DebReport<'a>>,
+    /// The InRelease URL whose signature was checked.
+    in_release: &'a str,
+    /// Its `Date:` field.
+    release_date: &'a str,
+    /// The primary-key fingerprints of its good signatures, each with when it signed.
+    signed_by: &'a [String],
+    /// `buildinfo` or `suite`.
+    build_root_from: &'static str,
+    /// Every pinned `.deb` of the build root, `name=version`.
+    build_root: Vec<String>,
+    source_date_epoch: Option<u64>,
+    /// `root` or `builder`.
+    build_user: &'static str,
     /// How the recipe was inferred.
     notes: Vec<String>,
     /// The log's answer was proven under the log key.
@@ -192,9 +291,45 @@ struct ImportedCrate<'a> {
 }
 
 impl fmt::Display for ImportedCrate<'_> {
+#[derive(Debug, Serialize)]
+struct DebReport<'a> {
+    name: &'a str,
+    #[serde(serialize_with = "crate::report::as_hex")]
+    sha256: [u8; 32],
+}
+
+impl fmt::Display for ImportedDebian<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "{}", self.index)
     }
+}
+
+/// Signs `release` with `signer` and prints it (`dry_run`: `None`) or submits it to
+/// the ledger: its log index, whether it was there already, and whether the answer was proven
+/// under a log key.
+fn sign_and_log(
+    release: &reprove_verifier::predicates::ReleaseManifest,
+    signer: &reprove_verifier::note::NoteSigner,
+    dry_run: bool,
+    ledger: &Option<String>,
+    log_key: &crate::cli::LogKeyArgs,
+) -> anyhow::Result<Option<(crate::client::Submitted, bool)>> {
+    super::release::fetchable_by_rebuilders(&release.predicate)?;
+    let entry = Entry::new(EntryKind::Release(release.clone()))?;
+    let envelope = sign_statement(signer, &entry.encode())?.encode();
+    if dry_run {
+        let mut out = std::io::stdout().lock();
+        out.write_all(&envelope)?;
+        writeln!(out)?;
+        return Ok(None);
+    }
+    let log_key = log_key.get()?;
+    let client = LogClient::new(crate::config::ledger(ledger)?, ClientOptions::default())
+        .context("--ledger is not a usable URL")?;
+    let p = &release.predicate;
+    let what = format!("the imported release {}@{}", p.project, p.version);
+    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
+    Ok(Some((submitted, log_key.is_some())))
 }
 
 /// What `import pypi` prints: the manifest's log index (for people), with what was inferred

@@ -104,6 +104,7 @@ pub fn run(mut cli: Cli, matches: &clap::ArgMatches) -> anyhow::Result<Outcome> 
         Command::Latest(args) => staged::latest(&args),
         Command::Import(ImportCommand::Pypi(args)) => import::pypi(&args),
         Command::Import(ImportCommand::Crate(args)) => import::krate(&args),
+        Command::Import(ImportCommand::Debian(args)) => import::debian(&args),
         Command::Rebuild(args) => rebuild::run(&args),
         Command::Rebuilder(RebuilderCommand::Run(args)) => rebuilder::run(&args),
         Command::Key(KeyCommand::Generate(args)) => key::generate(&args),

@@ -428,6 +428,10 @@ fn local_inputs(
         build::Caches {
             rootfs: &rootfs_cache,
             toolchains: &toolchains,
+            configure: crate::rebuild::debroot::Configure {
+                user,
+                limits: &crate::rebuild::sandbox::Limits::default(),
+            },
         },
         Duration::from_secs(600),
         Origin::Operator,

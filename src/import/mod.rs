@@ -9,6 +9,7 @@ use std::time::Duration;
 use crate::rebuild::fetch;
 
 pub mod crates;
+pub mod debian;
 pub mod pep508;
 pub mod pypi;
 

@@ -13,7 +13,9 @@ use std::process::Command;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, SystemTime};
 
-use reprove_verifier::predicates::{Artifact, Environment, Recipe, ReleasePredicate, Source};
+use reprove_verifier::predicates::{
+    Artifact, DepKind, Environment, Recipe, ReleasePredicate, Source,
+};
 
 use super::fetch::{self, Origin, Unavailable};
 use super::hostfs::{self, BuildUser};
@@ -53,6 +55,8 @@ pub struct Caches<'a> {
     pub rootfs: &'a Path,
     /// `toolchains/<key>` ([`super::toolchain::key`]).
     pub toolchains: &'a Path,
+    /// How a root of `.deb`s is configured (in the sandbox, as the build account).
+    pub configure: super::debroot::Configure<'a>,
 }
 
 /// Fetches the source, the root filesystem (when the recipe names one) and every published
@@ -93,18 +97,31 @@ pub fn fetch_inputs(
         place_input(&file, &source_tree, &input.path)
             .map_err(|e| local(format!("input {}: {e}", input.path)))?;
     }
-    let python_deps = super::toolchain::assemble(
+    let assembled = super::toolchain::assemble(
         &release.recipe.build_deps,
         caches.toolchains,
         &inputs,
         origin,
         timeout,
+        caches.configure,
     )?;
-    let toolchain = match &release.recipe.environment {
-        Environment::Host {} => Toolchain::Host {
+    let (python_deps, deb_root) = match assembled {
+        Some((DepKind::PypiWheel, root)) => (Some(root), None),
+        Some((DepKind::DebianDeb, root)) => (None, Some(root)),
+        None => (None, None),
+    };
+    let toolchain = match (&release.recipe.environment, deb_root) {
+        // A root of pinned .debs is the build's whole filesystem.
+        (Environment::Host {}, Some(root)) => Toolchain::Rootfs(root),
+        (Environment::Host {}, None) => Toolchain::Host {
             rust: rust.map(Path::to_path_buf),
         },
-        Environment::Rootfs { uri, digest } => {
+        (Environment::Rootfs { .. }, Some(_)) => {
+            return Err(local(
+                "a recipe with .deb build dependencies builds in a root made of them: its environment must be host".to_owned(),
+            ));
+        }
+        (Environment::Rootfs { uri, digest }, None) => {
             let root = rootfs_cache.join(hex::encode(digest.sha256));
             if !root.is_dir() {
                 let Some(uri) = uri else {

@@ -10,7 +10,7 @@
 //! appended after a `== diffoscope` line. Neither part names a path on the node: artifacts are
 //! called by their names (diffoscope sees them as `/in/published/NAME` and `/in/rebuilt/NAME`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::io::{Cursor, Read};
 use std::path::Path;
@@ -85,12 +85,91 @@ pub fn report(
     if let Some(text) = diffoscope(items, limits, scratch, user) {
         let _ = writeln!(out, "\n== diffoscope\n{text}");
     }
+    // The likely causes first, where a person (and scripts/real-world.sh) reads first.
+    let causes = likely_causes(&out);
+    if !causes.is_empty() {
+        let head = "reprove diff report (built-in)\n";
+        let mut summary = String::from("likely causes:\n");
+        for c in causes {
+            let _ = writeln!(summary, "- {c}");
+        }
+        out.insert_str(head.len(), &summary);
+    }
     let mut bytes = out.into_bytes();
     if bytes.len() > max_bytes {
         bytes.truncate(max_bytes);
         bytes.extend_from_slice(b"\n[reprove: diff report truncated]\n");
     }
     bytes
+}
+
+/// The common causes of a difference that the report's text shows, each named in a sentence:
+/// ELF build IDs, an embedded year that is not the published one, member order, timestamps,
+/// compression, a build path. Matched on the built-in report's and diffoscope's own words.
+pub fn likely_causes(report: &str) -> Vec<String> {
+    let mut causes = Vec::new();
+    if report.contains("NT_GNU_BUILD_ID") || report.contains("Build ID:") {
+        causes.push("build-id: the ELF build IDs differ, so the compiled code differs; with the same source this means another compiler, linker or library version than the published build used (a toolchain that has moved since)".to_owned());
+    }
+    let (old, new) = changed_years(report);
+    if let Some((a, b)) = old.iter().next().zip(new.iter().next()) {
+        causes.push(format!(
+            "embedded year: the published bytes say {a} where the rebuilt say {b} (a date taken from the build's clock rather than SOURCE_DATE_EPOCH)"
+        ));
+    }
+    if report.contains("Ordering differences only") || report.contains("member order differs") {
+        causes.push("file order: the same members in another order (directory read order reaching an archive)".to_owned());
+    }
+    if report.contains(": mtime ") || report.contains("modification time") {
+        causes.push(
+            "timestamps: file modification times differ (not clamped to SOURCE_DATE_EPOCH)"
+                .to_owned(),
+        );
+    }
+    if report.contains("decompress to the same bytes") {
+        causes.push("compression: the compressed streams differ but hold the same bytes (compression level, tool version or header)".to_owned());
+    }
+    if report.contains("/build/") && report.contains("reprove-src") {
+        causes.push("build path: a path of the build tree is embedded".to_owned());
+    }
+    causes
+}
+
+/// Years (1990–2099) on diffoscope's removed lines that are not on its added lines, and the
+/// other way round: a date that moved between the builds.
+fn changed_years(report: &str) -> (BTreeSet<u32>, BTreeSet<u32>) {
+    let (mut minus, mut plus) = (BTreeSet::new(), BTreeSet::new());
+    for line in report.lines() {
+        let body = line.trim_start_matches(['│', '├', '┄', ' ']);
+        let side = if body.starts_with('-') && !body.starts_with("---") {
+            &mut minus
+        } else if body.starts_with('+') && !body.starts_with("+++") {
+            &mut plus
+        } else {
+            continue;
+        };
+        // Hex dumps and digests are full of digit runs that are not years.
+        if body.contains("0x") || body.contains("sha256") || body.contains("Build ID") {
+            continue;
+        }
+        let bytes = body.as_bytes();
+        for i in 0..bytes.len().saturating_sub(3) {
+            let run = &bytes[i..i + 4];
+            let edge = |j: usize| bytes.get(j).is_none_or(|c| !c.is_ascii_digit());
+            if run.iter().all(u8::is_ascii_digit) && (i == 0 || edge(i - 1)) && edge(i + 4) {
+                let y: u32 = std::str::from_utf8(run)
+                    .ok()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(0);
+                if (1990..2100).contains(&y) {
+                    side.insert(y);
+                }
+            }
+        }
+    }
+    let old: BTreeSet<u32> = minus.difference(&plus).copied().collect();
+    let new: BTreeSet<u32> = plus.difference(&minus).copied().collect();
+    (old, new)
 }
 
 fn read_capped(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -515,5 +594,27 @@ mod tests {
         let r = report(std::slice::from_ref(&item), &limits, dir.path(), None);
         assert!(r.len() < 200, "{}", r.len());
         assert!(String::from_utf8_lossy(&r).contains("truncated"));
+    }
+
+    #[test]
+    fn common_causes_are_named_from_the_report_text() {
+        let report = "\
+│ │ │ │ -  GNU  0x00000014\tNT_GNU_BUILD_ID (unique build ID bitstring)\t    Build ID: 58ca
+│ │ │ │ +  GNU  0x00000014\tNT_GNU_BUILD_ID (unique build ID bitstring)\t    Build ID: 4b8f
+│ │ -Copyright (C) 1996-2022 Free Software Foundation; built 2022-12-29
+│ │ +Copyright (C) 1996-2026 Free Software Foundation; built 2026-12-02
+│ ┄ Ordering differences only
+pkg/f: mtime differs: published 1, rebuilt 2
+";
+        let causes = likely_causes(report);
+        assert_eq!(causes.len(), 4, "{causes:?}");
+        assert!(causes[0].starts_with("build-id"));
+        assert!(
+            causes[1].contains("say 2022 where the rebuilt say 2026"),
+            "{causes:?}"
+        );
+        assert!(causes[2].starts_with("file order"));
+        assert!(causes[3].starts_with("timestamps"));
+        assert!(likely_causes("│ -0x00000000 2022 2023\n│ +0x00000000 2024\n").is_empty());
     }
 }

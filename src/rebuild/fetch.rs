@@ -459,15 +459,19 @@ fn extract_archive_inner(archive: &Path, dest: &Path, source: bool) -> Result<()
     res
 }
 
-/// Unpacks a (gzip-compressed) tar into `dest`, with the limits and mode rules above.
+/// Unpacks a (gzip- or xz-compressed) tar into `dest`, with the limits and mode rules above.
 fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
     let mut magic = [0u8; 2];
     let mut f = File::open(archive).map_err(|e| e.to_string())?;
     let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
+    let xz = magic == [0xfd, b'7'];
     let f = File::open(archive).map_err(|e| e.to_string())?;
     let reader: Box<dyn Read> = if gz {
         Box::new(flate2::read::MultiGzDecoder::new(f))
+    } else if xz {
+        // A Debian upstream tarball (`.orig.tar.xz`): the host's xz decompresses it.
+        Box::new(super::debroot::decompressor("xz", f.into(), None)?)
     } else {
         Box::new(f)
     };

@@ -21,6 +21,7 @@
 pub mod build;
 pub mod cgroup;
 pub mod compare;
+pub mod debroot;
 pub mod diff;
 pub mod fetch;
 pub mod hostfs;
@@ -312,6 +313,10 @@ fn fetch_inputs(
         build::Caches {
             rootfs: &rootfs_cache,
             toolchains: &toolchains,
+            configure: debroot::Configure {
+                user: config.build_user,
+                limits: &config.limits,
+            },
         },
         config.fetch_timeout,
         fetch::Origin::Logged,

@@ -661,6 +661,63 @@ pub fn run_tool(
     Ok((out, status.code() == Some(124)))
 }
 
+/// Runs `argv` in bubblewrap with `root` (writable) as the whole filesystem, as uid 0 of a
+/// one-uid user namespace, no network, a private `/proc`, `/dev` and `/tmp`, only `env`, the
+/// per-process limits, as `user` when given, killed after `time`: how a root of pinned `.deb`s
+/// is configured (`super::debroot`). Returns its output (at most `limits.log_bytes`).
+pub fn run_in_root(
+    root: &Path,
+    argv: &[&str],
+    env: &[(&str, &str)],
+    user: Option<BuildUser>,
+    limits: &Limits,
+    time: Duration,
+) -> io::Result<Vec<u8>> {
+    let mut cmd = Command::new("prlimit");
+    cmd.arg(format!("--as={}", limits.memory_bytes))
+        .arg(format!("--nproc={}", limits.max_procs))
+        .args([
+            "--",
+            "bwrap",
+            "--unshare-all",
+            "--die-with-parent",
+            "--new-session",
+        ])
+        .args(["--uid", "0", "--gid", "0", "--hostname", "reprove"])
+        .arg("--bind")
+        .arg(root)
+        .args(["/", "--proc", "/proc", "--dev", "/dev"])
+        .args(["--size", &limits.tmp_bytes.to_string(), "--tmpfs", "/tmp"])
+        .args(["--chdir", "/", "--clearenv"]);
+    for (k, v) in env {
+        cmd.args(["--setenv", k, v]);
+    }
+    cmd.args(argv);
+    if let Some(user) = user {
+        cmd.uid(user.uid).gid(user.gid);
+    }
+    let (reader, writer) = io::pipe()?;
+    cmd.stdin(Stdio::null())
+        .stdout(writer.try_clone()?)
+        .stderr(writer)
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    drop(cmd);
+    let pid = child.id();
+    let cap = limits.log_bytes;
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(read_capped(reader, cap));
+    });
+    if wait_bounded(&mut child, time)?.is_none() {
+        kill_group(pid);
+        child.wait()?;
+    }
+    kill_group(pid);
+    rx.recv_timeout(Duration::from_secs(10))
+        .unwrap_or_else(|_| Ok(Vec::new()))
+}
+
 /// Waits for `child` up to `limit`; `None` if it is still running then.
 fn wait_bounded(
     child: &mut std::process::Child,

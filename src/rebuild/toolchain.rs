@@ -2,7 +2,7 @@
 //! in the fetch stage, installed into one directory that is cached by the digest of the pins
 //! and shared by every build on the node that names the same pins.
 //!
-//! The only kind today is `pypi-wheel`: a pure-Python wheel, unpacked the way pip installs one
+//! `debian-deb` roots are [`super::debroot`]'s. `pypi-wheel`: a pure-Python wheel, unpacked the way pip installs one
 //! (`<name>.data/purelib` and `platlib` into the top, the rest of `.data` left out: build
 //! backends need no scripts or headers). The directory is mounted read-only at
 //! [`PYTHON_DEPS_MOUNT`] and named by `PYTHONPATH`. Wheels are hostile input: every member is
@@ -37,6 +37,7 @@ pub fn key(deps: &[BuildDep]) -> String {
     for d in deps {
         let kind = match d.kind {
             DepKind::PypiWheel => "pypi-wheel",
+            DepKind::DebianDeb => "debian-deb",
         };
         h.update(
             format!(
@@ -54,23 +55,67 @@ pub fn key(deps: &[BuildDep]) -> String {
 /// The toolchain root for `deps` under `cache` (`cache/<key>`): taken from the cache when
 /// present, else every package is fetched to `scratch`, checked against its digest and
 /// installed into a staging directory that is renamed into place (so a root is whole or
-/// absent, and two jobs assembling the same one do not see each other's halves).
-/// `Ok(None)` when there are no dependencies.
+/// absent, and two jobs assembling the same one do not see each other's halves): wheels as
+/// below, `.deb`s by [`super::debroot`] (configured in the sandbox as `how` says). All of a
+/// recipe's dependencies are of one kind. `Ok(None)` when there are none.
 pub fn assemble(
     deps: &[BuildDep],
     cache: &Path,
     scratch: &Path,
     origin: Origin,
     timeout: Duration,
-) -> Result<Option<PathBuf>, Unavailable> {
-    if deps.is_empty() {
+    how: super::debroot::Configure<'_>,
+) -> Result<Option<(DepKind, PathBuf)>, Unavailable> {
+    let Some(kind) = deps.first().map(|d| d.kind) else {
         return Ok(None);
+    };
+    if deps.iter().any(|d| d.kind != kind) {
+        return Err(Unavailable::permanent(
+            "the recipe mixes kinds of build dependencies; reprove assembles a root of one kind"
+                .to_owned(),
+        ));
     }
     let root = cache.join(key(deps));
     if root.is_dir() {
-        return Ok(Some(root));
+        return Ok(Some((kind, root)));
     }
-    let local = |what: String| Unavailable::permanent(what);
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce)
+        .map_err(|e| Unavailable::permanent(format!("no randomness: {e}")))?;
+    let staging = cache.join(format!(".new-{}", hex::encode(nonce)));
+    let result = match kind {
+        DepKind::PypiWheel => install_wheels(deps, &staging, scratch, origin, timeout),
+        DepKind::DebianDeb => {
+            super::debroot::assemble(deps, &staging, scratch, origin, timeout, how)
+        }
+    }
+    .and_then(|()| match fs::rename(&staging, &root) {
+        Ok(()) => Ok(()),
+        // Another job put the same root in place first: the same pins, the same bytes.
+        Err(_) if root.is_dir() => {
+            let _ = fs::remove_dir_all(&staging);
+            Ok(())
+        }
+        Err(e) => Err(Unavailable::permanent(format!(
+            "toolchain root: cannot store it: {}",
+            e.kind()
+        ))),
+    });
+    if let Err(e) = result {
+        let _ = fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    Ok(Some((kind, root)))
+}
+
+/// Fetches every wheel and installs it into `staging`.
+fn install_wheels(
+    deps: &[BuildDep],
+    staging: &Path,
+    scratch: &Path,
+    origin: Origin,
+    timeout: Duration,
+) -> Result<(), Unavailable> {
     let mut files = Vec::new();
     for (i, dep) in deps.iter().enumerate() {
         let file = scratch.join(format!("dep-{i}.whl"));
@@ -78,38 +123,21 @@ pub fn assemble(
         fetch::fetch_checked(&what, &dep.uri, origin, &dep.digest, &file, timeout)?;
         files.push((dep, file));
     }
-    let mut nonce = [0u8; 8];
-    getrandom::fill(&mut nonce).map_err(|e| local(format!("no randomness: {e}")))?;
-    let staging = cache.join(format!(".new-{}", hex::encode(nonce)));
     let result = (|| {
-        fs::create_dir_all(&staging).map_err(|e| format!("cannot create it: {}", e.kind()))?;
-        set_mode(&staging, 0o755).map_err(|e| e.to_string())?;
+        fs::create_dir_all(staging).map_err(|e| format!("cannot create it: {}", e.kind()))?;
+        set_mode(staging, 0o755).map_err(|e| e.to_string())?;
         let mut budget = Budget::default();
         let mut written = BTreeSet::new();
         for (dep, file) in &files {
-            match dep.kind {
-                DepKind::PypiWheel => install_wheel(file, &staging, &mut budget, &mut written)
-                    .map_err(|e| format!("build dependency {} {}: {e}", dep.name, dep.version))?,
-            }
+            install_wheel(file, staging, &mut budget, &mut written)
+                .map_err(|e| format!("build dependency {} {}: {e}", dep.name, dep.version))?;
         }
-        match fs::rename(&staging, &root) {
-            Ok(()) => Ok(()),
-            // Another job put the same root in place first: the same pins, the same bytes.
-            Err(_) if root.is_dir() => {
-                let _ = fs::remove_dir_all(&staging);
-                Ok(())
-            }
-            Err(e) => Err(format!("cannot store it: {}", e.kind())),
-        }
+        Ok::<(), String>(())
     })();
     for (_, file) in &files {
         let _ = fs::remove_file(file);
     }
-    if let Err(e) = result {
-        let _ = fs::remove_dir_all(&staging);
-        return Err(local(format!("toolchain root: {e}")));
-    }
-    Ok(Some(root))
+    result.map_err(|e| Unavailable::permanent(format!("toolchain root: {e}")))
 }
 
 #[derive(Default)]

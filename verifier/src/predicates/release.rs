@@ -178,6 +178,10 @@ pub enum DepKind {
     /// A pure-Python wheel, unpacked (as pip installs one) into the toolchain root's
     /// `/opt/reprove/python`, which the build finds on `PYTHONPATH`.
     PypiWheel,
+    /// A Debian binary package (`.deb`). A recipe whose build dependencies are `.deb`s builds
+    /// in a root made of them alone (installed by dpkg, maintainer scripts run inside the
+    /// sandbox), which replaces `environment` (then `host`).
+    DebianDeb,
 }
 
 /// The user a build runs as inside the sandbox ([`Recipe::build_user`]).
