@@ -136,6 +136,7 @@ impl fmt::Display for Summary {
             } => write!(
                 f,
                 "trusted without reproduction: {release} was announced unverified by its publisher at index {index} ({reason}); reproduced by {reproduced} of {threshold} required operator(s) (policy: on_unverified = \"warn\")"
+            ),
             Summary::Agreed {
                 operators,
                 threshold,
