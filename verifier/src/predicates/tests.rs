@@ -1412,6 +1412,8 @@ fn staged_entries_keep_their_rules() {
     let mut own = y;
     own.predicate.replacement = Some("1.2.0".into());
     refuse(EntryKind::Yank(own), "its own replacement");
+}
+
 /// A crate-like release: every output unpinned, the source archive its one subject.
 fn unpinned_release() -> ReleaseManifest {
     let mut r = release();
