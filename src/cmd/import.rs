@@ -153,6 +153,50 @@ pub fn krate(args: &ImportCrate) -> anyhow::Result<Outcome> {
             "imported {}@{} at log index {}{}; binaries {} (no published digest: rebuilders must agree); {} vendored dependencies; {}",
             report.project,
             report.version,
+            report.index,
+            if report.duplicate {
+                " (already logged)"
+            } else {
+                ""
+            },
+            report.binaries.join(", "),
+            report.dependencies.len(),
+            report.rustc,
+        );
+    }
+    Ok(Outcome::Ok)
+}
+
+/// What `import crate` prints: the manifest's log index (for people), with what was inferred
+/// (JSON).
+#[derive(Debug, Serialize)]
+struct ImportedCrate<'a> {
+    index: u64,
+    /// The log already held this very manifest.
+    duplicate: bool,
+    project: &'a str,
+    version: &'a str,
+    /// The `.crate`'s sha256 (the release's one subject).
+    #[serde(serialize_with = "crate::report::as_hex")]
+    crate_sha256: [u8; 32],
+    /// The binaries the release names, without digests.
+    binaries: Vec<String>,
+    /// The pinned compiler, as `rustc -V` prints it.
+    rustc: &'a str,
+    /// Every vendored dependency, `name@version`.
+    dependencies: Vec<String>,
+    /// How the recipe was inferred.
+    notes: Vec<String>,
+    /// The log's answer was proven under the log key.
+    proof_verified: bool,
+}
+
+impl fmt::Display for ImportedCrate<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.index)
+    }
+}
+
 /// Runs `reprove import debian`.
 pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
     let signer = read_signer(&args.key)?;
@@ -225,9 +269,6 @@ pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
             } else {
                 ""
             },
-            report.binaries.join(", "),
-            report.dependencies.len(),
-            report.rustc,
             report.build_root.len(),
             if report.build_root_from == "buildinfo" {
                 ".buildinfo"
@@ -242,24 +283,6 @@ pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
     Ok(Outcome::Ok)
 }
 
-/// What `import crate` prints: the manifest's log index (for people), with what was inferred
-/// (JSON).
-#[derive(Debug, Serialize)]
-struct ImportedCrate<'a> {
-    index: u64,
-    /// The log already held this very manifest.
-    duplicate: bool,
-    project: &'a str,
-    version: &'a str,
-    /// The `.crate`'s sha256 (the release's one subject).
-    #[serde(serialize_with = "crate::report::as_hex")]
-    crate_sha256: [u8; 32],
-    /// The binaries the release names, without digests.
-    binaries: Vec<String>,
-    /// The pinned compiler, as `rustc -V` prints it.
-    rustc: &'a str,
-    /// Every vendored dependency, `name@version`.
-    dependencies: Vec<String>,
 /// What `import debian` prints: the log index (for people), with what was verified and
 /// inferred (JSON).
 #[derive(Debug, Serialize)]
@@ -290,7 +313,6 @@ struct ImportedDebian<'a> {
     proof_verified: bool,
 }
 
-impl fmt::Display for ImportedCrate<'_> {
 #[derive(Debug, Serialize)]
 struct DebReport<'a> {
     name: &'a str,

@@ -375,6 +375,7 @@ mod tests {
                     source_date_epoch: Some(1),
                     env: Default::default(),
                     outputs,
+                    unpinned_outputs: Default::default(),
                     inputs: vec![],
                     build_deps: vec![],
                     build_user: Default::default(),

@@ -249,6 +249,7 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
                     .iter()
                     .map(|b| (file_name(&b.filename), file_name(&b.filename)))
                     .collect(),
+                unpinned_outputs: Default::default(),
                 inputs: files
                     .iter()
                     .map(|f| Input {
