@@ -45,9 +45,12 @@ pub(crate) fn cached_files() -> Option<PathBuf> {
     None
 }
 
+/// A file the mirror serves altered: its path and what changes its bytes.
+pub(crate) type Change<'a> = (&'a str, &'a dyn Fn(Vec<u8>) -> Vec<u8>);
+
 /// Serves the cached files as a mirror at `<index>/debian`, with `change` applied to one
 /// file's bytes first.
-pub(crate) fn mirror(cache: &Path, change: Option<(&str, &dyn Fn(Vec<u8>) -> Vec<u8>)>) -> Index {
+pub(crate) fn mirror(cache: &Path, change: Option<Change<'_>>) -> Index {
     let index = Index::start();
     for f in FILES {
         let mut bytes = std::fs::read(cache.join(f)).unwrap();

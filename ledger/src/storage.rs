@@ -62,6 +62,9 @@ use crate::vindex::{Node, NodeSource, Pos};
 /// The format marker written by `init` and required by `open`.
 pub const FORMAT: &str = "reprove-ledger/1";
 
+/// A stored key and its value.
+pub(crate) type KeyValue = (Vec<u8>, Vec<u8>);
+
 /// Column family names.
 pub mod cf {
     /// Format marker and head checkpoint.
@@ -263,7 +266,7 @@ impl Store {
     }
 
     /// Every `(key, value)` of the `sets` column family whose key starts with `prefix`.
-    pub(crate) fn set_scan(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, Error> {
+    pub(crate) fn set_scan(&self, prefix: &[u8]) -> Result<Vec<KeyValue>, Error> {
         let Some(h) = self.db.cf_handle(cf::SETS) else {
             return Ok(Vec::new());
         };

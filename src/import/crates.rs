@@ -559,7 +559,7 @@ fn release(
     ReleaseManifest {
         subjects: vec![Artifact {
             name: file.clone(),
-            digest: digest.clone(),
+            digest,
         }],
         predicate: ReleasePredicate {
             project: name.to_owned(),

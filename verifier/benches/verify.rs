@@ -143,6 +143,7 @@ fn release_envelope(key: &SigningKey, vkey: &str) -> Vec<u8> {
             },
             recipe: Recipe {
                 inputs: Vec::new(),
+                unpinned_outputs: Default::default(),
                 build_deps: Vec::new(),
                 build_user: Default::default(),
                 command: vec!["make".into()],

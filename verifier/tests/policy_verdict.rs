@@ -1380,7 +1380,7 @@ fn unpinned_release_entry() -> Vec<u8> {
     let manifest = ReleaseManifest {
         subjects: vec![Artifact {
             name: "tool-1.0.crate".into(),
-            digest: crate_digest.clone(),
+            digest: crate_digest,
         }],
         predicate: ReleasePredicate {
             third_party_import: None,

@@ -1420,7 +1420,7 @@ fn unpinned_release() -> ReleaseManifest {
     let crate_digest = Digests::sha256(sha("crate"));
     r.subjects = vec![Artifact {
         name: "hello-1.0.crate".into(),
-        digest: crate_digest.clone(),
+        digest: crate_digest,
     }];
     r.predicate.artifacts.clear();
     r.predicate.source = Source::Archive {
