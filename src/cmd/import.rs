@@ -82,26 +82,8 @@ fn log_import(
     release: &reprove_verifier::predicates::ReleaseManifest,
     to: &ImportTo,
 ) -> anyhow::Result<Option<(u64, bool, bool)>> {
-    super::release::fetchable_by_rebuilders(&release.predicate)?;
-    let entry = Entry::new(EntryKind::Release(release.clone()))?;
-    let envelope = sign_statement(signer, &entry.encode())?.encode();
-    if to.dry_run {
-        let mut out = std::io::stdout().lock();
-        out.write_all(&envelope)?;
-        writeln!(out)?;
-        return Ok(None);
-    }
-    let log_key = to.log_key.get()?;
-    let client = LogClient::new(crate::config::ledger(&to.ledger)?, ClientOptions::default())
-        .context("--ledger is not a usable URL")?;
-    let p = &release.predicate;
-    let what = format!("the imported release {}@{}", p.project, p.version);
-    let submitted = super::submit_proven(&client, &envelope, log_key.as_ref(), &what)?;
-    Ok(Some((
-        submitted.index,
-        submitted.duplicate,
-        log_key.is_some(),
-    )))
+    let logged = sign_and_log(release, signer, to.dry_run, &to.ledger, &to.log_key)?;
+    Ok(logged.map(|(s, proven)| (s.index, s.duplicate, proven)))
 }
 
 /// The importer's notes on how the recipe was inferred.
