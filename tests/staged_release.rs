@@ -760,3 +760,75 @@ fn installer(w: &World, policy: &Path, bytes: &[u8]) {
     assert!(err.contains("no sha256sum, shasum or openssl"), "{err}");
     assert!(!none.exists(), "nothing installed");
 }
+
+/// Files larger than the ledger's read and write chunks (1 MiB) go through whole — uploaded,
+/// previewed, stored byte for byte — and a wrong digest over several chunks keeps nothing.
+/// A stored file whose bytes rot is cut off mid-transfer: the download never completes.
+#[test]
+fn large_files_stream_whole_and_a_rotten_blob_is_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("log");
+    crate::common::init_log(&data);
+    let owner = key("owner.example", 5);
+    let server = crate::common::Server::start(&data, &[]);
+    let url = server.url.clone();
+    let (status, set) = plan(&url, &owner, "big", "1");
+    assert_eq!(status, 201);
+    let id = set["id"].as_str().unwrap().to_owned();
+    // 3 MiB and a bit: not a multiple of any chunk, no two MiB alike.
+    let bytes: Vec<u8> = (0..(3u32 << 20) + 12_345)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let sha = crate::consumer::sha256(&bytes);
+    let before = crate::common::snapshot(&data.join("blobs"));
+    let mut wrong = bytes.clone();
+    wrong[(2 << 20) + 7] ^= 1;
+    let (status, body) = put(
+        &url,
+        &id,
+        "a.bin",
+        &owner,
+        &wrong,
+        (sha, bytes.len() as u64),
+    );
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(
+        crate::common::snapshot(&data.join("blobs")),
+        before,
+        "nothing kept of a wrong upload"
+    );
+    let (status, body) = put(
+        &url,
+        &id,
+        "a.bin",
+        &owner,
+        &bytes,
+        (sha, bytes.len() as u64),
+    );
+    assert_eq!(status, 201, "{body}");
+    let blob = data
+        .join("blobs/sha256")
+        .join(&hex::encode(sha)[..2])
+        .join(hex::encode(sha));
+    assert_eq!(std::fs::read(&blob).unwrap(), bytes, "stored byte for byte");
+    let file_url = format!("{url}/sets/{id}/a.bin");
+    assert_eq!(
+        get_ok(&agent(), &file_url),
+        bytes,
+        "the preview is the file"
+    );
+
+    // Rot one byte in the last MiB: the first MiB goes out, the end never does.
+    let mut rotten = bytes.clone();
+    rotten[(3 << 20) + 100] ^= 0x40;
+    std::fs::write(&blob, &rotten).unwrap();
+    let mut resp = agent().get(&file_url).call().unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "the headers went out first");
+    let read = resp.body_mut().with_config().limit(32 << 20).read_to_vec();
+    assert!(
+        read.is_err(),
+        "a download of bytes that are not the file's must fail, got {} bytes",
+        read.map(|b| b.len()).unwrap_or(0)
+    );
+    server.kill();
+}

@@ -35,6 +35,12 @@ pub struct SetFile {
     pub sha256: String,
     /// Its size in bytes.
     pub size: u64,
+    /// Its BLAKE3, lowercase hex, hashed by the ledger from the bytes it received (the same
+    /// bytes that hashed to `sha256`): what a download re-hashes the stored blob against,
+    /// because BLAKE3 costs a fraction of SHA-256's CPU. Absent from records written before
+    /// it existed; those downloads re-hash with SHA-256. Never shown by the read API.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blake3: Option<String>,
 }
 
 /// An artifact set as the ledger stores it.

@@ -52,7 +52,6 @@ use std::time::Duration;
 
 use http_body_util::BodyExt;
 use reprove_verifier::note::NoteVerifier;
-use tokio::io::AsyncWriteExt;
 
 use super::error::{ApiError, Reject};
 use super::tiles::IMMUTABLE;
@@ -173,18 +172,33 @@ pub(super) async fn stream_to(
     stream_hashing(tmp, body, size).await.map(|_| ())
 }
 
-/// [`stream_to`], hashing the bytes as they pass: their SHA-256.
+/// What [`stream_hashing`] hashed: the bytes' SHA-256 (their name) and BLAKE3 (what the
+/// ledger re-hashes them against on the way out, where it can).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Hashed {
+    pub(super) sha256: [u8; 32],
+    pub(super) blake3: [u8; 32],
+}
+
+/// [`stream_to`], hashing the bytes as they pass: their SHA-256 and BLAKE3.
+///
+/// The body's frames are gathered into [`WRITE_CHUNK`]-sized buffers; each is hashed and
+/// written on a blocking thread while the next one is received, and every [`SYNC_EVERY`]
+/// bytes a write-back of what is written so far starts in the background (`fdatasync` on a
+/// second handle), so the disk is busy from the first MiB on instead of taking a whole
+/// multi-GiB upload at the final `fsync`. At most two buffers are in memory.
 pub(super) async fn stream_hashing(
     tmp: &std::path::Path,
     mut body: Body,
     size: u64,
-) -> Result<[u8; 32], ApiError> {
-    let io = |e: std::io::Error| {
-        tracing::error!(error = %e, "writing an uploaded blob");
-        ApiError::internal("could not write the blob")
-    };
-    let mut file = tokio::fs::File::create(tmp).await.map_err(io)?;
-    let mut hasher = Sha256::new();
+) -> Result<Hashed, ApiError> {
+    let path = tmp.to_path_buf();
+    let file = tokio::task::spawn_blocking(move || std::fs::File::create(&path))
+        .await
+        .map_err(|e| write_failed(std::io::Error::other(e)))?
+        .map_err(write_failed)?;
+    let mut writer = Writer::new(file);
+    let mut buf = Vec::with_capacity(WRITE_CHUNK);
     let mut read: u64 = 0;
     while let Some(frame) = body.frame().await {
         let frame = frame
@@ -198,16 +212,107 @@ pub(super) async fn stream_hashing(
                 "the body is longer than its Content-Length",
             ));
         }
-        hasher.update(&chunk);
-        file.write_all(&chunk).await.map_err(io)?;
+        buf.extend_from_slice(&chunk);
+        if buf.len() >= WRITE_CHUNK {
+            let full = std::mem::replace(&mut buf, Vec::with_capacity(WRITE_CHUNK));
+            writer.push(full).await?;
+        }
     }
     if read != size {
         return Err(ApiError::bad_request(format!(
             "the body is {read} bytes, its Content-Length says {size}"
         )));
     }
-    file.flush().await.map_err(io)?;
-    Ok(hasher.finalize().into())
+    writer.push(buf).await?;
+    writer.finish().await
+}
+
+/// How much of an upload one write takes.
+const WRITE_CHUNK: usize = 1 << 20;
+
+/// How many written bytes start a background write-back.
+const SYNC_EVERY: u64 = 32 << 20;
+
+fn write_failed(e: std::io::Error) -> ApiError {
+    tracing::error!(error = %e, "writing an uploaded blob");
+    ApiError::internal("could not write the blob")
+}
+
+/// The file an upload goes to and its hashes so far.
+type Writing = (std::fs::File, Sha256, Box<blake3::Hasher>);
+
+/// The file an upload goes to, its hashes so far, and the write and write-back in flight.
+struct Writer {
+    idle: Option<Writing>,
+    writing: Option<tokio::task::JoinHandle<std::io::Result<Writing>>>,
+    syncing: Option<tokio::task::JoinHandle<std::io::Result<()>>>,
+    written: u64,
+    synced: u64,
+}
+
+impl Writer {
+    fn new(file: std::fs::File) -> Writer {
+        Writer {
+            idle: Some((file, Sha256::new(), Box::new(blake3::Hasher::new()))),
+            writing: None,
+            syncing: None,
+            written: 0,
+            synced: 0,
+        }
+    }
+
+    /// Waits for the write in flight, if any: the file and hash back.
+    async fn settle(&mut self) -> Result<Writing, ApiError> {
+        if let Some(handle) = self.writing.take() {
+            return handle
+                .await
+                .map_err(|e| write_failed(std::io::Error::other(e)))?
+                .map_err(write_failed);
+        }
+        self.idle
+            .take()
+            .ok_or_else(|| ApiError::internal("an upload's file was lost"))
+    }
+
+    /// Hashes and writes `buf` after the write before it, without waiting for it.
+    async fn push(&mut self, buf: Vec<u8>) -> Result<(), ApiError> {
+        let (mut file, mut sha256, mut blake3) = self.settle().await?;
+        if self.written - self.synced >= SYNC_EVERY
+            && self.syncing.as_ref().is_none_or(|h| h.is_finished())
+        {
+            if let Some(done) = self.syncing.take() {
+                done.await
+                    .map_err(|e| write_failed(std::io::Error::other(e)))?
+                    .map_err(write_failed)?;
+            }
+            let handle = file.try_clone().map_err(write_failed)?;
+            self.syncing = Some(tokio::task::spawn_blocking(move || handle.sync_data()));
+            self.synced = self.written;
+        }
+        self.written += buf.len() as u64;
+        self.writing = Some(tokio::task::spawn_blocking(move || {
+            use std::io::Write;
+            sha256.update(&buf);
+            blake3.update(&buf);
+            file.write_all(&buf)?;
+            Ok((file, sha256, blake3))
+        }));
+        Ok(())
+    }
+
+    /// Waits for every write and write-back: the hashes of all that was written.
+    async fn finish(mut self) -> Result<Hashed, ApiError> {
+        let (_file, sha256, blake3) = self.settle().await?;
+        if let Some(done) = self.syncing.take() {
+            done.await
+                .map_err(|e| write_failed(std::io::Error::other(e)))?
+                .map_err(write_failed)?;
+        }
+        Ok(Hashed {
+            sha256: sha256.finalize().into(),
+            blake3: *blake3.finalize().as_bytes(),
+        })
+    }
 }
 
 /// How many blob bytes each key has stored, against the per-key quota. Kept in one small file
