@@ -67,6 +67,12 @@ fn build(w: &World, version: &str, release_url: &str, tamper: bool) -> PathBuf {
 /// The release page of `hello@version` as headless Chromium renders it (its visible text);
 /// `None` without Chromium outside CI.
 fn page(w: &World, version: &str) -> Option<String> {
+    browse(w, &format!("/release/hello/{version}"))
+}
+
+/// The page at `path` as headless Chromium renders it (its visible text); `None` without
+/// Chromium outside CI.
+fn browse(w: &World, path: &str) -> Option<String> {
     let Some(bin) = crate::web_browser::chromium() else {
         let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
         assert!(
@@ -76,14 +82,44 @@ fn page(w: &World, version: &str) -> Option<String> {
         eprintln!("SKIPPED: the page checks (chromium is not installed)");
         return None;
     };
-    let profile = w.path(&format!("chromium-{version}-{}", rand_suffix()));
+    let profile = w.path(&format!("chromium-{}", rand_suffix()));
     let dom = crate::web_browser::browse(
         &bin,
         &profile,
         &["--dump-dom".to_owned()],
-        &format!("{}/release/hello/{version}", w.url),
+        &format!("{}{path}", w.url),
     );
     Some(crate::web_browser::visible_text(&dom))
+}
+
+/// The versions of hello that `/releases?project=hello{extra}` lists, with their stages, and
+/// how many it says it left out.
+fn listed(w: &World, extra: &str) -> (Vec<(String, String)>, u64) {
+    let body = get_ok(
+        &agent(),
+        &format!("{}/releases?project=hello{extra}&format=json", w.url),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let list = v["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["version"].as_str().unwrap().to_owned(),
+                r["stage"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    (list, v["hidden"].as_u64().unwrap())
+}
+
+/// The announcement feed's entry titles.
+fn announced_feed(w: &World) -> String {
+    text(&get_ok(
+        &agent(),
+        &format!("{}/feed/announcements.atom", w.url),
+    ))
 }
 
 fn rand_suffix() -> u128 {
@@ -292,6 +328,22 @@ fn a_staged_release_from_plan_to_yank() {
         assert!(text.contains("Latest 1.0"), "{text}");
         assert!(text.contains("after 2 reproduction(s)"), "{text}");
     }
+    // The release list and the feed show the announced versions, and only those.
+    let (list, hidden) = listed(&w, "");
+    assert_eq!(
+        list,
+        [
+            ("1.0".into(), "announced".into()),
+            ("0.9".into(), "announced".into())
+        ]
+    );
+    assert_eq!(hidden, 0);
+    let feed = announced_feed(&w);
+    assert!(feed.contains("<title>hello 1.0</title>"), "{feed}");
+    assert!(
+        feed.contains("announced without reproduction: CVE fix"),
+        "{feed}"
+    );
     // The built artifact carries its own release URL, fixed before it was built.
     assert!(text(&bytes10).contains(&format!("{}/dl/hello/1.0/hello.sh", w.url)));
 
@@ -310,6 +362,23 @@ fn a_staged_release_from_plan_to_yank() {
         "nothing logged"
     );
     assert_eq!(json(&latest(&w, &policy).1)["latest"]["version"], "1.0");
+    // Released, not announced: off the release list (which says one is left out) and the feed.
+    let (list, hidden) = listed(&w, "");
+    assert!(list.iter().all(|(v, _)| v != "2.0"), "{list:?}");
+    assert_eq!(hidden, 1);
+    assert!(!announced_feed(&w).contains("hello 2.0"));
+    let (list, _) = listed(&w, "&all=1");
+    assert!(
+        list.contains(&("2.0".into(), "released".into())),
+        "{list:?}"
+    );
+    if let Some(text) = browse(&w, "/releases?project=hello") {
+        assert!(text.contains("1 release(s) here are not listed"), "{text}");
+        assert!(
+            !text.contains("hello 2.0") && !text.contains("2.0\n"),
+            "{text}"
+        );
+    }
     let (code, out, err) = release(
         &w,
         "withdraw",
@@ -375,6 +444,27 @@ fn a_staged_release_from_plan_to_yank() {
         assert!(text.contains("Stage yanked"), "{text}");
         assert!(text.contains("Latest 0.9"), "{text}");
     }
+    // The yanked version stays listed, marked; the withdrawn one only with all=1.
+    let (list, hidden) = listed(&w, "");
+    assert_eq!(
+        list,
+        [
+            ("1.0".into(), "yanked".into()),
+            ("0.9".into(), "announced".into())
+        ]
+    );
+    assert_eq!(hidden, 1);
+    let (list, _) = listed(&w, "&all=1");
+    assert!(
+        list.contains(&("2.0".into(), "withdrawn".into())),
+        "{list:?}"
+    );
+    assert!(announced_feed(&w).contains("yanked since"));
+    assert_eq!(
+        get(&agent(), &format!("{}/releases?all=yes", w.url)).0,
+        400,
+        "all is 0 or 1"
+    );
     // verify reports the yank: a warning by default (on_yanked = "warn"), a failure when asked.
     let f10 = w.path("dist-1.0/hello.sh");
     let mut a = args(&["verify", f10.to_str().unwrap(), "--json"]);

@@ -2,7 +2,8 @@
 //!
 //! ```text
 //! GET /                               the log at a glance, search box
-//! GET /releases[?project=N]           every release (or one project's), newest first
+//! GET /releases[?project=N][&all=1]    releases (or one project's), newest first; a staged
+//!                                     project's only once announced, unless all=1
 //! GET /release/<name>/<version>       a release: verdict, recipe, artifacts, rebuilds, command
 //! GET /artifact/sha256/<hex>          every entry that names this digest
 //! GET /entry/<index>                  (Accept: text/html) the decoded entry, its proof
@@ -11,7 +12,7 @@
 //! GET /revocations                    every revocation notice with its effect
 //! GET /blob/sha256/<hex>              a build log or diff report as escaped text
 //! GET /search?q=...                   [sha256:]hex, release name, key ID or log index -> a page
-//! GET /feed/mismatches.atom, /feed/revocations.atom
+//! GET /feed/mismatches.atom, /feed/revocations.atom, /feed/announcements.atom
 //! ```
 //!
 //! A release page answers the visitor's question first: its status as one sentence (the
@@ -98,6 +99,7 @@ where
         .route("/search", get(pages::search))
         .route("/feed/mismatches.atom", get(pages::feed_mismatches))
         .route("/feed/revocations.atom", get(pages::feed_revocations))
+        .route("/feed/announcements.atom", get(pages::feed_announcements))
         .with_state(site.clone());
     (router, site)
 }

@@ -155,6 +155,11 @@ pub(crate) struct ReleaseView {
     pub(crate) recipe: Recipe,
     pub(crate) signers: Vec<SignerView>,
     pub(crate) status: Status,
+    /// For a release of a staged project (planned through this ledger's sets): `announced`,
+    /// `yanked`, or — listed only on request — `released` (not announced), `withdrawn`, or
+    /// `not the project's` (a manifest under its name by a key that does not speak for it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) stage: Option<&'static str>,
 }
 
 /// A rebuild attestation as a page shows it.
@@ -325,6 +330,7 @@ impl Site {
             recipe: p.recipe.clone(),
             signers: d.signers.iter().map(SignerView::of).collect(),
             status,
+            stage: None,
         };
         Ok(Some((view, attestations)))
     }

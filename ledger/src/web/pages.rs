@@ -1,6 +1,7 @@
 //! The page handlers: each reads its views from the [`Site`] (on the blocking pool) and
 //! answers them as HTML or as their JSON twin.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,6 +12,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use reprove_verifier::note::NoteVerifier;
+use reprove_verifier::staging::ProjectState;
 
 use super::answers::{add_excerpts, verify_command};
 use super::html::{Html, html, segment};
@@ -141,7 +143,7 @@ pub(super) async fn home(req: PageRequest) -> Response {
     req.page(&["format"], move |site, _| {
         let head = site.ledger.head();
         let (release_indices, _) = site.page(&IndexKey::Releases, None, HOME_ROWS)?;
-        let releases = release_views(site, &release_indices)?;
+        let (releases, _) = release_views(site, &release_indices, false)?;
         let (mismatch_indices, _) = site.page(&IndexKey::Mismatches, None, HOME_ROWS)?;
         let mut revoked = Revocations::default();
         let mut mismatches = Vec::new();
@@ -174,20 +176,57 @@ pub(super) async fn home(req: PageRequest) -> Response {
     .await
 }
 
-fn release_views(site: &Site, indices: &[u64]) -> Result<Vec<ReleaseView>, WebError> {
+/// The releases at `indices` as a list shows them, and how many it leaves out: a staged
+/// project's release (its publisher plans releases through this ledger's sets) is listed once
+/// announced — marked when yanked since — and left out before that, when withdrawn, or when
+/// a key that does not speak for the project logged it, unless `all` asks for every one.
+/// Nothing is hidden from the log: the release's own page, the entry and the lookups show it.
+fn release_views(
+    site: &Site,
+    indices: &[u64],
+    all: bool,
+) -> Result<(Vec<ReleaseView>, usize), WebError> {
+    let mut states: HashMap<String, Option<ProjectState>> = HashMap::new();
     let mut out = Vec::new();
+    let mut hidden = 0;
     for &i in indices {
-        if let Some((r, _)) = site.release(i)? {
-            out.push(r);
+        let Some((mut r, _)) = site.release(i)? else {
+            continue;
+        };
+        if !states.contains_key(&r.project) {
+            let owners = site.ledger.owners(&r.project, &[])?;
+            let state = if owners.keys().is_empty() {
+                None
+            } else {
+                Some(site.ledger.project_state(&r.project, &owners)?)
+            };
+            states.insert(r.project.clone(), state);
         }
+        if let Some(Some(state)) = states.get(&r.project) {
+            let stage = match state.version(&r.version) {
+                Some(v) if v.release_index == r.index => state.stage(&r.version),
+                _ => "not the project's",
+            };
+            r.stage = Some(stage);
+            if !all && !matches!(stage, "announced" | "yanked") {
+                hidden += 1;
+                continue;
+            }
+        }
+        out.push(r);
     }
-    Ok(out)
+    Ok((out, hidden))
 }
 
-/// `GET /releases[?project=<name>][&after=<index>]`.
+/// `GET /releases[?project=<name>][&after=<index>][&all=1]`.
 pub(super) async fn releases(req: PageRequest) -> Response {
-    req.page(&["format", "after", "project"], move |site, q| {
+    req.page(&["format", "after", "project", "all"], move |site, q| {
         let after = q.number("after")?;
+        let all = match q.get("all") {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(WebError::bad_request("all is 0 or 1")),
+        };
         let project = q.get("project").map(str::to_owned);
         let key = match &project {
             Some(p) => IndexKey::Project(p.clone()),
@@ -195,8 +234,9 @@ pub(super) async fn releases(req: PageRequest) -> Response {
         };
         key.check()?;
         let (indices, next) = site.page(&key, after, PAGE_ROWS)?;
-        let list = release_views(site, &indices)?;
+        let (list, hidden) = release_views(site, &indices, all)?;
         if list.is_empty()
+            && hidden == 0
             && after.is_none()
             && let Some(p) = &project
         {
@@ -210,6 +250,8 @@ pub(super) async fn releases(req: PageRequest) -> Response {
             statuses: Tally::of(&list),
             releases: list,
             next,
+            all,
+            hidden,
         }))
     })
     .await
@@ -632,15 +674,104 @@ fn resolve(site: &Site, term: &str) -> Result<String, WebError> {
 
 /// `GET /feed/mismatches.atom`: the latest mismatches, as Atom.
 pub(super) async fn feed_mismatches(State(site): State<Arc<Site>>) -> Response {
-    feed(site, true).await
+    feed(site, Feed::Mismatches).await
 }
 
 /// `GET /feed/revocations.atom`: the latest revocation notices, as Atom.
 pub(super) async fn feed_revocations(State(site): State<Arc<Site>>) -> Response {
-    feed(site, false).await
+    feed(site, Feed::Revocations).await
 }
 
-async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
+/// `GET /feed/announcements.atom`: the latest announced releases of staged projects, as Atom
+/// (an announcement counts only as the project's rule counts it: by a key that speaks for the
+/// project, naming its release; one that was yanked since is marked so).
+pub(super) async fn feed_announcements(State(site): State<Arc<Site>>) -> Response {
+    feed(site, Feed::Announcements).await
+}
+
+/// The log's Atom feeds.
+#[derive(Clone, Copy)]
+enum Feed {
+    Mismatches,
+    Revocations,
+    Announcements,
+}
+
+/// One feed entry: its title, time (Unix seconds) and summary.
+type FeedItem = (String, i64, String);
+
+/// The feed item of the entry at `i`, if it belongs in `feed`.
+fn feed_item(
+    site: &Site,
+    feed: Feed,
+    i: u64,
+    now: i64,
+    revoked: &mut Revocations,
+    states: &mut HashMap<String, ProjectState>,
+) -> Result<Option<FeedItem>, WebError> {
+    let d = site.decoded(i)?;
+    Ok(match feed {
+        Feed::Mismatches => site.attestation(&d, revoked)?.map(|a| {
+            let who = a.signers.first().map_or("unknown".to_owned(), |s| s.name.clone());
+            let when = crate::time::rfc3339_secs(&a.finished_on).unwrap_or(now);
+            (
+                format!("mismatch: {} {} rebuilt by {who}", a.project, a.version),
+                when,
+                format!(
+                    "{} {} (release entry #{}) did not rebuild bit for bit at {who}; attestation #{}",
+                    a.project, a.version, a.release_index, a.index
+                ),
+            )
+        }),
+        // Notices carry no time, and the log keeps none: the feed's own time.
+        Feed::Revocations => site
+            .revocation(&d)
+            .map(|n| (format!("{}: {}", n.reason, n.revoked_key), now, n.effect.clone())),
+        Feed::Announcements => {
+            let Ok(entry) = &d.entry else { return Ok(None) };
+            let reprove_verifier::predicates::EntryKind::Announcement(a) = entry.kind() else {
+                return Ok(None);
+            };
+            let release = &a.predicate.release;
+            if !states.contains_key(&release.name) {
+                let owners = site.ledger.owners(&release.name, &[])?;
+                let state = site.ledger.project_state(&release.name, &owners)?;
+                states.insert(release.name.clone(), state);
+            }
+            let Some(v) = states
+                .get(&release.name)
+                .and_then(|s| s.version(&release.version))
+                .filter(|v| v.announced.as_ref().is_some_and(|x| x.index == i))
+            else {
+                return Ok(None);
+            };
+            let how = match &a.predicate.unverified {
+                Some(u) => format!("announced without reproduction: {}", u.reason),
+                None => format!(
+                    "announced: its publisher's policy was satisfied by attestation(s) {}",
+                    a.predicate
+                        .attestations
+                        .iter()
+                        .map(|x| format!("#{x}"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            let yanked = v
+                .yanked
+                .as_ref()
+                .map(|y| format!("; yanked since (entry #{}): {}", y.index, y.reason))
+                .unwrap_or_default();
+            Some((
+                format!("{} {}", release.name, release.version),
+                now,
+                format!("{} {} (release entry #{}) {how}{yanked}", release.name, release.version, release.log_index),
+            ))
+        }
+    })
+}
+
+async fn feed(site: Arc<Site>, feed: Feed) -> Response {
     let now = now_secs();
     let worker = site.clone();
     let built = tokio::task::spawn_blocking(move || -> Result<Html, WebError> {
@@ -649,28 +780,19 @@ async fn feed(site: Arc<Site>, mismatches: bool) -> Response {
         let tag = format!("tag:reprove.dev,2025:{}", segment(&origin));
         let mut entries = Html::default();
         let mut updated = 0i64;
-        let (title, key, path) = if mismatches {
-            ("Mismatches", IndexKey::Mismatches, "mismatches")
-        } else {
-            ("Revocation notices", IndexKey::Revocations, "revocations")
+        let (title, key, path) = match feed {
+            Feed::Mismatches => ("Mismatches", IndexKey::Mismatches, "mismatches"),
+            Feed::Revocations => ("Revocation notices", IndexKey::Revocations, "revocations"),
+            Feed::Announcements => ("Announced releases", IndexKey::Announcements, "announcements"),
         };
         let (indices, _) = site.page(&key, None, PAGE_ROWS)?;
         let mut revoked = Revocations::default();
+        let mut states = HashMap::new();
         for i in indices {
-            let d = site.decoded(i)?;
-            let (entry_title, when, text) = if mismatches {
-                let Some(a) = site.attestation(&d, &mut revoked)? else { continue };
-                let who = a.signers.first().map_or("unknown".to_owned(), |s| s.name.clone());
-                let when = crate::time::rfc3339_secs(&a.finished_on).unwrap_or(now);
-                (
-                    format!("mismatch: {} {} rebuilt by {who}", a.project, a.version),
-                    when,
-                    format!("{} {} (release entry #{}) did not rebuild bit for bit at {who}; attestation #{}", a.project, a.version, a.release_index, a.index),
-                )
-            } else {
-                let Some(n) = site.revocation(&d) else { continue };
-                // Notices carry no time, and the log keeps none: the feed's own time.
-                (format!("{}: {}", n.reason, n.revoked_key), now, n.effect.clone())
+            let Some((entry_title, when, text)) =
+                feed_item(site, feed, i, now, &mut revoked, &mut states)?
+            else {
+                continue;
             };
             updated = updated.max(when);
             entries.push(html!(

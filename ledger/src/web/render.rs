@@ -57,13 +57,14 @@ pub(crate) fn page(title: &str, origin: &str, body: Html) -> Html {
 <title>{} · {}</title><style>{}</style>\
 <link rel=\"alternate\" type=\"application/atom+xml\" title=\"Mismatches\" href=\"/feed/mismatches.atom\">\
 <link rel=\"alternate\" type=\"application/atom+xml\" title=\"Revocations\" href=\"/feed/revocations.atom\">\
+<link rel=\"alternate\" type=\"application/atom+xml\" title=\"Announced releases\" href=\"/feed/announcements.atom\">\
 </head><body><header><a class=\"brand\" href=\"/\">reprove</a>\
 <nav><a href=\"/releases\">Releases</a><a href=\"/rebuilders\">Rebuilders</a><a href=\"/revocations\">Revocations</a></nav>\
 <form class=\"search\" action=\"/search\" method=\"get\" role=\"search\">\
 <input name=\"q\" aria-label=\"Search\" placeholder=\"sha256, release name, key ID or log index\">\
 <button type=\"submit\">Search</button></form></header><main>{}</main>\
 <footer>Log {} · every page is also JSON (<code>?format=json</code>) · \
-<a href=\"/feed/mismatches.atom\">mismatch feed</a> · <a href=\"/feed/revocations.atom\">revocation feed</a></footer>\
+<a href=\"/feed/mismatches.atom\">mismatch feed</a> · <a href=\"/feed/revocations.atom\">revocation feed</a> · <a href=\"/feed/announcements.atom\">announcement feed</a></footer>\
 </body></html>\n",
         title,
         origin,
@@ -308,9 +309,16 @@ pub(crate) fn releases(list: &[ReleaseView]) -> Html {
     let rows: Html = list
         .iter()
         .map(|r| {
+            let stage = match r.stage {
+                Some("announced") => html!("<br><span class=\"s ok\">announced</span>"),
+                Some("yanked") => html!("<br><span class=\"s bad\">yanked</span>"),
+                Some(s) => html!("<br><span class=\"s wait\">{}</span>", s),
+                None => Html::default(),
+            };
             html!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 release_link(&r.project, &r.version),
+                stage,
                 status(&r.status),
                 r.artifacts.len(),
                 entry_link(r.index)

@@ -489,6 +489,11 @@ pub(crate) struct ReleasesPage {
     pub(crate) next: Option<u64>,
     /// The listed releases by status.
     pub(crate) statuses: Tally,
+    /// Whether every release is listed (`?all=1`), not only staged projects' announced ones.
+    pub(crate) all: bool,
+    /// How many releases of this page were left out: staged projects' releases that are not
+    /// announced (or were withdrawn, or are not by the project's keys).
+    pub(crate) hidden: usize,
 }
 
 /// Releases by status, and the share reproduced.
@@ -567,14 +572,40 @@ impl View for ReleasesPage {
     }
 
     fn body(&self) -> Html {
-        let extra = match &self.project {
+        let mut extra = match &self.project {
             Some(p) => format!("&project={}", segment(p)),
             None => String::new(),
         };
+        let shown = if self.all {
+            extra.push_str("&all=1");
+            html!(
+                "<p class=\"note\">Every release, announced or not. <a href=\"/releases{}\">Only \
+announced releases of staged projects →</a></p>",
+                self.project
+                    .as_deref()
+                    .map(|p| format!("?project={}", segment(p)))
+                    .unwrap_or_default()
+            )
+        } else if self.hidden > 0 {
+            html!(
+                "<p class=\"note\">{} release(s) here are not listed: their projects stage \
+releases, and these were not announced by the project (released and waiting, withdrawn, or \
+logged by a key that does not speak for it). The log keeps them: <a href=\"/releases?all=1{}\">\
+list every release →</a></p>",
+                self.hidden,
+                self.project
+                    .as_deref()
+                    .map(|p| format!("&project={}", segment(p)))
+                    .unwrap_or_default()
+            )
+        } else {
+            Html::default()
+        };
         html!(
-            "<h1>{}</h1>{}{}{}{}",
+            "<h1>{}</h1>{}{}{}{}{}",
             self.title(),
             self.statuses.html(self.project.as_deref()),
+            shown,
             render::releases(&self.releases),
             render::pager("/releases", self.next, &extra),
             render::status_rule()
