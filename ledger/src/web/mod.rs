@@ -3,7 +3,7 @@
 //! ```text
 //! GET /                               the log at a glance, search box
 //! GET /releases[?project=N][&all=1]    releases (or one project's), newest first; a staged
-//!                                     project's only once announced, unless all=1
+//!                                     version only once announced, unless all=1
 //! GET /release/<name>/<version>       a release: verdict, recipe, artifacts, rebuilds, command
 //! GET /artifact/sha256/<hex>          every entry that names this digest
 //! GET /entry/<index>                  (Accept: text/html) the decoded entry, its proof

@@ -155,7 +155,7 @@ pub(crate) struct ReleaseView {
     pub(crate) recipe: Recipe,
     pub(crate) signers: Vec<SignerView>,
     pub(crate) status: Status,
-    /// For a release of a staged project (planned through this ledger's sets): `announced`,
+    /// For a staged version (planned through this ledger's sets), in lists: `announced`,
     /// `yanked`, or — listed only on request — `released` (not announced), `withdrawn`, or
     /// `not the project's` (a manifest under its name by a key that does not speak for it).
     #[serde(skip_serializing_if = "Option::is_none")]

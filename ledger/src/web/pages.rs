@@ -176,33 +176,35 @@ pub(super) async fn home(req: PageRequest) -> Response {
     .await
 }
 
-/// The releases at `indices` as a list shows them, and how many it leaves out: a staged
-/// project's release (its publisher plans releases through this ledger's sets) is listed once
-/// announced — marked when yanked since — and left out before that, when withdrawn, or when
-/// a key that does not speak for the project logged it, unless `all` asks for every one.
-/// Nothing is hidden from the log: the release's own page, the entry and the lookups show it.
+/// The releases at `indices` as a list shows them, and how many it leaves out. A staged
+/// version (its publisher planned it through this ledger's sets) is listed once announced —
+/// marked when yanked since — and left out before that, when withdrawn, or when the manifest
+/// under its name is not the one the project's keys released, unless `all` asks for every
+/// one. Releases logged without a set are listed as always. Nothing is hidden from the log:
+/// the release's own page, the entry and the lookups show every one.
 fn release_views(
     site: &Site,
     indices: &[u64],
     all: bool,
 ) -> Result<(Vec<ReleaseView>, usize), WebError> {
-    let mut states: HashMap<String, Option<ProjectState>> = HashMap::new();
+    let mut states: HashMap<String, ProjectState> = HashMap::new();
     let mut out = Vec::new();
     let mut hidden = 0;
     for &i in indices {
         let Some((mut r, _)) = site.release(i)? else {
             continue;
         };
-        if !states.contains_key(&r.project) {
-            let owners = site.ledger.owners(&r.project, &[])?;
-            let state = if owners.keys().is_empty() {
-                None
-            } else {
-                Some(site.ledger.project_state(&r.project, &owners)?)
-            };
-            states.insert(r.project.clone(), state);
-        }
-        if let Some(Some(state)) = states.get(&r.project) {
+        let staged = site
+            .ledger
+            .set(&crate::sets::set_id(&r.project, &r.version))?
+            .is_some();
+        if staged {
+            if !states.contains_key(&r.project) {
+                let owners = site.ledger.owners(&r.project, &[])?;
+                let state = site.ledger.project_state(&r.project, &owners)?;
+                states.insert(r.project.clone(), state);
+            }
+            let state = &states[&r.project];
             let stage = match state.version(&r.version) {
                 Some(v) if v.release_index == r.index => state.stage(&r.version),
                 _ => "not the project's",

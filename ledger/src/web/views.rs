@@ -489,10 +489,10 @@ pub(crate) struct ReleasesPage {
     pub(crate) next: Option<u64>,
     /// The listed releases by status.
     pub(crate) statuses: Tally,
-    /// Whether every release is listed (`?all=1`), not only staged projects' announced ones.
+    /// Whether every release is listed (`?all=1`), staged versions not announced included.
     pub(crate) all: bool,
-    /// How many releases of this page were left out: staged projects' releases that are not
-    /// announced (or were withdrawn, or are not by the project's keys).
+    /// How many releases of this page were left out: staged versions that are not announced
+    /// (or were withdrawn, or whose manifest is not the project's).
     pub(crate) hidden: usize,
 }
 
@@ -579,8 +579,8 @@ impl View for ReleasesPage {
         let shown = if self.all {
             extra.push_str("&all=1");
             html!(
-                "<p class=\"note\">Every release, announced or not. <a href=\"/releases{}\">Only \
-announced releases of staged projects →</a></p>",
+                "<p class=\"note\">Every release, staged versions not announced included. \
+<a href=\"/releases{}\">Hide those →</a></p>",
                 self.project
                     .as_deref()
                     .map(|p| format!("?project={}", segment(p)))
@@ -588,10 +588,10 @@ announced releases of staged projects →</a></p>",
             )
         } else if self.hidden > 0 {
             html!(
-                "<p class=\"note\">{} release(s) here are not listed: their projects stage \
-releases, and these were not announced by the project (released and waiting, withdrawn, or \
-logged by a key that does not speak for it). The log keeps them: <a href=\"/releases?all=1{}\">\
-list every release →</a></p>",
+                "<p class=\"note\">{} release(s) here are not listed: staged versions that \
+their project has not announced (released and waiting for rebuilders, withdrawn, or logged by \
+a key that does not speak for the project). The log keeps them: \
+<a href=\"/releases?all=1{}\">list every release →</a></p>",
                 self.hidden,
                 self.project
                     .as_deref()
