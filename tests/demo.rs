@@ -13,7 +13,7 @@ fn the_demo_tells_the_whole_story() {
     let o = reprove(&["demo", "--exit", "--data", data.to_str().unwrap()]);
     let out = text(&o.stdout);
     assert_eq!(o.status.code(), Some(0), "{out}\n{}", text(&o.stderr));
-    for step in 1..=9 {
+    for step in 1..=10 {
         assert!(
             out.contains(&format!("\n{step}. ")),
             "step {step} missing:\n{out}"
@@ -30,6 +30,16 @@ fn the_demo_tells_the_whole_story() {
     assert!(out.contains("gate hello@1.0.0: PASSED"));
     assert!(out.contains("gate hello@1.0.1: NOT PASSED"));
     assert!(out.contains("reproduced bit for bit by 2 of 2 required operator(s): alpha, beta"));
+    // The staged release: refused before the rebuilds, announced after; latest proven.
+    assert!(out.contains("/dl/hello/1.1.0/hello-1.1.0.tar.gz"), "{out}");
+    assert!(
+        out.contains("no operator has reproduced 1.1.0 yet"),
+        "{out}"
+    );
+    assert!(
+        out.contains("latest now serves 1.1.0") || out.contains("now serves 1.1.0"),
+        "{out}"
+    );
     assert!(
         out.contains("SECURITY"),
         "the fork is a security error:\n{out}"

@@ -1,4 +1,4 @@
-//! The nine steps of the demo, in order. Each prints what happens in plain words, runs the real
+//! The ten steps of the demo, in order. Each prints what happens in plain words, runs the real
 //! commands, and checks that the outcome is the one the story tells.
 
 use std::io::{IsTerminal, Write};
@@ -115,13 +115,15 @@ pub fn tell(dir: &Path, procs: &mut Procs, options: &DemoOptions) -> anyhow::Res
     rebuild(&n, procs, &w)?;
     verify(&n, procs, &w)?;
     gate(&n, procs, &w)?;
+    staged(&n, procs, &w)?;
     revoke(&n, procs, &w)?;
     fork(&n, procs, &w)?;
-    n.step(9, "Look around");
+    n.step(10, "Look around");
     n.say(&format!(
         "The log in a browser: {}/\n\
-         Releases: {}/releases   Rebuilders: {}/rebuilders   Revocations: {}/revocations",
-        w.url, w.url, w.url, w.url
+         Releases: {}/releases   Rebuilders: {}/rebuilders   Revocations: {}/revocations\n\
+         The staged release: {}/release/hello/1.1.0   Latest: {}/latest/hello",
+        w.url, w.url, w.url, w.url, w.url, w.url
     ));
     n.say("Every outcome above happened as the story says.");
     if options.exit {
@@ -206,10 +208,16 @@ fn make_keys(n: &Narrator, procs: &mut Procs, w: &mut World) -> anyhow::Result<(
             "\n[[operator]]\n# {operator}\nname = \"{name}\"\nkeys = [\"{vkey}\"]\n"
         ));
     }
+    policy.push_str(&format!(
+        "\n[[publisher]]\n# who speaks for hello: its releases, announcements and yanks\n\
+         name = \"hello team\"\nprojects = [\"hello\"]\nkeys = [\"{}\"]\n",
+        w.publisher_vkey
+    ));
     std::fs::write(&w.policy, &policy)?;
     n.say(&format!(
-        "A consumer's policy ({}): trust this log, and call an artifact trusted when at least\n\
-         2 of the operators alpha, beta and gamma reproduced its exact bytes.",
+        "A consumer's policy ({}): trust this log and hello's releases signed by the publisher's\n\
+         key, and call an artifact trusted when at least 2 of the operators alpha, beta and gamma\n\
+         reproduced its exact bytes.",
         w.policy.display()
     ));
     Ok(())
@@ -499,9 +507,188 @@ fn gate(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn revoke(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
+/// GETs `url`: its status and body.
+fn fetch(url: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .proxy(None)
+        .build()
+        .into();
+    let mut resp = agent
+        .get(url)
+        .call()
+        .with_context(|| format!("GET {url}"))?;
+    let status = resp.status().as_u16();
+    let body = resp
+        .body_mut()
+        .read_to_vec()
+        .with_context(|| format!("GET {url}"))?;
+    Ok((status, body))
+}
+
+/// The staged release of hello 1.1.0: plan (its URLs fixed before the build), upload (the
+/// preview), publish --staged, an announcement refused until two operators reproduce it, then
+/// announced: latest moves, proven from the log.
+fn staged(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     n.step(
         7,
+        "The publisher stages hello 1.1.0: URLs fixed before the build, \"latest\" moved only once rebuilders agree",
+    );
+    let home = w.dir.join("publisher");
+    let key = w.dir.join("keys").join(format!("{PUBLISHER}.key"));
+    let what = "hello@1.1.0";
+    let file = "hello-1.1.0.tar.gz";
+    let plan = [
+        "release",
+        "plan",
+        what,
+        "--key",
+        path(&key),
+        "--ledger",
+        &w.url,
+    ];
+    n.command(&plan);
+    let planned = json(&expect(procs, &[&plan[..], &["--json"]].concat(), 0)?)?;
+    let (set_url, release_url) = (
+        planned["set_url"].as_str().unwrap_or_default().to_owned(),
+        planned["release_url"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    );
+    n.say(&format!(
+        "release URL, fixed now (an installer can embed it before the build): {release_url}{file}\n\
+         set URL, the preview, live from the first upload:                  {set_url}{file}"
+    ));
+
+    let downloads = super::files::serve_dir(&home)?;
+    let source = source_tarball(&home, "1.1.0", HELLO_C)?;
+    let tarball = home.join("dist").join(file);
+    let manifest_path = home.join("hello-1.1.0.toml");
+    std::fs::write(
+        &manifest_path,
+        manifest(
+            "1.1.0",
+            &source,
+            Some(&format!("{downloads}/hello-1.1.0-src.tar.gz")),
+            &tarball,
+        ),
+    )?;
+    build(
+        n,
+        procs,
+        &manifest_path,
+        &home.join("dist"),
+        &home.join("work"),
+    )?;
+    let upload = [
+        "release",
+        "upload",
+        what,
+        path(&tarball),
+        "--key",
+        path(&key),
+        "--ledger",
+        &w.url,
+    ];
+    n.command(&upload);
+    expect(procs, &upload, 0)?;
+    let bytes = std::fs::read(&tarball)?;
+    let (status, preview) = fetch(&format!("{set_url}{file}"))?;
+    check(status == 200 && preview == bytes, || {
+        format!("the preview should serve the uploaded bytes (HTTP {status})")
+    })?;
+    n.say("The preview serves the uploaded bytes. Nothing is released or announced yet.");
+
+    let publish = [
+        "release",
+        "publish",
+        path(&manifest_path),
+        "--staged",
+        "--key",
+        path(&key),
+        "--ledger",
+        &w.url,
+        "--log-key",
+        &w.log_vkey,
+    ];
+    n.command(&publish);
+    expect(procs, &publish, 0)?;
+    n.say(
+        "Logged and sealed: the release URL serves the same bytes; the set takes no more uploads.",
+    );
+    let announce = [
+        "release",
+        "announce",
+        what,
+        "--key",
+        path(&key),
+        "--policy",
+        path(&w.policy),
+        "--ledger",
+        &w.url,
+        "--state",
+        path(&w.state),
+    ];
+    n.command(&announce);
+    expect(procs, &announce, 1)?;
+    n.say(
+        "Refused, nothing logged: no operator has reproduced 1.1.0 yet, so \"latest\" stays put.",
+    );
+
+    for (name, _) in &REBUILDERS[..2] {
+        let work = w.dir.join("work").join(name);
+        let rkey = w.dir.join("keys").join(format!("{name}.key"));
+        let args = [
+            "rebuilder",
+            "run",
+            "--ledger",
+            &w.url,
+            "--log-key",
+            &w.log_vkey,
+            "--key",
+            path(&rkey),
+            "--work",
+            path(&work),
+            "--publisher",
+            &w.publisher_vkey,
+            "--exit-when-idle",
+        ];
+        n.command(&args);
+        expect(procs, &args, 0)?;
+    }
+    n.say("alpha and beta rebuilt 1.1.0 and attested.");
+    n.command(&announce);
+    let ran = expect(procs, &announce, 0)?;
+    n.say(ran.stdout.trim_end());
+    let latest = [
+        "latest",
+        "hello",
+        "--policy",
+        path(&w.policy),
+        "--ledger",
+        &w.url,
+        "--state",
+        path(&w.state),
+    ];
+    n.command(&latest);
+    let ran = expect(procs, &latest, 0)?;
+    n.say(ran.stdout.trim_end());
+    let (status, served) = fetch(&format!("{}/dl/hello/latest/{file}", w.url))?;
+    check(status == 200 && served == bytes, || {
+        format!("/dl/hello/latest/{file} should serve 1.1.0's bytes (HTTP {status})")
+    })?;
+    n.say(&format!(
+        "{}/dl/hello/latest/{file} now serves 1.1.0: the announcement moved it, and\n\
+         every consumer can prove from the log which announcement is the newest.",
+        w.url
+    ));
+    Ok(())
+}
+
+fn revoke(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
+    n.step(
+        8,
         "Operator gamma's key is stolen: gamma logs a revocation notice",
     );
     // The key was stolen before the releases were published: nothing it signed from the first
@@ -555,7 +742,7 @@ fn revoke(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
 
 fn fork(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     n.step(
-        8,
+        9,
         "A rogue log operator shows the consumer a forked copy of the log",
     );
     // The same log key signs a different tree: the same entries, in another order.
