@@ -1,6 +1,8 @@
 //! `fsck`: the outside auditor. It trusts nothing stored but the entries and the log's
 //! public key: it re-derives every hash, tile, bundle, dedup record, index record and
 //! checkpoint root from the entries, and reports every disagreement with what is stored.
+//! The staged releases' hosting is checked too: every set and owner record parses, and every
+//! set file's blob holds the recorded bytes (`crate::sets::check_sets`).
 //!
 //! It opens the database read-only and makes one pass over the entries in order, appending
 //! them to a tree exactly as the writer does. Each tile is compared as soon as it is full,
@@ -151,6 +153,10 @@ pub enum Problem {
     /// A record that does not decode.
     #[error("undecodable record in column family {cf}: key {}", hex::encode(key))]
     Undecodable { cf: &'static str, key: Vec<u8> },
+    /// A staged release's record (its set, its owner) or a file of its set that is not what
+    /// the record says.
+    #[error("{record} {problem}")]
+    Set { record: String, problem: String },
 }
 
 impl FsckReport {
@@ -180,6 +186,9 @@ pub fn fsck(dir: &Path, key: &NoteVerifier, options: &FsckOptions) -> Result<Fsc
     c.check_stray_dedup()?;
     c.check_index_records()?;
     c.check_vindex()?;
+    for (record, problem) in crate::sets::check_sets(&store, dir)? {
+        c.problem(Problem::Set { record, problem });
+    }
     Ok(c.report)
 }
 

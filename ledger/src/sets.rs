@@ -13,6 +13,7 @@
 //! Keys: `s` + set id → [`SetRecord`] (JSON); `o` + project → the project's owner (vkey).
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::predicates::{Digests, EntryKind, ReleaseRef};
@@ -24,6 +25,7 @@ use sha2::{Digest, Sha256};
 use crate::error::Error;
 use crate::index::{Direction, IndexKey, MAX_PAGE, PageRequest};
 use crate::ledger::Ledger;
+use crate::storage::Store;
 
 /// The most files one set holds.
 pub const MAX_SET_FILES: usize = 256;
@@ -130,6 +132,96 @@ fn set_key(id: &str) -> Vec<u8> {
 
 fn owner_key(project: &str) -> Vec<u8> {
     [b"o".as_slice(), project.as_bytes()].concat()
+}
+
+/// What `fsck` finds wrong with the `sets` column family of the log in `dir`, as
+/// `(record, problem)`: every set record parses and is stored under its id, which is the id of
+/// its project and version; every owner record is a vkey; every file of a set is a blob of the
+/// recorded size whose bytes hash to the record (its BLAKE3 where recorded, else its SHA-256).
+pub(crate) fn check_sets(store: &Store, dir: &Path) -> Result<Vec<(String, String)>, Error> {
+    let mut problems = Vec::new();
+    for (k, v) in store.set_scan(b"o")? {
+        let project = String::from_utf8_lossy(&k[1..]).into_owned();
+        let owner = std::str::from_utf8(&v).ok().map(NoteVerifier::parse);
+        if !matches!(owner, Some(Ok(_))) {
+            problems.push((format!("owner of {project}"), "is not a vkey".to_owned()));
+        }
+    }
+    for (k, v) in store.set_scan(b"s")? {
+        let label = String::from_utf8_lossy(&k[1..]).into_owned();
+        let Ok(set) = serde_json::from_slice::<SetRecord>(&v) else {
+            problems.push((format!("set {label}"), "does not parse".to_owned()));
+            continue;
+        };
+        if k != set_key(&set.id) || set.id != set_id(&set.project, &set.version) {
+            problems.push((
+                format!("set {label}"),
+                format!(
+                    "is not stored under the id of {}@{}",
+                    set.project, set.version
+                ),
+            ));
+        }
+        for (name, f) in &set.files {
+            if let Err(why) = check_set_file(dir, f) {
+                problems.push((format!("set {label} file {name}"), why));
+            }
+        }
+    }
+    Ok(problems)
+}
+
+/// Whether the blob of `f` holds its bytes: the reason when not.
+fn check_set_file(dir: &Path, f: &SetFile) -> Result<(), String> {
+    use std::io::Read;
+    let sha256: [u8; 32] = hex::decode(&f.sha256)
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or("its sha256 is not 64 hex digits")?;
+    let blake3: Option<[u8; 32]> = match &f.blake3 {
+        Some(b) => Some(
+            hex::decode(b)
+                .ok()
+                .and_then(|b| b.try_into().ok())
+                .ok_or("its blake3 is not 64 hex digits")?,
+        ),
+        None => None,
+    };
+    let path = crate::blobs::blob_path(dir, &sha256);
+    let mut file =
+        std::fs::File::open(&path).map_err(|e| format!("its blob {}: {e}", path.display()))?;
+    let (mut b3, mut sha) = (blake3::Hasher::new(), Sha256::new());
+    let mut buf = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = file
+            .read(&mut buf)
+            .map_err(|e| format!("reading its blob {}: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        size += n as u64;
+        match blake3 {
+            Some(_) => {
+                b3.update(&buf[..n]);
+            }
+            None => sha.update(&buf[..n]),
+        }
+    }
+    if size != f.size {
+        return Err(format!(
+            "its blob is {size} bytes, the record says {}",
+            f.size
+        ));
+    }
+    let matches = match blake3 {
+        Some(expected) => *b3.finalize().as_bytes() == expected,
+        None => <[u8; 32]>::from(sha.finalize()) == sha256,
+    };
+    if !matches {
+        return Err("its blob's bytes are not the file's".to_owned());
+    }
+    Ok(())
 }
 
 impl Ledger {

@@ -398,3 +398,96 @@ fn a_wrong_or_missing_verifiable_index_is_reported() {
         "{p:?}"
     );
 }
+
+/// The staged releases' records: a sound set is clean; a set file's blob that rotted, was cut
+/// short or went missing, a set record that does not parse or sits under another id, and an
+/// owner that is not a key are each reported.
+#[test]
+fn damaged_sets_and_their_files_are_reported() {
+    use reprove_ledger::sets::{SetFile, set_id};
+    let (dir, ledger, writer) = new_log();
+    let owner = publisher().verifier();
+    let (mut set, created) = ledger.plan_set("p", "1", &owner, &[], 0).unwrap();
+    assert!(created);
+    let bytes: Vec<u8> = (0..3000u32).map(|i| (i % 253) as u8).collect();
+    let sha: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(&bytes).into();
+    ledger.put_blob(&sha, &bytes).unwrap();
+    for (name, b3) in [
+        (
+            "with-blake3.bin",
+            Some(hex::encode(blake3::hash(&bytes).as_bytes())),
+        ),
+        ("without.bin", None),
+    ] {
+        set.files.insert(
+            name.into(),
+            SetFile {
+                sha256: hex::encode(sha),
+                size: bytes.len() as u64,
+                blake3: b3,
+            },
+        );
+    }
+    ledger.save_set(&set).unwrap();
+    drop((ledger, writer));
+    assert!(check(&dir).is_clean(), "{:?}", check(&dir).problems);
+
+    let blob = reprove_ledger::blob_path(dir.path(), &sha);
+    let problems = |dir: &tempfile::TempDir| -> Vec<String> {
+        check(dir)
+            .problems
+            .iter()
+            .filter(|p| matches!(p, Problem::Set { .. }))
+            .map(|p| p.to_string())
+            .collect()
+    };
+    let mut rotten = bytes.clone();
+    rotten[2000] ^= 1;
+    std::fs::write(&blob, &rotten).unwrap();
+    let found = problems(&dir);
+    assert_eq!(found.len(), 2, "both files name the blob: {found:?}");
+    assert!(
+        found
+            .iter()
+            .all(|p| p.contains("blob's bytes are not the file's")),
+        "{found:?}"
+    );
+    std::fs::write(&blob, &bytes[..100]).unwrap();
+    assert!(
+        problems(&dir)[0].contains("its blob is 100 bytes, the record says 3000"),
+        "{:?}",
+        problems(&dir)
+    );
+    std::fs::remove_file(&blob).unwrap();
+    assert!(
+        problems(&dir)[0].contains("its blob"),
+        "{:?}",
+        problems(&dir)
+    );
+
+    let id = set_id("p", "1");
+    put(&dir, cf::SETS, format!("s{id}").as_bytes(), b"{not json");
+    put(&dir, cf::SETS, b"op", b"not a key");
+    let other = set_id("q", "2");
+    let mut moved = set.clone();
+    moved.files.clear();
+    put(
+        &dir,
+        cf::SETS,
+        format!("s{other}").as_bytes(),
+        &serde_json::to_vec(&moved).unwrap(),
+    );
+    let found = problems(&dir);
+    assert!(
+        found.contains(&"owner of p is not a vkey".to_owned()),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&format!("set {id} does not parse")),
+        "{found:?}"
+    );
+    assert!(
+        found.contains(&format!("set {other} is not stored under the id of p@1")),
+        "{found:?}"
+    );
+}
