@@ -607,7 +607,7 @@ async fn serve(
         None => Rehash::Sha256(Sha256::new(), sha256),
     };
     let stream = HashedFile {
-        pending: Some(tokio::task::spawn_blocking(move || read_chunk(file, check))),
+        pending: Some(read_next(file, check)),
         held: None,
         name: sha256,
     };
@@ -646,10 +646,24 @@ impl Rehash {
 /// One chunk read, the hash so far, and the file to read the next from.
 type Chunk = (std::fs::File, Rehash, Vec<u8>);
 
-/// Reads the next chunk of `file` (empty at the end) and hashes it, on a blocking thread.
-fn read_chunk(mut file: std::fs::File, mut check: Rehash) -> std::io::Result<Chunk> {
+/// Starts reading the next chunk on a blocking thread. Its buffer is allocated here, on the
+/// runtime's thread that also frees it once the socket has taken it, so freed chunks go back
+/// to the runtime threads' allocator arenas rather than to those of the blocking pool.
+fn read_next(
+    file: std::fs::File,
+    check: Rehash,
+) -> tokio::task::JoinHandle<std::io::Result<Chunk>> {
+    let buf = vec![0; CHUNK];
+    tokio::task::spawn_blocking(move || read_chunk(file, check, buf))
+}
+
+/// Reads the next chunk of `file` into `buf` (empty at the end) and hashes it.
+fn read_chunk(
+    mut file: std::fs::File,
+    mut check: Rehash,
+    mut buf: Vec<u8>,
+) -> std::io::Result<Chunk> {
     use std::io::Read;
-    let mut buf = vec![0; CHUNK];
     let mut filled = 0;
     while filled < CHUNK {
         match file.read(&mut buf[filled..]) {
@@ -706,7 +720,7 @@ impl futures_core::Stream for HashedFile {
                 }
                 return Poll::Ready(this.held.take().map(Ok));
             }
-            this.pending = Some(tokio::task::spawn_blocking(move || read_chunk(file, check)));
+            this.pending = Some(read_next(file, check));
             // The first chunk: nothing to send until the second is read.
             if let Some(ready) = this.held.replace(Bytes::from(buf)) {
                 return Poll::Ready(Some(Ok(ready)));
@@ -740,7 +754,7 @@ mod tests {
             let (mut file, mut check) = (std::fs::File::open(&path).unwrap(), check);
             let mut read = 0;
             loop {
-                let (f, c, buf) = read_chunk(file, check).unwrap();
+                let (f, c, buf) = read_chunk(file, check, vec![0; CHUNK]).unwrap();
                 (file, check) = (f, c);
                 if buf.is_empty() {
                     return (read, check.matches());
