@@ -124,13 +124,16 @@ crate_row() {
   fi
 }
 
-# The first difference of a mismatch: the first lines of the diff report that name a change.
+# The first difference of a mismatch: the report's likely cause (its first, by name) and the
+# first line of the report that names a change.
 first_difference() {
-  local report="$1/diff-report.txt"
+  local report="$1/diff-report.txt" cause line
   [ -f "$report" ] || { echo "(no diff report)"; return; }
-  grep -v -E '^(reprove diff report|== |published sha256|rebuilt +sha256|$)' "$report" | head -n1 \
-    | grep -v '^likely causes:$' \
-    | sed 's/DateTime::from_date_and_time(\([^)]*\))?/(\1)/g' | cut -c1-200 | tr '|' '/' 
+  cause=$(sed -n '/^likely causes:$/{n;s/^- \([^:]*\):.*/\1/p;q}' "$report" || true)
+  line=$(grep -v -E '^(reprove diff report.*|likely causes:|- .*|== .*|published sha256.*|rebuilt +sha256.*|)$' "$report" \
+    | head -n1 || true)
+  echo "${cause:+likely cause: $cause; }$line" \
+    | sed 's/DateTime::from_date_and_time(\([^)]*\))?/(\1)/g' | cut -c1-200 | tr '|' '/'
 }
 
 elapsed() { python3 -c "import sys; print(f'{float(sys.argv[2])-float(sys.argv[1]):.1f} s')" "$1" "$(date +%s.%N)"; }
