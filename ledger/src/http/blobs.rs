@@ -36,12 +36,11 @@ use axum::body::Body;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, Request, State};
 use axum::http::header::{
-    CACHE_CONTROL, CONTENT_LENGTH, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, LOCATION,
-    X_CONTENT_TYPE_OPTIONS,
+    CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, ETAG, LOCATION, X_CONTENT_TYPE_OPTIONS,
 };
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reprove_verifier::blob::{BlobSignature, HEADER};
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -484,47 +483,8 @@ fn check_upload(
     sha256: &[u8; 32],
     headers: &HeaderMap,
 ) -> Result<(u64, NoteVerifier), ApiError> {
-    let signature = match headers.get(HEADER) {
-        None => {
-            return Err(ApiError::bad_request(
-                "a blob upload needs a Reprove-Signature header: \
-                 \"<vkey> <base64 Ed25519 signature>\"",
-            ));
-        }
-        Some(value) => {
-            let text = value
-                .to_str()
-                .map_err(|_| ApiError::bad_request("the Reprove-Signature header is not ASCII"))?;
-            BlobSignature::parse(text)
-                .map_err(|e| ApiError::bad_request(format!("Reprove-Signature: {e}")))?
-        }
-    };
-    let size = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(params::parse_u64)
-        .ok_or_else(|| {
-            ApiError::refuse(
-                StatusCode::LENGTH_REQUIRED,
-                Reject::Invalid,
-                "a blob upload needs a Content-Length header (the signature covers the size)",
-            )
-        })?;
-    if params::is_encoded(headers) {
-        return Err(ApiError::refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Reject::MediaType,
-            "Content-Encoding is not supported: send the blob's bytes as they are",
-        ));
-    }
-    let limit = state.config.max_blob_bytes;
-    if size > limit as u64 {
-        return Err(ApiError::refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Reject::TooLarge,
-            format!("the blob is {size} bytes, larger than the log's limit of {limit} bytes"),
-        ));
-    }
+    let signature = params::signature(headers, "a blob upload")?;
+    let size = params::upload_size(headers, "the blob", state.config.max_blob_bytes as u64)?;
     let signer = signature.verify(sha256, size).map_err(|e| {
         ApiError::refuse(
             StatusCode::FORBIDDEN,

@@ -3,10 +3,11 @@
 
 use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
-use axum::http::HeaderMap;
-use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_TYPE};
+use axum::http::header::{ACCEPT_ENCODING, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE};
+use axum::http::{HeaderMap, StatusCode};
+use reprove_verifier::blob::{BlobSignature, HEADER};
 
-use super::error::ApiError;
+use super::error::{ApiError, Reject};
 
 /// A decimal `u64` with no sign, no leading zeros (except `0` itself) and no overflow.
 pub(crate) fn parse_u64(s: &str) -> Option<u64> {
@@ -170,6 +171,53 @@ pub(super) fn is_encoded(headers: &HeaderMap) -> bool {
         v.to_str()
             .map_or(true, |v| !v.trim().eq_ignore_ascii_case("identity"))
     })
+}
+
+/// The `Reprove-Signature: <vkey> <base64 sig>` header of a signed request (400 when absent
+/// or malformed; `what` names the request).
+pub(super) fn signature(headers: &HeaderMap, what: &str) -> Result<BlobSignature, ApiError> {
+    let value = headers.get(HEADER).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{what} needs a Reprove-Signature header: \"<vkey> <base64 Ed25519 signature>\""
+        ))
+    })?;
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("the Reprove-Signature header is not ASCII"))?;
+    BlobSignature::parse(text).map_err(|e| ApiError::bad_request(format!("Reprove-Signature: {e}")))
+}
+
+/// The size of an upload whose signature covers it, from its headers alone: 411 without a
+/// `Content-Length`, 415 with a `Content-Encoding`, 413 over `cap` (`what` names the file).
+pub(super) fn upload_size(headers: &HeaderMap, what: &str, cap: u64) -> Result<u64, ApiError> {
+    let size = headers
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_u64)
+        .ok_or_else(|| {
+            ApiError::refuse(
+                StatusCode::LENGTH_REQUIRED,
+                Reject::Invalid,
+                format!(
+                    "uploading {what} needs a Content-Length header (the signature covers the size)"
+                ),
+            )
+        })?;
+    if is_encoded(headers) {
+        return Err(ApiError::refuse(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Reject::MediaType,
+            format!("Content-Encoding is not supported: send {what}'s bytes as they are"),
+        ));
+    }
+    if size > cap {
+        return Err(ApiError::refuse(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            Reject::TooLarge,
+            format!("{what} is {size} bytes, larger than the log's limit of {cap} bytes"),
+        ));
+    }
+    Ok(size)
 }
 
 /// A SHA-256 digest given as 64 hex digits (either case), as paths name artifacts.

@@ -36,7 +36,7 @@ use axum::extract::{Path, Request, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderName};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use reprove_verifier::blob::{BlobSignature, HEADER, plan_message, set_file_message};
+use reprove_verifier::blob::{plan_message, set_file_message};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::staging::{ProjectState, VersionState};
 use serde::{Deserialize, Serialize};
@@ -139,19 +139,6 @@ fn view(set: SetRecord, state: &ProjectState) -> SetView {
     }
 }
 
-/// The signature header, parsed (400 when absent or malformed).
-fn signature(headers: &HeaderMap) -> Result<BlobSignature, ApiError> {
-    let value = headers.get(HEADER).ok_or_else(|| {
-        ApiError::bad_request(
-            "this request needs a Reprove-Signature header: \"<vkey> <base64 Ed25519 signature>\"",
-        )
-    })?;
-    let text = value
-        .to_str()
-        .map_err(|_| ApiError::bad_request("the Reprove-Signature header is not ASCII"))?;
-    BlobSignature::parse(text).map_err(|e| ApiError::bad_request(format!("Reprove-Signature: {e}")))
-}
-
 fn forbidden(e: impl std::fmt::Display) -> ApiError {
     ApiError::refuse(
         StatusCode::FORBIDDEN,
@@ -195,7 +182,7 @@ pub(super) async fn plan(
     })?;
     check_name("project", &plan.project)?;
     check_name("version", &plan.version)?;
-    let sig = signature(&headers)?;
+    let sig = params::signature(&headers, "planning a set")?;
     let key = sig
         .verify_message(&plan_message(&plan.project, &plan.version))
         .map_err(forbidden)?
@@ -328,35 +315,8 @@ fn check_upload_headers(
         .ok_or_else(|| {
             ApiError::bad_request("an upload needs a Reprove-Sha256 header: the file's SHA-256, 64 lowercase hex digits")
         })?;
-    let size = headers
-        .get(CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(params::parse_u64)
-        .ok_or_else(|| {
-            ApiError::refuse(
-                StatusCode::LENGTH_REQUIRED,
-                Reject::Invalid,
-                "an upload needs a Content-Length header (the signature covers the size)",
-            )
-        })?;
-    if params::is_encoded(headers) {
-        return Err(ApiError::refuse(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Reject::MediaType,
-            "Content-Encoding is not supported: send the file's bytes as they are",
-        ));
-    }
-    let cap = state.config.max_artifact_bytes;
-    if size > cap {
-        return Err(ApiError::refuse(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            Reject::TooLarge,
-            format!(
-                "the file is {size} bytes, larger than the ledger's limit of {cap} bytes per artifact"
-            ),
-        ));
-    }
-    let sig = signature(headers)?;
+    let size = params::upload_size(headers, "the file", state.config.max_artifact_bytes)?;
+    let sig = params::signature(headers, "an upload")?;
     let key = sig
         .verify_message(&set_file_message(id, file, &sha256, size))
         .map_err(forbidden)?;
