@@ -88,23 +88,9 @@ pub struct ImportDebian {
         default_value = "/usr/share/keyrings/debian-archive-keyring.gpg"
     )]
     pub keyring: PathBuf,
-    /// The importer's private key (`PRIVATE+KEY+…` file from `reprove key generate`).
-    #[arg(long, value_name = "FILE")]
-    pub key: PathBuf,
-    /// The ledger's URL prefix; required unless --dry-run, here, in the environment or as
-    /// `ledger` in the config file.
-    #[arg(long, value_name = "URL", env = "REPROVE_LEDGER")]
-    pub ledger: Option<String>,
-    /// The log's verifier key: when given, the ledger's answer is verified before the index
-    /// is printed.
+    /// Who signs, and where the manifest goes.
     #[command(flatten)]
-    pub log_key: LogKeyArgs,
-    /// Print the signed release manifest instead of submitting it.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Print the result as JSON.
-    #[arg(long)]
-    pub json: bool,
+    pub to: ImportTo,
 }
 
 #[derive(Debug, Args)]

@@ -181,7 +181,7 @@ impl fmt::Display for ImportedCrate<'_> {
 
 /// Runs `reprove import debian`.
 pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
-    let signer = read_signer(&args.key)?;
+    let signer = read_signer(&args.to.key)?;
     let (source, version) = debian::parse_spec(&args.spec)?;
     let scratch = tempfile::tempdir().context("cannot create a scratch directory")?;
     let req = debian::Request {
@@ -196,15 +196,13 @@ pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
     };
     let imported = debian::import(&req, scratch.path())?;
     let release = &imported.manifest;
-    let Some((submitted, proof_verified)) =
-        sign_and_log(release, &signer, args.dry_run, &args.ledger, &args.log_key)?
-    else {
+    let Some((index, duplicate, proof_verified)) = log_import(&signer, release, &args.to)? else {
         return Ok(Outcome::Ok);
     };
     let p = &release.predicate;
     let report = ImportedDebian {
-        index: submitted.index,
-        duplicate: submitted.duplicate,
+        index,
+        duplicate,
         source: &p.project,
         version: &p.version,
         debs: release
@@ -230,15 +228,11 @@ pub fn debian(args: &ImportDebian) -> anyhow::Result<Outcome> {
             reprove_verifier::predicates::BuildUser::Builder => "builder",
             reprove_verifier::predicates::BuildUser::Root => "root",
         },
-        notes: p
-            .third_party_import
-            .as_ref()
-            .map(|i| i.notes.clone())
-            .unwrap_or_default(),
+        notes: notes_of(p),
         proof_verified,
     };
-    crate::report::print(&report, args.json)?;
-    if !args.json {
+    crate::report::print(&report, args.to.json)?;
+    if !args.to.json {
         let _ = writeln!(
             std::io::stderr().lock(),
             "imported {}={} ({} .debs) at log index {}{}; build root: {} packages from the {}; SOURCE_DATE_EPOCH {}",
