@@ -12,9 +12,10 @@ set -euo pipefail
 # diffoscope: the rebuilder's diff reports (run sandboxed), and the tests that check them.
 # python3: the toolchain of PyPI wheel rebuilds (the host's /usr; Debian 12's python3).
 # gpgv + debian-archive-keyring: `import debian` checks a suite's InRelease signature with them.
-# xz-utils: `import debian` decompresses Sources.xz, Packages.xz and .tar.xz with the host's xz.
+# xz-utils, bzip2: `import debian` decompresses Sources.xz, Packages.xz, .tar.xz and .tar.bz2 with
+# the host's xz and bzip2.
 PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope python3)
-PACKAGES+=(gpgv debian-archive-keyring xz-utils)
+PACKAGES+=(gpgv debian-archive-keyring xz-utils bzip2)
 
 missing=()
 for p in "${PACKAGES[@]}"; do

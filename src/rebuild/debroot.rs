@@ -184,19 +184,36 @@ pub fn decompressor(
         });
     }
     let out = child.stdout.take().ok_or("no stdout")?;
-    Ok(ChildReader { child, out })
+    Ok(ChildReader {
+        tool: tool.to_owned(),
+        child,
+        out,
+    })
 }
 
-/// A decompressor's output; the process is reaped when it is dropped.
+/// A decompressor's output; the process is reaped when it is dropped. Its end is an end only
+/// when the decompressor exits 0: a stream it could not decompress to the end (corrupt, cut
+/// short) is an error, never a shorter output.
 #[derive(Debug)]
 pub struct ChildReader {
+    tool: String,
     child: std::process::Child,
     out: std::process::ChildStdout,
 }
 
 impl Read for ChildReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.out.read(buf)
+        let n = self.out.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            let status = self.child.wait()?;
+            if !status.success() {
+                return Err(io::Error::other(format!(
+                    "{} could not decompress it to the end ({status}): corrupt or cut short",
+                    self.tool
+                )));
+            }
+        }
+        Ok(n)
     }
 }
 

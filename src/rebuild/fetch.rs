@@ -459,21 +459,23 @@ fn extract_archive_inner(archive: &Path, dest: &Path, source: bool) -> Result<()
     res
 }
 
-/// Unpacks a (gzip- or xz-compressed) tar into `dest`, with the limits and mode rules above.
+/// Unpacks a (gzip-, xz- or bzip2-compressed) tar into `dest`, with the limits and mode rules
+/// above.
 fn unpack(archive: &Path, dest: &Path) -> Result<(), String> {
     std::fs::create_dir_all(dest).map_err(|e| e.to_string())?;
-    let mut magic = [0u8; 2];
+    let mut magic = [0u8; 3];
     let mut f = File::open(archive).map_err(|e| e.to_string())?;
-    let gz = f.read_exact(&mut magic).is_ok() && magic == [0x1f, 0x8b];
-    let xz = magic == [0xfd, b'7'];
+    let read = f.read_exact(&mut magic).is_ok();
     let f = File::open(archive).map_err(|e| e.to_string())?;
-    let reader: Box<dyn Read> = if gz {
-        Box::new(flate2::read::MultiGzDecoder::new(f))
-    } else if xz {
-        // A Debian upstream tarball (`.orig.tar.xz`): the host's xz decompresses it.
-        Box::new(super::debroot::decompressor("xz", f.into(), None)?)
-    } else {
-        Box::new(f)
+    let reader: Box<dyn Read> = match magic {
+        [0x1f, 0x8b, _] if read => Box::new(flate2::read::MultiGzDecoder::new(f)),
+        // Debian upstream tarballs (`.orig.tar.xz`, `.orig.tar.bz2`): the host's xz or bzip2
+        // decompresses them.
+        [0xfd, b'7', b'z'] if read => Box::new(super::debroot::decompressor("xz", f.into(), None)?),
+        [b'B', b'Z', b'h'] if read => {
+            Box::new(super::debroot::decompressor("bzip2", f.into(), None)?)
+        }
+        _ => Box::new(f),
     };
     let mut ar = tar::Archive::new(reader);
     ar.set_preserve_mtime(true);
@@ -630,6 +632,49 @@ mod tests {
             b.append_data(&mut h, name, data).unwrap();
         }
         b.into_inner().unwrap()
+    }
+
+    /// A tar plain, gzip-, xz- and bzip2-compressed (Debian's `.orig.tar.*`) unpacks to the
+    /// same tree; a compressed stream that is cut short is an error, not a partial tree.
+    #[test]
+    fn every_compression_a_source_uses_unpacks() {
+        let dir = tempfile::tempdir().unwrap();
+        let plain = tar_with(&[
+            ("top/", tar::EntryType::Directory, "", 0o755),
+            ("top/a.c", tar::EntryType::Regular, "", 0o644),
+        ]);
+        let compress = |tool: &str| -> Vec<u8> {
+            let mut child = std::process::Command::new(tool)
+                .arg("-c")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut stdin = child.stdin.take().unwrap();
+            let bytes = plain.clone();
+            let feeder = std::thread::spawn(move || stdin.write_all(&bytes).unwrap());
+            let out = child.wait_with_output().unwrap();
+            feeder.join().unwrap();
+            assert!(out.status.success(), "{tool}");
+            out.stdout
+        };
+        for (name, bytes) in [
+            ("plain.tar", plain.clone()),
+            ("a.tar.gz", compress("gzip")),
+            ("a.tar.xz", compress("xz")),
+            ("a.tar.bz2", compress("bzip2")),
+        ] {
+            let archive = dir.path().join(name);
+            std::fs::write(&archive, &bytes).unwrap();
+            let dest = dir.path().join(format!("out-{name}"));
+            unpack(&archive, &dest).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(std::fs::read(dest.join("top/a.c")).unwrap(), b"x", "{name}");
+            if name != "plain.tar" {
+                std::fs::write(&archive, &bytes[..bytes.len() / 2]).unwrap();
+                let cut = dir.path().join(format!("cut-{name}"));
+                assert!(unpack(&archive, &cut).is_err(), "{name} cut short");
+            }
+        }
     }
 
     #[test]

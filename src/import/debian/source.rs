@@ -224,19 +224,21 @@ fn debian_files(path: &Path) -> Result<(Option<String>, Option<String>), String>
     Ok((changelog, control))
 }
 
-/// A tarball's decompressed bytes: gzip by flate2, xz by the host's `xz`.
+/// A tarball's decompressed bytes: gzip by flate2, xz and bzip2 by the host's `xz` and `bzip2`.
 fn decompressed(path: &Path) -> Result<Box<dyn Read>, String> {
     let name = path.to_string_lossy();
     if name.ends_with(".gz") {
         let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
         return Ok(Box::new(flate2::read::MultiGzDecoder::new(f)));
     }
-    if name.ends_with(".xz") {
-        let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
-        let r = crate::rebuild::debroot::decompressor("xz", Stdio::from(f), None)?;
-        return Ok(Box::new(r));
+    for (suffix, tool) in [(".xz", "xz"), (".bz2", "bzip2")] {
+        if name.ends_with(suffix) {
+            let f = std::fs::File::open(path).map_err(|e| e.to_string())?;
+            let r = crate::rebuild::debroot::decompressor(tool, Stdio::from(f), None)?;
+            return Ok(Box::new(r));
+        }
     }
-    Err("reprove reads .tar.gz and .tar.xz source tarballs only".to_owned())
+    Err("reprove reads .tar.gz, .tar.xz and .tar.bz2 source tarballs only".to_owned())
 }
 
 /// The top entry's version and date: `pkg (VERSION) dist; …` … ` -- Name <mail>  DATE`.
