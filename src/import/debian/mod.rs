@@ -317,7 +317,26 @@ fn pick_binaries<'a>(
             req.source, req.version, req.arch
         ));
     }
+    if let Some(b) = binnmu(&found, &req.version) {
+        return refuse(format!(
+            "the archive's {} is a binNMU ({} {} of source {} {}): the buildd rebuilt it with a \
+             changelog entry that only its .buildinfo records (Binary-Only-Changes), and reprove \
+             does not rebuild binNMUs yet; nothing is imported",
+            b.filename.rsplit('/').next().unwrap_or(&b.filename),
+            b.name,
+            b.version,
+            req.source,
+            req.version
+        ));
+    }
     Ok(found)
+}
+
+/// The first binary whose version is not its source's: a binary-only rebuild by the archive
+/// (`2.2.5-3+b1` of source `2.2.5-3`), whose bytes come from a changelog entry the source
+/// does not have.
+fn binnmu<'a>(found: &[&'a Binary], source_version: &str) -> Option<&'a Binary> {
+    found.iter().copied().find(|b| b.version != source_version)
 }
 
 fn file_name(path: &str) -> String {
@@ -343,4 +362,33 @@ fn download_checked(
         ));
     }
     Ok(got)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// figlet 2.2.5-3 in bookworm: its amd64 binary is `2.2.5-3+b1`, a binNMU, which an import
+    /// refuses; binaries at the source's own version are not.
+    #[test]
+    fn a_binnmu_is_found() {
+        let text = "Package: figlet\nVersion: 2.2.5-3+b1\nSource: figlet (2.2.5-3)\nArchitecture: amd64\nFilename: pool/main/f/figlet/figlet_2.2.5-3+b1_amd64.deb\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n\n\
+Package: tree\nVersion: 2.1.0-1\nArchitecture: amd64\nFilename: pool/main/t/tree/tree_2.1.0-1_amd64.deb\nSHA256: 0000000000000000000000000000000000000000000000000000000000000000\n";
+        let archive = Archive::new(deb822::stanzas(text), "amd64");
+        let of = |source: &str| -> Vec<&Binary> {
+            archive
+                .by_name
+                .values()
+                .flatten()
+                .filter(|b| b.source.0 == source)
+                .collect()
+        };
+        let figlet = of("figlet");
+        assert_eq!(figlet[0].source.1, "2.2.5-3");
+        assert_eq!(
+            binnmu(&figlet, "2.2.5-3").map(|b| b.version.as_str()),
+            Some("2.2.5-3+b1")
+        );
+        assert!(binnmu(&of("tree"), "2.1.0-1").is_none());
+    }
 }
