@@ -109,7 +109,7 @@ pub fn report(
 pub fn likely_causes(report: &str) -> Vec<String> {
     let mut causes = Vec::new();
     if report.contains("NT_GNU_BUILD_ID") || report.contains("Build ID:") {
-        causes.push("build-id: the ELF build IDs differ, so the compiled code differs; with the same source this means another compiler, linker or library version than the published build used (a toolchain that has moved since)".to_owned());
+        causes.push("build-id: the ELF build IDs differ; the linker hashes the whole binary, debug information included, so with the same source another compiler, linker or library version than the published build used (a toolchain that has moved since) or another build path recorded in the debug information (Debian's buildds name theirs in the .buildinfo's Build-Path) went into it".to_owned());
     }
     let (old, new) = changed_years(report);
     if let Some((a, b)) = old.iter().next().zip(new.iter().next()) {

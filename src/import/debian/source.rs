@@ -42,6 +42,15 @@ pub fn find(stanzas: &[Stanza], name: &str, version: &str, url: &str) -> anyhow:
         if st.get("Package") == Some(name) {
             let v = st.get("Version").unwrap_or_default();
             if v == version {
+                if let Some(f) = st.get("Format")
+                    && !matches!(f.trim(), "3.0 (quilt)" | "3.0 (native)")
+                {
+                    return refuse(format!(
+                        "{name} {version} is a format {} source package: reprove imports format \
+                         3.0 (quilt) and 3.0 (native) packages only",
+                        f.trim()
+                    ));
+                }
                 return Ok(st.clone());
             }
             versions.push(v.to_owned());
@@ -367,5 +376,27 @@ mod tests {
         assert_eq!(rfc2822("Thu, 01 Jan 1970 00:00:00 +0000"), Some(0));
         assert_eq!(rfc2822("Thu, 01 Jan 1970 01:00:00 -0030"), Some(5400));
         assert_eq!(rfc2822("yesterday"), None);
+    }
+
+    /// dmitry 1.3a-1.2+deb12u1 in bookworm is a format 1.0 package (a .diff.gz): refused by
+    /// name, not with a puzzle about its tarball; format 3.0 ones are found.
+    #[test]
+    fn only_format_3_sources_are_found() {
+        let text = "Package: dmitry
+Version: 1.3a-1.2+deb12u1
+Format: 1.0
+
+Package: tree
+Version: 2.1.0-1
+Format: 3.0 (quilt)
+";
+        let stanzas = deb822::stanzas(text);
+        let err = find(&stanzas, "dmitry", "1.3a-1.2+deb12u1", "S")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("is a format 1.0 source package"), "{err}");
+        assert!(find(&stanzas, "tree", "2.1.0-1", "S").is_ok());
+        let err = find(&stanzas, "tree", "9", "S").unwrap_err().to_string();
+        assert!(err.contains("it has 2.1.0-1"), "{err}");
     }
 }
