@@ -28,15 +28,7 @@ pub(crate) fn cached_files() -> Option<PathBuf> {
 /// every one of `files`; `None` (the test is skipped, loudly) when it does not, except under
 /// `CI=true`, where a missing cache fails.
 pub(crate) fn fixture_cache(ecosystem: &str, files: &[&str]) -> Option<PathBuf> {
-    let dir = std::env::var_os("REPROVE_FIXTURE_CACHE")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("XDG_CACHE_HOME").map(|c| PathBuf::from(c).join("reprove/fixtures"))
-        })
-        .unwrap_or_else(|| {
-            PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/reprove/fixtures")
-        })
-        .join(ecosystem);
+    let dir = cache_root().join(ecosystem);
     if files.iter().all(|f| dir.join(f).is_file()) {
         return Some(dir);
     }
