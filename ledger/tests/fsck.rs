@@ -384,7 +384,7 @@ fn a_wrong_or_missing_verifiable_index_is_reported() {
     );
     // The honest note back, the tree's root node gone: the stored tree no longer gives it.
     put(&dir, cf::VINDEX, b"note", &honest);
-    delete(&dir, cf::VINDEX, b"n\0\0");
+    delete(&dir, cf::VINDEX, b"s\0");
     let p = check(&dir).problems;
     assert!(
         p.iter().any(|x| matches!(x, Problem::IndexTree { .. })),
