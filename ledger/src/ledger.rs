@@ -217,8 +217,8 @@ impl Writer {
                 start += 1;
             }
             let update = crate::vindex::apply(store, &appends)?;
-            for (key, record) in update.records() {
-                batch.put_vindex(&key, &record);
+            for (key, record) in &update.records {
+                batch.put_vindex(key, record);
             }
             root = update.root;
             store.commit(batch, head.as_deref(), size)?;

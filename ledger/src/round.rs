@@ -269,8 +269,8 @@ impl Writer {
         for (level, index, hashes) in &integrated.tiles {
             batch.put_tile(*level, *index, hashes);
         }
-        for (key, record) in index.records() {
-            batch.put_vindex(&key, &record);
+        for (key, record) in &index.records {
+            batch.put_vindex(key, record);
         }
         if !index_note.is_empty() {
             batch.put_index_note(index_note);

@@ -34,6 +34,7 @@ use reprove_verifier::vindex::{
 
 use crate::error::{Error, Integrity};
 use crate::index::IndexKey;
+use crate::storage::KeyValue;
 
 /// The column family the tree lives in.
 pub(crate) const CF: &str = "vindex";
@@ -90,7 +91,9 @@ impl std::hash::Hasher for PosHasher {
     }
 }
 
-type PosMap = std::collections::HashMap<Pos, Stratum, std::hash::BuildHasherDefault<PosHasher>>;
+/// Strata by position, boxed: a stratum is ≈ 1.3 KB, and the map moves its values when it grows.
+type PosMap =
+    std::collections::HashMap<Pos, Box<Stratum>, std::hash::BuildHasherDefault<PosHasher>>;
 
 impl Pos {
     const ROOT: Pos = Pos {
@@ -295,22 +298,25 @@ impl NodeCache {
 
     fn get(&mut self, pos: &Pos) -> Option<Stratum> {
         if let Some(n) = self.young.get(pos) {
-            return Some(n.clone());
+            return Some((**n).clone());
         }
         let n = self.old.remove(pos)?;
-        self.put(*pos, n.clone());
-        Some(n)
+        let copy = (*n).clone();
+        self.put(*pos, n);
+        Some(copy)
     }
 
-    fn put(&mut self, pos: Pos, stratum: Stratum) {
+    fn put(&mut self, pos: Pos, stratum: Box<Stratum>) {
         if self.young.len() >= self.cap {
-            self.old = std::mem::take(&mut self.young);
+            // Sized once per generation: growing it would rehash every entry again and again.
+            let fresh = PosMap::with_capacity_and_hasher(self.cap, Default::default());
+            self.old = std::mem::replace(&mut self.young, fresh);
         }
         self.young.insert(pos, stratum);
     }
 
     /// Records a committed round's writes.
-    pub(crate) fn committed(&mut self, writes: Vec<(Pos, Stratum)>) {
+    pub(crate) fn committed(&mut self, writes: Vec<(Pos, Box<Stratum>)>) {
         for (pos, stratum) in writes {
             self.put(pos, stratum);
         }
@@ -336,7 +342,7 @@ impl<S: NodeSource> NodeSource for Cached<'_, S> {
         }
         let n = self.store.stratum(pos)?;
         if let Some(n) = &n {
-            self.cache.borrow_mut().put(*pos, n.clone());
+            self.cache.borrow_mut().put(*pos, Box::new(n.clone()));
         }
         Ok(n)
     }
@@ -346,20 +352,24 @@ impl<S: NodeSource> NodeSource for Cached<'_, S> {
 #[derive(Debug, Default)]
 pub(crate) struct Update {
     pub(crate) root: Hash,
-    pub(crate) writes: Vec<(Pos, Stratum)>,
+    pub(crate) writes: Vec<(Pos, Box<Stratum>)>,
+    /// The writes as stored records, in key order (RocksDB's memtable inserts a sorted run
+    /// faster than scattered keys): encoded where the update is computed, off the commit.
+    pub(crate) records: Vec<KeyValue>,
 }
 
 impl Update {
-    /// The writes as stored records, in key order (RocksDB's memtable inserts a sorted run
-    /// faster than scattered keys).
-    pub(crate) fn records(&self) -> Vec<(Vec<u8>, Vec<u8>)> {
-        let mut out: Vec<(Vec<u8>, Vec<u8>)> = self
-            .writes
+    fn new(root: Hash, writes: Vec<(Pos, Box<Stratum>)>) -> Update {
+        let mut records: Vec<KeyValue> = writes
             .iter()
             .map(|(pos, st)| (pos.key(), st.encode()))
             .collect();
-        out.sort_unstable();
-        out
+        records.sort_unstable();
+        Update {
+            root,
+            writes,
+            records,
+        }
     }
 }
 
@@ -380,10 +390,7 @@ pub(crate) fn apply(
 ) -> Result<Update, Error> {
     let root = src.stratum(&Pos::ROOT)?.unwrap_or_default();
     if appends.is_empty() {
-        return Ok(Update {
-            root: root.sums()[1].hash(),
-            writes: Vec::new(),
-        });
+        return Ok(Update::new(root.sums()[1].hash(), Vec::new()));
     }
     // In key order, so the keys under each slot are one run.
     let items: Vec<Item<'_>> = appends
@@ -396,10 +403,7 @@ pub(crate) fn apply(
         .collect();
     let mut writes = Vec::new();
     let sum = place(src, Pos::ROOT, root, items, &mut writes)?;
-    Ok(Update {
-        root: sum.hash(),
-        writes,
-    })
+    Ok(Update::new(sum.hash(), writes))
 }
 
 /// Places `items` (all under `pos`, in key order) into the stratum at `pos`, `current`.
@@ -408,7 +412,7 @@ fn place(
     pos: Pos,
     mut current: Stratum,
     items: Vec<Item<'_>>,
-    writes: &mut Vec<(Pos, Stratum)>,
+    writes: &mut Vec<(Pos, Box<Stratum>)>,
 ) -> Result<Sum, Error> {
     let mut items = items.into_iter().peekable();
     while let Some(first) = items.next() {
@@ -420,7 +424,7 @@ fn place(
         current.slots[slot] = place_slot(src, pos, slot, current.slots[slot], run, writes)?;
     }
     let sum = current.sums()[1];
-    writes.push((pos, current));
+    writes.push((pos, Box::new(current)));
     Ok(sum)
 }
 
@@ -431,7 +435,7 @@ fn place_slot(
     slot: usize,
     was: Slot,
     mut run: Vec<Item<'_>>,
-    writes: &mut Vec<(Pos, Stratum)>,
+    writes: &mut Vec<(Pos, Box<Stratum>)>,
 ) -> Result<Slot, Error> {
     // One key into an empty slot, or into its own leaf: the slot is (still) its leaf.
     if let [item] = &run[..] {
@@ -591,7 +595,7 @@ mod tests {
         fn apply(&self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
             let update = apply(self, appends).unwrap();
             let mut map = self.0.borrow_mut();
-            for (key, record) in update.records() {
+            for (key, record) in update.records {
                 map.insert(key, record);
             }
             update.root

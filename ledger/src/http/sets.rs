@@ -723,7 +723,9 @@ mod tests {
     /// either way one flipped bit fails it, across chunk boundaries.
     #[test]
     fn a_rehash_accepts_the_file_and_nothing_else() {
-        let bytes: Vec<u8> = (0..(CHUNK as u32) * 2 + 7).map(|i| (i % 251) as u8).collect();
+        let bytes: Vec<u8> = (0..(CHUNK as u32) * 2 + 7)
+            .map(|i| (i % 251) as u8)
+            .collect();
         let sha: [u8; 32] = Sha256::digest(&bytes).into();
         let b3 = *blake3::hash(&bytes).as_bytes();
         let checks = || {
