@@ -42,13 +42,14 @@ pub struct Writer {
     pub(crate) halted: bool,
     /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
     pub(crate) vindex: bool,
-    /// Recently used nodes of the verifiable index.
+    /// Recently used strata of the verifiable index.
     pub(crate) nodes: crate::vindex::NodeCache,
 }
 
-/// The writer's cache of verifiable-index nodes holds at most twice this many (≈ 100 bytes
-/// each): the top ~17 levels of the tree, and the recent paths.
-const NODE_CACHE: usize = 262_144;
+/// The writer's cache of verifiable-index strata holds at most twice this many (≈ 1.3 KB
+/// each, ≤ 105 MB): the strata of the tree's top 16 levels (4,369) are on every round's
+/// paths, and at a few million keys most of the next 65,536 are on some round's.
+const NODE_CACHE: usize = 40_000;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
@@ -216,8 +217,8 @@ impl Writer {
                 start += 1;
             }
             let update = crate::vindex::apply(store, &appends)?;
-            for (pos, node) in &update.writes {
-                batch.put_vindex(&pos.key(), &node.encode());
+            for (key, record) in &update.records {
+                batch.put_vindex(key, record);
             }
             root = update.root;
             store.commit(batch, head.as_deref(), size)?;

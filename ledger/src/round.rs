@@ -7,10 +7,11 @@
 //!    to write and the nodes for proofs (no tree reads);
 //! 4. **sign** the checkpoint of the new tree — it extends the last signed one by
 //!    construction, and the commit below refuses to write it unless the stored head is still
-//!    the one it extends — and the index note binding the verifiable index, with the new
-//!    entries' indices appended to their keys' lists, to that tree;
+//!    the one it extends;
 //! 5. **prove**: every submitter's inclusion proof in the new tree, before anything is
-//!    written, so that nothing can fail after the commit;
+//!    written, so that nothing can fail after the commit. Meanwhile (phases 3–5) a second
+//!    thread updates the verifiable index, the new entries' indices appended to their keys'
+//!    lists; then the index note binding its root to the new tree is signed;
 //! 6. **commit** everything as one synced `WriteBatch` (see `storage.rs`). Only now is the
 //!    round durable, the new head published and the answers released.
 //!
@@ -125,31 +126,22 @@ impl Writer {
             return answer(&reader, &leaves, slots, &previous);
         }
 
-        // Integrate and sign.
-        let new_leaves: Vec<Hash> = fresh.iter().map(|&p| leaves[p]).collect();
-        let integrated = self.tree.integrate(&new_leaves)?;
-        let size = integrated.state.size();
-        let head = Head::sign(&self.signer, size, integrated.state.root())?;
-        let (index, index_note) = if self.vindex {
-            let index = self.index_update(submissions, &sequenced)?;
-            let note = sign_note(&self.signer, size, head.root(), index.root)?;
-            (index, note)
-        } else {
-            (Update::default(), Vec::new())
+        let (integrated, head, answers, index) =
+            self.integrate_and_index(submissions, &leaves, &sequenced)?;
+        let size = head.size();
+        let (index, index_note) = match index {
+            Some(index) => {
+                let note = sign_note(&self.signer, size, head.root(), index.root)?;
+                (index, note)
+            }
+            None => (Update::default(), Vec::new()),
         };
-
-        // Prove, before anything is written.
-        let reader = RoundReader {
-            nodes: &integrated.nodes,
-            store: &self.shared.store,
-        };
-        let answers = answer(&reader, &leaves, slots, &head)?;
 
         self.commit(
             submissions,
             &leaves,
             &sequenced,
-            (&integrated, &index, &index_note),
+            (&integrated, index, &index_note),
             &head,
             &previous,
         )?;
@@ -167,6 +159,48 @@ impl Writer {
             .write()
             .unwrap_or_else(PoisonError::into_inner) = head;
         Ok(answers)
+    }
+
+    /// Integrates the round's new leaves, signs the new checkpoint and proves every answer,
+    /// while a second thread updates the verifiable index (which none of that depends on): its
+    /// note is signed once both are done. `None`: the index is off.
+    fn integrate_and_index(
+        &mut self,
+        submissions: &[Submission],
+        leaves: &[Hash],
+        sequenced: &Sequenced,
+    ) -> Result<(Integrated, Head, Vec<Accepted>, Option<Update>), Error> {
+        let new_leaves: Vec<Hash> = sequenced.fresh.iter().map(|&p| leaves[p]).collect();
+        let (store, nodes, tree, signer) = (
+            &self.shared.store,
+            &mut self.nodes,
+            &self.tree,
+            &self.signer,
+        );
+        let vindex = self.vindex;
+        let (index, rest) = std::thread::scope(|scope| {
+            let index =
+                vindex.then(|| scope.spawn(|| index_update(store, nodes, submissions, sequenced)));
+            let rest = (|| -> Result<_, Error> {
+                let integrated = tree.integrate(&new_leaves)?;
+                let state = &integrated.state;
+                let head = Head::sign(signer, state.size(), state.root())?;
+                let reader = RoundReader {
+                    nodes: &integrated.nodes,
+                    store,
+                };
+                let answers = answer(&reader, leaves, &sequenced.slots, &head)?;
+                Ok((integrated, head, answers))
+            })();
+            let index = index.map(|thread| {
+                thread
+                    .join()
+                    .unwrap_or(Err(Error::Bug("the index update panicked")))
+            });
+            (index.transpose(), rest)
+        });
+        let (integrated, head, answers) = rest?;
+        Ok((integrated, head, answers, index?))
     }
 
     /// Gives every leaf its index: an entry already logged keeps its index (a duplicate), a
@@ -208,24 +242,6 @@ impl Writer {
         Ok(Sequenced { slots, fresh })
     }
 
-    /// The verifiable index after this round: the new entries' indices appended to the lists
-    /// of their proven keys, in log order.
-    fn index_update(
-        &mut self,
-        submissions: &[Submission],
-        Sequenced { slots, fresh }: &Sequenced,
-    ) -> Result<Update, Error> {
-        let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
-        for &pos in fresh {
-            add_entry(&mut appends, slots[pos].0, &submissions[pos].keys);
-        }
-        let cached = Cached {
-            store: &self.shared.store,
-            cache: std::cell::RefCell::new(&mut self.nodes),
-        };
-        apply(&cached, &appends)
-    }
-
     /// Writes the round — new entries with their index records, tiles, the verifiable index
     /// and its note, the signed head — in one durable batch, if the stored head is still
     /// `previous`. A failed write halts the writer: the disk may or may not hold the round.
@@ -234,7 +250,7 @@ impl Writer {
         submissions: &[Submission],
         leaves: &[Hash],
         Sequenced { slots, fresh }: &Sequenced,
-        (integrated, index, index_note): (&Integrated, &Update, &[u8]),
+        (integrated, index, index_note): (&Integrated, Update, &[u8]),
         head: &Head,
         previous: &Head,
     ) -> Result<(), Error> {
@@ -253,15 +269,8 @@ impl Writer {
         for (level, index, hashes) in &integrated.tiles {
             batch.put_tile(*level, *index, hashes);
         }
-        // In key order: RocksDB's memtable inserts a sorted run far faster than scattered keys.
-        let mut nodes: Vec<(Vec<u8>, Vec<u8>)> = index
-            .writes
-            .iter()
-            .map(|(pos, node)| (pos.key(), node.encode()))
-            .collect();
-        nodes.sort_unstable();
-        for (key, node) in &nodes {
-            batch.put_vindex(key, node);
+        for (key, record) in &index.records {
+            batch.put_vindex(key, record);
         }
         if !index_note.is_empty() {
             batch.put_index_note(index_note);
@@ -271,9 +280,28 @@ impl Writer {
             self.halted = true;
             return Err(e);
         }
-        self.nodes.committed(&index.writes);
+        self.nodes.committed(index.writes);
         Ok(())
     }
+}
+
+/// The verifiable index after a round: the new entries' indices appended to the lists of their
+/// proven keys, in log order, on the tree in `store` read through the writer's `nodes`.
+fn index_update(
+    store: &crate::storage::Store,
+    nodes: &mut crate::vindex::NodeCache,
+    submissions: &[Submission],
+    Sequenced { slots, fresh }: &Sequenced,
+) -> Result<Update, Error> {
+    let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+    for &pos in fresh {
+        add_entry(&mut appends, slots[pos].0, &submissions[pos].keys);
+    }
+    let cached = Cached {
+        store,
+        cache: std::cell::RefCell::new(nodes),
+    };
+    apply(&cached, &appends)
 }
 
 /// Builds every answer of a round against `head`.

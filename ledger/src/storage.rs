@@ -57,7 +57,7 @@ use rocksdb::{
 
 use crate::error::{Error, Integrity};
 use crate::index::{Direction, MAX_PAGE, Page, PageRequest};
-use crate::vindex::{Node, NodeSource, Pos};
+use crate::vindex::{NodeSource, Pos, Stratum};
 
 /// The format marker written by `init` and required by `open`.
 pub const FORMAT: &str = "reprove-ledger/1";
@@ -609,11 +609,15 @@ impl Batch<'_> {
 }
 
 impl NodeSource for Store {
-    fn node(&self, pos: &Pos) -> Result<Node, Error> {
+    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
         let cfs = self.cfs()?;
         match cfs.vindex {
-            Some(cf) => Node::decode(self.db.get_pinned_cf(cf, pos.key())?.as_deref()),
-            None => Ok(Node::Empty),
+            Some(cf) => self
+                .db
+                .get_pinned_cf(cf, pos.key())?
+                .map(|b| Stratum::decode(&b))
+                .transpose(),
+            None => Ok(None),
         }
     }
 }
@@ -658,10 +662,14 @@ impl Snapshot<'_> {
 }
 
 impl NodeSource for Snapshot<'_> {
-    fn node(&self, pos: &Pos) -> Result<Node, Error> {
+    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
         match self.cfs.vindex {
-            Some(cf) => Node::decode(self.snap.get_cf(cf, pos.key())?.as_deref()),
-            None => Ok(Node::Empty),
+            Some(cf) => self
+                .snap
+                .get_pinned_cf(cf, pos.key())?
+                .map(|b| Stratum::decode(&b))
+                .transpose(),
+            None => Ok(None),
         }
     }
 }

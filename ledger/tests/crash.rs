@@ -7,8 +7,9 @@ use crate::common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{entry, fill, key, signer};
-use reprove_ledger::{FsckOptions, Ledger, fsck};
+use common::{artifact, entry, fill, key, signer};
+use reprove_ledger::{FsckOptions, IndexKey, Ledger, fsck};
+use reprove_verifier::vindex::{ProvenAnswer, WireProof};
 
 const CHILD_DIR: &str = "REPROVE_LEDGER_CRASH_CHILD_DIR";
 
@@ -64,7 +65,26 @@ fn killed_writer_loses_nothing_it_acknowledged() {
     assert!(size >= acked, "acknowledged {acked}, reopened at {size}");
     assert_eq!(size % 100, 0, "a round was torn");
     assert_eq!(ledger.entry(acked - 1).unwrap(), entry(acked - 1));
+    // The verifiable index was written in the same batch as its round: its signed note names
+    // exactly the reopened head, and an entry of the last acknowledged round is proven.
+    let proven = |ledger: &Ledger, i: u64| {
+        let lookup = IndexKey::Artifact(artifact(i));
+        let p = ledger.prove_lookup(&lookup).unwrap();
+        let answer = ProvenAnswer {
+            note: String::from_utf8(p.note).unwrap(),
+            indices: p.indices,
+            proof: WireProof::from(&p.proof),
+        };
+        let note = answer.verify(&key(), &lookup.encoding()).unwrap();
+        (note.size, note.log_root, answer.indices)
+    };
+    let head = ledger.head();
+    assert_eq!(
+        proven(&ledger, acked - 1),
+        (size, head.root(), vec![acked - 1])
+    );
     fill(&mut writer, size, size + 10, 10);
+    assert_eq!(proven(&ledger, size + 9).2, vec![size + 9]);
     drop((ledger, writer));
     // The entries are the storage tests' unsigned ones: fsck checks the structure, not which
     // index records a signed entry calls for.

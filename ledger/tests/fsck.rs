@@ -336,6 +336,60 @@ fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
     assert!(report.is_clean(), "{:?}", report.problems);
 }
 
+/// A log written with index version 3 (the verifiable index stored one record per node, keys
+/// `n…`): fsck leaves its index pending instead of reading the old records as strata, and a
+/// reindex replaces them with strata whose root the entries give, the old records gone.
+#[test]
+fn a_log_of_index_version_3_is_reindexed_into_strata() {
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+
+    let dir = signed_log(300);
+    let clean = check(&dir);
+    // What version 3 left: node records (root and one below it), no strata, version 3.
+    put(&dir, cf::VINDEX, b"n\0\0", &[0x11; 64]);
+    put(&dir, cf::VINDEX, b"n\0\x01\x80", &[0x22; 64]);
+    delete(&dir, cf::VINDEX, b"s\0");
+    put(&dir, cf::META, db_key::INDEX_VERSION, &3u64.to_be_bytes());
+    let pending = check(&dir);
+    assert!(pending.index_pending);
+    assert!(pending.is_clean(), "{:?}", pending.problems);
+
+    let (ledger, mut writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
+    assert_eq!(writer.index_version().unwrap(), 3);
+    assert_eq!(writer.reindex().unwrap(), 300);
+    assert_eq!(writer.index_version().unwrap(), INDEX_VERSION);
+    // A proven lookup after the upgrade verifies against the newly signed index note.
+    let lookup = IndexKey::Artifact(digest(7));
+    let proven = ledger.prove_lookup(&lookup).unwrap();
+    let answer = ProvenAnswer {
+        note: String::from_utf8(proven.note).unwrap(),
+        indices: proven.indices,
+        proof: WireProof::from(&proven.proof),
+    };
+    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
+    assert_eq!((note.size, answer.indices), (300, vec![7]));
+    drop((ledger, writer));
+
+    let db = raw_db(dir.path());
+    let keys: Vec<Box<[u8]>> = db
+        .iterator_cf(
+            db.cf_handle(cf::VINDEX).unwrap(),
+            rocksdb::IteratorMode::Start,
+        )
+        .map(|kv| kv.unwrap().0)
+        .collect();
+    drop(db);
+    assert!(keys.len() > 2);
+    assert!(
+        keys.iter().all(|k| &k[..] == b"note" || k[0] == b's'),
+        "{keys:?}"
+    );
+    let after = check(&dir);
+    assert!(after.is_clean(), "{:?}", after.problems);
+    assert!(!after.index_pending);
+    assert_eq!(after.index_root, clean.index_root);
+}
+
 /// The verifiable index is re-derived from the entries: a signed index root that is not the
 /// entries' (the log signed a wrong index), a stored tree that does not give it, and a missing
 /// note are each reported.
@@ -384,7 +438,7 @@ fn a_wrong_or_missing_verifiable_index_is_reported() {
     );
     // The honest note back, the tree's root node gone: the stored tree no longer gives it.
     put(&dir, cf::VINDEX, b"note", &honest);
-    delete(&dir, cf::VINDEX, b"n\0\0");
+    delete(&dir, cf::VINDEX, b"s\0");
     let p = check(&dir).problems;
     assert!(
         p.iter().any(|x| matches!(x, Problem::IndexTree { .. })),
