@@ -160,6 +160,11 @@ impl Ledger {
         if !key.is_proven() {
             return Err(Error::NotProven);
         }
+        // A log whose index an earlier version wrote (another layout) is not proven from
+        // until it is reindexed: refused by name, not with a proof that fails to check.
+        if self.store().index_version()? < crate::keys::INDEX_VERSION {
+            return Err(Error::NoIndex);
+        }
         let snap = self.store().snapshot()?;
         let note = snap.index_note()?.ok_or(Error::NoIndex)?;
         let encoding = key.encoding();

@@ -356,6 +356,11 @@ fn a_log_of_index_version_3_is_reindexed_into_strata() {
 
     let (ledger, mut writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
     assert_eq!(writer.index_version().unwrap(), 3);
+    // Before the reindex, a proven lookup is refused by name (no proof of the old layout).
+    let err = ledger
+        .prove_lookup(&IndexKey::Artifact(digest(7)))
+        .unwrap_err();
+    assert!(matches!(err, reprove_ledger::Error::NoIndex), "{err}");
     assert_eq!(writer.reindex().unwrap(), 300);
     assert_eq!(writer.index_version().unwrap(), INDEX_VERSION);
     // A proven lookup after the upgrade verifies against the newly signed index note.
