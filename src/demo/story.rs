@@ -370,29 +370,38 @@ fn publish(n: &Narrator, procs: &mut Procs, w: &mut World) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The command line of rebuilder `name`'s node: follow the log, build what the publisher
+/// logged, attest, exit when idle.
+fn rebuilder_args(w: &World, name: &str) -> Vec<String> {
+    let work = w.dir.join("work").join(name);
+    let key = w.dir.join("keys").join(format!("{name}.key"));
+    [
+        "rebuilder",
+        "run",
+        "--ledger",
+        &w.url,
+        "--log-key",
+        &w.log_vkey,
+        "--key",
+        path(&key),
+        "--work",
+        path(&work),
+        "--publisher",
+        &w.publisher_vkey,
+        "--exit-when-idle",
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
 fn rebuild(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     n.step(
         4,
         "Three rebuilder nodes follow the log, rebuild each release in a sandbox and attest",
     );
     for (name, _) in REBUILDERS {
-        let work = w.dir.join("work").join(name);
-        let key = w.dir.join("keys").join(format!("{name}.key"));
-        let args = [
-            "rebuilder",
-            "run",
-            "--ledger",
-            &w.url,
-            "--log-key",
-            &w.log_vkey,
-            "--key",
-            path(&key),
-            "--work",
-            path(&work),
-            "--publisher",
-            &w.publisher_vkey,
-            "--exit-when-idle",
-        ];
+        let owned = rebuilder_args(w, name);
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         n.command(&args);
         procs.spawn(&format!("rebuilder-{name}"), &args)?;
     }
@@ -637,23 +646,8 @@ fn staged(n: &Narrator, procs: &mut Procs, w: &World) -> anyhow::Result<()> {
     );
 
     for (name, _) in &REBUILDERS[..2] {
-        let work = w.dir.join("work").join(name);
-        let rkey = w.dir.join("keys").join(format!("{name}.key"));
-        let args = [
-            "rebuilder",
-            "run",
-            "--ledger",
-            &w.url,
-            "--log-key",
-            &w.log_vkey,
-            "--key",
-            path(&rkey),
-            "--work",
-            path(&work),
-            "--publisher",
-            &w.publisher_vkey,
-            "--exit-when-idle",
-        ];
+        let owned = rebuilder_args(w, name);
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
         n.command(&args);
         expect(procs, &args, 0)?;
     }
