@@ -69,6 +69,15 @@ fetch_pinned https://files.pythonhosted.org/packages/6e/c2/61d3e0f47e2b74ef40a68
   cb55c73c5f4408779d0cf3eef9f762b9c9f147a77de7b258bef0a5628adc85cc tomli-2.2.1-py3-none-any.whl
 fetch_pinned https://files.pythonhosted.org/packages/be/2d/293fe6a58e73df57cc2b5e5cf2b17c6bb4fb5b0c390bab8f1e87bdc62529/flit_core-3.10.1-py3-none-any.whl \
   cb31a76e8b31ad3351bb89e531f64ef2b05d1e65bd939183250bf81ddf4922a8 flit_core-3.10.1-py3-none-any.whl
+# six 1.17.0 was built without SOURCE_DATE_EPOCH: its dist-info files carry the publisher's
+# wall clock (2024-12-04 17:35:24), which the import reads back as the build's clock
+# (tests/import_pypi.rs); its backend is setuptools 75.6.0 (the wheel's Generator: line).
+fetch_pinned https://files.pythonhosted.org/packages/94/e7/b2c673351809dca68a0e064b6af791aa332cf192da575fd474ed7d6f16a2/six-1.17.0.tar.gz \
+  ff70335d468e7eb6ec65b95b99d3a2836546063f63acc5171de367e834932a81 six-1.17.0.tar.gz
+fetch_pinned https://files.pythonhosted.org/packages/b7/ce/149a00dd41f10bc29e5921b496af8b574d8413afcd5e30dfa0ed46c2cc5e/six-1.17.0-py2.py3-none-any.whl \
+  4721f391ed90541fddacab5acf947aa0d3dc7d27b2e1e8eda2be8970586c3274 six-1.17.0-py2.py3-none-any.whl
+fetch_pinned https://files.pythonhosted.org/packages/55/21/47d163f615df1d30c094f6c8bbb353619274edccf0327b185cc2493c2c33/setuptools-75.6.0-py3-none-any.whl \
+  ce74b49e8f7110f9bf04883b730f4765b774ef3ef28f722cce7c273d253aaf7d setuptools-75.6.0-py3-none-any.whl
 
 # Real crates for the crate import test (tests/import_crate.rs): fortune 0.2.0, a binary crate
 # with a Cargo.lock and no dependencies, and cfg-if 1.0.0, the real dependency of the test's

@@ -364,6 +364,64 @@ fn a_real_pypi_wheel_is_imported_reproduced_by_two_rebuilders_and_verified() {
     );
 }
 
+const SIX_SDIST: &str = "six-1.17.0.tar.gz";
+const SIX_WHEEL: &str = "six-1.17.0-py2.py3-none-any.whl";
+const SETUPTOOLS_WHEEL: &str = "setuptools-75.6.0-py3-none-any.whl";
+
+/// six 1.17.0 was built without SOURCE_DATE_EPOCH on a machine whose clock read 2024-12-04
+/// 17:35:24 UTC, and its dist-info files carry that date. The import reads the clock back from
+/// the wheel into the recipe, and a rebuild in the sandbox — today, with today's clock —
+/// reproduces the published wheel bit for bit.
+#[test]
+fn a_wheel_dated_by_the_publishers_clock_is_rebuilt_at_that_clock() {
+    let Some(cache) = fixture_cache("pypi", &[SIX_SDIST, SIX_WHEEL, SETUPTOOLS_WHEEL]) else {
+        return;
+    };
+    let read = |f: &str| std::fs::read(cache.join(f)).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let ledger = Ledger::start(dir);
+    let importer = ledger.key("importer.example");
+    let rebuilder = ledger.key("rebuilder-a.example");
+    let index = Index::start();
+    index.project(
+        "six",
+        &[
+            File::new(SIX_SDIST, read(SIX_SDIST)),
+            File::new(SIX_WHEEL, read(SIX_WHEEL)),
+        ],
+        true,
+    );
+    index.project(
+        "setuptools",
+        &[File::new(SETUPTOOLS_WHEEL, read(SETUPTOOLS_WHEEL))],
+        true,
+    );
+
+    let o = import(&index, &ledger, &importer, "six==1.17.0");
+    assert!(o.status.success(), "import: {}", text(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["backend"], "setuptools==75.6.0");
+    let notes = v["notes"].to_string();
+    assert!(notes.contains("REPROVE_WHEEL_CLOCK=1733333724"), "{notes}");
+    assert!(notes.contains("2024-12-04 17:35:24"), "{notes}");
+    let entry = get_ok(
+        &common::agent(),
+        &format!("{}/entry/{}", ledger.server.url, v["index"]),
+    );
+    let env = reprove_verifier::dsse::Envelope::parse(&entry).unwrap();
+    let statement: serde_json::Value = serde_json::from_slice(env.payload()).unwrap();
+    let recipe = &statement["predicate"]["recipe"];
+    assert_eq!(recipe["env"]["REPROVE_WHEEL_CLOCK"], "1733333724", "{recipe}");
+    assert!(recipe["env"].get("REPROVE_WHEEL_UMASK").is_none(), "{recipe}");
+    assert!(recipe["source_date_epoch"].is_null(), "{recipe}");
+
+    let (code, r, o) = ledger.rebuild("six@1.17.0", &rebuilder, &dir.join("node"), &["--submit"]);
+    assert_eq!(code, Some(0), "{r}\n{}", text(&o.stderr));
+    assert_eq!(r["result"], "reproduced", "{r}");
+    assert_eq!(r["rebuilt"][0]["sha256"], sha256_hex(&read(SIX_WHEEL)));
+}
+
 /// A copy of the wheel with its WHEEL file rewritten by `edit`.
 fn rewrite_wheel(wheel: &[u8], edit: impl Fn(&str) -> String) -> Vec<u8> {
     let mut zin = zip::ZipArchive::new(std::io::Cursor::new(wheel)).unwrap();

@@ -5,7 +5,8 @@
 //! must have it), the backend named by the wheel's `*.dist-info/WHEEL` `Generator:` line (its
 //! exact version's wheel and sha256 from the same index). Choices, each written into the
 //! manifest's `third_party_import.notes`: SOURCE_DATE_EPOCH (unset when the zip entries carry
-//! a backend's default date, else the wheel's one timestamp), and the versions of the backend's
+//! a backend's default date, else the wheel's one timestamp), the publisher's time zone, build
+//! clock and umask (when the zip dates and modes show them), and the versions of the backend's
 //! own requires and of the sdist's other `build-system.requires` (the newest final release on
 //! the index that satisfies the requirement and was uploaded no later than the wheel). What
 //! cannot be inferred is a refusal ([`Refusal`]), never a guess.
@@ -31,21 +32,58 @@ use crate::rebuild::fetch;
 /// Where the built wheel lands in the build tree.
 pub const OUT_DIR: &str = "reprove-dist";
 
+/// The environment variable that carries the publisher's umask (octal) to [`BUILD_SCRIPT`]
+/// when the wheel's modes show one other than 022.
+pub const UMASK_VAR: &str = "REPROVE_WHEEL_UMASK";
+
+/// The environment variable that carries the publisher's build clock (seconds since the
+/// epoch) to [`BUILD_SCRIPT`] when the wheel's own dates show it.
+pub const CLOCK_VAR: &str = "REPROVE_WHEEL_CLOCK";
+
 /// The build command's program (run as `python3 -S`, so that only the standard library and
-/// the pinned packages on `PYTHONPATH` are importable, never the host's dist-packages): PEP 517 `build_wheel` of the backend the sdist's
-/// `pyproject.toml` names (setuptools' legacy backend without one), with `backend-path`,
-/// after `site.addsitedir` of each `PYTHONPATH` entry (so `.pth` files of the pinned
-/// packages take effect), with file modes first set as pip's unpacking under umask 022 leaves
-/// them. Run with the unpacked sdist as the working directory.
-pub const BUILD_SCRIPT: &str = r#"import importlib, os, site, sys, tomllib
+/// the pinned packages on `PYTHONPATH` are importable, never the host's dist-packages): PEP 517
+/// `build_wheel` of the backend the sdist's `pyproject.toml` names (setuptools' legacy backend
+/// without one), with `backend-path`, after `site.addsitedir` of each `PYTHONPATH` entry (so
+/// `.pth` files of the pinned packages take effect). Run with the unpacked sdist as the working
+/// directory. Before the build:
+/// - file modes are set as unpacking under the publisher's umask leaves them: 0755 if
+///   executable, else 0644 — or 0777/0666 less [`UMASK_VAR`] when it is set, which also
+///   becomes the process umask;
+/// - with [`CLOCK_VAR`] set, the build's clock stands at that time: `time.time()` returns it,
+///   and `os.stat`, `os.lstat` and `os.fstat` date every file written since the script started
+///   at it (atime, mtime, ctime), as a machine whose clock read that time would have.
+pub const BUILD_SCRIPT: &str = r#"import importlib, os, site, sys, time, tomllib
 for p in filter(None, os.environ.get("PYTHONPATH", "").split(":")):
     site.addsitedir(p)
-# The modes pip leaves when it unpacks an sdist under umask 022: 0755 if executable, else 0644.
+umask = os.environ.get("REPROVE_WHEEL_UMASK")
+if umask is not None:
+    umask = int(umask, 8)
+    os.umask(umask)
 for root, dirs, files in os.walk("."):
     for n in files:
         p = os.path.join(root, n)
         if not os.path.islink(p):
-            os.chmod(p, 0o755 if os.stat(p).st_mode & 0o111 else 0o644)
+            x = os.stat(p).st_mode & 0o111
+            os.chmod(p, (0o755 if x else 0o644) if umask is None else (0o777 if x else 0o666) & ~umask)
+clock = os.environ.get("REPROVE_WHEEL_CLOCK")
+if clock is not None:
+    clock, start = int(clock), int(time.time())
+    def dated(real):
+        def stat(*args, **kwargs):
+            st = real(*args, **kwargs)
+            if st.st_mtime < start:
+                return st
+            seq, rest = st.__reduce__()[1]
+            seq = list(seq)
+            seq[7:10] = [clock] * 3
+            for f in ("st_atime", "st_mtime", "st_ctime"):
+                rest[f] = float(clock)
+                rest[f + "_ns"] = clock * 10**9
+            return os.stat_result(seq, rest)
+        return stat
+    os.stat, os.lstat, os.fstat = dated(os.stat), dated(os.lstat), dated(os.fstat)
+    time.time = lambda: float(clock)
+    time.time_ns = lambda: clock * 10**9
 try:
     with open("pyproject.toml", "rb") as f:
         bs = tomllib.load(f).get("build-system", {})
@@ -201,10 +239,16 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
     let sde = infer_sde(&facts.timestamps, &mut notes);
     let backend = backend_of(&facts.generator, &wheel.filename)?;
     let build_system = read_build_system(&sdist_path)?;
-    let tz = match sde {
-        None => infer_tz(&facts.entries, &build_system.mtimes, &mut notes),
-        Some(_) => None,
+    let (tz, clock) = match sde {
+        None => {
+            let tz = infer_tz(&facts.entries, &build_system.mtimes, &mut notes);
+            let offset = tz.as_ref().map_or(0, |(_, off)| *off);
+            let clock = infer_clock(&facts.entries, &build_system.mtimes, offset, &mut notes);
+            (tz.map(|(tz, _)| tz), clock)
+        }
+        Some(_) => (None, None),
     };
+    let umask = infer_umask(&facts.entries, &mut notes);
     let mut resolver = Resolver {
         agent: &agent,
         index: &req.index,
@@ -245,11 +289,12 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
     }
     notes.append(&mut resolver.notes);
     notes.push(format!(
-        "built by PEP 517 build_wheel of {:?} with Python {TARGET_PYTHON} (the rebuilder's /usr), offline, umask 022",
+        "built by PEP 517 build_wheel of {:?} with Python {TARGET_PYTHON} (the rebuilder's /usr), offline, umask {:03o}",
         build_system
             .backend
             .as_deref()
-            .unwrap_or("setuptools.build_meta:__legacy__ (the sdist has no build-backend)")
+            .unwrap_or("setuptools.build_meta:__legacy__ (the sdist has no build-backend)"),
+        umask.unwrap_or(0o022)
     ));
     let mut sources = resolver.sources;
     sources.insert(wheel.filename.clone(), page.url.clone());
@@ -286,7 +331,9 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
                 env: BTreeMap::from_iter(
                     [("PYTHONDONTWRITEBYTECODE".to_owned(), "1".to_owned())]
                         .into_iter()
-                        .chain(tz.map(|tz| ("TZ".to_owned(), tz))),
+                        .chain(tz.map(|tz| ("TZ".to_owned(), tz)))
+                        .chain(umask.map(|u| (UMASK_VAR.to_owned(), format!("{u:03o}"))))
+                        .chain(clock.map(|t| (CLOCK_VAR.to_owned(), t.to_string()))),
                 ),
                 outputs: BTreeMap::from([(
                     format!("{OUT_DIR}/{}", wheel.filename),
@@ -594,8 +641,16 @@ struct WheelFacts {
     generator: String,
     /// Distinct zip entry times, (y, m, d, H, M, S).
     timestamps: BTreeSet<ZipDate>,
-    /// Each member's name and time.
-    entries: Vec<(String, ZipDate)>,
+    /// Each member's name, time and Unix mode (when the zip records one).
+    entries: Vec<WheelEntry>,
+}
+
+/// One member of the published wheel.
+#[derive(Debug, Clone, PartialEq)]
+struct WheelEntry {
+    name: String,
+    date: ZipDate,
+    mode: Option<u32>,
 }
 
 fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
@@ -620,7 +675,11 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
                 t.second(),
             );
             timestamps.insert(t);
-            entries.push((name.clone(), t));
+            entries.push(WheelEntry {
+                name: name.clone(),
+                date: t,
+                mode: m.unix_mode(),
+            });
         }
         let top_level_wheel = name
             .strip_suffix(".dist-info/WHEEL")
@@ -759,27 +818,22 @@ struct BuildSystem {
 
 /// The time zone the publisher's build ran in, when the wheel's dates are its files' mtimes
 /// (SOURCE_DATE_EPOCH unset) shifted by one fixed offset: a backend that dates entries by
-/// `time.localtime(mtime)` (flit_core, setuptools) writes local time. `None` when no file
-/// pairs up, the offset is zero, or the offsets disagree.
+/// `time.localtime(mtime)` (flit_core, setuptools) writes local time. Returns the POSIX `TZ`
+/// and the offset east of UTC in seconds; `None` when no file pairs up, the offset is zero,
+/// or the offsets disagree.
 fn infer_tz(
-    entries: &[(String, ZipDate)],
+    entries: &[WheelEntry],
     mtimes: &BTreeMap<String, i64>,
     notes: &mut Vec<String>,
-) -> Option<String> {
+) -> Option<(String, i64)> {
     let mut offsets = BTreeSet::new();
     let mut paired = 0;
-    for (name, t) in entries {
-        let is_default = BACKEND_DEFAULT_DATES
-            .iter()
-            .any(|(y, m, d, _)| *t == (*y, *m, *d, 0, 0, 0));
-        let src = mtimes
-            .get(name)
-            .or_else(|| mtimes.get(&format!("src/{name}")));
-        let (Some(src), false) = (src, is_default) else {
+    for e in entries {
+        let (Some(src), false) = (sdist_mtime(mtimes, &e.name), is_backend_default(e.date)) else {
             continue;
         };
         // Zip dates have 2-second steps; an offset is a whole number of quarter hours.
-        let raw = zip_secs(*t) - src;
+        let raw = zip_secs(e.date) - src;
         let off = (raw as f64 / 900.0).round() as i64 * 900;
         if (raw - off).abs() > 2 {
             return None;
@@ -816,7 +870,96 @@ fn infer_tz(
         off.abs() % 3600 / 60,
         if off >= 0 { "east of" } else { "west of" }
     ));
-    Some(tz)
+    Some((tz, off))
+}
+
+fn is_backend_default(date: ZipDate) -> bool {
+    BACKEND_DEFAULT_DATES
+        .iter()
+        .any(|(y, m, d, _)| date == (*y, *m, *d, 0, 0, 0))
+}
+
+/// The sdist mtime of a wheel member that is a copy of an sdist file (at the same path, or
+/// below `src/`).
+fn sdist_mtime(mtimes: &BTreeMap<String, i64>, name: &str) -> Option<i64> {
+    mtimes
+        .get(name)
+        .or_else(|| mtimes.get(&format!("src/{name}")))
+        .copied()
+}
+
+/// The publisher's clock during its build (seconds since the epoch), when the wheel was built
+/// without SOURCE_DATE_EPOCH and every entry the build wrote itself — not dated its sdist
+/// file's mtime (shifted by `offset`, the build's time zone east of UTC), nor a backend's
+/// default date — carries one and the same date: a backend dates such files by their mtime,
+/// which is the wall clock when the build wrote them. A build whose clock stands at that time
+/// writes the same dates. `None` (with the reason in `notes` when there were such entries) when
+/// they carry several dates: the publisher's build took longer than one 2-second zip step, and
+/// no fixed clock reproduces it.
+fn infer_clock(
+    entries: &[WheelEntry],
+    mtimes: &BTreeMap<String, i64>,
+    offset: i64,
+    notes: &mut Vec<String>,
+) -> Option<i64> {
+    let written: Vec<&WheelEntry> = entries
+        .iter()
+        .filter(|e| !is_backend_default(e.date))
+        .filter(|e| {
+            sdist_mtime(mtimes, &e.name).is_none_or(|src| (zip_secs(e.date) - offset - src).abs() > 2)
+        })
+        .collect();
+    let dates: BTreeSet<ZipDate> = written.iter().map(|e| e.date).collect();
+    let first = written.first()?;
+    let (y, m, d, hh, mm, ss) = first.date;
+    if dates.len() > 1 {
+        notes.push(format!(
+            "clock not fixed: the {} wheel entries the publisher's build wrote itself ({}, …) carry {} different dates, so its build spanned more than one 2-second zip step and no fixed clock reproduces them",
+            written.len(),
+            first.name,
+            dates.len()
+        ));
+        return None;
+    }
+    let t = zip_secs(first.date) - offset;
+    notes.push(format!(
+        "{CLOCK_VAR}={t}: the {} wheel entries the publisher's build wrote itself ({}, …) are all dated {y:04}-{m:02}-{d:02} {hh:02}:{mm:02}:{ss:02}, the wall clock of that build; the rebuild's clock stands at that time and the files it writes are dated by it",
+        written.len(),
+        first.name
+    ));
+    Some(t)
+}
+
+/// The umask of the publisher's build, when the wheel's members record Unix modes that all
+/// follow one umask other than the default 022 (files 0666, executables 0777, less the umask;
+/// `RECORD`, which backends write with a fixed mode, does not count). `None` for 022, for
+/// modes that disagree, and for a wheel without modes.
+fn infer_umask(entries: &[WheelEntry], notes: &mut Vec<String>) -> Option<u32> {
+    let mut masks = BTreeSet::new();
+    let mut counted = 0;
+    for e in entries {
+        let Some(mode) = e.mode.filter(|m| m & 0o777 != 0) else {
+            continue;
+        };
+        if e.name.ends_with(".dist-info/RECORD") || e.name.ends_with('/') {
+            continue;
+        }
+        let perm = mode & 0o777;
+        let full = if perm & 0o111 != 0 { 0o777 } else { 0o666 };
+        masks.insert(full & !perm);
+        counted += 1;
+    }
+    let [mask] = masks.into_iter().collect::<Vec<_>>()[..] else {
+        return None;
+    };
+    // The owner always reads and writes its own files; anything else is not a umask.
+    if mask == 0o022 || mask & 0o700 != 0 {
+        return None;
+    }
+    notes.push(format!(
+        "{UMASK_VAR}={mask:03o}: the modes of all {counted} wheel members but RECORD are 0666 (0777 for executables) less {mask:03o}, so the publisher built under umask {mask:03o}"
+    ));
+    Some(mask)
 }
 
 fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
@@ -1125,6 +1268,14 @@ mod tests {
         assert!(notes[2].contains("2 different dates"), "{notes:?}");
     }
 
+    fn entry(name: &str, date: ZipDate, mode: Option<u32>) -> WheelEntry {
+        WheelEntry {
+            name: name.to_owned(),
+            date,
+            mode,
+        }
+    }
+
     #[test]
     fn a_fixed_offset_between_sdist_mtimes_and_zip_dates_is_the_build_time_zone() {
         let mut notes = Vec::new();
@@ -1136,22 +1287,87 @@ mod tests {
             ),
         ]);
         let entries = vec![
-            ("pkg/a.py".to_owned(), (2021, 11, 4, 11, 55, 44)),
-            ("pkg/b.py".to_owned(), (2026, 10, 14, 13, 49, 58)),
-            ("pkg-1.dist-info/WHEEL".to_owned(), (2016, 1, 1, 0, 0, 0)),
+            entry("pkg/a.py", (2021, 11, 4, 11, 55, 44), None),
+            entry("pkg/b.py", (2026, 10, 14, 13, 49, 58), None),
+            entry("pkg-1.dist-info/WHEEL", (2016, 1, 1, 0, 0, 0), None),
         ];
         assert_eq!(
-            infer_tz(&entries, &mtimes, &mut notes).as_deref(),
-            Some("Etc/GMT+5")
+            infer_tz(&entries, &mtimes, &mut notes),
+            Some(("Etc/GMT+5".to_owned(), -5 * 3600))
         );
         assert!(notes[0].contains("-5:00"), "{notes:?}");
-        let same = vec![("pkg/a.py".to_owned(), (2021, 11, 4, 16, 55, 44))];
+        let same = vec![entry("pkg/a.py", (2021, 11, 4, 16, 55, 44), None)];
         assert_eq!(infer_tz(&same, &mtimes, &mut notes), None);
-        let india = vec![("pkg/a.py".to_owned(), (2021, 11, 4, 22, 25, 44))];
+        let india = vec![entry("pkg/a.py", (2021, 11, 4, 22, 25, 44), None)];
         assert_eq!(
-            infer_tz(&india, &mtimes, &mut notes).as_deref(),
-            Some("<+0530>-5:30")
+            infer_tz(&india, &mtimes, &mut notes),
+            Some(("<+0530>-5:30".to_owned(), 19_800))
         );
+    }
+
+    #[test]
+    fn the_publishers_clock_is_read_from_the_entries_its_build_wrote() {
+        let mtimes = BTreeMap::from([
+            ("six.py".to_owned(), zip_secs((2024, 12, 4, 17, 34, 8))),
+            ("pkg/_version.py".to_owned(), zip_secs((2024, 1, 1, 0, 0, 0))),
+        ]);
+        // six 1.17.0's shape: one sdist file, and dist-info files dated the build's wall clock.
+        let mut entries = vec![
+            entry("six.py", (2024, 12, 4, 17, 34, 8), Some(0o100644)),
+            entry("six-1.17.0.dist-info/METADATA", (2024, 12, 4, 17, 35, 24), None),
+            entry("six-1.17.0.dist-info/RECORD", (2024, 12, 4, 17, 35, 24), None),
+            entry("six-1.17.0.dist-info/WHEEL", (2016, 1, 1, 0, 0, 0), None),
+        ];
+        let mut notes = Vec::new();
+        let t = zip_secs((2024, 12, 4, 17, 35, 24));
+        assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), Some(t));
+        assert!(notes[0].starts_with(&format!("{CLOCK_VAR}={t}: the 2 wheel entries")), "{notes:?}");
+        // The same dates written in UTC−5: the clock is the same instant.
+        let shifted = [
+            entry("six.py", (2024, 12, 4, 12, 34, 8), None),
+            entry("six-1.17.0.dist-info/METADATA", (2024, 12, 4, 12, 35, 24), None),
+            entry("six-1.17.0.dist-info/WHEEL", (2016, 1, 1, 0, 0, 0), None),
+        ];
+        assert_eq!(infer_clock(&shifted, &mtimes, -5 * 3600, &mut notes), Some(t));
+        // An sdist file the build rewrote counts as written by the build.
+        entries.push(entry("pkg/_version.py", (2024, 12, 4, 17, 35, 24), None));
+        assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), Some(t));
+        // A build that spanned two zip steps: no fixed clock, and the note says why.
+        entries.push(entry("six-1.17.0.dist-info/LICENSE", (2024, 12, 4, 17, 35, 22), None));
+        assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), None);
+        assert!(notes.last().unwrap().contains("2 different dates"), "{notes:?}");
+        // Nothing written by the build (all copies of sdist files, or backend defaults): none.
+        let n = notes.len();
+        assert_eq!(infer_clock(&entries[..1], &mtimes, 0, &mut notes), None);
+        assert_eq!(infer_clock(&entries[3..4], &mtimes, 0, &mut notes), None);
+        assert_eq!(notes.len(), n);
+    }
+
+    #[test]
+    fn the_publishers_umask_is_read_from_the_modes() {
+        let mut notes = Vec::new();
+        let d = (2024, 2, 25, 23, 17, 32);
+        let mut entries = vec![
+            entry("sniffio/__init__.py", d, Some(0o100666)),
+            entry("sniffio-1.3.1.dist-info/METADATA", d, Some(0o100666)),
+            entry("sniffio-1.3.1.dist-info/RECORD", d, Some(0o100664)),
+        ];
+        assert_eq!(infer_umask(&entries, &mut notes), Some(0));
+        assert!(notes[0].starts_with(&format!("{UMASK_VAR}=000")), "{notes:?}");
+        entries.push(entry("bin/tool", d, Some(0o100777)));
+        entries.push(entry("sniffio/", d, Some(0o40755)));
+        assert_eq!(infer_umask(&entries, &mut notes), Some(0));
+        // Modes that follow no single umask, the default umask, and no modes at all: none.
+        entries.push(entry("sniffio/py.typed", d, Some(0o100644)));
+        assert_eq!(infer_umask(&entries, &mut notes), None);
+        let default = [entry("a.py", d, Some(0o100644)), entry("b", d, Some(0o100755))];
+        assert_eq!(infer_umask(&default, &mut notes), None);
+        assert_eq!(infer_umask(&[entry("a.py", d, None)], &mut notes), None);
+        assert_eq!(notes.len(), 2, "{notes:?}");
+        // 0o002 and 0o077 are umasks; one that takes the owner's own write bit is not.
+        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100664))], &mut notes), Some(0o002));
+        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100600))], &mut notes), Some(0o066));
+        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100444))], &mut notes), None);
     }
 
     #[test]
