@@ -412,8 +412,14 @@ fn a_wheel_dated_by_the_publishers_clock_is_rebuilt_at_that_clock() {
     let env = reprove_verifier::dsse::Envelope::parse(&entry).unwrap();
     let statement: serde_json::Value = serde_json::from_slice(env.payload()).unwrap();
     let recipe = &statement["predicate"]["recipe"];
-    assert_eq!(recipe["env"]["REPROVE_WHEEL_CLOCK"], "1733333724", "{recipe}");
-    assert!(recipe["env"].get("REPROVE_WHEEL_UMASK").is_none(), "{recipe}");
+    assert_eq!(
+        recipe["env"]["REPROVE_WHEEL_CLOCK"], "1733333724",
+        "{recipe}"
+    );
+    assert!(
+        recipe["env"].get("REPROVE_WHEEL_UMASK").is_none(),
+        "{recipe}"
+    );
     assert!(recipe["source_date_epoch"].is_null(), "{recipe}");
 
     let (code, r, o) = ledger.rebuild("six@1.17.0", &rebuilder, &dir.join("node"), &["--submit"]);

@@ -241,9 +241,9 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
     let build_system = read_build_system(&sdist_path)?;
     let (tz, clock) = match sde {
         None => {
-            let tz = infer_tz(&facts.entries, &build_system.mtimes, &mut notes);
+            let tz = infer_tz(&facts.entries, &build_system.files, &mut notes);
             let offset = tz.as_ref().map_or(0, |(_, off)| *off);
-            let clock = infer_clock(&facts.entries, &build_system.mtimes, offset, &mut notes);
+            let clock = infer_clock(&facts.entries, &build_system.files, offset, &mut notes);
             (tz.map(|(tz, _)| tz), clock)
         }
         Some(_) => (None, None),
@@ -273,6 +273,14 @@ pub fn import(req: &Request, scratch: &Path) -> anyhow::Result<Imported> {
         // From 70.1 on, setuptools has its own bdist_wheel, which names itself in Generator.
         let req = pep508::requirement("setuptools<70.1").map_err(Refusal)?;
         resolver.pin_newest(&req, extra, 0)?;
+    }
+    if backend.package == "setuptools"
+        && let Some((bound, why)) = old_wheel_package(&facts)
+    {
+        // setuptools' bdist_wheel imports the `wheel` package ahead of its own vendored copy
+        // when one is installed: the wheel shows whether the publisher had an old one.
+        let req = pep508::requirement(&format!("wheel{bound}")).map_err(Refusal)?;
+        resolver.pin_newest(&req, &why, 0)?;
     }
     for r in &build_system.requires {
         let parsed = pep508::requirement(r)
@@ -643,6 +651,49 @@ struct WheelFacts {
     timestamps: BTreeSet<ZipDate>,
     /// Each member's name, time and Unix mode (when the zip records one).
     entries: Vec<WheelEntry>,
+    /// The first `Requires-Dist` header of `METADATA` in the old `name (specifiers)` form.
+    parenthesized: Option<String>,
+}
+
+/// The upper bound on the version of the `wheel` package that wrote a `setuptools (X)` wheel
+/// (X ≥ 70.1, whose bdist_wheel uses an installed `wheel` ahead of its vendored, newer copy),
+/// with the reason, when the wheel shows an old one: `RECORD`'s zip mode 0664 without a file
+/// type (written by `wheel` up to 0.38.4; 0.40.0 added `S_IFREG`, there is no 0.39), or
+/// `Requires-Dist` specifiers in parentheses (up to 0.41.0).
+fn old_wheel_package(facts: &WheelFacts) -> Option<(&'static str, String)> {
+    let record = facts.entries.iter().find(|e| {
+        e.name
+            .strip_suffix(".dist-info/RECORD")
+            .is_some_and(|d| !d.contains('/'))
+    });
+    if let Some(r) = record.filter(|r| r.mode == Some(0o664)) {
+        return Some((
+            "<0.40",
+            format!(
+                "the wheel's {} has zip mode 0664 without a file type, as the `wheel` package wrote it before 0.40, which setuptools' bdist_wheel uses instead of its own copy when it is installed: wheel<0.40",
+                r.name
+            ),
+        ));
+    }
+    facts.parenthesized.as_ref().map(|line| {
+        (
+            "<0.41.1",
+            format!(
+                "the wheel's METADATA has {line:?}, the form of the `wheel` package before 0.41.1, which setuptools' bdist_wheel uses instead of its own copy when it is installed: wheel<0.41.1"
+            ),
+        )
+    })
+}
+
+/// Whether a METADATA line is a `Requires-Dist` whose version specifiers are in parentheses
+/// (`Requires-Dist: botocore (<2.0a.0,>=1.37.4)`), as the `wheel` package wrote them up to
+/// 0.41.0 (0.41.1 dropped them; setuptools' own copy never wrote them).
+fn is_parenthesized_requirement(line: &str) -> bool {
+    let Some(req) = line.strip_prefix("Requires-Dist:") else {
+        return false;
+    };
+    let req = req.split(';').next().unwrap_or(req).trim_end();
+    req.ends_with(')') && req.contains(" (")
 }
 
 /// One member of the published wheel.
@@ -651,6 +702,8 @@ struct WheelEntry {
     name: String,
     date: ZipDate,
     mode: Option<u32>,
+    /// Uncompressed size in bytes.
+    size: u64,
 }
 
 fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
@@ -660,6 +713,7 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
     let mut timestamps = BTreeSet::new();
     let mut entries = Vec::new();
     let mut wheel_meta = None;
+    let mut parenthesized = None;
     for i in 0..zip.len() {
         let mut m = zip
             .by_index(i)
@@ -679,11 +733,27 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
                 name: name.clone(),
                 date: t,
                 mode: m.unix_mode(),
+                size: m.size(),
             });
         }
         let top_level_wheel = name
             .strip_suffix(".dist-info/WHEEL")
             .is_some_and(|d| !d.contains('/'));
+        let top_level_metadata = name
+            .strip_suffix(".dist-info/METADATA")
+            .is_some_and(|d| !d.contains('/'));
+        if top_level_metadata {
+            let mut text = String::new();
+            (&mut m)
+                .take(4 << 20)
+                .read_to_string(&mut text)
+                .map_err(|e| Refusal(format!("{filename}: {name}: {e}")))?;
+            parenthesized = text
+                .lines()
+                .take_while(|l| !l.is_empty())
+                .find(|l| is_parenthesized_requirement(l))
+                .map(str::to_owned);
+        }
         if top_level_wheel {
             let mut text = String::new();
             (&mut m)
@@ -718,6 +788,7 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
         generator,
         timestamps,
         entries,
+        parenthesized,
     })
 }
 
@@ -812,9 +883,13 @@ fn backend_of(generator: &str, filename: &str) -> anyhow::Result<Backend> {
 struct BuildSystem {
     requires: Vec<String>,
     backend: Option<String>,
-    /// Path below the top directory → mtime in whole seconds (the PAX record's when given).
-    mtimes: BTreeMap<String, i64>,
+    /// The sdist's regular files.
+    files: SdistFiles,
 }
+
+/// Path below the sdist's top directory → (mtime in whole seconds, the PAX record's when
+/// given; size in bytes).
+type SdistFiles = BTreeMap<String, (i64, u64)>;
 
 /// The time zone the publisher's build ran in, when the wheel's dates are its files' mtimes
 /// (SOURCE_DATE_EPOCH unset) shifted by one fixed offset: a backend that dates entries by
@@ -823,13 +898,13 @@ struct BuildSystem {
 /// or the offsets disagree.
 fn infer_tz(
     entries: &[WheelEntry],
-    mtimes: &BTreeMap<String, i64>,
+    files: &SdistFiles,
     notes: &mut Vec<String>,
 ) -> Option<(String, i64)> {
     let mut offsets = BTreeSet::new();
     let mut paired = 0;
     for e in entries {
-        let (Some(src), false) = (sdist_mtime(mtimes, &e.name), is_backend_default(e.date)) else {
+        let (Some(src), false) = (same_path_copy(files, e), is_backend_default(e.date)) else {
             continue;
         };
         // Zip dates have 2-second steps; an offset is a whole number of quarter hours.
@@ -879,35 +954,48 @@ fn is_backend_default(date: ZipDate) -> bool {
         .any(|(y, m, d, _)| date == (*y, *m, *d, 0, 0, 0))
 }
 
-/// The sdist mtime of a wheel member that is a copy of an sdist file (at the same path, or
-/// below `src/`).
-fn sdist_mtime(mtimes: &BTreeMap<String, i64>, name: &str) -> Option<i64> {
-    mtimes
-        .get(name)
-        .or_else(|| mtimes.get(&format!("src/{name}")))
-        .copied()
+/// The sdist mtime of the file a wheel member is a copy of: the same size, at the same path
+/// or below `src/`.
+fn same_path_copy(files: &SdistFiles, e: &WheelEntry) -> Option<i64> {
+    files
+        .get(&e.name)
+        .or_else(|| files.get(&format!("src/{}", e.name)))
+        .filter(|(_, size)| *size == e.size)
+        .map(|(mtime, _)| *mtime)
+}
+
+/// Whether a wheel member is a copy of an sdist file that kept its mtime (shifted by `offset`,
+/// within a zip date's 2 seconds): one of the same size at the same path, or with the same file
+/// name anywhere (backends copy license files into `dist-info/`).
+fn is_dated_copy(files: &SdistFiles, e: &WheelEntry, offset: i64) -> bool {
+    let matches = |mtime: i64| (zip_secs(e.date) - offset - mtime).abs() <= 2;
+    if same_path_copy(files, e).is_some_and(matches) {
+        return true;
+    }
+    let base = e.name.rsplit('/').next().unwrap_or(&e.name);
+    files.iter().any(|(path, (mtime, size))| {
+        path.rsplit('/').next() == Some(base) && *size == e.size && matches(*mtime)
+    })
 }
 
 /// The publisher's clock during its build (seconds since the epoch), when the wheel was built
-/// without SOURCE_DATE_EPOCH and every entry the build wrote itself — not dated its sdist
-/// file's mtime (shifted by `offset`, the build's time zone east of UTC), nor a backend's
-/// default date — carries one and the same date: a backend dates such files by their mtime,
+/// without SOURCE_DATE_EPOCH and every entry the build wrote itself — not a copy of an sdist
+/// file of the same size dated its mtime (shifted by `offset`, the build's time zone east of
+/// UTC), nor dated a backend's default — carries one and the same date: a backend dates such files by their mtime,
 /// which is the wall clock when the build wrote them. A build whose clock stands at that time
 /// writes the same dates. `None` (with the reason in `notes` when there were such entries) when
 /// they carry several dates: the publisher's build took longer than one 2-second zip step, and
 /// no fixed clock reproduces it.
 fn infer_clock(
     entries: &[WheelEntry],
-    mtimes: &BTreeMap<String, i64>,
+    files: &SdistFiles,
     offset: i64,
     notes: &mut Vec<String>,
 ) -> Option<i64> {
     let written: Vec<&WheelEntry> = entries
         .iter()
         .filter(|e| !is_backend_default(e.date))
-        .filter(|e| {
-            sdist_mtime(mtimes, &e.name).is_none_or(|src| (zip_secs(e.date) - offset - src).abs() > 2)
-        })
+        .filter(|e| !is_dated_copy(files, e, offset))
         .collect();
     let dates: BTreeSet<ZipDate> = written.iter().map(|e| e.date).collect();
     let first = written.first()?;
@@ -969,7 +1057,7 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
         .entries()
         .map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
     let mut found = BuildSystem::default();
-    let mut mtimes = BTreeMap::new();
+    let mut files = BTreeMap::new();
     for entry in entries {
         let mut entry = entry.map_err(|e| Refusal(format!("the sdist is not a tar.gz: {e}")))?;
         let path = entry.path()?.to_string_lossy().into_owned();
@@ -991,7 +1079,10 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
                 }
             }
             if let Some(t) = mtime {
-                mtimes.insert(parts[1..].join("/"), t);
+                files.insert(
+                    parts[1..].join("/"),
+                    (t, entry.header().size().unwrap_or(0)),
+                );
             }
         }
         if parts.len() == 2 && parts[1] == "pyproject.toml" {
@@ -1003,7 +1094,7 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
                 continue;
             };
             found = BuildSystem {
-                mtimes: BTreeMap::new(),
+                files: BTreeMap::new(),
                 requires: bs
                     .get("requires")
                     .and_then(|v| v.as_array())
@@ -1020,7 +1111,7 @@ fn read_build_system(sdist: &Path) -> anyhow::Result<BuildSystem> {
             };
         }
     }
-    found.mtimes = mtimes;
+    found.files = files;
     Ok(found)
 }
 
@@ -1273,6 +1364,7 @@ mod tests {
             name: name.to_owned(),
             date,
             mode,
+            size: 0,
         }
     }
 
@@ -1280,10 +1372,13 @@ mod tests {
     fn a_fixed_offset_between_sdist_mtimes_and_zip_dates_is_the_build_time_zone() {
         let mut notes = Vec::new();
         let mtimes = BTreeMap::from([
-            ("pkg/a.py".to_owned(), zip_secs((2021, 11, 4, 16, 55, 45))),
+            (
+                "pkg/a.py".to_owned(),
+                (zip_secs((2021, 11, 4, 16, 55, 45)), 0),
+            ),
             (
                 "src/pkg/b.py".to_owned(),
-                zip_secs((2026, 10, 14, 18, 49, 58)),
+                (zip_secs((2026, 10, 14, 18, 49, 58)), 0),
             ),
         ]);
         let entries = vec![
@@ -1308,39 +1403,157 @@ mod tests {
     #[test]
     fn the_publishers_clock_is_read_from_the_entries_its_build_wrote() {
         let mtimes = BTreeMap::from([
-            ("six.py".to_owned(), zip_secs((2024, 12, 4, 17, 34, 8))),
-            ("pkg/_version.py".to_owned(), zip_secs((2024, 1, 1, 0, 0, 0))),
+            ("six.py".to_owned(), (zip_secs((2024, 12, 4, 17, 34, 8)), 0)),
+            (
+                "pkg/_version.py".to_owned(),
+                (zip_secs((2024, 1, 1, 0, 0, 0)), 0),
+            ),
         ]);
         // six 1.17.0's shape: one sdist file, and dist-info files dated the build's wall clock.
         let mut entries = vec![
             entry("six.py", (2024, 12, 4, 17, 34, 8), Some(0o100644)),
-            entry("six-1.17.0.dist-info/METADATA", (2024, 12, 4, 17, 35, 24), None),
-            entry("six-1.17.0.dist-info/RECORD", (2024, 12, 4, 17, 35, 24), None),
+            entry(
+                "six-1.17.0.dist-info/METADATA",
+                (2024, 12, 4, 17, 35, 24),
+                None,
+            ),
+            entry(
+                "six-1.17.0.dist-info/RECORD",
+                (2024, 12, 4, 17, 35, 24),
+                None,
+            ),
             entry("six-1.17.0.dist-info/WHEEL", (2016, 1, 1, 0, 0, 0), None),
         ];
         let mut notes = Vec::new();
         let t = zip_secs((2024, 12, 4, 17, 35, 24));
         assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), Some(t));
-        assert!(notes[0].starts_with(&format!("{CLOCK_VAR}={t}: the 2 wheel entries")), "{notes:?}");
+        assert!(
+            notes[0].starts_with(&format!("{CLOCK_VAR}={t}: the 2 wheel entries")),
+            "{notes:?}"
+        );
         // The same dates written in UTC−5: the clock is the same instant.
         let shifted = [
             entry("six.py", (2024, 12, 4, 12, 34, 8), None),
-            entry("six-1.17.0.dist-info/METADATA", (2024, 12, 4, 12, 35, 24), None),
+            entry(
+                "six-1.17.0.dist-info/METADATA",
+                (2024, 12, 4, 12, 35, 24),
+                None,
+            ),
             entry("six-1.17.0.dist-info/WHEEL", (2016, 1, 1, 0, 0, 0), None),
         ];
-        assert_eq!(infer_clock(&shifted, &mtimes, -5 * 3600, &mut notes), Some(t));
+        assert_eq!(
+            infer_clock(&shifted, &mtimes, -5 * 3600, &mut notes),
+            Some(t)
+        );
         // An sdist file the build rewrote counts as written by the build.
         entries.push(entry("pkg/_version.py", (2024, 12, 4, 17, 35, 24), None));
         assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), Some(t));
         // A build that spanned two zip steps: no fixed clock, and the note says why.
-        entries.push(entry("six-1.17.0.dist-info/LICENSE", (2024, 12, 4, 17, 35, 22), None));
+        entries.push(entry(
+            "six-1.17.0.dist-info/LICENSE",
+            (2024, 12, 4, 17, 35, 22),
+            None,
+        ));
         assert_eq!(infer_clock(&entries, &mtimes, 0, &mut notes), None);
-        assert!(notes.last().unwrap().contains("2 different dates"), "{notes:?}");
+        assert!(
+            notes.last().unwrap().contains("2 different dates"),
+            "{notes:?}"
+        );
         // Nothing written by the build (all copies of sdist files, or backend defaults): none.
         let n = notes.len();
         assert_eq!(infer_clock(&entries[..1], &mtimes, 0, &mut notes), None);
         assert_eq!(infer_clock(&entries[3..4], &mtimes, 0, &mut notes), None);
         assert_eq!(notes.len(), n);
+    }
+
+    #[test]
+    fn parenthesized_requirements_are_the_old_wheel_packages() {
+        assert!(is_parenthesized_requirement(
+            "Requires-Dist: botocore (<2.0a.0,>=1.37.4)"
+        ));
+        assert!(is_parenthesized_requirement(
+            "Requires-Dist: botocore[crt] (<2.0a.0,>=1.37.4) ; extra == 'crt'"
+        ));
+        assert!(!is_parenthesized_requirement(
+            "Requires-Dist: botocore <2.0a.0,>=1.37.4"
+        ));
+        assert!(!is_parenthesized_requirement(
+            "Requires-Dist: pywin32 ; sys_platform == 'win32' and (python_version < '3.8')"
+        ));
+        assert!(!is_parenthesized_requirement("Summary: a (parenthesized)"));
+        let d = (2026, 10, 19, 18, 12, 12);
+        let mut facts = WheelFacts {
+            generator: "setuptools (75.1.0)".to_owned(),
+            timestamps: BTreeSet::new(),
+            entries: vec![entry(
+                "s3transfer-0.19.3.dist-info/RECORD",
+                d,
+                Some(0o100664),
+            )],
+            parenthesized: None,
+        };
+        assert_eq!(old_wheel_package(&facts), None);
+        facts.parenthesized = Some("Requires-Dist: botocore (<2.0a.0,>=1.37.4)".to_owned());
+        assert_eq!(old_wheel_package(&facts).unwrap().0, "<0.41.1");
+        facts.entries[0].mode = Some(0o664);
+        let (bound, why) = old_wheel_package(&facts).unwrap();
+        assert_eq!(bound, "<0.40");
+        assert!(why.contains("RECORD has zip mode 0664"), "{why}");
+        // Only the top-level dist-info's RECORD counts.
+        facts.entries[0].name = "pkg/data/x.dist-info/RECORD".to_owned();
+        assert_eq!(old_wheel_package(&facts).unwrap().0, "<0.41.1");
+    }
+
+    #[test]
+    fn copies_are_told_from_rewrites_by_their_size() {
+        // exceptiongroup 1.3.2's shape: the checkout is dated :51, the sdist build wrote a
+        // 528-byte _version.py at :54, the wheel build a 520-byte one in the same second; the
+        // license is copied into dist-info with its checkout mtime.
+        let at = |s: u8| zip_secs((2026, 11, 19, 22, 9, s));
+        let files = BTreeMap::from([
+            ("LICENSE".to_owned(), (at(51), 3704)),
+            ("src/exceptiongroup/_version.py".to_owned(), (at(54), 528)),
+            ("src/exceptiongroup/_catch.py".to_owned(), (at(51), 4787)),
+        ]);
+        let sized = |name: &str, s: u8, size: u64| WheelEntry {
+            size,
+            ..entry(name, (2026, 11, 19, 22, 9, s), None)
+        };
+        let entries = [
+            sized("exceptiongroup/_catch.py", 50, 4787),
+            sized("exceptiongroup/_version.py", 54, 520),
+            sized("exceptiongroup-1.3.2.dist-info/licenses/LICENSE", 50, 3704),
+            entry(
+                "exceptiongroup-1.3.2.dist-info/METADATA",
+                (2016, 1, 1, 0, 0, 0),
+                None,
+            ),
+        ];
+        let mut notes = Vec::new();
+        assert_eq!(infer_clock(&entries, &files, 0, &mut notes), Some(at(54)));
+        assert!(
+            notes[0].contains(
+                "the 1 wheel entries the publisher's build wrote itself (exceptiongroup/_version.py"
+            ),
+            "{notes:?}"
+        );
+        // Had the license another size, it would be the build's too, dated :50: two dates.
+        let mut other = entries.to_vec();
+        other[2].size = 11;
+        assert_eq!(infer_clock(&other, &files, 0, &mut notes), None);
+        // The time zone pairs only copies: the rewritten _version.py does not spoil it.
+        let east = [
+            sized("exceptiongroup/_catch.py", 50, 4787),
+            sized("exceptiongroup/_version.py", 59, 520),
+        ];
+        let files_west: SdistFiles = files
+            .iter()
+            .map(|(p, (t, s))| (p.clone(), (t - 3600, *s)))
+            .collect();
+        assert_eq!(
+            infer_tz(&east, &files_west, &mut notes).map(|(_, off)| off),
+            Some(3600)
+        );
     }
 
     #[test]
@@ -1353,21 +1566,36 @@ mod tests {
             entry("sniffio-1.3.1.dist-info/RECORD", d, Some(0o100664)),
         ];
         assert_eq!(infer_umask(&entries, &mut notes), Some(0));
-        assert!(notes[0].starts_with(&format!("{UMASK_VAR}=000")), "{notes:?}");
+        assert!(
+            notes[0].starts_with(&format!("{UMASK_VAR}=000")),
+            "{notes:?}"
+        );
         entries.push(entry("bin/tool", d, Some(0o100777)));
         entries.push(entry("sniffio/", d, Some(0o40755)));
         assert_eq!(infer_umask(&entries, &mut notes), Some(0));
         // Modes that follow no single umask, the default umask, and no modes at all: none.
         entries.push(entry("sniffio/py.typed", d, Some(0o100644)));
         assert_eq!(infer_umask(&entries, &mut notes), None);
-        let default = [entry("a.py", d, Some(0o100644)), entry("b", d, Some(0o100755))];
+        let default = [
+            entry("a.py", d, Some(0o100644)),
+            entry("b", d, Some(0o100755)),
+        ];
         assert_eq!(infer_umask(&default, &mut notes), None);
         assert_eq!(infer_umask(&[entry("a.py", d, None)], &mut notes), None);
         assert_eq!(notes.len(), 2, "{notes:?}");
         // 0o002 and 0o077 are umasks; one that takes the owner's own write bit is not.
-        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100664))], &mut notes), Some(0o002));
-        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100600))], &mut notes), Some(0o066));
-        assert_eq!(infer_umask(&[entry("a.py", d, Some(0o100444))], &mut notes), None);
+        assert_eq!(
+            infer_umask(&[entry("a.py", d, Some(0o100664))], &mut notes),
+            Some(0o002)
+        );
+        assert_eq!(
+            infer_umask(&[entry("a.py", d, Some(0o100600))], &mut notes),
+            Some(0o066)
+        );
+        assert_eq!(
+            infer_umask(&[entry("a.py", d, Some(0o100444))], &mut notes),
+            None
+        );
     }
 
     #[test]
