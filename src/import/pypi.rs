@@ -661,11 +661,10 @@ struct WheelFacts {
 /// type (written by `wheel` up to 0.38.4; 0.40.0 added `S_IFREG`, there is no 0.39), or
 /// `Requires-Dist` specifiers in parentheses (up to 0.41.0).
 fn old_wheel_package(facts: &WheelFacts) -> Option<(&'static str, String)> {
-    let record = facts.entries.iter().find(|e| {
-        e.name
-            .strip_suffix(".dist-info/RECORD")
-            .is_some_and(|d| !d.contains('/'))
-    });
+    let record = facts
+        .entries
+        .iter()
+        .find(|e| is_dist_info_file(&e.name, "RECORD"));
     if let Some(r) = record.filter(|r| r.mode == Some(0o664)) {
         return Some((
             "<0.40",
@@ -683,6 +682,13 @@ fn old_wheel_package(facts: &WheelFacts) -> Option<(&'static str, String)> {
             ),
         )
     })
+}
+
+/// Whether a wheel member is `file` in the wheel's own (top-level) `*.dist-info/`.
+fn is_dist_info_file(name: &str, file: &str) -> bool {
+    name.strip_suffix(file)
+        .and_then(|d| d.strip_suffix(".dist-info/"))
+        .is_some_and(|d| !d.contains('/'))
 }
 
 /// Whether a METADATA line is a `Requires-Dist` whose version specifiers are in parentheses
@@ -736,30 +742,23 @@ fn read_wheel(path: &Path, filename: &str) -> anyhow::Result<WheelFacts> {
                 size: m.size(),
             });
         }
-        let top_level_wheel = name
-            .strip_suffix(".dist-info/WHEEL")
-            .is_some_and(|d| !d.contains('/'));
-        let top_level_metadata = name
-            .strip_suffix(".dist-info/METADATA")
-            .is_some_and(|d| !d.contains('/'));
-        if top_level_metadata {
+        let mut read_text = |cap: u64| {
             let mut text = String::new();
             (&mut m)
-                .take(4 << 20)
+                .take(cap)
                 .read_to_string(&mut text)
-                .map_err(|e| Refusal(format!("{filename}: {name}: {e}")))?;
-            parenthesized = text
+                .map_err(|e| Refusal(format!("{filename}: {name}: {e}")))
+                .map(|_| text)
+        };
+        if is_dist_info_file(&name, "METADATA") {
+            parenthesized = read_text(4 << 20)?
                 .lines()
                 .take_while(|l| !l.is_empty())
                 .find(|l| is_parenthesized_requirement(l))
                 .map(str::to_owned);
         }
-        if top_level_wheel {
-            let mut text = String::new();
-            (&mut m)
-                .take(64 << 10)
-                .read_to_string(&mut text)
-                .map_err(|e| Refusal(format!("{filename}: {name}: {e}")))?;
+        if is_dist_info_file(&name, "WHEEL") {
+            let text = read_text(64 << 10)?;
             wheel_meta = Some((name, text));
         }
     }
