@@ -48,6 +48,9 @@ fuzz:
 
 ## The end-to-end story: a ledger, a publisher, three sandboxed rebuilder nodes and a consumer,
 ## on 127.0.0.1. DEMO_ARGS: e.g. `--data DIR` to keep everything, `--exit` to stop at the end.
+## Its setup installs only what building and the demo need (no browser, no test fixtures).
 DEMO_ARGS ?=
-demo: build
+demo:
+	@bash scripts/setup.sh --demo
+	$(CARGO) build --workspace --locked
 	$(CARGO_TARGET_DIR)/debug/reprove demo $(DEMO_ARGS)

@@ -14,8 +14,19 @@ set -euo pipefail
 # gpgv + debian-archive-keyring: `import debian` checks a suite's InRelease signature with them.
 # xz-utils, bzip2: `import debian` decompresses Sources.xz, Packages.xz, .tar.xz and .tar.bz2 with
 # the host's xz and bzip2.
+#
+# `setup.sh --demo` (what `make demo` runs) installs only what building and the demo need and
+# fetches no test fixtures: a newcomer's first `make demo` should not wait for a browser, for
+# diffoscope's dependencies or for 135 MB of Debian fixtures it never reads.
+DEMO_PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates util-linux procps)
 PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope python3)
 PACKAGES+=(gpgv debian-archive-keyring xz-utils bzip2)
+demo_only=false
+case "${1:-}" in
+  --demo) demo_only=true; PACKAGES=("${DEMO_PACKAGES[@]}") ;;
+  "") ;;
+  *) echo "usage: setup.sh [--demo]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -45,6 +56,11 @@ have=$(rustc --version | awk '{print $2}')
 if [ "$(printf '%s\n' 1.89.0 "$have" | sort -V | head -n1)" != 1.89.0 ]; then
   echo "setup: rustc $have is too old; reprove needs Rust >= 1.89" >&2
   exit 1
+fi
+
+if $demo_only; then
+  echo "setup: ok for the demo (rustc $have; ${PACKAGES[*]} present)"
+  exit 0
 fi
 
 # Real PyPI files for the import test (tests/import_pypi.rs), fetched once into a cache outside
