@@ -13,8 +13,10 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
+BUILD = $(CARGO) build --workspace --locked
+
 build: setup
-	$(CARGO) build --workspace --locked
+	$(BUILD)
 
 ## The whole suite: unit, conformance, property and end-to-end tests.
 test: setup
@@ -52,5 +54,5 @@ fuzz:
 DEMO_ARGS ?=
 demo:
 	@bash scripts/setup.sh --demo
-	$(CARGO) build --workspace --locked
+	$(BUILD)
 	$(CARGO_TARGET_DIR)/debug/reprove demo $(DEMO_ARGS)

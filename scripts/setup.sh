@@ -19,7 +19,7 @@ set -euo pipefail
 # fetches no test fixtures: a newcomer's first `make demo` should not wait for a browser, for
 # diffoscope's dependencies or for 135 MB of Debian fixtures it never reads.
 DEMO_PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates util-linux procps)
-PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates curl git util-linux procps chromium faketime diffoscope python3)
+PACKAGES=("${DEMO_PACKAGES[@]}" curl git chromium faketime diffoscope python3)
 PACKAGES+=(gpgv debian-archive-keyring xz-utils bzip2)
 demo_only=false
 case "${1:-}" in
