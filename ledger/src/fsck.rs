@@ -147,6 +147,9 @@ pub enum Problem {
         hex::encode(derived)
     )]
     IndexTree { stored: Hash, derived: Hash },
+    /// A stored record of the verifiable index that does not decode.
+    #[error("the stored verifiable index has a record that does not decode ({0})")]
+    IndexUndecodable(String),
     /// An index record pointing past the tree.
     #[error("index record {key:?} -> {index} points past the tree")]
     IndexPastHead { key: IndexKey, index: u64 },
@@ -520,9 +523,13 @@ impl<'a> Checker<'a> {
             self.report.index_pending = true;
             return Ok(());
         }
-        let stored = crate::vindex::stored_root(self.store)?;
-        if stored != derived {
-            self.problem(Problem::IndexTree { stored, derived });
+        match crate::vindex::stored_root(&mut self.store.leaves()?) {
+            Ok(stored) if stored != derived => {
+                self.problem(Problem::IndexTree { stored, derived });
+            }
+            Ok(_) => {}
+            Err(e @ Error::Integrity(_)) => self.problem(Problem::IndexUndecodable(e.to_string())),
+            Err(e) => return Err(e),
         }
         let Some(bytes) = self.store.index_note()? else {
             self.problem(Problem::IndexNote("missing".into()));

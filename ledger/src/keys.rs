@@ -11,9 +11,10 @@ use crate::index::IndexKey;
 /// The derivation of index records [`keys_of`] implements: 2 added signer-scoped records
 /// (`?signer=`) and blob records; 3 added project records scoped to a signer, reproductions
 /// per day and the verifiable index; 4 stores the verifiable index in strata of four levels
-/// (`vindex.rs`) instead of one record per node. A log whose stored records follow an older one is re-derived
+/// instead of one record per node; 5 stores only its leaves and keeps the interior in memory
+/// (`vindex.rs`). A log whose stored records follow an older one is re-derived
 /// ([`Writer::reindex`](crate::Writer::reindex)) before it is served.
-pub const INDEX_VERSION: u64 = 4;
+pub const INDEX_VERSION: u64 = 5;
 
 /// The lookup keys the log records for the entry `bytes`: exactly what `POST /add` derives
 /// when it accepts it. An entry that no longer opens derives none.

@@ -21,6 +21,7 @@ use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
 use crate::storage::Store;
 use crate::tree::TreeState;
+use crate::vindex::Dense;
 
 /// A log: its storage, its key and its latest signed checkpoint. Cheap to clone; every read
 /// function is here (see `read.rs`), the write side is the [`Writer`].
@@ -42,20 +43,18 @@ pub struct Writer {
     pub(crate) halted: bool,
     /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
     pub(crate) vindex: bool,
-    /// Recently used strata of the verifiable index.
-    pub(crate) nodes: crate::vindex::NodeCache,
 }
-
-/// The writer's cache of verifiable-index strata holds at most twice this many (≈ 1.3 KB
-/// each, ≤ 105 MB): the strata of the tree's top 16 levels (4,369) are on every round's
-/// paths, and at a few million keys most of the next 65,536 are on some round's.
-const NODE_CACHE: usize = 40_000;
 
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub(crate) store: Store,
     pub(crate) key: NoteVerifier,
     pub(crate) head: RwLock<Head>,
+    /// The verifiable index's interior, in memory: built when a log is opened for writing
+    /// (when a read-only one first proves), changed by the writer only while it holds the
+    /// lock across a round's commit, so a reader holding it sees the array of the store's
+    /// latest round.
+    pub(crate) dense: RwLock<Option<Dense>>,
 }
 
 impl Shared {
@@ -67,6 +66,29 @@ impl Shared {
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
     }
+
+    /// Runs `f` with the verifiable index's array, building it first if this view has none.
+    pub(crate) fn with_dense<T>(
+        &self,
+        f: impl FnOnce(&Dense) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        loop {
+            let dense = self.dense.read().unwrap_or_else(PoisonError::into_inner);
+            if let Some(dense) = dense.as_ref() {
+                return f(dense);
+            }
+            drop(dense);
+            let mut dense = self.dense.write().unwrap_or_else(PoisonError::into_inner);
+            if dense.is_none() {
+                *dense = Some(build_dense(&self.store)?);
+            }
+        }
+    }
+}
+
+/// The verifiable index's array for the leaves in `store`.
+fn build_dense(store: &Store) -> Result<Dense, Error> {
+    Dense::build(&mut store.leaves()?, store.estimate_leaves()?)
 }
 
 impl Ledger {
@@ -115,10 +137,18 @@ impl Ledger {
     pub fn open(dir: &Path, signer: NoteSigner) -> Result<(Ledger, Writer), Error> {
         let store = Store::open(dir, false)?;
         let (head, tree) = derive(&store, &signer.verifier())?;
+        // A log whose index an earlier version stored (another layout) gets its array when it
+        // is reindexed.
+        let dense = if store.index_version()? >= crate::keys::INDEX_VERSION {
+            build_dense(&store)?
+        } else {
+            Dense::empty()
+        };
         let shared = Arc::new(Shared {
             store,
             key: signer.verifier(),
             head: RwLock::new(head),
+            dense: RwLock::new(Some(dense)),
         });
         let writer = Writer {
             shared: shared.clone(),
@@ -126,7 +156,6 @@ impl Ledger {
             tree,
             halted: false,
             vindex: true,
-            nodes: crate::vindex::NodeCache::new(NODE_CACHE),
         };
         Ok((Ledger { shared }, writer))
     }
@@ -142,6 +171,7 @@ impl Ledger {
                 store,
                 key,
                 head: RwLock::new(head),
+                dense: RwLock::new(None),
             }),
         })
     }
@@ -193,15 +223,16 @@ impl Writer {
     /// number of entries read.
     pub fn reindex(&mut self) -> Result<u64, Error> {
         const CHUNK: usize = 4096;
-        let store = &self.shared.store;
+        let shared = &self.shared;
+        let store = &shared.store;
         let size = self.head().size();
         let head = store.head()?;
+        let mut dense = shared.dense.write().unwrap_or_else(PoisonError::into_inner);
+        let dense = dense.insert(Dense::empty());
         let mut batch = store.batch()?;
         batch.clear_vindex();
         store.commit(batch, head.as_deref(), size)?;
-        self.nodes.clear();
         let mut start = 0u64;
-        let mut root = EMPTY;
         while start < size {
             let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
             let entries = store.entries(start, count)?;
@@ -216,12 +247,12 @@ impl Writer {
                 crate::vindex::add_entry(&mut appends, start, &keys);
                 start += 1;
             }
-            let update = crate::vindex::apply(store, &appends)?;
+            let update = crate::vindex::apply(dense, &mut store.leaves()?, &appends)?;
             for (key, record) in &update.records {
                 batch.put_vindex(key, record);
             }
-            root = update.root;
             store.commit(batch, head.as_deref(), size)?;
+            update.publish(dense);
         }
         let head_now = self.head();
         let mut batch = store.batch()?;
@@ -229,7 +260,7 @@ impl Writer {
             &self.signer,
             size,
             head_now.root(),
-            root,
+            dense.root(),
         )?);
         batch.put_index_version(crate::keys::INDEX_VERSION);
         store.commit(batch, head.as_deref(), size)?;

@@ -165,10 +165,15 @@ impl Ledger {
         if self.store().index_version()? < crate::keys::INDEX_VERSION {
             return Err(Error::NoIndex);
         }
-        let snap = self.store().snapshot()?;
-        let note = snap.index_note()?.ok_or(Error::NoIndex)?;
         let encoding = key.encoding();
-        let (proof, value) = prove(&snap, &key_hash(&encoding))?;
+        // The array and the snapshot are of one round: the writer changes the array only
+        // while holding its lock across a commit.
+        let (snap, (proof, value)) = self.shared.with_dense(|dense| {
+            let snap = self.store().snapshot()?;
+            let proved = prove(dense, &mut snap.leaves(), &key_hash(&encoding))?;
+            Ok((snap, proved))
+        })?;
+        let note = snap.index_note()?.ok_or(Error::NoIndex)?;
         let count = value.map_or(0, |v| v.count);
         if count > MAX_PROVEN_LIST {
             return Err(Error::ProvenListTooLong {

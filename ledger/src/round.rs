@@ -31,7 +31,7 @@ use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
 use crate::tree::{Integrated, RoundReader};
-use crate::vindex::{Cached, Update, add_entry, apply, sign_note};
+use crate::vindex::{Update, add_entry, apply, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -171,16 +171,12 @@ impl Writer {
         sequenced: &Sequenced,
     ) -> Result<(Integrated, Head, Vec<Accepted>, Option<Update>), Error> {
         let new_leaves: Vec<Hash> = sequenced.fresh.iter().map(|&p| leaves[p]).collect();
-        let (store, nodes, tree, signer) = (
-            &self.shared.store,
-            &mut self.nodes,
-            &self.tree,
-            &self.signer,
-        );
+        let (shared, tree, signer) = (&*self.shared, &self.tree, &self.signer);
+        let store = &shared.store;
         let vindex = self.vindex;
         let (index, rest) = std::thread::scope(|scope| {
             let index =
-                vindex.then(|| scope.spawn(|| index_update(store, nodes, submissions, sequenced)));
+                vindex.then(|| scope.spawn(|| index_update(shared, submissions, sequenced)));
             let rest = (|| -> Result<_, Error> {
                 let integrated = tree.integrate(&new_leaves)?;
                 let state = &integrated.state;
@@ -276,20 +272,33 @@ impl Writer {
             batch.put_index_note(index_note);
         }
         batch.put_head(head.size(), head.note());
+        // Readers see the index's array and the store change together: they hold the lock
+        // from before taking their snapshot until their proof is made.
+        let mut dense = (!index.records.is_empty()).then(|| {
+            self.shared
+                .dense
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+        });
         if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
             self.halted = true;
+            // The store may or may not hold the round: readers rebuild the array from it.
+            if let Some(dense) = dense.as_mut() {
+                **dense = None;
+            }
             return Err(e);
         }
-        self.nodes.committed(index.writes);
+        if let Some(dense) = dense.as_mut() {
+            index.publish(dense.get_or_insert_with(crate::vindex::Dense::empty));
+        }
         Ok(())
     }
 }
 
 /// The verifiable index after a round: the new entries' indices appended to the lists of their
-/// proven keys, in log order, on the tree in `store` read through the writer's `nodes`.
+/// proven keys, in log order, on the tree of the writer's array and the stored leaves.
 fn index_update(
-    store: &crate::storage::Store,
-    nodes: &mut crate::vindex::NodeCache,
+    shared: &crate::ledger::Shared,
     submissions: &[Submission],
     Sequenced { slots, fresh }: &Sequenced,
 ) -> Result<Update, Error> {
@@ -297,11 +306,7 @@ fn index_update(
     for &pos in fresh {
         add_entry(&mut appends, slots[pos].0, &submissions[pos].keys);
     }
-    let cached = Cached {
-        store,
-        cache: std::cell::RefCell::new(nodes),
-    };
-    apply(&cached, &appends)
+    shared.with_dense(|dense| apply(dense, &mut shared.store.leaves()?, &appends))
 }
 
 /// Builds every answer of a round against `head`.

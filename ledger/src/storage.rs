@@ -11,7 +11,7 @@
 //! | `tiles` | tile level (u8) `\|\|` tile index (u64 BE) | the tile's hashes, 32 bytes each |
 //! | `dedup` | leaf hash (32 bytes) | leaf index, u64 BE |
 //! | `index` | [`IndexKey`](crate::IndexKey) record `\|\|` leaf index (u64 BE) | empty |
-//! | `vindex` | the verifiable index's tree nodes and signed note (see `vindex.rs`) | |
+//! | `vindex` | the verifiable index's leaves and signed note (see `vindex.rs`) | |
 //!
 //! Hashes are stored as **tiles**, exactly as tlog-tiles serves them: only tree levels that
 //! are multiples of 8, 256 hashes per full tile, and the rightmost tile of each level rewritten
@@ -50,6 +50,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use reprove_verifier::merkle::{Hash, HashReader, NodeId, node_hash};
 use reprove_verifier::tiles::{Tile, TileId, locate_node};
+use reprove_verifier::vindex::Value;
 use rocksdb::{
     BlockBasedOptions, Cache, ColumnFamily, ColumnFamilyDescriptor, DB, DBCompressionType,
     Direction as DbDirection, IteratorMode, Options, WriteBatch, WriteOptions,
@@ -57,7 +58,7 @@ use rocksdb::{
 
 use crate::error::{Error, Integrity};
 use crate::index::{Direction, MAX_PAGE, Page, PageRequest};
-use crate::vindex::{NodeSource, Pos, Stratum};
+use crate::vindex::{LeafSource, decode_leaf, first_under, leaf_key, under};
 
 /// The format marker written by `init` and required by `open`.
 pub const FORMAT: &str = "reprove-ledger/1";
@@ -608,17 +609,76 @@ impl Batch<'_> {
     }
 }
 
-impl NodeSource for Store {
-    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
-        let cfs = self.cfs()?;
-        match cfs.vindex {
-            Some(cf) => self
+impl Store {
+    /// A cursor over the verifiable index's leaves as of now (each cursor sees one state).
+    pub(crate) fn leaves(&self) -> Result<Leaves<'_>, Error> {
+        Ok(Leaves {
+            it: self.cfs()?.vindex.map(|cf| self.db.raw_iterator_cf(cf)),
+        })
+    }
+
+    /// RocksDB's estimate of the number of records in the verifiable index's column family.
+    pub(crate) fn estimate_leaves(&self) -> Result<u64, Error> {
+        match self.cfs()?.vindex {
+            Some(cf) => Ok(self
                 .db
-                .get_pinned_cf(cf, pos.key())?
-                .map(|b| Stratum::decode(&b))
-                .transpose(),
-            None => Ok(None),
+                .property_int_value_cf(cf, "rocksdb.estimate-num-keys")?
+                .unwrap_or(0)),
+            None => Ok(0),
         }
+    }
+}
+
+/// A cursor over the verifiable index's leaves (records `k || key hash`), of the store or of a
+/// snapshot. A log without the column family has none.
+pub(crate) struct Leaves<'a> {
+    it: Option<rocksdb::DBRawIteratorWithThreadMode<'a, DB>>,
+}
+
+impl Leaves<'_> {
+    /// Reads leaves from `from` on while `keep` says so, visiting each.
+    fn scan(
+        &mut self,
+        from: &Hash,
+        keep: impl Fn(&Hash) -> bool,
+        visit: &mut dyn FnMut(Hash, Value),
+    ) -> Result<(), Error> {
+        let Some(it) = &mut self.it else {
+            return Ok(());
+        };
+        it.seek(leaf_key(from));
+        while let (Some(k), Some(v)) = (it.key(), it.value()) {
+            if k.first() != Some(&b'k') {
+                break;
+            }
+            let (key, value) = decode_leaf(k, v)?;
+            if !keep(&key) {
+                break;
+            }
+            visit(key, value);
+            it.next();
+        }
+        it.status()?;
+        Ok(())
+    }
+}
+
+impl LeafSource for Leaves<'_> {
+    fn leaves_under(
+        &mut self,
+        prefix: &Hash,
+        depth: usize,
+        out: &mut Vec<(Hash, Value)>,
+    ) -> Result<(), Error> {
+        self.scan(
+            &first_under(prefix, depth),
+            |k| under(k, prefix, depth),
+            &mut |k, v| out.push((k, v)),
+        )
+    }
+
+    fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error> {
+        self.scan(&[0; 32], |_| true, visit)
     }
 }
 
@@ -629,6 +689,13 @@ pub(crate) struct Snapshot<'a> {
 }
 
 impl Snapshot<'_> {
+    /// A cursor over the verifiable index's leaves as of the snapshot.
+    pub(crate) fn leaves(&self) -> Leaves<'_> {
+        Leaves {
+            it: self.cfs.vindex.map(|cf| self.snap.raw_iterator_cf(cf)),
+        }
+    }
+
     /// The signed index note as of the snapshot.
     pub(crate) fn index_note(&self) -> Result<Option<Vec<u8>>, Error> {
         match self.cfs.vindex {
@@ -658,19 +725,6 @@ impl Snapshot<'_> {
             out.push(index);
         }
         Ok(out)
-    }
-}
-
-impl NodeSource for Snapshot<'_> {
-    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
-        match self.cfs.vindex {
-            Some(cf) => self
-                .snap
-                .get_pinned_cf(cf, pos.key())?
-                .map(|b| Stratum::decode(&b))
-                .transpose(),
-            None => Ok(None),
-        }
     }
 }
 
@@ -834,12 +888,8 @@ fn cf_options(name: &str, cache: &Cache) -> Options {
             opts.set_compression_type(DBCompressionType::None);
         }
         cf::TILES => opts.set_compression_type(DBCompressionType::None),
-        // The verifiable index's nodes are hashes (incompressible), read by point lookups
-        // along a key's path: a Bloom filter answers "not in this file" without a block read.
-        cf::VINDEX => {
-            table.set_bloom_filter(10.0, false);
-            opts.set_compression_type(DBCompressionType::None);
-        }
+        // The verifiable index's leaves are read by range (a Bloom filter serves point reads only) and are hashes.
+        cf::VINDEX => opts.set_compression_type(DBCompressionType::None),
         _ => opts.set_compression_type(DBCompressionType::Lz4),
     }
     opts.set_block_based_table_factory(&table);

@@ -1,24 +1,30 @@
-//! The verifiable index, stored: the sparse Merkle tree of `reprove_verifier::vindex` kept in
-//! its own column family and updated inside each round's write batch, so the index root, the
-//! lookup records, the entries and the checkpoint become durable together.
+//! The verifiable index, stored: the sparse Merkle tree of `reprove_verifier::vindex`, its
+//! leaves kept in their own column family and updated inside each round's write batch (so the
+//! leaves, the lookup records, the entries, the checkpoint and the index note become durable
+//! together), its interior kept in memory.
 //!
-//! # Layout (column family `vindex`, index version 4)
+//! # Layout (column family `vindex`, index version 5)
 //!
 //! | key | value |
 //! | --- | --- |
-//! | `s` `\|\|` level (u8: depth / 4) `\|\|` the first ⌈depth/8⌉ bytes of the path (unused bits 0) | a [`Stratum`]: `taken` (u16 BE, bit `j` for slot `j`) `\|\|` `subs` (u16 BE, a subset) `\|\|` per taken slot in order, a subtree's hash (32 bytes) or a leaf's `key hash \|\| count (u64 BE) \|\| chain` (72 bytes) |
+//! | `k` `\|\|` key hash (32 bytes) | the key's leaf value: count (u64 BE) `\|\|` chain (32 bytes) |
 //! | `note` | the latest signed index note (it names the tree size it covers) |
 //!
-//! The tree is stored in **strata** of four levels: one record for the subtree at every
-//! position whose depth is a multiple of 4 and that holds two keys or more (and for the root),
-//! holding the 16 subtrees four levels below it — each empty, one key's leaf (which may sit
-//! higher: a one-key subtree collapses) or the root hash of the next stratum. The 15 hashes
-//! inside a stratum are recomputed from its slots when it is read. A round rewrites one record
-//! per four levels of each changed path instead of one per level (≈ 4.5× fewer records at a
-//! few million keys, about the same bytes), a proof reads ⌈depth/4⌉ records, and the writer
-//! keeps recently used strata in a bounded cache ([`NodeCache`]). Keys are never removed
-//! (lists only grow), so nothing is ever deleted. The commitment — root, leaves, nodes, proofs —
-//! is the one of docs/formats.md §7 whatever the layout.
+//! Only the **leaves** are stored. The interior lives in memory as a [`Dense`] array: every
+//! node of the tree's top `depth` levels, each as its subtree's hash and whether it holds no
+//! key, one key (its hash is then that key's leaf, which sits as high as it can) or more. The
+//! depth is chosen from the number of keys so that a few keys sit below each bottom node, and
+//! the array is rebuilt from one scan of the leaves when a log is opened (or, deeper, when the
+//! keys have grown past [`DEEPEN_AT`] per bottom node). A round range-reads the few leaves
+//! below each bottom node it touches (one seek in key order, which also yields the old
+//! values), rehashes them and the array's nodes above, writes only the changed leaves
+//! (≈ 75 bytes per key) and hands the array's changes to the writer, which publishes them
+//! together with the round's commit ([`Update::publish`]). A proof takes its siblings from the
+//! array down to the bottom node and the rest from the leaves below it, read from the same
+//! snapshot. Keys are never removed (lists only grow), so nothing is ever deleted. The
+//! commitment — root, leaves, nodes, proofs — is the one of docs/formats.md §7 whatever the
+//! layout; the previous one (index version 4) stored the interior as strata of four levels and
+//! wrote ≈ 870 bytes per changed key.
 //!
 //! Only the lookups a consumer decides on are committed ([`IndexKey::is_proven`]); the web
 //! pages' lists (all releases, mismatches, rebuilders, days) and blob records stay plain
@@ -36,118 +42,135 @@ use crate::error::{Error, Integrity};
 use crate::index::IndexKey;
 use crate::storage::KeyValue;
 
-/// The column family the tree lives in.
+/// The column family the leaves and the note live in.
 pub(crate) const CF: &str = "vindex";
 
 /// The key of the latest signed index note.
 pub(crate) const NOTE_KEY: &[u8] = b"note";
 
+/// The first byte of a leaf's stored key (`note` sorts after every leaf).
+const LEAF: u8 = b'k';
+
 /// The most indices one proven lookup answers with: a proof must carry the whole list. Past
 /// it, a client asks a signer-scoped lookup (which strangers cannot flood).
 pub const MAX_PROVEN_LIST: u64 = 100_000;
 
-/// How many levels of the tree one stored record (a stratum) spans.
-const STRATUM: usize = 4;
+/// The shallowest in-memory array: 2¹² bottom nodes, ≈ 270 KB.
+const MIN_DEPTH: usize = 12;
 
-/// The positions at the bottom of a stratum: its slots.
-const FANOUT: usize = 1 << STRATUM;
+/// The deepest: 2²⁴ bottom nodes, ≈ 1.1 GB (a log of some 30 M keys); past it, more keys sit
+/// below each bottom node and a round reads and hashes more of them.
+const MAX_DEPTH: usize = 24;
 
-/// A position in the tree: its depth and the path bits above it. The positions the store
-/// keeps records at are the strata's tops, at depths that are multiples of [`STRATUM`].
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) struct Pos {
-    depth: u16,
-    path: Hash,
+/// How many keys a (re)built array aims to have below each bottom node: a round reads and
+/// rehashes about this many leaves per key it changes, and the array takes ≈ 66 bytes per
+/// bottom node.
+const KEYS_PER_BOTTOM: u64 = 2;
+
+/// The average number of keys per bottom node at which a round first rebuilds the array
+/// deeper: one scan of the leaves each time the keys have grown fourfold.
+const DEEPEN_AT: u64 = 8;
+
+/// Up to this many keys (≈ 80 bytes each in memory, ≈ 650 MB), the array also holds every
+/// leaf, by bottom node, so that a round and a proof read no leaf from the store; past it, they
+/// range-read the leaves below each bottom node they need (one seek each).
+const MAX_LEAVES_IN_MEMORY: u64 = 8_000_000;
+
+/// The leaves below one bottom node, in key order.
+type Bucket = Box<[(Hash, Value)]>;
+
+/// The stored key of the leaf of `key`.
+pub(crate) fn leaf_key(key: &Hash) -> [u8; 33] {
+    let mut out = [LEAF; 33];
+    out[1..].copy_from_slice(key);
+    out
 }
 
-impl std::hash::Hash for Pos {
-    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
-        // The path is (a prefix of) a SHA-256 hash: its first 8 bytes and the depth are as
-        // good a hash as any, for a fraction of hashing all 34 bytes.
-        let mut first = [0u8; 8];
-        first.copy_from_slice(&self.path[..8]);
-        state.write_u64(u64::from_le_bytes(first) ^ u64::from(self.depth).rotate_left(56));
-    }
-}
-
-/// Hashes a [`Pos`]'s one `u64` with a multiply, not SipHash: the cache's keys are not chosen
-/// by anyone who could aim collisions at it (they are SHA-256 prefixes).
-#[derive(Debug, Default, Clone, Copy)]
-pub(crate) struct PosHasher(u64);
-
-impl std::hash::Hasher for PosHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = (self.0 ^ n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-    }
-}
-
-/// Strata by position, boxed: a stratum is ≈ 1.3 KB, and the map moves its values when it grows.
-type PosMap =
-    std::collections::HashMap<Pos, Box<Stratum>, std::hash::BuildHasherDefault<PosHasher>>;
-
-impl Pos {
-    const ROOT: Pos = Pos {
-        depth: 0,
-        path: EMPTY,
+/// A stored leaf record: its key hash and value.
+pub(crate) fn decode_leaf(key: &[u8], value: &[u8]) -> Result<(Hash, Value), Error> {
+    let bad = || Error::Integrity(Integrity::Undecodable(CF));
+    let hash = match key.split_first() {
+        Some((&LEAF, hash)) => Hash::try_from(hash).map_err(|_| bad())?,
+        _ => return Err(bad()),
     };
-
-    /// The top of the stratum below slot `slot` of this stratum.
-    fn child(&self, slot: usize) -> Pos {
-        let mut path = self.path;
-        let d = usize::from(self.depth);
-        // `STRATUM` divides 8: a stratum's slot bits sit inside one byte.
-        let shift = 8 - STRATUM - d % 8;
-        path[d / 8] |= (slot as u8) << shift;
-        Pos {
-            depth: self.depth + STRATUM as u16,
-            path,
-        }
-    }
-
-    /// The slot of this stratum that `key` falls in.
-    fn slot_of(&self, key: &Hash) -> usize {
-        let d = usize::from(self.depth);
-        usize::from(key[d / 8] >> (8 - STRATUM - d % 8)) & (FANOUT - 1)
-    }
-
-    /// The stored key of this stratum: `s`, the stratum's level (depth / [`STRATUM`]), the
-    /// first ⌈depth/8⌉ bytes of the path (unused bits 0).
-    pub(crate) fn key(&self) -> Vec<u8> {
-        let bytes = usize::from(self.depth).div_ceil(8);
-        let mut out = Vec::with_capacity(2 + bytes);
-        out.push(b's');
-        out.push((usize::from(self.depth) / STRATUM) as u8);
-        out.extend_from_slice(&self.path[..bytes]);
-        out
-    }
+    Ok((hash, Value::from_bytes(value).ok_or_else(bad)?))
 }
 
-/// What sits at the bottom of a stratum, [`STRATUM`] levels below its top.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) enum Slot {
-    /// An empty subtree.
-    #[default]
-    Empty,
-    /// The one key of this subtree (its leaf may sit higher: a one-key subtree collapses).
-    Leaf { key: Hash, value: Value },
-    /// A subtree of two keys or more, stored as the stratum below: its root hash.
-    Sub(Hash),
+/// Whether `key` starts with the first `depth` bits of `prefix`.
+pub(crate) fn under(key: &Hash, prefix: &Hash, depth: usize) -> bool {
+    let whole = depth / 8;
+    if key[..whole] != prefix[..whole] {
+        return false;
+    }
+    let rest = depth % 8;
+    rest == 0 || (key[whole] ^ prefix[whole]) >> (8 - rest) == 0
+}
+
+/// `prefix` with every bit from `depth` on cleared: the first key hash under it.
+pub(crate) fn first_under(prefix: &Hash, depth: usize) -> Hash {
+    let mut out = EMPTY;
+    let whole = depth / 8;
+    out[..whole].copy_from_slice(&prefix[..whole]);
+    let rest = depth % 8;
+    if rest != 0 {
+        out[whole] = prefix[whole] & !(0xffu8 >> rest);
+    }
+    out
+}
+
+/// The position of `key`'s node at `depth` (≤ 64) among that level's nodes.
+fn index_of(key: &Hash, depth: usize) -> usize {
+    if depth == 0 {
+        return 0;
+    }
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&key[..8]);
+    (u64::from_be_bytes(first) >> (64 - depth)) as usize
+}
+
+/// Where leaves are read from: a cursor over the store or a snapshot of it.
+pub(crate) trait LeafSource {
+    /// Appends to `out`, in key order, every stored leaf whose key hash starts with the first
+    /// `depth` bits of `prefix`.
+    fn leaves_under(
+        &mut self,
+        prefix: &Hash,
+        depth: usize,
+        out: &mut Vec<(Hash, Value)>,
+    ) -> Result<(), Error>;
+
+    /// Calls `visit` with every stored leaf, in key order.
+    fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error>;
+}
+
+/// The leaves an array holds, read as a [`LeafSource`] (to rebuild it deeper).
+struct InMemory<'a>(&'a [Bucket]);
+
+impl LeafSource for InMemory<'_> {
+    fn leaves_under(
+        &mut self,
+        prefix: &Hash,
+        depth: usize,
+        out: &mut Vec<(Hash, Value)>,
+    ) -> Result<(), Error> {
+        let leaves = self.0.iter().flat_map(|b| b.iter());
+        out.extend(leaves.filter(|(k, _)| under(k, prefix, depth)));
+        Ok(())
+    }
+
+    fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error> {
+        self.0
+            .iter()
+            .flat_map(|b| b.iter())
+            .for_each(|(k, v)| visit(*k, *v));
+        Ok(())
+    }
 }
 
 /// A subtree's root, and whether it holds no key, one key (its hash is that key's leaf) or
 /// more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Sum {
+pub(crate) enum Sum {
     Empty,
     One(Hash),
     Many(Hash),
@@ -171,371 +194,367 @@ impl Sum {
     }
 }
 
-/// One stored record: [`STRATUM`] levels of the tree below a position, as the [`FANOUT`]
-/// subtrees at their bottom. The interior hashes are recomputed from the slots (at most
-/// `FANOUT - 1` node hashes): storing them would double the bytes every round rewrites.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Stratum {
-    slots: [Slot; FANOUT],
+/// The subtree at `depth` holding `leaves` (in key order, each key once, all under one node
+/// of that depth).
+fn sum_below(leaves: &[(Hash, Value)], depth: usize) -> Sum {
+    match leaves {
+        [] => Sum::Empty,
+        [(k, v)] => Sum::One(leaf_hash(k, v)),
+        _ => {
+            let split = leaves.partition_point(|(k, _)| !bit(k, depth));
+            let l = sum_below(&leaves[..split], depth + 1);
+            let r = sum_below(&leaves[split..], depth + 1);
+            Sum::Many(node_hash(&l.hash(), &r.hash()))
+        }
+    }
 }
 
-/// The stratum's subtree, heap-ordered: `[1]` is its top, `[i]`'s children are `[2i]` and
-/// `[2i + 1]`, slot `j` is `[FANOUT + j]`.
-type Sums = [Sum; 2 * FANOUT];
+/// The kinds a [`Dense`] node is stored as.
+const EMPTY_KIND: u8 = 0;
+const ONE_KIND: u8 = 1;
+const MANY_KIND: u8 = 2;
 
-impl Stratum {
-    fn sums(&self) -> Sums {
-        let mut t = [Sum::Empty; 2 * FANOUT];
-        for (j, slot) in self.slots.iter().enumerate() {
-            t[FANOUT + j] = match slot {
-                Slot::Empty => Sum::Empty,
-                Slot::Leaf { key, value } => Sum::One(leaf_hash(key, value)),
-                Slot::Sub(h) => Sum::Many(*h),
-            };
+/// The tree's top levels in memory: level `d` holds its `2^d` nodes, each a hash and a kind;
+/// and, while the keys are few enough ([`MAX_LEAVES_IN_MEMORY`]), the leaves below each bottom
+/// node.
+#[derive(Debug, Clone)]
+pub(crate) struct Dense {
+    depth: usize,
+    hashes: Vec<Vec<Hash>>,
+    kinds: Vec<Vec<u8>>,
+    keys: u64,
+    leaves: Option<Vec<Bucket>>,
+}
+
+impl Dense {
+    /// An empty tree's array, `depth` levels deep, holding the leaves (none yet) or not.
+    fn new(depth: usize, keep_leaves: bool) -> Dense {
+        Dense {
+            depth,
+            hashes: (0..=depth).map(|d| vec![EMPTY; 1 << d]).collect(),
+            kinds: (0..=depth).map(|d| vec![EMPTY_KIND; 1 << d]).collect(),
+            keys: 0,
+            leaves: keep_leaves.then(|| vec![Bucket::default(); 1 << depth]),
         }
-        for i in (1..FANOUT).rev() {
-            t[i] = Sum::join(t[2 * i], t[2 * i + 1]);
-        }
-        t
     }
 
-    /// The stored bytes: which slots are taken and which of them are subtrees (two `u16` BE
-    /// bitmaps, bit `j` for slot `j`), then each taken slot in order: a subtree's hash, or a
-    /// leaf's key hash and value (count u64 BE, chain).
-    pub(crate) fn encode(&self) -> Vec<u8> {
-        let (mut taken, mut subs) = (0u16, 0u16);
-        let mut body = Vec::with_capacity(FANOUT * 72);
-        for (j, slot) in self.slots.iter().enumerate() {
-            match slot {
-                Slot::Empty => continue,
-                Slot::Leaf { key, value } => {
-                    body.extend_from_slice(key);
-                    body.extend_from_slice(&value.to_bytes());
+    /// The array of an empty index.
+    pub(crate) fn empty() -> Dense {
+        Dense::new(MIN_DEPTH, true)
+    }
+
+    fn get(&self, depth: usize, i: usize) -> Sum {
+        let h = self.hashes[depth][i];
+        match self.kinds[depth][i] {
+            EMPTY_KIND => Sum::Empty,
+            ONE_KIND => Sum::One(h),
+            _ => Sum::Many(h),
+        }
+    }
+
+    fn set(&mut self, depth: usize, i: usize, sum: Sum) {
+        let (kind, h) = match sum {
+            Sum::Empty => (EMPTY_KIND, EMPTY),
+            Sum::One(h) => (ONE_KIND, h),
+            Sum::Many(h) => (MANY_KIND, h),
+        };
+        self.kinds[depth][i] = kind;
+        self.hashes[depth][i] = h;
+    }
+
+    /// The index root.
+    pub(crate) fn root(&self) -> Hash {
+        self.hashes[0][0]
+    }
+
+    /// The number of keys in the index.
+    #[cfg(test)]
+    pub(crate) fn keys(&self) -> u64 {
+        self.keys
+    }
+
+    /// Appends to `out`, in key order, the leaves under the node at `depth` (≤ the array's) on
+    /// `prefix`'s path: from memory when the array holds them, else from `src`.
+    fn leaves_under(
+        &self,
+        src: &mut impl LeafSource,
+        prefix: &Hash,
+        depth: usize,
+        out: &mut Vec<(Hash, Value)>,
+    ) -> Result<(), Error> {
+        match &self.leaves {
+            Some(buckets) => {
+                let shift = self.depth - depth;
+                let first = index_of(prefix, depth) << shift;
+                for bucket in &buckets[first..first + (1 << shift)] {
+                    out.extend_from_slice(bucket);
                 }
-                Slot::Sub(h) => {
-                    subs |= 1 << j;
-                    body.extend_from_slice(h);
+                Ok(())
+            }
+            None => src.leaves_under(prefix, depth, out),
+        }
+    }
+
+    /// The array for the leaves in `src`, deep enough for about `keys` of them.
+    pub(crate) fn build(src: &mut impl LeafSource, keys: u64) -> Result<Dense, Error> {
+        Dense::build_at(src, depth_for(keys), true)
+    }
+
+    /// The array `depth` levels deep for the leaves in `src`, holding them if asked to (and
+    /// they are few enough): one scan, each bottom node's leaves hashed as they pass, then the
+    /// levels above.
+    fn build_at(
+        src: &mut impl LeafSource,
+        depth: usize,
+        keep_leaves: bool,
+    ) -> Result<Dense, Error> {
+        let mut dense = Dense::new(depth, keep_leaves);
+        let mut group: Vec<(Hash, Value)> = Vec::new();
+        let mut at = 0usize;
+        let close = |dense: &mut Dense, at: usize, group: &mut Vec<(Hash, Value)>| {
+            dense.set(depth, at, sum_below(group, depth));
+            if let Some(buckets) = &mut dense.leaves {
+                buckets[at] = group.as_slice().into();
+            }
+            group.clear();
+        };
+        src.each_leaf(&mut |key, value| {
+            let i = index_of(&key, depth);
+            if i != at && !group.is_empty() {
+                close(&mut dense, at, &mut group);
+            }
+            at = i;
+            group.push((key, value));
+            dense.keys += 1;
+            if dense.keys > MAX_LEAVES_IN_MEMORY {
+                dense.leaves = None;
+            }
+        })?;
+        if !group.is_empty() {
+            close(&mut dense, at, &mut group);
+        }
+        for d in (0..depth).rev() {
+            for i in 0..1usize << d {
+                let (l, r) = (dense.get(d + 1, 2 * i), dense.get(d + 1, 2 * i + 1));
+                if (l, r) != (Sum::Empty, Sum::Empty) {
+                    dense.set(d, i, Sum::join(l, r));
                 }
             }
-            taken |= 1 << j;
         }
-        let mut out = Vec::with_capacity(4 + body.len());
-        out.extend_from_slice(&taken.to_be_bytes());
-        out.extend_from_slice(&subs.to_be_bytes());
-        out.extend_from_slice(&body);
-        out
-    }
-
-    /// The stratum [`Stratum::encode`] wrote.
-    pub(crate) fn decode(bytes: &[u8]) -> Result<Stratum, Error> {
-        let bad = || Error::Integrity(Integrity::Undecodable(CF));
-        let (head, mut rest) = bytes.split_first_chunk::<4>().ok_or_else(bad)?;
-        let taken = u16::from_be_bytes([head[0], head[1]]);
-        let subs = u16::from_be_bytes([head[2], head[3]]);
-        if subs & !taken != 0 {
-            return Err(bad());
-        }
-        let mut st = Stratum::default();
-        for (j, slot) in st.slots.iter_mut().enumerate() {
-            if taken & (1 << j) == 0 {
-                continue;
-            }
-            let len = if subs & (1 << j) != 0 { 32 } else { 72 };
-            let (this, more) = rest.split_at_checked(len).ok_or_else(bad)?;
-            rest = more;
-            *slot = if len == 32 {
-                Slot::Sub(this.try_into().map_err(|_| bad())?)
-            } else {
-                Slot::Leaf {
-                    key: this[..32].try_into().map_err(|_| bad())?,
-                    value: Value::from_bytes(&this[32..]).ok_or_else(bad)?,
-                }
-            };
-        }
-        if rest.is_empty() { Ok(st) } else { Err(bad()) }
-    }
-
-    /// The one leaf among the slots under heap node `i` (whose sum is one key).
-    fn only_leaf(&self, i: usize) -> Option<(Hash, Value)> {
-        let level = i.ilog2() as usize;
-        let width = FANOUT >> level;
-        let first = (i << (STRATUM - level)) - FANOUT;
-        self.slots[first..first + width]
-            .iter()
-            .find_map(|s| match s {
-                Slot::Leaf { key, value } => Some((*key, *value)),
-                _ => None,
-            })
+        Ok(dense)
     }
 }
 
-/// Where strata are read from: the store, or a snapshot of it. `None`: no record (only the
-/// root of an empty index has none; every [`Slot::Sub`] has its stratum).
-pub(crate) trait NodeSource {
-    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error>;
+/// The array depth for `keys` keys: about [`KEYS_PER_BOTTOM`] below each bottom node.
+fn depth_for(keys: u64) -> usize {
+    let bottoms = (keys / KEYS_PER_BOTTOM).max(1);
+    (bottoms.next_power_of_two().ilog2() as usize).clamp(MIN_DEPTH, MAX_DEPTH)
 }
 
-/// A bounded write-through cache of strata in front of the store, for the writer: the upper
-/// strata are on every round's paths. Two generations: a lookup that hits the old one moves
-/// the stratum to the young one, and when the young one is full the old one is dropped — at
-/// most `2 × cap` strata, the hot ones kept.
-#[derive(Debug)]
-pub(crate) struct NodeCache {
-    young: PosMap,
-    old: PosMap,
-    cap: usize,
-}
-
-impl NodeCache {
-    /// A cache of at most `2 × cap` strata.
-    pub(crate) fn new(cap: usize) -> Self {
-        NodeCache {
-            young: PosMap::default(),
-            old: PosMap::default(),
-            cap,
-        }
-    }
-
-    fn get(&mut self, pos: &Pos) -> Option<Stratum> {
-        if let Some(n) = self.young.get(pos) {
-            return Some((**n).clone());
-        }
-        let n = self.old.remove(pos)?;
-        let copy = (*n).clone();
-        self.put(*pos, n);
-        Some(copy)
-    }
-
-    fn put(&mut self, pos: Pos, stratum: Box<Stratum>) {
-        if self.young.len() >= self.cap {
-            // Sized once per generation: growing it would rehash every entry again and again.
-            let fresh = PosMap::with_capacity_and_hasher(self.cap, Default::default());
-            self.old = std::mem::replace(&mut self.young, fresh);
-        }
-        self.young.insert(pos, stratum);
-    }
-
-    /// Records a committed round's writes.
-    pub(crate) fn committed(&mut self, writes: Vec<(Pos, Box<Stratum>)>) {
-        for (pos, stratum) in writes {
-            self.put(pos, stratum);
-        }
-    }
-
-    /// Forgets everything (the store changed under it: a rebuild of the index).
-    pub(crate) fn clear(&mut self) {
-        self.young.clear();
-        self.old.clear();
-    }
-}
-
-/// The store read through a [`NodeCache`].
-pub(crate) struct Cached<'a, S> {
-    pub(crate) store: &'a S,
-    pub(crate) cache: std::cell::RefCell<&'a mut NodeCache>,
-}
-
-impl<S: NodeSource> NodeSource for Cached<'_, S> {
-    fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
-        if let Some(n) = self.cache.borrow_mut().get(pos) {
-            return Ok(Some(n));
-        }
-        let n = self.store.stratum(pos)?;
-        if let Some(n) = &n {
-            self.cache.borrow_mut().put(*pos, Box::new(n.clone()));
-        }
-        Ok(n)
-    }
-}
-
-/// The strata one round rewrites and the new root.
+/// What one round changes: the leaf records to write, the array's new nodes and the new root.
 #[derive(Debug, Default)]
 pub(crate) struct Update {
     pub(crate) root: Hash,
-    pub(crate) writes: Vec<(Pos, Box<Stratum>)>,
-    /// The writes as stored records, in key order (RocksDB's memtable inserts a sorted run
-    /// faster than scattered keys): encoded where the update is computed, off the commit.
+    /// The changed leaves as stored records, in key order (RocksDB's memtable inserts a sorted
+    /// run faster than scattered keys).
     pub(crate) records: Vec<KeyValue>,
+    /// A deeper array built this round, which the changes apply to.
+    rebuilt: Option<Box<Dense>>,
+    /// Per level, the changed nodes (position, new value), in position order.
+    changes: Vec<Vec<(usize, Sum)>>,
+    /// The changed bottom nodes' leaves, when the array holds the leaves.
+    buckets: Vec<(usize, Bucket)>,
+    new_keys: u64,
 }
 
 impl Update {
-    fn new(root: Hash, writes: Vec<(Pos, Box<Stratum>)>) -> Update {
-        let mut records: Vec<KeyValue> = writes
-            .iter()
-            .map(|(pos, st)| (pos.key(), st.encode()))
-            .collect();
-        records.sort_unstable();
-        Update {
-            root,
-            writes,
-            records,
+    /// Brings the writer's array to the tree this update's records make: called once they
+    /// are durable, with the array locked against readers since before the commit.
+    pub(crate) fn publish(self, dense: &mut Dense) {
+        if let Some(rebuilt) = self.rebuilt {
+            *dense = *rebuilt;
+        }
+        for (depth, level) in self.changes.into_iter().enumerate() {
+            for (i, sum) in level {
+                dense.set(depth, i, sum);
+            }
+        }
+        dense.keys += self.new_keys;
+        if dense.keys > MAX_LEAVES_IN_MEMORY {
+            dense.leaves = None;
+        }
+        if let Some(leaves) = &mut dense.leaves {
+            for (i, bucket) in self.buckets {
+                leaves[i] = bucket;
+            }
         }
     }
 }
 
-/// One key being placed: its hash, its value before this round when known (a leaf that moves
-/// down), and the indices to append to it.
-struct Item<'a> {
-    key: Hash,
-    base: Option<Value>,
-    append: &'a [u64],
-}
-
-/// Applies `appends` (key hash → indices to append, increasing) to the tree in `src`: every
-/// key's path is walked once, all of the round's keys together, so a stratum the round's keys
-/// share is read, rehashed and written once.
+/// Applies `appends` (key hash → indices to append, increasing) to the tree of `dense` and the
+/// leaves in `src`: the leaves below each bottom node the round touches are read once (in key
+/// order), the touched ones extended, and the changed nodes recomputed level by level up to
+/// the root, each once.
 pub(crate) fn apply(
-    src: &impl NodeSource,
+    dense: &Dense,
+    src: &mut impl LeafSource,
     appends: &BTreeMap<Hash, Vec<u64>>,
 ) -> Result<Update, Error> {
-    let root = src.stratum(&Pos::ROOT)?.unwrap_or_default();
     if appends.is_empty() {
-        return Ok(Update::new(root.sums()[1].hash(), Vec::new()));
+        return Ok(Update {
+            root: dense.root(),
+            ..Update::default()
+        });
     }
-    // In key order, so the keys under each slot are one run.
-    let items: Vec<Item<'_>> = appends
-        .iter()
-        .map(|(key, append)| Item {
-            key: *key,
-            base: None,
-            append,
+    let rebuilt = (dense.depth < MAX_DEPTH && dense.keys > DEEPEN_AT << dense.depth)
+        .then(|| match &dense.leaves {
+            Some(buckets) => Dense::build(&mut InMemory(buckets), dense.keys),
+            None => Dense::build(src, dense.keys),
         })
-        .collect();
-    let mut writes = Vec::new();
-    let sum = place(src, Pos::ROOT, root, items, &mut writes)?;
-    Ok(Update::new(sum.hash(), writes))
-}
-
-/// Places `items` (all under `pos`, in key order) into the stratum at `pos`, `current`.
-fn place(
-    src: &impl NodeSource,
-    pos: Pos,
-    mut current: Stratum,
-    items: Vec<Item<'_>>,
-    writes: &mut Vec<(Pos, Box<Stratum>)>,
-) -> Result<Sum, Error> {
-    let mut items = items.into_iter().peekable();
-    while let Some(first) = items.next() {
-        let slot = pos.slot_of(&first.key);
-        let mut run = vec![first];
-        while let Some(next) = items.next_if(|i| pos.slot_of(&i.key) == slot) {
-            run.push(next);
-        }
-        current.slots[slot] = place_slot(src, pos, slot, current.slots[slot], run, writes)?;
-    }
-    let sum = current.sums()[1];
-    writes.push((pos, Box::new(current)));
-    Ok(sum)
-}
-
-/// Places `run` (in key order) into slot `slot` of the stratum at `pos`, which holds `was`.
-fn place_slot(
-    src: &impl NodeSource,
-    pos: Pos,
-    slot: usize,
-    was: Slot,
-    mut run: Vec<Item<'_>>,
-    writes: &mut Vec<(Pos, Box<Stratum>)>,
-) -> Result<Slot, Error> {
-    // One key into an empty slot, or into its own leaf: the slot is (still) its leaf.
-    if let [item] = &run[..] {
-        let base = match was {
-            Slot::Empty => Some(item.base.unwrap_or_default()),
-            Slot::Leaf { key, value } if key == item.key => Some(value),
-            _ => None,
-        };
-        if let Some(mut value) = base {
-            for &i in item.append {
+        .transpose()?
+        .map(Box::new);
+    let base = rebuilt.as_deref().unwrap_or(dense);
+    let depth = base.depth;
+    let mut records = Vec::with_capacity(appends.len());
+    let mut bottom = Vec::new();
+    let mut buckets = Vec::new();
+    let mut new_keys = 0;
+    let mut here = Vec::new();
+    let mut items = appends.iter().peekable();
+    while let Some(&(first, _)) = items.peek() {
+        let b = index_of(first, depth);
+        here.clear();
+        base.leaves_under(src, first, depth, &mut here)?;
+        while let Some((key, list)) = items.next_if(|(k, _)| index_of(k, depth) == b) {
+            let at = match here.binary_search_by(|(k, _)| k.cmp(key)) {
+                Ok(at) => at,
+                Err(at) => {
+                    here.insert(at, (*key, Value::default()));
+                    new_keys += 1;
+                    at
+                }
+            };
+            let value = &mut here[at].1;
+            for &i in list {
                 value.push(i);
             }
-            return Ok(Slot::Leaf {
-                key: item.key,
-                value,
-            });
+            records.push((leaf_key(key).to_vec(), value.to_bytes().to_vec()));
+        }
+        bottom.push((b, sum_below(&here, depth)));
+        if base.leaves.is_some() {
+            buckets.push((b, here.as_slice().into()));
         }
     }
-    if usize::from(pos.depth) + STRATUM >= reprove_verifier::vindex::MAX_DEPTH {
-        return Err(Error::Bug("two index keys with the same hash"));
-    }
-    let child = pos.child(slot);
-    let below = match was {
-        Slot::Empty => Stratum::default(),
-        // The leaf here moves down, with its value, beside the newcomers.
-        Slot::Leaf { key, value } => {
-            match run.binary_search_by(|i| i.key.cmp(&key)) {
-                Ok(at) => run[at].base = Some(value),
-                Err(at) => run.insert(
-                    at,
-                    Item {
-                        key,
-                        base: Some(value),
-                        append: &[],
-                    },
-                ),
+    let mut changes: Vec<Vec<(usize, Sum)>> = vec![Vec::new(); depth + 1];
+    changes[depth] = bottom;
+    for d in (0..depth).rev() {
+        let (upper, lower) = changes.split_at_mut(d + 1);
+        let (below, level) = (&lower[0], &mut upper[d]);
+        let mut j = 0;
+        while j < below.len() {
+            let parent = below[j].0 >> 1;
+            let (mut l, mut r) = (base.get(d + 1, 2 * parent), base.get(d + 1, 2 * parent + 1));
+            while let Some(&(i, sum)) = below.get(j).filter(|(i, _)| i >> 1 == parent) {
+                if i & 1 == 0 {
+                    l = sum;
+                } else {
+                    r = sum;
+                }
+                j += 1;
             }
-            Stratum::default()
+            level.push((parent, Sum::join(l, r)));
         }
-        Slot::Sub(_) => src
-            .stratum(&child)?
-            .ok_or(Error::Integrity(Integrity::Undecodable(CF)))?,
-    };
-    match place(src, child, below, run, writes)? {
-        Sum::Many(h) => Ok(Slot::Sub(h)),
-        _ => Err(Error::Bug(
-            "a stratum below a slot holds fewer than two keys",
-        )),
     }
+    let root = changes[0].first().map_or(base.root(), |(_, s)| s.hash());
+    Ok(Update {
+        root,
+        records,
+        rebuilt,
+        changes,
+        buckets,
+        new_keys,
+    })
 }
 
-/// The proof for `key` (its hash) in the tree in `src`, and the key's value (`None`: absent).
-pub(crate) fn prove(src: &impl NodeSource, key: &Hash) -> Result<(Proof, Option<Value>), Error> {
-    let mut siblings = Vec::new();
-    let mut pos = Pos::ROOT;
-    let mut stratum = src.stratum(&pos)?.unwrap_or_default();
-    let end = |siblings, terminal| Ok((Proof { siblings, terminal }, None));
+/// The proof for `key` (its hash) in the tree of `dense` and the leaves in `src` (of the same
+/// round), and the key's value (`None`: absent).
+pub(crate) fn prove(
+    dense: &Dense,
+    src: &mut impl LeafSource,
+    key: &Hash,
+) -> Result<(Proof, Option<Value>), Error> {
+    let mut siblings = Vec::with_capacity(dense.depth + 8);
+    for d in 0..=dense.depth {
+        let i = index_of(key, d);
+        match dense.get(d, i) {
+            Sum::Empty => {
+                let proof = Proof {
+                    siblings,
+                    terminal: Terminal::Empty,
+                };
+                return Ok((proof, None));
+            }
+            Sum::Many(_) if d < dense.depth => {
+                let right = bit(key, d);
+                siblings.push(dense.get(d + 1, 2 * i + usize::from(!right)).hash());
+            }
+            sum => {
+                let mut leaves = Vec::new();
+                dense.leaves_under(src, key, d, &mut leaves)?;
+                if matches!(sum, Sum::One(_)) && leaves.len() != 1 {
+                    return Err(Integrity::Undecodable(CF).into());
+                }
+                return Ok(prove_below(&leaves, key, d, siblings));
+            }
+        }
+    }
+    Err(Error::Bug("a proof ran past the in-memory array"))
+}
+
+/// The rest of `key`'s proof below the node at `depth` that holds `leaves` (in key order),
+/// after the `siblings` above it.
+fn prove_below(
+    mut leaves: &[(Hash, Value)],
+    key: &Hash,
+    mut depth: usize,
+    mut siblings: Vec<Hash>,
+) -> (Proof, Option<Value>) {
     loop {
-        let sums = stratum.sums();
-        let mut i = 1;
-        // Down the stratum along the key, to a slot that is a stratum of its own.
-        while i < FANOUT || !matches!(sums[i], Sum::Many(_)) {
-            match sums[i] {
-                Sum::Empty => return end(siblings, Terminal::Empty),
-                Sum::One(_) => {
-                    let (k, value) = stratum
-                        .only_leaf(i)
-                        .ok_or(Error::Integrity(Integrity::Undecodable(CF)))?;
-                    if &k == key {
-                        let proof = Proof {
-                            siblings,
-                            terminal: Terminal::Key,
-                        };
-                        return Ok((proof, Some(value)));
-                    }
-                    return end(siblings, Terminal::Other { key: k, value });
-                }
-                Sum::Many(_) => {
-                    let level = i.ilog2() as usize;
-                    let right = bit(key, usize::from(pos.depth) + level);
-                    siblings.push(sums[2 * i + usize::from(!right)].hash());
-                    i = 2 * i + usize::from(right);
-                }
+        match leaves {
+            [] => {
+                let proof = Proof {
+                    siblings,
+                    terminal: Terminal::Empty,
+                };
+                return (proof, None);
+            }
+            [(k, v)] => {
+                let (terminal, value) = if k == key {
+                    (Terminal::Key, Some(*v))
+                } else {
+                    (Terminal::Other { key: *k, value: *v }, None)
+                };
+                return (Proof { siblings, terminal }, value);
+            }
+            _ => {
+                let split = leaves.partition_point(|(k, _)| !bit(k, depth));
+                let (near, far) = if bit(key, depth) {
+                    (&leaves[split..], &leaves[..split])
+                } else {
+                    (&leaves[..split], &leaves[split..])
+                };
+                siblings.push(sum_below(far, depth + 1).hash());
+                leaves = near;
+                depth += 1;
             }
         }
-        pos = pos.child(i - FANOUT);
-        if usize::from(pos.depth) >= reprove_verifier::vindex::MAX_DEPTH {
-            return Err(Integrity::Undecodable(CF).into());
-        }
-        stratum = src
-            .stratum(&pos)?
-            .ok_or(Error::Integrity(Integrity::Undecodable(CF)))?;
     }
 }
 
-/// The root of the stored tree.
-pub(crate) fn stored_root(src: &impl NodeSource) -> Result<Hash, Error> {
-    Ok(src
-        .stratum(&Pos::ROOT)?
-        .map_or(EMPTY, |root| root.sums()[1].hash()))
+/// The root of the stored leaves: one scan, through an array of the shallowest depth that
+/// keeps no leaf.
+pub(crate) fn stored_root(src: &mut impl LeafSource) -> Result<Hash, Error> {
+    Ok(Dense::build_at(src, MIN_DEPTH, false)?.root())
 }
 
 /// Adds entry `index` (entries in log order) to the lists of its proven keys among `keys`:
@@ -570,43 +589,88 @@ pub(crate) fn sign_note(
 
 #[cfg(test)]
 mod tests {
-    use std::cell::RefCell;
-    use std::collections::HashMap;
-
-    use reprove_verifier::vindex::root_of;
+    use reprove_verifier::vindex::{prove_in, root_of};
 
     use super::*;
 
-    /// An in-memory node store.
+    /// Leaves in memory, as the store keeps them.
     #[derive(Default)]
-    struct Mem(RefCell<HashMap<Vec<u8>, Vec<u8>>>);
+    struct Mem(BTreeMap<Hash, Value>);
 
-    impl NodeSource for Mem {
-        fn stratum(&self, pos: &Pos) -> Result<Option<Stratum>, Error> {
-            self.0
-                .borrow()
-                .get(&pos.key())
-                .map(|b| Stratum::decode(b))
-                .transpose()
+    impl LeafSource for &Mem {
+        fn leaves_under(
+            &mut self,
+            prefix: &Hash,
+            depth: usize,
+            out: &mut Vec<(Hash, Value)>,
+        ) -> Result<(), Error> {
+            let from = first_under(prefix, depth);
+            out.extend(
+                self.0
+                    .range(from..)
+                    .take_while(|(k, _)| under(k, prefix, depth))
+                    .map(|(k, v)| (*k, *v)),
+            );
+            Ok(())
+        }
+
+        fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error> {
+            self.0.iter().for_each(|(k, v)| visit(*k, *v));
+            Ok(())
         }
     }
 
-    impl Mem {
-        fn apply(&self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
-            let update = apply(self, appends).unwrap();
-            let mut map = self.0.borrow_mut();
-            for (key, record) in update.records {
-                map.insert(key, record);
+    /// A writer's view: the stored leaves and the published array.
+    struct Tree {
+        mem: Mem,
+        dense: Dense,
+    }
+
+    impl Tree {
+        /// An empty tree whose array is `depth` deep and holds the leaves or reads them.
+        fn new(depth: usize, keep_leaves: bool) -> Tree {
+            Tree {
+                mem: Mem::default(),
+                dense: Dense::new(depth, keep_leaves),
             }
-            update.root
         }
+
+        fn apply(&mut self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
+            let update = apply(&self.dense, &mut &self.mem, appends).unwrap();
+            for (key, record) in &update.records {
+                let (k, v) = decode_leaf(key, record).unwrap();
+                self.mem.0.insert(k, v);
+            }
+            let root = update.root;
+            update.publish(&mut self.dense);
+            assert_eq!(self.dense.root(), root);
+            root
+        }
+
+        fn prove(&self, key: &Hash) -> (Proof, Option<Value>) {
+            prove(&self.dense, &mut &self.mem, key).unwrap()
+        }
+    }
+
+    fn reference(lists: &BTreeMap<Hash, Vec<u64>>) -> Vec<(Hash, Value)> {
+        lists
+            .iter()
+            .map(|(k, l)| (*k, Value::of(l).unwrap()))
+            .collect()
     }
 
     #[test]
     fn rounds_of_appends_give_the_reference_root_and_proofs_that_verify() {
-        let mem = Mem::default();
+        for keep_leaves in [true, false] {
+            rounds_of_appends(keep_leaves);
+        }
+    }
+
+    fn rounds_of_appends(keep_leaves: bool) {
+        let mut tree = Tree::new(MIN_DEPTH, keep_leaves);
         let mut lists: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
         let mut next = 0u64;
+        assert_eq!(tree.dense.root(), EMPTY);
         // Rounds of different shapes: new keys, old keys again, one key many times.
         for round in 0..30u32 {
             let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
@@ -616,32 +680,37 @@ mod tests {
                 lists.entry(key).or_default().push(next);
                 next += 1;
             }
-            let root = mem.apply(&appends);
-            let leaves: Vec<(Hash, Value)> = lists
-                .iter()
-                .map(|(k, l)| (*k, Value::of(l).unwrap()))
-                .collect();
+            let root = tree.apply(&appends);
+            let leaves = reference(&lists);
             assert_eq!(root, root_of(&leaves), "round {round}");
+            assert_eq!(tree.dense.keys(), lists.len() as u64);
             for (k, list) in &lists {
-                let (proof, value) = prove(&mem, k).unwrap();
+                let (proof, value) = tree.prove(k);
                 assert_eq!(value, Some(Value::of(list).unwrap()));
                 proof.verify(&root, k, list).unwrap();
             }
             for absent in 1000..1010u32 {
                 let k = key_hash(&absent.to_be_bytes());
-                let (proof, value) = prove(&mem, &k).unwrap();
+                let (proof, value) = tree.prove(&k);
                 assert_eq!(value, None);
                 proof.verify(&root, &k, &[]).unwrap();
             }
         }
     }
 
-    /// Keys whose hashes share long prefixes (down to the last bit) and thousands of random
-    /// ones: every stratum depth, leaves moving down several strata at once, and the deepest
-    /// stratum, against the reference root and prover.
+    /// Keys whose hashes share long prefixes (down to the last bit, far below the array) and
+    /// thousands of random ones, on an array that starts 2 levels deep and is rebuilt deeper
+    /// by a round: every root and proof is the reference one, and an array built from the
+    /// leaves alone (as at open) is the one the rounds left.
     #[test]
     fn deep_and_wide_trees_give_the_reference_root_and_proofs() {
-        let mem = Mem::default();
+        for keep_leaves in [true, false] {
+            deep_and_wide(keep_leaves);
+        }
+    }
+
+    fn deep_and_wide(keep_leaves: bool) {
+        let mut tree = Tree::new(2, keep_leaves);
         let mut lists: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
         let mut next = 0u64;
         let crafted = |last: u8, at: usize| {
@@ -651,37 +720,44 @@ mod tests {
         };
         let rounds: Vec<Vec<Hash>> = vec![
             vec![crafted(0, 31)],
-            vec![crafted(1, 31), crafted(0x80, 16)],
+            vec![crafted(1, 31), crafted(0x80, 16), crafted(0x01, 1)],
             (0..3000u32).map(|i| key_hash(&i.to_be_bytes())).collect(),
             vec![crafted(0, 31), crafted(2, 31), crafted(0x10, 0)],
             (1500..4500u32)
                 .map(|i| key_hash(&i.to_be_bytes()))
                 .collect(),
         ];
-        for keys in rounds {
+        for (n, keys) in rounds.into_iter().enumerate() {
             let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
             for k in keys {
                 appends.entry(k).or_default().push(next);
                 lists.entry(k).or_default().push(next);
                 next += 1;
             }
-            let root = mem.apply(&appends);
-            let leaves: Vec<(Hash, Value)> = lists
-                .iter()
-                .map(|(k, l)| (*k, Value::of(l).unwrap()))
-                .collect();
+            let root = tree.apply(&appends);
+            let leaves = reference(&lists);
             assert_eq!(root, root_of(&leaves));
-            assert_eq!(stored_root(&mem).unwrap(), root);
+            assert_eq!(stored_root(&mut &tree.mem).unwrap(), root);
+            // The round after 3,000 keys found more than 8 per bottom node and rebuilt.
+            assert_eq!(tree.dense.depth, if n < 3 { 2 } else { MIN_DEPTH }, "{n}");
+            assert_eq!(tree.dense.leaves.is_some(), keep_leaves || n >= 3);
+            let built = Dense::build(&mut &tree.mem, lists.len() as u64).unwrap();
+            assert_eq!((built.root(), built.keys()), (root, lists.len() as u64));
+            if built.depth == tree.dense.depth {
+                assert_eq!(built.hashes, tree.dense.hashes);
+                assert_eq!(built.kinds, tree.dense.kinds);
+            }
             let absent = [crafted(3, 31), crafted(0x40, 16), key_hash(b"absent")];
             for k in lists
                 .keys()
                 .step_by(97)
                 .chain(&absent)
-                .chain(&[crafted(1, 31)])
+                .chain(&[crafted(1, 31), crafted(0x01, 1)])
             {
                 let list = lists.get(k).cloned().unwrap_or_default();
-                let (proof, value) = prove(&mem, k).unwrap();
-                assert_eq!(proof, reprove_verifier::vindex::prove_in(&leaves, k));
+                let (proof, value) = tree.prove(k);
+                assert_eq!(proof, prove_in(&leaves, k));
+                assert_eq!(prove(&built, &mut &tree.mem, k).unwrap().0, proof);
                 assert_eq!(value.map_or(0, |v| v.count), list.len() as u64);
                 proof.verify(&root, k, &list).unwrap();
             }
@@ -691,17 +767,19 @@ mod tests {
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
 
-        /// Random logs in random rounds: after every round, each key's proven list is exactly
-        /// the list re-derived from the entries (the reference root, a proof that verifies),
-        /// and keys never logged have proofs of absence.
+        /// Random logs in random rounds, on arrays of random depth: after every round, each
+        /// key's proven list is exactly the list re-derived from the entries (the reference
+        /// root and proof), and keys never logged have proofs of absence.
         #[test]
         fn proven_lists_are_the_entries_lists(
+            depth in 0usize..8,
+            keep_leaves in proptest::bool::ANY,
             rounds in proptest::collection::vec(
                 proptest::collection::vec(proptest::collection::vec(0u8..60, 0..4), 1..12),
                 1..10,
             ),
         ) {
-            let mem = Mem::default();
+            let mut tree = Tree::new(depth, keep_leaves);
             let mut lists: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
             let mut next = 0u64;
             for round in rounds {
@@ -718,16 +796,14 @@ mod tests {
                     }
                     next += 1;
                 }
-                let root = mem.apply(&appends);
-                let leaves: Vec<(Hash, Value)> = lists
-                    .iter()
-                    .map(|(k, l)| (*k, Value::of(l).unwrap()))
-                    .collect();
+                let root = tree.apply(&appends);
+                let leaves = reference(&lists);
                 proptest::prop_assert_eq!(root, root_of(&leaves));
                 for k in 0u8..70 {
                     let h = key_hash(&[k]);
                     let list = lists.get(&h).cloned().unwrap_or_default();
-                    let (proof, value) = prove(&mem, &h).unwrap();
+                    let (proof, value) = tree.prove(&h);
+                    proptest::prop_assert_eq!(&proof, &prove_in(&leaves, &h));
                     proptest::prop_assert_eq!(value.map(|v| v.count).unwrap_or(0), list.len() as u64);
                     proptest::prop_assert!(proof.verify(&root, &h, &list).is_ok());
                     if !list.is_empty() {
@@ -739,43 +815,42 @@ mod tests {
     }
 
     #[test]
-    fn strata_have_distinct_keys_and_slots_follow_the_key_bits() {
-        let a = Pos::ROOT.child(0b1010).child(0b0001);
-        let b = Pos::ROOT.child(0b1010);
-        let c = Pos::ROOT.child(0).child(0);
-        assert_ne!(a.key(), b.key());
-        assert_ne!(a.key(), c.key());
-        assert_eq!(Pos::ROOT.key(), b"s\0");
-        assert_eq!(b.key(), b"s\x01\xa0");
-        assert_eq!(a.key(), b"s\x02\xa1");
+    fn prefixes_select_the_keys_below_a_node() {
         let mut key = [0u8; 32];
-        key[0] = 0xa1;
-        key[1] = 0x70;
-        assert_eq!(Pos::ROOT.slot_of(&key), 0xa);
-        assert_eq!(b.slot_of(&key), 1);
-        assert_eq!(a.slot_of(&key), 7);
-        assert_eq!(a.child(7).key(), b"s\x03\xa1\x70");
+        key[0] = 0b1010_1100;
+        key[1] = 0xff;
+        assert_eq!(index_of(&key, 0), 0);
+        assert_eq!(index_of(&key, 3), 0b101);
+        assert_eq!(index_of(&key, 12), 0b1010_1100_1111);
+        let first = first_under(&key, 5);
+        assert_eq!((first[0], first[1]), (0b1010_1000, 0));
+        assert!(under(&key, &first, 5));
+        assert!(under(&key, &first, 0));
+        assert!(!under(&key, &first, 6));
+        assert!(under(&key, &key, 256));
+        assert_eq!(first_under(&key, 256), key);
+        assert_eq!(depth_for(0), MIN_DEPTH);
+        assert_eq!(depth_for(3_000_000), 21);
+        assert_eq!(depth_for(u64::MAX), MAX_DEPTH);
     }
 
     #[test]
-    fn a_stratum_decodes_to_what_was_encoded_and_refuses_anything_else() {
-        let mut st = Stratum::default();
-        st.slots[0] = Slot::Sub([9; 32]);
-        st.slots[5] = Slot::Leaf {
-            key: [3; 32],
-            value: Value::of(&[1, 4]).unwrap(),
-        };
-        st.slots[15] = Slot::Sub([8; 32]);
-        let bytes = st.encode();
-        assert_eq!(bytes.len(), 4 + 32 + 72 + 32);
-        assert_eq!(Stratum::decode(&bytes).unwrap(), st);
-        assert_eq!(Stratum::decode(&[0, 0, 0, 0]).unwrap(), Stratum::default());
-        for bad in [
-            &bytes[..bytes.len() - 1],
-            &[bytes.as_slice(), &[0]].concat(),
-            &[0, 1, 0, 3],
+    fn a_leaf_decodes_to_what_was_stored_and_refuses_anything_else() {
+        let value = Value::of(&[1, 4]).unwrap();
+        let key = leaf_key(&[3; 32]);
+        assert_eq!(key[0], b'k');
+        assert_eq!(
+            decode_leaf(&key, &value.to_bytes()).unwrap(),
+            ([3; 32], value)
+        );
+        let short_key = &key[..32];
+        for (k, v) in [
+            (&key[..], &value.to_bytes()[..39]),
+            (short_key, &value.to_bytes()[..]),
+            (&b"note"[..], &value.to_bytes()[..]),
+            (&[b's'; 33][..], &value.to_bytes()[..]),
         ] {
-            assert!(Stratum::decode(bad).is_err());
+            assert!(decode_leaf(k, v).is_err());
         }
     }
 }

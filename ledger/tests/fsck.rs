@@ -336,26 +336,27 @@ fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
     assert!(report.is_clean(), "{:?}", report.problems);
 }
 
-/// A log written with index version 3 (the verifiable index stored one record per node, keys
-/// `n…`): fsck leaves its index pending instead of reading the old records as strata, and a
-/// reindex replaces them with strata whose root the entries give, the old records gone.
+/// A log written with index version 4 (the verifiable index stored as strata, keys `s…`):
+/// fsck leaves its index pending instead of reading the old records as leaves, and a reindex
+/// replaces them with leaves whose root the entries give, the old records gone.
 #[test]
-fn a_log_of_index_version_3_is_reindexed_into_strata() {
+fn a_log_of_index_version_4_is_reindexed_into_leaves() {
     use reprove_verifier::vindex::{ProvenAnswer, WireProof};
 
     let dir = signed_log(300);
     let clean = check(&dir);
-    // What version 3 left: node records (root and one below it), no strata, version 3.
-    put(&dir, cf::VINDEX, b"n\0\0", &[0x11; 64]);
-    put(&dir, cf::VINDEX, b"n\0\x01\x80", &[0x22; 64]);
-    delete(&dir, cf::VINDEX, b"s\0");
-    put(&dir, cf::META, db_key::INDEX_VERSION, &3u64.to_be_bytes());
+    // What version 4 left: strata (the root's and one below it), version 4; and, as if it
+    // had been written by version 4, a leaf record of a key no entry has.
+    put(&dir, cf::VINDEX, b"s\0", &[0x11; 68]);
+    put(&dir, cf::VINDEX, b"s\x01\xa0", &[0x22; 36]);
+    put(&dir, cf::VINDEX, &[b'k'; 33], &[0; 40]);
+    put(&dir, cf::META, db_key::INDEX_VERSION, &4u64.to_be_bytes());
     let pending = check(&dir);
     assert!(pending.index_pending);
     assert!(pending.is_clean(), "{:?}", pending.problems);
 
     let (ledger, mut writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
-    assert_eq!(writer.index_version().unwrap(), 3);
+    assert_eq!(writer.index_version().unwrap(), 4);
     // Before the reindex, a proven lookup is refused by name (no proof of the old layout).
     let err = ledger
         .prove_lookup(&IndexKey::Artifact(digest(7)))
@@ -386,7 +387,8 @@ fn a_log_of_index_version_3_is_reindexed_into_strata() {
     drop(db);
     assert!(keys.len() > 2);
     assert!(
-        keys.iter().all(|k| &k[..] == b"note" || k[0] == b's'),
+        keys.iter()
+            .all(|k| &k[..] == b"note" || (k[0] == b'k' && k.len() == 33 && k[1..] != [b'k'; 32])),
         "{keys:?}"
     );
     let after = check(&dir);
@@ -441,14 +443,45 @@ fn a_wrong_or_missing_verifiable_index_is_reported() {
             .any(|x| matches!(x, Problem::IndexNote(r) if r.contains("covers tree size 299"))),
         "{p:?}"
     );
-    // The honest note back, the tree's root node gone: the stored tree no longer gives it.
+    // The honest note back, one stored leaf's list one index longer, then that leaf gone,
+    // then a leaf that does not decode: the stored leaves no longer give the entries' root.
     put(&dir, cf::VINDEX, b"note", &honest);
-    delete(&dir, cf::VINDEX, b"s\0");
-    let p = check(&dir).problems;
-    assert!(
-        p.iter().any(|x| matches!(x, Problem::IndexTree { .. })),
-        "{p:?}"
-    );
+    let (leaf, value) = {
+        let db = raw_db(dir.path());
+        let first = db
+            .iterator_cf(
+                db.cf_handle(cf::VINDEX).unwrap(),
+                rocksdb::IteratorMode::Start,
+            )
+            .next()
+            .unwrap()
+            .unwrap();
+        (first.0.to_vec(), first.1.to_vec())
+    };
+    assert_eq!((leaf[0], leaf.len(), value.len()), (b'k', 33, 40));
+    let mut longer = value.clone();
+    longer[7] += 1;
+    for (tampered, want) in [
+        (Some(&longer[..]), "tree"),
+        (None, "tree"),
+        (Some(&value[..39]), "undecodable"),
+    ] {
+        match tampered {
+            Some(v) => put(&dir, cf::VINDEX, &leaf, v),
+            None => delete(&dir, cf::VINDEX, &leaf),
+        }
+        let p = check(&dir).problems;
+        assert!(
+            p.iter().any(|x| match x {
+                Problem::IndexTree { .. } => want == "tree",
+                Problem::IndexUndecodable(_) => want == "undecodable",
+                _ => false,
+            }),
+            "{want}: {p:?}"
+        );
+    }
+    put(&dir, cf::VINDEX, &leaf, &value);
+    assert!(check(&dir).is_clean());
     delete(&dir, cf::VINDEX, b"note");
     let p = check(&dir).problems;
     assert!(
