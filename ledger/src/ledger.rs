@@ -15,7 +15,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 
 use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
-use reprove_verifier::vindex::EMPTY;
+use reprove_verifier::vindex::{EMPTY, IndexNote};
 
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
@@ -150,13 +150,20 @@ impl Ledger {
             head: RwLock::new(head),
             dense: RwLock::new(Some(dense)),
         });
-        let writer = Writer {
+        let mut writer = Writer {
             shared: shared.clone(),
             signer,
             tree,
             halted: false,
             vindex: true,
         };
+        let completed = writer.complete_index()?;
+        if completed > 0 {
+            tracing::info!(
+                entries = completed,
+                "completed the verifiable index up to the head"
+            );
+        }
         Ok((Ledger { shared }, writer))
     }
 
@@ -222,17 +229,67 @@ impl Writer {
     /// crash is simply run again. Needs the writer: nothing is appended meanwhile. Returns the
     /// number of entries read.
     pub fn reindex(&mut self) -> Result<u64, Error> {
-        const CHUNK: usize = 4096;
-        let shared = &self.shared;
-        let store = &shared.store;
+        let store = &self.shared.store;
         let size = self.head().size();
         let head = store.head()?;
-        let mut dense = shared.dense.write().unwrap_or_else(PoisonError::into_inner);
+        let mut dense = self
+            .shared
+            .dense
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
         let dense = dense.insert(Dense::empty());
         let mut batch = store.batch()?;
         batch.clear_vindex();
         store.commit(batch, head.as_deref(), size)?;
-        let mut start = 0u64;
+        self.index_entries(dense, 0, head.as_deref())?;
+        let mut batch = store.batch()?;
+        batch.put_index_version(crate::keys::INDEX_VERSION);
+        store.commit(batch, head.as_deref(), size)?;
+        self.vindex = true;
+        Ok(size)
+    }
+
+    /// Completes the verifiable index up to the head when its note is behind: a crash between
+    /// a round's two batches can leave it one round behind (`round.rs`). The round's entries
+    /// are durable, and the keys derived from them ([`derive_index_keys`](crate::derive_index_keys),
+    /// what `/add` derives) give the same leaves, root and note the round would have written.
+    /// Returns the number of entries added.
+    fn complete_index(&mut self) -> Result<u64, Error> {
+        let store = &self.shared.store;
+        if store.index_version()? < crate::keys::INDEX_VERSION {
+            return Ok(0);
+        }
+        let size = self.head().size();
+        let note = store.index_note()?;
+        let Some(Ok(note)) = note.map(|n| IndexNote::verify(&n, &self.shared.key)) else {
+            // Missing or not the log's: fsck reports it; a reindex rewrites it.
+            return Ok(0);
+        };
+        if note.size >= size {
+            return Ok(0);
+        }
+        let head = store.head()?;
+        let mut dense = self
+            .shared
+            .dense
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        let dense = dense.get_or_insert_with(Dense::empty);
+        self.index_entries(dense, note.size, head.as_deref())?;
+        Ok(size - note.size)
+    }
+
+    /// Adds the head's entries from `start` on to the lookup records and the verifiable index
+    /// (`dense` is its array, locked), in synced chunks, then signs the index note for the head.
+    fn index_entries(
+        &self,
+        dense: &mut Dense,
+        mut start: u64,
+        head: Option<&[u8]>,
+    ) -> Result<(), Error> {
+        const CHUNK: usize = 4096;
+        let store = &self.shared.store;
+        let size = self.head().size();
         while start < size {
             let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
             let entries = store.entries(start, count)?;
@@ -251,21 +308,17 @@ impl Writer {
             for (key, record) in &update.records {
                 batch.put_vindex(key, record);
             }
-            store.commit(batch, head.as_deref(), size)?;
+            store.commit(batch, head, size)?;
             update.publish(dense);
         }
-        let head_now = self.head();
         let mut batch = store.batch()?;
         batch.put_index_note(&crate::vindex::sign_note(
             &self.signer,
             size,
-            head_now.root(),
+            self.head().root(),
             dense.root(),
         )?);
-        batch.put_index_version(crate::keys::INDEX_VERSION);
-        store.commit(batch, head.as_deref(), size)?;
-        self.vindex = true;
-        Ok(size)
+        store.commit(batch, head, size)
     }
 
     /// Turns the verifiable index's maintenance on or off (it is on). Off is for measuring the

@@ -30,7 +30,7 @@ use crate::error::Error;
 use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
-use crate::tree::{Integrated, RoundReader};
+use crate::tree::{Integrated, RoundReader, TreeState};
 use crate::vindex::{Update, add_entry, apply, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
@@ -126,25 +126,12 @@ impl Writer {
             return answer(&reader, &leaves, slots, &previous);
         }
 
-        let (integrated, head, answers, index) =
-            self.integrate_and_index(submissions, &leaves, &sequenced)?;
+        let (state, head, answers, index) =
+            self.write_round(submissions, &leaves, &sequenced, &previous)?;
         let size = head.size();
-        let (index, index_note) = match index {
-            Some(index) => {
-                let note = sign_note(&self.signer, size, head.root(), index.root)?;
-                (index, note)
-            }
-            None => (Update::default(), Vec::new()),
-        };
-
-        self.commit(
-            submissions,
-            &leaves,
-            &sequenced,
-            (&integrated, index, &index_note),
-            &head,
-            &previous,
-        )?;
+        if let Some(index) = index {
+            self.write_index(&head, index)?;
+        }
         tracing::debug!(
             size,
             new = fresh.len(),
@@ -152,7 +139,7 @@ impl Writer {
             elapsed_us = started.elapsed().as_micros() as u64,
             "round committed"
         );
-        self.tree = integrated.state;
+        self.tree = state;
         *self
             .shared
             .head
@@ -161,19 +148,21 @@ impl Writer {
         Ok(answers)
     }
 
-    /// Integrates the round's new leaves, signs the new checkpoint and proves every answer,
-    /// while a second thread updates the verifiable index (which none of that depends on): its
-    /// note is signed once both are done. `None`: the index is off.
-    fn integrate_and_index(
+    /// Integrates the round's new leaves, signs the new checkpoint, proves every answer and
+    /// commits the round's first batch, while a second thread updates the verifiable index
+    /// (which none of that depends on). `None`: the index is off.
+    fn write_round(
         &mut self,
         submissions: &[Submission],
         leaves: &[Hash],
         sequenced: &Sequenced,
-    ) -> Result<(Integrated, Head, Vec<Accepted>, Option<Update>), Error> {
+        previous: &Head,
+    ) -> Result<(TreeState, Head, Vec<Accepted>, Option<Update>), Error> {
         let new_leaves: Vec<Hash> = sequenced.fresh.iter().map(|&p| leaves[p]).collect();
         let (shared, tree, signer) = (&*self.shared, &self.tree, &self.signer);
         let store = &shared.store;
         let vindex = self.vindex;
+        let mut written = false;
         let (index, rest) = std::thread::scope(|scope| {
             let index =
                 vindex.then(|| scope.spawn(|| index_update(shared, submissions, sequenced)));
@@ -186,7 +175,10 @@ impl Writer {
                     store,
                 };
                 let answers = answer(&reader, leaves, &sequenced.slots, &head)?;
-                Ok((integrated, head, answers))
+                let batch = round_batch(store, submissions, leaves, sequenced, &integrated, &head)?;
+                written = true;
+                store.commit(batch, Some(previous.note()), previous.size())?;
+                Ok((integrated.state, head, answers))
             })();
             let index = index.map(|thread| {
                 thread
@@ -195,8 +187,51 @@ impl Writer {
             });
             (index.transpose(), rest)
         });
-        let (integrated, head, answers) = rest?;
-        Ok((integrated, head, answers, index?))
+        // Once the first batch is being written, any failure halts the writer: the disk may
+        // hold the round, whose index only a reopening completes.
+        if written && (rest.is_err() || index.is_err()) {
+            self.halted = true;
+        }
+        let (state, head, answers) = rest?;
+        Ok((state, head, answers, index?))
+    }
+
+    /// Writes the round's verifiable index — its changed leaves and the note signing its root
+    /// for `head`'s tree — and publishes it to readers: the round's second batch, written
+    /// after the first (entries, tiles, checkpoint) is durable and before the checkpoint or
+    /// any answer is released. It is not synced on its own: the next round's synced batch
+    /// makes it durable with the write-ahead log before it, and a crash that loses it leaves a
+    /// note one round behind the head, which [`Writer::complete_index`] derives again from the
+    /// round's durable entries when the log is reopened (the same leaves, root and note:
+    /// signatures are deterministic). Any failure halts the writer.
+    fn write_index(&mut self, head: &Head, index: Update) -> Result<(), Error> {
+        let result = (|| {
+            let note = sign_note(&self.signer, head.size(), head.root(), index.root)?;
+            let store = &self.shared.store;
+            let mut batch = store.batch()?;
+            for (key, record) in &index.records {
+                batch.put_vindex(key, record);
+            }
+            batch.put_index_note(&note);
+            // Readers see the array and the store change together: they hold the lock from
+            // before taking their snapshot until their proof is made.
+            let mut dense = self
+                .shared
+                .dense
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            if let Err(e) = store.commit_unsynced(batch, head) {
+                // The store may or may not hold the batch: readers rebuild the array from it.
+                *dense = None;
+                return Err(e);
+            }
+            index.publish(dense.get_or_insert_with(crate::vindex::Dense::empty));
+            Ok(())
+        })();
+        if result.is_err() {
+            self.halted = true;
+        }
+        result
     }
 
     /// Gives every leaf its index: an entry already logged keeps its index (a duplicate), a
@@ -237,62 +272,33 @@ impl Writer {
             .collect();
         Ok(Sequenced { slots, fresh })
     }
+}
 
-    /// Writes the round — new entries with their index records, tiles, the verifiable index
-    /// and its note, the signed head — in one durable batch, if the stored head is still
-    /// `previous`. A failed write halts the writer: the disk may or may not hold the round.
-    fn commit(
-        &mut self,
-        submissions: &[Submission],
-        leaves: &[Hash],
-        Sequenced { slots, fresh }: &Sequenced,
-        (integrated, index, index_note): (&Integrated, Update, &[u8]),
-        head: &Head,
-        previous: &Head,
-    ) -> Result<(), Error> {
-        let store = &self.shared.store;
-        let mut batch = store.batch()?;
-        let mut records = Vec::new();
-        for &pos in fresh {
-            let (index, _) = slots[pos];
-            batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
-            records.extend(submissions[pos].keys.iter().map(|key| key.record(index)));
-        }
-        records.sort_unstable();
-        for record in &records {
-            batch.put_index(record);
-        }
-        for (level, index, hashes) in &integrated.tiles {
-            batch.put_tile(*level, *index, hashes);
-        }
-        for (key, record) in &index.records {
-            batch.put_vindex(key, record);
-        }
-        if !index_note.is_empty() {
-            batch.put_index_note(index_note);
-        }
-        batch.put_head(head.size(), head.note());
-        // Readers see the index's array and the store change together: they hold the lock
-        // from before taking their snapshot until their proof is made.
-        let mut dense = (!index.records.is_empty()).then(|| {
-            self.shared
-                .dense
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-        });
-        if let Err(e) = store.commit(batch, Some(previous.note()), previous.size()) {
-            self.halted = true;
-            // The store may or may not hold the round: readers rebuild the array from it.
-            if let Some(dense) = dense.as_mut() {
-                **dense = None;
-            }
-            return Err(e);
-        }
-        if let Some(dense) = dense.as_mut() {
-            index.publish(dense.get_or_insert_with(crate::vindex::Dense::empty));
-        }
-        Ok(())
+/// The round's first batch: new entries with their index records, tiles and the signed head.
+fn round_batch<'s>(
+    store: &'s crate::storage::Store,
+    submissions: &[Submission],
+    leaves: &[Hash],
+    Sequenced { slots, fresh }: &Sequenced,
+    integrated: &Integrated,
+    head: &Head,
+) -> Result<crate::storage::Batch<'s>, Error> {
+    let mut batch = store.batch()?;
+    let mut records = Vec::new();
+    for &pos in fresh {
+        let (index, _) = slots[pos];
+        batch.put_entry(index, &leaves[pos], &submissions[pos].entry);
+        records.extend(submissions[pos].keys.iter().map(|key| key.record(index)));
     }
+    records.sort_unstable();
+    for record in &records {
+        batch.put_index(record);
+    }
+    for (level, index, hashes) in &integrated.tiles {
+        batch.put_tile(*level, *index, hashes);
+    }
+    batch.put_head(head.size(), head.note());
+    Ok(batch)
 }
 
 /// The verifiable index after a round: the new entries' indices appended to the lists of their

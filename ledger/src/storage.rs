@@ -57,6 +57,7 @@ use rocksdb::{
 };
 
 use crate::error::{Error, Integrity};
+use crate::head::Head;
 use crate::index::{Direction, MAX_PAGE, Page, PageRequest};
 use crate::vindex::{LeafSource, decode_leaf, first_under, leaf_key, under};
 
@@ -481,6 +482,27 @@ impl Store {
         opts.set_sync(true);
         // A round's records are mostly runs of neighbouring keys (entries, tiles, the index
         // tree's nodes in key order): let each memtable insert start where the last one ended.
+        opts.set_memtable_insert_hint_per_batch(true);
+        self.db.write_opt(batch.batch, &opts)?;
+        Ok(())
+    }
+
+    /// Writes `batch` atomically but without waiting for the disk, if the stored head is
+    /// `head`: a round's verifiable index, which the next synced write makes durable and a
+    /// crash can only lose whole (then the writer derives it again from the durable entries).
+    pub(crate) fn commit_unsynced(&self, batch: Batch<'_>, head: &Head) -> Result<(), Error> {
+        let _serial = self
+            .commit_lock
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let current = self.db.get_pinned_cf(batch.cfs.meta, key::HEAD)?;
+        if current.as_deref() != Some(head.note()) {
+            return Err(Error::HeadMoved {
+                expected: head.size(),
+            });
+        }
+        drop(current);
+        let mut opts = WriteOptions::default();
         opts.set_memtable_insert_hint_per_batch(true);
         self.db.write_opt(batch.batch, &opts)?;
         Ok(())

@@ -65,8 +65,9 @@ fn killed_writer_loses_nothing_it_acknowledged() {
     assert!(size >= acked, "acknowledged {acked}, reopened at {size}");
     assert_eq!(size % 100, 0, "a round was torn");
     assert_eq!(ledger.entry(acked - 1).unwrap(), entry(acked - 1));
-    // The verifiable index was written in the same batch as its round: its signed note names
-    // exactly the reopened head, and an entry of the last acknowledged round is proven.
+    // The verifiable index is written right after its round and completed on reopening if a
+    // crash lost it: its signed note names exactly the reopened head, and an entry of the last
+    // acknowledged round is proven.
     let proven = |ledger: &Ledger, i: u64| {
         let lookup = IndexKey::Artifact(artifact(i));
         let p = ledger.prove_lookup(&lookup).unwrap();

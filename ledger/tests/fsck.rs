@@ -397,6 +397,72 @@ fn a_log_of_index_version_4_is_reindexed_into_leaves() {
     assert_eq!(after.index_root, clean.index_root);
 }
 
+/// Every record of the verifiable index's column family.
+fn vindex_records(dir: &tempfile::TempDir) -> Vec<(Box<[u8]>, Box<[u8]>)> {
+    let db = raw_db(dir.path());
+    db.iterator_cf(
+        db.cf_handle(cf::VINDEX).unwrap(),
+        rocksdb::IteratorMode::Start,
+    )
+    .map(|kv| kv.unwrap())
+    .collect()
+}
+
+/// A crash between a round's two batches — its entries and checkpoint durable, its verifiable
+/// index (leaves and note) not — leaves the note one round behind, which fsck reports.
+/// Reopening the log derives the round's index from its entries: the same leaves and the very
+/// note the round would have written, the log clean, the round's entries proven.
+#[test]
+fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+
+    let (dir, ledger, mut writer) = new_log();
+    fill_signed(&mut writer, 0..200, 100, |_| true);
+    drop((ledger, writer));
+    let before = vindex_records(&dir);
+    let (ledger, mut writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
+    fill_signed(&mut writer, 200..300, 100, |_| true);
+    drop((ledger, writer));
+    let written = vindex_records(&dir);
+    assert!(written.len() > before.len());
+    let clean = check(&dir);
+    assert!(clean.is_clean(), "{:?}", clean.problems);
+
+    // The last round's second batch lost: the column family as it was before the round.
+    {
+        let db = raw_db(dir.path());
+        let cf = db.cf_handle(cf::VINDEX).unwrap();
+        for (k, _) in &written {
+            db.delete_cf(cf, k).unwrap();
+        }
+        for (k, v) in &before {
+            db.put_cf(cf, k, v).unwrap();
+        }
+    }
+    let p = check(&dir).problems;
+    assert!(
+        p.iter()
+            .any(|x| matches!(x, Problem::IndexNote(r) if r.contains("covers tree size 200"))),
+        "{p:?}"
+    );
+
+    let (ledger, writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
+    let lookup = IndexKey::Artifact(digest(250));
+    let proven = ledger.prove_lookup(&lookup).unwrap();
+    let answer = ProvenAnswer {
+        note: String::from_utf8(proven.note).unwrap(),
+        indices: proven.indices,
+        proof: WireProof::from(&proven.proof),
+    };
+    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
+    assert_eq!((note.size, answer.indices), (300, vec![250]));
+    drop((ledger, writer));
+    assert_eq!(vindex_records(&dir), written);
+    let after = check(&dir);
+    assert!(after.is_clean(), "{:?}", after.problems);
+    assert_eq!(after.index_root, clean.index_root);
+}
+
 /// The verifiable index is re-derived from the entries: a signed index root that is not the
 /// entries' (the log signed a wrong index), a stored tree that does not give it, and a missing
 /// note are each reported.
