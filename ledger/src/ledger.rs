@@ -9,11 +9,10 @@
 //! tiles must end exactly where the head's tree ends. These checks read O(log n) records.
 //! Everything else (every hash, entry, index) is `fsck`'s job.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
+use reprove_verifier::merkle::{HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::vindex::{EMPTY, IndexNote};
 
@@ -294,17 +293,17 @@ impl Writer {
             let count = CHUNK.min(usize::try_from(size - start).unwrap_or(CHUNK));
             let entries = store.entries(start, count)?;
             let mut batch = store.batch()?;
-            let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+            let mut appends = crate::vindex::Appends::default();
             for entry in &entries {
                 let keys = crate::keys::derive_index_keys(entry);
                 for key in &keys {
                     key.check()?;
                     batch.put_index(&key.record(start));
                 }
-                crate::vindex::add_entry(&mut appends, start, &keys);
+                appends.add_entry(start, &keys);
                 start += 1;
             }
-            let update = crate::vindex::apply(dense, &mut store.leaves()?, &appends)?;
+            let update = crate::vindex::apply(dense, &mut store.leaves()?, appends)?;
             for (key, record) in &update.records {
                 batch.put_vindex(key, record);
             }

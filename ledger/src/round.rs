@@ -19,7 +19,7 @@
 //! commit fails, the writer halts: the round may or may not be on disk, and signing a
 //! different tree of the same size would be the fork a log must never sign.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::PoisonError;
 
 use reprove_verifier::merkle::{Hash, inclusion_proof, leaf_hashes};
@@ -31,7 +31,7 @@ use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
 use crate::tree::{Integrated, RoundReader, TreeState};
-use crate::vindex::{Update, add_entry, apply, sign_note};
+use crate::vindex::{Appends, Update, apply, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -308,11 +308,11 @@ fn index_update(
     submissions: &[Submission],
     Sequenced { slots, fresh }: &Sequenced,
 ) -> Result<Update, Error> {
-    let mut appends: BTreeMap<Hash, Vec<u64>> = BTreeMap::new();
+    let mut appends = Appends::default();
     for &pos in fresh {
-        add_entry(&mut appends, slots[pos].0, &submissions[pos].keys);
+        appends.add_entry(slots[pos].0, &submissions[pos].keys);
     }
-    shared.with_dense(|dense| apply(dense, &mut shared.store.leaves()?, &appends))
+    shared.with_dense(|dense| apply(dense, &mut shared.store.leaves()?, appends))
 }
 
 /// Builds every answer of a round against `head`.

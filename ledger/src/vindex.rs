@@ -30,8 +30,6 @@
 //! pages' lists (all releases, mismatches, rebuilders, days) and blob records stay plain
 //! records: nobody's trust decision rests on them.
 
-use std::collections::BTreeMap;
-
 use reprove_verifier::merkle::Hash;
 use reprove_verifier::note::{Note, NoteSigner};
 use reprove_verifier::vindex::{
@@ -391,15 +389,37 @@ impl Update {
     }
 }
 
-/// Applies `appends` (key hash → indices to append, increasing) to the tree of `dense` and the
-/// leaves in `src`: the leaves below each bottom node the round touches are read once (in key
-/// order), the touched ones extended, and the changed nodes recomputed level by level up to
-/// the root, each once.
+/// The indices a round (or a reindex) appends to its keys' lists: (key hash, index) pairs,
+/// gathered by [`Appends::add_entry`], then sorted by key and index.
+#[derive(Debug, Default)]
+pub(crate) struct Appends(Vec<(Hash, u64)>);
+
+impl Appends {
+    /// Adds entry `index` (entries in log order) to the lists of its proven keys among
+    /// `keys`. An entry whose keys repeat counts once under each.
+    pub(crate) fn add_entry(&mut self, index: u64, keys: &[IndexKey]) {
+        let proven = keys.iter().filter(|k| k.is_proven());
+        self.0
+            .extend(proven.map(|key| (key_hash(&key.encoding()), index)));
+    }
+
+    /// The pairs sorted by key hash, then index, each once.
+    fn sorted(mut self) -> Vec<(Hash, u64)> {
+        self.0.sort_unstable();
+        self.0.dedup();
+        self.0
+    }
+}
+
+/// Applies `appends` to the tree of `dense` and the leaves in `src`: the leaves below each
+/// bottom node the round touches are read once (in key order), the touched ones extended,
+/// and the changed nodes recomputed level by level up to the root, each once.
 pub(crate) fn apply(
     dense: &Dense,
     src: &mut impl LeafSource,
-    appends: &BTreeMap<Hash, Vec<u64>>,
+    appends: Appends,
 ) -> Result<Update, Error> {
+    let appends = appends.sorted();
     if appends.is_empty() {
         return Ok(Update {
             root: dense.root(),
@@ -420,25 +440,27 @@ pub(crate) fn apply(
     let mut buckets = Vec::new();
     let mut new_keys = 0;
     let mut here = Vec::new();
-    let mut items = appends.iter().peekable();
-    while let Some(&(first, _)) = items.peek() {
-        let b = index_of(first, depth);
+    let mut rest = &appends[..];
+    while let Some(&(first, _)) = rest.first() {
+        let b = index_of(&first, depth);
         here.clear();
-        base.leaves_under(src, first, depth, &mut here)?;
-        while let Some((key, list)) = items.next_if(|(k, _)| index_of(k, depth) == b) {
-            let at = match here.binary_search_by(|(k, _)| k.cmp(key)) {
+        base.leaves_under(src, &first, depth, &mut here)?;
+        while let Some(&(key, _)) = rest.first().filter(|(k, _)| index_of(k, depth) == b) {
+            let at = match here.binary_search_by(|(k, _)| k.cmp(&key)) {
                 Ok(at) => at,
                 Err(at) => {
-                    here.insert(at, (*key, Value::default()));
+                    here.insert(at, (key, Value::default()));
                     new_keys += 1;
                     at
                 }
             };
             let value = &mut here[at].1;
-            for &i in list {
+            let run = rest.partition_point(|(k, _)| *k == key);
+            for &(_, i) in &rest[..run] {
                 value.push(i);
             }
-            records.push((leaf_key(key).to_vec(), value.to_bytes().to_vec()));
+            rest = &rest[run..];
+            records.push((leaf_key(&key).to_vec(), value.to_bytes().to_vec()));
         }
         bottom.push((b, sum_below(&here, depth)));
         if base.leaves.is_some() {
@@ -557,18 +579,6 @@ pub(crate) fn stored_root(src: &mut impl LeafSource) -> Result<Hash, Error> {
     Ok(Dense::build_at(src, MIN_DEPTH, false)?.root())
 }
 
-/// Adds entry `index` (entries in log order) to the lists of its proven keys among `keys`:
-/// what one round, or a reindex, appends to the tree. An entry whose keys repeat counts once
-/// under each.
-pub(crate) fn add_entry(appends: &mut BTreeMap<Hash, Vec<u64>>, index: u64, keys: &[IndexKey]) {
-    for key in keys.iter().filter(|k| k.is_proven()) {
-        let list = appends.entry(key_hash(&key.encoding())).or_default();
-        if list.last() != Some(&index) {
-            list.push(index);
-        }
-    }
-}
-
 /// Signs the index note of tree `size`, `log_root` with index root `index_root`.
 pub(crate) fn sign_note(
     signer: &NoteSigner,
@@ -589,6 +599,8 @@ pub(crate) fn sign_note(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use reprove_verifier::vindex::{prove_in, root_of};
 
     use super::*;
@@ -636,7 +648,11 @@ mod tests {
         }
 
         fn apply(&mut self, appends: &BTreeMap<Hash, Vec<u64>>) -> Hash {
-            let update = apply(&self.dense, &mut &self.mem, appends).unwrap();
+            let pairs = appends
+                .iter()
+                .flat_map(|(k, list)| list.iter().map(|i| (*k, *i)))
+                .collect();
+            let update = apply(&self.dense, &mut &self.mem, Appends(pairs)).unwrap();
             for (key, record) in &update.records {
                 let (k, v) = decode_leaf(key, record).unwrap();
                 self.mem.0.insert(k, v);
