@@ -220,12 +220,18 @@ impl Writer {
                 .dense
                 .write()
                 .unwrap_or_else(PoisonError::into_inner);
-            if let Err(e) = store.commit_unsynced(batch, head) {
+            // The array changes on a second thread while the batch is written: both are done
+            // before the lock is released.
+            let array = dense.get_or_insert_with(crate::vindex::Dense::empty);
+            let written = std::thread::scope(|scope| {
+                scope.spawn(|| index.publish(array));
+                store.commit_unsynced(batch, head)
+            });
+            if let Err(e) = written {
                 // The store may or may not hold the batch: readers rebuild the array from it.
                 *dense = None;
                 return Err(e);
             }
-            index.publish(dense.get_or_insert_with(crate::vindex::Dense::empty));
             Ok(())
         })();
         if result.is_err() {
