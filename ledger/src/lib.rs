@@ -20,6 +20,15 @@
 //!   the entries, their hashes (tiles), their dedup and lookup records and the checkpoint
 //!   signed for the new tree become durable together, with one fsync per round. After a crash
 //!   the log is at the last committed round, never between two.
+//! - The round's verifiable index (its changed leaves and the index note for the new tree) is a
+//!   second batch, computed while the first is written and written after it, unsynced (the
+//!   next round's fsync covers it), before the checkpoint or any answer is released. A crash
+//!   can lose only that batch; the note is then one round behind the stored head, and
+//!   [`Ledger::open`] derives the missing round's index again from its durable entries (the
+//!   same leaves, root and note: the index is a function of the entries and the signature is
+//!   deterministic) before the writer appends. A read-only view of a log that crashed there (or
+//!   of a live log, caught between the two batches) sees the note one round behind, which fsck
+//!   reports.
 //! - The log key signs a checkpoint only for the tree the writer derived by appending to the
 //!   last signed one, and the commit is a compare-and-swap on the stored head. A failed commit
 //!   halts the writer: the round may or may not be on disk, so nothing more is signed until

@@ -9,15 +9,19 @@
 //!    construction, and the commit below refuses to write it unless the stored head is still
 //!    the one it extends;
 //! 5. **prove**: every submitter's inclusion proof in the new tree, before anything is
-//!    written, so that nothing can fail after the commit. Meanwhile (phases 3–5) a second
-//!    thread updates the verifiable index, the new entries' indices appended to their keys'
-//!    lists; then the index note binding its root to the new tree is signed;
-//! 6. **commit** everything as one synced `WriteBatch` (see `storage.rs`). Only now is the
-//!    round durable, the new head published and the answers released.
+//!    written, so that nothing can fail after the commit;
+//! 6. **commit** the round — entries, their records, tiles, the signed head — as one synced
+//!    `WriteBatch` (see `storage.rs`). Meanwhile (phases 3–6) a second thread updates the
+//!    verifiable index: the new entries' indices appended to their keys' lists;
+//! 7. **index**: sign the index note binding the index root to the new tree, and write it with
+//!    the changed leaves as a second, unsynced batch while the in-memory array is brought to
+//!    the same round, under the lock readers take. Only now is the new head published and
+//!    are the answers released.
 //!
-//! Nothing is durable before phase 6 returns, and nothing is returned before it. If the
-//! commit fails, the writer halts: the round may or may not be on disk, and signing a
-//! different tree of the same size would be the fork a log must never sign.
+//! Nothing is acknowledged before phase 7 returns. If a write fails, the writer halts: the
+//! round may or may not be on disk, and signing a different tree of the same size would be the
+//! fork a log must never sign. A crash between phases 6 and 7 leaves the index one round
+//! behind the head, which reopening completes from the entries (`Writer::complete_index`).
 
 use std::collections::HashMap;
 use std::sync::PoisonError;

@@ -397,8 +397,11 @@ fn a_log_of_index_version_4_is_reindexed_into_leaves() {
     assert_eq!(after.index_root, clean.index_root);
 }
 
+/// A stored record: key and value.
+type Record = (Box<[u8]>, Box<[u8]>);
+
 /// Every record of the verifiable index's column family.
-fn vindex_records(dir: &tempfile::TempDir) -> Vec<(Box<[u8]>, Box<[u8]>)> {
+fn vindex_records(dir: &tempfile::TempDir) -> Vec<Record> {
     let db = raw_db(dir.path());
     db.iterator_cf(
         db.cf_handle(cf::VINDEX).unwrap(),
