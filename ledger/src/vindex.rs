@@ -38,7 +38,6 @@ use reprove_verifier::vindex::{
 
 use crate::error::{Error, Integrity};
 use crate::index::IndexKey;
-use crate::storage::KeyValue;
 
 /// The column family the leaves and the note live in.
 pub(crate) const CF: &str = "vindex";
@@ -349,13 +348,16 @@ fn depth_for(keys: u64) -> usize {
     (bottoms.next_power_of_two().ilog2() as usize).clamp(MIN_DEPTH, MAX_DEPTH)
 }
 
+/// A leaf as stored: its key ([`leaf_key`]) and value ([`Value::to_bytes`]).
+pub(crate) type LeafRecord = ([u8; 33], [u8; 40]);
+
 /// What one round changes: the leaf records to write, the array's new nodes and the new root.
 #[derive(Debug, Default)]
 pub(crate) struct Update {
     pub(crate) root: Hash,
     /// The changed leaves as stored records, in key order (RocksDB's memtable inserts a sorted
     /// run faster than scattered keys).
-    pub(crate) records: Vec<KeyValue>,
+    pub(crate) records: Vec<LeafRecord>,
     /// A deeper array built this round, which the changes apply to.
     rebuilt: Option<Box<Dense>>,
     /// Per level, the changed nodes (position, new value), in position order.
@@ -460,7 +462,7 @@ pub(crate) fn apply(
                 value.push(i);
             }
             rest = &rest[run..];
-            records.push((leaf_key(&key).to_vec(), value.to_bytes().to_vec()));
+            records.push((leaf_key(&key), value.to_bytes()));
         }
         bottom.push((b, sum_below(&here, depth)));
         if base.leaves.is_some() {
@@ -472,6 +474,7 @@ pub(crate) fn apply(
     for d in (0..depth).rev() {
         let (upper, lower) = changes.split_at_mut(d + 1);
         let (below, level) = (&lower[0], &mut upper[d]);
+        level.reserve(below.len());
         let mut j = 0;
         while j < below.len() {
             let parent = below[j].0 >> 1;
