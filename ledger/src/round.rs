@@ -108,6 +108,20 @@ impl Writer {
     /// checks each one on arrival, so its rounds never contain one). A round of duplicates
     /// only writes nothing and answers with the current checkpoint.
     pub fn append(&mut self, submissions: &[Submission]) -> Result<Vec<Accepted>, Error> {
+        self.append_hashed(submissions, None)
+    }
+
+    /// [`append`](Self::append), with each submission's proven key hashes
+    /// ([`proven_hashes`](crate::vindex::proven_hashes) of its keys) when the caller computed
+    /// them already.
+    pub(crate) fn append_hashed(
+        &mut self,
+        submissions: &[Submission],
+        proven: Option<&[Vec<Hash>]>,
+    ) -> Result<Vec<Accepted>, Error> {
+        if proven.is_some_and(|p| p.len() != submissions.len()) {
+            return Err(Error::Bug("key hashes for another round"));
+        }
         if self.halted {
             return Err(Error::WriterHalted);
         }
@@ -131,7 +145,7 @@ impl Writer {
         }
 
         let (state, head, answers, index) =
-            self.write_round(submissions, &leaves, &sequenced, &previous)?;
+            self.write_round(submissions, proven, &leaves, &sequenced, &previous)?;
         let size = head.size();
         if let Some(index) = index {
             self.write_index(&head, index)?;
@@ -158,6 +172,7 @@ impl Writer {
     fn write_round(
         &mut self,
         submissions: &[Submission],
+        proven: Option<&[Vec<Hash>]>,
         leaves: &[Hash],
         sequenced: &Sequenced,
         previous: &Head,
@@ -168,8 +183,8 @@ impl Writer {
         let vindex = self.vindex;
         let mut written = false;
         let (index, rest) = std::thread::scope(|scope| {
-            let index =
-                vindex.then(|| scope.spawn(|| index_update(shared, submissions, sequenced)));
+            let index = vindex
+                .then(|| scope.spawn(|| index_update(shared, submissions, proven, sequenced)));
             let rest = (|| -> Result<_, Error> {
                 let integrated = tree.integrate(&new_leaves)?;
                 let state = &integrated.state;
@@ -316,11 +331,15 @@ fn round_batch<'s>(
 fn index_update(
     shared: &crate::ledger::Shared,
     submissions: &[Submission],
+    proven: Option<&[Vec<Hash>]>,
     Sequenced { slots, fresh }: &Sequenced,
 ) -> Result<Update, Error> {
     let mut appends = Appends::default();
     for &pos in fresh {
-        appends.add_entry(slots[pos].0, &submissions[pos].keys);
+        match proven {
+            Some(hashes) => appends.add_hashes(slots[pos].0, &hashes[pos]),
+            None => appends.add_entry(slots[pos].0, &submissions[pos].keys),
+        }
     }
     shared.with_dense(|dense| apply(dense, &mut shared.store.leaves()?, appends))
 }

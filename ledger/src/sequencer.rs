@@ -25,6 +25,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use reprove_verifier::merkle::Hash;
 use tokio::sync::{Mutex, OwnedSemaphorePermit, Semaphore, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 
@@ -76,11 +77,16 @@ struct Inner {
     stopping: AtomicBool,
     stop: watch::Sender<bool>,
     task: Mutex<Option<JoinHandle<Result<(), Error>>>>,
+    /// Whether the writer maintains the verifiable index: submitters then hash their proven
+    /// keys before the round, off its critical path.
+    hash_keys: bool,
 }
 
 #[derive(Debug)]
 struct Pending {
     submission: Submission,
+    /// The hashes of its proven lookup keys, computed on the submitter's task.
+    proven: Vec<Hash>,
     arrived: Instant,
     reply: oneshot::Sender<Result<Accepted, Error>>,
     /// The submission's place in the pool, given back once it is answered.
@@ -112,11 +118,13 @@ impl Sequencer {
         // back only when the submission is answered, so the round in progress counts too.
         let (pool, rx) = mpsc::unbounded_channel();
         let (stop, stop_rx) = watch::channel(false);
+        let hash_keys = writer.vindex;
         let task = runtime.spawn(run(writer, rx, stop_rx, config, clock.clone()));
         // Whole seconds (Retry-After's unit), at least one: about when a round has drained.
         let retry_after = Duration::from_secs(config.batch_max_age.as_secs().max(1));
         Ok(Sequencer {
             inner: Arc::new(Inner {
+                hash_keys,
                 pool,
                 room: Arc::new(Semaphore::new(config.pool_capacity)),
                 capacity: config.pool_capacity,
@@ -147,6 +155,11 @@ impl Sequencer {
         let (reply, answer) = oneshot::channel();
         let arrived = self.inner.clock.now();
         let pending = Pending {
+            proven: if self.inner.hash_keys {
+                crate::vindex::proven_hashes(&submission.keys)
+            } else {
+                Vec::new()
+            },
             submission,
             arrived,
             reply,
@@ -251,12 +264,17 @@ async fn round(
     batch: Vec<Pending>,
 ) -> Result<(Writer, Result<(), Error>), Error> {
     // The pool places stay taken until the replies are sent.
-    let (submissions, replies): (Vec<Submission>, Vec<_>) = batch
-        .into_iter()
-        .map(|p| (p.submission, (p.reply, p.place)))
-        .unzip();
+    let mut submissions = Vec::with_capacity(batch.len());
+    let mut proven = Vec::with_capacity(batch.len());
+    let mut replies = Vec::with_capacity(batch.len());
+    for p in batch {
+        submissions.push(p.submission);
+        proven.push(p.proven);
+        replies.push((p.reply, p.place));
+    }
     let joined = tokio::task::spawn_blocking(move || {
-        let result = writer.append(&submissions);
+        let hashed = writer.vindex.then_some(&proven[..]);
+        let result = writer.append_hashed(&submissions, hashed);
         (writer, result)
     })
     .await;

@@ -391,6 +391,13 @@ impl Update {
     }
 }
 
+/// The hashes of the proven keys among `keys`: what an entry adds to the index. The sequencer
+/// computes them on the submitter's task, before the round.
+pub(crate) fn proven_hashes(keys: &[IndexKey]) -> Vec<Hash> {
+    let proven = keys.iter().filter(|k| k.is_proven());
+    proven.map(|key| key_hash(&key.encoding())).collect()
+}
+
 /// The indices a round (or a reindex) appends to its keys' lists: (key hash, index) pairs,
 /// gathered by [`Appends::add_entry`], then sorted by key and index.
 #[derive(Debug, Default)]
@@ -400,9 +407,13 @@ impl Appends {
     /// Adds entry `index` (entries in log order) to the lists of its proven keys among
     /// `keys`. An entry whose keys repeat counts once under each.
     pub(crate) fn add_entry(&mut self, index: u64, keys: &[IndexKey]) {
-        let proven = keys.iter().filter(|k| k.is_proven());
-        self.0
-            .extend(proven.map(|key| (key_hash(&key.encoding()), index)));
+        self.add_hashes(index, &proven_hashes(keys));
+    }
+
+    /// Adds entry `index` to the lists of the keys whose hashes are `proven`
+    /// ([`proven_hashes`] of its keys).
+    pub(crate) fn add_hashes(&mut self, index: u64, proven: &[Hash]) {
+        self.0.extend(proven.iter().map(|k| (*k, index)));
     }
 
     /// The pairs sorted by key hash, then index, each once.
