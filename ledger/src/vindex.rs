@@ -1,7 +1,7 @@
 //! The verifiable index, stored: the sparse Merkle tree of `reprove_verifier::vindex`, its
-//! leaves kept in their own column family and updated inside each round's write batch (so the
-//! leaves, the lookup records, the entries, the checkpoint and the index note become durable
-//! together), its interior kept in memory.
+//! leaves kept in their own column family, its interior (and, up to [`MAX_LEAVES_IN_MEMORY`]
+//! keys, its leaves) in memory. Each round writes its changed leaves and the index note as the
+//! round's second batch (`round.rs`).
 //!
 //! # Layout (column family `vindex`, index version 5)
 //!
@@ -15,16 +15,17 @@
 //! key, one key (its hash is then that key's leaf, which sits as high as it can) or more. The
 //! depth is chosen from the number of keys so that a few keys sit below each bottom node, and
 //! the array is rebuilt from one scan of the leaves when a log is opened (or, deeper, when the
-//! keys have grown past [`DEEPEN_AT`] per bottom node). A round range-reads the few leaves
-//! below each bottom node it touches (one seek in key order, which also yields the old
-//! values), rehashes them and the array's nodes above, writes only the changed leaves
-//! (≈ 75 bytes per key) and hands the array's changes to the writer, which publishes them
-//! together with the round's commit ([`Update::publish`]). A proof takes its siblings from the
-//! array down to the bottom node and the rest from the leaves below it, read from the same
-//! snapshot. Keys are never removed (lists only grow), so nothing is ever deleted. The
-//! commitment — root, leaves, nodes, proofs — is the one of docs/formats.md §7 whatever the
-//! layout; the previous one (index version 4) stored the interior as strata of four levels and
-//! wrote ≈ 870 bytes per changed key.
+//! keys have grown past [`DEEPEN_AT`] per bottom node). While the keys are few enough the
+//! array also holds the leaves, by bottom node; past that, a round range-reads the few leaves
+//! below each bottom node it touches (one seek in key order, which also yields the old values).
+//! A round rehashes those leaves and the array's nodes above, writes only the changed leaves
+//! (73 bytes per key) and hands the array's changes to the writer, which publishes them under
+//! the array's lock together with the write of its batch ([`Update::publish`]). A proof takes
+//! its siblings from the array down to the bottom node and the rest from the leaves below it,
+//! from memory or from a snapshot taken under the same lock. Keys are never removed (lists only
+//! grow), so nothing is ever deleted. The commitment — root, leaves, nodes, proofs — is the one
+//! of docs/formats.md §7 whatever the layout; the previous one (index version 4) stored the
+//! interior as strata of four levels and wrote ≈ 870 bytes per changed key.
 //!
 //! Only the lookups a consumer decides on are committed ([`IndexKey::is_proven`]); the web
 //! pages' lists (all releases, mismatches, rebuilders, days) and blob records stay plain
