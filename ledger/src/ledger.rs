@@ -66,6 +66,13 @@ impl Shared {
             .clone()
     }
 
+    /// The verifiable index's array, locked for the writer: readers wait until the guard is
+    /// dropped, so whatever the writer commits to the store meanwhile and changes in the array
+    /// reaches them together.
+    pub(crate) fn dense_mut(&self) -> std::sync::RwLockWriteGuard<'_, Option<Dense>> {
+        self.dense.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Runs `f` with the verifiable index's array, building it first if this view has none.
     pub(crate) fn with_dense<T>(
         &self,
@@ -231,11 +238,7 @@ impl Writer {
         let store = &self.shared.store;
         let size = self.head().size();
         let head = store.head()?;
-        let mut dense = self
-            .shared
-            .dense
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut dense = self.shared.dense_mut();
         let dense = dense.insert(Dense::empty());
         let mut batch = store.batch()?;
         batch.clear_vindex();
@@ -268,11 +271,7 @@ impl Writer {
             return Ok(0);
         }
         let head = store.head()?;
-        let mut dense = self
-            .shared
-            .dense
-            .write()
-            .unwrap_or_else(PoisonError::into_inner);
+        let mut dense = self.shared.dense_mut();
         let dense = dense.get_or_insert_with(Dense::empty);
         self.index_entries(dense, note.size, head.as_deref())?;
         Ok(size - note.size)

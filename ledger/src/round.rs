@@ -234,11 +234,7 @@ impl Writer {
             batch.put_index_note(&note);
             // Readers see the array and the store change together: they hold the lock from
             // before taking their snapshot until their proof is made.
-            let mut dense = self
-                .shared
-                .dense
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
+            let mut dense = self.shared.dense_mut();
             // The array changes on a second thread while the batch is written: both are done
             // before the lock is released.
             let array = dense.get_or_insert_with(crate::vindex::Dense::empty);

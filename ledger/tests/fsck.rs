@@ -341,8 +341,6 @@ fn a_reindex_adds_the_records_a_newer_derivation_gives_and_fsck_agrees() {
 /// replaces them with leaves whose root the entries give, the old records gone.
 #[test]
 fn a_log_of_index_version_4_is_reindexed_into_leaves() {
-    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
-
     let dir = signed_log(300);
     let clean = check(&dir);
     // What version 4 left: strata (the root's and one below it), version 4; and, as if it
@@ -365,15 +363,7 @@ fn a_log_of_index_version_4_is_reindexed_into_leaves() {
     assert_eq!(writer.reindex().unwrap(), 300);
     assert_eq!(writer.index_version().unwrap(), INDEX_VERSION);
     // A proven lookup after the upgrade verifies against the newly signed index note.
-    let lookup = IndexKey::Artifact(digest(7));
-    let proven = ledger.prove_lookup(&lookup).unwrap();
-    let answer = ProvenAnswer {
-        note: String::from_utf8(proven.note).unwrap(),
-        indices: proven.indices,
-        proof: WireProof::from(&proven.proof),
-    };
-    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
-    assert_eq!((note.size, answer.indices), (300, vec![7]));
+    assert_eq!(proven_artifact(&ledger, 7), (300, vec![7]));
     drop((ledger, writer));
 
     let db = raw_db(dir.path());
@@ -397,6 +387,21 @@ fn a_log_of_index_version_4_is_reindexed_into_leaves() {
     assert_eq!(after.index_root, clean.index_root);
 }
 
+/// The proven lookup of entry `i`'s artifact, checked as a client checks it: the tree size its
+/// note covers and the list.
+fn proven_artifact(ledger: &reprove_ledger::Ledger, i: u64) -> (u64, Vec<u64>) {
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+    let lookup = IndexKey::Artifact(digest(i));
+    let proven = ledger.prove_lookup(&lookup).unwrap();
+    let answer = ProvenAnswer {
+        note: String::from_utf8(proven.note).unwrap(),
+        indices: proven.indices,
+        proof: WireProof::from(&proven.proof),
+    };
+    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
+    (note.size, answer.indices)
+}
+
 /// A stored record: key and value.
 type Record = (Box<[u8]>, Box<[u8]>);
 
@@ -417,8 +422,6 @@ fn vindex_records(dir: &tempfile::TempDir) -> Vec<Record> {
 /// note the round would have written, the log clean, the round's entries proven.
 #[test]
 fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
-    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
-
     let (dir, ledger, mut writer) = new_log();
     fill_signed(&mut writer, 0..200, 100, |_| true);
     drop((ledger, writer));
@@ -450,15 +453,7 @@ fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
     );
 
     let (ledger, writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
-    let lookup = IndexKey::Artifact(digest(250));
-    let proven = ledger.prove_lookup(&lookup).unwrap();
-    let answer = ProvenAnswer {
-        note: String::from_utf8(proven.note).unwrap(),
-        indices: proven.indices,
-        proof: WireProof::from(&proven.proof),
-    };
-    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
-    assert_eq!((note.size, answer.indices), (300, vec![250]));
+    assert_eq!(proven_artifact(&ledger, 250), (300, vec![250]));
     drop((ledger, writer));
     assert_eq!(vindex_records(&dir), written);
     let after = check(&dir);
