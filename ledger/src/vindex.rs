@@ -141,30 +141,6 @@ pub(crate) trait LeafSource {
     fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error>;
 }
 
-/// The leaves an array holds, read as a [`LeafSource`] (to rebuild it deeper).
-struct InMemory<'a>(&'a [Bucket]);
-
-impl LeafSource for InMemory<'_> {
-    fn leaves_under(
-        &mut self,
-        prefix: &Hash,
-        depth: usize,
-        out: &mut Vec<(Hash, Value)>,
-    ) -> Result<(), Error> {
-        let leaves = self.0.iter().flat_map(|b| b.iter());
-        out.extend(leaves.filter(|(k, _)| under(k, prefix, depth)));
-        Ok(())
-    }
-
-    fn each_leaf(&mut self, visit: &mut dyn FnMut(Hash, Value)) -> Result<(), Error> {
-        self.0
-            .iter()
-            .flat_map(|b| b.iter())
-            .for_each(|(k, v)| visit(*k, *v));
-        Ok(())
-    }
-}
-
 /// A subtree's root, and whether it holds no key, one key (its hash is that key's leaf) or
 /// more.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,14 +271,14 @@ impl Dense {
 
     /// The array for the leaves in `src`, deep enough for about `keys` of them.
     pub(crate) fn build(src: &mut impl LeafSource, keys: u64) -> Result<Dense, Error> {
-        Dense::build_at(src, depth_for(keys), true)
+        Dense::build_at(|visit| src.each_leaf(visit), depth_for(keys), true)
     }
 
-    /// The array `depth` levels deep for the leaves in `src`, holding them if asked to (and
-    /// they are few enough): one scan, each bottom node's leaves hashed as they pass, then the
-    /// levels above.
+    /// The array `depth` levels deep for the leaves `scan` visits (in key order), holding them
+    /// if asked to (and they are few enough): one pass, each bottom node's leaves hashed as
+    /// they pass, then the levels above.
     fn build_at(
-        src: &mut impl LeafSource,
+        scan: impl FnOnce(&mut dyn FnMut(Hash, Value)) -> Result<(), Error>,
         depth: usize,
         keep_leaves: bool,
     ) -> Result<Dense, Error> {
@@ -316,7 +292,7 @@ impl Dense {
             }
             group.clear();
         };
-        src.each_leaf(&mut |key, value| {
+        scan(&mut |key, value| {
             let i = index_of(&key, depth);
             if i != at && !group.is_empty() {
                 close(&mut dense, at, &mut group);
@@ -442,7 +418,16 @@ pub(crate) fn apply(
     }
     let rebuilt = (dense.depth < MAX_DEPTH && dense.keys > DEEPEN_AT << dense.depth)
         .then(|| match &dense.leaves {
-            Some(buckets) => Dense::build(&mut InMemory(buckets), dense.keys),
+            // Deeper from the leaves it holds, or from the store.
+            Some(buckets) => Dense::build_at(
+                |visit| {
+                    let leaves = buckets.iter().flat_map(|b| b.iter());
+                    leaves.for_each(|(k, v)| visit(*k, *v));
+                    Ok(())
+                },
+                depth_for(dense.keys),
+                true,
+            ),
             None => Dense::build(src, dense.keys),
         })
         .transpose()?
@@ -591,7 +576,7 @@ fn prove_below(
 /// The root of the stored leaves: one scan, through an array of the shallowest depth that
 /// keeps no leaf.
 pub(crate) fn stored_root(src: &mut impl LeafSource) -> Result<Hash, Error> {
-    Ok(Dense::build_at(src, MIN_DEPTH, false)?.root())
+    Ok(Dense::build_at(|visit| src.each_leaf(visit), MIN_DEPTH, false)?.root())
 }
 
 /// Signs the index note of tree `size`, `log_root` with index root `index_root`.
