@@ -674,7 +674,7 @@ impl Leaves<'_> {
         };
         it.seek(leaf_key(from));
         while let (Some(k), Some(v)) = (it.key(), it.value()) {
-            if k.first() != Some(&b'k') {
+            if k.first() != Some(&crate::vindex::LEAF) {
                 break;
             }
             let (key, value) = decode_leaf(k, v)?;

@@ -47,7 +47,7 @@ pub(crate) const CF: &str = "vindex";
 pub(crate) const NOTE_KEY: &[u8] = b"note";
 
 /// The first byte of a leaf's stored key (`note` sorts after every leaf).
-const LEAF: u8 = b'k';
+pub(crate) const LEAF: u8 = b'k';
 
 /// The most indices one proven lookup answers with: a proof must carry the whole list. Past
 /// it, a client asks a signer-scoped lookup (which strangers cannot flood).
