@@ -42,6 +42,9 @@ pub struct Writer {
     pub(crate) halted: bool,
     /// Whether rounds maintain the verifiable index (on unless a benchmark turns it off).
     pub(crate) vindex: bool,
+    /// The last round's verifiable index, published to readers from memory and not stored
+    /// yet (`round.rs`, phase 8).
+    pub(crate) pending_index: Option<crate::round::PendingIndex>,
 }
 
 #[derive(Debug)]
@@ -71,6 +74,13 @@ impl Shared {
     /// reaches them together.
     pub(crate) fn dense_mut(&self) -> std::sync::RwLockWriteGuard<'_, Option<Dense>> {
         self.dense.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The latest index note if the writer published it from memory (the store may not hold
+    /// it yet); `None`: the store's note is the latest.
+    pub(crate) fn published_note(&self) -> Option<Vec<u8>> {
+        let dense = self.dense.read().unwrap_or_else(PoisonError::into_inner);
+        dense.as_ref()?.note().map(<[u8]>::to_vec)
     }
 
     /// Runs `f` with the verifiable index's array, building it first if this view has none.
@@ -162,6 +172,7 @@ impl Ledger {
             tree,
             halted: false,
             vindex: true,
+            pending_index: None,
         };
         let completed = writer.complete_index()?;
         if completed > 0 {
@@ -235,6 +246,7 @@ impl Writer {
     /// crash is simply run again. Needs the writer: nothing is appended meanwhile. Returns the
     /// number of entries read.
     pub fn reindex(&mut self) -> Result<u64, Error> {
+        self.store_index()?;
         let store = &self.shared.store;
         let size = self.head().size();
         let head = store.head()?;
@@ -307,7 +319,7 @@ impl Writer {
                 batch.put_vindex(key, record);
             }
             store.commit(batch, head, size)?;
-            update.publish(dense);
+            update.publish(dense, None);
         }
         let mut batch = store.batch()?;
         batch.put_index_note(&crate::vindex::sign_note(
@@ -323,6 +335,7 @@ impl Writer {
     /// log without it: the log's stored index version is then cleared, so the next time it is
     /// served the index is derived again ([`Writer::reindex`]) before any proven lookup.
     pub fn set_verifiable_index(&mut self, on: bool) -> Result<(), Error> {
+        self.store_index()?;
         if !on && self.vindex {
             let store = &self.shared.store;
             let head = store.head()?;

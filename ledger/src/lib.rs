@@ -20,15 +20,18 @@
 //!   the entries, their hashes (tiles), their dedup and lookup records and the checkpoint
 //!   signed for the new tree become durable together, with one fsync per round. After a crash
 //!   the log is at the last committed round, never between two.
-//! - The round's verifiable index (its changed leaves and the index note for the new tree) is a
-//!   second batch, computed while the first is written and written after it, unsynced (the
-//!   next round's fsync covers it), before the checkpoint or any answer is released. A crash
-//!   can lose only that batch; the note is then one round behind the stored head, and
+//! - The round's verifiable index (its changed leaves and the index note for the new tree) is
+//!   computed while the first batch is written and published to readers before the checkpoint
+//!   or any answer is released. It is written as a second batch, unsynced (the next round's
+//!   fsync covers it): while the in-memory array holds every leaf (up to 8 M keys), readers
+//!   take the leaves and the note from memory and the batch is written right after the round
+//!   is released, before the next round; past that, before the release. A crash can lose only
+//!   that batch; the stored note is then one round behind the stored head, and
 //!   [`Ledger::open`] derives the missing round's index again from its durable entries (the
-//!   same leaves, root and note: the index is a function of the entries and the signature is
-//!   deterministic) before the writer appends. A read-only view of a log that crashed there (or
-//!   of a live log, caught between the two batches) sees the note one round behind, which fsck
-//!   reports.
+//!   same leaves, root and note — byte for byte the note that was served: the index is a
+//!   function of the entries and the signature is deterministic) before the writer appends. A
+//!   read-only view of a log that crashed there (or of a live log, read just before the second
+//!   batch is written) sees the note one round behind, which fsck reports.
 //! - The log key signs a checkpoint only for the tree the writer derived by appending to the
 //!   last signed one, and the commit is a compare-and-swap on the stored head. A failed commit
 //!   halts the writer: the round may or may not be on disk, so nothing more is signed until

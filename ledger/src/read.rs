@@ -167,13 +167,18 @@ impl Ledger {
         }
         let encoding = key.encoding();
         // The array and the snapshot are of one round: the writer changes the array only
-        // while holding its lock across a commit.
-        let (snap, (proof, value)) = self.shared.with_dense(|dense| {
+        // while holding its lock across a commit, or, while the array holds the leaves and
+        // the note (which the store may not yet), stores them after publishing them. The
+        // lists are the first `count` records under the key: the snapshot can only hold more.
+        let (snap, note, (proof, value)) = self.shared.with_dense(|dense| {
             let snap = self.store().snapshot()?;
             let proved = prove(dense, &mut snap.leaves(), &key_hash(&encoding))?;
-            Ok((snap, proved))
+            Ok((snap, dense.note().map(<[u8]>::to_vec), proved))
         })?;
-        let note = snap.index_note()?.ok_or(Error::NoIndex)?;
+        let note = match note {
+            Some(note) => note,
+            None => snap.index_note()?.ok_or(Error::NoIndex)?,
+        };
         let count = value.map_or(0, |v| v.count);
         if count > MAX_PROVEN_LIST {
             return Err(Error::ProvenListTooLong {
@@ -194,7 +199,10 @@ impl Ledger {
 
     /// The latest signed index note.
     pub fn index_note(&self) -> Result<Vec<u8>, Error> {
-        self.store().index_note()?.ok_or(Error::NoIndex)
+        match self.shared.published_note() {
+            Some(note) => Ok(note),
+            None => self.store().index_note()?.ok_or(Error::NoIndex),
+        }
     }
 
     fn check_size(&self, size: u64) -> Result<(), Error> {

@@ -13,17 +13,25 @@
 //! 6. **commit** the round — entries, their records, tiles, the signed head — as one synced
 //!    `WriteBatch` (see `storage.rs`). Meanwhile (phases 3–6) a second thread updates the
 //!    verifiable index: the new entries' indices appended to their keys' lists;
-//! 7. **index**: sign the index note binding the index root to the new tree, and write it with
-//!    the changed leaves as a second, unsynced batch while the in-memory array is brought to
-//!    the same round, under the lock readers take. Only now is the new head published and
-//!    are the answers released.
+//! 7. **index**: sign the index note binding the index root to the new tree and bring the
+//!    in-memory array to the new round, under the lock readers take. Only now is the new head
+//!    published and are the answers released;
+//! 8. **store the index**: while the array holds every leaf, a proof reads its leaves and its
+//!    note from memory, so the round's changed leaves and note are written as a second,
+//!    unsynced batch only after the answers are released — by the sequencer while the next
+//!    round gathers ([`Writer::store_index`]), at the latest before the next round. Past that
+//!    size a proof reads leaves from the store, and the second batch is written in phase 7,
+//!    before the head is published.
 //!
 //! Nothing is acknowledged before phase 7 returns. If a write fails, the writer halts: the
 //! round may or may not be on disk, and signing a different tree of the same size would be the
-//! fork a log must never sign. A crash between phases 6 and 7 leaves the index one round
-//! behind the head, which reopening completes from the entries (`Writer::complete_index`).
+//! fork a log must never sign. A crash after phase 6 and before the second batch is written
+//! leaves the stored index one round behind the head, which reopening completes from the
+//! entries (`Writer::complete_index`): the same leaves, root and note (byte for byte:
+//! signatures are deterministic), so a note served before the crash is the one stored after.
 
 use std::collections::HashMap;
+
 use std::sync::PoisonError;
 
 use reprove_verifier::merkle::{Hash, inclusion_proof, leaf_hashes};
@@ -35,7 +43,7 @@ use crate::head::Head;
 use crate::index::{IndexKey, MAX_KEYS_PER_ENTRY};
 use crate::ledger::Writer;
 use crate::tree::{Integrated, RoundReader, TreeState};
-use crate::vindex::{Appends, Update, apply, sign_note};
+use crate::vindex::{Appends, Dense, LeafRecord, Update, apply, sign_note};
 
 /// One entry to append, with the lookup keys the caller derived from it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,6 +103,15 @@ impl Submission {
     }
 }
 
+/// A round's verifiable index as readers see it from memory, not stored yet: the changed
+/// leaves and the note, for the head they belong to.
+#[derive(Debug)]
+pub(crate) struct PendingIndex {
+    records: Vec<LeafRecord>,
+    note: Vec<u8>,
+    head: Head,
+}
+
 /// Each leaf's index and whether it is a duplicate, and the positions of the new ones.
 struct Sequenced {
     slots: Vec<(u64, bool)>,
@@ -108,12 +125,15 @@ impl Writer {
     /// checks each one on arrival, so its rounds never contain one). A round of duplicates
     /// only writes nothing and answers with the current checkpoint.
     pub fn append(&mut self, submissions: &[Submission]) -> Result<Vec<Accepted>, Error> {
-        self.append_hashed(submissions, None)
+        let answers = self.append_hashed(submissions, None)?;
+        self.store_index()?;
+        Ok(answers)
     }
 
     /// [`append`](Self::append), with each submission's proven key hashes
     /// ([`proven_hashes`](crate::vindex::proven_hashes) of its keys) when the caller computed
-    /// them already.
+    /// them already, and leaving the round's index to store ([`Writer::store_index`]) when
+    /// readers have it from memory.
     pub(crate) fn append_hashed(
         &mut self,
         submissions: &[Submission],
@@ -125,6 +145,7 @@ impl Writer {
         if self.halted {
             return Err(Error::WriterHalted);
         }
+        self.store_index()?;
         submissions.iter().try_for_each(Submission::check)?;
         if submissions.is_empty() {
             return Ok(Vec::new());
@@ -215,31 +236,40 @@ impl Writer {
         Ok((state, head, answers, index?))
     }
 
-    /// Writes the round's verifiable index — its changed leaves and the note signing its root
-    /// for `head`'s tree — and publishes it to readers: the round's second batch, written
-    /// after the first (entries, tiles, checkpoint) is durable and before the checkpoint or
-    /// any answer is released. It is not synced on its own: the next round's synced batch
-    /// makes it durable with the write-ahead log before it, and a crash that loses it leaves a
-    /// note one round behind the head, which [`Writer::complete_index`] derives again from the
-    /// round's durable entries when the log is reopened (the same leaves, root and note:
-    /// signatures are deterministic). Any failure halts the writer.
-    fn write_index(&mut self, head: &Head, index: Update) -> Result<(), Error> {
+    /// Publishes the round's verifiable index — its changed leaves and the note signing its
+    /// root for `head`'s tree — to readers, after the round's first batch (entries, tiles,
+    /// checkpoint) is durable and before the checkpoint or any answer is released. While the
+    /// array holds every leaf, readers take the leaves and the note from memory, and the
+    /// second batch is left for [`Writer::store_index`]; otherwise it is written here, under
+    /// the lock readers take, while the array changes. The second batch is not synced on its
+    /// own: the next round's synced batch makes it durable with the write-ahead log before it,
+    /// and a crash that loses it leaves a note one round behind the head, which
+    /// [`Writer::complete_index`] derives again from the round's durable entries when the log
+    /// is reopened (the same leaves, root and note: signatures are deterministic). Any failure
+    /// halts the writer.
+    fn write_index(&mut self, head: &Head, mut index: Update) -> Result<(), Error> {
         let result = (|| {
             let note = sign_note(&self.signer, head.size(), head.root(), index.root)?;
             let store = &self.shared.store;
-            let mut batch = store.batch()?;
-            for (key, record) in &index.records {
-                batch.put_vindex(key, record);
-            }
-            batch.put_index_note(&note);
             // Readers see the array and the store change together: they hold the lock from
             // before taking their snapshot until their proof is made.
             let mut dense = self.shared.dense_mut();
+            let array = dense.get_or_insert_with(Dense::empty);
+            if array.holds_leaves_after(&index) {
+                let records = std::mem::take(&mut index.records);
+                index.publish(array, Some(note.clone()));
+                let head = head.clone();
+                return Ok(Some(PendingIndex {
+                    records,
+                    note,
+                    head,
+                }));
+            }
+            let batch = index_batch(store, &index.records, &note)?;
             // The array changes on a second thread while the batch is written: both are done
             // before the lock is released.
-            let array = dense.get_or_insert_with(crate::vindex::Dense::empty);
             let written = std::thread::scope(|scope| {
-                scope.spawn(|| index.publish(array));
+                scope.spawn(|| index.publish(array, None));
                 store.commit_unsynced(batch, head)
             });
             if let Err(e) = written {
@@ -247,12 +277,41 @@ impl Writer {
                 *dense = None;
                 return Err(e);
             }
-            Ok(())
+            Ok(None)
         })();
-        if result.is_err() {
+        match result {
+            Ok(pending) => {
+                self.pending_index = pending;
+                Ok(())
+            }
+            Err(e) => {
+                self.halted = true;
+                Err(e)
+            }
+        }
+    }
+
+    /// Stores the verifiable index of the last round, if readers have it only from memory:
+    /// its changed leaves and note, as the round's second, unsynced batch (see
+    /// [`write_index`](Self::write_index)). The sequencer calls it once a round's answers are
+    /// released; every round and every other write calls it first. A failure halts the
+    /// writer; readers keep the published index, which reopening stores again.
+    pub(crate) fn store_index(&mut self) -> Result<(), Error> {
+        let Some(pending) = self.pending_index.take() else {
+            return Ok(());
+        };
+        let store = &self.shared.store;
+        let written = index_batch(store, &pending.records, &pending.note)
+            .and_then(|batch| store.commit_unsynced(batch, &pending.head));
+        if written.is_err() {
             self.halted = true;
         }
-        result
+        written
+    }
+
+    /// Whether the last round's index is published but not stored yet.
+    pub(crate) fn has_pending_index(&self) -> bool {
+        self.pending_index.is_some()
     }
 
     /// Gives every leaf its index: an entry already logged keeps its index (a duplicate), a
@@ -319,6 +378,20 @@ fn round_batch<'s>(
         batch.put_tile(*level, *index, hashes);
     }
     batch.put_head(head.size(), head.note());
+    Ok(batch)
+}
+
+/// A round's second batch: its changed leaves (in key order) and its index note.
+fn index_batch<'s>(
+    store: &'s crate::storage::Store,
+    records: &[LeafRecord],
+    note: &[u8],
+) -> Result<crate::storage::Batch<'s>, Error> {
+    let mut batch = store.batch()?;
+    for (key, record) in records {
+        batch.put_vindex(key, record);
+    }
+    batch.put_index_note(note);
     Ok(batch)
 }
 
@@ -426,6 +499,79 @@ mod tests {
         );
         assert_eq!(ledger.head().size(), 2);
         assert!(matches!(writer.append(&[sub(4)]), Err(Error::WriterHalted)));
+    }
+
+    /// A proven lookup of artifact `[name; 32]`: its indices and the tree size its note covers,
+    /// checked against the note's index root.
+    fn proven(ledger: &Ledger, name: u8) -> (Vec<u64>, u64) {
+        use reprove_verifier::vindex::{IndexNote, key_hash};
+        let key = IndexKey::Artifact([name; 32]);
+        let answer = ledger.prove_lookup(&key).unwrap();
+        let note = IndexNote::verify(&answer.note, &ledger.shared.key).unwrap();
+        let hash = key_hash(&key.encoding());
+        answer
+            .proof
+            .verify(&note.index_root, &hash, &answer.indices)
+            .unwrap();
+        (answer.indices, note.size)
+    }
+
+    fn artifact(i: u32) -> Submission {
+        Submission::new(
+            i.to_be_bytes().to_vec(),
+            vec![IndexKey::Artifact([i as u8; 32])],
+        )
+    }
+
+    #[test]
+    fn a_round_serves_its_index_from_memory_and_stores_it_after() {
+        let (_dir, ledger, mut writer) = open();
+        writer.append(&[artifact(0), artifact(1)]).unwrap();
+        let shared = writer.shared.clone();
+        let store = &shared.store;
+        let stored = store.index_note().unwrap().unwrap();
+        assert_eq!(ledger.index_note().unwrap(), stored);
+
+        // The sequencer's path: the round is released with its index published, not stored.
+        writer.append_hashed(&[artifact(2)], None).unwrap();
+        assert!(writer.has_pending_index());
+        assert_eq!(store.index_note().unwrap().unwrap(), stored);
+        let served = ledger.index_note().unwrap();
+        assert_ne!(served, stored);
+        assert_eq!(proven(&ledger, 2), (vec![2], 3));
+        assert_eq!(proven(&ledger, 0), (vec![0], 3));
+
+        // Stored as it was served; the next round stores it first if no one did.
+        writer.store_index().unwrap();
+        assert!(!writer.has_pending_index());
+        assert_eq!(store.index_note().unwrap().unwrap(), served);
+        writer.append_hashed(&[artifact(3)], None).unwrap();
+        let served = ledger.index_note().unwrap();
+        writer.append_hashed(&[artifact(4)], None).unwrap();
+        assert_eq!(store.index_note().unwrap().unwrap(), served);
+        writer.append(&[artifact(5)]).unwrap();
+        assert!(!writer.has_pending_index());
+        assert_eq!(
+            store.index_note().unwrap().unwrap(),
+            ledger.index_note().unwrap()
+        );
+        assert_eq!(proven(&ledger, 4), (vec![4], 6));
+    }
+
+    #[test]
+    fn without_the_leaves_in_memory_a_round_stores_its_index_before_release() {
+        let (_dir, ledger, mut writer) = open();
+        writer.append(&[artifact(0)]).unwrap();
+        let shared = writer.shared.clone();
+        let store = &shared.store;
+        writer.shared.dense_mut().as_mut().unwrap().drop_leaves();
+
+        writer.append_hashed(&[artifact(1)], None).unwrap();
+        assert!(!writer.has_pending_index());
+        let stored = store.index_note().unwrap().unwrap();
+        assert_eq!(ledger.index_note().unwrap(), stored);
+        assert_eq!(proven(&ledger, 1), (vec![1], 2));
+        assert_eq!(proven(&ledger, 0), (vec![0], 2));
     }
 
     #[test]

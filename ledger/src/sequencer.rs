@@ -257,7 +257,8 @@ async fn run(
     }
 }
 
-/// Runs one round on a blocking thread and answers its submitters. Returns the writer and,
+/// Runs one round on a blocking thread, answers its submitters, then stores the round's index
+/// if readers have it only from memory (`round.rs`, phase 8). Returns the writer and,
 /// if the writer halted, the error; `Err` if the round's thread panicked (the writer is lost).
 async fn round(
     mut writer: Writer,
@@ -299,5 +300,16 @@ async fn round(
             if writer.is_halted() { Err(e) } else { Ok(()) }
         }
     };
-    Ok((writer, halted))
+    if halted.is_err() || !writer.has_pending_index() {
+        return Ok((writer, halted));
+    }
+    // Readers have the round's index from memory: store it while the next round gathers.
+    let mut writer = writer;
+    let stored = tokio::task::spawn_blocking(move || {
+        let stored = writer.store_index();
+        (writer, stored)
+    })
+    .await;
+    let (writer, stored) = stored.map_err(|_| Error::RoundPanicked)?;
+    Ok((writer, stored))
 }

@@ -39,8 +39,9 @@
 //! outcome on disk is unknown; the caller must not assume either (the writer halts).
 //!
 //! `Store::commit_unsynced` writes a round's verifiable index (its leaves and note) the same
-//! way but without waiting for the disk: the next synced write makes it durable (the
-//! write-ahead log is written in order), and a crash loses it whole or not at all.
+//! way but without waiting for the disk, before the next round's batch: the next synced write
+//! makes it durable (the write-ahead log is written in order), and a crash loses it whole or
+//! not at all.
 //!
 //! `commit` is a compare-and-swap on the stored head: it writes only if the stored head is
 //! still the checkpoint the round extended. With one process per database (RocksDB's lock

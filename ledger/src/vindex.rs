@@ -198,6 +198,10 @@ pub(crate) struct Dense {
     kinds: Vec<Vec<u8>>,
     keys: u64,
     leaves: Option<Vec<Bucket>>,
+    /// The signed note of this root, while the store may not hold it yet (the writer stores a
+    /// round's leaves and note after releasing the round when the array holds the leaves);
+    /// `None`: the store's note is this root's.
+    note: Option<Vec<u8>>,
 }
 
 impl Dense {
@@ -209,7 +213,30 @@ impl Dense {
             kinds: (0..=depth).map(|d| vec![EMPTY_KIND; 1 << d]).collect(),
             keys: 0,
             leaves: keep_leaves.then(|| vec![Bucket::default(); 1 << depth]),
+            note: None,
         }
+    }
+
+    /// Forgets the leaves, as past [`MAX_LEAVES_IN_MEMORY`] keys: they are read from the
+    /// store from now on.
+    #[cfg(test)]
+    pub(crate) fn drop_leaves(&mut self) {
+        self.leaves = None;
+    }
+
+    /// The signed note of this array's root when the store may not hold it yet.
+    pub(crate) fn note(&self) -> Option<&[u8]> {
+        self.note.as_deref()
+    }
+
+    /// Whether the array holds every leaf once `update` is published: then a proof reads no
+    /// leaf from the store, and the update's leaves can be stored after it is published.
+    pub(crate) fn holds_leaves_after(&self, update: &Update) -> bool {
+        let holds = match &update.rebuilt {
+            Some(rebuilt) => rebuilt.leaves.is_some(),
+            None => self.leaves.is_some(),
+        };
+        holds && self.keys + update.new_keys <= MAX_LEAVES_IN_MEMORY
     }
 
     /// The array of an empty index.
@@ -345,12 +372,15 @@ pub(crate) struct Update {
 }
 
 impl Update {
-    /// Brings the writer's array to the tree this update's records make: called once they
-    /// are durable, with the array locked against readers since before the commit.
-    pub(crate) fn publish(self, dense: &mut Dense) {
+    /// Brings the writer's array to the tree this update's records make, whose signed note is
+    /// `note` if the store may not hold it yet: called with the array locked against readers,
+    /// once the round's entries are durable and, unless the array keeps `note`, while or after
+    /// the update's records are stored.
+    pub(crate) fn publish(self, dense: &mut Dense, note: Option<Vec<u8>>) {
         if let Some(rebuilt) = self.rebuilt {
             *dense = *rebuilt;
         }
+        dense.note = note;
         for (depth, level) in self.changes.into_iter().enumerate() {
             for (i, sum) in level {
                 dense.set(depth, i, sum);
@@ -395,7 +425,10 @@ impl Appends {
 
     /// The pairs sorted by key hash, then index, each once.
     fn sorted(mut self) -> Vec<(Hash, u64)> {
-        self.0.sort_unstable();
+        // Most comparisons end in the first eight bytes: compared as one integer first.
+        let head = |k: &Hash| k.first_chunk::<8>().map(|b| u64::from_be_bytes(*b));
+        self.0
+            .sort_unstable_by(|a, b| head(&a.0).cmp(&head(&b.0)).then_with(|| a.cmp(b)));
         self.0.dedup();
         self.0
     }
@@ -454,7 +487,7 @@ pub(crate) fn apply(
                 }
             };
             let value = &mut here[at].1;
-            let run = rest.partition_point(|(k, _)| *k == key);
+            let run = rest.iter().take_while(|(k, _)| *k == key).count();
             for &(_, i) in &rest[..run] {
                 value.push(i);
             }
@@ -468,24 +501,27 @@ pub(crate) fn apply(
     }
     let mut changes: Vec<Vec<(usize, Sum)>> = vec![Vec::new(); depth + 1];
     changes[depth] = bottom;
+    let mut children = Vec::new();
     for d in (0..depth).rev() {
         let (upper, lower) = changes.split_at_mut(d + 1);
         let (below, level) = (&lower[0], &mut upper[d]);
-        level.reserve(below.len());
+        // First every changed parent's children, the unchanged ones read from the array, then
+        // the hashes: the reads of a level do not wait for each other's hashing (below the
+        // top levels, each is a cache miss).
+        children.clear();
         let mut j = 0;
         while j < below.len() {
             let parent = below[j].0 >> 1;
-            let (mut l, mut r) = (base.get(d + 1, 2 * parent), base.get(d + 1, 2 * parent + 1));
+            let (mut l, mut r) = (None, None);
             while let Some(&(i, sum)) = below.get(j).filter(|(i, _)| i >> 1 == parent) {
-                if i & 1 == 0 {
-                    l = sum;
-                } else {
-                    r = sum;
-                }
+                *(if i & 1 == 0 { &mut l } else { &mut r }) = Some(sum);
                 j += 1;
             }
-            level.push((parent, Sum::join(l, r)));
+            let l = l.unwrap_or_else(|| base.get(d + 1, 2 * parent));
+            let r = r.unwrap_or_else(|| base.get(d + 1, 2 * parent + 1));
+            children.push((parent, l, r));
         }
+        level.extend(children.iter().map(|&(p, l, r)| (p, Sum::join(l, r))));
     }
     let root = changes[0].first().map_or(base.root(), |(_, s)| s.hash());
     Ok(Update {
@@ -658,7 +694,7 @@ mod tests {
                 self.mem.0.insert(k, v);
             }
             let root = update.root;
-            update.publish(&mut self.dense);
+            update.publish(&mut self.dense, None);
             assert_eq!(self.dense.root(), root);
             root
         }

@@ -26,7 +26,7 @@ use base64::engine::general_purpose::STANDARD;
 use sha2::{Digest, Sha256};
 
 use crate::checkpoint::{Checkpoint, decode_hash, parse_decimal};
-use crate::merkle::Hash;
+use crate::merkle::{Hash, sha256_short};
 use crate::note::{Note, NoteError, NoteVerifier, is_valid_key_name};
 
 /// The hash of an empty subtree (and the root of an empty index).
@@ -126,11 +126,7 @@ impl Value {
 
     /// Appends `index` to the list (the caller keeps the order).
     pub fn push(&mut self, index: u64) {
-        let mut h = Sha256::new();
-        h.update([2u8]);
-        h.update(self.chain);
-        h.update(index.to_be_bytes());
-        self.chain = h.finalize().into();
+        self.chain = sha256_short(&[&[2], &self.chain, &index.to_be_bytes()]);
         self.count += 1;
     }
 
@@ -159,22 +155,11 @@ pub fn key_hash(encoding: &[u8]) -> Hash {
 
 /// A leaf: `SHA-256(0x00 || key hash || count BE || chain)`.
 pub fn leaf_hash(key: &Hash, value: &Value) -> Hash {
-    let mut h = Sha256::new();
-    h.update([0u8]);
-    h.update(key);
-    h.update(value.count.to_be_bytes());
-    h.update(value.chain);
-    h.finalize().into()
+    sha256_short(&[&[0], key, &value.count.to_be_bytes(), &value.chain])
 }
 
-/// An interior node: `SHA-256(0x01 || left || right)`.
-pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
-}
+/// An interior node: `SHA-256(0x01 || left || right)`, as in the log's tree.
+pub use crate::merkle::node_hash;
 
 /// Bit `depth` of a key hash, most significant first: `true` goes right.
 pub fn bit(key: &Hash, depth: usize) -> bool {

@@ -61,11 +61,44 @@ pub fn leaf_hash(entry: &[u8]) -> Hash {
 
 /// The hash of an interior node: `SHA-256(0x01 || left || right)`.
 pub fn node_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut h = Sha256::new();
-    h.update([1u8]);
-    h.update(left);
-    h.update(right);
-    h.finalize().into()
+    sha256_short(&[&[1], left, right])
+}
+
+/// The most bytes [`sha256_short`] hashes: two blocks less the padding's 9 bytes.
+pub const SHORT_MAX: usize = 2 * 64 - 9;
+
+/// SHA-256 of the concatenation of `parts`, at most [`SHORT_MAX`] bytes: padded here and run
+/// through the block function directly, which takes a fifth less time than the streaming
+/// hasher for the trees' node and leaf inputs (README, "Benchmarks"). Panics on longer input
+/// (every caller hashes a fixed size).
+pub fn sha256_short(parts: &[&[u8]]) -> Hash {
+    type Block = sha2::digest::generic_array::GenericArray<u8, sha2::digest::consts::U64>;
+    const IV: [u32; 8] = [
+        0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab,
+        0x5be0cd19,
+    ];
+    let mut buf = [0u8; 128];
+    let mut len = 0;
+    for part in parts {
+        assert!(
+            len + part.len() <= SHORT_MAX,
+            "sha256_short: input too long"
+        );
+        buf[len..len + part.len()].copy_from_slice(part);
+        len += part.len();
+    }
+    buf[len] = 0x80;
+    let end = if len + 9 <= 64 { 64 } else { 128 };
+    buf[end - 8..end].copy_from_slice(&(len as u64 * 8).to_be_bytes());
+    let mut state = IV;
+    for block in buf[..end].chunks_exact(64) {
+        sha2::compress256(&mut state, std::slice::from_ref(Block::from_slice(block)));
+    }
+    let mut out = [0u8; 32];
+    for (bytes, word) in out.chunks_exact_mut(4).zip(state) {
+        bytes.copy_from_slice(&word.to_be_bytes());
+    }
+    out
 }
 
 /// Leaf hashes for many entries at once.
@@ -369,6 +402,30 @@ fn consistency_roots(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_hashes_equal_the_streaming_hasher_at_every_length_and_split() {
+        let bytes: Vec<u8> = (0..=SHORT_MAX as u8).map(|b| b.wrapping_mul(37)).collect();
+        for len in 0..=SHORT_MAX {
+            let input = &bytes[..len];
+            let want: Hash = Sha256::digest(input).into();
+            assert_eq!(sha256_short(&[input]), want, "length {len}");
+            let (a, rest) = input.split_at(len / 3);
+            let (b, c) = rest.split_at(rest.len() / 2);
+            assert_eq!(
+                sha256_short(&[a, b, &[], c]),
+                want,
+                "length {len}, in parts"
+            );
+        }
+        assert_eq!(sha256_short(&[]), empty_root());
+    }
+
+    #[test]
+    #[should_panic(expected = "input too long")]
+    fn a_short_hash_refuses_more_than_two_blocks_hold() {
+        sha256_short(&[&[0; 100], &[0; 20]]);
+    }
 
     fn h(hex: &str) -> Hash {
         hex::decode(hex).unwrap().try_into().unwrap()
