@@ -183,19 +183,16 @@ fn sum_below(leaves: &[(Hash, Value)], depth: usize) -> Sum {
     }
 }
 
-/// The kinds a [`Dense`] node is stored as.
-const EMPTY_KIND: u8 = 0;
-const ONE_KIND: u8 = 1;
-const MANY_KIND: u8 = 2;
-
-/// The tree's top levels in memory: level `d` holds its `2^d` nodes, each a hash and a kind;
-/// and, while the keys are few enough ([`MAX_LEAVES_IN_MEMORY`]), the leaves below each bottom
-/// node.
+/// The tree's top levels in memory: level `d` holds its `2^d` nodes' hashes, and one bit per
+/// node saying whether its subtree holds exactly one key (an empty subtree's hash is 32 zero
+/// bytes, which no SHA-256 output is: the bits fit in the caches, where a byte per node of the
+/// deepest levels would not); and, while the keys are few enough ([`MAX_LEAVES_IN_MEMORY`]),
+/// the leaves below each bottom node.
 #[derive(Debug, Clone)]
 pub(crate) struct Dense {
     depth: usize,
     hashes: Vec<Vec<Hash>>,
-    kinds: Vec<Vec<u8>>,
+    ones: Vec<Vec<u64>>,
     keys: u64,
     leaves: Option<Vec<Bucket>>,
     /// The signed note of this root, while the store may not hold it yet (the writer stores a
@@ -210,7 +207,9 @@ impl Dense {
         Dense {
             depth,
             hashes: (0..=depth).map(|d| vec![EMPTY; 1 << d]).collect(),
-            kinds: (0..=depth).map(|d| vec![EMPTY_KIND; 1 << d]).collect(),
+            ones: (0..=depth)
+                .map(|d| vec![0; (1usize << d).div_ceil(64)])
+                .collect(),
             keys: 0,
             leaves: keep_leaves.then(|| vec![Bucket::default(); 1 << depth]),
             note: None,
@@ -246,20 +245,23 @@ impl Dense {
 
     fn get(&self, depth: usize, i: usize) -> Sum {
         let h = self.hashes[depth][i];
-        match self.kinds[depth][i] {
-            EMPTY_KIND => Sum::Empty,
-            ONE_KIND => Sum::One(h),
-            _ => Sum::Many(h),
+        if self.ones[depth][i / 64] & (1 << (i % 64)) != 0 {
+            Sum::One(h)
+        } else if h == EMPTY {
+            Sum::Empty
+        } else {
+            Sum::Many(h)
         }
     }
 
     fn set(&mut self, depth: usize, i: usize, sum: Sum) {
-        let (kind, h) = match sum {
-            Sum::Empty => (EMPTY_KIND, EMPTY),
-            Sum::One(h) => (ONE_KIND, h),
-            Sum::Many(h) => (MANY_KIND, h),
+        let (one, h) = match sum {
+            Sum::Empty => (false, EMPTY),
+            Sum::One(h) => (true, h),
+            Sum::Many(h) => (false, h),
         };
-        self.kinds[depth][i] = kind;
+        let bits = &mut self.ones[depth][i / 64];
+        *bits = (*bits & !(1 << (i % 64))) | (u64::from(one) << (i % 64));
         self.hashes[depth][i] = h;
     }
 
@@ -294,6 +296,50 @@ impl Dense {
             }
             None => src.leaves_under(prefix, depth, out),
         }
+    }
+
+    /// This array made `depth` deep (deeper than it is), from the leaves it holds: its own
+    /// levels are kept as they are (the nodes above a bottom node do not depend on how deep the
+    /// array is), and only the new levels are computed, bottom node by bottom node.
+    fn deepened(&self, buckets: &[Bucket], depth: usize) -> Dense {
+        let mut dense = Dense::new(depth, false);
+        for level in 0..=self.depth {
+            dense.hashes[level].clone_from(&self.hashes[level]);
+            dense.ones[level].clone_from(&self.ones[level]);
+        }
+        dense.keys = self.keys;
+        let mut leaves = vec![Bucket::default(); 1 << depth];
+        for (b, bucket) in buckets.iter().enumerate().filter(|(_, b)| !b.is_empty()) {
+            let mut rest = &bucket[..];
+            while let Some((first, _)) = rest.first() {
+                let i = index_of(first, depth);
+                let n = rest
+                    .iter()
+                    .take_while(|(k, _)| index_of(k, depth) == i)
+                    .count();
+                dense.set(depth, i, sum_below(&rest[..n], depth));
+                leaves[i] = rest[..n].into();
+                rest = &rest[n..];
+            }
+            for level in (self.depth + 1..depth).rev() {
+                let first = b << (level - self.depth);
+                for i in first..first + (1 << (level - self.depth)) {
+                    let (l, r) = (dense.get(level + 1, 2 * i), dense.get(level + 1, 2 * i + 1));
+                    if (l, r) != (Sum::Empty, Sum::Empty) {
+                        dense.set(level, i, Sum::join(l, r));
+                    }
+                }
+            }
+            debug_assert_eq!(
+                Sum::join(
+                    dense.get(self.depth + 1, 2 * b),
+                    dense.get(self.depth + 1, 2 * b + 1)
+                ),
+                self.get(self.depth, b)
+            );
+        }
+        dense.leaves = Some(leaves);
+        dense
     }
 
     /// The array for the leaves in `src`, deep enough for about `keys` of them.
@@ -452,15 +498,7 @@ pub(crate) fn apply(
     let rebuilt = (dense.depth < MAX_DEPTH && dense.keys > DEEPEN_AT << dense.depth)
         .then(|| match &dense.leaves {
             // Deeper from the leaves it holds, or from the store.
-            Some(buckets) => Dense::build_at(
-                |visit| {
-                    let leaves = buckets.iter().flat_map(|b| b.iter());
-                    leaves.for_each(|(k, v)| visit(*k, *v));
-                    Ok(())
-                },
-                depth_for(dense.keys),
-                true,
-            ),
+            Some(buckets) => Ok(dense.deepened(buckets, depth_for(dense.keys))),
             None => Dense::build(src, dense.keys),
         })
         .transpose()?
@@ -755,6 +793,35 @@ mod tests {
     /// by a round: every root and proof is the reference one, and an array built from the
     /// leaves alone (as at open) is the one the rounds left.
     #[test]
+    fn an_array_deepened_from_its_leaves_is_the_one_built_at_that_depth() {
+        let mut lists = BTreeMap::new();
+        for i in 0..5000u32 {
+            let key = key_hash(&i.to_be_bytes());
+            lists.insert(key, (0..u64::from(i % 3 + 1)).collect::<Vec<u64>>());
+        }
+        // Two keys that share 30 bits: below any bottom node these arrays have.
+        let mut twin = [0x33; 32];
+        lists.insert(twin, vec![7]);
+        twin[3] ^= 0x02;
+        lists.insert(twin, vec![8]);
+        let leaves = reference(&lists);
+        let scan = |visit: &mut dyn FnMut(Hash, Value)| {
+            leaves.iter().for_each(|(k, v)| visit(*k, *v));
+            Ok(())
+        };
+        for (from, to) in [(2, 12), (12, 14), (13, 20)] {
+            let shallow = Dense::build_at(scan, from, true).unwrap();
+            let deepened = shallow.deepened(shallow.leaves.as_ref().unwrap(), to);
+            let built = Dense::build_at(scan, to, true).unwrap();
+            assert_eq!(deepened.root(), root_of(&leaves));
+            assert_eq!((deepened.depth, deepened.keys), (built.depth, built.keys));
+            assert_eq!(deepened.hashes, built.hashes, "{from} -> {to}");
+            assert_eq!(deepened.ones, built.ones, "{from} -> {to}");
+            assert_eq!(deepened.leaves, built.leaves, "{from} -> {to}");
+        }
+    }
+
+    #[test]
     fn deep_and_wide_trees_give_the_reference_root_and_proofs() {
         for keep_leaves in [true, false] {
             deep_and_wide(keep_leaves);
@@ -797,7 +864,7 @@ mod tests {
             assert_eq!((built.root(), built.keys()), (root, lists.len() as u64));
             if built.depth == tree.dense.depth {
                 assert_eq!(built.hashes, tree.dense.hashes);
-                assert_eq!(built.kinds, tree.dense.kinds);
+                assert_eq!(built.ones, tree.dense.ones);
             }
             let absent = [crafted(3, 31), crafted(0x40, 16), key_hash(b"absent")];
             for k in lists
