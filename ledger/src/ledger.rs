@@ -54,8 +54,9 @@ pub(crate) struct Shared {
     pub(crate) head: RwLock<Head>,
     /// The verifiable index's interior, in memory: built when a log is opened for writing
     /// (when a read-only one first proves), changed by the writer only while it holds the
-    /// lock across a round's commit, so a reader holding it sees the array of the store's
-    /// latest round.
+    /// lock, so a reader holding it sees the array of the latest published round: the store's
+    /// latest round, or, while the array holds the leaves, a round whose leaves and note (the
+    /// array keeps it) the writer stores after publishing them (`round.rs`, phase 8).
     pub(crate) dense: RwLock<Option<Dense>>,
 }
 

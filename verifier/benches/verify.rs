@@ -70,6 +70,36 @@ fn leaf_hashing(c: &mut Criterion) {
     g.finish();
 }
 
+/// An interior node's hash (65 bytes: two blocks), as the trees compute it (the block
+/// function on input padded in place) and as the streaming hasher would.
+fn node_hashing(c: &mut Criterion) {
+    use sha2::{Digest, Sha256};
+    let mut g = c.benchmark_group("node_hash");
+    let pairs: Vec<(Hash, Hash)> = (0..1024u32)
+        .map(|i| (Sha256::digest(i.to_be_bytes()).into(), [i as u8; 32]))
+        .collect();
+    g.throughput(Throughput::Elements(pairs.len() as u64));
+    g.bench_function("block_function", |b| {
+        b.iter(|| {
+            let hashes = pairs.iter().map(|(l, r)| merkle::node_hash(l, r));
+            hashes.collect::<Vec<_>>()
+        })
+    });
+    g.bench_function("streaming_hasher", |b| {
+        b.iter(|| {
+            let hashes = pairs.iter().map(|(l, r)| {
+                let mut h = Sha256::new();
+                h.update([1u8]);
+                h.update(l);
+                h.update(r);
+                <[u8; 32]>::from(h.finalize())
+            });
+            hashes.collect::<Vec<_>>()
+        })
+    });
+    g.finish();
+}
+
 fn proofs(c: &mut Criterion) {
     let tree = Uniform::new();
     let size: u64 = (1 << 30) + 12_345;
@@ -357,6 +387,7 @@ fn one_attestation_with_its_release_offline(c: &mut Criterion) {
 criterion_group!(
     benches,
     leaf_hashing,
+    node_hashing,
     proofs,
     signatures,
     one_attestation_offline,
