@@ -169,3 +169,70 @@ async fn shutdown_answers_every_accepted_submission_then_refuses() {
     let (ledger, _w) = Ledger::open(dir.path(), common::signer()).unwrap();
     assert_eq!(ledger.head().size(), 8);
 }
+
+/// While rounds run, a reader that saw a head can prove every entry it was told about: the
+/// index note a proof comes with (served from memory until the round's index is stored) is
+/// never older than a head already published, the proof checks under it, and once the
+/// sequencer is shut down the store holds the note the log served last.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn proven_lookups_during_rounds_are_never_behind_a_published_head() {
+    use reprove_ledger::IndexKey;
+    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
+
+    let (dir, ledger, writer) = new_log();
+    let cfg = SequencerConfig {
+        batch_max_age: Duration::from_millis(2),
+        batch_max_size: 50,
+        pool_capacity: 10_000,
+    };
+    let seq = Sequencer::start(writer, cfg, Arc::new(TokioClock)).unwrap();
+    let ledger = Arc::new(ledger);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let reader = {
+        let (ledger, done) = (ledger.clone(), done.clone());
+        tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let mut checked = 0u64;
+            // Bounded in count and time.
+            while !done.load(std::sync::atomic::Ordering::Relaxed)
+                && checked < 20_000
+                && started.elapsed() < Duration::from_secs(60)
+            {
+                let head = ledger.head().size();
+                let Some(i) = head.checked_sub(1) else {
+                    std::thread::yield_now();
+                    continue;
+                };
+                // Submitters race: the entry at index `i` is `{"entry":n}` for some n.
+                let bytes = ledger.entry(i).unwrap();
+                let n = std::str::from_utf8(&bytes).unwrap();
+                let n = n.trim_start_matches("{\"entry\":").trim_end_matches('}');
+                let lookup = IndexKey::Artifact(common::artifact(n.parse().unwrap()));
+                let p = ledger.prove_lookup(&lookup).unwrap();
+                let answer = ProvenAnswer {
+                    note: String::from_utf8(p.note).unwrap(),
+                    indices: p.indices,
+                    proof: WireProof::from(&p.proof),
+                };
+                let note = answer.verify(&common::key(), &lookup.encoding()).unwrap();
+                assert!(note.size >= head, "note of {} under head {head}", note.size);
+                assert_eq!(answer.indices, vec![i]);
+                checked += 1;
+            }
+            checked
+        })
+    };
+    let tasks: Vec<_> = (0..600u64).map(|i| spawn_submit(&seq, i)).collect();
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let checked = reader.await.unwrap();
+    assert!(checked > 0);
+    seq.shutdown().await.unwrap();
+    let served = ledger.index_note().unwrap();
+    drop(ledger);
+    let (reopened, _writer) = Ledger::open(dir.path(), common::signer()).unwrap();
+    assert_eq!(reopened.head().size(), 600);
+    assert_eq!(reopened.index_note().unwrap(), served);
+}
