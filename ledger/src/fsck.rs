@@ -62,6 +62,12 @@ pub struct FsckReport {
     /// the verifiable index is not compared (the next `ledger serve` derives it, and the
     /// records this version adds, which fsck then reports as missing).
     pub index_pending: bool,
+    /// The verifiable index covers only this tree size, a round or more behind the head, and
+    /// is the entries' index up to it, signed for that size's checkpoint: what a crash leaves
+    /// between a round's release and the write of its index (`ledger/src/lib.rs`, durability
+    /// contract). Not a problem: the writer derives the rest from the entries when the log is
+    /// next opened for writing.
+    pub index_behind: Option<u64>,
     /// The first [`FsckOptions::max_problems`] problems, in the order found.
     pub problems: Vec<Problem>,
     /// How many problems there were in all.
@@ -210,6 +216,10 @@ struct Checker<'a> {
     index_found: u64,
     /// Every proven key's list, re-derived from the entries (hash → value).
     proven: HashMap<Hash, Value>,
+    /// The tree size the stored index note covers, when it is behind the head, and the index
+    /// root the entries give at that size (taken as the pass over the entries reaches it).
+    note_size: Option<u64>,
+    root_at_note: Option<Hash>,
 }
 
 impl<'a> Checker<'a> {
@@ -221,6 +231,7 @@ impl<'a> Checker<'a> {
             index_records: 0,
             index_root: reprove_verifier::vindex::EMPTY,
             index_pending: false,
+            index_behind: None,
             problems: Vec::new(),
             problem_count: 0,
         };
@@ -234,7 +245,16 @@ impl<'a> Checker<'a> {
             dedup_wrong: BTreeSet::new(),
             index_found: 0,
             proven: HashMap::new(),
+            note_size: None,
+            root_at_note: None,
         }
+    }
+
+    /// The root of the index of the proven keys' lists so far.
+    fn proven_root(&self) -> Hash {
+        let mut leaves: Vec<(Hash, Value)> = self.proven.iter().map(|(k, v)| (*k, *v)).collect();
+        leaves.sort_unstable_by_key(|(k, _)| *k);
+        root_of(&leaves)
     }
 
     fn problem(&mut self, p: Problem) {
@@ -305,6 +325,13 @@ impl<'a> Checker<'a> {
     /// The pass over the entries: leaf hashes, dedup, index records, tiles, roots.
     fn check_entries(&mut self) -> Result<(), Error> {
         let size = self.report.size;
+        // A note behind the head (checked in `check_vindex`): the pass takes the index root
+        // at its size on the way.
+        if self.options.index_keys {
+            let note = self.store.index_note()?;
+            let note = note.and_then(|bytes| IndexNote::verify(&bytes, self.key).ok());
+            self.note_size = note.map(|n| n.size).filter(|&n| n < size);
+        }
         let mut feed = Feed {
             state: TreeState::empty(),
             partial_tiles: HashMap::new(),
@@ -487,6 +514,9 @@ impl<'a> Checker<'a> {
         // `wanted` is in entry order: each proven key's list grows in log order.
         for (key, index) in &wanted {
             if key.is_proven() {
+                if self.root_at_note.is_none() && self.note_size.is_some_and(|n| *index >= n) {
+                    self.root_at_note = Some(self.proven_root());
+                }
                 self.proven
                     .entry(key_hash(&key.encoding()))
                     .or_default()
@@ -513,29 +543,56 @@ impl<'a> Checker<'a> {
         if !self.options.index_keys {
             return Ok(());
         }
-        let mut leaves: Vec<(Hash, Value)> = self.proven.drain().collect();
-        leaves.sort_unstable_by_key(|(k, _)| *k);
-        let derived = root_of(&leaves);
+        let derived = self.proven_root();
         self.report.index_root = derived;
+        // No proven key after the note's size: the index at that size is the whole one.
+        if self.note_size.is_some() && self.root_at_note.is_none() {
+            self.root_at_note = Some(derived);
+        }
         // A log whose records an earlier version wrote has no index to compare yet: the next
         // `ledger serve` derives it (and the records this version adds) before serving.
         if self.store.index_version()? < crate::keys::INDEX_VERSION {
             self.report.index_pending = true;
             return Ok(());
         }
-        match crate::vindex::stored_root(&mut self.store.leaves()?) {
-            Ok(stored) if stored != derived => {
-                self.problem(Problem::IndexTree { stored, derived });
+        let note = self.store.index_note()?;
+        let note = note.map(|bytes| IndexNote::verify(&bytes, self.key));
+        // Behind the head, but signed for a checkpoint of this log and exactly the entries'
+        // index at its size, which is what the store holds: a crash before the round's index
+        // was written.
+        let behind = match &note {
+            Some(Ok(n)) => {
+                let at = self.history.binary_search_by_key(&n.size, |(s, _)| *s);
+                let log_root = at.ok().map(|i| self.history[i].1);
+                let ok = self.note_size == Some(n.size)
+                    && log_root == Some(n.log_root)
+                    && self.root_at_note == Some(n.index_root);
+                ok.then_some(n.index_root)
             }
-            Ok(_) => {}
+            _ => None,
+        };
+        let want = behind.unwrap_or(derived);
+        match crate::vindex::stored_root(&mut self.store.leaves()?) {
+            Ok(stored) if stored != want => {
+                self.problem(Problem::IndexTree {
+                    stored,
+                    derived: want,
+                });
+            }
+            Ok(_) => {
+                if behind.is_some() {
+                    self.report.index_behind = self.note_size;
+                    return Ok(());
+                }
+            }
             Err(e @ Error::Integrity(_)) => self.problem(Problem::IndexUndecodable(e.to_string())),
             Err(e) => return Err(e),
         }
-        let Some(bytes) = self.store.index_note()? else {
+        let Some(note) = note else {
             self.problem(Problem::IndexNote("missing".into()));
             return Ok(());
         };
-        match IndexNote::verify(&bytes, self.key) {
+        match note {
             Err(e) => self.problem(Problem::IndexNote(e.to_string())),
             Ok(note) => {
                 if note.size != self.report.size || note.log_root != self.report.root {

@@ -31,7 +31,8 @@
 //!   same leaves, root and note — byte for byte the note that was served: the index is a
 //!   function of the entries and the signature is deterministic) before the writer appends. A
 //!   read-only view of a log that crashed there (or of a live log, read just before the second
-//!   batch is written) sees the note one round behind, which fsck reports.
+//!   batch is written) sees the note one round behind; fsck says so (`index_behind`) and checks
+//!   that the stored index is exactly the entries' index at the note's size.
 //! - The log key signs a checkpoint only for the tree the writer derived by appending to the
 //!   last signed one, and the commit is a compare-and-swap on the stored head. A failed commit
 //!   halts the writer: the round may or may not be on disk, so nothing more is signed until

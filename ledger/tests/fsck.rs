@@ -417,9 +417,10 @@ fn vindex_records(dir: &tempfile::TempDir) -> Vec<Record> {
 }
 
 /// A crash between a round's two batches — its entries and checkpoint durable, its verifiable
-/// index (leaves and note) not — leaves the note one round behind, which fsck reports.
-/// Reopening the log derives the round's index from its entries: the same leaves and the very
-/// note the round would have written, the log clean, the round's entries proven.
+/// index (leaves and note) not — leaves the note one round behind, which fsck tells apart from
+/// a wrong index: the stored leaves and note must be exactly the entries' index at the note's
+/// size. Reopening the log derives the round's index from its entries: the same leaves and the
+/// very note the round would have written, the log clean, the round's entries proven.
 #[test]
 fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
     let (dir, ledger, mut writer) = new_log();
@@ -434,6 +435,28 @@ fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
     let clean = check(&dir);
     assert!(clean.is_clean(), "{:?}", clean.problems);
 
+    // Only the note lost: the leaves are the head's, the note is of the round before.
+    let old_note = before
+        .iter()
+        .find(|(k, _)| &k[..] == b"note")
+        .unwrap()
+        .1
+        .clone();
+    {
+        let db = raw_db(dir.path());
+        db.put_cf(db.cf_handle(cf::VINDEX).unwrap(), b"note", &old_note)
+            .unwrap();
+    }
+    let torn = check(&dir);
+    assert_eq!(torn.index_behind, None);
+    assert!(
+        torn.problems
+            .iter()
+            .any(|x| matches!(x, Problem::IndexTree { .. })),
+        "{:?}",
+        torn.problems
+    );
+
     // The last round's second batch lost: the column family as it was before the round.
     {
         let db = raw_db(dir.path());
@@ -445,12 +468,12 @@ fn a_round_whose_index_was_lost_is_completed_when_the_log_is_reopened() {
             db.put_cf(cf, k, v).unwrap();
         }
     }
-    let p = check(&dir).problems;
-    assert!(
-        p.iter()
-            .any(|x| matches!(x, Problem::IndexNote(r) if r.contains("covers tree size 200"))),
-        "{p:?}"
-    );
+    // fsck finds the stored index one round behind, and exactly the entries' index at that
+    // size: the state a crash leaves, not a problem.
+    let behind = check(&dir);
+    assert!(behind.is_clean(), "{:?}", behind.problems);
+    assert_eq!((behind.index_behind, behind.size), (Some(200), 300));
+    assert_eq!(clean.index_behind, None);
 
     let (ledger, writer) = reprove_ledger::Ledger::open(dir.path(), common::signer()).unwrap();
     assert_eq!(proven_artifact(&ledger, 250), (300, vec![250]));

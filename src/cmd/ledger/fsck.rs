@@ -32,6 +32,7 @@ pub fn run(args: &LedgerFsck) -> anyhow::Result<Outcome> {
         index_records: report.index_records,
         index_root: report.index_root,
         index_pending: report.index_pending,
+        index_behind: report.index_behind,
         problem_count: report.problem_count,
         problems: report.problems.iter().map(ToString::to_string).collect(),
     };
@@ -58,6 +59,11 @@ struct Checked<'a> {
     /// The log's records are of an earlier version: its verifiable index is derived when it
     /// is next served, and was not compared.
     index_pending: bool,
+    /// The tree size the verifiable index covers when a crash left it a round behind the
+    /// head: it is the entries' index at that size, and the rest is derived when the log is
+    /// next opened for writing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    index_behind: Option<u64>,
     /// How many problems there were in all.
     problem_count: u64,
     /// The first problems, in the order found.
@@ -81,6 +87,14 @@ impl fmt::Display for Checked<'_> {
                 f,
                 "the log's index records are of an earlier version: `reprove ledger serve` \
                  derives them and the verifiable index when it next starts"
+            )?;
+        }
+        if let Some(size) = self.index_behind {
+            writeln!(
+                f,
+                "the verifiable index covers tree size {size}, behind the head (a crash before \
+                 the last round's index was stored); it is the entries' index at that size, and \
+                 `reprove ledger serve` derives the rest when it next starts"
             )?;
         }
         write_problems(f, &self.problems, self.problem_count)
