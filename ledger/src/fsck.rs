@@ -23,7 +23,7 @@ use std::path::Path;
 use reprove_verifier::merkle::{Hash, HashReader, NodeId, empty_root, leaf_hash};
 use reprove_verifier::note::NoteVerifier;
 use reprove_verifier::tiles::{MAX_ENTRY_SIZE, TILE_WIDTH, tree_tiles};
-use reprove_verifier::vindex::{IndexNote, Value, key_hash, root_of};
+use reprove_verifier::vindex::{IndexError, IndexNote, Value, key_hash, root_of};
 
 use crate::error::{CheckpointRef, Error, Integrity};
 use crate::head::Head;
@@ -216,9 +216,10 @@ struct Checker<'a> {
     index_found: u64,
     /// Every proven key's list, re-derived from the entries (hash → value).
     proven: HashMap<Hash, Value>,
-    /// The tree size the stored index note covers, when it is behind the head, and the index
-    /// root the entries give at that size (taken as the pass over the entries reaches it).
-    note_size: Option<u64>,
+    /// The stored index note, read and verified once (with [`FsckOptions::index_keys`]).
+    note: Option<Result<IndexNote, IndexError>>,
+    /// When the note is behind the head: the index root the entries give at its size, taken as
+    /// the pass over the entries reaches it.
     root_at_note: Option<Hash>,
 }
 
@@ -245,9 +246,15 @@ impl<'a> Checker<'a> {
             dedup_wrong: BTreeSet::new(),
             index_found: 0,
             proven: HashMap::new(),
-            note_size: None,
+            note: None,
             root_at_note: None,
         }
+    }
+
+    /// The tree size the stored note covers, if it verifies and is behind the head.
+    fn note_size(&self) -> Option<u64> {
+        let note = self.note.as_ref()?.as_ref().ok()?;
+        (note.size < self.report.size).then_some(note.size)
     }
 
     /// The root of the index of the proven keys' lists so far.
@@ -329,8 +336,7 @@ impl<'a> Checker<'a> {
         // at its size on the way.
         if self.options.index_keys {
             let note = self.store.index_note()?;
-            let note = note.and_then(|bytes| IndexNote::verify(&bytes, self.key).ok());
-            self.note_size = note.map(|n| n.size).filter(|&n| n < size);
+            self.note = note.map(|bytes| IndexNote::verify(&bytes, self.key));
         }
         let mut feed = Feed {
             state: TreeState::empty(),
@@ -512,9 +518,10 @@ impl<'a> Checker<'a> {
             })
         };
         // `wanted` is in entry order: each proven key's list grows in log order.
+        let note_size = self.note_size();
         for (key, index) in &wanted {
             if key.is_proven() {
-                if self.root_at_note.is_none() && self.note_size.is_some_and(|n| *index >= n) {
+                if self.root_at_note.is_none() && note_size.is_some_and(|n| *index >= n) {
                     self.root_at_note = Some(self.proven_root());
                 }
                 self.proven
@@ -546,7 +553,8 @@ impl<'a> Checker<'a> {
         let derived = self.proven_root();
         self.report.index_root = derived;
         // No proven key after the note's size: the index at that size is the whole one.
-        if self.note_size.is_some() && self.root_at_note.is_none() {
+        let note_size = self.note_size();
+        if note_size.is_some() && self.root_at_note.is_none() {
             self.root_at_note = Some(derived);
         }
         // A log whose records an earlier version wrote has no index to compare yet: the next
@@ -555,8 +563,7 @@ impl<'a> Checker<'a> {
             self.report.index_pending = true;
             return Ok(());
         }
-        let note = self.store.index_note()?;
-        let note = note.map(|bytes| IndexNote::verify(&bytes, self.key));
+        let note = self.note.take();
         // Behind the head, but signed for a checkpoint of this log and exactly the entries'
         // index at its size, which is what the store holds: a crash before the round's index
         // was written.
@@ -564,7 +571,7 @@ impl<'a> Checker<'a> {
             Some(Ok(n)) => {
                 let at = self.history.binary_search_by_key(&n.size, |(s, _)| *s);
                 let log_root = at.ok().map(|i| self.history[i].1);
-                let ok = self.note_size == Some(n.size)
+                let ok = note_size == Some(n.size)
                     && log_root == Some(n.log_root)
                     && self.root_at_note == Some(n.index_root);
                 ok.then_some(n.index_root)
@@ -581,7 +588,7 @@ impl<'a> Checker<'a> {
             }
             Ok(_) => {
                 if behind.is_some() {
-                    self.report.index_behind = self.note_size;
+                    self.report.index_behind = note_size;
                     return Ok(());
                 }
             }

@@ -265,6 +265,15 @@ impl Dense {
         self.hashes[depth][i] = h;
     }
 
+    /// Sets node `i` of level `depth` (empty until now) from its two children, once they
+    /// are set.
+    fn join_children(&mut self, depth: usize, i: usize) {
+        let (l, r) = (self.get(depth + 1, 2 * i), self.get(depth + 1, 2 * i + 1));
+        if (l, r) != (Sum::Empty, Sum::Empty) {
+            self.set(depth, i, Sum::join(l, r));
+        }
+    }
+
     /// The index root.
     pub(crate) fn root(&self) -> Hash {
         self.hashes[0][0]
@@ -324,10 +333,7 @@ impl Dense {
             for level in (self.depth + 1..depth).rev() {
                 let first = b << (level - self.depth);
                 for i in first..first + (1 << (level - self.depth)) {
-                    let (l, r) = (dense.get(level + 1, 2 * i), dense.get(level + 1, 2 * i + 1));
-                    if (l, r) != (Sum::Empty, Sum::Empty) {
-                        dense.set(level, i, Sum::join(l, r));
-                    }
+                    dense.join_children(level, i);
                 }
             }
             debug_assert_eq!(
@@ -382,10 +388,7 @@ impl Dense {
         }
         for d in (0..depth).rev() {
             for i in 0..1usize << d {
-                let (l, r) = (dense.get(d + 1, 2 * i), dense.get(d + 1, 2 * i + 1));
-                if (l, r) != (Sum::Empty, Sum::Empty) {
-                    dense.set(d, i, Sum::join(l, r));
-                }
+                dense.join_children(d, i);
             }
         }
         Ok(dense)
@@ -539,27 +542,24 @@ pub(crate) fn apply(
     }
     let mut changes: Vec<Vec<(usize, Sum)>> = vec![Vec::new(); depth + 1];
     changes[depth] = bottom;
-    let mut children = Vec::new();
     for d in (0..depth).rev() {
         let (upper, lower) = changes.split_at_mut(d + 1);
         let (below, level) = (&lower[0], &mut upper[d]);
-        // First every changed parent's children, the unchanged ones read from the array, then
-        // the hashes: the reads of a level do not wait for each other's hashing (below the
-        // top levels, each is a cache miss).
-        children.clear();
+        level.reserve(below.len());
         let mut j = 0;
         while j < below.len() {
             let parent = below[j].0 >> 1;
-            let (mut l, mut r) = (None, None);
+            let (mut l, mut r) = (base.get(d + 1, 2 * parent), base.get(d + 1, 2 * parent + 1));
             while let Some(&(i, sum)) = below.get(j).filter(|(i, _)| i >> 1 == parent) {
-                *(if i & 1 == 0 { &mut l } else { &mut r }) = Some(sum);
+                if i & 1 == 0 {
+                    l = sum;
+                } else {
+                    r = sum;
+                }
                 j += 1;
             }
-            let l = l.unwrap_or_else(|| base.get(d + 1, 2 * parent));
-            let r = r.unwrap_or_else(|| base.get(d + 1, 2 * parent + 1));
-            children.push((parent, l, r));
+            level.push((parent, Sum::join(l, r)));
         }
-        level.extend(children.iter().map(|&(p, l, r)| (p, Sum::join(l, r))));
     }
     let root = changes[0].first().map_or(base.root(), |(_, s)| s.hash());
     Ok(Update {

@@ -7,9 +7,8 @@ use crate::common;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::{artifact, entry, fill, key, signer};
+use common::{artifact, entry, fill, key, proven_lookup, signer};
 use reprove_ledger::{FsckOptions, IndexKey, Ledger, fsck};
-use reprove_verifier::vindex::{ProvenAnswer, WireProof};
 
 const CHILD_DIR: &str = "REPROVE_LEDGER_CRASH_CHILD_DIR";
 
@@ -69,15 +68,8 @@ fn killed_writer_loses_nothing_it_acknowledged() {
     // crash lost it: its signed note names exactly the reopened head, and an entry of the last
     // acknowledged round is proven.
     let proven = |ledger: &Ledger, i: u64| {
-        let lookup = IndexKey::Artifact(artifact(i));
-        let p = ledger.prove_lookup(&lookup).unwrap();
-        let answer = ProvenAnswer {
-            note: String::from_utf8(p.note).unwrap(),
-            indices: p.indices,
-            proof: WireProof::from(&p.proof),
-        };
-        let note = answer.verify(&key(), &lookup.encoding()).unwrap();
-        (note.size, note.log_root, answer.indices)
+        let (note, indices) = proven_lookup(ledger, &IndexKey::Artifact(artifact(i)));
+        (note.size, note.log_root, indices)
     };
     let head = ledger.head();
     assert_eq!(

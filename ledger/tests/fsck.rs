@@ -390,16 +390,8 @@ fn a_log_of_index_version_4_is_reindexed_into_leaves() {
 /// The proven lookup of entry `i`'s artifact, checked as a client checks it: the tree size its
 /// note covers and the list.
 fn proven_artifact(ledger: &reprove_ledger::Ledger, i: u64) -> (u64, Vec<u64>) {
-    use reprove_verifier::vindex::{ProvenAnswer, WireProof};
-    let lookup = IndexKey::Artifact(digest(i));
-    let proven = ledger.prove_lookup(&lookup).unwrap();
-    let answer = ProvenAnswer {
-        note: String::from_utf8(proven.note).unwrap(),
-        indices: proven.indices,
-        proof: WireProof::from(&proven.proof),
-    };
-    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
-    (note.size, answer.indices)
+    let (note, indices) = common::proven_lookup(ledger, &IndexKey::Artifact(digest(i)));
+    (note.size, indices)
 }
 
 /// A stored record: key and value.

@@ -15,11 +15,25 @@ use reprove_verifier::merkle::{Hash, leaf_hash, root_from_reader, verify_inclusi
 use reprove_verifier::note::{NoteSigner, NoteVerifier};
 use reprove_verifier::proof::TlogProof;
 use reprove_verifier::tiles::{Tile, TileHashReader, TileId, tree_tiles};
+use reprove_verifier::vindex::{IndexNote, ProvenAnswer, WireProof};
 
 pub const ORIGIN: &str = "example.com/reprove-test";
 
 pub fn signer() -> NoteSigner {
     NoteSigner::from_seed(ORIGIN, &[42; 32]).unwrap()
+}
+
+/// The proven lookup of `lookup`, checked as a client checks it (the answer's wire form, the
+/// note's signature, the proof): the index note it holds under, and the list.
+pub fn proven_lookup(ledger: &Ledger, lookup: &IndexKey) -> (IndexNote, Vec<u64>) {
+    let p = ledger.prove_lookup(lookup).unwrap();
+    let answer = ProvenAnswer {
+        note: String::from_utf8(p.note).unwrap(),
+        indices: p.indices,
+        proof: WireProof::from(&p.proof),
+    };
+    let note = answer.verify(&key(), &lookup.encoding()).unwrap();
+    (note, answer.indices)
 }
 
 pub fn key() -> NoteVerifier {
