@@ -13,32 +13,36 @@ all: build
 setup:
 	@bash scripts/setup.sh
 
-BUILD = $(CARGO) build --workspace --locked
+# RocksDB: the installed library (Debian's librocksdb-dev, .cargo/config.toml) where it has the
+# C API the bindings are made from, the bundled sources compiled anywhere else.
+CARGO_RUN = env $$(bash scripts/rocksdb-env.sh) $(CARGO)
+
+BUILD = $(CARGO_RUN) build --workspace --locked
 
 build: setup
 	$(BUILD)
 
 ## The whole suite: unit, conformance, property and end-to-end tests.
 test: setup
-	$(CARGO) test --workspace --locked --no-fail-fast
+	$(CARGO_RUN) test --workspace --locked --no-fail-fast
 
 ## The ledger's crash-safety test at full length: SIGKILL the server 100 times under load and
 ## check after each restart that nothing acknowledged was lost (`make test` runs 5 cycles).
 CRASH_CYCLES ?= 100
 crash-test: setup
-	REPROVE_CRASH_CYCLES=$(CRASH_CYCLES) $(CARGO) test --locked --test it ledger_crash -- --nocapture
+	REPROVE_CRASH_CYCLES=$(CRASH_CYCLES) $(CARGO_RUN) test --locked --test it ledger_crash -- --nocapture
 
 ## Formatting and lints, as CI runs them.
 lint: setup
 	$(CARGO) fmt --all -- --check
-	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO_RUN) clippy --workspace --all-targets --locked -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all
 
 ## Benchmarks (release profile); numbers go in README.md.
 bench: setup
-	$(CARGO) bench -p reprove-verifier --locked
+	$(CARGO_RUN) bench -p reprove-verifier --locked
 
 ## Coverage-guided fuzzing of every parser (not part of CI). FUZZ_SECONDS per target.
 FUZZ_SECONDS ?= 60

@@ -4,7 +4,10 @@
 # prints the exact command to run and exits non-zero.
 set -euo pipefail
 
-# libclang-dev + clang: bindgen for librocksdb-sys.  g++/make/pkg-config: the RocksDB C++ build.
+# librocksdb-dev: the ledger's storage, Debian 12's RocksDB 7.8.3, linked instead of compiling
+# RocksDB's C++ (.cargo/config.toml; ARCHITECTURE.md, "rocksdb"). libclang-dev: bindgen for
+# librocksdb-sys. clang, g++, make, pkg-config: the C parts (lz4, mimalloc), and RocksDB's C++
+# where no compatible librocksdb-dev exists (the bundled build, scripts/rocksdb-env.sh).
 # bubblewrap: the rebuilder's sandbox. chromium: the headless browser that tests the web pages.
 # util-linux (prlimit): memory limits for sandboxed builds, set from outside. faketime: the
 # clock variation of `reprove rebuild --variations`. curl: scripts/bench-ledger.sh reads the
@@ -18,7 +21,7 @@ set -euo pipefail
 # `setup.sh --demo` (what `make demo` runs) installs only what building and the demo need and
 # fetches no test fixtures: a newcomer's first `make demo` should not wait for a browser, for
 # diffoscope's dependencies or for 135 MB of Debian fixtures it never reads.
-DEMO_PACKAGES=(build-essential pkg-config clang libclang-dev bubblewrap ca-certificates util-linux procps)
+DEMO_PACKAGES=(build-essential pkg-config clang libclang-dev librocksdb-dev bubblewrap ca-certificates util-linux procps)
 PACKAGES=("${DEMO_PACKAGES[@]}" curl git chromium faketime diffoscope python3)
 PACKAGES+=(gpgv debian-archive-keyring xz-utils bzip2)
 demo_only=false

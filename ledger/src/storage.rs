@@ -200,7 +200,7 @@ impl Store {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_error_if_exists(true);
-        let db = DB::open_cf_descriptors(&opts, path, descriptors())?;
+        let db = DB::open_cf_descriptors(&opts, path, descriptors()?)?;
         Self::wrap(db, path)
     }
 
@@ -228,13 +228,13 @@ impl Store {
         // sees no index.
         opts.create_missing_column_families(true);
         let db = if read_only {
-            let wanted = descriptors()
+            let wanted = descriptors()?
                 .into_iter()
                 .filter(|d| existing.iter().any(|e| e == d.name()))
                 .collect::<Vec<_>>();
             DB::open_cf_descriptors_read_only(&opts, path, wanted, false)?
         } else {
-            DB::open_cf_descriptors(&opts, path, descriptors())?
+            DB::open_cf_descriptors(&opts, path, descriptors()?)?
         };
         let store = Self::wrap(db, path)?;
         match store.get(store.cfs()?.meta, key::FORMAT)? {
@@ -883,13 +883,13 @@ pub(crate) fn parse_tile(level: u8, index: u64, bytes: &[u8]) -> Result<Tile, Er
     Ok(Tile::parse(id, bytes).map_err(|_| bad())?)
 }
 
-fn descriptors() -> Vec<ColumnFamilyDescriptor> {
+fn descriptors() -> Result<Vec<ColumnFamilyDescriptor>, Error> {
     // One block cache for every column family: hot tiles and dedup filter blocks compete.
-    let cache = Cache::new_lru_cache(128 << 20);
-    cf::ALL
+    let cache = Cache::new_lru_cache(128 << 20)?;
+    Ok(cf::ALL
         .iter()
         .map(|&name| ColumnFamilyDescriptor::new(name, cf_options(name, &cache)))
-        .collect()
+        .collect())
 }
 
 fn db_options() -> Options {
