@@ -59,6 +59,13 @@ fn main() {
             version(&bundled),
         ));
     }
+    if env::var("PROFILE").as_deref() == Ok("release") {
+        println!(
+            "cargo:warning=this release build links the installed RocksDB; Debian's keeps its \
+             assertions and costs the ledger about a third of its appends/s. For a log server or \
+             a benchmark build RocksDB here: ROCKSDB_COMPILE=1 (ARCHITECTURE.md, \"rocksdb\")"
+        );
+    }
 }
 
 /// A C header without its comments and whitespace: two headers that declare the same functions
