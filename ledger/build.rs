@@ -62,7 +62,7 @@ fn main() {
     if env::var("PROFILE").as_deref() == Ok("release") {
         println!(
             "cargo:warning=this release build links the installed RocksDB; Debian's keeps its \
-             assertions and costs the ledger about a third of its appends/s. For a log server or \
+             assertions and costs the ledger about 30 % of its appends/s. For a log server or \
              a benchmark build RocksDB here: ROCKSDB_COMPILE=1 (ARCHITECTURE.md, \"rocksdb\")"
         );
     }

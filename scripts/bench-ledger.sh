@@ -21,7 +21,7 @@ url="http://127.0.0.1:$port"
 results="$data.results.jsonl"
 
 # RocksDB compiled here (-O3, no assertions), as a log server is built: Debian's library keeps
-# its assertions and costs the ledger about a third of its rate (ARCHITECTURE.md, "rocksdb").
+# its assertions and costs the ledger about 30 % of its rate (ARCHITECTURE.md, "rocksdb").
 ROCKSDB_COMPILE=1 cargo build --release --locked --bin reprove
 bin="${CARGO_TARGET_DIR:-target}/release/reprove"
 
