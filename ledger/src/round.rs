@@ -31,7 +31,6 @@
 //! signatures are deterministic), so a note served before the crash is the one stored after.
 
 use std::collections::HashMap;
-
 use std::sync::PoisonError;
 
 use reprove_verifier::merkle::{Hash, inclusion_proof, leaf_hashes};
@@ -104,12 +103,11 @@ impl Submission {
 }
 
 /// A round's verifiable index as readers see it from memory, not stored yet: the changed
-/// leaves and the note, for the head they belong to.
+/// leaves and the note, for the writer's head (every write stores it before the head moves).
 #[derive(Debug)]
 pub(crate) struct PendingIndex {
     records: Vec<LeafRecord>,
     note: Vec<u8>,
-    head: Head,
 }
 
 /// Each leaf's index and whether it is a duplicate, and the positions of the new ones.
@@ -258,12 +256,7 @@ impl Writer {
             if array.holds_leaves_after(&index) {
                 let records = std::mem::take(&mut index.records);
                 index.publish(array, Some(note.clone()));
-                let head = head.clone();
-                return Ok(Some(PendingIndex {
-                    records,
-                    note,
-                    head,
-                }));
+                return Ok(Some(PendingIndex { records, note }));
             }
             let batch = index_batch(store, &index.records, &note)?;
             // The array changes on a second thread while the batch is written: both are done
@@ -302,7 +295,7 @@ impl Writer {
         };
         let store = &self.shared.store;
         let written = index_batch(store, &pending.records, &pending.note)
-            .and_then(|batch| store.commit_unsynced(batch, &pending.head));
+            .and_then(|batch| store.commit_unsynced(batch, &self.head()));
         if written.is_err() {
             self.halted = true;
         }

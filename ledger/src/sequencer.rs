@@ -279,7 +279,7 @@ async fn round(
         (writer, result)
     })
     .await;
-    let Ok((writer, result)) = joined else {
+    let Ok((mut writer, result)) = joined else {
         for (reply, _place) in replies {
             let _ = reply.send(Err(Error::RoundPanicked));
         }
@@ -304,7 +304,6 @@ async fn round(
         return Ok((writer, halted));
     }
     // Readers have the round's index from memory: store it while the next round gathers.
-    let mut writer = writer;
     let stored = tokio::task::spawn_blocking(move || {
         let stored = writer.store_index();
         (writer, stored)

@@ -181,8 +181,7 @@ async fn proven_lookups_during_rounds_are_never_behind_a_published_head() {
     let (dir, ledger, writer) = new_log();
     let cfg = SequencerConfig {
         batch_max_age: Duration::from_millis(2),
-        batch_max_size: 50,
-        pool_capacity: 10_000,
+        ..config(50, 10_000)
     };
     let seq = Sequencer::start(writer, cfg, Arc::new(TokioClock)).unwrap();
     let ledger = Arc::new(ledger);
